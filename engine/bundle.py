@@ -1,0 +1,611 @@
+"""Read, parse and validate a bundle of BPMN/DMN files and the JSON-schema forms they use.
+
+``load_bundle`` never raises for bad content: every problem becomes a ``Diagnostic``
+(``file:line: element_id: message``). Checks run on our own safely parsed lxml trees, so
+one run reports independent problems across all files; SpiffWorkflow's parser then runs
+as a backstop on the files that passed the XML Schema, and its errors are mapped back to
+a file line (and dropped when one of our checks already reported that element).
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+import threading
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Sequence
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as Timer
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser  # VALIDATOR: built once at import
+from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser, SpiffTaskParser
+
+from .scripting import compile_check
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_SCHEMA_ERRORS = 20  # per file
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
+PREFIXES = {BPMN: "bpmn", SPIFF: "spiffworkflow", **{ns: "dmn" for ns in DMN_SCHEMAS},
+            "http://www.omg.org/spec/BPMN/20100524/DI": "bpmndi",
+            "http://www.omg.org/spec/DD/20100524/DC": "dc", "http://www.omg.org/spec/DD/20100524/DI": "di"}
+# Flow nodes of the BPMN 2.0 XSD; those without a SpiffWorkflow parser class cannot run.
+FLOW_NODES = set("""adHocSubProcess boundaryEvent businessRuleTask callActivity callChoreography
+    choreographyTask complexGateway endEvent eventBasedGateway exclusiveGateway implicitThrowEvent
+    inclusiveGateway intermediateCatchEvent intermediateThrowEvent manualTask parallelGateway
+    receiveTask scriptTask sendTask serviceTask startEvent subChoreography subProcess task
+    transaction userTask""".split())
+_PARSERS = {**SpiffBpmnParser.PARSER_CLASSES, **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES}
+RUNNABLE = {n for n in FLOW_NODES if f"{{{BPMN}}}{n}" in _PARSERS}
+CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
+# Event definitions SpiffWorkflow reads per element (bpmn/parser/event_parsers.py); any other
+# definition is dropped without a word and the event silently becomes a "none" event.
+EVENT_DEFINITIONS = {
+    "startEvent": {"message", "signal", "timer", "conditional"},
+    "endEvent": {"message", "cancel", "error", "escalation", "terminate"},
+    "intermediateCatchEvent": {"message", "signal", "timer", "conditional"},
+    "intermediateThrowEvent": {"escalation", "message", "signal"},
+    "boundaryEvent": {"cancel", "error", "escalation", "message", "signal", "timer", "conditional"},
+    "sendTask": {"message"}, "receiveTask": {"message"},
+}
+REFS = {"messageRef": "message", "signalRef": "signal", "errorRef": "error", "escalationRef": "escalation"}
+EXPRESSIONS = [  # (xpath, compile mode, what); timers and DMN are checked separately
+    (".//bpmn:scriptTask/bpmn:script", "exec", "script"),
+    (".//spiffworkflow:preScript", "exec", "pre-script"),
+    (".//spiffworkflow:postScript", "exec", "post-script"),
+    (".//bpmn:sequenceFlow/bpmn:conditionExpression", "eval", "condition"),
+    (".//bpmn:conditionalEventDefinition/bpmn:condition", "eval", "condition"),
+    (".//spiffworkflow:messagePayload", "eval", "message payload"),
+    (".//spiffworkflow:payloadExpression", "eval", "payload expression"),
+    (".//bpmn:correlationPropertyRetrievalExpression/*", "eval", "correlation retrieval expression"),
+    (".//spiffworkflow:processVariableCorrelation/spiffworkflow:expression", "eval", "correlation expression"),
+    (".//bpmn:loopCondition", "eval", "loop condition"),
+    (".//bpmn:loopCardinality", "eval", "loop cardinality"),
+    (".//bpmn:completionCondition", "eval", "completion condition"),
+]
+TIME_KINDS = {"timeDate": "date-time", "timeDuration": "duration", "timeCycle": "recurring interval"}
+# Values a process owner meant as an ISO 8601 literal but forgot to quote (P30D, R3/PT1H, 2025-01-01...).
+UNQUOTED_ISO = re.compile(r"(R\d*/.*|PT?\d.*|\d{4}-?(\d{2}-?\d{2}|W\d{2}).*)", re.S)
+DURATION_LIKE = re.compile(r"P[\dT]", re.I)
+UTC_OFFSET = re.compile(r"T[^Z+-]*(Z|[+-]\d{2}(:?\d{2})?)$", re.I)
+DMN_QUESTION = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")  # DMNEngine.evaluate's rule
+_NO_OWNER = ("EventDefinition", "conditionExpression", "formalExpression", "messagePath",
+             "script", "timeDate", "timeDuration", "timeCycle")
+_LOCK = threading.Lock()  # the shared XSD validator keeps its error log on the schema object
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    file: str
+    line: int | None
+    element_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.element_id or '-'}: {self.message}"
+
+
+@dataclass
+class Bundle:
+    files: dict[str, bytes] = field(default_factory=dict)
+    forms: dict[str, dict] = field(default_factory=dict)
+    parser: SpiffBpmnParser | None = None
+    process_ids: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics
+
+
+@dataclass
+class _Doc:
+    name: str        # display path
+    kind: str        # "bpmn" | "dmn"
+    root: etree._Element | None = None
+    schema_ok: bool = False
+
+
+def load_bundle(paths: Sequence[str | Path], *, forms_dir: str | Path | None = None) -> Bundle:
+    """Read, parse and validate. Never raises for bad content: every problem becomes a Diagnostic."""
+    return _Loader(paths, forms_dir).run()
+
+
+def _local(el) -> str:
+    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+
+
+def _readable(text: str) -> str:
+    for ns, prefix in PREFIXES.items():
+        text = text.replace(f"{{{ns}}}", f"{prefix}:")
+    return text.strip().rstrip(".")
+
+
+def _owner(el) -> str | None:
+    """Id of the element a problem belongs to: the event, not its timerEventDefinition."""
+    while el is not None:
+        if el.get("id") and not _local(el).endswith(_NO_OWNER):
+            return el.get("id")
+        el = el.getparent()
+    return None
+
+
+def _errors(source: str, mode: str, line: int | None) -> list[tuple[int | None, str]]:
+    """compile_check with lines moved from the expression to the file (eval mode strips the source)."""
+    if line and mode == "eval":
+        line += source[:len(source) - len(source.lstrip())].count("\n")
+    return [((line + (n or 1) - 1) if line else None, msg) for n, msg in compile_check(source, mode)]
+
+
+@cache
+def _dmn_schema(namespace: str) -> etree.XMLSchema:
+    return BpmnValidator(DMN_SCHEMAS[namespace]).validator
+
+
+class _Loader:
+    def __init__(self, paths, forms_dir):
+        self.paths = [Path(p) for p in paths]
+        self.bundle = Bundle()
+        self.docs: list[_Doc] = []
+        self.reported: set[tuple[str, str | None]] = set()
+        first_dir = next((p for p in self.paths if p.is_dir()), None)
+        if first_dir is None and self.paths:
+            first_dir = self.paths[0].parent
+        self.root = (first_dir or Path(".")).resolve().parent
+        self.forms_dir = Path(forms_dir) if forms_dir is not None else self.root / "forms"
+        self.forms_label = self._display(self.forms_dir)
+        self.form_problems: dict[str, list[str]] = {}
+
+    # -- reporting ---------------------------------------------------------
+    def report(self, file: str, el, message: str, line: int | None = None, element_id: str | None = None):
+        if el is not None:
+            line = line or el.sourceline
+            element_id = element_id or _owner(el)
+        self.reported.add((file, element_id))
+        self.bundle.diagnostics.append(Diagnostic(file, line, element_id, message))
+
+    def run(self) -> Bundle:
+        for path in self._collect():
+            self._read(path)
+        known_processes = {p.get("id") for d in self._ok("bpmn") for p in self._processes(d)}
+        known_processes |= {Path(d.name).stem for d in self.docs if d.kind == "bpmn" and d.root is None}
+        known_decisions = {Path(d.name).stem for d in self.docs if d.kind == "dmn" and d.root is None}
+        for doc in self._ok("dmn"):  # SpiffWorkflow registers a DMN file under its first decision's id
+            first = doc.root.find(f"{{{etree.QName(doc.root).namespace}}}decision")
+            if first is not None and first.get("id") in known_decisions:
+                self.report(doc.name, first, f"decision {first.get('id')!r} is defined in another DMN file too")
+            elif first is not None:
+                known_decisions.add(first.get("id"))
+        for doc in self._ok("bpmn"):
+            for check in (self.check_schema, self.check_process_names, self.check_elements,
+                          self.check_refs, self.check_gateways, self.check_expressions,
+                          self.check_timers, self.check_forms):
+                check(doc)
+            self.check_calls(doc, known_processes, known_decisions)
+        for doc in self._ok("dmn"):
+            self.check_dmn(doc)
+        self.check_with_spiff()
+        self.bundle.process_ids = sorted({p.get("id") for d in self._ok("bpmn") for p in self._processes(d)})
+        self.bundle.diagnostics.sort(key=lambda d: (d.file, d.line or 0))
+        return self.bundle
+
+    def _ok(self, kind: str) -> list[_Doc]:
+        return [d for d in self.docs if d.kind == kind and d.root is not None]
+
+    @staticmethod
+    def _processes(doc: _Doc) -> list:
+        return [p for p in doc.root.findall("bpmn:process", NS) if p.get("isExecutable", "true") == "true"]
+
+    # -- reading -----------------------------------------------------------
+    def _collect(self) -> list[Path]:
+        found: dict[Path, None] = {}
+        for path in self.paths:
+            if path.is_dir():
+                candidates = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
+                found.update((f, None) for f in candidates if f.suffix.lower() in (".bpmn", ".dmn"))
+            elif path.is_file() and path.suffix.lower() in (".bpmn", ".dmn"):
+                found[path] = None
+            else:
+                why = "is not a .bpmn or .dmn file" if path.exists() else "does not exist"
+                self.report(str(path), None, f"{path} {why}")
+        if not found and self.paths and not self.bundle.diagnostics:
+            self.report(str(self.paths[0]), None, "no .bpmn or .dmn files found")
+        return list(found)
+
+    def _display(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _read(self, path: Path) -> None:
+        doc = _Doc(self._display(path), path.suffix.lower()[1:])
+        self.docs.append(doc)
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return self.report(doc.name, None, f"file is {size} bytes, above the {MAX_FILE_BYTES} byte limit")
+        data = path.read_bytes()
+        self.bundle.files[doc.name] = data
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return self.report(doc.name, None, f"file is not UTF-8 encoded ({e.reason} at byte {e.start})",
+                               line=data.count(b"\n", 0, e.start) + 1)
+        dtd = re.search(rb"<!(DOCTYPE|ENTITY)", data, re.I)
+        if dtd:
+            return self.report(doc.name, None, "DOCTYPE/ENTITY declarations are not allowed (entity expansion)",
+                               line=data.count(b"\n", 0, dtd.start()) + 1)
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
+        try:
+            root = etree.fromstring(data, parser)
+        except etree.XMLSyntaxError as e:
+            return self.report(doc.name, None, f"malformed XML: {e.msg}", line=e.lineno)
+        if root.getroottree().docinfo.doctype:
+            return self.report(doc.name, root, "DOCTYPE declarations are not allowed")
+        ns, local = etree.QName(root).namespace, etree.QName(root).localname
+        if local != "definitions" or (ns != BPMN if doc.kind == "bpmn" else ns not in DMN_SCHEMAS):
+            expected = "BPMN 2.0" if doc.kind == "bpmn" else "DMN 1.1/1.2/1.3"
+            return self.report(doc.name, root, f"not a {expected} definitions file (root element {_readable(root.tag)})")
+        doc.root = root
+
+    # -- BPMN checks -------------------------------------------------------
+    def check_schema(self, doc: _Doc) -> None:
+        """Every XML Schema error, not only the first one (SpiffWorkflow stops at the first)."""
+        if doc.kind == "bpmn":
+            VALIDATOR.preprocess(doc.root)  # SpiffWorkflow's own rewrite of bpmn-js correlation XML
+            schema = VALIDATOR.validator
+        else:
+            schema = _dmn_schema(etree.QName(doc.root).namespace)
+        with _LOCK:
+            doc.schema_ok = schema.validate(doc.root)
+            errors = list(schema.error_log)
+        if doc.schema_ok:
+            return
+        by_line = {}
+        for el in doc.root.iter():
+            by_line.setdefault(el.sourceline, el)
+        for error in errors[:MAX_SCHEMA_ERRORS]:
+            self.report(doc.name, by_line.get(error.line), f"schema: {_readable(error.message)}", line=error.line)
+        if len(errors) > MAX_SCHEMA_ERRORS:
+            self.report(doc.name, None, f"{len(errors) - MAX_SCHEMA_ERRORS} more schema errors not shown")
+
+    def check_process_names(self, doc: _Doc) -> None:
+        stem, processes = Path(doc.name).stem, self._processes(doc)
+        if not processes:
+            self.report(doc.name, doc.root, "file defines no executable process")
+        for process in processes:
+            if process.get("id") != stem:
+                self.report(doc.name, process, f"process id {process.get('id')!r} does not match the file name "
+                            f"{Path(doc.name).name!r} (house rule: one process per file, named <process id>.bpmn)")
+
+    def _containers(self, doc: _Doc):
+        return (el for el in doc.root.iter(*(f"{{{BPMN}}}{c}" for c in CONTAINERS)))
+
+    def check_elements(self, doc: _Doc) -> None:
+        """Elements SpiffWorkflow rejects when reached, or drops without a word."""
+        for container in self._containers(doc):
+            for el in container:
+                local = _local(el)
+                if el.tag.startswith(f"{{{BPMN}}}") and local in FLOW_NODES - RUNNABLE:
+                    self.report(doc.name, el, f"bpmn:{local} is not supported by SpiffWorkflow")
+                if local == "scriptTask" and "python" not in el.get("scriptFormat", "python").lower():
+                    self.report(doc.name, el, f"scriptFormat {el.get('scriptFormat')!r}: scripts always run as Python")
+                for definition in el if local in EVENT_DEFINITIONS else ():
+                    kind = _local(definition)
+                    if kind == "eventDefinitionRef" or (kind.endswith("EventDefinition")
+                                                        and kind[:-15] not in EVENT_DEFINITIONS[local]):
+                        self.report(doc.name, definition, f"bpmn:{kind} on a bpmn:{local} is not supported by "
+                                    "SpiffWorkflow (it would be ignored)")
+
+    def check_refs(self, doc: _Doc) -> None:
+        """SpiffWorkflow looks message/signal/error/escalation refs up in the same file; a miss is a TypeError."""
+        for attr, kind in REFS.items():
+            defined = set(doc.root.xpath(f"//bpmn:{kind}/@id", namespaces=NS))
+            for el in doc.root.xpath(f"//*[@{attr}]"):
+                if el.get(attr) not in defined:
+                    self.report(doc.name, el, f"{attr} {el.get(attr)!r} does not name a bpmn:{kind} in this file")
+        for message in doc.root.iterfind("bpmn:message", NS):
+            if message.find("bpmn:extensionElements/spiffworkflow:messagePayload", NS) is not None \
+                    or message.find("bpmn:extensionElements/spiffworkflow:messageVariable", NS) is not None:
+                self.report(doc.name, message, "spiffworkflow:messagePayload/messageVariable on bpmn:message is "
+                            "deprecated: put it in the event's bpmn:messageEventDefinition")
+
+    def check_calls(self, doc: _Doc, processes: set[str], decisions: set[str]) -> None:
+        for call in doc.root.iterfind(".//bpmn:callActivity", NS):
+            called = call.get("calledElement")
+            if not called:
+                self.report(doc.name, call, "call activity has no calledElement")
+            elif called not in processes:
+                self.report(doc.name, call, f"call activity calls {called!r}, which is not an executable "
+                            "process in this bundle")
+        for task in doc.root.iterfind(".//bpmn:businessRuleTask", NS):
+            decision = BusinessRuleTaskParser.get_decision_ref(task)
+            if not decision:
+                self.report(doc.name, task, "business rule task has no spiffworkflow:calledDecisionId")
+            elif decision not in decisions:
+                self.report(doc.name, task, f"decision {decision!r} is not defined in any DMN file of the bundle")
+
+    def check_gateways(self, doc: _Doc) -> None:
+        for container in self._containers(doc):
+            outgoing = defaultdict(list)
+            for flow in container.iterfind("bpmn:sequenceFlow", NS):
+                outgoing[flow.get("sourceRef")].append(flow)
+            conditional = {el.get("id"): el for el in container
+                           if _local(el) in ("exclusiveGateway", "inclusiveGateway")}
+            for source, flows in outgoing.items():
+                gateway = conditional.get(source)
+                default = gateway.get("default") if gateway is not None else None
+                for flow in flows:
+                    if flow.find("bpmn:conditionExpression", NS) is not None and (gateway is None or flow.get("id") == default):
+                        where = "a default flow" if gateway is not None else "a flow not leaving an exclusive/inclusive gateway"
+                        self.report(doc.name, flow, f"condition on {where} is ignored by SpiffWorkflow")
+                if gateway is None:
+                    continue
+                kind = _local(gateway).replace("Gateway", "")
+                if default and default not in {f.get("id") for f in flows}:
+                    self.report(doc.name, gateway, f"default flow {default!r} is not an outgoing flow of {kind} gateway {source}")
+                bare = [f for f in flows if f.get("id") != default and not (f.findtext("bpmn:conditionExpression", None, NS) or "")]
+                if len(flows) > 1 and bare:
+                    tail = "besides the default flow" if default else "and no default flow"
+                    self.report(doc.name, gateway, f"{kind} gateway {source} has {len(bare)} outgoing flows "
+                                f"without conditions {tail}")
+
+    def check_expressions(self, doc: _Doc) -> None:
+        for xpath, mode, what in EXPRESSIONS:
+            for el in doc.root.xpath(xpath, namespaces=NS):
+                if not (el.text or "").strip():
+                    if what == "script":
+                        self.report(doc.name, el, "script task has no script")
+                    continue
+                for line, message in _errors(el.text, mode, el.sourceline):
+                    self.report(doc.name, el, f"{what} does not compile under the restricted policy: {message}", line=line)
+
+    def check_timers(self, doc: _Doc) -> None:
+        for timer in doc.root.iterfind(".//bpmn:timerEventDefinition", NS):
+            parts = [el for el in timer if _local(el) in TIME_KINDS]
+            if len(parts) != 1:
+                self.report(doc.name, timer, "timer needs exactly one of timeDate, timeDuration, timeCycle "
+                            f"(found {len(parts)})")
+            for part in parts:
+                for message in timer_problems(_local(part), part.text):
+                    self.report(doc.name, part, message)
+
+    def check_forms(self, doc: _Doc) -> None:
+        for task in doc.root.iterfind(".//bpmn:userTask", NS):
+            try:
+                properties = SpiffTaskParser._parse_extensions(task).get("properties", {})
+            except (KeyError, IndexError):
+                properties = {}  # a property without name/value: the schema check reports it
+            schema = properties.get("formJsonSchemaFilename")
+            if not schema:
+                self.report(doc.name, task, "user task has no form: add the spiffworkflow:property "
+                            "formJsonSchemaFilename")
+            for name, is_schema in ((schema, True), (properties.get("formUiSchemaFilename"), False)):
+                if name and name not in self.form_problems:  # report each form's problems once
+                    self.form_problems[name] = self._load_form(name, is_schema)
+                    for message in self.form_problems[name]:
+                        self.report(doc.name, task, message)
+
+    def _load_form(self, name: str, is_schema: bool) -> list[str]:
+        if Path(name).name != name or name in (".", ".."):
+            return [f"form file name {name!r} must be a plain file name in the forms directory"]
+        path = self.forms_dir / name
+        if not self.forms_dir.is_dir():
+            return [f"form file {name}: forms directory {self.forms_label} not found"]
+        if not path.is_file():
+            return [f"form file {name} not found in {self.forms_label}"]
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return [f"form file {name} is above the {MAX_FILE_BYTES} byte limit"]
+        try:
+            value = json.loads(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError:
+            return [f"form file {name} is not UTF-8 encoded"]
+        except json.JSONDecodeError as e:
+            return [f"form file {name} is not valid JSON: line {e.lineno} column {e.colno}: {e.msg}"]
+        if not isinstance(value, dict):
+            return [f"form file {name} must contain a JSON object"]
+        if is_schema:
+            try:
+                Draft202012Validator.check_schema(value)
+            except SchemaError as e:
+                at = "/".join(str(p) for p in e.absolute_path) or "(root)"
+                return [f"form schema {name} is not a valid JSON Schema 2020-12 at {at}: {e.message}"]
+            if value.get("type") != "object":
+                return [f'form schema {name} must have "type": "object"']
+        self.bundle.forms[name] = value
+        return []
+
+    # -- DMN checks --------------------------------------------------------
+    def check_dmn(self, doc: _Doc) -> None:
+        self.check_schema(doc)
+        ns = {"dmn": etree.QName(doc.root).namespace}
+        decisions = doc.root.findall(".//dmn:decision", ns)
+        if len(decisions) != 1:
+            self.report(doc.name, doc.root, f"DMN file defines {len(decisions)} decisions; SpiffWorkflow reads "
+                        "exactly one decision per file")
+        for decision in decisions:
+            tables = decision.findall("dmn:decisionTable", ns)
+            if not tables:
+                self.report(doc.name, decision, "decision has no decision table (the only kind SpiffWorkflow runs)")
+            for table in tables:
+                self._check_table(doc, table, ns)
+
+    def _check_table(self, doc: _Doc, table, ns) -> None:
+        policy = table.get("hitPolicy", "UNIQUE").upper()
+        if policy not in ("UNIQUE", "FIRST", "COLLECT"):
+            self.report(doc.name, table, f"hit policy {policy} is not supported by SpiffWorkflow (it returns the "
+                        "first matching rule)")
+        if table.get("aggregation"):
+            self.report(doc.name, table, "aggregation is ignored by SpiffWorkflow")
+        inputs = []
+        for column in table.findall("dmn:input", ns):
+            text = column.find("dmn:inputExpression/dmn:text", ns)
+            inputs.append(text.text or "" if text is not None else "")
+            if not inputs[-1].strip():
+                self.report(doc.name, column, "decision table input has no input expression")
+                continue
+            for line, message in _errors(text.text, "eval", text.sourceline):
+                self.report(doc.name, column, f"input expression does not compile: {message}", line=line)
+        for rule in table.findall("dmn:rule", ns):
+            for i, entry in enumerate(rule.findall("dmn:inputEntry", ns)):
+                text = entry.find("dmn:text", ns)
+                source = (text.text or "").strip() if text is not None else ""
+                if source in ("", "-"):
+                    continue
+                for line, message in _dmn_entry_errors(inputs[i] if i < len(inputs) else "x", text):
+                    self.report(doc.name, entry, f"input entry does not compile: {message}", line=line)
+            for entry in rule.findall("dmn:outputEntry", ns):
+                text = entry.find("dmn:text", ns)
+                if text is not None and (text.text or "").strip():
+                    for line, message in _errors(text.text, "eval", text.sourceline):
+                        self.report(doc.name, entry, f"output entry does not compile: {message}", line=line)
+
+    # -- SpiffWorkflow's own parse ----------------------------------------
+    def check_with_spiff(self) -> None:
+        parser = SpiffBpmnParser(validator=VALIDATOR)
+        with _LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DeprecationWarning for payloads on bpmn:message: reported above
+            for doc in self.docs:
+                if not doc.schema_ok:
+                    continue
+                try:
+                    if doc.kind == "bpmn":
+                        parser.add_bpmn_xml(doc.root, filename=doc.name)
+                    else:
+                        parser.add_dmn_xml(doc.root, filename=doc.name)
+                except Exception as e:  # noqa: BLE001 - any parser failure is a diagnostic
+                    self._spiff_error(e, doc.name)
+            for dmn in parser.dmn_parsers.values():  # parsed lazily otherwise: only when a task calls it
+                try:
+                    dmn.parse()
+                except Exception as e:  # noqa: BLE001
+                    self._spiff_error(e, dmn.filename)
+            failed, done = set(), set()
+            while todo := [p for p in parser.process_parsers if p not in done]:
+                for pid in todo:  # get_spec may create parsers for embedded subprocesses: loop until none left
+                    done.add(pid)
+                    process = parser.process_parsers[pid]
+                    try:
+                        if process.process_executable:
+                            process.get_spec()
+                    except Exception as e:  # noqa: BLE001
+                        failed.add(pid)
+                        self._spiff_error(e, process.filename)
+        self._check_reachable(parser, failed)
+        if all(doc.schema_ok for doc in self.docs):
+            self.bundle.parser = parser
+
+    def _check_reachable(self, parser, failed: set[str]) -> None:
+        """SpiffWorkflow parses by following sequence flows: a node it never reached is silently dropped."""
+        for pid, process in parser.process_parsers.items():
+            if pid in failed or process.spec is None:
+                continue
+            specs = process.spec.task_specs
+            for el in process.node:
+                local = _local(el)
+                if local in RUNNABLE and el.get("id") not in specs and not (
+                        local == "boundaryEvent" and el.get("attachedToRef") not in specs):
+                    self.report(process.filename, el, f"bpmn:{local} is not reachable from a start event "
+                                "(SpiffWorkflow ignores it)")
+
+    def _spiff_error(self, error: Exception, file: str) -> None:
+        if not isinstance(error, ValidationException):
+            if any(d.file == file for d in self.bundle.diagnostics):
+                return  # e.g. a DMN file without a decision: already explained
+            return self.report(file, None, f"SpiffWorkflow cannot load this file: {type(error).__name__}: {error}")
+        file = error.file_name or file
+        el = self._find(file, error.id) if error.id else None
+        sources = {error.id or None, el.get("sourceRef") if el is not None else None}
+        if any((file, s) in self.reported for s in sources if s):
+            return  # one of our checks already explains this element
+        message = _readable(error.args[0] if error.args else str(error))
+        wrapped = re.fullmatch(r"(\w+(Error|Exception))\((.*)\)", message, re.S)
+        if wrapped:
+            message = f"SpiffWorkflow failed on this element: {wrapped[1]}: {wrapped[3]}"
+        line = error.line_number if isinstance(error.line_number, int) else None
+        self.report(file, el, message, line=line, element_id=error.id or None)
+
+    def _find(self, file: str, element_id: str):
+        for doc in self.docs:
+            if doc.name == file and doc.root is not None:
+                found = doc.root.xpath("//*[@id=$id]", id=element_id)
+                return found[0] if found else None
+        return None
+
+
+# -- expression helpers (module level: also usable by the engine) --------------
+def timer_problems(kind: str, text: str | None) -> list[str]:
+    """Problems of one timeDate/timeDuration/timeCycle expression ([] when fine)."""
+    expr = (text or "").strip()
+    if not expr:
+        return [f"{kind} is empty"]
+    if UNQUOTED_ISO.fullmatch(expr):
+        return [f'timer expression {expr} looks like an unquoted ISO 8601 literal, write "{expr}"']
+    errors = compile_check(text, "eval")
+    if errors:
+        return [f"timer expression does not compile under the restricted policy: {m}" for _, m in errors]
+    try:
+        value = ast.literal_eval(expr)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        try:
+            nodes = list(ast.walk(ast.parse(expr, mode="eval")))
+        except SyntaxError:
+            return []
+        constants = [n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+        return [f"timer expression contains {s!r}, which is not a valid ISO 8601 duration"
+                for s in constants if DURATION_LIKE.match(s) and iso_problems("timeDuration", s)]
+    if not isinstance(value, str):
+        return [f"timer expression is a {type(value).__name__}, expected an ISO 8601 string"]
+    return iso_problems(kind, value)
+
+
+def iso_problems(kind: str, value: str) -> list[str]:
+    """Check a timer value with SpiffWorkflow's own parsing, so validation agrees with run time."""
+    value = value.strip()
+    try:
+        if kind == "timeDuration":
+            if not value.upper().startswith("P") or not Timer.parse_iso_duration(value):
+                raise ValueError(value)
+        elif kind == "timeDate":
+            if not isinstance(Timer.parse_time_or_duration(value), datetime):
+                raise ValueError(value)
+            if not UTC_OFFSET.search(value):
+                return [f"timer date {value!r} has no explicit UTC offset (add Z or e.g. +08:00)"]
+        else:
+            if not value.upper().startswith("R"):
+                raise ValueError(value)
+            _, _, duration = Timer.parse_iso_recurring_interval(value)
+            if duration.total_seconds() <= 0:
+                return [f"timer cycle {value!r} has a zero duration"]
+            if any(not UTC_OFFSET.search(p) for p in value.split("/")[1:] if not p.upper().startswith("P")):
+                return [f"timer cycle {value!r} has a date without an explicit UTC offset"]
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception('Invalid duration')
+        return [f"{value!r} is not a valid ISO 8601 {TIME_KINDS[kind]}"]
+    return []
+
+
+def _dmn_entry_errors(input_expr: str, text) -> list[tuple[int | None, str]]:
+    """Mirror DMNEngine.evaluate: '?' stands for the input; else `(input) == (entry)` if the entry
+    compiles alone, else the engine glues the texts together: `input + entry` (`> 5` -> `age> 5`)."""
+    entry = text.text
+    if DMN_QUESTION.search(entry):
+        return _errors(DMN_QUESTION.sub("dmninputexpr", entry), "eval", text.sourceline)
+    alone = _errors(entry, "eval", text.sourceline)
+    if not alone or compile_check(input_expr + entry, "eval"):
+        return alone
+    if (input_expr.rstrip()[-1:] + entry[:1]).replace("_", "a").isalnum():
+        return [(text.sourceline, f"SpiffWorkflow glues this entry to the input expression "
+                 f"({(input_expr.strip() + entry)[:40]!r}); write it with '?', e.g. '? {entry.strip()}'")]
+    return []

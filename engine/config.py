@@ -1,0 +1,51 @@
+"""Configuration from `RECALL_*` environment variables (documented in README)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path('var') / 'recall.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=_default_database_url)
+    clock: str = "system"                  # "system" or "simulated"
+    workflows_dir: Path = Path("workflows")
+    forms_dir: Path = Path("forms")
+    worker_poll_seconds: float = 1.0
+    timer_batch_size: int = 100
+    script_timeout_seconds: float = 1.0
+    spec_cache_size: int = 64
+    message_ttl_seconds: int = 7 * 24 * 3600
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        kwargs: dict = {}
+        simple = {
+            "RECALL_DATABASE_URL": ("database_url", str),
+            "RECALL_CLOCK": ("clock", str),
+            "RECALL_WORKFLOWS_DIR": ("workflows_dir", Path),
+            "RECALL_FORMS_DIR": ("forms_dir", Path),
+            "RECALL_WORKER_POLL_SECONDS": ("worker_poll_seconds", float),
+            "RECALL_TIMER_BATCH_SIZE": ("timer_batch_size", int),
+            "RECALL_SCRIPT_TIMEOUT_SECONDS": ("script_timeout_seconds", float),
+            "RECALL_SPEC_CACHE_SIZE": ("spec_cache_size", int),
+            "RECALL_MESSAGE_TTL_SECONDS": ("message_ttl_seconds", int),
+            "RECALL_LOG_LEVEL": ("log_level", str),
+        }
+        for var, (name, conv) in simple.items():
+            if env.get(var):
+                try:
+                    kwargs[name] = conv(env[var])
+                except ValueError as exc:
+                    raise ValueError(f"{var}={env[var]!r} is not a valid {conv.__name__}") from exc
+        settings = cls(**kwargs)
+        if settings.clock not in ("system", "simulated"):
+            raise ValueError(f"RECALL_CLOCK must be 'system' or 'simulated', not {settings.clock!r}")
+        return settings

@@ -1,0 +1,127 @@
+"""Process definition versions: deploy a validated bundle, load specs once per version."""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .errors import BundleInvalid, NotFound
+from .models import ProcessDefinition
+from .serialization import SERIALIZER_VERSION, StateSerializer
+
+FORM_PROPERTIES = ("formJsonSchemaFilename", "formUiSchemaFilename")
+
+
+@dataclass(frozen=True)
+class DeployedProcess:
+    process_key: str
+    version: int
+    definition_id: int
+    created: bool          # False when the content was unchanged (deploy is a no-op)
+    content_hash: str
+
+
+@dataclass
+class LoadedDefinition:
+    id: int
+    process_key: str
+    version: int
+    spec: object
+    subprocess_specs: dict
+    forms: dict[str, dict]
+
+
+def _referenced_forms(specs) -> set[str]:
+    names = set()
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            props = (getattr(task_spec, "extensions", None) or {}).get("properties", {})
+            names.update(props[p] for p in FORM_PROPERTIES if props.get(p))
+    return names
+
+
+def deploy_bundle(session: Session, bundle, serializer: StateSerializer, *, actor: str,
+                  now: datetime) -> list[DeployedProcess]:
+    """Store a new version of every process whose content changed. Raises BundleInvalid."""
+    if not bundle.ok:
+        raise BundleInvalid(bundle.diagnostics)
+    files_json = json.dumps({k: v.decode("utf-8") for k, v in sorted(bundle.files.items())},
+                            ensure_ascii=False)
+    results = []
+    for key in bundle.process_ids:
+        spec = bundle.parser.get_spec(key)
+        subprocess_specs = bundle.parser.get_subprocess_specs(key)
+        spec_json = serializer.dump_specs(spec, subprocess_specs)
+        forms = {name: bundle.forms[name]
+                 for name in sorted(_referenced_forms([spec, *subprocess_specs.values()]))
+                 if name in bundle.forms}
+        forms_json = json.dumps(forms, sort_keys=True, ensure_ascii=False)
+        digest = hashlib.sha256((spec_json + "\n" + forms_json).encode()).hexdigest()
+        latest = session.scalars(
+            select(ProcessDefinition).where(ProcessDefinition.process_key == key)
+            .order_by(ProcessDefinition.version.desc()).limit(1)
+        ).first()
+        if latest is not None and latest.content_hash == digest:
+            results.append(DeployedProcess(key, latest.version, latest.id, False, digest))
+            continue
+        row = ProcessDefinition(
+            process_key=key, version=(latest.version + 1) if latest else 1, content_hash=digest,
+            spec_json=spec_json, forms_json=forms_json, files_json=files_json,
+            serializer_version=SERIALIZER_VERSION, deployed_at=now, deployed_by=actor,
+        )
+        session.add(row)
+        session.flush()
+        results.append(DeployedProcess(key, row.version, row.id, True, digest))
+    return results
+
+
+def latest_definition_id(session: Session, process_key: str, version: int | None = None) -> int:
+    query = select(ProcessDefinition.id).where(ProcessDefinition.process_key == process_key)
+    if version is not None:
+        query = query.where(ProcessDefinition.version == version)
+    else:
+        query = query.where(ProcessDefinition.version == (
+            select(func.max(ProcessDefinition.version))
+            .where(ProcessDefinition.process_key == process_key).scalar_subquery()))
+    found = session.scalar(query)
+    if found is None:
+        what = f"{process_key} version {version}" if version is not None else process_key
+        raise NotFound(f"no deployed process definition {what}")
+    return found
+
+
+class SpecCache:
+    """Parsed specs per definition version, bounded LRU; specs are immutable once deployed."""
+
+    def __init__(self, serializer: StateSerializer, size: int = 64):
+        self._serializer = serializer
+        self._size = size
+        self._items: OrderedDict[int, LoadedDefinition] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, definition_id: int) -> LoadedDefinition:
+        with self._lock:
+            hit = self._items.get(definition_id)
+            if hit is not None:
+                self._items.move_to_end(definition_id)
+                return hit
+        row = session.get(ProcessDefinition, definition_id)
+        if row is None:
+            raise NotFound(f"no process definition with id {definition_id}")
+        spec, subprocess_specs = self._serializer.load_specs(row.spec_json)
+        loaded = LoadedDefinition(row.id, row.process_key, row.version, spec, subprocess_specs,
+                                  json.loads(row.forms_json))
+        with self._lock:
+            self._items[definition_id] = loaded
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return loaded
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,78 @@
+"""Message delivery by name + correlation values, with a buffer for early messages."""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from . import sidetables
+from .errors import MessageNotRoutable
+from .models import BufferedMessage, MessageSubscription
+from .views import Delivery
+
+log = logging.getLogger("recall.messages")
+
+
+def deliver(runtime, session: Session, name: str, correlation: dict, payload: dict, *, actor: str,
+            instance_id: str | None = None, ttl=None, exclude_instance: str | None = None) -> Delivery:
+    """Deliver to every instance waiting for `name` with exactly these correlation values.
+
+    Nobody waiting yet: buffer it until `ttl` (default: the runtime's message TTL).
+    """
+    from .runtime import Change
+
+    if not name:
+        raise MessageNotRoutable("message name is required")
+    if not correlation and instance_id is None:
+        raise MessageNotRoutable(
+            f"message {name!r} needs correlation values (e.g. {{\"candidate_id\": ...}}) or an instance id")
+    key = sidetables.correlation_key(correlation)
+    query = select(MessageSubscription).where(MessageSubscription.message_name == name)
+    if instance_id is not None:
+        query = query.where(MessageSubscription.instance_id == instance_id)
+    if correlation or instance_id is None:
+        query = query.where(MessageSubscription.correlation_key == key)
+    if exclude_instance is not None:
+        query = query.where(MessageSubscription.instance_id != exclude_instance)
+    subscriptions = session.scalars(query.order_by(MessageSubscription.instance_id, MessageSubscription.id)).all()
+    delivered: list[str] = []
+    for sub in subscriptions:
+        if sub.instance_id in delivered:
+            continue
+        loaded = runtime.load(session, sub.instance_id)
+        runtime.change(session, loaded, runtime.message_action(name, correlation, payload, sub),
+                       Change("message_delivered", actor, sub.element_id, sub.task_id,
+                              {"name": name, "correlation": correlation, "payload": payload}))
+        delivered.append(sub.instance_id)
+    if delivered:
+        return Delivery(delivered_to=delivered)
+    now = runtime.clock.now()
+    expires_at = now + (ttl if ttl is not None else runtime.message_ttl)
+    message = BufferedMessage(name=name, correlation_key=key, correlation=correlation,
+                              payload=payload or {}, status="buffered", received_at=now,
+                              expires_at=expires_at, sent_by=actor)
+    session.add(message)
+    session.flush()
+    runtime.audit(session, instance_id, "message_buffered", actor, None, None,
+                  {"name": name, "correlation": correlation, "buffered_id": message.id,
+                   "expires_at": expires_at.isoformat()})
+    return Delivery(delivered_to=[], buffered_id=message.id, expires_at=expires_at)
+
+
+def expire_buffered(runtime, session: Session) -> int:
+    """Drop buffered messages past their expiry; each is logged and audited."""
+    now = runtime.clock.now()
+    expired = session.scalars(
+        select(BufferedMessage).where(BufferedMessage.status == "buffered",
+                                      BufferedMessage.expires_at <= now)
+        .order_by(BufferedMessage.id).limit(1000)).all()
+    for message in expired:
+        session.execute(update(BufferedMessage).where(BufferedMessage.id == message.id)
+                        .values(status="expired").execution_options(synchronize_session=False))
+        log.info("buffered message %s %s (correlation %s) expired undelivered",
+                 message.id, message.name, message.correlation)
+        runtime.audit(session, None, "message_expired", "engine", None, None,
+                      {"name": message.name, "correlation": message.correlation,
+                       "buffered_id": message.id})
+    return len(expired)

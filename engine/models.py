@@ -1,0 +1,178 @@
+"""Tables. The workflow state is the truth; every other instance table is derived
+from it in the same transaction after each save (see `engine.sidetables`)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
+    Text, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC in, timezone-aware UTC out, on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the engine stores timezone-aware UTC only")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY, not BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ProcessDefinition(Base):
+    __tablename__ = "process_definitions"
+    __table_args__ = (
+        UniqueConstraint("process_key", "version", name="uq_definition_key_version"),
+        Index("ix_definition_key_hash", "process_key", "content_hash"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    spec_json: Mapped[str] = mapped_column(Text)        # process spec + called process specs
+    forms_json: Mapped[str] = mapped_column(Text)       # form file name -> JSON, frozen with the version
+    files_json: Mapped[str] = mapped_column(Text)       # source files of the bundle, for diagrams
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deployed_by: Mapped[str] = mapped_column(String(255))
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instances"
+    __table_args__ = (Index("ix_instance_key_status", "process_key", "status"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
+    process_key: Mapped[str] = mapped_column(String(255))
+    business_key: Mapped[str | None] = mapped_column(String(255), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    end_event: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[bytes] = mapped_column(LargeBinary)   # serialized workflow without its spec
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)       # optimistic lock
+    error: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_by: Mapped[str] = mapped_column(String(255))
+
+
+class HumanTask(Base):
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        Index("ix_task_status_group", "status", "candidate_group"),
+        Index("ix_task_status_assignee", "status", "assignee"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)   # SpiffWorkflow task id
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    element_id: Mapped[str] = mapped_column(String(255))
+    process_key: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(String(512))
+    lane: Mapped[str | None] = mapped_column(String(255))
+    candidate_group: Mapped[str | None] = mapped_column(String(255))
+    assignee: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))               # ready / completed / cancelled
+    form_schema: Mapped[str | None] = mapped_column(String(255))
+    form_ui_schema: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[dict] = mapped_column(JSON)                       # prefill: task data when it became ready
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class WaitingTimer(Base):
+    __tablename__ = "waiting_timers"
+    __table_args__ = (UniqueConstraint("instance_id", "task_id", name="uq_timer_instance_task"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(255))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TimerFiring(Base):
+    """One row per timer firing; the unique key makes a double firing impossible."""
+
+    __tablename__ = "timer_firings"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "task_id", "due_at", name="uq_firing_once"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(255))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    worker: Mapped[str] = mapped_column(String(255))
+
+
+class MessageSubscription(Base):
+    __tablename__ = "message_subscriptions"
+    __table_args__ = (Index("ix_subscription_lookup", "message_name", "correlation_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(255))
+    message_name: Mapped[str] = mapped_column(String(255))
+    correlation_key: Mapped[str] = mapped_column(String(1024))     # canonical JSON of the values
+    correlation: Mapped[dict] = mapped_column(JSON)
+
+
+class BufferedMessage(Base):
+    """A message nobody waited for yet; delivered when someone subscribes, until it expires."""
+
+    __tablename__ = "buffered_messages"
+    __table_args__ = (Index("ix_buffer_lookup", "status", "name", "correlation_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    correlation_key: Mapped[str] = mapped_column(String(1024))
+    correlation: Mapped[dict] = mapped_column(JSON)
+    payload: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))                 # buffered / delivered / expired
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_to: Mapped[str | None] = mapped_column(String(36))
+    sent_by: Mapped[str] = mapped_column(String(255))
+
+
+class AuditEvent(Base):
+    """Append-only history: who did what, when, to which instance and element."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    element_id: Mapped[str | None] = mapped_column(String(255))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    details: Mapped[dict] = mapped_column(JSON)

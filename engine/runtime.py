@@ -1,0 +1,272 @@
+"""The one path every instance change goes through: load → act → run → save.
+
+`Runtime.change()` loads the serialized workflow, applies an action (complete a
+task, fire timers, deliver a message, cancel, retry), runs the engine steps under
+the engine's clock, saves the state with an optimistic-lock check on the instance
+version, re-derives the side tables and appends audit events — all in the
+caller's transaction. A failing script does not abort the transaction: the
+instance is saved in `error` with a readable message.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
+
+from . import clock as clock_mod
+from . import sidetables
+from .definitions import LoadedDefinition, SpecCache
+from .errors import InstanceFailure, NotFound, StaleVersion
+from .models import AuditEvent, BufferedMessage, MessageSubscription, ProcessInstance
+from .serialization import SERIALIZER_VERSION, StateSerializer
+
+log = logging.getLogger("recall.engine")
+
+MAX_BUFFER_ROUNDS = 20      # buffered messages delivered to one instance in one unit of work
+TERMINAL = ("completed", "cancelled")
+
+
+@dataclass
+class Loaded:
+    row: object                     # ProcessInstance row (Core Row)
+    definition: LoadedDefinition
+    workflow: BpmnWorkflow
+
+
+@dataclass
+class Change:
+    """What one action did, for the side tables and the audit trail."""
+
+    kind: str
+    actor: str
+    element_id: str | None = None
+    task_id: str | None = None
+    details: dict = field(default_factory=dict)
+    completed_tasks: set[str] = field(default_factory=set)
+    forced_status: str | None = None
+
+
+def describe_failure(exc: BaseException, wf: BpmnWorkflow) -> InstanceFailure:
+    """Turn an exception from the engine steps into something a person can act on."""
+    task = getattr(exc, "task", None)
+    if task is None:
+        errored = sidetables.derive(wf).errored_tasks
+        task = errored[0] if errored else None
+    spec = task.task_spec if task is not None else None
+    cause = exc.__cause__ or exc.__context__
+    message = str(exc)
+    if cause is not None and str(cause) and str(cause) not in message:
+        message = f"{message}: {cause}"
+    line = getattr(exc, "line_number", None) or None
+    kind = "timeout" if "time" in type(cause or exc).__name__.lower() else "script"
+    return InstanceFailure(
+        message=message or type(exc).__name__,
+        element_id=(spec.bpmn_id or spec.name) if spec is not None else None,
+        task_id=str(task.id) if task is not None else None,
+        line=line,
+        kind=kind,
+        extra={"exception": type(cause or exc).__name__},
+    )
+
+
+class Runtime:
+    def __init__(self, serializer: StateSerializer, specs: SpecCache, script_engine, clock,
+                 *, message_ttl: timedelta):
+        self.serializer = serializer
+        self.specs = specs
+        self.script_engine = script_engine
+        self.clock = clock
+        self.message_ttl = message_ttl
+
+    # ---------- load / create ----------
+    def load(self, session: Session, instance_id: str) -> Loaded:
+        row = session.execute(
+            select(ProcessInstance.__table__).where(ProcessInstance.id == instance_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no process instance {instance_id}")
+        definition = self.specs.get(session, row.definition_id)
+        wf = self.serializer.load_state(row.state, definition.spec, definition.subprocess_specs,
+                                        self.script_engine)
+        return Loaded(row, definition, wf)
+
+    def new_workflow(self, definition: LoadedDefinition, variables: dict) -> BpmnWorkflow:
+        wf = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=self.script_engine)
+        start = wf.get_tasks(spec_name="Start")[0]
+        start.data.update(variables)
+        return wf
+
+    def json_data(self, data: dict) -> dict:
+        return self.serializer.registry.convert(self.serializer.registry.clean(data))
+
+    # ---------- the one change path ----------
+    def run(self, wf: BpmnWorkflow, action: Callable[[BpmnWorkflow], None] | None,
+            steps: list) -> InstanceFailure | None:
+        """Apply `action` and run engine steps under our clock; never raises for diagram faults."""
+        with clock_mod.bound(self.clock):
+            try:
+                if action is not None:
+                    action(wf)
+                wf.refresh_timers()
+                wf.do_engine_steps(did_complete_task=steps.append)
+            except Exception as exc:  # noqa: BLE001 - any diagram fault becomes an incident
+                return describe_failure(exc, wf)
+        return None
+
+    def change(self, session: Session, loaded: Loaded, action, change: Change,
+               *, expected_version: int | None = None, is_new: bool = False) -> sidetables.Derived:
+        row = loaded.row
+        if expected_version is not None and row.version != expected_version:
+            raise StaleVersion(
+                f"instance {row.id} is at version {row.version}, not {expected_version}; reload and retry")
+        wf = loaded.workflow
+        steps: list = []
+        failure = self.run(wf, action, steps)
+        derived = sidetables.derive(wf)
+        # Deliver messages that arrived before anyone waited for them.
+        rounds = 0
+        while failure is None and derived.subscriptions and rounds < MAX_BUFFER_ROUNDS:
+            buffered = self._claim_buffered(session, row.id, derived.subscriptions)
+            if buffered is None:
+                break
+            rounds += 1
+            message, subscription = buffered
+            failure = self.run(wf, self._message_action(message.name, message.correlation,
+                                                          message.payload, subscription), steps)
+            self.audit(session, row.id, "message_delivered", message.sent_by, subscription.element_id,
+                       subscription.task_id, {"name": message.name, "correlation": message.correlation,
+                                              "buffered_id": message.id, "payload": message.payload})
+            derived = sidetables.derive(wf)
+        if failure is not None:
+            derived.status = "error"
+        if change.forced_status:
+            derived.status = change.forced_status
+        self._save(session, loaded, derived, change, failure, is_new=is_new)
+        self._audit_change(session, row.id, change, steps, derived, failure)
+        for event in wf.get_events():
+            self._route_outbound(session, row.id, event, change.actor)
+        return derived
+
+    def _save(self, session, loaded, derived, change, failure, *, is_new):
+        now = self.clock.now()
+        row = loaded.row
+        values = dict(
+            state=self.serializer.dump_state(loaded.workflow),
+            serializer_version=SERIALIZER_VERSION,
+            status=derived.status,
+            end_event=derived.end_event,
+            error=failure.as_dict() if failure else None,
+            updated_at=now,
+            completed_at=now if derived.status in TERMINAL else None,
+        )
+        if is_new:
+            session.execute(ProcessInstance.__table__.insert().values(
+                id=row.id, definition_id=loaded.definition.id, process_key=loaded.definition.process_key,
+                business_key=row.business_key, version=1, created_at=now, started_by=change.actor,
+                **values))
+            new_version = 1
+        else:
+            result = session.execute(
+                update(ProcessInstance).where(ProcessInstance.id == row.id,
+                                              ProcessInstance.version == row.version)
+                .values(version=row.version + 1, **values)
+                .execution_options(synchronize_session=False))
+            if result.rowcount != 1:
+                raise StaleVersion(f"instance {row.id} was changed by someone else; reload and retry")
+            new_version = row.version + 1
+        if derived.status in TERMINAL:
+            derived.ready_tasks, derived.timers, derived.subscriptions = [], [], []
+        sidetables.write(session, row, derived, now=now, actor=change.actor,
+                         completed=change.completed_tasks, serialize_data=self.json_data)
+        loaded.row = _RowProxy(row, version=new_version, status=derived.status)
+
+    # ---------- audit ----------
+    def audit(self, session, instance_id, kind, actor, element_id=None, task_id=None, details=None):
+        session.add(AuditEvent(instance_id=instance_id, at=self.clock.now(), actor=actor, kind=kind,
+                               element_id=element_id, task_id=task_id, details=details or {}))
+
+    def _audit_change(self, session, instance_id, change, steps, derived, failure):
+        self.audit(session, instance_id, change.kind, change.actor, change.element_id, change.task_id,
+                   change.details)
+        for task in steps:
+            spec = task.task_spec
+            if spec.bpmn_id is None or spec.manual:
+                continue
+            self.audit(session, instance_id, "element_completed", "engine", spec.bpmn_id, str(task.id),
+                       {"type": spec.__class__.__name__, "name": spec.bpmn_name})
+        if failure is not None:
+            log.warning("instance %s in error at %s: %s", instance_id, failure.element_id, failure.message)
+            self.audit(session, instance_id, "instance_error", "engine", failure.element_id,
+                       failure.task_id, failure.as_dict())
+        elif derived.status == "completed":
+            self.audit(session, instance_id, "instance_completed", "engine", derived.end_event, None,
+                       {"end_event": derived.end_event})
+
+    # ---------- messages ----------
+    def _message_action(self, name, correlation, payload, subscription):
+        def deliver(wf: BpmnWorkflow):
+            body = {**correlation, **(payload or {})}
+            task = wf.get_task_from_id(UUID(subscription.task_id))
+            definition = getattr(task.task_spec, "event_definition", None) if task else None
+            spiff_correlations = {}
+            if isinstance(definition, MessageEventDefinition) and definition.correlation_properties:
+                spiff_correlations = definition.get_correlations(task, body)
+            wf.send_event(BpmnEvent(SpiffMessage(name), payload=body, correlations=spiff_correlations))
+        return deliver
+
+    def message_action(self, name, correlation, payload, subscription_row):
+        return self._message_action(name, correlation, payload, subscription_row)
+
+    def _claim_buffered(self, session, instance_id, subscriptions):
+        now = self.clock.now()
+        for sub in subscriptions:
+            key = sidetables.correlation_key(sub.correlation)
+            message = session.scalars(
+                select(BufferedMessage).where(
+                    BufferedMessage.status == "buffered", BufferedMessage.name == sub.message_name,
+                    BufferedMessage.correlation_key == key, BufferedMessage.expires_at > now)
+                .order_by(BufferedMessage.id).limit(1)
+            ).first()
+            if message is None:
+                continue
+            claimed = session.execute(
+                update(BufferedMessage).where(BufferedMessage.id == message.id,
+                                              BufferedMessage.status == "buffered")
+                .values(status="delivered", delivered_at=now, delivered_to=instance_id)
+                .execution_options(synchronize_session=False))
+            if claimed.rowcount == 1:
+                return message, sub
+        return None
+
+    def _route_outbound(self, session, instance_id, event, actor):
+        """A message thrown by this instance and not caught inside it: deliver or buffer it."""
+        definition = event.event_definition
+        if not isinstance(definition, MessageEventDefinition):
+            return
+        correlation = {}
+        for values in (event.correlations or {}).values():
+            if isinstance(values, dict):
+                correlation.update(values)
+        from .messages import deliver  # local import: messages builds on this module
+        deliver(self, session, definition.name, correlation, event.payload or {}, actor=actor,
+                exclude_instance=instance_id)
+
+
+class _RowProxy:
+    """The loaded row with the values it has after our save (Core rows are immutable)."""
+
+    def __init__(self, row, **overrides):
+        self._row, self._overrides = row, overrides
+
+    def __getattr__(self, name):
+        if name in self._overrides:
+            return self._overrides[name]
+        return getattr(self._row, name)

@@ -1,0 +1,564 @@
+"""Restricted script engine for every BPMN script, condition and expression.
+
+SpiffWorkflow's default engine is plain exec/eval with full builtins. Here, source
+is compiled once per (source, mode) with RestrictedPython under `_Policy` and run
+with guard functions and a small set of builtins:
+
+- refused when compiling: import, class, print, exec/eval calls, any name or
+  attribute starting with "_" (dunders, `__builtins__`), frame/generator
+  introspection attributes (`gi_frame`, `f_globals`, `tb_frame`, ...);
+- refused when running: the same attributes through `getattr`, `str.format` /
+  `format_map` (their "{0.__class__}" fields read attributes unguarded), writes to
+  anything but dicts and lists, and stubs for open, type, globals, vars, ...;
+- size guards: `+ * ** <<` (and their augmented forms), `pow`, `range` (at most
+  1,000,000 items) and str padding methods refuse results past `MAX_ITEMS` items or
+  `MAX_INT_BITS` bits;
+- time: a per-thread `sys.settrace` tracer raises ScriptTimeout at the first line
+  run after the deadline. CPython drops a tracer that raises, so every `except` and
+  `finally` block starts with a deadline check: a script cannot swallow the
+  timeout and carry on. The previous trace function is always restored, and a
+  nested (re-entrant) call never outlives the deadline of the call around it.
+
+Errors. `RestrictedScriptEnvironment` raises ScriptSecurityError, ScriptTimeout or
+ScriptError (with `.lineno` for compile errors), or the script's own exception.
+SpiffWorkflow calls message-correlation expressions and process conditions on
+the environment directly, so those see these exceptions unwrapped. Through the
+engine from `make_script_engine` (scripts, gateway conditions, timers, DMN,
+payloads) they arrive as `WorkflowTaskException` with `__cause__` set to the
+original error, `error_type` its class name ("ScriptTimeout", ...), `line_number`
+/ `error_line` for scripts, and a message such as
+"ScriptTimeout: script ran longer than its 1 s time limit. Python script error on line 2: 'pass'".
+
+Task data. After a script only the variables it set remain (guards, builtins,
+helpers and functions are removed, as SpiffWorkflow's own environment does), and
+a variable the script bound to a non-JSON value (set, range, generator, ...) fails
+the script with a ScriptError naming it. A failing script leaves the task's
+variables bound as they were before it ran (in-place changes to existing lists
+and dicts stay), so an instance in error can still be saved.
+
+Known limits:
+- Work inside one C call cannot be interrupted (e.g. sorting a huge list); the
+  timeout fires at the next script line. Tracing costs ~0.1-0.3 us per script
+  line and Python call while a script runs.
+- Memory is bounded only for the cases above. f-strings, `%`, `str.join` and
+  `str.replace` can still grow strings geometrically for the time allowed; run
+  workers with a process memory limit.
+- Mutating a container already in task data (`items.append({1})`) is not checked
+  for JSON-ness; only variables the script (re)binds are.
+- While a script runs, coverage/debuggers do not see it (their tracer is
+  suspended, then restored).
+- `add_duration` follows SpiffWorkflow's timer arithmetic: months and years add
+  the real lengths of the calendar months from `start` (P1M from 31 Jan = 3 Mar).
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import json
+import operator
+import re
+import sys
+import threading
+import time
+from datetime import date, datetime, timedelta
+from types import ModuleType
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
+from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
+from RestrictedPython.transformer import (
+    INSPECT_ATTRIBUTES,
+    IOPERATOR_TO_STR,
+    RestrictingNodeTransformer,
+    copy_locations,
+)
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+DEFAULT_TIMEOUT_SECONDS = 1.0
+MAX_ITEMS = 10_000_000  # longest str/list/tuple one guarded operation may build
+MAX_RANGE = 1_000_000
+MAX_INT_BITS = 100_000  # ~30,000 decimal digits
+_FILENAME = "<string>"  # SpiffWorkflow finds a script's failing line by this name
+
+
+class ScriptError(Exception):
+    """A script or expression failed under the restricted policy."""
+
+    def __init__(self, message: str, lineno: int | None = None):
+        super().__init__(message)
+        self.lineno = lineno
+
+
+class ScriptSecurityError(ScriptError):
+    """The script used a forbidden construct (import, dunder, open, ...)."""
+
+
+class ScriptTimeout(ScriptError):
+    """The script ran past its time limit."""
+
+
+# ---------------------------------------------------------------- compiling
+
+_GUARDED_BINOPS = {ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_"}
+
+
+def _call(name: str, args: list, at: ast.AST) -> ast.Call:
+    node = ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[])
+    copy_locations(node, at)
+    return node
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's policy, tightened for scripts over task data."""
+
+    def visit_Import(self, node):
+        self.error(node, "import statements are not allowed.")
+        return node
+
+    visit_ImportFrom = visit_Import
+
+    def visit_ClassDef(self, node):
+        self.error(node, "class statements are not allowed.")
+        return node
+
+    def visit_Name(self, node):
+        if node.id in ("print", "printed"):
+            self.error(node, "print() is not available in scripts; store values in variables.")
+            return node
+        return super().visit_Name(node)
+
+    def visit_BinOp(self, node):
+        node = self.node_contents_visit(node)
+        guard = _GUARDED_BINOPS.get(type(node.op))
+        return _call(guard, [node.left, node.right], node) if guard else node
+
+    def visit_AugAssign(self, node):
+        # RestrictedPython refuses `a[k] += 1`; it is too common in data scripts,
+        # so route it through _inplace_item_, which writes via the same guards.
+        if not isinstance(node.target, ast.Subscript):
+            return super().visit_AugAssign(node)
+        node = self.node_contents_visit(node)  # target becomes _write_(a)[k]
+        if isinstance(node.target.slice, ast.Slice):
+            self.error(node, "augmented assignment of slices is not allowed.")
+            return node
+        op = ast.Constant(IOPERATOR_TO_STR[type(node.op)])
+        stmt = ast.Expr(_call("_inplace_item_", [node.target.value, node.target.slice, op, node.value], node))
+        copy_locations(stmt, node)
+        return stmt
+
+    # The tracer is dropped once it raises ScriptTimeout, so handlers re-check.
+    def visit_ExceptHandler(self, node):
+        node = super().visit_ExceptHandler(node)
+        node.body.insert(0, self._deadline_check(node.body[0]))
+        return node
+
+    def visit_Try(self, node):
+        node = super().visit_Try(node)
+        if node.finalbody:
+            node.finalbody.insert(0, self._deadline_check(node.finalbody[0]))
+        return node
+
+    @staticmethod
+    def _deadline_check(at: ast.stmt) -> ast.stmt:
+        stmt = ast.Expr(_call("_check_deadline_", [], at))
+        copy_locations(stmt, at)
+        return stmt
+
+
+_LINE_PREFIX = re.compile(r"Line (\d+|None): (.*)", re.DOTALL)
+
+
+def _problem(message: str) -> tuple[int | None, str]:
+    match = _LINE_PREFIX.fullmatch(message)
+    if not match:
+        return None, message
+    line, text = match.groups()
+    return (None if line == "None" else int(line)), text
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(source: str, mode: str):
+    """(code or None, problems, is_syntax_error) for source under `_Policy`."""
+    if mode not in ("exec", "eval"):
+        raise ValueError(f"mode must be 'exec' or 'eval', not {mode!r}")
+    if mode == "eval":
+        source = source.strip()  # conditions often carry XML indentation; eval() allows it
+    try:
+        tree = ast.parse(source, _FILENAME, mode)
+    except SyntaxError as err:
+        return None, ((err.lineno, f"{type(err).__name__}: {err.msg}"),), True
+    compile_restricted = compile_restricted_exec if mode == "exec" else compile_restricted_eval
+    result = compile_restricted(tree, _FILENAME, policy=_Policy)
+    if result.errors:
+        return None, tuple(_problem(e) for e in result.errors), False
+    return result.code, (), False
+
+
+def _compiled(source: str, mode: str):
+    if not isinstance(source, str):
+        raise ScriptError(f"expected script text, got {type(source).__name__}")
+    code, problems, is_syntax_error = _compile(source, mode)
+    if code is None:
+        error = ScriptError if is_syntax_error else ScriptSecurityError
+        message = "; ".join(f"line {line}: {text}" if line else text for line, text in problems)
+        raise error(message, lineno=problems[0][0])
+    return code
+
+
+def compile_check(source: str, mode: str) -> list[tuple[int | None, str]]:
+    """Problems compiling `source` under the restricted policy, [] if none."""
+    if not isinstance(source, str):
+        return [(None, f"expected script text, got {type(source).__name__}")]
+    return list(_compile(source, mode)[1])
+
+
+# ---------------------------------------------------------------- time bound
+
+_local = threading.local()  # (deadline, timeout) of the innermost running script
+
+
+def _run(code, scope: dict, timeout: float):
+    """eval() the code (exec-mode code returns None) under the time limit."""
+    outer = getattr(_local, "limit", None)
+    deadline = time.monotonic() + timeout
+    if outer is not None and outer[0] < deadline:
+        deadline, timeout = outer
+    previous = sys.gettrace()
+    _local.limit = (deadline, timeout)
+    sys.settrace(_tracer(deadline, timeout))
+    try:
+        return eval(code, scope)
+    finally:
+        sys.settrace(previous)
+        _local.limit = outer
+
+
+def _timeout_error(timeout: float) -> ScriptTimeout:
+    return ScriptTimeout(f"script ran longer than its {timeout:g} s time limit")
+
+
+def _tracer(deadline: float, timeout: float):
+    def check_line(frame, event, arg, now=time.monotonic):
+        if now() > deadline:
+            raise _timeout_error(timeout)
+        return check_line
+
+    def on_call(frame, event, arg):
+        # Only script frames are traced line by line; helpers run untraced.
+        return check_line if frame.f_code.co_filename == _FILENAME else None
+
+    return on_call
+
+
+def _check_deadline():
+    limit = getattr(_local, "limit", None)
+    if limit is not None and time.monotonic() > limit[0]:
+        raise _timeout_error(limit[1])
+
+
+# ---------------------------------------------------------------- guards
+
+_SIZED = (str, bytes, list, tuple)
+_FORBIDDEN_ATTRIBUTES = INSPECT_ATTRIBUTES | {"format", "format_map", "mro"}
+_PADDING = frozenset({"ljust", "rjust", "center", "zfill"})
+
+
+def _check_items(count: int) -> None:
+    if count > MAX_ITEMS:
+        raise ScriptError(f"result would have {count:,} items; scripts may build at most {MAX_ITEMS:,}")
+
+
+def _check_bits(bits: int) -> None:
+    if bits > MAX_INT_BITS:
+        raise ScriptError(f"integer result would have about {bits:,} bits; the limit is {MAX_INT_BITS:,}")
+
+
+def _check_add(a, b) -> None:
+    if isinstance(a, _SIZED) and isinstance(b, _SIZED):
+        _check_items(len(a) + len(b))
+
+
+def _check_mul(a, b) -> None:
+    if isinstance(a, int) and isinstance(b, int):
+        _check_bits(a.bit_length() + b.bit_length())
+    elif isinstance(a, _SIZED) and isinstance(b, int):
+        _check_items(len(a) * b)
+    elif isinstance(b, _SIZED) and isinstance(a, int):
+        _check_items(len(b) * a)
+
+
+def _check_pow(a, b) -> None:
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
+        _check_bits(a.bit_length() * b)
+
+
+def _check_lshift(a, b) -> None:
+    if isinstance(a, int) and isinstance(b, int) and a:
+        _check_bits(a.bit_length() + b)
+
+
+def _checked(check, op):
+    def guarded(a, b):
+        check(a, b)
+        return op(a, b)
+    return guarded
+
+
+_INPLACE = {
+    "+=": _checked(_check_add, operator.iadd),
+    "-=": operator.isub,
+    "*=": _checked(_check_mul, operator.imul),
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    "%=": operator.imod,
+    "**=": _checked(_check_pow, operator.ipow),
+    "<<=": _checked(_check_lshift, operator.ilshift),
+    ">>=": operator.irshift,
+    "&=": operator.iand,
+    "|=": operator.ior,
+    "^=": operator.ixor,
+    "@=": operator.imatmul,
+}
+
+
+def _inplacevar(op: str, a, b):
+    return _INPLACE[op](a, b)
+
+
+def _guarded_write(obj):
+    if isinstance(obj, (dict, list)):
+        return obj
+    raise ScriptSecurityError(f"scripts may only modify dicts and lists, not {type(obj).__name__}")
+
+
+def _inplace_item(obj, key, op: str, value):
+    obj[key] = _inplacevar(op, obj[key], value)
+
+
+def _guarded_getattr(obj, name, *default):
+    if not isinstance(name, str):
+        raise TypeError("attribute name must be a string")
+    if name.startswith("_") or name in _FORBIDDEN_ATTRIBUTES:
+        raise ScriptSecurityError(f'access to attribute "{name}" is not allowed')
+    value = getattr(obj, name, *default)
+    if name in _PADDING and isinstance(obj, str):
+        return _padding(value)
+    return value
+
+
+def _padding(method):
+    def padded(width, *fillchar):
+        _check_items(width)
+        return method(width, *fillchar)
+    return padded
+
+
+def _apply(func, *args, **kwargs):
+    return func(*args, **kwargs)
+
+
+def _limited_range(*args):
+    span = range(*args)
+    try:
+        too_long = len(span) > MAX_RANGE
+    except OverflowError:
+        too_long = True
+    if too_long:
+        raise ScriptError(f"range() may have at most {MAX_RANGE:,} items")
+    return span
+
+
+def _guarded_pow(base, exp, mod=None):
+    if mod is None:
+        _check_pow(base, exp)
+    return pow(base, exp, mod)
+
+
+def _refused(name: str):
+    def refuse(*args, **kwargs):
+        raise ScriptSecurityError(f"{name}() is not allowed in scripts")
+    return refuse
+
+
+_DROPPED = {  # from RestrictedPython's safe_builtins
+    "__build_class__", "_getattr_", "setattr", "delattr", "id",
+    # raising these would escape SpiffWorkflow's `except Exception`
+    "BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit",
+}
+_BUILTINS = {name: value for name, value in safe_builtins.items() if name not in _DROPPED}
+_BUILTINS.update(
+    dict=dict, list=list, tuple=tuple, set=set, frozenset=frozenset,
+    min=min, max=max, sum=sum, sorted=sorted, reversed=reversed, any=any, all=all,
+    enumerate=enumerate, zip=zip, map=map, filter=filter, iter=iter, next=next,
+    range=_limited_range, pow=_guarded_pow, getattr=_guarded_getattr,
+)
+_BUILTINS.update({name: _refused(name) for name in (
+    "open", "__import__", "eval", "exec", "compile", "globals", "locals", "vars", "dir",
+    "type", "object", "super", "input", "breakpoint", "help", "exit", "quit",
+    "setattr", "delattr", "memoryview",
+)})
+
+_GUARDS = {
+    "__builtins__": _BUILTINS,
+    "_getattr_": _guarded_getattr,
+    "_getitem_": operator.getitem,
+    "_getiter_": iter,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": _guarded_write,
+    "_inplacevar_": _inplacevar,
+    "_inplace_item_": _inplace_item,
+    "_apply_": _apply,
+    "_add_": _checked(_check_add, operator.add),
+    "_mul_": _checked(_check_mul, operator.mul),
+    "_pow_": _checked(_check_pow, operator.pow),
+    "_lshift_": _checked(_check_lshift, operator.lshift),
+    "_check_deadline_": _check_deadline,
+}
+
+
+# ---------------------------------------------------------------- helpers for scripts
+
+def _parse_datetime(value, what: str) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be an ISO 8601 string, not {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{what} is not an ISO 8601 datetime: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{what} needs a UTC offset, e.g. '2026-01-01T09:00:00+00:00': {value!r}")
+    return parsed
+
+
+def _parse_day_or_time(value, what: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return _parse_datetime(value, what)
+
+
+def add_duration(start: str, duration: str) -> str:
+    """`start` (ISO datetime with offset) plus an ISO 8601 duration, as SpiffWorkflow timers add it."""
+    begin = _parse_datetime(start, "start")
+    if not isinstance(duration, str) or not duration.upper().startswith("P"):
+        raise ValueError(f"duration must be an ISO 8601 duration such as 'P30D', not {duration!r}")
+    try:
+        parts = TimerEventDefinition.parse_iso_duration(duration)
+    except Exception:  # SpiffWorkflow raises a bare Exception('Invalid duration')
+        raise ValueError(f"invalid ISO 8601 duration: {duration!r}") from None
+    return (begin + TimerEventDefinition.get_timedelta_from_start(parts, begin)).isoformat()
+
+
+def days_between(a: str, b: str) -> int:
+    """Whole days from a to b (negative if b is earlier); calendar days if either is a plain date."""
+    first, second = _parse_day_or_time(a, "a"), _parse_day_or_time(b, "b")
+    if not (isinstance(first, datetime) and isinstance(second, datetime)):
+        first = first.date() if isinstance(first, datetime) else first
+        second = second.date() if isinstance(second, datetime) else second
+    delta = second - first
+    return delta.days if delta >= timedelta(0) else -(-delta).days
+
+
+_HELPERS = {"add_duration": add_duration, "days_between": days_between}
+
+
+# ---------------------------------------------------------------- environment and engine
+
+class RestrictedScriptEnvironment(TaskDataEnvironment):
+    """TaskDataEnvironment that compiles with RestrictedPython and bounds run time."""
+
+    def __init__(self, environment_globals: dict | None = None, *, timeout: float = DEFAULT_TIMEOUT_SECONDS):
+        if not timeout > 0:
+            raise ValueError("timeout must be a positive number of seconds")
+        helpers = {**_HELPERS, **(environment_globals or {})}
+        modules = [name for name, value in helpers.items() if isinstance(value, ModuleType)]
+        if modules:  # a module would hand scripts all of its public attributes
+            raise TypeError(f"script globals must not be modules: {modules}")
+        self._helpers = helpers
+        super().__init__({**helpers, **_GUARDS})  # self.globals: what cleanup removes
+        self.timeout = timeout
+
+    def evaluate(self, expression, context, external_context=None):
+        code = _compiled(expression, "eval")
+        self._prepare_context(context)
+        # Guards last: task data (e.g. a message payload) must not replace them.
+        scope = {**self._helpers, **(external_context or {}), **context, **_GUARDS}
+        return _run(code, scope, self.timeout)
+
+    def execute(self, script, context, external_context=None):
+        self.check_for_overwrite(context, external_context or {})
+        code = _compiled(script, "exec")
+        self._prepare_context(context)
+        before = dict(context)
+        context.update(external_context or {})
+        context.update(self.globals)
+        try:
+            _run(code, context, self.timeout)
+            self._remove_globals_and_functions_from_context(context, external_context)
+            _check_storable(context, before)
+        except BaseException:
+            # Leave no half-set variables behind: they may not even be storable,
+            # and the instance must still save in its error state.
+            context.clear()
+            context.update(before)
+            raise
+        return True
+
+
+def _check_storable(context: dict, before: dict) -> None:
+    """Fail on variables the script (re)bound to values task data cannot store."""
+    missing = object()
+    for name, value in context.items():
+        if before.get(name, missing) is value:
+            continue
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as err:
+            raise ScriptError(
+                f"variable '{name}' cannot be stored in task data ({err}); "
+                "use dicts, lists, strings, numbers, booleans or None"
+            ) from None
+
+
+def _describe(err: Exception) -> str:
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+class RestrictedScriptEngine(PythonScriptEngine):
+    """PythonScriptEngine whose errors say what was refused, keeping the cause."""
+
+    def evaluate(self, task, expression, external_context=None):
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except SpiffWorkflowException as err:
+            err.add_note(f"Error evaluating expression '{expression}'")
+            raise
+        except Exception as err:
+            message = f"Error evaluating expression '{expression}': {_describe(err)}"
+            raise WorkflowTaskException(message, task=task, exception=err) from err
+
+    def create_task_exec_exception(self, task, script, err):
+        if isinstance(err, SpiffWorkflowException):
+            return super().create_task_exec_exception(task, script, err)
+        line_number, error_line = self.get_error_line_number_and_content(script, err)
+        wte = WorkflowTaskException(
+            _describe(err), task=task, exception=err, line_number=line_number, error_line=error_line
+        )
+        if line_number:
+            wte.add_note(f"Python script error on line {line_number}: '{error_line.strip()}'")
+        wte.__cause__ = err
+        return wte
+
+    def get_error_line_number_and_content(self, script, err):
+        if isinstance(err, ScriptError) and err.lineno:  # refused at compile time: no traceback
+            lines = script.splitlines()
+            return err.lineno, lines[err.lineno - 1] if err.lineno <= len(lines) else ""
+        return super().get_error_line_number_and_content(script, err)
+
+
+def make_script_engine(*, timeout: float = DEFAULT_TIMEOUT_SECONDS, extra_globals: dict | None = None) -> PythonScriptEngine:
+    """The script engine for every workflow: restricted, time-bounded, with the helpers."""
+    return RestrictedScriptEngine(RestrictedScriptEnvironment(extra_globals, timeout=timeout))

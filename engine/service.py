@@ -1,0 +1,308 @@
+"""The engine's front door: every public operation is one unit of work.
+
+    engine = RecallEngine.from_settings(Settings.from_env())
+    engine.deploy(["workflows"])
+    inst = engine.start_instance("offer_recall", business_key="cand-42", variables={...})
+    task = engine.list_tasks(instance_id=inst.id)[0]
+    engine.complete_task(task.id, {...}, actor="hr.li")
+    engine.fire_due_timers()
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Sequence
+from uuid import UUID
+
+from sqlalchemy import or_, select, update
+from SpiffWorkflow.task import TaskState
+
+from . import messages, sidetables, timers
+from .bundle import load_bundle
+from .clock import SimulatedClock, SystemClock
+from .config import Settings
+from .db import Database
+from .definitions import DeployedProcess, SpecCache, deploy_bundle, latest_definition_id
+from .errors import (
+    InvalidState, NotAssignee, NotFound, StaleVersion, TaskNotReady,
+)
+from .forms import validate_form_data
+from .models import (
+    AuditEvent, HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, WaitingTimer,
+)
+from .runtime import Change, Loaded, Runtime
+from .serialization import StateSerializer
+from .views import (
+    AuditEntry, Delivery, FiringReport, InstanceView, SubscriptionView, TaskView, TimerView,
+)
+
+LIVE = ("running", "waiting")
+
+
+class RecallEngine:
+    def __init__(self, db: Database, *, clock=None, script_timeout: float = 1.0,
+                 spec_cache_size: int = 64, message_ttl: timedelta = timedelta(days=7)):
+        from .scripting import make_script_engine
+
+        self.db = db
+        self.clock = clock or SystemClock()
+        self.serializer = StateSerializer()
+        self.specs = SpecCache(self.serializer, spec_cache_size)
+        self.runtime = Runtime(self.serializer, self.specs, make_script_engine(timeout=script_timeout),
+                               self.clock, message_ttl=message_ttl)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, db: Database | None = None) -> "RecallEngine":
+        clock = SimulatedClock() if settings.clock == "simulated" else SystemClock()
+        return cls(db or Database(settings.database_url), clock=clock,
+                   script_timeout=settings.script_timeout_seconds,
+                   spec_cache_size=settings.spec_cache_size,
+                   message_ttl=timedelta(seconds=settings.message_ttl_seconds))
+
+    # ---------- definitions ----------
+    def validate(self, paths: Sequence[str | Path], *, forms_dir=None):
+        return load_bundle(paths, forms_dir=forms_dir)
+
+    def deploy(self, paths: Sequence[str | Path], *, forms_dir=None, actor: str = "system"
+               ) -> list[DeployedProcess]:
+        """Validate and store a new version of each changed process; raises BundleInvalid."""
+        bundle = load_bundle(paths, forms_dir=forms_dir)
+        with self.db.transaction() as s:
+            results = deploy_bundle(s, bundle, self.serializer, actor=actor, now=self.clock.now())
+            for r in results:
+                if r.created:
+                    self.runtime.audit(s, None, "definition_deployed", actor, r.process_key, None,
+                                       {"version": r.version, "content_hash": r.content_hash})
+            return results
+
+    # ---------- instances ----------
+    def start_instance(self, process_key: str, *, business_key: str | None = None,
+                       variables: dict | None = None, actor: str = "system",
+                       version: int | None = None) -> InstanceView:
+        with self.db.transaction() as s:
+            definition = self.specs.get(s, latest_definition_id(s, process_key, version))
+            wf = self.runtime.new_workflow(definition, dict(variables or {}))
+            instance_id = str(uuid.uuid4())
+            row = _NewRow(id=instance_id, business_key=business_key, version=0, status="running",
+                          process_key=process_key)
+            loaded = Loaded(row, definition, wf)
+            self.runtime.change(s, loaded, None, Change(
+                "instance_started", actor, None, None,
+                {"process_key": process_key, "version": definition.version,
+                 "business_key": business_key, "variables": sorted((variables or {}).keys())}),
+                is_new=True)
+            return self._instance_view(s, instance_id)
+
+    def get_instance(self, instance_id: str) -> InstanceView:
+        with self.db.reading() as s:
+            return self._instance_view(s, instance_id)
+
+    def list_instances(self, *, process_key=None, status=None, business_key=None,
+                       limit: int = 50, offset: int = 0) -> list[InstanceView]:
+        with self.db.reading() as s:
+            q = select(ProcessInstance.id)
+            if process_key:
+                q = q.where(ProcessInstance.process_key == process_key)
+            if status:
+                q = q.where(ProcessInstance.status == status)
+            if business_key:
+                q = q.where(ProcessInstance.business_key == business_key)
+            ids = s.scalars(q.order_by(ProcessInstance.created_at, ProcessInstance.id)
+                            .limit(limit).offset(offset)).all()
+            return [self._instance_view(s, i, details=False) for i in ids]
+
+    def cancel_instance(self, instance_id: str, *, actor: str, reason: str = "",
+                        expected_version: int | None = None) -> InstanceView:
+        with self.db.transaction() as s:
+            loaded = self.runtime.load(s, instance_id)
+            if loaded.row.status in ("completed", "cancelled"):
+                raise InvalidState(f"instance {instance_id} is already {loaded.row.status}")
+            self.runtime.change(s, loaded, lambda wf: wf.cancel(),
+                                Change("instance_cancelled", actor, details={"reason": reason},
+                                       forced_status="cancelled"),
+                                expected_version=expected_version)
+            return self._instance_view(s, instance_id)
+
+    def retry_instance(self, instance_id: str, *, actor: str, data: dict | None = None,
+                       expected_version: int | None = None) -> InstanceView:
+        """Re-run the failed step of an instance in `error`, optionally with corrected data."""
+        with self.db.transaction() as s:
+            loaded = self.runtime.load(s, instance_id)
+            if loaded.row.status != "error":
+                raise InvalidState(f"instance {instance_id} is {loaded.row.status}, not in error")
+            failed = [t for t in sidetables.all_tasks(loaded.workflow) if t.has_state(TaskState.ERROR)]
+
+            def retry(wf):
+                for task in failed:
+                    if data:
+                        task.data.update(data)
+                    task._set_state(TaskState.READY)
+
+            self.runtime.change(s, loaded, retry, Change(
+                "instance_retried", actor, failed[0].task_spec.bpmn_id if failed else None,
+                str(failed[0].id) if failed else None,
+                {"previous_error": loaded.row.error, "data_keys": sorted((data or {}).keys())}),
+                expected_version=expected_version)
+            return self._instance_view(s, instance_id)
+
+    def history(self, instance_id: str) -> list[AuditEntry]:
+        with self.db.reading() as s:
+            if s.get(ProcessInstance, instance_id) is None:
+                raise NotFound(f"no process instance {instance_id}")
+            rows = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id)
+                             .order_by(AuditEvent.id)).all()
+            return [AuditEntry(r.id, r.instance_id, r.at, r.actor, r.kind, r.element_id, r.task_id,
+                               r.details) for r in rows]
+
+    # ---------- human tasks ----------
+    def list_tasks(self, *, instance_id=None, element_id=None, status: str | None = "ready",
+                   assignee=None, groups: Sequence[str] | None = None, user: str | None = None,
+                   limit: int = 50, offset: int = 0) -> list[TaskView]:
+        """Inbox query. `user`+`groups`: tasks assigned to the user or open to one of the groups."""
+        with self.db.reading() as s:
+            q = select(HumanTask)
+            if instance_id:
+                q = q.where(HumanTask.instance_id == instance_id)
+            if element_id:
+                q = q.where(HumanTask.element_id == element_id)
+            if status:
+                q = q.where(HumanTask.status == status)
+            if assignee:
+                q = q.where(HumanTask.assignee == assignee)
+            if groups is not None or user is not None:
+                visible = []
+                if user:
+                    visible.append(HumanTask.assignee == user)
+                if groups:
+                    visible.append((HumanTask.candidate_group.in_(list(groups))) & HumanTask.assignee.is_(None))
+                q = q.where(or_(*visible)) if visible else q.where(False)
+            rows = s.scalars(q.order_by(HumanTask.created_at, HumanTask.id).limit(limit).offset(offset)).all()
+            return [_task_view(r) for r in rows]
+
+    def get_task(self, task_id: str) -> TaskView:
+        with self.db.reading() as s:
+            row = s.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound(f"no task {task_id}")
+            inst = s.get(ProcessInstance, row.instance_id)
+            definition = self.specs.get(s, inst.definition_id)
+            view = _task_view(row)
+            view.form = {"schema": definition.forms.get(row.form_schema) if row.form_schema else None,
+                         "ui_schema": definition.forms.get(row.form_ui_schema) if row.form_ui_schema else None}
+            view.data = row.data
+            view.instance_version = inst.version
+            return view
+
+    def claim_task(self, task_id: str, *, user: str) -> TaskView:
+        with self.db.transaction() as s:
+            row = s.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound(f"no task {task_id}")
+            if row.status != "ready":
+                raise TaskNotReady(f"task {task_id} ({row.element_id}) is {row.status}")
+            result = s.execute(
+                update(HumanTask).where(HumanTask.id == task_id, HumanTask.status == "ready",
+                                        or_(HumanTask.assignee.is_(None), HumanTask.assignee == user))
+                .values(assignee=user).execution_options(synchronize_session=False))
+            if result.rowcount != 1:
+                raise NotAssignee(f"task {task_id} is assigned to {row.assignee}")
+            self.runtime.audit(s, row.instance_id, "task_claimed", user, row.element_id, task_id, {})
+            s.refresh(row)
+            return _task_view(row)
+
+    def complete_task(self, task_id: str, data: dict | None = None, *, actor: str,
+                      expected_version: int | None = None, enforce_assignee: bool = False
+                      ) -> InstanceView:
+        """Validate `data` against the task's form, apply it and run on to the next wait state."""
+        data = dict(data or {})
+        with self.db.transaction() as s:
+            row = s.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound(f"no task {task_id}")
+            if row.status != "ready":
+                raise TaskNotReady(f"task {task_id} ({row.element_id}) is already {row.status}")
+            if enforce_assignee and row.assignee and row.assignee != actor:
+                raise NotAssignee(f"task {task_id} is assigned to {row.assignee}")
+            loaded = self.runtime.load(s, row.instance_id)
+            if loaded.row.status not in LIVE:
+                raise InvalidState(f"instance {row.instance_id} is {loaded.row.status}")
+            task = loaded.workflow.get_task_from_id(UUID(task_id))
+            if task is None or not task.has_state(TaskState.READY):
+                raise TaskNotReady(f"task {task_id} ({row.element_id}) is no longer ready")
+            schema = loaded.definition.forms.get(row.form_schema) if row.form_schema else None
+            validate_form_data(schema, data)
+
+            def complete(wf):
+                task.data.update(data)
+                task.run()
+
+            self.runtime.change(s, loaded, complete, Change(
+                "task_completed", actor, row.element_id, task_id, {"data": data},
+                completed_tasks={task_id}), expected_version=expected_version)
+            return self._instance_view(s, row.instance_id)
+
+    # ---------- messages and timers ----------
+    def deliver_message(self, name: str, correlation: dict | None = None, payload: dict | None = None,
+                        *, actor: str = "system", instance_id: str | None = None,
+                        ttl: timedelta | None = None) -> Delivery:
+        with self.db.transaction() as s:
+            return messages.deliver(self.runtime, s, name, dict(correlation or {}), dict(payload or {}),
+                                    actor=actor, instance_id=instance_id, ttl=ttl)
+
+    def expire_messages(self) -> int:
+        with self.db.transaction() as s:
+            return messages.expire_buffered(self.runtime, s)
+
+    def fire_due_timers(self, *, limit: int = 100, worker: str = "worker") -> FiringReport:
+        return timers.fire_due(self.runtime, self.db, limit=limit, worker=worker)
+
+    def run_until_idle(self, *, worker: str = "inline") -> FiringReport:
+        """Fire timers until none is due (simulated clock: after each advance)."""
+        total = FiringReport()
+        while True:
+            report = self.fire_due_timers(worker=worker)
+            total.fired += report.fired
+            total.conflicts += report.conflicts
+            total.errors += report.errors
+            if report.fired == 0:
+                return total
+
+    # ---------- views ----------
+    def _instance_view(self, s, instance_id: str, *, details: bool = True) -> InstanceView:
+        inst = s.get(ProcessInstance, instance_id)
+        if inst is None:
+            raise NotFound(f"no process instance {instance_id}")
+        s.refresh(inst)
+        version = s.scalar(select(ProcessDefinition.version)
+                           .where(ProcessDefinition.id == inst.definition_id))
+        view = InstanceView(
+            id=inst.id, process_key=inst.process_key, version=version, business_key=inst.business_key,
+            status=inst.status, end_event=inst.end_event, error=inst.error, created_at=inst.created_at,
+            updated_at=inst.updated_at, completed_at=inst.completed_at, row_version=inst.version)
+        if details:
+            view.ready_tasks = [_task_view(r) for r in s.scalars(
+                select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == "ready")
+                .order_by(HumanTask.created_at, HumanTask.id))]
+            view.waiting_timers = [TimerView(t.element_id, t.due_at, t.task_id) for t in s.scalars(
+                select(WaitingTimer).where(WaitingTimer.instance_id == instance_id)
+                .order_by(WaitingTimer.due_at))]
+            view.waiting_messages = [SubscriptionView(m.message_name, m.correlation, m.element_id)
+                                     for m in s.scalars(select(MessageSubscription).where(
+                                         MessageSubscription.instance_id == instance_id)
+                                         .order_by(MessageSubscription.id))]
+        return view
+
+
+class _NewRow:
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+def _task_view(r: HumanTask) -> TaskView:
+    return TaskView(
+        id=r.id, element_id=r.element_id, title=r.title, instance_id=r.instance_id,
+        process_key=r.process_key, status=r.status, assignee=r.assignee,
+        candidate_groups=[r.candidate_group] if r.candidate_group else [], lane=r.lane,
+        created_at=r.created_at, due_at=r.due_at, completed_at=r.completed_at,
+        completed_by=r.completed_by)

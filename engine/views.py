@@ -1,0 +1,85 @@
+"""Plain dataclasses the engine returns; the API turns them into JSON."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class TimerView:
+    element_id: str
+    due_at: datetime
+    task_id: str
+
+
+@dataclass
+class SubscriptionView:
+    name: str
+    correlation: dict
+    element_id: str
+
+
+@dataclass
+class TaskView:
+    id: str
+    element_id: str
+    title: str | None
+    instance_id: str
+    process_key: str
+    status: str
+    assignee: str | None
+    candidate_groups: list[str]
+    lane: str | None
+    created_at: datetime
+    due_at: datetime | None
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+    form: dict | None = None        # {"schema": ..., "ui_schema": ...}; only on single-task reads
+    data: dict | None = None        # prefill; only on single-task reads
+    instance_version: int | None = None
+
+
+@dataclass
+class InstanceView:
+    id: str
+    process_key: str
+    version: int                    # definition version the instance runs on
+    business_key: str | None
+    status: str
+    end_event: str | None
+    error: dict | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    row_version: int                # optimistic-lock version (ETag material)
+    ready_tasks: list[TaskView] = field(default_factory=list)
+    waiting_timers: list[TimerView] = field(default_factory=list)
+    waiting_messages: list[SubscriptionView] = field(default_factory=list)
+
+
+@dataclass
+class AuditEntry:
+    id: int
+    instance_id: str | None
+    at: datetime
+    actor: str
+    kind: str
+    element_id: str | None
+    task_id: str | None
+    details: dict
+
+
+@dataclass
+class Delivery:
+    """Result of delivering a message: who got it, or that it was buffered."""
+
+    delivered_to: list[str]
+    buffered_id: int | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass
+class FiringReport:
+    fired: int = 0          # timers fired
+    conflicts: int = 0      # skipped because the instance changed under us
+    errors: int = 0         # instances that went to `error` while firing

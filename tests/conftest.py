@@ -1,0 +1,92 @@
+"""Shared fixtures: every database test runs on SQLite and, when reachable, on PostgreSQL.
+
+PostgreSQL: RECALL_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test).
+Each test gets its own schema, dropped afterwards. Set RECALL_TEST_POSTGRES=0 to skip it,
+RECALL_TEST_POSTGRES=1 to make an unreachable server an error instead of a skip.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine.clock import SimulatedClock
+from engine.db import Database
+from engine.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PG_URL = os.environ.get("RECALL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_MODE = os.environ.get("RECALL_TEST_POSTGRES", "auto")
+
+
+def _pg_reachable() -> bool:
+    if PG_MODE == "0":
+        return False
+    try:
+        probe = create_engine(PG_URL, connect_args={"connect_timeout": 2})
+        with probe.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        probe.dispose()
+        return True
+    except Exception:
+        if PG_MODE == "1":
+            raise
+        return False
+
+
+PG_AVAILABLE = _pg_reachable()
+
+
+def pytest_report_header(config):
+    return f"databases: sqlite{', postgresql (' + PG_URL + ')' if PG_AVAILABLE else ' (postgresql unreachable: skipped)'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A migrated, empty database; yields its URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'recall.sqlite3'}"
+        database = Database(url)
+        upgrade(database)
+        database.dispose()
+        yield url
+        return
+    if not PG_AVAILABLE:
+        pytest.skip("PostgreSQL is not reachable")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    database = Database(url)
+    upgrade(database)
+    database.dispose()
+    try:
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(database_url):
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clock():
+    return SimulatedClock(datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def engine(db, clock):
+    from engine.service import RecallEngine
+    return RecallEngine(db, clock=clock, script_timeout=0.5)
