@@ -342,13 +342,14 @@ class _Loader:
             outgoing = defaultdict(list)
             for flow in container.iterfind("bpmn:sequenceFlow", NS):
                 outgoing[flow.get("sourceRef")].append(flow)
-            conditional = {el.get("id"): el for el in container
-                           if _local(el) in ("exclusiveGateway", "inclusiveGateway")}
+            nodes = {el.get("id"): _local(el) for el in container}
             for source, flows in outgoing.items():
-                gateway = conditional.get(source)
+                is_gateway = nodes.get(source) in ("exclusiveGateway", "inclusiveGateway")
+                gateway = container.find(f"*[@id='{source}']") if is_gateway else None
                 default = gateway.get("default") if gateway is not None else None
                 for flow in flows:
-                    if flow.find("bpmn:conditionExpression", NS) is not None and (gateway is None or flow.get("id") == default):
+                    ignored = flow.get("id") == default if is_gateway else nodes.get(source) in RUNNABLE
+                    if ignored and flow.find("bpmn:conditionExpression", NS) is not None:
                         where = "a default flow" if gateway is not None else "a flow not leaving an exclusive/inclusive gateway"
                         self.report(doc.name, flow, f"condition on {where} is ignored by SpiffWorkflow")
                 if gateway is None:
@@ -605,7 +606,7 @@ def _dmn_entry_errors(input_expr: str, text) -> list[tuple[int | None, str]]:
     alone = _errors(entry, "eval", text.sourceline)
     if not alone or compile_check(input_expr + entry, "eval"):
         return alone
-    if (input_expr.rstrip()[-1:] + entry[:1]).replace("_", "a").isalnum():
+    if (input_expr[-1:] + entry[:1]).replace("_", "a").isalnum():
         return [(text.sourceline, f"SpiffWorkflow glues this entry to the input expression "
                  f"({(input_expr.strip() + entry)[:40]!r}); write it with '?', e.g. '? {entry.strip()}'")]
     return []
