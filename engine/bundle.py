@@ -338,29 +338,32 @@ class _Loader:
                 self.report(doc.name, task, f"decision {decision!r} is not defined in any DMN file of the bundle")
 
     def check_gateways(self, doc: _Doc) -> None:
+        """A flow without condition that is not the default fails at run time; one with a condition
+        that SpiffWorkflow does not evaluate (default flow, flow leaving a task) is silently ignored."""
         for container in self._containers(doc):
             outgoing = defaultdict(list)
             for flow in container.iterfind("bpmn:sequenceFlow", NS):
                 outgoing[flow.get("sourceRef")].append(flow)
-            nodes = {el.get("id"): _local(el) for el in container}
+            nodes = {el.get("id"): el for el in container if el.get("id")}
             for source, flows in outgoing.items():
-                is_gateway = nodes.get(source) in ("exclusiveGateway", "inclusiveGateway")
-                gateway = container.find(f"*[@id='{source}']") if is_gateway else None
-                default = gateway.get("default") if gateway is not None else None
+                node = nodes.get(source)
+                kind = _local(node) if node is not None else ""
+                default = node.get("default") if kind in ("exclusiveGateway", "inclusiveGateway") else None
                 for flow in flows:
-                    ignored = flow.get("id") == default if is_gateway else nodes.get(source) in RUNNABLE
-                    if ignored and flow.find("bpmn:conditionExpression", NS) is not None:
-                        where = "a default flow" if gateway is not None else "a flow not leaving an exclusive/inclusive gateway"
+                    has_condition = flow.find("bpmn:conditionExpression", NS) is not None
+                    if has_condition and (flow.get("id") == default or kind in RUNNABLE - {"exclusiveGateway", "inclusiveGateway"}):
+                        where = "the default flow" if default else f"a flow leaving a bpmn:{kind}"
                         self.report(doc.name, flow, f"condition on {where} is ignored by SpiffWorkflow")
-                if gateway is None:
+                if kind not in ("exclusiveGateway", "inclusiveGateway"):
                     continue
-                kind = _local(gateway).replace("Gateway", "")
+                name = kind.replace("Gateway", "")
                 if default and default not in {f.get("id") for f in flows}:
-                    self.report(doc.name, gateway, f"default flow {default!r} is not an outgoing flow of {kind} gateway {source}")
-                bare = [f for f in flows if f.get("id") != default and not (f.findtext("bpmn:conditionExpression", None, NS) or "")]
+                    self.report(doc.name, node, f"default flow {default!r} is not an outgoing flow of {name} gateway {source}")
+                bare = [f for f in flows if f.get("id") != default
+                        and not f.findtext("bpmn:conditionExpression", None, NS)]
                 if len(flows) > 1 and bare:
                     tail = "besides the default flow" if default else "and no default flow"
-                    self.report(doc.name, gateway, f"{kind} gateway {source} has {len(bare)} outgoing flows "
+                    self.report(doc.name, node, f"{name} gateway {source} has {len(bare)} outgoing flows "
                                 f"without conditions {tail}")
 
     def check_expressions(self, doc: _Doc) -> None:
@@ -466,7 +469,7 @@ class _Loader:
                 if source in ("", "-"):
                     continue
                 for line, message in _dmn_entry_errors(inputs[i] if i < len(inputs) else "x", text):
-                    self.report(doc.name, entry, f"input entry does not compile: {message}", line=line)
+                    self.report(doc.name, entry, message, line=line)
             for entry in rule.findall("dmn:outputEntry", ns):
                 text = entry.find("dmn:text", ns)
                 if text is not None and (text.text or "").strip():
@@ -600,13 +603,13 @@ def iso_problems(kind: str, value: str) -> list[str]:
 def _dmn_entry_errors(input_expr: str, text) -> list[tuple[int | None, str]]:
     """Mirror DMNEngine.evaluate: '?' stands for the input; else `(input) == (entry)` if the entry
     compiles alone, else the engine glues the texts together: `input + entry` (`> 5` -> `age> 5`)."""
-    entry = text.text
+    entry, what = text.text, "input entry does not compile: "
     if DMN_QUESTION.search(entry):
-        return _errors(DMN_QUESTION.sub("dmninputexpr", entry), "eval", text.sourceline)
-    alone = _errors(entry, "eval", text.sourceline)
+        return [(n, what + m) for n, m in _errors(DMN_QUESTION.sub("dmninputexpr", entry), "eval", text.sourceline)]
+    alone = [(n, what + m) for n, m in _errors(entry, "eval", text.sourceline)]
     if not alone or compile_check(input_expr + entry, "eval"):
         return alone
     if (input_expr[-1:] + entry[:1]).replace("_", "a").isalnum():
-        return [(text.sourceline, f"SpiffWorkflow glues this entry to the input expression "
+        return [(text.sourceline, f"input entry: SpiffWorkflow glues it to the input expression "
                  f"({(input_expr.strip() + entry)[:40]!r}); write it with '?', e.g. '? {entry.strip()}'")]
     return []

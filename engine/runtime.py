@@ -24,9 +24,9 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition a
 from . import clock as clock_mod
 from . import sidetables
 from .definitions import LoadedDefinition, SpecCache
-from .errors import InstanceFailure, NotFound, StaleVersion
+from .errors import InstanceFailure, InvalidState, NotFound, StaleVersion
 from .models import AuditEvent, BufferedMessage, MessageSubscription, ProcessInstance
-from .serialization import SERIALIZER_VERSION, StateSerializer
+from .serialization import SERIALIZER_VERSION, IncompatibleSpec, StateSerializer
 
 log = logging.getLogger("recall.engine")
 
@@ -87,15 +87,21 @@ class Runtime:
         self.message_ttl = message_ttl
 
     # ---------- load / create ----------
-    def load(self, session: Session, instance_id: str) -> Loaded:
+    def load(self, session: Session, instance_id: str, *, definition_id: int | None = None) -> Loaded:
+        """Load an instance; with `definition_id`, onto another version of its process."""
         row = session.execute(
             select(ProcessInstance.__table__).where(ProcessInstance.id == instance_id)
         ).first()
         if row is None:
             raise NotFound(f"no process instance {instance_id}")
-        definition = self.specs.get(session, row.definition_id)
-        wf = self.serializer.load_state(row.state, definition.spec, definition.subprocess_specs,
-                                        self.script_engine)
+        definition = self.specs.get(session, definition_id or row.definition_id)
+        try:
+            wf = self.serializer.load_state(row.state, definition.spec, definition.subprocess_specs,
+                                            self.script_engine,
+                                            check_compatible=definition.id != row.definition_id)
+        except IncompatibleSpec as exc:
+            raise InvalidState(f"instance {instance_id} cannot move to {definition.process_key} "
+                               f"version {definition.version}: {exc}") from exc
         return Loaded(row, definition, wf)
 
     def new_workflow(self, definition: LoadedDefinition, variables: dict) -> BpmnWorkflow:
@@ -159,6 +165,7 @@ class Runtime:
         now = self.clock.now()
         row = loaded.row
         values = dict(
+            definition_id=loaded.definition.id,
             state=self.serializer.dump_state(loaded.workflow),
             serializer_version=SERIALIZER_VERSION,
             status=derived.status,
@@ -169,7 +176,7 @@ class Runtime:
         )
         if is_new:
             session.execute(ProcessInstance.__table__.insert().values(
-                id=row.id, definition_id=loaded.definition.id, process_key=loaded.definition.process_key,
+                id=row.id, process_key=loaded.definition.process_key,
                 business_key=row.business_key, version=1, created_at=now, started_by=change.actor,
                 **values))
             new_version = 1

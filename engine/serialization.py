@@ -25,6 +25,10 @@ _COMPRESSION_THRESHOLD = 2048   # bytes of JSON above which zlib pays off
 _ZLIB_MAGIC = b"z:"
 
 
+class IncompatibleSpec(ValueError):
+    """Stored state cannot be loaded onto the given spec (elements it reached are gone)."""
+
+
 class SpeclessWorkflowConverter(BpmnWorkflowConverter):
     """Serializes a top-level workflow without `spec`/`subprocess_specs`."""
 
@@ -93,7 +97,8 @@ class StateSerializer:
             return _ZLIB_MAGIC + zlib.compress(raw, 6)
         return raw
 
-    def load_state(self, data: bytes, spec, subprocess_specs: dict, script_engine) -> BpmnWorkflow:
+    def load_state(self, data: bytes, spec, subprocess_specs: dict, script_engine,
+                   *, check_compatible: bool = False) -> BpmnWorkflow:
         if data.startswith(_ZLIB_MAGIC):
             data = zlib.decompress(data[len(_ZLIB_MAGIC):])
         dct = json.loads(data)
@@ -102,6 +107,14 @@ class StateSerializer:
             dct["spec"], dct["subprocess_specs"] = {}, {}   # migrations expect the keys
             MIGRATIONS[version](dct)
             dct.pop("spec", None), dct.pop("subprocess_specs", None)
+        if check_compatible:
+            known = set(spec.task_specs).union(*(s.task_specs for s in subprocess_specs.values()))
+            tasks = [*dct["tasks"].values(), *(t for sp in dct["subprocesses"].values()
+                                               for t in sp["tasks"].values())]
+            missing = sorted({t["task_spec"] for t in tasks} - known)
+            if missing:
+                raise IncompatibleSpec(
+                    "the new version lacks elements this instance has reached: " + ", ".join(missing))
         workflow = self.registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs)
         workflow.script_engine = script_engine
         return workflow

@@ -125,10 +125,18 @@ class RecallEngine:
             return self._instance_view(s, instance_id)
 
     def retry_instance(self, instance_id: str, *, actor: str, data: dict | None = None,
-                       expected_version: int | None = None) -> InstanceView:
-        """Re-run the failed step of an instance in `error`, optionally with corrected data."""
+                       upgrade: bool = False, expected_version: int | None = None) -> InstanceView:
+        """Re-run the failed step of an instance in `error`.
+
+        `data` corrects task data first; `upgrade` moves the instance to the latest
+        version of its process (the fixed diagram) when every element it reached exists there.
+        """
         with self.db.transaction() as s:
-            loaded = self.runtime.load(s, instance_id)
+            row = s.get(ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"no process instance {instance_id}")
+            target = latest_definition_id(s, row.process_key) if upgrade else None
+            loaded = self.runtime.load(s, instance_id, definition_id=target)
             if loaded.row.status != "error":
                 raise InvalidState(f"instance {instance_id} is {loaded.row.status}, not in error")
             failed = [t for t in sidetables.all_tasks(loaded.workflow) if t.has_state(TaskState.ERROR)]
@@ -142,7 +150,8 @@ class RecallEngine:
             self.runtime.change(s, loaded, retry, Change(
                 "instance_retried", actor, failed[0].task_spec.bpmn_id if failed else None,
                 str(failed[0].id) if failed else None,
-                {"previous_error": loaded.row.error, "data_keys": sorted((data or {}).keys())}),
+                {"previous_error": loaded.row.error, "data_keys": sorted((data or {}).keys()),
+                 "definition_version": loaded.definition.version}),
                 expected_version=expected_version)
             return self._instance_view(s, instance_id)
 
