@@ -76,7 +76,7 @@ EXPRESSIONS = [  # (xpath, compile mode, what); timers and DMN are checked separ
 ]
 TIME_KINDS = {"timeDate": "date-time", "timeDuration": "duration", "timeCycle": "recurring interval"}
 # Values a process owner meant as an ISO 8601 literal but forgot to quote (P30D, R3/PT1H, 2025-01-01...).
-UNQUOTED_ISO = re.compile(r"(R\d*/.*|PT?\d.*|\d{4}-?(\d{2}-?\d{2}|W\d{2}).*)", re.S)
+UNQUOTED_ISO = re.compile(r"R\d*/\S*|PT?\d\S*|\d{4}-?(\d{2}-?\d{2}|W\d{2})\S*")
 DURATION_LIKE = re.compile(r"P[\dT]", re.I)
 UTC_OFFSET = re.compile(r"T[^Z+-]*(Z|[+-]\d{2}(:?\d{2})?)$", re.I)
 DMN_QUESTION = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")  # DMNEngine.evaluate's rule
@@ -179,21 +179,12 @@ class _Loader:
     def run(self) -> Bundle:
         for path in self._collect():
             self._read(path)
-        known_processes = {p.get("id") for d in self._ok("bpmn") for p in self._processes(d)}
-        known_processes |= {Path(d.name).stem for d in self.docs if d.kind == "bpmn" and d.root is None}
-        known_decisions = {Path(d.name).stem for d in self.docs if d.kind == "dmn" and d.root is None}
-        for doc in self._ok("dmn"):  # SpiffWorkflow registers a DMN file under its first decision's id
-            first = doc.root.find(f"{{{etree.QName(doc.root).namespace}}}decision")
-            if first is not None and first.get("id") in known_decisions:
-                self.report(doc.name, first, f"decision {first.get('id')!r} is defined in another DMN file too")
-            elif first is not None:
-                known_decisions.add(first.get("id"))
+        self.index_definitions()
         for doc in self._ok("bpmn"):
-            for check in (self.check_schema, self.check_process_names, self.check_elements,
-                          self.check_refs, self.check_gateways, self.check_expressions,
-                          self.check_timers, self.check_forms):
+            for check in (self.check_schema, self.check_process_names, self.check_elements, self.check_refs,
+                          self.check_calls, self.check_gateways, self.check_expressions, self.check_timers,
+                          self.check_forms):
                 check(doc)
-            self.check_calls(doc, known_processes, known_decisions)
         for doc in self._ok("dmn"):
             self.check_dmn(doc)
         self.check_with_spiff()
@@ -233,10 +224,13 @@ class _Loader:
     def _read(self, path: Path) -> None:
         doc = _Doc(self._display(path), path.suffix.lower()[1:])
         self.docs.append(doc)
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return self.report(doc.name, None, f"file is {size} bytes, above the {MAX_FILE_BYTES} byte limit")
-        data = path.read_bytes()
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                return self.report(doc.name, None, f"file is {size} bytes, above the {MAX_FILE_BYTES} byte limit")
+            data = path.read_bytes()
+        except OSError as e:
+            return self.report(doc.name, None, f"cannot read file: {e.strerror}")
         self.bundle.files[doc.name] = data
         try:
             data.decode("utf-8")
@@ -260,6 +254,20 @@ class _Loader:
             return self.report(doc.name, root, f"not a {expected} definitions file (root element {_readable(root.tag)})")
         doc.root = root
 
+    def index_definitions(self) -> None:
+        """Process and decision ids -> file. A file that is not even XML counts by its stem (house
+        rule), so calls into it do not cascade. SpiffWorkflow keys a DMN file by its first decision."""
+        self.processes = {Path(d.name).stem: d.name for d in self.docs if d.root is None and d.kind == "bpmn"}
+        self.decisions = {Path(d.name).stem: d.name for d in self.docs if d.root is None and d.kind == "dmn"}
+        found = [(self.processes, d, p) for d in self._ok("bpmn") for p in self._processes(d)]
+        found += [(self.decisions, d, d.root.find(f"{{{etree.QName(d.root).namespace}}}decision"))
+                  for d in self._ok("dmn")]
+        for index, doc, el in found:
+            if el is not None and el.get("id") in index:
+                self.report(doc.name, el, f"{el.get('id')!r} is also defined in {index[el.get('id')]}")
+            elif el is not None:
+                index[el.get("id")] = doc.name
+
     # -- BPMN checks -------------------------------------------------------
     def check_schema(self, doc: _Doc) -> None:
         """Every XML Schema error, not only the first one (SpiffWorkflow stops at the first)."""
@@ -274,7 +282,7 @@ class _Loader:
         if doc.schema_ok:
             return
         by_line = {}
-        for el in doc.root.iter():
+        for el in doc.root.iter(etree.Element):
             by_line.setdefault(el.sourceline, el)
         for error in errors[:MAX_SCHEMA_ERRORS]:
             self.report(doc.name, by_line.get(error.line), f"schema: {_readable(error.message)}", line=error.line)
@@ -298,7 +306,7 @@ class _Loader:
         for container in self._containers(doc):
             for el in container:
                 local = _local(el)
-                if el.tag.startswith(f"{{{BPMN}}}") and local in FLOW_NODES - RUNNABLE:
+                if isinstance(el.tag, str) and el.tag.startswith(f"{{{BPMN}}}") and local in FLOW_NODES - RUNNABLE:
                     self.report(doc.name, el, f"bpmn:{local} is not supported by SpiffWorkflow")
                 if local == "scriptTask" and "python" not in el.get("scriptFormat", "python").lower():
                     self.report(doc.name, el, f"scriptFormat {el.get('scriptFormat')!r}: scripts always run as Python")
@@ -322,19 +330,19 @@ class _Loader:
                 self.report(doc.name, message, "spiffworkflow:messagePayload/messageVariable on bpmn:message is "
                             "deprecated: put it in the event's bpmn:messageEventDefinition")
 
-    def check_calls(self, doc: _Doc, processes: set[str], decisions: set[str]) -> None:
+    def check_calls(self, doc: _Doc) -> None:
         for call in doc.root.iterfind(".//bpmn:callActivity", NS):
             called = call.get("calledElement")
             if not called:
                 self.report(doc.name, call, "call activity has no calledElement")
-            elif called not in processes:
+            elif called not in self.processes:
                 self.report(doc.name, call, f"call activity calls {called!r}, which is not an executable "
                             "process in this bundle")
         for task in doc.root.iterfind(".//bpmn:businessRuleTask", NS):
             decision = BusinessRuleTaskParser.get_decision_ref(task)
             if not decision:
                 self.report(doc.name, task, "business rule task has no spiffworkflow:calledDecisionId")
-            elif decision not in decisions:
+            elif decision not in self.decisions:
                 self.report(doc.name, task, f"decision {decision!r} is not defined in any DMN file of the bundle")
 
     def check_gateways(self, doc: _Doc) -> None:
@@ -534,6 +542,10 @@ class _Loader:
         sources = {error.id or None, el.get("sourceRef") if el is not None else None}
         if any((file, s) in self.reported for s in sources if s):
             return  # one of our checks already explains this element
+        if el is not None and _local(el) == "businessRuleTask":
+            dmn = self.decisions.get(BusinessRuleTaskParser.get_decision_ref(el))
+            if any(d.file == dmn for d in self.bundle.diagnostics):
+                return  # the DMN file's own problem, already reported there
         message = _readable(error.args[0] if error.args else str(error))
         wrapped = re.fullmatch(r"(\w+(Error|Exception))\((.*)\)", message, re.S)
         if wrapped:
@@ -568,10 +580,12 @@ def timer_problems(kind: str, text: str | None) -> list[str]:
         except SyntaxError:
             return []
         constants = [n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-        return [f"timer expression contains {s!r}, which is not a valid ISO 8601 duration"
-                for s in constants if DURATION_LIKE.match(s) and iso_problems("timeDuration", s)]
+        names = [n.id for n in nodes if isinstance(n, ast.Name) and UNQUOTED_ISO.fullmatch(n.id)]
+        return [f'timer expression uses {n} as a name: it looks like an unquoted ISO 8601 literal, write "{n}"'
+                for n in names] + [f"timer expression contains {s!r}, which is not a valid ISO 8601 duration"
+                                   for s in constants if DURATION_LIKE.match(s) and iso_problems("timeDuration", s)]
     if not isinstance(value, str):
-        return [f"timer expression is a {type(value).__name__}, expected an ISO 8601 string"]
+        return [f"timer expression evaluates to {type(value).__name__}, expected an ISO 8601 string"]
     return iso_problems(kind, value)
 
 
