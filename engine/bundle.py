@@ -241,7 +241,10 @@ class _Loader:
         if dtd:
             return self.report(doc.name, None, "DOCTYPE/ENTITY declarations are not allowed (entity expansion)",
                                line=data.count(b"\n", 0, dtd.start()) + 1)
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
+        # Comments and processing instructions are dropped: SpiffWorkflow's parser crashes on them
+        # inside a scriptTask or a DMN rule (it calls .tag.endswith on every child).
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
+                                 remove_comments=True, remove_pis=True)
         try:
             root = etree.fromstring(data, parser)
         except etree.XMLSyntaxError as e:
