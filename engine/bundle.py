@@ -28,12 +28,13 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as Timer
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser  # VALIDATOR: built once at import
-from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser, SpiffTaskParser
+from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
 from .scripting import compile_check
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_SCHEMA_ERRORS = 20  # per file
+SCHEMA_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
@@ -142,6 +143,14 @@ def _owner(el) -> str | None:
     return None
 
 
+def _extensions(el) -> dict | None:
+    """The spiffworkflow extensions exactly as SpiffWorkflow reads them; None if it would crash."""
+    try:
+        return SpiffTaskParser._parse_extensions(el)
+    except (KeyError, IndexError, AttributeError, ValueError, TypeError):
+        return None
+
+
 def _errors(source: str, mode: str, line: int | None) -> list[tuple[int | None, str]]:
     """compile_check with lines moved from the expression to the file (eval mode strips the source)."""
     if line and mode == "eval":
@@ -205,14 +214,14 @@ class _Loader:
         for path in self.paths:
             if path.is_dir():
                 candidates = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
-                found.update((f, None) for f in candidates if f.suffix.lower() in (".bpmn", ".dmn"))
+                found.update((f.resolve(), None) for f in candidates if f.suffix.lower() in (".bpmn", ".dmn"))
             elif path.is_file() and path.suffix.lower() in (".bpmn", ".dmn"):
-                found[path] = None
+                found[path.resolve()] = None
             else:
                 why = "is not a .bpmn or .dmn file" if path.exists() else "does not exist"
                 self.report(str(path), None, f"{path} {why}")
-        if not found and self.paths and not self.bundle.diagnostics:
-            self.report(str(self.paths[0]), None, "no .bpmn or .dmn files found")
+        if not found and not self.bundle.diagnostics:
+            self.report(str(self.paths[0]) if self.paths else "-", None, "no .bpmn or .dmn files found")
         return list(found)
 
     def _display(self, path: Path) -> str:
@@ -311,6 +320,8 @@ class _Loader:
                 local = _local(el)
                 if isinstance(el.tag, str) and el.tag.startswith(f"{{{BPMN}}}") and local in FLOW_NODES - RUNNABLE:
                     self.report(doc.name, el, f"bpmn:{local} is not supported by SpiffWorkflow")
+                if local == "scriptTask" and el.find("bpmn:script", NS) is None:
+                    self.report(doc.name, el, "script task has no script")
                 if local == "scriptTask" and "python" not in el.get("scriptFormat", "python").lower():
                     self.report(doc.name, el, f"scriptFormat {el.get('scriptFormat')!r}: scripts always run as Python")
                 for definition in el if local in EVENT_DEFINITIONS else ():
@@ -319,6 +330,14 @@ class _Loader:
                                                         and kind[:-15] not in EVENT_DEFINITIONS[local]):
                         self.report(doc.name, definition, f"bpmn:{kind} on a bpmn:{local} is not supported by "
                                     "SpiffWorkflow (it would be ignored)")
+        for start in doc.root.iterfind(".//bpmn:subProcess[@triggeredByEvent='true']/bpmn:startEvent", NS):
+            kinds = {_local(d)[:-15] for d in start if _local(d).endswith("EventDefinition")}
+            if not kinds:
+                self.report(doc.name, start, "event sub-process start event has no trigger: SpiffWorkflow would "
+                            "start the sub-process together with the process")
+            elif kinds <= EVENT_DEFINITIONS["startEvent"] and start.get("isInterrupting", "true") != "false":
+                self.report(doc.name, start, "SpiffWorkflow ignores isInterrupting: this event sub-process would run "
+                            "alongside the process, not interrupt it (set isInterrupting=\"false\" to say so)")
 
     def check_refs(self, doc: _Doc) -> None:
         """SpiffWorkflow looks message/signal/error/escalation refs up in the same file; a miss is a TypeError."""
@@ -342,7 +361,7 @@ class _Loader:
                 self.report(doc.name, call, f"call activity calls {called!r}, which is not an executable "
                             "process in this bundle")
         for task in doc.root.iterfind(".//bpmn:businessRuleTask", NS):
-            decision = BusinessRuleTaskParser.get_decision_ref(task)
+            decision = (_extensions(task) or {}).get("calledDecisionId")
             if not decision:
                 self.report(doc.name, task, "business rule task has no spiffworkflow:calledDecisionId")
             elif decision not in self.decisions:
@@ -368,14 +387,14 @@ class _Loader:
                 if kind not in ("exclusiveGateway", "inclusiveGateway"):
                     continue
                 name = kind.replace("Gateway", "")
-                if default and default not in {f.get("id") for f in flows}:
-                    self.report(doc.name, node, f"default flow {default!r} is not an outgoing flow of {name} gateway {source}")
                 bare = [f for f in flows if f.get("id") != default
                         and not f.findtext("bpmn:conditionExpression", None, NS)]
-                if len(flows) > 1 and bare:
+                if default and default not in {f.get("id") for f in flows}:
+                    self.report(doc.name, node, f"default flow {default!r} is not an outgoing flow of {name} gateway {source}")
+                elif len(flows) > 1 and bare:
                     tail = "besides the default flow" if default else "and no default flow"
-                    self.report(doc.name, node, f"{name} gateway {source} has {len(bare)} outgoing flows "
-                                f"without conditions {tail}")
+                    self.report(doc.name, node, f"{name} gateway {source} has {len(bare)} outgoing "
+                                f"flow{'s' if len(bare) > 1 else ''} without conditions {tail}")
 
     def check_expressions(self, doc: _Doc) -> None:
         for xpath, mode, what in EXPRESSIONS:
@@ -399,10 +418,11 @@ class _Loader:
 
     def check_forms(self, doc: _Doc) -> None:
         for task in doc.root.iterfind(".//bpmn:userTask", NS):
-            try:
-                properties = SpiffTaskParser._parse_extensions(task).get("properties", {})
-            except (KeyError, IndexError):
-                properties = {}  # a property without name/value: the schema check reports it
+            extensions = _extensions(task)
+            if extensions is None:
+                self.report(doc.name, task, "every spiffworkflow:property needs a name and a value")
+                continue
+            properties = extensions.get("properties", {})
             schema = properties.get("formJsonSchemaFilename")
             if not schema:
                 self.report(doc.name, task, "user task has no form: add the spiffworkflow:property "
@@ -439,6 +459,8 @@ class _Loader:
                 return [f"form schema {name} is not a valid JSON Schema 2020-12 at {at}: {e.message}"]
             if value.get("type") != "object":
                 return [f'form schema {name} must have "type": "object"']
+            if value.get("$schema", SCHEMA_2020_12).rstrip("#") != SCHEMA_2020_12:
+                return [f"form schema {name} declares $schema {value['$schema']!r}; forms are JSON Schema 2020-12"]
         self.bundle.forms[name] = value
         return []
 
@@ -473,7 +495,12 @@ class _Loader:
                 continue
             for line, message in _errors(text.text, "eval", text.sourceline):
                 self.report(doc.name, column, f"input expression does not compile: {message}", line=line)
+        outputs = len(table.findall("dmn:output", ns))
         for rule in table.findall("dmn:rule", ns):
+            counts = len(rule.findall("dmn:inputEntry", ns)), len(rule.findall("dmn:outputEntry", ns))
+            if counts != (len(inputs), outputs):  # missing input entries silently match anything
+                self.report(doc.name, rule, f"rule has {counts[0]} input and {counts[1]} output entries; the table "
+                            f"has {len(inputs)} inputs and {outputs} outputs")
             for i, entry in enumerate(rule.findall("dmn:inputEntry", ns)):
                 text = entry.find("dmn:text", ns)
                 source = (text.text or "").strip() if text is not None else ""
@@ -489,7 +516,7 @@ class _Loader:
 
     # -- SpiffWorkflow's own parse ----------------------------------------
     def check_with_spiff(self) -> None:
-        parser = SpiffBpmnParser(validator=VALIDATOR)
+        parser, self.spiff_failed = SpiffBpmnParser(validator=VALIDATOR), False
         with _LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # DeprecationWarning for payloads on bpmn:message: reported above
             for doc in self.docs:
@@ -519,7 +546,7 @@ class _Loader:
                         failed.add(pid)
                         self._spiff_error(e, process.filename)
         self._check_reachable(parser, failed)
-        if all(doc.schema_ok for doc in self.docs):
+        if all(doc.schema_ok for doc in self.docs) and not self.spiff_failed:
             self.bundle.parser = parser
 
     def _check_reachable(self, parser, failed: set[str]) -> None:
@@ -536,6 +563,7 @@ class _Loader:
                                 "(SpiffWorkflow ignores it)")
 
     def _spiff_error(self, error: Exception, file: str) -> None:
+        self.spiff_failed = True
         if not isinstance(error, ValidationException):
             if any(d.file == file for d in self.bundle.diagnostics):
                 return  # e.g. a DMN file without a decision: already explained
@@ -546,7 +574,7 @@ class _Loader:
         if any((file, s) in self.reported for s in sources if s):
             return  # one of our checks already explains this element
         if el is not None and _local(el) == "businessRuleTask":
-            dmn = self.decisions.get(BusinessRuleTaskParser.get_decision_ref(el))
+            dmn = self.decisions.get((_extensions(el) or {}).get("calledDecisionId"))
             if any(d.file == dmn for d in self.bundle.diagnostics):
                 return  # the DMN file's own problem, already reported there
         message = _readable(error.args[0] if error.args else str(error))

@@ -114,18 +114,18 @@ class _Policy(RestrictingNodeTransformer):
     """RestrictedPython's policy, tightened for scripts over task data."""
 
     def visit_Import(self, node):
-        self.error(node, "import statements are not allowed.")
+        self.error(node, "import statements are not allowed")
         return node
 
     visit_ImportFrom = visit_Import
 
     def visit_ClassDef(self, node):
-        self.error(node, "class statements are not allowed.")
+        self.error(node, "class statements are not allowed")
         return node
 
     def visit_Name(self, node):
         if node.id in ("print", "printed"):
-            self.error(node, "print() is not available in scripts; store values in variables.")
+            self.error(node, "print() is not available in scripts; store values in variables")
             return node
         return super().visit_Name(node)
 
@@ -141,12 +141,19 @@ class _Policy(RestrictingNodeTransformer):
             return super().visit_AugAssign(node)
         node = self.node_contents_visit(node)  # target becomes _write_(a)[k]
         if isinstance(node.target.slice, ast.Slice):
-            self.error(node, "augmented assignment of slices is not allowed.")
+            self.error(node, "augmented assignment of slices is not allowed")
             return node
         op = ast.Constant(IOPERATOR_TO_STR[type(node.op)])
         stmt = ast.Expr(_call("_inplace_item_", [node.target.value, node.target.slice, op, node.value], node))
         copy_locations(stmt, node)
         return stmt
+
+    # `while True: pass` jumps to itself and CPython emits no line event for
+    # that, so the tracer never sees it: loops check the deadline themselves.
+    def visit_While(self, node):
+        node = super().visit_While(node)
+        node.body.insert(0, self._deadline_check(node))
+        return node
 
     # The tracer is dropped once it raises ScriptTimeout, so handlers re-check.
     def visit_ExceptHandler(self, node):
@@ -161,7 +168,7 @@ class _Policy(RestrictingNodeTransformer):
         return node
 
     @staticmethod
-    def _deadline_check(at: ast.stmt) -> ast.stmt:
+    def _deadline_check(at: ast.AST) -> ast.stmt:
         stmt = ast.Expr(_call("_check_deadline_", [], at))
         copy_locations(stmt, at)
         return stmt
@@ -175,7 +182,7 @@ def _problem(message: str) -> tuple[int | None, str]:
     if not match:
         return None, message
     line, text = match.groups()
-    return (None if line == "None" else int(line)), text
+    return (None if line == "None" else int(line)), text.rstrip(".")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -241,7 +248,9 @@ def _timeout_error(timeout: float) -> ScriptTimeout:
 
 def _tracer(deadline: float, timeout: float):
     def check_line(frame, event, arg, now=time.monotonic):
-        if now() > deadline:
+        # Raising on an "exception" event would replace a timeout already on
+        # its way out, and with it the traceback that names the script line.
+        if event == "line" and now() > deadline:
             raise _timeout_error(timeout)
         return check_line
 
@@ -275,6 +284,7 @@ def _check_bits(bits: int) -> None:
         raise ScriptError(f"integer result would have about {bits:,} bits; the limit is {MAX_INT_BITS:,}")
 
 
+# Each check refuses a result too big to build, before it is built.
 def _check_add(a, b) -> None:
     if isinstance(a, _SIZED) and isinstance(b, _SIZED):
         _check_items(len(a) + len(b))
@@ -299,31 +309,31 @@ def _check_lshift(a, b) -> None:
         _check_bits(a.bit_length() + b)
 
 
-def _checked(check, op):
+_SIZE_CHECKS = {"+": _check_add, "*": _check_mul, "**": _check_pow, "<<": _check_lshift}
+_SIZE_CHECKS.update({op + "=": check for op, check in list(_SIZE_CHECKS.items())})
+
+
+def _guarded_op(op: str, func):
+    check = _SIZE_CHECKS[op]
+
     def guarded(a, b):
         check(a, b)
-        return op(a, b)
+        return func(a, b)
     return guarded
 
 
 _INPLACE = {
-    "+=": _checked(_check_add, operator.iadd),
-    "-=": operator.isub,
-    "*=": _checked(_check_mul, operator.imul),
-    "/=": operator.itruediv,
-    "//=": operator.ifloordiv,
-    "%=": operator.imod,
-    "**=": _checked(_check_pow, operator.ipow),
-    "<<=": _checked(_check_lshift, operator.ilshift),
-    ">>=": operator.irshift,
-    "&=": operator.iand,
-    "|=": operator.ior,
-    "^=": operator.ixor,
+    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
+    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow, "<<=": operator.ilshift,
+    ">>=": operator.irshift, "&=": operator.iand, "|=": operator.ior, "^=": operator.ixor,
     "@=": operator.imatmul,
 }
 
 
 def _inplacevar(op: str, a, b):
+    check = _SIZE_CHECKS.get(op)
+    if check is not None:
+        check(a, b)
     return _INPLACE[op](a, b)
 
 
@@ -411,10 +421,10 @@ _GUARDS = {
     "_inplacevar_": _inplacevar,
     "_inplace_item_": _inplace_item,
     "_apply_": _apply,
-    "_add_": _checked(_check_add, operator.add),
-    "_mul_": _checked(_check_mul, operator.mul),
-    "_pow_": _checked(_check_pow, operator.pow),
-    "_lshift_": _checked(_check_lshift, operator.lshift),
+    "_add_": _guarded_op("+", operator.add),
+    "_mul_": _guarded_op("*", operator.mul),
+    "_pow_": _guarded_op("**", operator.pow),
+    "_lshift_": _guarded_op("<<", operator.lshift),
     "_check_deadline_": _check_deadline,
 }
 

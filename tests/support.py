@@ -6,6 +6,7 @@ from xml.sax.saxutils import escape
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ENGINE_BUNDLE = FIXTURES / "engine" / "workflows"
+ROOT = FIXTURES.parent.parent
 
 FORM = '{"type": "object", "properties": {"note": {"type": "string"}}}'
 

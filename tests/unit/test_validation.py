@@ -219,3 +219,40 @@ def test_bad_paths_are_diagnostics(tmp_path, path):
     bundle = load_bundle([tmp_path / path])
     assert not bundle.ok
     assert len(bundle.diagnostics) == 1
+
+
+# -- things SpiffWorkflow 3.2 accepts but silently ignores (or gets wrong) at run time -----------
+
+ESP = """    <bpmn:subProcess id="on_reply" triggeredByEvent="true">
+      <bpmn:startEvent id="on_reply_start"><bpmn:messageEventDefinition id="on_reply_message" messageRef="candidate_replied"/></bpmn:startEvent>
+      <bpmn:sequenceFlow id="flow_on_reply" sourceRef="on_reply_start" targetRef="on_reply_end"/>
+      <bpmn:endEvent id="on_reply_end"/>
+    </bpmn:subProcess>
+  </bpmn:process>"""
+
+
+@pytest.mark.parametrize("file, old, new, line, element_id, text", [
+    (MAIN, "  </bpmn:process>", ESP, 81, "on_reply_start", "SpiffWorkflow ignores isInterrupting"),
+    (MAIN, '<bpmn:messageEventDefinition id="wait_reply_message"',
+     '<bpmn:linkEventDefinition name="x"/><bpmn:messageEventDefinition id="wait_reply_message"',
+     57, "wait_reply", "bpmn:linkEventDefinition on a bpmn:intermediateCatchEvent is not supported"),
+    (MAIN, 'targetRef="normalise_reason"/>',
+     'targetRef="normalise_reason"><bpmn:conditionExpression>x</bpmn:conditionExpression></bpmn:sequenceFlow>',
+     26, "flow_archived", "condition on a flow leaving a bpmn:userTask is ignored"),
+    (MAIN, '<bpmn:message id="candidate_replied" name="candidate_replied"/>',
+     '<bpmn:message id="candidate_replied" name="candidate_replied"><bpmn:extensionElements>'
+     "<spiffworkflow:messageVariable>reply</spiffworkflow:messageVariable></bpmn:extensionElements></bpmn:message>",
+     5, "candidate_replied", "is deprecated"),
+    ("workflows/follow_up_template.dmn", 'hitPolicy="UNIQUE"', 'hitPolicy="ANY"',
+     4, "follow_up_template_table", "hit policy ANY is not supported"),
+    (HANDOFF, '<bpmn:timeDuration>"P2D"</bpmn:timeDuration>', "<bpmn:timeDuration>P1D if urgent else P2D</bpmn:timeDuration>",
+     22, "remind_manager", 'uses P1D as a name'),
+])
+def test_silently_ignored_constructs_are_reported(tmp_path, file, old, new, line, element_id, text):
+    shutil.copytree(BUNDLES / "valid", tmp_path / "bundle")
+    path = tmp_path / "bundle" / file
+    assert path.read_text().count(old) == 1
+    path.write_text(path.read_text().replace(old, new))
+    bundle = load_bundle([tmp_path / "bundle" / "workflows"])
+    assert [at(d) for d in bundle.diagnostics][:1] == [(file, line, element_id)], [str(d) for d in bundle.diagnostics]
+    assert text in bundle.diagnostics[0].message
