@@ -189,6 +189,41 @@ def test_timer_expression_calls_add_duration():
     assert wait.internal_data["event_value"] == "2099-04-01T09:00:00+00:00"
 
 
+DMN = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="dd" name="D" namespace="http://example.com/dmn">
+  <decision id="pick_template" name="Pick">
+    <decisionTable id="t">
+      <input id="i1"><inputExpression id="ie1" typeRef="string"><text>reason</text></inputExpression></input>
+      <input id="i2"><inputExpression id="ie2" typeRef="integer"><text>days_between(declined_on, today)</text></inputExpression></input>
+      <output id="o1" name="template" typeRef="string"/>
+      <rule id="r1"><inputEntry id="e11"><text>"salary"</text></inputEntry><inputEntry id="e12"><text>25 &lt; ? &lt; 35</text></inputEntry>
+        <outputEntry id="oe1"><text>"salary_day_30"</text></outputEntry></rule>
+      <rule id="r2"><inputEntry id="e21"><text>-</text></inputEntry><inputEntry id="e22"><text>-</text></inputEntry>
+        <outputEntry id="oe2"><text>"generic"</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+</definitions>"""
+
+
+@pytest.mark.parametrize("reason, template", [("salary", "salary_day_30"), ("team", "generic")])
+def test_dmn_expressions_run_in_the_restricted_engine(reason, template):
+    bpmn = _definitions(
+        '<bpmn:startEvent id="start"/><bpmn:businessRuleTask id="rule"><bpmn:extensionElements>'
+        '<spiffworkflow:calledDecisionId xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core">'
+        "pick_template</spiffworkflow:calledDecisionId></bpmn:extensionElements></bpmn:businessRuleTask>"
+        '<bpmn:endEvent id="end"/>' + _flow("start", "rule") + _flow("rule", "end")
+    )
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_str(bpmn.encode())
+    parser.add_dmn_str(DMN.encode())
+    workflow = BpmnWorkflow(parser.get_spec("p"), parser.get_subprocess_specs("p"), script_engine=make_script_engine())
+    workflow.get_next_task(spec_name="Start").data.update(reason=reason, declined_on="2026-01-01", today="2026-01-31")
+    workflow.do_engine_steps()
+
+    assert workflow.is_completed()
+    assert _task(workflow, "rule").data["template"] == template
+
+
 # ---------------------------------------------------------------- attacks
 
 ATTACKS = [
