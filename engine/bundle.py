@@ -31,6 +31,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser  # VAL
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
 from .scripting import compile_check
+from .templates import read_templates
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_SCHEMA_ERRORS = 20  # per file
@@ -102,6 +103,7 @@ class Diagnostic:
 class Bundle:
     files: dict[str, bytes] = field(default_factory=dict)
     forms: dict[str, dict] = field(default_factory=dict)
+    templates: dict[str, str] = field(default_factory=dict)   # "<lang>/<template id>" -> Jinja2 source
     parser: SpiffBpmnParser | None = None
     process_ids: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -197,9 +199,16 @@ class _Loader:
         for doc in self._ok("dmn"):
             self.check_dmn(doc)
         self.check_with_spiff()
+        self.read_templates()
         self.bundle.process_ids = sorted({p.get("id") for d in self._ok("bpmn") for p in self._processes(d)})
         self.bundle.diagnostics.sort(key=lambda d: (d.file, d.line or 0))
         return self.bundle
+
+    def read_templates(self) -> None:
+        templates, problems = read_templates([p for p in self.paths if p.is_dir()])
+        self.bundle.templates = templates
+        for label, line, message in problems:
+            self.report(label, None, message, line=line)
 
     def _ok(self, kind: str) -> list[_Doc]:
         return [d for d in self.docs if d.kind == kind and d.root is not None]

@@ -35,6 +35,7 @@ class LoadedDefinition:
     spec: object
     subprocess_specs: dict
     forms: dict[str, dict]
+    templates: dict[str, str]
 
 
 def _referenced_forms(specs) -> set[str]:
@@ -62,7 +63,8 @@ def deploy_bundle(session: Session, bundle, serializer: StateSerializer, *, acto
                  for name in sorted(_referenced_forms([spec, *subprocess_specs.values()]))
                  if name in bundle.forms}
         forms_json = json.dumps(forms, sort_keys=True, ensure_ascii=False)
-        digest = hashlib.sha256((spec_json + "\n" + forms_json).encode()).hexdigest()
+        templates_json = json.dumps(bundle.templates, sort_keys=True, ensure_ascii=False)
+        digest = hashlib.sha256("\n".join((spec_json, forms_json, templates_json)).encode()).hexdigest()
         latest = session.scalars(
             select(ProcessDefinition).where(ProcessDefinition.process_key == key)
             .order_by(ProcessDefinition.version.desc()).limit(1)
@@ -72,7 +74,7 @@ def deploy_bundle(session: Session, bundle, serializer: StateSerializer, *, acto
             continue
         row = ProcessDefinition(
             process_key=key, version=(latest.version + 1) if latest else 1, content_hash=digest,
-            spec_json=spec_json, forms_json=forms_json, files_json=files_json,
+            spec_json=spec_json, forms_json=forms_json, templates_json=templates_json, files_json=files_json,
             serializer_version=SERIALIZER_VERSION, deployed_at=now, deployed_by=actor,
         )
         session.add(row)
@@ -116,7 +118,7 @@ class SpecCache:
             raise NotFound(f"no process definition with id {definition_id}")
         spec, subprocess_specs = self._serializer.load_specs(row.spec_json)
         loaded = LoadedDefinition(row.id, row.process_key, row.version, spec, subprocess_specs,
-                                  json.loads(row.forms_json))
+                                  json.loads(row.forms_json), json.loads(row.templates_json))
         with self._lock:
             self._items[definition_id] = loaded
             while len(self._items) > self._size:

@@ -58,6 +58,7 @@ class ProcessDefinition(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     spec_json: Mapped[str] = mapped_column(Text)        # process spec + called process specs
     forms_json: Mapped[str] = mapped_column(Text)       # form file name -> JSON, frozen with the version
+    templates_json: Mapped[str] = mapped_column(Text, server_default="{}")  # "<lang>/<id>" -> Jinja2 source
     files_json: Mapped[str] = mapped_column(Text)       # source files of the bundle, for diagrams
     serializer_version: Mapped[str] = mapped_column(String(16))
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -23,6 +23,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition a
 
 from . import clock as clock_mod
 from . import sidetables
+from . import templates as message_templates
 from .definitions import LoadedDefinition, SpecCache
 from .errors import InstanceFailure, InvalidState, NotFound, StaleVersion
 from .models import AuditEvent, BufferedMessage, MessageSubscription, ProcessInstance
@@ -191,8 +192,10 @@ class Runtime:
             new_version = row.version + 1
         if derived.status in TERMINAL:
             derived.ready_tasks, derived.timers, derived.subscriptions = [], [], []
+        templates = loaded.definition.templates
         sidetables.write(session, row, derived, now=now, actor=change.actor,
-                         completed=change.completed_tasks, serialize_data=self.json_data)
+                         completed=change.completed_tasks,
+                         prefill=lambda data: self.json_data(message_templates.prefill(templates, data)))
         loaded.row = _RowProxy(row, version=new_version, status=derived.status)
 
     # ---------- audit ----------

@@ -12,7 +12,8 @@ with guard functions and a small set of builtins:
   anything but dicts and lists, and stubs for open, type, globals, vars, ...;
 - size guards: `+ * ** <<` (and their augmented forms), `pow`, `range` (at most
   1,000,000 items) and str padding methods refuse results past `MAX_ITEMS` items or
-  `MAX_INT_BITS` bits;
+  `MAX_INT_BITS` bits; `sum` adds numbers only and `pow` has no modulus form (both
+  could otherwise run for minutes inside one C call);
 - time: a per-thread `sys.settrace` tracer raises ScriptTimeout at the first line
   run after the deadline. CPython drops a tracer that raises, so every `except` and
   `finally` block starts with a deadline check: a script cannot swallow the
@@ -27,7 +28,8 @@ engine from `make_script_engine` (scripts, gateway conditions, timers, DMN,
 payloads) they arrive as `WorkflowTaskException` with `__cause__` set to the
 original error, `error_type` its class name ("ScriptTimeout", ...), `line_number`
 / `error_line` for scripts, and a message such as
-"ScriptTimeout: script ran longer than its 1 s time limit. Python script error on line 2: 'pass'".
+"ScriptTimeout: script ran longer than its 1 s time limit. Python script error on
+line 2: 'while True:'".
 
 Task data. After a script only the variables it set remain (guards, builtins,
 helpers and functions are removed, as SpiffWorkflow's own environment does), and
@@ -40,9 +42,9 @@ Known limits:
 - Work inside one C call cannot be interrupted (e.g. sorting a huge list); the
   timeout fires at the next script line. Tracing costs ~0.1-0.3 us per script
   line and Python call while a script runs.
-- Memory is bounded only for the cases above. f-strings, `%`, `str.join` and
-  `str.replace` can still grow strings geometrically for the time allowed; run
-  workers with a process memory limit.
+- Memory is bounded only for the cases above. Format widths (`f"{x:999999999}"`,
+  `"%999999999s" % x`), `str.join`, `str.replace` and `str.expandtabs` can still
+  build huge strings in one step; run workers with a process memory limit.
 - Mutating a container already in task data (`items.append({1})`) is not checked
   for JSON-ness; only variables the script (re)binds are.
 - While a script runs, coverage/debuggers do not see it (their tracer is
@@ -380,10 +382,16 @@ def _limited_range(*args):
     return span
 
 
-def _guarded_pow(base, exp, mod=None):
-    if mod is None:
-        _check_pow(base, exp)
-    return pow(base, exp, mod)
+def _guarded_pow(base, exp):
+    # No 3-argument form: pow(3, 10**30000, 10**30000) is one uninterruptible C call.
+    _check_pow(base, exp)
+    return pow(base, exp)
+
+
+def _guarded_sum(iterable, start=0):
+    if isinstance(start, _SIZED):  # sum(lists, []) is quadratic inside one C call
+        raise ScriptError("sum() adds numbers only; build lists with a comprehension")
+    return sum(iterable, start)
 
 
 def _refused(name: str):
@@ -400,7 +408,7 @@ _DROPPED = {  # from RestrictedPython's safe_builtins
 _BUILTINS = {name: value for name, value in safe_builtins.items() if name not in _DROPPED}
 _BUILTINS.update(
     dict=dict, list=list, tuple=tuple, set=set, frozenset=frozenset,
-    min=min, max=max, sum=sum, sorted=sorted, reversed=reversed, any=any, all=all,
+    min=min, max=max, sum=_guarded_sum, sorted=sorted, reversed=reversed, any=any, all=all,
     enumerate=enumerate, zip=zip, map=map, filter=filter, iter=iter, next=next,
     range=_limited_range, pow=_guarded_pow, getattr=_guarded_getattr,
 )

@@ -184,7 +184,7 @@ def reached_end_event(wf: BpmnWorkflow) -> str | None:
 
 
 def write(session: Session, instance, derived: Derived, *, now: datetime, actor: str,
-          completed: set[str], serialize_data) -> list[str]:
+          completed: set[str], prefill) -> list[str]:
     """Replace the instance's side rows with `derived`; returns ids of tasks that left `ready`.
 
     A task that left `ready` is `completed` when it is in `completed` (done by `actor`
@@ -212,7 +212,7 @@ def write(session: Session, instance, derived: Derived, *, now: datetime, actor:
                 process_key=instance.process_key, title=task.title, lane=task.lane,
                 candidate_group=task.candidate_group, assignee=task.assignee, status="ready",
                 form_schema=task.form_schema, form_ui_schema=task.form_ui_schema,
-                data=serialize_data(task.data), created_at=now, due_at=task.due_at,
+                data=prefill(task.data), created_at=now, due_at=task.due_at,
             ))
         else:
             row.due_at = task.due_at

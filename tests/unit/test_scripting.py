@@ -278,9 +278,10 @@ def test_attack_fails_with_a_readable_error_and_does_not_hang(script, cause, wor
     "s = 'x'\nfor i in range(64):\n    s += s",
     "items = [0]\nfor i in range(64):\n    items = items + items",
     "items = list(range(10 ** 9))",
+    "flat = sum([[1]] * 1000000, [])",
 ])
-def test_memory_bombs_are_refused(script):
-    with pytest.raises(ScriptError, match="at most|limit is"):
+def test_memory_and_cpu_bombs_are_refused(script):
+    with pytest.raises(ScriptError, match="at most|limit is|numbers only"):
         RestrictedScriptEnvironment().execute(script, {})
 
 
