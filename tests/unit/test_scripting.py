@@ -242,7 +242,8 @@ ATTACKS = [
     ("print('hi')", ScriptSecurityError, "print() is not available", 1),
     ("class A:\n    pass", ScriptSecurityError, "class statements are not allowed", 1),
     ("raise SystemExit", NameError, "'SystemExit' is not defined", 1),
-    ("x = 1\nwhile True:\n    pass", ScriptTimeout, "time limit", 2),
+    # The deadline is noticed in the loop header or its body, whichever line runs next.
+    ("x = 1\nwhile True:\n    pass", ScriptTimeout, "time limit", (2, 3)),
     ("while True:\n    try:\n        while True: pass\n    except Exception:\n        pass", ScriptTimeout, "time limit", None),
     ("try:\n    while True: pass\nfinally:\n    while True: pass", ScriptTimeout, "time limit", None),
     ("x = [1 for a in range(1000000) for b in range(1000000)]", ScriptTimeout, "time limit", 1),
@@ -262,8 +263,9 @@ def test_attack_fails_with_a_readable_error_and_does_not_hang(script, cause, wor
     assert error.error_type == cause.__name__
     assert words in str(error) and cause.__name__ in str(error)
     if line is not None:
-        assert error.line_number == line
-        assert f"line {line}" in str(error)
+        lines = line if isinstance(line, tuple) else (line,)
+        assert error.line_number in lines
+        assert f"line {error.line_number}" in str(error)
     assert outcome["elapsed"] < SHORT + 2
     task = _task(workflow, "work")
     assert task.state == TaskState.ERROR
