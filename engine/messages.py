@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from . import sidetables
 from .errors import MessageNotRoutable
-from .models import BufferedMessage, MessageSubscription
+from .models import BufferedMessage, MessageSubscription, ProcessInstance
 from .views import Delivery
 
 log = logging.getLogger("recall.messages")
@@ -28,7 +28,11 @@ def deliver(runtime, session: Session, name: str, correlation: dict, payload: di
         raise MessageNotRoutable(
             f"message {name!r} needs correlation values (e.g. {{\"candidate_id\": ...}}) or an instance id")
     key = sidetables.correlation_key(correlation)
-    query = select(MessageSubscription).where(MessageSubscription.message_name == name)
+    # Only live instances receive: one in `error` gets the message after its retry (buffered).
+    query = (select(MessageSubscription)
+             .join(ProcessInstance, ProcessInstance.id == MessageSubscription.instance_id)
+             .where(MessageSubscription.message_name == name,
+                    ProcessInstance.status.in_(("running", "waiting"))))
     if instance_id is not None:
         query = query.where(MessageSubscription.instance_id == instance_id)
     if correlation or instance_id is None:

@@ -66,3 +66,52 @@ def test_expired_buffered_message_is_dropped_and_audited(deployed, clock, db):
 def test_message_without_correlation_or_instance_is_refused(deployed):
     with pytest.raises(MessageNotRoutable, match="correlation"):
         deployed.deliver_message("candidate_replied", {}, {}, actor="ats")
+
+
+PARALLEL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <bpmn:message id="candidate_replied" name="candidate_replied"/>
+  <bpmn:correlationProperty id="candidate_id" name="candidate_id">
+    <bpmn:correlationPropertyRetrievalExpression messageRef="candidate_replied">
+      <bpmn:formalExpression>candidate_id</bpmn:formalExpression>
+    </bpmn:correlationPropertyRetrievalExpression>
+  </bpmn:correlationProperty>
+  <bpmn:process id="parallel" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:parallelGateway id="split"><bpmn:incoming>f0</bpmn:incoming>
+      <bpmn:outgoing>fa</bpmn:outgoing><bpmn:outgoing>fb</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:intermediateCatchEvent id="wait_reply"><bpmn:incoming>fa</bpmn:incoming><bpmn:outgoing>fa2</bpmn:outgoing>
+      <bpmn:messageEventDefinition messageRef="candidate_replied"/></bpmn:intermediateCatchEvent>
+    <bpmn:intermediateCatchEvent id="wait_day"><bpmn:incoming>fb</bpmn:incoming><bpmn:outgoing>fb2</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDuration>"P1D"</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:scriptTask id="divide"><bpmn:incoming>fb2</bpmn:incoming><bpmn:outgoing>fb3</bpmn:outgoing>
+      <bpmn:script>ratio = 1 / divisor</bpmn:script></bpmn:scriptTask>
+    <bpmn:parallelGateway id="join"><bpmn:incoming>fa2</bpmn:incoming><bpmn:incoming>fb3</bpmn:incoming>
+      <bpmn:outgoing>f9</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:endEvent id="end_both"><bpmn:incoming>f9</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="split"/>
+    <bpmn:sequenceFlow id="fa" sourceRef="split" targetRef="wait_reply"/>
+    <bpmn:sequenceFlow id="fb" sourceRef="split" targetRef="wait_day"/>
+    <bpmn:sequenceFlow id="fa2" sourceRef="wait_reply" targetRef="join"/>
+    <bpmn:sequenceFlow id="fb2" sourceRef="wait_day" targetRef="divide"/>
+    <bpmn:sequenceFlow id="fb3" sourceRef="divide" targetRef="join"/>
+    <bpmn:sequenceFlow id="f9" sourceRef="join" targetRef="end_both"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_message_for_an_instance_in_error_waits_for_its_retry(engine, tmp_path, clock):
+    """An errored instance takes no message; it is buffered and delivered by the retry."""
+    from support import write_bundle
+    engine.deploy([write_bundle(tmp_path, {"parallel": PARALLEL})])
+    inst = engine.start_instance("parallel", variables={"candidate_id": "c-err", "divisor": 0})
+    assert [m.name for m in inst.waiting_messages] == ["candidate_replied"]
+    clock.advance(timedelta(days=1, seconds=1))
+    engine.fire_due_timers()
+    assert engine.get_instance(inst.id).status == "error"
+    delivery = engine.deliver_message("candidate_replied", {"candidate_id": "c-err"}, {}, actor="ats")
+    assert delivery.delivered_to == [] and delivery.buffered_id is not None
+    done = engine.retry_instance(inst.id, actor="ops", data={"divisor": 2})
+    assert (done.status, done.end_event) == ("completed", "end_both")
