@@ -92,25 +92,21 @@ class RecallEngine:
                 {"process_key": process_key, "version": definition.version,
                  "business_key": business_key, "variables": sorted((variables or {}).keys())}),
                 is_new=True)
-            return self._instance_view(s, instance_id)
+            return self._read_instance(s, instance_id)
 
     def get_instance(self, instance_id: str) -> InstanceView:
         with self.db.reading() as s:
-            return self._instance_view(s, instance_id)
+            return self._read_instance(s, instance_id)
 
     def list_instances(self, *, process_key=None, status=None, business_key=None,
                        limit: int = 50, offset: int = 0) -> list[InstanceView]:
         with self.db.reading() as s:
-            q = select(ProcessInstance.id)
-            if process_key:
-                q = q.where(ProcessInstance.process_key == process_key)
-            if status:
-                q = q.where(ProcessInstance.status == status)
-            if business_key:
-                q = q.where(ProcessInstance.business_key == business_key)
-            ids = s.scalars(q.order_by(ProcessInstance.created_at, ProcessInstance.id)
-                            .limit(limit).offset(offset)).all()
-            return [self._instance_view(s, i, details=False) for i in ids]
+            q = _where_equal(select(ProcessInstance, ProcessDefinition.version).join(ProcessDefinition),
+                             {ProcessInstance.process_key: process_key, ProcessInstance.status: status,
+                              ProcessInstance.business_key: business_key})
+            rows = s.execute(q.order_by(ProcessInstance.created_at, ProcessInstance.id)
+                             .limit(limit).offset(offset)).all()
+            return [_instance_view(inst, version) for inst, version in rows]
 
     def cancel_instance(self, instance_id: str, *, actor: str, reason: str = "",
                         expected_version: int | None = None) -> InstanceView:
@@ -122,7 +118,7 @@ class RecallEngine:
                                 Change("instance_cancelled", actor, details={"reason": reason},
                                        forced_status="cancelled"),
                                 expected_version=expected_version)
-            return self._instance_view(s, instance_id)
+            return self._read_instance(s, instance_id)
 
     def retry_instance(self, instance_id: str, *, actor: str, data: dict | None = None,
                        upgrade: bool = False, expected_version: int | None = None) -> InstanceView:
@@ -153,7 +149,7 @@ class RecallEngine:
                 {"previous_error": loaded.row.error, "data_keys": sorted((data or {}).keys()),
                  "definition_version": loaded.definition.version}),
                 expected_version=expected_version)
-            return self._instance_view(s, instance_id)
+            return self._read_instance(s, instance_id)
 
     def history(self, instance_id: str) -> list[AuditEntry]:
         with self.db.reading() as s:
@@ -170,15 +166,9 @@ class RecallEngine:
                    limit: int = 50, offset: int = 0) -> list[TaskView]:
         """Inbox query. `user`+`groups`: tasks assigned to the user or open to one of the groups."""
         with self.db.reading() as s:
-            q = select(HumanTask)
-            if instance_id:
-                q = q.where(HumanTask.instance_id == instance_id)
-            if element_id:
-                q = q.where(HumanTask.element_id == element_id)
-            if status:
-                q = q.where(HumanTask.status == status)
-            if assignee:
-                q = q.where(HumanTask.assignee == assignee)
+            q = _where_equal(select(HumanTask), {
+                HumanTask.instance_id: instance_id, HumanTask.element_id: element_id,
+                HumanTask.status: status, HumanTask.assignee: assignee})
             if groups is not None or user is not None:
                 visible = []
                 if user:
@@ -249,7 +239,7 @@ class RecallEngine:
             self.runtime.change(s, loaded, complete, Change(
                 "task_completed", actor, row.element_id, task_id, {"data": data},
                 completed_tasks={task_id}), expected_version=expected_version)
-            return self._instance_view(s, row.instance_id)
+            return self._read_instance(s, row.instance_id)
 
     # ---------- messages and timers ----------
     def deliver_message(self, name: str, correlation: dict | None = None, payload: dict | None = None,
@@ -278,34 +268,45 @@ class RecallEngine:
                 return total
 
     # ---------- views ----------
-    def _instance_view(self, s, instance_id: str, *, details: bool = True) -> InstanceView:
+    def _read_instance(self, s, instance_id: str) -> InstanceView:
         inst = s.get(ProcessInstance, instance_id)
         if inst is None:
             raise NotFound(f"no process instance {instance_id}")
-        s.refresh(inst)
+        s.refresh(inst)   # the change path writes with Core statements, not through this object
         version = s.scalar(select(ProcessDefinition.version)
                            .where(ProcessDefinition.id == inst.definition_id))
-        view = InstanceView(
-            id=inst.id, process_key=inst.process_key, version=version, business_key=inst.business_key,
-            status=inst.status, end_event=inst.end_event, error=inst.error, created_at=inst.created_at,
-            updated_at=inst.updated_at, completed_at=inst.completed_at, row_version=inst.version)
-        if details:
-            view.ready_tasks = [_task_view(r) for r in s.scalars(
-                select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == "ready")
-                .order_by(HumanTask.created_at, HumanTask.id))]
-            view.waiting_timers = [TimerView(t.element_id, t.due_at, t.task_id) for t in s.scalars(
-                select(WaitingTimer).where(WaitingTimer.instance_id == instance_id)
-                .order_by(WaitingTimer.due_at))]
-            view.waiting_messages = [SubscriptionView(m.message_name, m.correlation, m.element_id)
-                                     for m in s.scalars(select(MessageSubscription).where(
-                                         MessageSubscription.instance_id == instance_id)
-                                         .order_by(MessageSubscription.id))]
+        view = _instance_view(inst, version)
+        view.ready_tasks = [_task_view(r) for r in s.scalars(
+            select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == "ready")
+            .order_by(HumanTask.created_at, HumanTask.id))]
+        view.waiting_timers = [TimerView(t.element_id, t.due_at, t.task_id) for t in s.scalars(
+            select(WaitingTimer).where(WaitingTimer.instance_id == instance_id)
+            .order_by(WaitingTimer.due_at))]
+        view.waiting_messages = [SubscriptionView(m.message_name, m.correlation, m.element_id)
+                                 for m in s.scalars(select(MessageSubscription).where(
+                                     MessageSubscription.instance_id == instance_id)
+                                     .order_by(MessageSubscription.id))]
         return view
 
 
 class _NewRow:
     def __init__(self, **values):
         self.__dict__.update(values)
+
+
+def _where_equal(query, conditions: dict):
+    """Add `column == value` for every condition whose value is given."""
+    for column, value in conditions.items():
+        if value:
+            query = query.where(column == value)
+    return query
+
+
+def _instance_view(inst: ProcessInstance, version: int) -> InstanceView:
+    return InstanceView(
+        id=inst.id, process_key=inst.process_key, version=version, business_key=inst.business_key,
+        status=inst.status, end_event=inst.end_event, error=inst.error, created_at=inst.created_at,
+        updated_at=inst.updated_at, completed_at=inst.completed_at, row_version=inst.version)
 
 
 def _task_view(r: HumanTask) -> TaskView:
