@@ -32,7 +32,7 @@ def due_timers(session: Session, now: datetime, limit: int) -> list[DueTimer]:
         select(WaitingTimer.id, WaitingTimer.instance_id, WaitingTimer.task_id,
                WaitingTimer.element_id, WaitingTimer.due_at)
         .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
-        .where(WaitingTimer.due_at <= now, ProcessInstance.status.in_(("running", "waiting")))
+        .where(WaitingTimer.due_at < now, ProcessInstance.status.in_(("running", "waiting")))
         .order_by(WaitingTimer.due_at, WaitingTimer.id).limit(limit)
     ).all()
     return [DueTimer(*r) for r in rows]
@@ -54,17 +54,21 @@ def fire_one(runtime, session: Session, timer: DueTimer, *, worker: str, skip_lo
     if loaded.row.status not in ("running", "waiting"):
         return False
     now = runtime.clock.now()
-    due = [t for t in sidetables.derive(loaded.workflow).timers if t.due_at <= now]
+    # Strictly before now, as SpiffWorkflow's own timer check is.
+    due = [t for t in sidetables.derive(loaded.workflow).timers if t.due_at < now]
     if not due:
         return False
-    for t in due:
-        session.add(TimerFiring(instance_id=timer.instance_id, task_id=t.task_id, element_id=t.element_id,
-                                due_at=t.due_at, fired_at=now, worker=worker))
-    session.flush()   # the unique key refuses a second firing before any state is written
-    fired = [{"element_id": t.element_id, "task_id": t.task_id, "due_at": t.due_at.isoformat()} for t in due]
-    runtime.change(session, loaded, None, Change(
+    derived = runtime.change(session, loaded, None, Change(
         "timer_fired", f"worker:{worker}", due[0].element_id, due[0].task_id,
-        {"timers": fired, "lateness_seconds": (now - min(t.due_at for t in due)).total_seconds()}))
+        {"timers": [{"element_id": t.element_id, "task_id": t.task_id, "due_at": t.due_at.isoformat()}
+                    for t in due],
+         "lateness_seconds": (now - min(t.due_at for t in due)).total_seconds()}))
+    still_waiting = {(t.task_id, t.due_at) for t in derived.timers}
+    for t in due:
+        if (t.task_id, t.due_at) not in still_waiting:
+            session.add(TimerFiring(instance_id=timer.instance_id, task_id=t.task_id,
+                                    element_id=t.element_id, due_at=t.due_at, fired_at=now, worker=worker))
+    session.flush()   # the unique key refuses a second firing: the whole transaction rolls back
     faults.pause("timer_before_commit")
     return True
 

@@ -66,3 +66,15 @@ def test_overdue_timer_fires_once_after_downtime_and_later_timers_start_from_the
         ("remind_after_2_days", clock.now() + timedelta(days=2))]
     history = [e for e in engine.history(waiting.id) if e.kind == "timer_fired"]
     assert history[0].details["lateness_seconds"] == timedelta(days=10).total_seconds()
+
+
+def test_a_timer_exactly_at_its_due_time_waits_for_the_next_tick(waiting, engine, db, clock):
+    """SpiffWorkflow fires strictly after the due time; the worker must agree or it would
+    record a firing that never happened and block the timer for good."""
+    due = engine.get_instance(waiting.id).waiting_timers[0].due_at
+    clock.set(due)
+    assert engine.fire_due_timers().fired == 0
+    clock.advance(timedelta(microseconds=1))
+    assert engine.fire_due_timers().fired == 1
+    with db.reading() as s:
+        assert len(s.scalars(select(TimerFiring)).all()) == 1
