@@ -28,7 +28,7 @@ def test_p30d_timer_due_time_is_in_the_timer_table(waiting, engine, db, clock):
     # The worker's query reads only that table (no instance is deserialized).
     with db.reading() as s:
         assert due_timers(s, clock.now(), 10) == []
-        assert [t.element_id for t in due_timers(s, clock.now() + timedelta(days=30), 10)] == ["wait_day_30"]
+        assert [t.element_id for t in due_timers(s, clock.now() + timedelta(days=30, seconds=1), 10)] == ["wait_day_30"]
 
 
 def test_timer_fires_exactly_once_when_the_clock_passes_it(waiting, engine, db, clock):
