@@ -74,7 +74,7 @@ class ProcessInstance(Base):
     business_key: Mapped[str | None] = mapped_column(String(255), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     end_event: Mapped[str | None] = mapped_column(String(255))
-    state: Mapped[bytes] = mapped_column(LargeBinary)   # serialized workflow without its spec
+    state: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)   # serialized workflow, no spec
     serializer_version: Mapped[str] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer)       # optimistic lock
     error: Mapped[dict | None] = mapped_column(JSON)
@@ -101,7 +101,7 @@ class HumanTask(Base):
     status: Mapped[str] = mapped_column(String(16))               # ready / completed / cancelled
     form_schema: Mapped[str | None] = mapped_column(String(255))
     form_ui_schema: Mapped[str | None] = mapped_column(String(255))
-    data: Mapped[dict] = mapped_column(JSON)                       # prefill: task data when it became ready
+    data: Mapped[dict] = mapped_column(JSON, deferred=True)        # prefill: task data when it became ready
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -200,25 +200,31 @@ class Runtime:
 
     # ---------- audit ----------
     def audit(self, session, instance_id, kind, actor, element_id=None, task_id=None, details=None):
-        session.add(AuditEvent(instance_id=instance_id, at=self.clock.now(), actor=actor, kind=kind,
-                               element_id=element_id, task_id=task_id, details=details or {}))
+        session.execute(insert(AuditEvent), [self._audit_row(instance_id, kind, actor, element_id,
+                                                             task_id, details)])
+
+    def _audit_row(self, instance_id, kind, actor, element_id=None, task_id=None, details=None) -> dict:
+        return dict(instance_id=instance_id, at=self.clock.now(), actor=actor, kind=kind,
+                    element_id=element_id, task_id=task_id, details=details or {})
 
     def _audit_change(self, session, instance_id, change, steps, derived, failure):
-        self.audit(session, instance_id, change.kind, change.actor, change.element_id, change.task_id,
-                   change.details)
+        rows = [self._audit_row(instance_id, change.kind, change.actor, change.element_id, change.task_id,
+                                change.details)]
         for task in steps:
             spec = task.task_spec
             if spec.bpmn_id is None or spec.manual:
                 continue
-            self.audit(session, instance_id, "element_completed", "engine", spec.bpmn_id, str(task.id),
-                       {"type": spec.__class__.__name__, "name": spec.bpmn_name})
+            rows.append(self._audit_row(instance_id, "element_completed", "engine", spec.bpmn_id,
+                                        str(task.id), {"type": spec.__class__.__name__,
+                                                       "name": spec.bpmn_name}))
         if failure is not None:
             log.warning("instance %s in error at %s: %s", instance_id, failure.element_id, failure.message)
-            self.audit(session, instance_id, "instance_error", "engine", failure.element_id,
-                       failure.task_id, failure.as_dict())
+            rows.append(self._audit_row(instance_id, "instance_error", "engine", failure.element_id,
+                                        failure.task_id, failure.as_dict()))
         elif derived.status == "completed":
-            self.audit(session, instance_id, "instance_completed", "engine", derived.end_event, None,
-                       {"end_event": derived.end_event})
+            rows.append(self._audit_row(instance_id, "instance_completed", "engine", derived.end_event,
+                                        None, {"end_event": derived.end_event}))
+        session.execute(insert(AuditEvent), rows)
 
     # ---------- messages ----------
     def _message_action(self, name, correlation, payload, subscription):

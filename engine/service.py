@@ -269,23 +269,23 @@ class RecallEngine:
 
     # ---------- views ----------
     def _read_instance(self, s, instance_id: str) -> InstanceView:
-        inst = s.get(ProcessInstance, instance_id)
-        if inst is None:
+        # populate_existing: the change path writes with Core statements, not through the session.
+        found = s.execute(select(ProcessInstance, ProcessDefinition.version).join(ProcessDefinition)
+                          .where(ProcessInstance.id == instance_id)
+                          .execution_options(populate_existing=True)).first()
+        if found is None:
             raise NotFound(f"no process instance {instance_id}")
-        s.refresh(inst)   # the change path writes with Core statements, not through this object
-        version = s.scalar(select(ProcessDefinition.version)
-                           .where(ProcessDefinition.id == inst.definition_id))
-        view = _instance_view(inst, version)
+        view = _instance_view(*found)
         view.ready_tasks = [_task_view(r) for r in s.scalars(
             select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == "ready")
             .order_by(HumanTask.created_at, HumanTask.id))]
-        view.waiting_timers = [TimerView(t.element_id, t.due_at, t.task_id) for t in s.scalars(
-            select(WaitingTimer).where(WaitingTimer.instance_id == instance_id)
-            .order_by(WaitingTimer.due_at))]
-        view.waiting_messages = [SubscriptionView(m.message_name, m.correlation, m.element_id)
-                                 for m in s.scalars(select(MessageSubscription).where(
-                                     MessageSubscription.instance_id == instance_id)
-                                     .order_by(MessageSubscription.id))]
+        view.waiting_timers = [TimerView(*r) for r in s.execute(
+            select(WaitingTimer.element_id, WaitingTimer.due_at, WaitingTimer.task_id)
+            .where(WaitingTimer.instance_id == instance_id).order_by(WaitingTimer.due_at))]
+        view.waiting_messages = [SubscriptionView(*r) for r in s.execute(
+            select(MessageSubscription.message_name, MessageSubscription.correlation,
+                   MessageSubscription.element_id)
+            .where(MessageSubscription.instance_id == instance_id).order_by(MessageSubscription.id))]
         return view
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -185,48 +185,59 @@ def reached_end_event(wf: BpmnWorkflow) -> str | None:
 
 def write(session: Session, instance, derived: Derived, *, now: datetime, actor: str,
           completed: set[str], prefill) -> list[str]:
-    """Replace the instance's side rows with `derived`; returns ids of tasks that left `ready`.
+    """Bring the instance's side rows in line with `derived`; returns ids of tasks that left `ready`.
 
     A task that left `ready` is `completed` when it is in `completed` (done by `actor`
-    in this unit of work), otherwise `cancelled` (an interrupting event took it away)."""
+    in this unit of work), otherwise `cancelled` (an interrupting event took it away).
+    Only differences are written: most changes leave most rows as they were.
+    """
     instance_id = instance.id
-    existing = {
-        row.id: row for row in session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == "ready")
-        )
-    }
-    ready_ids = {t.id for t in derived.ready_tasks}
-    left = []
-    for task_id, row in existing.items():
-        if task_id not in ready_ids:
-            row.status = "completed" if task_id in completed else "cancelled"
-            row.completed_at = now
-            if task_id in completed:
-                row.completed_by = actor
-            left.append(task_id)
-    for task in derived.ready_tasks:
-        row = existing.get(task.id)
-        if row is None:
-            session.add(HumanTask(
-                id=task.id, instance_id=instance_id, element_id=task.element_id,
-                process_key=instance.process_key, title=task.title, lane=task.lane,
-                candidate_group=task.candidate_group, assignee=task.assignee, status="ready",
-                form_schema=task.form_schema, form_ui_schema=task.form_ui_schema,
-                data=prefill(task.data), created_at=now, due_at=task.due_at,
-            ))
-        else:
-            row.due_at = task.due_at
-            if task.assignee and row.assignee != task.assignee:
-                row.assignee = task.assignee
+    existing = {r.id: r for r in session.execute(
+        select(HumanTask.id, HumanTask.assignee, HumanTask.due_at)
+        .where(HumanTask.instance_id == instance_id, HumanTask.status == "ready"))}
+    ready = {t.id: t for t in derived.ready_tasks}
+    left = [task_id for task_id in existing if task_id not in ready]
+    done = [task_id for task_id in left if task_id in completed]
+    gone = [task_id for task_id in left if task_id not in completed]
+    if done:
+        session.execute(update(HumanTask).where(HumanTask.id.in_(done))
+                        .values(status="completed", completed_at=now, completed_by=actor))
+    if gone:
+        session.execute(update(HumanTask).where(HumanTask.id.in_(gone))
+                        .values(status="cancelled", completed_at=now))
+    new_rows = [dict(
+        id=t.id, instance_id=instance_id, element_id=t.element_id, process_key=instance.process_key,
+        title=t.title, lane=t.lane, candidate_group=t.candidate_group, assignee=t.assignee,
+        status="ready", form_schema=t.form_schema, form_ui_schema=t.form_ui_schema,
+        data=prefill(t.data), created_at=now, due_at=t.due_at, completed_at=None, completed_by=None,
+    ) for task_id, t in ready.items() if task_id not in existing]
+    if new_rows:
+        session.execute(insert(HumanTask), new_rows)
+    for task_id, t in ready.items():
+        row = existing.get(task_id)
+        if row is not None and (row.due_at != t.due_at or (t.assignee and row.assignee != t.assignee)):
+            session.execute(update(HumanTask).where(HumanTask.id == task_id)
+                            .values(due_at=t.due_at, assignee=t.assignee or row.assignee))
 
-    session.execute(delete(WaitingTimer).where(WaitingTimer.instance_id == instance_id))
-    session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))
-    if derived.timers:
-        session.add_all(WaitingTimer(instance_id=instance_id, task_id=t.task_id, element_id=t.element_id,
-                                     due_at=t.due_at, attempts=0) for t in derived.timers)
-    if derived.subscriptions:
-        session.add_all(MessageSubscription(
-            instance_id=instance_id, task_id=s.task_id, element_id=s.element_id,
-            message_name=s.message_name, correlation_key=correlation_key(s.correlation),
-            correlation=s.correlation) for s in derived.subscriptions)
+    _sync(session, WaitingTimer, instance_id, (WaitingTimer.task_id, WaitingTimer.due_at),
+          {(t.task_id, t.due_at): dict(instance_id=instance_id, task_id=t.task_id, element_id=t.element_id,
+                                       due_at=t.due_at, attempts=0) for t in derived.timers})
+    _sync(session, MessageSubscription, instance_id,
+          (MessageSubscription.task_id, MessageSubscription.correlation_key),
+          {(s.task_id, correlation_key(s.correlation)): dict(
+              instance_id=instance_id, task_id=s.task_id, element_id=s.element_id,
+              message_name=s.message_name, correlation_key=correlation_key(s.correlation),
+              correlation=s.correlation) for s in derived.subscriptions})
     return left
+
+
+def _sync(session: Session, model, instance_id: str, key_columns, wanted: dict) -> None:
+    """Delete the instance's rows whose key is not wanted, insert the wanted ones missing."""
+    have = {tuple(r[1:]): r[0] for r in session.execute(
+        select(model.id, *key_columns).where(model.instance_id == instance_id))}
+    stale = [row_id for key, row_id in have.items() if key not in wanted]
+    if stale:
+        session.execute(delete(model).where(model.id.in_(stale)))
+    missing = [row for key, row in wanted.items() if key not in have]
+    if missing:
+        session.execute(insert(model), missing)
