@@ -140,5 +140,10 @@ def status() -> None:
                    f"{failure.get('element_id')}: {failure.get('message')}")
 
 
+from .demo import demo  # noqa: E402 - the command module imports this group's helpers
+
+main.add_command(demo)
+
+
 if __name__ == "__main__":
     main()

@@ -137,8 +137,11 @@ class Runtime:
         wf = loaded.workflow
         steps: list = []
         failure = self.run(wf, action, steps)
+        audit = [self._audit_row(row.id, change.kind, change.actor, change.element_id, change.task_id,
+                                 change.details), *self._step_rows(row.id, steps)]
         derived = sidetables.derive(wf)
-        # Deliver messages that arrived before anyone waited for them.
+        # Deliver messages that arrived before anyone waited for them, each audited after
+        # the change that opened the wait.
         rounds = 0
         while failure is None and derived.subscriptions and rounds < MAX_BUFFER_ROUNDS:
             buffered = self._claim_buffered(session, row.id, derived.subscriptions)
@@ -146,18 +149,27 @@ class Runtime:
                 break
             rounds += 1
             message, subscription = buffered
+            steps = []
             failure = self.run(wf, self._message_action(message.name, message.correlation,
                                                           message.payload, subscription), steps)
-            self.audit(session, row.id, "message_delivered", message.sent_by, subscription.element_id,
-                       subscription.task_id, {"name": message.name, "correlation": message.correlation,
-                                              "buffered_id": message.id, "payload": message.payload})
+            audit.append(self._audit_row(
+                row.id, "message_delivered", message.sent_by, subscription.element_id, subscription.task_id,
+                {"name": message.name, "correlation": message.correlation, "buffered_id": message.id,
+                 "payload": message.payload}))
+            audit.extend(self._step_rows(row.id, steps))
             derived = sidetables.derive(wf)
         if failure is not None:
             derived.status = "error"
+            log.warning("instance %s in error at %s: %s", row.id, failure.element_id, failure.message)
+            audit.append(self._audit_row(row.id, "instance_error", "engine", failure.element_id,
+                                         failure.task_id, failure.as_dict()))
         if change.forced_status:
             derived.status = change.forced_status
+        if derived.status == "completed":
+            audit.append(self._audit_row(row.id, "instance_completed", "engine", derived.end_event, None,
+                                         {"end_event": derived.end_event}))
         self._save(session, loaded, derived, change, failure, is_new=is_new)
-        self._audit_change(session, row.id, change, steps, derived, failure)
+        session.execute(insert(AuditEvent), audit)
         for event in wf.get_events():
             self._route_outbound(session, row.id, event, change.actor)
         return derived
@@ -207,24 +219,12 @@ class Runtime:
         return dict(instance_id=instance_id, at=self.clock.now(), actor=actor, kind=kind,
                     element_id=element_id, task_id=task_id, details=details or {})
 
-    def _audit_change(self, session, instance_id, change, steps, derived, failure):
-        rows = [self._audit_row(instance_id, change.kind, change.actor, change.element_id, change.task_id,
-                                change.details)]
-        for task in steps:
-            spec = task.task_spec
-            if spec.bpmn_id is None or spec.manual:
-                continue
-            rows.append(self._audit_row(instance_id, "element_completed", "engine", spec.bpmn_id,
-                                        str(task.id), {"type": spec.__class__.__name__,
-                                                       "name": spec.bpmn_name}))
-        if failure is not None:
-            log.warning("instance %s in error at %s: %s", instance_id, failure.element_id, failure.message)
-            rows.append(self._audit_row(instance_id, "instance_error", "engine", failure.element_id,
-                                        failure.task_id, failure.as_dict()))
-        elif derived.status == "completed":
-            rows.append(self._audit_row(instance_id, "instance_completed", "engine", derived.end_event,
-                                        None, {"end_event": derived.end_event}))
-        session.execute(insert(AuditEvent), rows)
+    def _step_rows(self, instance_id, steps) -> list[dict]:
+        """One `element_completed` row per BPMN element the engine ran (internal specs skipped)."""
+        return [self._audit_row(instance_id, "element_completed", "engine", task.task_spec.bpmn_id,
+                                str(task.id), {"type": task.task_spec.__class__.__name__,
+                                               "name": task.task_spec.bpmn_name})
+                for task in steps if task.task_spec.bpmn_id is not None and not task.task_spec.manual]
 
     # ---------- messages ----------
     def _message_action(self, name, correlation, payload, subscription):

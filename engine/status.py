@@ -12,7 +12,7 @@ def collect(engine) -> dict:
         by_status = dict(s.execute(select(ProcessInstance.status, func.count())
                                    .group_by(ProcessInstance.status)).all())
         waiting = s.scalar(select(func.count()).select_from(WaitingTimer)) or 0
-        due = s.scalar(select(func.count()).select_from(WaitingTimer).where(WaitingTimer.due_at <= now)) or 0
+        due = s.scalar(select(func.count()).select_from(WaitingTimer).where(WaitingTimer.due_at < now)) or 0
         errors = [
             {"id": r.id, "process_key": r.process_key, **(r.error or {})}
             for r in s.execute(select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.error)

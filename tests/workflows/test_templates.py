@@ -1,0 +1,131 @@
+"""The follow-up message templates: one per DMN output and language, all renderable.
+
+Rendered through the engine's own renderer (sandboxed, StrictUndefined) with the
+templates exactly as `load_bundle` collects them for deployment.
+"""
+from __future__ import annotations
+
+import re
+from itertools import product
+
+import pytest
+from lxml import etree
+
+from engine.bundle import load_bundle
+from engine.templates import LANGUAGES, TemplateProblem, render
+
+from .lifecycle import WORKFLOWS
+
+REASONS = ["salary", "counter_offer", "team", "career_path", "role_clarity", "commute", "family",
+           "location", "other"]
+STAGES = ["day_30", "day_90", "day_180", "snooze"]
+DMN_NS = {"dmn": "https://www.omg.org/spec/DMN/20191111/MODEL/"}
+
+# Day 30 is a greeting: none of these may appear in it, in either language.
+JOB_WORDS_ZH = ["岗位", "职位", "职", "工作", "offer", "入职", "薪", "工资", "待遇", "面试", "招聘", "机会",
+                "团队", "公司", "用人", "经理"]
+JOB_WORDS_EN = re.compile(
+    r"\b(jobs?|roles?|positions?|offers?|salary|salaries|pay|paid|compensation|hir(e|ed|ing)|interview\w*|"
+    r"vacanc(y|ies)|openings?|opportunit\w*|careers?|work\w*|teams?|company|manager|recruit\w*)\b",
+    re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def templates():
+    bundle = load_bundle([WORKFLOWS])
+    assert bundle.diagnostics == []
+    return bundle.templates
+
+
+def dmn_template_ids() -> set[str]:
+    doc = etree.parse(str(WORKFLOWS / "follow_up_template.dmn"))
+    texts = doc.xpath("//dmn:decision[@id='follow_up_template']//dmn:rule/dmn:outputEntry/dmn:text/text()",
+                      namespaces=DMN_NS)
+    return {t.strip().strip('"') for t in texts}
+
+
+def template_id(reason: str, stage: str) -> str:
+    return "day_30_greeting" if stage == "day_30" else f"{stage}_{reason}"
+
+
+def task_data(reason: str, stage: str, lang: str, *, archive: str = "full") -> dict:
+    """What a follow-up task's data looks like when the engine renders its suggestion."""
+    data = {"candidate_id": "cand-042", "decline_date": "2026-01-05T17:00:00+08:00", "decline_reason": reason,
+            "lang": lang, "talent_pool_consent": True, "consent_scope": "similar_roles",
+            "consent_expiry": "2027-01-05", "stage": stage, "template_id": template_id(reason, stage),
+            "suggestion_template_id": template_id(reason, stage), "outcome": None, "skip_reason": "",
+            "message_sent": ""}
+    if archive == "full":
+        data.update(
+            decline_detail="原公司加薪 20% 挽留" if lang == "zh" else "my employer matched with a 20% raise",
+            needs=["弹性工作制", "重视团队氛围"] if lang == "zh" else ["flexible hours", "a friendly team"],
+            open_questions=["这个岗位的晋升路径是什么?"] if lang == "zh" else ["What is the promotion path?"])
+    elif archive == "empty":
+        data.update(decline_detail="", needs=[], open_questions=[])
+    # archive == "missing": HR left the optional fields out of the archive form altogether
+    if stage == "snooze":
+        data.update(reply={"candidate_id": "cand-042", "text": "最近不方便,过两周再说"}, snooze_duration="P14D")
+    return data
+
+
+def test_every_dmn_output_has_a_template_in_both_languages_and_none_is_orphaned(templates):
+    expected = {template_id(r, s) for r, s in product(REASONS, STAGES)}
+    assert dmn_template_ids() == expected
+    assert set(templates) == {f"{lang}/{tid}" for lang in LANGUAGES for tid in expected}
+    files = sorted(p.relative_to(WORKFLOWS / "templates").as_posix()
+                   for p in (WORKFLOWS / "templates").rglob("*") if p.is_file())
+    assert files == sorted(f"{key}.j2" for key in templates)
+
+
+@pytest.mark.parametrize("archive", ["full", "empty", "missing"])
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_template_renders_for_every_reason_and_stage(templates, lang, archive):
+    for reason, stage in product(REASONS, STAGES):
+        tid = template_id(reason, stage)
+        data = task_data(reason, stage, lang, archive=archive)
+        try:
+            text = render(templates, tid, lang, data)
+        except TemplateProblem as exc:  # a missing variable or a broken template
+            pytest.fail(f"{lang}/{tid} ({reason}, {archive} archive): {exc}")
+        lines = text.splitlines()
+        assert 3 <= len(lines) <= 6, (tid, lang, text)
+        assert all(line.strip() for line in lines), f"blank line in {lang}/{tid}:\n{text}"
+        assert "{" not in text and "}" not in text, text
+        if lang == "zh":
+            assert text.startswith("您好") and "[" not in text and "fill in" not in text, text
+        else:
+            assert text.startswith("Hi there") and not re.search(r"[\u3000-\u9fff\uff00-\uffef]", text), text
+        if archive == "full" and stage != "day_30":
+            needs, questions = data["needs"], data["open_questions"]
+            assert any(n in text for n in needs) or questions[0] in text, f"{lang}/{tid} ignores the archive"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_day_30_never_mentions_the_job(templates, lang):
+    for reason, archive in product(REASONS, ["full", "empty", "missing"]):
+        text = render(templates, "day_30_greeting", lang, task_data(reason, "day_30", lang, archive=archive))
+        if lang == "zh":
+            found = [w for w in JOB_WORDS_ZH if w in text.lower()]
+        else:
+            found = JOB_WORDS_EN.findall(text)
+        assert not found, f"day 30 ({reason}) mentions {found}: {text}"
+    family = render(templates, "day_30_greeting", lang, task_data("family", "day_30", lang))
+    assert ("家人" if lang == "zh" else "family") in family
+
+
+def test_later_stages_quote_the_candidates_own_words(templates):
+    text = render(templates, "day_90_career_path", "zh", task_data("career_path", "day_90", "zh"))
+    assert "还记得您问过「这个岗位的晋升路径是什么?」吗?" in text
+    assert "【请补充:近半年晋升人数】" in text
+    text = render(templates, "day_90_family", "en", task_data("family", "day_90", "en"))
+    assert "flexible hours, a friendly team" in text and "[fill in:" in text
+    named = render(templates, "day_90_salary", "zh", {**task_data("salary", "day_90", "zh"), "candidate_name": "张伟"})
+    assert named.startswith("张伟,")
+    text = render(templates, "day_180_other", "en", task_data("other", "day_180", "en"))
+    assert '"my employer matched with a 20% raise"' in text
+
+
+def test_as_html_every_value_is_escaped(templates):
+    data = {**task_data("salary", "day_90", "en"), "needs": ["<script>alert(1)</script>"]}
+    text = render(templates, "day_90_salary", "en", data, html=True)
+    assert "<script>" not in text and "&lt;script&gt;" in text
