@@ -29,6 +29,9 @@ def main() -> None:
     level = _settings().log_level.upper()
     logging.basicConfig(level=getattr(logging, level, logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    # SpiffWorkflow logs every task state change and Alembic every plugin at INFO: keep ours readable.
+    for noisy in ("spiff", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 @main.group()
