@@ -1,0 +1,29 @@
+"""The application factory: `create_app()` for `recall serve`, tests and any WSGI server.
+
+Settings: defaults, then the `RECALL_*` environment, then `config` (keys named like the
+variables; tests use it), then the blueprints. Nothing (no app, no database engine) is
+created at import time.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from flask import Flask, redirect
+
+from .extension import RecallAPI
+
+
+def create_app(config: Mapping | None = None, *, engine=None, url_prefix: str = "/api/v1") -> Flask:
+    """A Flask app serving only the Offer Recall API under `url_prefix` (`engine`: share one)."""
+    app = Flask(__name__, static_folder=None)
+    if config:
+        app.config.from_mapping(config)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False         # task titles are Chinese and English
+    RecallAPI(app, url_prefix=url_prefix, engine=engine)
+
+    @app.get("/")
+    def root():
+        return redirect(f"{url_prefix}/docs")
+
+    return app

@@ -1,0 +1,139 @@
+"""`RecallAPI`: the HTTP API as a Flask extension, mountable under any URL prefix.
+
+    app = Flask(__name__)                       # e.g. a company's HR portal
+    RecallAPI(app, url_prefix="/recall/api/v1") # or: recall = RecallAPI(); recall.init_app(app)
+
+It claims nothing app-wide but `app.extensions["recall"]` and, for paths under its
+prefix only, the 404/405 answers (chained to the host's own handlers otherwise).
+"""
+from __future__ import annotations
+
+import http
+from datetime import timedelta
+
+from flask import Flask, request
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+from engine.idempotency import IdempotencyStore
+
+from .auth import guard
+from .config import ApiSettings, engine_settings, recall_values
+from .docs import docs_bp
+from .problems import PROBLEM_JSON, from_http_exception, handle_exception
+from .resources import definitions, health, instances, messages, tasks, testing
+from .schemas import ProblemSchema
+from .state import EXTENSION_KEY, RecallState
+
+API_TITLE = "Offer Recall API"
+API_VERSION = "1"
+TAGS = [
+    {"name": "health", "description": "Liveness and database check"},
+    {"name": "process-definitions", "description": "Deploy and inspect BPMN processes"},
+    {"name": "process-instances", "description": "Start, follow, cancel and retry cases"},
+    {"name": "tasks", "description": "The task inbox of HR and hiring managers"},
+    {"name": "messages", "description": "Messages from outside (candidate replied, offer response...)"},
+    {"name": "testing", "description": "Simulated time (RECALL_CLOCK=simulated only)"},
+]
+RESOURCES = (health, definitions, instances, tasks, messages)
+
+
+class _Spec(Api):
+    """flask-smorest's Api, reduced to building the OpenAPI document.
+
+    It registers no app-wide error handler (errors are ours, problem+json, and only under
+    our prefix) and serves no docs blueprint of its own (see api.docs).
+    """
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self):
+        pass
+
+    def _register_doc_blueprint(self):
+        pass
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Error (application/problem+json)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        # As Api.register_blueprint, without a tag per blueprint: operations carry their own tags.
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        blp.register_views_in_doc(self, self._app, self.spec, name=name, parameters=parameters)
+
+
+class RecallAPI:
+    def __init__(self, app: Flask | None = None, *, url_prefix: str = "/api/v1", engine=None):
+        self.url_prefix = "/" + url_prefix.strip("/") if url_prefix.strip("/") else ""
+        self.engine = engine
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError("RecallAPI is already initialised on this app")
+        values = recall_values(app.config)
+        settings = ApiSettings.from_mapping(values)
+        engine = self.engine
+        if engine is None:
+            from engine.service import RecallEngine
+            engine = RecallEngine.from_settings(engine_settings(values))
+        store = IdempotencyStore(engine.db, ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+                                 stale_after=timedelta(seconds=settings.idempotency_stale_seconds))
+        state = RecallState(engine, settings, self.url_prefix, store)
+        app.extensions[EXTENSION_KEY] = state
+
+        spec = _Spec(app, config_prefix="RECALL_SPEC", spec_kwargs={
+            "title": API_TITLE, "version": API_VERSION, "openapi_version": "3.0.3",
+            "info": {"description": "Win back candidates who accepted an offer and then did not come. "
+                                    "Errors are application/problem+json. Send `Authorization: Bearer <token>`."},
+            "security": [{"bearerAuth": []}],
+        })
+        spec.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+        for tag in TAGS:
+            if tag["name"] != "testing" or getattr(engine.clock, "simulated", False):
+                spec.spec.tag(tag)
+        modules = RESOURCES + ((testing,) if getattr(engine.clock, "simulated", False) else ())
+        for module in modules:
+            spec.register_blueprint(module.blp, url_prefix=self.url_prefix, name=f"recall_{module.blp.name}")
+        app.register_blueprint(docs_bp, url_prefix=self.url_prefix)
+        state.spec = spec.spec
+        _chain_routing_errors(app, self.url_prefix)
+
+    @staticmethod
+    def state(app: Flask) -> RecallState:
+        return app.extensions[EXTENSION_KEY]
+
+
+def _install_hooks() -> None:
+    """Guard and error handler on every API blueprint (done once, at import)."""
+    for blueprint in [m.blp for m in (*RESOURCES, testing)] + [docs_bp]:
+        blueprint.before_request(guard)
+        blueprint.register_error_handler(Exception, handle_exception)
+
+
+_install_hooks()
+
+
+def _chain_routing_errors(app: Flask, prefix: str) -> None:
+    """404/405 for unknown paths under our prefix are problem+json; the host's handlers keep the rest."""
+    for exc_class in (NotFound, MethodNotAllowed):
+        previous = app.error_handler_spec[None][exc_class.code].get(exc_class)
+
+        def handler(exc: HTTPException, _previous=previous):
+            if request.path == prefix or request.path.startswith(prefix + "/"):
+                return from_http_exception(exc)
+            return _previous(exc) if _previous is not None else exc
+
+        app.register_error_handler(exc_class, handler)

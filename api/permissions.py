@@ -1,0 +1,81 @@
+"""Who may call what: the one permission table, and the task-level rules behind it.
+
+Keys are "METHOD /path" relative to the API prefix, with {placeholders} as in the
+OpenAPI document. `PUBLIC` endpoints need no token. An endpoint missing from the
+table is refused (fail closed); a test checks that every route is listed.
+"""
+from __future__ import annotations
+
+from engine.users import ROLES
+
+ADMIN, PROCESS_OWNER, HR, MANAGER, INTEGRATOR = ROLES
+class _Public(frozenset):
+    """Marker type: no token needed."""
+
+
+PUBLIC = _Public()
+EVERYONE = frozenset(ROLES)
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "GET /health": PUBLIC,
+    "GET /openapi.json": PUBLIC,
+    "GET /docs": PUBLIC,
+    "GET /docs/static/{filename}": PUBLIC,
+    "GET /process-definitions": EVERYONE,
+    "POST /process-definitions": frozenset({ADMIN, PROCESS_OWNER}),
+    "GET /process-definitions/{process_key}": EVERYONE,
+    "POST /process-instances": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
+    "GET /process-instances": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
+    "GET /process-instances/{instance_id}": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
+    "GET /process-instances/{instance_id}/history": frozenset({ADMIN, PROCESS_OWNER, HR}),
+    "POST /process-instances/{instance_id}/cancel": frozenset({ADMIN, PROCESS_OWNER, HR}),
+    "POST /process-instances/{instance_id}/retry": frozenset({ADMIN, PROCESS_OWNER}),
+    "GET /tasks": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
+    "GET /tasks/{task_id}": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
+    "POST /tasks/{task_id}/claim": frozenset({ADMIN, HR, MANAGER}),
+    "POST /tasks/{task_id}/complete": frozenset({ADMIN, HR, MANAGER}),
+    "POST /messages": frozenset({ADMIN, HR, INTEGRATOR}),
+    "GET /testing/clock": EVERYONE,
+    "POST /testing/clock": frozenset({ADMIN, PROCESS_OWNER, INTEGRATOR}),
+}
+
+# Roles that see every task (admin may also act on any; process owners only read).
+SEES_ALL_TASKS = frozenset({ADMIN, PROCESS_OWNER})
+ACTS_ON_ANY_TASK = frozenset({ADMIN})
+
+
+def allowed(key: str, role: str | None) -> bool | None:
+    """True/False for a listed endpoint, None when the endpoint is not in the table."""
+    roles = PERMISSIONS.get(key)
+    if roles is None:
+        return None
+    return isinstance(roles, _Public) or role in roles
+
+
+def task_scope(user) -> tuple[str | None, list[str] | None]:
+    """(user, groups) for the engine's inbox query: what this user's task lists contain."""
+    if user.role in SEES_ALL_TASKS:
+        return None, None
+    if user.role == HR:
+        return user.name, list(user.groups)
+    return user.name, []      # managers: only tasks assigned to them
+
+
+def can_see_task(user, task) -> bool:
+    if user.role in SEES_ALL_TASKS:
+        return True
+    if task.assignee == user.name or task.completed_by == user.name:
+        return True
+    if user.role == HR and task.assignee is None:
+        return bool(set(task.candidate_groups) & set(user.groups))
+    return False
+
+
+def can_act_on_task(user, task) -> bool:
+    """Claim or complete: the assignee, or HR of the task's group while it is unassigned."""
+    if user.role in ACTS_ON_ANY_TASK:
+        return True
+    if user.role == PROCESS_OWNER:
+        return False
+    return task.assignee == user.name or (
+        user.role == HR and task.assignee is None and bool(set(task.candidate_groups) & set(user.groups)))

@@ -1,0 +1,97 @@
+"""Human tasks: the inbox, one task with its form, claim, complete (If-Match, 409, 422 per field)."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from werkzeug.exceptions import Forbidden
+
+from ..etags import ETAG_HEADER, IF_MATCH_PARAMETER, etag, expected_version
+from ..pagination import page
+from ..permissions import ACTS_ON_ANY_TASK, SEES_ALL_TASKS, can_act_on_task, can_see_task, task_scope
+from ..schemas import CompleteTaskSchema, InstanceSchema, TaskDetailSchema, TaskPageSchema, TaskQuerySchema, TaskSchema
+from ..state import current_user, engine
+from .precondition import stale_is_412
+
+blp = Blueprint("tasks", __name__, description="The task inbox of HR and hiring managers")
+TAGS = ["tasks"]
+
+
+def _visible_task(task_id: str):
+    task = engine().get_task(task_id)
+    if not can_see_task(current_user(), task):
+        raise Forbidden(f"task {task_id} is not in your inbox")
+    return task
+
+
+def _actionable_task(task_id: str):
+    user, task = current_user(), _visible_task(task_id)
+    if not can_act_on_task(user, task):
+        who = f"assigned to {task.assignee}" if task.assignee else "not assigned to you"
+        raise Forbidden(f"task {task_id} ({task.element_id}) is {who}; role {user.role!r} cannot act on it")
+    return task
+
+
+@blp.route("/tasks", tags=TAGS)
+class Tasks(MethodView):
+    @blp.arguments(TaskQuerySchema, location="query", unknown="raise")
+    @blp.response(200, TaskPageSchema)
+    def get(self, query):
+        """Your inbox: tasks assigned to you and your groups' unclaimed tasks (admins and process owners: all).
+
+        `assignee=me` keeps the tasks assigned to you, `group=G` the unclaimed tasks open to G; both
+        together give both. Oldest first.
+        """
+        user = current_user()
+        scope_user, scope_groups = task_scope(user)
+        assignee, group = query.get("assignee"), query.get("group")
+        if assignee is not None or group is not None:
+            if assignee not in (None, "me", user.name) and user.role not in SEES_ALL_TASKS:
+                raise Forbidden("you can only list your own tasks: use assignee=me")
+            if group is not None and user.role not in SEES_ALL_TASKS and group not in (scope_groups or ()):
+                raise Forbidden(f"you are not in group {group!r}" if user.role != "manager"
+                                else "hiring managers see only the tasks assigned to them")
+            scope_user = None if assignee is None else (user.name if assignee == "me" else assignee)
+            scope_groups = None if group is None else [group]
+        status = None if query["status"] == "any" else query["status"]
+        limit, offset = query["limit"], query["offset"]
+        rows = engine().list_tasks(instance_id=query.get("instance_id"), element_id=query.get("element_id"),
+                                   status=status, user=scope_user, groups=scope_groups,
+                                   limit=limit + 1, offset=offset)
+        return page(rows, limit=limit, offset=offset)
+
+
+@blp.route("/tasks/<task_id>", tags=TAGS)
+class Task(MethodView):
+    @blp.response(200, TaskDetailSchema, headers=ETAG_HEADER)
+    def get(self, task_id):
+        """One task with its form (JSON Schema + ui schema) and prefilled data; ETag for If-Match."""
+        task = _visible_task(task_id)
+        return task, 200, {"ETag": etag(task.instance_version)}
+
+
+@blp.route("/tasks/<task_id>/claim", tags=TAGS)
+class Claim(MethodView):
+    @blp.response(200, TaskSchema)
+    def post(self, task_id):
+        """Take an unclaimed task of your group (403 if someone else holds it, 409 if it is no longer ready)."""
+        _actionable_task(task_id)
+        return engine().claim_task(task_id, user=current_user().name)
+
+
+@blp.route("/tasks/<task_id>/complete", tags=TAGS)
+class Complete(MethodView):
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.arguments(CompleteTaskSchema)
+    @blp.response(200, InstanceSchema, headers=ETAG_HEADER)
+    def post(self, body, task_id):
+        """Complete with form data validated server-side: 422 per field, 409 if not ready, 412 on a stale If-Match.
+
+        Nothing is applied when any of these is answered. Returns the instance after it ran on.
+        """
+        user = current_user()
+        _actionable_task(task_id)
+        expected = expected_version()
+        with stale_is_412(expected):
+            view = engine().complete_task(task_id, body["data"], actor=user.name, expected_version=expected,
+                                          enforce_assignee=user.role not in ACTS_ON_ANY_TASK)
+        return view, 200, {"ETag": etag(view.row_version)}

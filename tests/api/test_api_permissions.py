@@ -1,0 +1,114 @@
+"""The permission table, tested as a table: every role x every endpoint -> allowed or denied.
+
+EXPECTED is written out here on purpose (not imported from api.permissions): changing who
+may do what must change this file too. "allowed" means the request got past authorization
+(any answer but 401/403: ids in these requests do not exist, bodies are empty).
+"""
+from __future__ import annotations
+
+import pytest
+
+from conftest import PEOPLE, PREFIX, add_people, bearer, make_app
+
+ROLES = ("admin", "process_owner", "hr", "manager", "integrator")
+A, PO, HR, M, INT = ROLES
+ALL = set(ROLES)
+USER_OF_ROLE = {"admin": "root", "process_owner": "owner", "hr": "hr.li", "manager": "mgr", "integrator": "ats"}
+
+# endpoint -> (sample request path, roles allowed)
+EXPECTED = {
+    "GET /process-definitions": ("/process-definitions", ALL),
+    "POST /process-definitions": ("/process-definitions", {A, PO}),
+    "GET /process-definitions/{process_key}": ("/process-definitions/nope", ALL),
+    "POST /process-instances": ("/process-instances", {A, PO, HR, INT}),
+    "GET /process-instances": ("/process-instances", {A, PO, HR, INT}),
+    "GET /process-instances/{instance_id}": ("/process-instances/nope", {A, PO, HR, INT}),
+    "GET /process-instances/{instance_id}/history": ("/process-instances/nope/history", {A, PO, HR}),
+    "POST /process-instances/{instance_id}/cancel": ("/process-instances/nope/cancel", {A, PO, HR}),
+    "POST /process-instances/{instance_id}/retry": ("/process-instances/nope/retry", {A, PO}),
+    "GET /tasks": ("/tasks", {A, PO, HR, M}),
+    "GET /tasks/{task_id}": ("/tasks/nope", {A, PO, HR, M}),
+    "POST /tasks/{task_id}/claim": ("/tasks/nope/claim", {A, HR, M}),
+    "POST /tasks/{task_id}/complete": ("/tasks/nope/complete", {A, HR, M}),
+    "POST /messages": ("/messages", {A, HR, INT}),
+    "GET /testing/clock": ("/testing/clock", ALL),
+    "POST /testing/clock": ("/testing/clock", {A, PO, INT}),
+}
+PUBLIC = {
+    "GET /health": "/health",
+    "GET /openapi.json": "/openapi.json",
+    "GET /docs": "/docs",
+    "GET /docs/static/{filename}": "/docs/static/swagger-ui.css",
+}
+
+
+@pytest.fixture(scope="module")
+def table_app(tmp_path_factory):
+    from engine.db import Database
+    from engine.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('permissions') / 'recall.sqlite3'}"
+    database = Database(url)
+    upgrade(database)
+    database.dispose()
+    app = make_app(url)
+    tokens = add_people(app.extensions["recall"].engine)
+    yield app, tokens
+    app.extensions["recall"].engine.db.dispose()
+
+
+def _call(client, key, path, headers):
+    method = key.split()[0].lower()
+    kwargs = {"json": {}} if method == "post" else {}
+    return getattr(client, method)(PREFIX + path, headers=headers, **kwargs)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("key", sorted(EXPECTED))
+def test_role_on_endpoint(table_app, key, role):
+    app, tokens = table_app
+    path, allowed_roles = EXPECTED[key]
+    response = _call(app.test_client(), key, path, bearer(tokens[USER_OF_ROLE[role]]))
+    if role in allowed_roles:
+        assert response.status_code not in (401, 403), (key, role, response.json)
+        assert response.status_code < 500, response.json
+    else:
+        assert response.status_code == 403, (key, role, response.status_code)
+        assert response.mimetype == "application/problem+json"
+        assert role in response.json["detail"]
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED))
+def test_no_token_or_a_wrong_token_is_401(table_app, key):
+    app, _ = table_app
+    client = app.test_client()
+    for headers in ({}, bearer("not-a-token"), {"Authorization": "Basic cm9vdDpyb290"}):
+        response = _call(client, key, EXPECTED[key][0], headers)
+        assert response.status_code == 401, (key, headers)
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert response.json["type"].endswith(":unauthorized")
+
+
+@pytest.mark.parametrize("key", sorted(PUBLIC))
+def test_public_endpoints_need_no_token(table_app, key):
+    app, _ = table_app
+    with app.test_client().get(PREFIX + PUBLIC[key]) as response:
+        assert response.status_code == 200
+
+
+def test_the_table_covers_every_route_and_nothing_else(table_app):
+    from api.auth import endpoint_key
+    from api.permissions import PERMISSIONS
+
+    app, _ = table_app
+    routes = {endpoint_key(rule.rule, method, PREFIX)
+              for rule in app.url_map.iter_rules() if rule.rule.startswith(PREFIX)
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes == set(PERMISSIONS)
+    assert routes == set(EXPECTED) | set(PUBLIC)
+    for key, (_, roles) in EXPECTED.items():
+        assert set(PERMISSIONS[key]) == roles, key
+
+
+def test_every_role_has_a_user():
+    assert {role for role, _ in PEOPLE.values()} == set(ROLES)

@@ -1,0 +1,52 @@
+"""`recall users`: tokens are printed once, stored as sha256 only, and can be replaced or revoked."""
+from __future__ import annotations
+
+import hashlib
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from conftest import PREFIX, bearer, make_app
+
+
+def _recall(database_url, *args):
+    from api.cli import main
+    return CliRunner().invoke(main, list(args), env={"RECALL_DATABASE_URL": database_url}, catch_exceptions=False)
+
+
+def test_add_prints_the_token_last_and_stores_only_its_hash(database_url, db):
+    from engine.models import User
+    result = _recall(database_url, "users", "add", "hr.li", "--role", "hr", "--group", "hr", "--group", "hrbp")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    with db.reading() as s:
+        row = s.scalar(select(User).where(User.name == "hr.li"))
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in row.token_hash
+    assert (row.role, row.groups) == ("hr", ["hr", "hrbp"])
+    listing = _recall(database_url, "users", "list").output
+    assert "hr.li\thr\thr,hrbp" in listing and token not in listing
+
+
+def test_default_groups_and_bad_input(database_url):
+    from engine.users import list_users
+    assert _recall(database_url, "users", "add", "mgr", "--role", "manager").exit_code == 0
+    assert _recall(database_url, "users", "add", "mgr", "--role", "manager").exit_code == 1   # exists
+    assert _recall(database_url, "users", "add", "x", "--role", "boss").exit_code == 2       # no such role
+    assert _recall(database_url, "users", "add", "bad name", "--role", "hr").exit_code == 1
+    from engine.db import Database
+    database = Database(database_url)
+    assert [(u.name, u.groups) for u in list_users(database)] == [("mgr", ("hiring_manager",))]
+    database.dispose()
+
+
+def test_a_new_token_replaces_the_old_and_removal_revokes(database_url):
+    app = make_app(database_url)
+    client = app.test_client()
+    old = _recall(database_url, "users", "add", "ats", "--role", "integrator").output.strip().splitlines()[-1]
+    assert client.get(f"{PREFIX}/process-instances", headers=bearer(old)).status_code == 200
+    new = _recall(database_url, "users", "token", "ats").output.strip().splitlines()[-1]
+    assert client.get(f"{PREFIX}/process-instances", headers=bearer(old)).status_code == 401
+    assert client.get(f"{PREFIX}/process-instances", headers=bearer(new)).status_code == 200
+    assert _recall(database_url, "users", "remove", "ats").exit_code == 0
+    assert client.get(f"{PREFIX}/process-instances", headers=bearer(new)).status_code == 401
+    app.extensions["recall"].engine.db.dispose()
