@@ -21,7 +21,11 @@ class ConflictError(RecallError):
 
 
 class StaleVersion(ConflictError):
-    """Someone else changed the instance first (optimistic lock)."""
+    """The caller's expected version (e.g. an If-Match) is not the instance's current one."""
+
+
+class ConcurrentChange(ConflictError):
+    """Another change to the same instance committed first (the optimistic lock lost the race)."""
 
 
 class TaskNotReady(ConflictError):

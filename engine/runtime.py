@@ -25,7 +25,7 @@ from . import clock as clock_mod
 from . import sidetables
 from . import templates as message_templates
 from .definitions import LoadedDefinition, SpecCache
-from .errors import InstanceFailure, InvalidState, NotFound, StaleVersion
+from .errors import ConcurrentChange, InstanceFailure, InvalidState, NotFound, StaleVersion
 from .models import AuditEvent, BufferedMessage, MessageSubscription, ProcessInstance
 from .serialization import SERIALIZER_VERSION, IncompatibleSpec, StateSerializer
 
@@ -200,7 +200,7 @@ class Runtime:
                 .values(version=row.version + 1, **values)
                 .execution_options(synchronize_session=False))
             if result.rowcount != 1:
-                raise StaleVersion(f"instance {row.id} was changed by someone else; reload and retry")
+                raise ConcurrentChange(f"instance {row.id} was changed by someone else; reload and retry")
             new_version = row.version + 1
         if derived.status in TERMINAL:
             derived.ready_tasks, derived.timers, derived.subscriptions = [], [], []

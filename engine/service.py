@@ -34,7 +34,7 @@ from .models import (
 from .runtime import Change, Loaded, Runtime
 from .serialization import StateSerializer
 from .views import (
-    AuditEntry, Delivery, FiringReport, InstanceView, SubscriptionView, TaskView, TimerView,
+    AuditEntry, DefinitionView, Delivery, FiringReport, InstanceView, SubscriptionView, TaskView, TimerView,
 )
 
 LIVE = ("running", "waiting")
@@ -75,6 +75,22 @@ class RecallEngine:
                     self.runtime.audit(s, None, "definition_deployed", actor, r.process_key, None,
                                        {"version": r.version, "content_hash": r.content_hash})
             return results
+
+    def list_definitions(self, *, process_key: str | None = None, limit: int = 50, offset: int = 0
+                         ) -> list[DefinitionView]:
+        """Deployed versions, newest first per process."""
+        with self.db.reading() as s:
+            q = _where_equal(select(*_DEFINITION_COLUMNS), {ProcessDefinition.process_key: process_key})
+            rows = s.execute(q.order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc())
+                             .limit(limit).offset(offset)).all()
+            return [DefinitionView(*r) for r in rows]
+
+    def get_definition(self, process_key: str, version: int | None = None) -> DefinitionView:
+        """One version (default: the latest) of a process."""
+        with self.db.reading() as s:
+            definition_id = latest_definition_id(s, process_key, version)
+            return DefinitionView(*s.execute(select(*_DEFINITION_COLUMNS)
+                                             .where(ProcessDefinition.id == definition_id)).one())
 
     # ---------- instances ----------
     def start_instance(self, process_key: str, *, business_key: str | None = None,
@@ -292,6 +308,11 @@ class RecallEngine:
 class _NewRow:
     def __init__(self, **values):
         self.__dict__.update(values)
+
+
+_DEFINITION_COLUMNS = (ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
+                       ProcessDefinition.content_hash, ProcessDefinition.deployed_at,
+                       ProcessDefinition.deployed_by)
 
 
 def _where_equal(query, conditions: dict):

@@ -6,6 +6,16 @@ from datetime import datetime
 
 
 @dataclass
+class DefinitionView:
+    id: int
+    process_key: str
+    version: int
+    content_hash: str
+    deployed_at: datetime
+    deployed_by: str
+
+
+@dataclass
 class TimerView:
     element_id: str
     due_at: datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from engine.errors import BundleInvalid
+from engine.errors import BundleInvalid, NotFound
 from engine.models import ProcessDefinition, ProcessInstance
 from support import ENGINE_BUNDLE, script_process, write_bundle
 
@@ -74,3 +74,16 @@ def test_specs_are_parsed_once_per_version_and_the_cache_is_bounded(db, clock, t
     with db.reading() as s:
         first = loaded(s, 3)
         assert loaded(s, 3) is first
+
+
+def test_definitions_are_listed_newest_first_and_read_by_key(engine, tmp_path):
+    wf = write_bundle(tmp_path, {"scripted": script_process("scripted", "x = 1")})
+    engine.deploy([wf])
+    (wf / "scripted.bpmn").write_text(script_process("scripted", "x = 2"))
+    engine.deploy([wf], actor="owner.wu")
+    assert [(d.process_key, d.version) for d in engine.list_definitions()] == [("scripted", 2), ("scripted", 1)]
+    latest = engine.get_definition("scripted")
+    assert (latest.version, latest.deployed_by) == (2, "owner.wu")
+    assert engine.get_definition("scripted", 1).version == 1
+    with pytest.raises(NotFound):
+        engine.get_definition("missing")
