@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 from uuid import UUID
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -30,6 +30,17 @@ from .models import AuditEvent, BufferedMessage, MessageSubscription, ProcessIns
 from .serialization import SERIALIZER_VERSION, IncompatibleSpec, StateSerializer
 
 log = logging.getLogger("recall.engine")
+
+_INSTANCES = ProcessInstance.__table__
+_AUDIT = AuditEvent.__table__
+# Built once: SQLAlchemy's per-statement construction and cache-key cost is most of a
+# unit of work's time otherwise (docs/benchmarks.md, engine overhead profile).
+_LOAD = select(_INSTANCES).where(_INSTANCES.c.id == bindparam("b_id"))
+_INSERT_INSTANCE = insert(_INSTANCES)
+_SAVE = (update(_INSTANCES)
+         .where(_INSTANCES.c.id == bindparam("b_id"), _INSTANCES.c.version == bindparam("b_seen"))
+         .values(version=bindparam("b_new")))
+_INSERT_AUDIT = insert(_AUDIT)
 
 MAX_BUFFER_ROUNDS = 20      # buffered messages delivered to one instance in one unit of work
 TERMINAL = ("completed", "cancelled")
@@ -90,9 +101,7 @@ class Runtime:
     # ---------- load / create ----------
     def load(self, session: Session, instance_id: str, *, definition_id: int | None = None) -> Loaded:
         """Load an instance; with `definition_id`, onto another version of its process."""
-        row = session.execute(
-            select(ProcessInstance.__table__).where(ProcessInstance.id == instance_id)
-        ).first()
+        row = session.connection().execute(_LOAD, {"b_id": instance_id}).first()
         if row is None:
             raise NotFound(f"no process instance {instance_id}")
         definition = self.specs.get(session, definition_id or row.definition_id)
@@ -169,7 +178,7 @@ class Runtime:
             audit.append(self._audit_row(row.id, "instance_completed", "engine", derived.end_event, None,
                                          {"end_event": derived.end_event}))
         self._save(session, loaded, derived, change, failure, is_new=is_new)
-        session.execute(insert(AuditEvent), audit)
+        session.connection().execute(_INSERT_AUDIT, audit)
         for event in wf.get_events():
             self._route_outbound(session, row.id, event, change.actor)
         return derived
@@ -187,33 +196,31 @@ class Runtime:
             updated_at=now,
             completed_at=now if derived.status in TERMINAL else None,
         )
+        connection = session.connection()
         if is_new:
-            session.execute(ProcessInstance.__table__.insert().values(
-                id=row.id, process_key=loaded.definition.process_key,
-                business_key=row.business_key, version=1, created_at=now, started_by=change.actor,
-                **values))
+            connection.execute(_INSERT_INSTANCE, [dict(
+                id=row.id, process_key=loaded.definition.process_key, business_key=row.business_key,
+                version=1, created_at=now, started_by=change.actor, **values)])
             new_version = 1
         else:
-            result = session.execute(
-                update(ProcessInstance).where(ProcessInstance.id == row.id,
-                                              ProcessInstance.version == row.version)
-                .values(version=row.version + 1, **values)
-                .execution_options(synchronize_session=False))
+            result = connection.execute(_SAVE, [dict(b_id=row.id, b_seen=row.version,
+                                                     b_new=row.version + 1, **values)])
             if result.rowcount != 1:
                 raise ConcurrentChange(f"instance {row.id} was changed by someone else; reload and retry")
             new_version = row.version + 1
         if derived.status in TERMINAL:
             derived.ready_tasks, derived.timers, derived.subscriptions = [], [], []
         templates = loaded.definition.templates
-        sidetables.write(session, row, derived, now=now, actor=change.actor,
-                         completed=change.completed_tasks,
-                         prefill=lambda data: self.json_data(message_templates.prefill(templates, data)))
-        loaded.row = _RowProxy(row, version=new_version, status=derived.status)
+        derived.task_rows = sidetables.write(
+            session, row, derived, now=now, actor=change.actor, completed=change.completed_tasks,
+            prefill=lambda data: self.json_data(message_templates.prefill(templates, data)))
+        created_at = now if is_new else row.created_at
+        loaded.row = _RowProxy(row, version=new_version, created_at=created_at, **values)
 
     # ---------- audit ----------
     def audit(self, session, instance_id, kind, actor, element_id=None, task_id=None, details=None):
-        session.execute(insert(AuditEvent), [self._audit_row(instance_id, kind, actor, element_id,
-                                                             task_id, details)])
+        session.connection().execute(_INSERT_AUDIT, [self._audit_row(instance_id, kind, actor, element_id,
+                                                                     task_id, details)])
 
     def _audit_row(self, instance_id, kind, actor, element_id=None, task_id=None, details=None) -> dict:
         return dict(instance_id=instance_id, at=self.clock.now(), actor=actor, kind=kind,

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 from datetime import timedelta
 from pathlib import Path
 from typing import Sequence
@@ -100,15 +101,15 @@ class RecallEngine:
             definition = self.specs.get(s, latest_definition_id(s, process_key, version))
             wf = self.runtime.new_workflow(definition, dict(variables or {}))
             instance_id = str(uuid.uuid4())
-            row = _NewRow(id=instance_id, business_key=business_key, version=0, status="running",
+            row = SimpleNamespace(id=instance_id, business_key=business_key, version=0, status="running",
                           process_key=process_key)
             loaded = Loaded(row, definition, wf)
-            self.runtime.change(s, loaded, None, Change(
+            derived = self.runtime.change(s, loaded, None, Change(
                 "instance_started", actor, None, None,
                 {"process_key": process_key, "version": definition.version,
                  "business_key": business_key, "variables": sorted((variables or {}).keys())}),
                 is_new=True)
-            return self._read_instance(s, instance_id)
+            return _view_after(loaded, derived)
 
     def get_instance(self, instance_id: str) -> InstanceView:
         with self.db.reading() as s:
@@ -130,11 +131,11 @@ class RecallEngine:
             loaded = self.runtime.load(s, instance_id)
             if loaded.row.status in ("completed", "cancelled"):
                 raise InvalidState(f"instance {instance_id} is already {loaded.row.status}")
-            self.runtime.change(s, loaded, lambda wf: wf.cancel(),
+            derived = self.runtime.change(s, loaded, lambda wf: wf.cancel(),
                                 Change("instance_cancelled", actor, details={"reason": reason},
                                        forced_status="cancelled"),
                                 expected_version=expected_version)
-            return self._read_instance(s, instance_id)
+            return _view_after(loaded, derived)
 
     def retry_instance(self, instance_id: str, *, actor: str, data: dict | None = None,
                        upgrade: bool = False, expected_version: int | None = None) -> InstanceView:
@@ -159,13 +160,13 @@ class RecallEngine:
                         task.data.update(data)
                     task._set_state(TaskState.READY)
 
-            self.runtime.change(s, loaded, retry, Change(
+            derived = self.runtime.change(s, loaded, retry, Change(
                 "instance_retried", actor, failed[0].task_spec.bpmn_id if failed else None,
                 str(failed[0].id) if failed else None,
                 {"previous_error": loaded.row.error, "data_keys": sorted((data or {}).keys()),
                  "definition_version": loaded.definition.version}),
                 expected_version=expected_version)
-            return self._read_instance(s, instance_id)
+            return _view_after(loaded, derived)
 
     def history(self, instance_id: str) -> list[AuditEntry]:
         with self.db.reading() as s:
@@ -252,10 +253,10 @@ class RecallEngine:
                 task.data.update(data)
                 task.run()
 
-            self.runtime.change(s, loaded, complete, Change(
+            derived = self.runtime.change(s, loaded, complete, Change(
                 "task_completed", actor, row.element_id, task_id, {"data": data},
                 completed_tasks={task_id}), expected_version=expected_version)
-            return self._read_instance(s, row.instance_id)
+            return _view_after(loaded, derived)
 
     # ---------- messages and timers ----------
     def deliver_message(self, name: str, correlation: dict | None = None, payload: dict | None = None,
@@ -305,11 +306,6 @@ class RecallEngine:
         return view
 
 
-class _NewRow:
-    def __init__(self, **values):
-        self.__dict__.update(values)
-
-
 _DEFINITION_COLUMNS = (ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
                        ProcessDefinition.content_hash, ProcessDefinition.deployed_at,
                        ProcessDefinition.deployed_by)
@@ -328,6 +324,17 @@ def _instance_view(inst: ProcessInstance, version: int) -> InstanceView:
         id=inst.id, process_key=inst.process_key, version=version, business_key=inst.business_key,
         status=inst.status, end_event=inst.end_event, error=inst.error, created_at=inst.created_at,
         updated_at=inst.updated_at, completed_at=inst.completed_at, row_version=inst.version)
+
+
+def _view_after(loaded, derived) -> InstanceView:
+    """The instance as the change just saved it, from memory (no read-back queries)."""
+    view = _instance_view(loaded.row, loaded.definition.version)
+    view.ready_tasks = [_task_view(SimpleNamespace(**r)) for r in derived.task_rows]
+    view.waiting_timers = [TimerView(t.element_id, t.due_at, t.task_id)
+                           for t in sorted(derived.timers, key=lambda t: t.due_at)]
+    view.waiting_messages = [SubscriptionView(m.message_name, m.correlation, m.element_id)
+                             for m in derived.subscriptions]
+    return view
 
 
 def _task_view(r: HumanTask) -> TaskView:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -75,6 +75,7 @@ class Derived:
     timers: list[Timer] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     errored_tasks: list = field(default_factory=list)
+    task_rows: list[dict] = field(default_factory=list)   # ready task rows after the save
     status: str = "waiting"
     end_event: str | None = None
 
@@ -183,61 +184,93 @@ def reached_end_event(wf: BpmnWorkflow) -> str | None:
     return max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_id
 
 
+_TASKS = HumanTask.__table__
+_TIMERS = WaitingTimer.__table__
+_SUBSCRIPTIONS = MessageSubscription.__table__
+# Columns of a ready task a view needs (everything but the prefill data).
+TASK_VIEW_COLUMNS = ("id", "element_id", "title", "instance_id", "process_key", "status", "assignee",
+                     "candidate_group", "lane", "created_at", "due_at", "completed_at", "completed_by")
+# Built once (see runtime.py): these run on every change of every instance.
+_READY_TASKS = (select(*(_TASKS.c[name] for name in TASK_VIEW_COLUMNS))
+                .where(_TASKS.c.instance_id == bindparam("b_instance"), _TASKS.c.status == "ready")
+                .order_by(_TASKS.c.created_at, _TASKS.c.id))
+_FINISH_TASKS = (update(_TASKS).where(_TASKS.c.id.in_(bindparam("b_ids", expanding=True)))
+                 .values(status=bindparam("b_status"), completed_at=bindparam("b_at"),
+                         completed_by=bindparam("b_by")))
+_RETARGET_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("b_id"))
+                  .values(due_at=bindparam("b_due"), assignee=bindparam("b_assignee")))
+_INSERT_TASKS = insert(_TASKS)
+
+
+def _sync_statements(table, key_names):
+    return (
+        select(table.c.id, *(table.c[k] for k in key_names)).where(table.c.instance_id == bindparam("b_instance")),
+        delete(table).where(table.c.id.in_(bindparam("b_ids", expanding=True))),
+        insert(table),
+    )
+
+
+_TIMER_SYNC = _sync_statements(_TIMERS, ("task_id", "due_at"))
+_SUBSCRIPTION_SYNC = _sync_statements(_SUBSCRIPTIONS, ("task_id", "correlation_key"))
+
+
 def write(session: Session, instance, derived: Derived, *, now: datetime, actor: str,
-          completed: set[str], prefill) -> list[str]:
-    """Bring the instance's side rows in line with `derived`; returns ids of tasks that left `ready`.
+          completed: set[str], prefill) -> list[dict]:
+    """Bring the instance's side rows in line with `derived`; returns its ready task rows.
 
     A task that left `ready` is `completed` when it is in `completed` (done by `actor`
     in this unit of work), otherwise `cancelled` (an interrupting event took it away).
     Only differences are written: most changes leave most rows as they were.
     """
+    connection = session.connection()
     instance_id = instance.id
-    existing = {r.id: r for r in session.execute(
-        select(HumanTask.id, HumanTask.assignee, HumanTask.due_at)
-        .where(HumanTask.instance_id == instance_id, HumanTask.status == "ready"))}
+    existing = {r.id: r._asdict() for r in connection.execute(_READY_TASKS, {"b_instance": instance_id})}
     ready = {t.id: t for t in derived.ready_tasks}
     left = [task_id for task_id in existing if task_id not in ready]
     done = [task_id for task_id in left if task_id in completed]
     gone = [task_id for task_id in left if task_id not in completed]
     if done:
-        session.execute(update(HumanTask).where(HumanTask.id.in_(done))
-                        .values(status="completed", completed_at=now, completed_by=actor))
+        connection.execute(_FINISH_TASKS, {"b_ids": done, "b_status": "completed", "b_at": now, "b_by": actor})
     if gone:
-        session.execute(update(HumanTask).where(HumanTask.id.in_(gone))
-                        .values(status="cancelled", completed_at=now))
-    new_rows = [dict(
-        id=t.id, instance_id=instance_id, element_id=t.element_id, process_key=instance.process_key,
-        title=t.title, lane=t.lane, candidate_group=t.candidate_group, assignee=t.assignee,
-        status="ready", form_schema=t.form_schema, form_ui_schema=t.form_ui_schema,
-        data=prefill(t.data), created_at=now, due_at=t.due_at, completed_at=None, completed_by=None,
-    ) for task_id, t in ready.items() if task_id not in existing]
-    if new_rows:
-        session.execute(insert(HumanTask), new_rows)
+        connection.execute(_FINISH_TASKS, {"b_ids": gone, "b_status": "cancelled", "b_at": now, "b_by": None})
+    rows = []
+    new_rows = []
     for task_id, t in ready.items():
         row = existing.get(task_id)
-        if row is not None and (row.due_at != t.due_at or (t.assignee and row.assignee != t.assignee)):
-            session.execute(update(HumanTask).where(HumanTask.id == task_id)
-                            .values(due_at=t.due_at, assignee=t.assignee or row.assignee))
+        if row is None:
+            row = dict(
+                id=t.id, element_id=t.element_id, title=t.title, instance_id=instance_id,
+                process_key=instance.process_key, status="ready", assignee=t.assignee,
+                candidate_group=t.candidate_group, lane=t.lane, created_at=now, due_at=t.due_at,
+                completed_at=None, completed_by=None)
+            new_rows.append(dict(row, form_schema=t.form_schema, form_ui_schema=t.form_ui_schema,
+                                 data=prefill(t.data)))
+        elif row["due_at"] != t.due_at or (t.assignee and row["assignee"] != t.assignee):
+            row["due_at"], row["assignee"] = t.due_at, t.assignee or row["assignee"]
+            connection.execute(_RETARGET_TASK, {"b_id": task_id, "b_due": row["due_at"],
+                                                "b_assignee": row["assignee"]})
+        rows.append(row)
+    if new_rows:
+        connection.execute(_INSERT_TASKS, new_rows)
 
-    _sync(session, WaitingTimer, instance_id, (WaitingTimer.task_id, WaitingTimer.due_at),
+    _sync(connection, _TIMER_SYNC, instance_id,
           {(t.task_id, t.due_at): dict(instance_id=instance_id, task_id=t.task_id, element_id=t.element_id,
                                        due_at=t.due_at, attempts=0) for t in derived.timers})
-    _sync(session, MessageSubscription, instance_id,
-          (MessageSubscription.task_id, MessageSubscription.correlation_key),
+    _sync(connection, _SUBSCRIPTION_SYNC, instance_id,
           {(s.task_id, correlation_key(s.correlation)): dict(
               instance_id=instance_id, task_id=s.task_id, element_id=s.element_id,
               message_name=s.message_name, correlation_key=correlation_key(s.correlation),
               correlation=s.correlation) for s in derived.subscriptions})
-    return left
+    return sorted(rows, key=lambda r: (r["created_at"], r["id"]))
 
 
-def _sync(session: Session, model, instance_id: str, key_columns, wanted: dict) -> None:
+def _sync(connection, statements, instance_id: str, wanted: dict) -> None:
     """Delete the instance's rows whose key is not wanted, insert the wanted ones missing."""
-    have = {tuple(r[1:]): r[0] for r in session.execute(
-        select(model.id, *key_columns).where(model.instance_id == instance_id))}
+    select_rows, delete_rows, insert_rows = statements
+    have = {tuple(r[1:]): r[0] for r in connection.execute(select_rows, {"b_instance": instance_id})}
     stale = [row_id for key, row_id in have.items() if key not in wanted]
     if stale:
-        session.execute(delete(model).where(model.id.in_(stale)))
+        connection.execute(delete_rows, {"b_ids": stale})
     missing = [row for key, row in wanted.items() if key not in have]
     if missing:
-        session.execute(insert(model), missing)
+        connection.execute(insert_rows, missing)
