@@ -11,6 +11,7 @@ from typing import Mapping
 from flask import Flask, redirect
 
 from .extension import RecallAPI
+from .web import web_bp
 
 
 def create_app(config: Mapping | None = None, *, engine=None, url_prefix: str = "/api/v1") -> Flask:
@@ -21,6 +22,7 @@ def create_app(config: Mapping | None = None, *, engine=None, url_prefix: str = 
     app.json.sort_keys = False
     app.json.ensure_ascii = False         # task titles are Chinese and English
     RecallAPI(app, url_prefix=url_prefix, engine=engine)
+    app.register_blueprint(web_bp, url_prefix="/app")     # the HR web workspace (docs/web.md)
 
     @app.get("/")
     def root():

@@ -23,6 +23,9 @@ from .config import ApiSettings, engine_settings, recall_values
 from .docs import docs_bp
 from .problems import PROBLEM_JSON, from_http_exception, handle_exception
 from .resources import definitions, health, instances, messages, tasks, testing
+from .resources import metrics
+from .resources import workspace
+from .resources import analytics, candidates
 from .schemas import ProblemSchema
 from .state import EXTENSION_KEY, RecallState
 
@@ -35,8 +38,15 @@ TAGS = [
     {"name": "tasks", "description": "The task inbox of HR and hiring managers"},
     {"name": "messages", "description": "Messages from outside (candidate replied, offer response...)"},
     {"name": "testing", "description": "Simulated time (RECALL_CLOCK=simulated only)"},
+    {"name": "workspace", "description": "Read-only views for the HR web workspace (/app/)"},
+    {"name": "candidates", "description": "The talent archive: candidates, declines, signals, erasure"},
+    {"name": "analytics", "description": "The recall funnel, from the audit trail"},
 ]
+TAGS.append({"name": "monitoring", "description": "Prometheus metrics (public, like /health)"})
 RESOURCES = (health, definitions, instances, tasks, messages)
+RESOURCES += (workspace,)
+RESOURCES += (candidates, analytics)
+RESOURCES += (metrics,)
 
 
 class _Spec(Api):

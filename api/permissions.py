@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "GET /openapi.json": PUBLIC,
     "GET /docs": PUBLIC,
     "GET /docs/static/{filename}": PUBLIC,
+    "GET /metrics": PUBLIC,          # Prometheus: aggregate counts only (docs/operations.md)
     "GET /process-definitions": EVERYONE,
     "POST /process-definitions": frozenset({ADMIN, PROCESS_OWNER}),
     "GET /process-definitions/{process_key}": EVERYONE,
@@ -37,6 +38,20 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "POST /messages": frozenset({ADMIN, HR, INTEGRATOR}),
     "GET /testing/clock": EVERYONE,
     "POST /testing/clock": frozenset({ADMIN, PROCESS_OWNER, INTEGRATOR}),
+    # read-only views of the web workspace (api/resources/workspace.py)
+    "GET /workspace/me": EVERYONE,
+    "GET /workspace/inbox": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
+    "GET /workspace/diagrams/{process_key}": EVERYONE,
+    "GET /workspace/diagrams/{process_key}/waiting": frozenset({ADMIN, PROCESS_OWNER, HR}),
+    # the talent archive (api/resources/candidates.py); contact fields per caller: engine/archive/access.py
+    "GET /candidates": frozenset({ADMIN, HR}),
+    "POST /candidates": frozenset({ADMIN, HR, INTEGRATOR}),
+    "GET /candidates/{candidate_id}": frozenset({ADMIN, HR, MANAGER}),
+    "PATCH /candidates/{candidate_id}": frozenset({ADMIN, HR}),
+    "DELETE /candidates/{candidate_id}": frozenset({ADMIN, HR}),
+    "POST /candidates/{candidate_id}/declines": frozenset({ADMIN, HR, INTEGRATOR}),
+    "POST /candidates/{candidate_id}/signals": frozenset({ADMIN, HR, INTEGRATOR}),
+    "GET /analytics/funnel": frozenset({ADMIN, PROCESS_OWNER, HR}),
 }
 
 # Roles that see every task (admin may also act on any; process owners only read).

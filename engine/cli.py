@@ -100,6 +100,8 @@ def worker(poll_seconds: float | None, batch_size: int | None, once: bool) -> No
     if once:
         click.echo(f"fired {w.run_once()} timer(s)")
         return
+    from .worker import configure_logging
+    configure_logging()          # one JSON object per log line
     w.install_signal_handlers()
     w.run()
 
@@ -129,23 +131,37 @@ def start(process_key: str, business_key: str | None, variables: tuple[str, ...]
 
 
 @main.command()
-def status() -> None:
-    """Instances by status, due and overdue timers, instances in error."""
+@click.option("--json", "as_json", is_flag=True, help="print the report as one JSON object")
+def status(as_json: bool) -> None:
+    """Instances by status, due and overdue timers, instances in error, incidents."""
     from .status import collect
     engine = _engine(_settings())
     report = collect(engine)
+    if as_json:
+        click.echo(json.dumps(report, default=str, ensure_ascii=False))
+        return
     click.echo("instances by status:")
     for name, count in sorted(report["instances"].items()):
         click.echo(f"  {name:<10} {count}")
     click.echo(f"timers waiting: {report['timers_waiting']}, due now: {report['timers_due']}")
+    oldest = f"{report['oldest_due_seconds']} s" if report["oldest_due_seconds"] is not None else "-"
+    click.echo(f"timers overdue (due more than {report['overdue_after_seconds']} s ago): "
+               f"{report['timers_overdue']}, oldest due timer waiting for: {oldest}")
+    click.echo(f"timers being retried after a failed firing: {report['timers_retrying']}")
+    click.echo(f"instances in error: {report['errors_total']}, incidents: {report['incidents_total']}")
     for failure in report["errors"]:
-        click.echo(f"error {failure['id']} ({failure['process_key']}) at "
+        label = "incident" if failure.get("kind") == "incident" else "error"
+        click.echo(f"{label} {failure['id']} ({failure['process_key']}) at "
                    f"{failure.get('element_id')}: {failure.get('message')}")
 
 
 from .demo import demo  # noqa: E402 - the command module imports this group's helpers
 
 main.add_command(demo)
+
+from .archive.report import report  # noqa: E402
+
+main.add_command(report)
 
 
 if __name__ == "__main__":

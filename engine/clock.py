@@ -10,6 +10,7 @@ bound it reads the system time, exactly as before.
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
@@ -23,12 +24,57 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real time, always timezone-aware UTC."""
+    """The machine's time, always timezone-aware UTC.
+
+    `skew` (default: RECALL_FAULT_CLOCK_SKEW_SECONDS, zero) sets it wrong on purpose, as a
+    badly synchronised machine would be; tests use it to prove workers never fire early.
+    """
 
     simulated = False
 
+    def __init__(self, skew: timedelta | None = None):
+        from . import faults
+        self.skew = faults.clock_skew() if skew is None else skew
+
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(timezone.utc) + self.skew
+
+
+class DatabaseClock:
+    """The database server's time, for workers on PostgreSQL: one clock for every machine.
+
+    Several workers on several machines decide whether a timer is due; if each asked its
+    own clock, one running ahead would fire early. This clock is the local `base` clock
+    plus an offset to the server's `clock_timestamp()`, measured by `sync()` (the worker
+    does so once per round). The offset is taken against the local time *after* the
+    query returned, so the estimate is never ahead of the server (it lags by at most one
+    round trip). Bound like any clock, it is also what SpiffWorkflow's timer module sees.
+    On SQLite there is no server clock: `sync()` does nothing and this is the base clock.
+    """
+
+    simulated = False
+
+    def __init__(self, db, base: Clock | None = None):
+        self.db = db
+        self.base = base or SystemClock()
+        self.offset = timedelta(0)
+        self.synced_at: float | None = None      # time.monotonic() of the last successful sync
+
+    def sync(self) -> timedelta:
+        """Measure the offset to the database server's clock; returns it."""
+        if self.db.dialect != "postgresql":
+            return self.offset
+        from sqlalchemy import text
+        with self.db.engine.connect() as conn:
+            server = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+            local = self.base.now()
+            conn.rollback()
+        self.offset = server.astimezone(timezone.utc) - local
+        self.synced_at = time.monotonic()
+        return self.offset
+
+    def now(self) -> datetime:
+        return self.base.now() + self.offset
 
 
 class SimulatedClock:

@@ -210,3 +210,6 @@ class IdempotencyRecord(Base):
     response_headers: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+from . import archive_models  # noqa: E402,F401

@@ -1,20 +1,61 @@
-"""Fire due timers: claim indexed rows, fire each inside its instance's transaction, once."""
+"""Fire due timers: claim them in batches, fire each inside its instance's own transaction, once.
+
+A round (`fire_due`, what `recall worker` loops on):
+
+1. Time. On PostgreSQL the worker's clock is an `engine.clock.DatabaseClock`, synced
+   to the server once per round, so "due" means due by the database's clock on every
+   machine (a worker whose own clock runs ahead never fires early). Bound in
+   SpiffWorkflow's timer module too, it is the time the diagram sees.
+2. Claim a batch. PostgreSQL (several workers): one statement takes up to `limit` of
+   the oldest due rows of live instances with `FOR UPDATE OF waiting_timers SKIP
+   LOCKED` and leases them — their `due_at` moves to now + RECALL_TIMER_LEASE_SECONDS
+   (30 s), so no other worker claims them while this one works through the batch. A
+   claim is (timer row, its lease, the instance's version at the claim). If the worker
+   dies, the lease runs out and another worker claims the timer. SQLite (one worker):
+   the batch is read, not leased.
+3. Fire each claimed timer in its own transaction: lock the timer row and the instance
+   row (`FOR UPDATE SKIP LOCKED`: someone else holding either → skip) and check the
+   claim still holds — same row, same lease, same instance version. A claim that went
+   stale (the lease ran out and another worker took it; the instance changed — any
+   save re-derives its timer rows, lease gone) applies nothing; the timer, if still
+   due, is claimed afresh. Then load the instance, fire every timer of it that is due,
+   save with the version check (`Runtime.change`: a concurrent change makes this
+   transaction fail as a whole) and record one `timer_firings` row per timer fired
+   (unique on instance, task, due time: a double firing cannot commit).
+4. Failures. A diagram fault is the diagram's: the instance goes to `error` with the
+   script's message (Runtime). Anything else — a bug, a database error — rolls the
+   firing back; the timer is retried with exponential backoff (its row's `due_at` is
+   pushed to the next attempt, in a small transaction of its own; the next successful
+   save re-derives the true due time) and after `RECALL_TIMER_MAX_ATTEMPTS` attempts
+   the instance goes to `error` with an *incident* (`error.kind == "incident"`) instead
+   of being retried forever. `RecallEngine.retry_instance` fires it again.
+
+While a timer is leased or waiting for its next attempt, its row's `due_at` (what the
+API lists as the instance's waiting timer) shows that time; the workflow state keeps
+the true due time, which is what firing and the lateness figures use.
+"""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from . import faults, sidetables
+from . import faults, metrics, sidetables
 from .errors import ConflictError
-from .models import ProcessInstance, TimerFiring, WaitingTimer
+from .models import AuditEvent, ProcessInstance, TimerFiring, WaitingTimer
 from .views import FiringReport
 
 log = logging.getLogger("recall.timers")
+
+LIVE = ("running", "waiting")
+# PostgreSQL: serialization failure, deadlock, lock not available - lost races, not bugs.
+RACE_SQLSTATES = {"40001", "40P01", "55P03"}
 
 
 @dataclass
@@ -24,73 +65,337 @@ class DueTimer:
     task_id: str
     element_id: str
     due_at: datetime
+    attempts: int = 0
+    version: int | None = None        # the instance's version when the timer was claimed
 
 
-def due_timers(session: Session, now: datetime, limit: int) -> list[DueTimer]:
-    """Due timers of live instances, oldest first, from the indexed timer table."""
-    rows = session.execute(
-        select(WaitingTimer.id, WaitingTimer.instance_id, WaitingTimer.task_id,
-               WaitingTimer.element_id, WaitingTimer.due_at)
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a timer whose firing failed (outside the diagram) is retried."""
+
+    max_attempts: int = 5             # RECALL_TIMER_MAX_ATTEMPTS: then an incident
+    base_seconds: float = 10.0        # RECALL_TIMER_RETRY_SECONDS: first delay, doubled per attempt
+    max_seconds: float = 3600.0       # RECALL_TIMER_RETRY_MAX_SECONDS: delay cap
+    lease_seconds: float = 30.0       # RECALL_TIMER_LEASE_SECONDS: how long a claim hides a timer
+
+    @classmethod
+    def from_env(cls, env=None) -> "RetryPolicy":
+        env = os.environ if env is None else env
+        values = {}
+        for var, name, conv in (("RECALL_TIMER_MAX_ATTEMPTS", "max_attempts", int),
+                                ("RECALL_TIMER_RETRY_SECONDS", "base_seconds", float),
+                                ("RECALL_TIMER_RETRY_MAX_SECONDS", "max_seconds", float),
+                                ("RECALL_TIMER_LEASE_SECONDS", "lease_seconds", float)):
+            if env.get(var):
+                try:
+                    values[name] = conv(env[var])
+                except ValueError as exc:
+                    raise ValueError(f"{var}={env[var]!r} is not a valid {conv.__name__}") from exc
+        policy = cls(**values)
+        if policy.max_attempts < 1 or policy.base_seconds < 0 or policy.max_seconds < 0:
+            raise ValueError("RECALL_TIMER_MAX_ATTEMPTS must be >= 1 and the retry delays >= 0")
+        if policy.lease_seconds <= 0:
+            raise ValueError("RECALL_TIMER_LEASE_SECONDS must be > 0")
+        return policy
+
+    def delay(self, attempts: int) -> timedelta:
+        """Wait before attempt `attempts + 1` (attempts: failures so far, >= 1)."""
+        return timedelta(seconds=min(self.base_seconds * 2 ** max(attempts - 1, 0), self.max_seconds))
+
+
+@dataclass
+class TimerRoundReport(FiringReport):
+    """A FiringReport with what else the round saw."""
+
+    skipped: int = 0          # claimed by another worker meanwhile, or no longer due
+    stale: int = 0            # the instance changed since the claim: nothing applied
+    failed: int = 0           # firings that raised (outside the diagram): rolled back, retried later
+    incidents: int = 0        # timers that ran out of attempts: their instance is in `error`
+    claimed: int = 0
+    lateness: list[float] = field(default_factory=list)    # seconds, one per timer fired
+
+
+@dataclass
+class _Fired:
+    timers: int
+    lateness: list[float]
+    status: str
+
+
+def due_timers(session: Session, now: datetime, limit: int, *, skip_locked: bool = False) -> list[DueTimer]:
+    """Due timers of live instances, oldest first, from the indexed timer table (a plain read)."""
+    query = (
+        select(WaitingTimer.id, WaitingTimer.instance_id, WaitingTimer.task_id, WaitingTimer.element_id,
+               WaitingTimer.due_at, WaitingTimer.attempts, ProcessInstance.version)
         .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
-        .where(WaitingTimer.due_at < now, ProcessInstance.status.in_(("running", "waiting")))
+        .where(WaitingTimer.due_at < now, ProcessInstance.status.in_(LIVE))
         .order_by(WaitingTimer.due_at, WaitingTimer.id).limit(limit)
-    ).all()
-    return [DueTimer(*r) for r in rows]
+    )
+    if skip_locked:
+        query = query.with_for_update(of=WaitingTimer, skip_locked=True)
+    return [DueTimer(r.id, r.instance_id, r.task_id, r.element_id, r.due_at, r.attempts or 0, r.version)
+            for r in session.execute(query)]
+
+
+def lease_due_timers(session: Session, now: datetime, limit: int, lease: timedelta,
+                     *, only: DueTimer | None = None) -> list[DueTimer]:
+    """PostgreSQL: claim up to `limit` due timers nobody holds, leased until now + `lease`.
+
+    One statement: `FOR UPDATE SKIP LOCKED` picks rows no concurrent claim is taking,
+    and moving their `due_at` past now hides them from every other claim until the
+    lease runs out (or the instance's next save re-derives them). `only`: that claimed
+    row again (due, or still under the lease we hold).
+    """
+    until = now + lease
+    due = (select(WaitingTimer.id, WaitingTimer.due_at.label("was_due"))
+           .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
+           .where(ProcessInstance.status.in_(LIVE)))
+    if only is None:
+        due = due.where(WaitingTimer.due_at < now)
+    else:
+        due = due.where(WaitingTimer.id == only.id,
+                        or_(WaitingTimer.due_at < now, WaitingTimer.due_at == only.due_at))
+    due = (due.order_by(WaitingTimer.due_at, WaitingTimer.id).limit(limit)
+           .with_for_update(of=WaitingTimer, skip_locked=True).cte("due"))
+    rows = session.execute(
+        update(WaitingTimer)
+        .where(WaitingTimer.id == due.c.id, ProcessInstance.id == WaitingTimer.instance_id)
+        .values(due_at=until)
+        .returning(WaitingTimer.id, WaitingTimer.instance_id, WaitingTimer.task_id, WaitingTimer.element_id,
+                   WaitingTimer.attempts, ProcessInstance.version, due.c.was_due)
+        .execution_options(synchronize_session=False)).all()
+    rows = sorted(rows, key=lambda r: (r.was_due, r.id))         # oldest first, as claimed
+    return [DueTimer(r.id, r.instance_id, r.task_id, r.element_id, until, r.attempts or 0, r.version)
+            for r in rows]
+
+
+def claim(session: Session, timer: DueTimer, *, lock: bool) -> str:
+    """Hold the claim inside the firing transaction: "ok", "skipped" (gone, re-leased or busy) or "stale"."""
+    query = (select(ProcessInstance.version, ProcessInstance.status)
+             .join(WaitingTimer, WaitingTimer.instance_id == ProcessInstance.id)
+             .where(WaitingTimer.id == timer.id, WaitingTimer.due_at == timer.due_at))
+    if lock:
+        query = query.with_for_update(skip_locked=True)     # both rows; held until commit
+    row = session.execute(query).first()
+    if row is None or row.status not in LIVE:
+        return "skipped"        # fired or re-derived meanwhile, or another worker holds it now
+    if timer.version is not None and row.version != timer.version:
+        return "stale"
+    return "ok"
 
 
 def fire_one(runtime, session: Session, timer: DueTimer, *, worker: str, skip_locked: bool) -> bool:
     """Fire `timer` (and any other due timer of its instance) in this transaction.
 
-    Returns False when there is nothing to do: another worker holds or already fired it.
+    Returns False when there is nothing to do: another worker holds or already fired it,
+    or the claim went stale.
     """
+    return isinstance(_fire(runtime, session, timer, worker=worker, lock=skip_locked), _Fired)
+
+
+def _fire(runtime, session: Session, timer: DueTimer, *, worker: str, lock: bool) -> _Fired | str:
     from .runtime import Change
 
-    claim = select(WaitingTimer.id).where(WaitingTimer.id == timer.id)
-    if skip_locked:
-        claim = claim.with_for_update(skip_locked=True)
-    if session.execute(claim).first() is None:
-        return False
+    verdict = claim(session, timer, lock=lock)
+    if verdict != "ok":
+        return verdict
+    faults.fail("timer_fire")
     loaded = runtime.load(session, timer.instance_id)
-    if loaded.row.status not in ("running", "waiting"):
-        return False
+    if timer.version is not None and loaded.row.version != timer.version:
+        return "stale"
     now = runtime.clock.now()
     # Strictly before now, as SpiffWorkflow's own timer check is.
     due = [t for t in sidetables.derive(loaded.workflow).timers if t.due_at < now]
     if not due:
-        return False
+        return "skipped"
+    lateness = [(now - t.due_at).total_seconds() for t in due]
     derived = runtime.change(session, loaded, None, Change(
         "timer_fired", f"worker:{worker}", due[0].element_id, due[0].task_id,
         {"timers": [{"element_id": t.element_id, "task_id": t.task_id, "due_at": t.due_at.isoformat()}
                     for t in due],
-         "lateness_seconds": (now - min(t.due_at for t in due)).total_seconds()}))
+         "lateness_seconds": max(lateness)}))
     still_waiting = {(t.task_id, t.due_at) for t in derived.timers}
-    for t in due:
-        if (t.task_id, t.due_at) not in still_waiting:
-            session.add(TimerFiring(instance_id=timer.instance_id, task_id=t.task_id,
-                                    element_id=t.element_id, due_at=t.due_at, fired_at=now, worker=worker))
+    fired = [(t, late) for t, late in zip(due, lateness) if (t.task_id, t.due_at) not in still_waiting]
+    for t, _ in fired:
+        session.add(TimerFiring(instance_id=timer.instance_id, task_id=t.task_id,
+                                element_id=t.element_id, due_at=t.due_at, fired_at=now, worker=worker))
     session.flush()   # the unique key refuses a second firing: the whole transaction rolls back
     faults.pause("timer_before_commit")
-    return True
+    return _Fired(len(fired), [late for _, late in fired], derived.status)
 
 
-def fire_due(runtime, db, *, limit: int, worker: str) -> FiringReport:
-    report = FiringReport()
-    with db.reading() as session:
-        batch = due_timers(session, runtime.clock.now(), limit)
-    skip_locked = db.dialect == "postgresql"
+def fire_due(runtime, db, *, limit: int, worker: str, policy: RetryPolicy | None = None) -> TimerRoundReport:
+    """One round: claim up to `limit` due timers and fire each in its own transaction."""
+    policy = policy or RetryPolicy.from_env()
+    report = TimerRoundReport()
+    sync = getattr(runtime.clock, "sync", None)
+    if sync is not None:
+        sync()
+    pg = db.dialect == "postgresql"
+    if pg:
+        with db.transaction() as session:
+            batch = lease_due_timers(session, runtime.clock.now(), limit,
+                                     timedelta(seconds=policy.lease_seconds))
+    else:
+        with db.reading() as session:
+            batch = due_timers(session, runtime.clock.now(), limit)
+    report.claimed = len(batch)
     for timer in batch:
+        _fire_claimed(runtime, db, report, timer, worker=worker, lock=pg, policy=policy)
+    return report
+
+
+def _reclaim(db, timer: DueTimer, now: datetime, policy: RetryPolicy) -> DueTimer | None:
+    """A fresh claim on the same timer row, if it is still due (and, on PostgreSQL, free)."""
+    if db.dialect == "postgresql":
+        with db.transaction() as session:
+            fresh = lease_due_timers(session, now, 1, timedelta(seconds=policy.lease_seconds), only=timer)
+        return fresh[0] if fresh else None
+    with db.reading() as session:
+        row = session.execute(
+            select(WaitingTimer.due_at, WaitingTimer.attempts, ProcessInstance.version)
+            .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
+            .where(WaitingTimer.id == timer.id, WaitingTimer.due_at < now,
+                   ProcessInstance.status.in_(LIVE))).first()
+    if row is None:
+        return None
+    return DueTimer(timer.id, timer.instance_id, timer.task_id, timer.element_id, row.due_at,
+                    row.attempts or 0, row.version)
+
+
+def _fire_claimed(runtime, db, report: TimerRoundReport, timer: DueTimer, *, worker: str, lock: bool,
+                  policy: RetryPolicy) -> None:
+    for attempt in (1, 2):
         try:
             with db.transaction() as session:
-                if fire_one(runtime, session, timer, worker=worker, skip_locked=skip_locked):
-                    report.fired += 1
-                    status = session.scalar(select(ProcessInstance.status)
-                                            .where(ProcessInstance.id == timer.instance_id))
-                    if status == "error":
-                        report.errors += 1
+                outcome = _fire(runtime, session, timer, worker=worker, lock=lock)
         except (ConflictError, IntegrityError) as exc:
             # The instance changed (or the firing was recorded) under us: its timers
             # were re-derived by the winner; a still-due timer is picked up next round.
-            report.conflicts += 1
-            log.info("timer %s of instance %s skipped: %s", timer.element_id, timer.instance_id,
-                     type(exc).__name__)
-    return report
+            _conflict(report, timer, exc)
+            return
+        except DBAPIError as exc:
+            if _sqlstate(exc) in RACE_SQLSTATES:
+                _conflict(report, timer, exc)
+            else:
+                _failed(runtime, db, report, timer, exc, policy, worker)
+            return
+        except Exception as exc:  # noqa: BLE001 - one bad timer must not stop the others
+            _failed(runtime, db, report, timer, exc, policy, worker)
+            return
+        if isinstance(outcome, _Fired):
+            report.fired += outcome.timers
+            report.lateness.extend(outcome.lateness)
+            metrics.TIMERS_FIRED.inc(outcome.timers)
+            for late in outcome.lateness:
+                metrics.TIMER_LATENESS.observe(max(late, 0.0))
+            if outcome.status == "error":
+                report.errors += 1
+            return
+        if outcome != "stale":
+            report.skipped += 1
+            return
+        # The instance changed since the claim: nothing was applied. Claim it afresh, once.
+        report.stale += 1
+        metrics.CONFLICTS.inc(source="worker", reason="stale_claim")
+        fresh = _reclaim(db, timer, runtime.clock.now(), policy) if attempt == 1 else None
+        if fresh is None:
+            return
+        timer = fresh
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def _conflict(report: TimerRoundReport, timer: DueTimer, exc: Exception) -> None:
+    report.conflicts += 1
+    metrics.CONFLICTS.inc(source="worker", reason=type(exc).__name__)
+    log.info("timer %s of instance %s skipped: %s", timer.element_id, timer.instance_id, type(exc).__name__)
+
+
+def _failed(runtime, db, report: TimerRoundReport, timer: DueTimer, exc: Exception,
+            policy: RetryPolicy, worker: str) -> None:
+    report.failed += 1
+    metrics.TIMER_FAILURES.inc()
+    try:
+        outcome, attempts, next_at = record_failure(runtime, db, timer, exc, policy, worker=worker)
+    except Exception:  # noqa: BLE001 - e.g. the database is gone: the timer stays due, retried next round
+        log.exception("timer %s of instance %s failed and the failure could not be recorded",
+                      timer.element_id, timer.instance_id)
+        return
+    if outcome == "incident":
+        report.incidents += 1
+        report.errors += 1
+        metrics.TIMER_INCIDENTS.inc()
+    log.warning("timer %s of instance %s failed (attempt %s of %s, %s): %s: %s",
+                timer.element_id, timer.instance_id, attempts, policy.max_attempts,
+                "incident: instance in error" if outcome == "incident"
+                else f"next attempt at {next_at.isoformat()}" if next_at else outcome,
+                type(exc).__name__, exc, exc_info=outcome == "incident")
+
+
+def record_failure(runtime, db, timer: DueTimer, exc: BaseException, policy: RetryPolicy, *,
+                   worker: str) -> tuple[str, int, datetime | None]:
+    """Count a failed firing: push the timer to its next attempt, or raise an incident.
+
+    Returns (outcome, attempts, next attempt): outcome "retry", "incident", or "gone"
+    (the timer row or the claimed instance version changed meanwhile: nothing recorded).
+    """
+    now = runtime.clock.now()
+    message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    with db.transaction() as session:
+        row = session.execute(
+            select(WaitingTimer.attempts).where(WaitingTimer.id == timer.id,
+                                                WaitingTimer.due_at == timer.due_at)).first()
+        if row is None:
+            return "gone", timer.attempts, None
+        attempts = (row.attempts or 0) + 1
+        if attempts < policy.max_attempts:
+            next_at = now + policy.delay(attempts)
+            session.execute(update(WaitingTimer).where(WaitingTimer.id == timer.id)
+                            .values(attempts=attempts, due_at=next_at)
+                            .execution_options(synchronize_session=False))
+            return "retry", attempts, next_at
+        incident = {
+            "kind": "incident",
+            "message": f"timer {timer.element_id} could not be fired after {attempts} attempts: {message}",
+            "element_id": timer.element_id,
+            "task_id": timer.task_id,
+            "line": None,
+            "exception": type(exc).__name__,
+            "attempts": attempts,
+            "due_at": timer.due_at.isoformat(),
+            "failed_at": now.isoformat(),
+            "worker": worker,
+        }
+        seen = timer.version
+        if seen is None:
+            seen = session.scalar(select(ProcessInstance.version).where(ProcessInstance.id == timer.instance_id))
+        changed = session.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == timer.instance_id, ProcessInstance.version == seen,
+                   ProcessInstance.status.in_(LIVE))
+            .values(status="error", error=incident, version=ProcessInstance.version + 1, updated_at=now)
+            .execution_options(synchronize_session=False))
+        if changed.rowcount != 1:
+            return "gone", attempts, None      # the instance moved on: its timers are re-derived
+        session.execute(update(WaitingTimer).where(WaitingTimer.id == timer.id)
+                        .values(attempts=attempts).execution_options(synchronize_session=False))
+        session.execute(insert(AuditEvent), [dict(
+            instance_id=timer.instance_id, at=now, actor=f"worker:{worker}", kind="instance_error",
+            element_id=timer.element_id, task_id=timer.task_id, details=incident)])
+    return "incident", attempts, None
+
+
+def round_fields(report: TimerRoundReport, started: float) -> dict:
+    """Figures for the worker's round log line."""
+    late = sorted(report.lateness)
+    return {
+        "claimed": report.claimed, "fired": report.fired, "conflicts": report.conflicts,
+        "stale": report.stale, "skipped": report.skipped, "failed": report.failed,
+        "incidents": report.incidents, "errors": report.errors,
+        "max_lateness_s": round(late[-1], 3) if late else None,
+        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+    }

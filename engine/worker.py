@@ -1,4 +1,16 @@
-"""The timer worker: fire due timers, expire buffered messages, stop cleanly on SIGTERM."""
+"""The timer worker: fire due timers, expire buffered messages, stop cleanly on SIGTERM.
+
+Several `recall worker` processes may run side by side on PostgreSQL (see
+engine/timers.py for the claim protocol); on SQLite run one (`recall serve` embeds it).
+On PostgreSQL a worker takes its time from the database server (`DatabaseClock`,
+synced once per round), so a machine whose clock is wrong never fires early.
+
+It reports what it does as one JSON object per log line (`configure_logging()`, used
+by `recall worker`): `worker_started`, `round` (only when something happened: claimed,
+fired, conflicts, failures, incidents, lateness, duration), `worker_stopping`,
+`worker_stopped`, `round_failed`. With `RECALL_WORKER_METRICS_PORT` set it also serves
+its Prometheus metrics on http://127.0.0.1:<port>/metrics.
+"""
 from __future__ import annotations
 
 import json
@@ -6,14 +18,52 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
+import traceback
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import metrics
+from .clock import DatabaseClock
+from .timers import TimerRoundReport, round_fields
+from .archive.jobs import run_privacy_jobs
 
 log = logging.getLogger("recall.worker")
 
 
-def _log(event: str, **fields) -> None:
-    log.info(json.dumps({"event": event, **fields}, default=str, ensure_ascii=False))
+def _log(event: str, level: int = logging.INFO, **fields) -> None:
+    log.log(level, json.dumps({"event": event, **fields}, default=str, ensure_ascii=False))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, then the event's own fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name}
+        message = record.getMessage()
+        try:
+            fields = json.loads(message) if message.startswith("{") else None
+        except ValueError:
+            fields = None
+        if isinstance(fields, dict):
+            entry.update(fields)
+        else:
+            entry["message"] = message
+        if record.exc_info:
+            entry["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def configure_logging() -> None:
+    """Make every handler of the root logger write JSON lines (the standalone worker's format)."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+    for handler in root.handlers:
+        handler.setFormatter(JsonFormatter())
 
 
 class Worker:
@@ -23,25 +73,49 @@ class Worker:
         self.batch_size = batch_size
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()
+        self.metrics_server: ThreadingHTTPServer | None = None
+        self.last_report = None
+        use_database_time(engine)
 
     def run_once(self) -> int:
+        started = time.monotonic()
         report = self.engine.fire_due_timers(limit=self.batch_size, worker=self.name)
+        self.last_report = report
         expired = self.engine.expire_messages()
-        if report.fired or report.conflicts or report.errors or expired:
-            _log("timers", worker=self.name, fired=report.fired, conflicts=report.conflicts,
-                 errors=report.errors, messages_expired=expired)
+        run_privacy_jobs(self.engine)       # consent renewals, lapses, retention (engine/archive/jobs.py)
+        metrics.WORKER_ROUNDS.inc()
+        if report.fired or report.conflicts or report.errors or expired or getattr(report, "claimed", 0):
+            fields = round_fields(report, started) if isinstance(report, TimerRoundReport) else {
+                "fired": report.fired, "conflicts": report.conflicts, "errors": report.errors}
+            clock = self.engine.runtime.clock
+            if isinstance(clock, DatabaseClock):
+                fields["clock_offset_s"] = round(clock.offset.total_seconds(), 3)
+            _log("round", worker=self.name, messages_expired=expired, **fields)
         return report.fired
 
     def run(self) -> None:
-        _log("worker_started", worker=self.name, poll_seconds=self.poll_seconds)
-        while not self.stopping.is_set():
-            try:
-                fired = self.run_once()
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the worker
-                log.exception("worker round failed; retrying after the poll interval")
-                fired = 0
-            if fired < self.batch_size:   # a full batch means more is due: go on at once
-                self.stopping.wait(self.poll_seconds)
+        self._serve_metrics()
+        _log("worker_started", worker=self.name, poll_seconds=self.poll_seconds, batch_size=self.batch_size,
+             database=self.engine.db.dialect, clock=type(self.engine.runtime.clock).__name__,
+             metrics_port=self.metrics_server.server_address[1] if self.metrics_server else None)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    fired = self.run_once()
+                except Exception as exc:  # noqa: BLE001 - a database hiccup must not kill the worker
+                    metrics.WORKER_ROUND_FAILURES.inc()
+                    log.error(json.dumps({"event": "round_failed", "worker": self.name,
+                                          "error": f"{type(exc).__name__}: {exc}",
+                                          "retry_in_s": self.poll_seconds}, default=str), exc_info=True)
+                    fired = 0
+                # A full batch means more is due: go on at once.
+                claimed = getattr(self.last_report, "claimed", 0)
+                if max(fired, claimed) < self.batch_size:
+                    self.stopping.wait(self.poll_seconds)
+        finally:
+            if self.metrics_server is not None:
+                self.metrics_server.shutdown()
+                self.metrics_server.server_close()
         _log("worker_stopped", worker=self.name)
 
     def install_signal_handlers(self) -> None:
@@ -55,3 +129,48 @@ class Worker:
         thread = threading.Thread(target=self.run, name="recall-worker", daemon=True)
         thread.start()
         return thread
+
+    def _serve_metrics(self) -> None:
+        port = os.environ.get("RECALL_WORKER_METRICS_PORT")
+        if not port:
+            return
+        engine = self.engine
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                if self.path.split("?")[0] != "/metrics":
+                    self.send_error(404)
+                    return
+                body = metrics.render(engine).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", metrics.CONTENT_TYPE)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        host = os.environ.get("RECALL_WORKER_METRICS_HOST", "127.0.0.1")
+        self.metrics_server = ThreadingHTTPServer((host, int(port)), Handler)
+        self.metrics_server.daemon_threads = True
+        threading.Thread(target=self.metrics_server.serve_forever, name="recall-worker-metrics",
+                         daemon=True).start()
+
+
+def use_database_time(engine) -> None:
+    """On PostgreSQL with the system clock, take the time from the database server.
+
+    Replaces the engine's clock (and its runtime's, which SpiffWorkflow sees) by a
+    `DatabaseClock` around it; an embedded worker thus gives its API process the same
+    time. A simulated clock, or SQLite, is left alone.
+    """
+    clock = engine.runtime.clock
+    if engine.db.dialect != "postgresql" or getattr(clock, "simulated", False) or isinstance(clock, DatabaseClock):
+        return
+    synced = DatabaseClock(engine.db, base=clock)
+    try:
+        synced.sync()
+    except Exception:  # noqa: BLE001 - each round syncs first and fires nothing until that works
+        log.warning("could not read the database clock yet; the first round will try again")
+    engine.clock = engine.runtime.clock = synced

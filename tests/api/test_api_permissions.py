@@ -33,12 +33,25 @@ EXPECTED = {
     "POST /messages": ("/messages", {A, HR, INT}),
     "GET /testing/clock": ("/testing/clock", ALL),
     "POST /testing/clock": ("/testing/clock", {A, PO, INT}),
+    "GET /workspace/me": ("/workspace/me", ALL),
+    "GET /workspace/inbox": ("/workspace/inbox", {A, PO, HR, M}),
+    "GET /workspace/diagrams/{process_key}": ("/workspace/diagrams/nope", ALL),
+    "GET /workspace/diagrams/{process_key}/waiting": ("/workspace/diagrams/nope/waiting", {A, PO, HR}),
+    "GET /candidates": ("/candidates", {A, HR}),
+    "POST /candidates": ("/candidates", {A, HR, INT}),
+    "GET /candidates/{candidate_id}": ("/candidates/nope", {A, HR, M}),
+    "PATCH /candidates/{candidate_id}": ("/candidates/nope", {A, HR}),
+    "DELETE /candidates/{candidate_id}": ("/candidates/nope", {A, HR}),
+    "POST /candidates/{candidate_id}/declines": ("/candidates/nope/declines", {A, HR, INT}),
+    "POST /candidates/{candidate_id}/signals": ("/candidates/nope/signals", {A, HR, INT}),
+    "GET /analytics/funnel": ("/analytics/funnel", {A, PO, HR}),
 }
 PUBLIC = {
     "GET /health": "/health",
     "GET /openapi.json": "/openapi.json",
     "GET /docs": "/docs",
     "GET /docs/static/{filename}": "/docs/static/swagger-ui.css",
+    "GET /metrics": "/metrics",
 }
 
 

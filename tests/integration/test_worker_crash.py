@@ -19,7 +19,9 @@ pytestmark = pytest.mark.slow
 
 
 def _worker(database_url: str, *, pause: str | None = None) -> subprocess.Popen:
-    env = {**os.environ, "RECALL_DATABASE_URL": database_url, "RECALL_WORKER_POLL_SECONDS": "0.1"}
+    # On PostgreSQL the killed worker's claim (a lease) hides the timer until it runs out: keep it short.
+    env = {**os.environ, "RECALL_DATABASE_URL": database_url, "RECALL_WORKER_POLL_SECONDS": "0.1",
+           "RECALL_TIMER_LEASE_SECONDS": "2"}
     env.pop("RECALL_FAULT_PAUSE", None)
     if pause:
         env["RECALL_FAULT_PAUSE"] = pause

@@ -1,0 +1,362 @@
+"""The talent archive: candidates, their declines (which start `offer_recall`), signals, search, erasure.
+
+Contact fields (name, phone, email, wecom_external_id) are in an answer only for callers who
+may see them: hr and admin always, a hiring manager only while holding an open hand-off task
+for that candidate (each such read is audited). Who may call which endpoint is api/permissions.py.
+"""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+import marshmallow as ma
+from flask import current_app, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import ValidationError, fields, validate
+from werkzeug.exceptions import Forbidden
+
+from engine.archive import SearchFilters, TalentArchive, Viewer
+from engine.archive.access import CandidateAccessDenied
+from engine.archive.privacy import PrivacySettings
+from engine.archive.records import CONSENT_SCOPES, DECLINE_REASONS, InvalidCandidateData
+from engine.archive.views import CONTACT_FIELDS
+
+from ..config import recall_values
+from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from ..pagination import page
+from ..schemas import PageQuerySchema, PageSchema, Strict
+from ..state import current_user, engine
+
+blp = Blueprint("candidates", __name__, description="The talent archive")
+TAGS = ["candidates"]
+CST = timezone(timedelta(hours=8))      # dates in queries are Beijing calendar days
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,35}$"
+
+
+def archive() -> TalentArchive:
+    return TalentArchive(engine(), settings=PrivacySettings.from_mapping(recall_values(current_app.config)))
+
+
+def _str(max_length: int, **kwargs):
+    return fields.String(validate=validate.Length(max=max_length), **kwargs)
+
+
+def _str_list(max_items: int = 50, max_length: int = 500, **kwargs):
+    return fields.List(fields.String(validate=validate.Length(min=1, max=max_length)),
+                       validate=validate.Length(max=max_items), **kwargs)
+
+
+# ---------------------------------------------------------------- request bodies
+class RoundField(fields.Field):
+    """An interview round: a number (1, 2) or a label ("HR 面")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValidationError("a round number or label")
+        if isinstance(value, str) and not 1 <= len(value) <= 64:
+            raise ValidationError("1-64 characters")
+        return value
+
+
+class InterviewRoundSchema(Strict):
+    round = RoundField(required=True, metadata={"oneOf": [{"type": "integer"}, {"type": "string", "minLength": 1,
+                                                                                "maxLength": 64}]})
+    interviewer = _str(255, load_default=None, allow_none=True)
+    evaluation = _str(5000, load_default=None, allow_none=True)
+
+
+class ConsentInSchema(Strict):
+    granted = fields.Boolean(required=True, metadata={"description": "false (or withdraw) withdraws a consent "
+                                                                     "given earlier and ends the running cases"})
+    scope = fields.String(validate=validate.OneOf(CONSENT_SCOPES), load_default=None, allow_none=True)
+    source = _str(255, load_default=None, allow_none=True,
+                  metadata={"description": "where it was given, e.g. 'phone call', 'WeCom form'"})
+    expires_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    withdraw = fields.Boolean(load_default=False)
+
+
+class ProfileSchema(Strict):
+    name = _str(255, allow_none=True)
+    phone = _str(64, allow_none=True)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=320))
+    wecom_external_id = _str(255, allow_none=True)
+    role_applied = _str(255, allow_none=True)
+    tags = _str_list(max_length=64)
+    needs = _str_list()
+    open_questions = _str_list()
+    interview_trail = fields.List(fields.Nested(InterviewRoundSchema), validate=validate.Length(max=50))
+    notes = _str(20000, allow_none=True)
+    consent = fields.Nested(ConsentInSchema, allow_none=True)
+
+
+class CandidateInSchema(ProfileSchema):
+    id = fields.String(validate=validate.Regexp(ID_PATTERN),
+                       metadata={"description": "optional: the ATS's own id (default: a UUID)"})
+
+
+class DeclineInSchema(Strict):
+    reason = fields.String(required=True, validate=validate.OneOf(DECLINE_REASONS))
+    detail = _str(5000, load_default=None, allow_none=True)
+    decline_date = fields.AwareDateTime(load_default=None, allow_none=True,
+                                        metadata={"description": "default: now; the cadence counts from it"})
+    role = _str(255, load_default=None, allow_none=True)
+    hiring_manager = _str(255, load_default=None, allow_none=True)
+    needs = _str_list(load_default=None, allow_none=True)
+    open_questions = _str_list(load_default=None, allow_none=True)
+    consent = fields.Nested(ConsentInSchema, load_default=None, allow_none=True)
+    lang = fields.String(load_default="zh", validate=validate.OneOf(("zh", "en")))
+
+
+class SignalInSchema(Strict):
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                         metadata={"description": "e.g. open_to_work, family_resolved, left_new_job"})
+    text = _str(5000, load_default=None, allow_none=True)
+    source = _str(255, load_default=None, allow_none=True, metadata={"description": "e.g. wecom, linkedin, referral"})
+    consent_noted = fields.Boolean(load_default=False)
+
+
+class SearchQuerySchema(PageQuerySchema):
+    reason = fields.String(validate=validate.OneOf(DECLINE_REASONS))
+    role = fields.String(validate=validate.Length(min=1, max=255))
+    tag = fields.String(validate=validate.Length(min=1, max=64))
+    q = fields.String(validate=validate.Length(min=1, max=200),
+                      metadata={"description": "full text over notes, needs, open questions, decline details, signals"})
+    declined_from = fields.Date(metadata={"description": "a decline on or after this day (Beijing time)"})
+    declined_to = fields.Date(metadata={"description": "a decline on or before this day (Beijing time)"})
+    due_within_days = fields.Integer(validate=validate.Range(min=0, max=366),
+                                     metadata={"description": "a follow-up due within this many days (7: this week)"})
+    count = fields.String(load_default="capped", validate=validate.OneOf(("capped", "exact")),
+                          metadata={"description": "capped (default): total exact up to 500; exact: count all"})
+
+
+# ---------------------------------------------------------------- answers
+class ConsentSchema(Strict):
+    granted = fields.Boolean(required=True)
+    scope = fields.String(allow_none=True)
+    source = fields.String(allow_none=True)
+    expires_at = fields.DateTime(allow_none=True)
+    withdrawn_at = fields.DateTime(allow_none=True)
+    recorded_at = fields.DateTime(allow_none=True)
+    renewal_requested_at = fields.DateTime(allow_none=True)
+
+
+class DeclineSchema(Strict):
+    id = fields.String(required=True)
+    reason = fields.String(required=True)
+    detail = fields.String(allow_none=True)
+    decline_date = fields.DateTime(required=True)
+    role = fields.String(allow_none=True)
+    hiring_manager = fields.String(allow_none=True)
+    instance_id = fields.String(allow_none=True)
+    needs = fields.List(fields.String())
+    open_questions = fields.List(fields.String())
+    lang = fields.String()
+    created_at = fields.DateTime()
+
+
+class CaseSchema(Strict):
+    instance_id = fields.String(required=True)
+    process_key = fields.String(required=True)
+    status = fields.String(required=True)
+    end_event = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+
+
+class MessageOutSchema(Strict):
+    at = fields.DateTime(required=True)
+    direction = fields.String(required=True, validate=validate.OneOf(("sent", "received")))
+    stage = fields.String(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    channel = fields.String(allow_none=True)
+    text = fields.String(allow_none=True)
+    instance_id = fields.String(allow_none=True)
+    actor = fields.String()
+
+
+class SignalSchema(Strict):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    text = fields.String(allow_none=True)
+    source = fields.String(allow_none=True)
+    consent_noted = fields.Boolean()
+    received_at = fields.DateTime()
+    recorded_by = fields.String()
+    delivered_to = fields.List(fields.String())
+
+
+class TimelineSchema(Strict):
+    at = fields.DateTime(required=True)
+    kind = fields.String(required=True)
+    actor = fields.String()
+    summary = fields.String()
+    instance_id = fields.String(allow_none=True)
+    element_id = fields.String(allow_none=True)
+
+
+class CandidateSummarySchema(Strict):
+    id = fields.String(required=True)
+    name = fields.String(allow_none=True, metadata={"description": "only for callers who may see contact data"})
+    phone = fields.String(allow_none=True, metadata={"description": "only for callers who may see contact data"})
+    email = fields.String(allow_none=True, metadata={"description": "only for callers who may see contact data"})
+    wecom_external_id = fields.String(allow_none=True,
+                                      metadata={"description": "only for callers who may see contact data"})
+    contact_visible = fields.Boolean(required=True)
+    role_applied = fields.String(allow_none=True)
+    tags = fields.List(fields.String(), required=True)
+    needs = fields.List(fields.String())
+    open_questions = fields.List(fields.String())
+    consent = fields.Nested(ConsentSchema, required=True)
+    last_decline = fields.Nested(DeclineSchema, allow_none=True)
+    next_follow_up_at = fields.DateTime(allow_none=True, metadata={"description": "earliest cadence timer waiting"})
+    listed_at = fields.DateTime()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+    @ma.post_dump(pass_original=True)
+    def _hide_contact(self, data, original, **_kwargs):
+        if not getattr(original, "contact_visible", False):
+            for field in CONTACT_FIELDS:
+                data.pop(field, None)
+        return data
+
+
+class CandidateSchema(CandidateSummarySchema):
+    interview_trail = fields.List(fields.Dict())
+    notes = fields.String(allow_none=True)
+    declines = fields.List(fields.Nested(DeclineSchema), required=True)
+    cases = fields.List(fields.Nested(CaseSchema), required=True)
+    messages = fields.List(fields.Nested(MessageOutSchema), required=True)
+    signals = fields.List(fields.Nested(SignalSchema), required=True)
+    timeline = fields.List(fields.Nested(TimelineSchema), required=True)
+
+
+class CandidatePageSchema(PageSchema):
+    items = fields.List(fields.Nested(CandidateSummarySchema), required=True)
+    total = fields.Integer(allow_none=True, required=True,
+                           metadata={"description": "exact; null when more than total_at_least - 1 match"})
+    total_at_least = fields.Integer(required=True)
+
+
+class DeclineResultSchema(Strict):
+    decline_id = fields.String(required=True)
+    instance_id = fields.String(required=True, metadata={"description": "the offer_recall case started"})
+    candidate_id = fields.String(required=True)
+
+
+class SignalResultSchema(Strict):
+    signal_id = fields.Integer(required=True)
+    candidate_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("delivered", "recorded")),
+                           metadata={"description": "delivered: a case in its cadence raised react_to_signal"})
+    delivered_to = fields.List(fields.String(), required=True)
+
+
+class ErasureSchema(Strict):
+    candidate_id = fields.String(required=True)
+    erased_at = fields.DateTime(required=True)
+    reason = fields.String()
+    cases_cancelled = fields.List(fields.String())
+    cases_scrubbed = fields.List(fields.String())
+    tasks_scrubbed = fields.Integer()
+    audit_events_scrubbed = fields.Integer()
+    buffered_messages_scrubbed = fields.Integer()
+
+
+# ---------------------------------------------------------------- views
+def _invalid(exc: InvalidCandidateData) -> ValidationError:
+    return ValidationError({exc.field: [exc.message]})
+
+
+def _consent(body: dict) -> dict:
+    consent = body.get("consent")
+    if consent is not None and consent.get("granted") and (not consent.get("scope") or not consent.get("expires_at")):
+        raise ValidationError({"consent": ["a granted consent needs a scope and expires_at"]})
+    return body
+
+
+def _day_start(day) -> datetime:
+    return datetime.combine(day, time(0, 0), CST)
+
+
+@blp.route("/candidates", tags=TAGS)
+class Candidates(MethodView):
+    @blp.arguments(SearchQuerySchema, location="query", unknown="raise")
+    @blp.response(200, CandidatePageSchema)
+    def get(self, query):
+        """Find candidates again: by decline reason, role, tag, decline dates, free text, or who is due
+        a follow-up (`due_within_days=7`: this week). Newest decline first."""
+        filters = SearchFilters(
+            reason=query.get("reason"), role=query.get("role"), tag=query.get("tag"), q=query.get("q"),
+            declined_from=_day_start(query["declined_from"]) if "declined_from" in query else None,
+            declined_to=_day_start(query["declined_to"]) + timedelta(days=1) if "declined_to" in query else None,
+            due_within_days=query.get("due_within_days"))
+        limit, offset = query["limit"], query["offset"]
+        found = archive().search(filters, limit=limit + 1, offset=offset, count=query["count"])
+        body = page(found.items, limit=limit, offset=offset)
+        body["total"] = found.total
+        body["total_at_least"] = found.total_at_least
+        return body
+
+    @blp.arguments(CandidateInSchema)
+    @blp.response(201, CandidateSchema, headers={"Location": {"schema": {"type": "string"}}})
+    def post(self, body):
+        """Add a candidate to the archive (personal data lives here, never in workflow state)."""
+        try:
+            view = archive().create_candidate(_consent(body), actor=current_user().name)
+        except InvalidCandidateData as exc:
+            raise _invalid(exc) from exc
+        return view, 201, {"Location": url_for(".Candidate", candidate_id=view.id)}
+
+
+@blp.route("/candidates/<candidate_id>", tags=TAGS)
+class Candidate(MethodView):
+    @blp.response(200, CandidateSchema)
+    def get(self, candidate_id):
+        """One candidate: declines, consent, cases, messages (sent follow-ups and replies), timeline;
+        contact fields only for those who may see them."""
+        user = current_user()
+        try:
+            return archive().get_candidate(candidate_id, viewer=Viewer(user.name, user.role))
+        except CandidateAccessDenied as exc:
+            raise Forbidden(str(exc)) from exc
+
+    @blp.arguments(ProfileSchema)
+    @blp.response(200, CandidateSchema)
+    def patch(self, body, candidate_id):
+        """Change profile fields, tags or consent (a withdrawn consent ends the candidate's running cases)."""
+        try:
+            return archive().update_candidate(candidate_id, _consent(body), actor=current_user().name)
+        except InvalidCandidateData as exc:
+            raise _invalid(exc) from exc
+
+    @blp.response(200, ErasureSchema)
+    def delete(self, candidate_id):
+        """Erase the person: personal data removed from the archive, every case's workflow state, task
+        data, rendered messages and audit details; running cases cancelled; anonymous counts kept."""
+        return archive().erase(candidate_id, actor=current_user().name)
+
+
+@blp.route("/candidates/<candidate_id>/declines", tags=TAGS)
+class Declines(MethodView):
+    @idempotent
+    @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
+    @blp.arguments(DeclineInSchema)
+    @blp.response(201, DeclineResultSchema, headers={"Location": {"schema": {"type": "string"}}})
+    def post(self, body, candidate_id):
+        """Record a decline and start `offer_recall` for it; `Idempotency-Key` makes retries safe."""
+        try:
+            result = archive().record_decline(candidate_id, _consent(body), actor=current_user().name)
+        except InvalidCandidateData as exc:
+            raise _invalid(exc) from exc
+        return result, 201, {"Location": url_for("recall_instances.Instance", instance_id=result.instance_id)}
+
+
+@blp.route("/candidates/<candidate_id>/signals", tags=TAGS)
+class Signals(MethodView):
+    @blp.arguments(SignalInSchema)
+    @blp.response(201, SignalResultSchema)
+    def post(self, body, candidate_id):
+        """Record something new about a candidate; a case in its follow-up cadence raises `react_to_signal`
+        for HR at once (BPMN signal `candidate_signal`, for this candidate's cases only)."""
+        return archive().record_signal(candidate_id, body, actor=current_user().name)

@@ -1,0 +1,330 @@
+// Every text of the workspace in Chinese (first) and English. `t(key)` picks the user's
+// language; `pick("中文 / English")` does the same for names that come from the diagrams
+// and forms, which process owners write as "中文 / English".
+
+const STRINGS = {
+  app_name: ["入职召回", "Offer Recall"],
+  skip_to_main: ["跳到主要内容", "Skip to main content"],
+  main_nav: ["主导航", "Main navigation"],
+  nav_inbox: ["待办", "Inbox"],
+  nav_new_decline: ["记录未到岗", "Record a decline"],
+  nav_candidates: ["候选人", "Candidates"],
+  nav_processes: ["流程", "Processes"],
+  switch_lang: ["English", "中文"],
+  switch_lang_label: ["Switch to English", "切换到中文"],
+  sign_out: ["退出", "Sign out"],
+  signed_in_as: ["当前用户", "Signed in as"],
+  loading: ["加载中…", "Loading…"],
+  simulated_clock: ["模拟时钟", "Simulated clock"],
+  role_admin: ["管理员", "admin"],
+  role_process_owner: ["流程负责人", "process owner"],
+  role_hr: ["HR", "HR"],
+  role_manager: ["用人经理", "hiring manager"],
+  role_integrator: ["集成账号", "integrator"],
+
+  // sign-in
+  signin_title: ["登录", "Sign in"],
+  signin_intro: ["请输入管理员为你创建的 API 令牌(recall users add)。令牌只保存在本浏览器标签页中,关闭即失效。",
+    "Enter the API token your administrator created for you (recall users add). It is kept in this browser tab only and forgotten when the tab closes."],
+  token_label: ["API 令牌", "API token"],
+  signin_button: ["登录", "Sign in"],
+  token_required: ["请输入令牌", "Enter your token"],
+  token_invalid: ["令牌无效或已被替换", "This token is unknown or was replaced"],
+  signed_out: ["已退出", "Signed out"],
+  no_workspace_role: ["此角色没有待办任务;可以查看流程。", "This role has no task inbox; you can view the processes."],
+
+  // inbox
+  inbox_title: ["我的待办", "My inbox"],
+  queues: ["队列", "Queues"],
+  queue_all: ["全部", "All"],
+  queue_mine: ["分配给我", "Assigned to me"],
+  queue_group: ["{group} 组", "Group {group}"],
+  queue_overdue: ["已逾期", "Overdue"],
+  queue_user: ["{user} 的", "{user}'s"],
+  col_candidate: ["候选人", "Candidate"],
+  col_step: ["步骤", "Step"],
+  col_waited: ["已等待", "Waiting"],
+  col_due: ["截止", "Due"],
+  col_queue: ["队列", "Queue"],
+  overdue: ["已逾期", "Overdue"],
+  due_follow_up: ["跟进日", "follow-up day"],
+  no_due: ["—", "—"],
+  inbox_empty: ["没有待办任务。", "Nothing to do."],
+  inbox_filtered_empty: ["这个队列里没有任务。", "No task in this queue."],
+  inbox_count: ["共 {n} 项,{overdue} 项逾期", "{n} task(s), {overdue} overdue"],
+  inbox_truncated: ["只显示前 500 项。", "Only the first 500 are shown."],
+  open_task: ["打开任务", "Open task"],
+
+  // task page
+  task_meta: ["任务信息", "About this task"],
+  case_label: ["案件", "Case"],
+  step_label: ["步骤", "Step"],
+  created_label: ["开始于", "Since"],
+  due_label: ["截止", "Due"],
+  assignee_label: ["负责人", "Assignee"],
+  group_label: ["候选组", "Group"],
+  unassigned: ["未认领", "unclaimed"],
+  claim: ["认领", "Claim"],
+  claimed: ["已认领", "Claimed"],
+  complete: ["完成任务", "Complete task"],
+  completing: ["提交中…", "Submitting…"],
+  back_to_inbox: ["返回待办", "Back to inbox"],
+  view_diagram: ["查看流程图", "View diagram"],
+  task_completed: ["已完成「{title}」", "Completed “{title}”"],
+  next_task: ["下一个任务:{title}", "Next task: {title}"],
+  all_done: ["待办已全部完成。", "Your inbox is empty."],
+  form_has_errors: ["有 {n} 处需要修改,未提交任何内容:", "{n} field(s) need a change; nothing was submitted:"],
+  stale_task: ["打开任务后案件已发生变化(例如定时器或消息)。请重新加载后再提交。",
+    "The case changed after you opened this task (a timer or a message). Reload it and submit again."],
+  reload: ["重新加载", "Reload"],
+  task_not_open: ["这个任务已完成或已取消。", "This task was already completed or cancelled."],
+  task_done_readonly: ["此任务状态:{status}。", "This task is {status}."],
+  forbidden: ["你无权执行此操作。", "You are not allowed to do this."],
+  not_found: ["找不到该内容。", "Not found."],
+  error_generic: ["出错了:{detail}", "Something went wrong: {detail}"],
+  read_only_owner: ["流程负责人可以查看任务,但不能提交。", "Process owners can read tasks but not complete them."],
+  required_mark: ["必填", "required"],
+
+  // candidate context beside a task
+  context_title: ["候选人档案", "Candidate archive"],
+  suggested_message: ["推荐消息", "Suggested message"],
+  suggestion_hint: ["系统不会自动发送。请复制、按候选人情况修改后自行发送,再把实际发送的内容记录在表单里。",
+    "Nothing is sent automatically. Copy it, make it personal, send it yourself, then record what you sent in the form."],
+  copy: ["复制", "Copy"],
+  copied: ["已复制推荐消息", "Suggested message copied"],
+  copy_failed: ["无法自动复制,请手动选择文字复制。", "Could not copy automatically; select the text and copy it."],
+  use_suggestion: ["填入消息框", "Put it in the message box"],
+  suggestion_error: ["推荐消息生成失败:{error}", "The suggestion could not be prepared: {error}"],
+  decline_reason: ["未到岗原因", "Decline reason"],
+  decline_detail: ["原因说明", "Details"],
+  needs: ["核心需求", "Needs"],
+  open_questions: ["未解答的疑问", "Open questions"],
+  past_messages: ["往来消息", "Messages so far"],
+  no_messages: ["还没有消息。", "No messages yet."],
+  sent: ["已发送", "Sent"],
+  received: ["收到回复", "Received"],
+  talking_points: ["HR 的沟通要点", "HR's talking points"],
+  contact: ["联系方式", "Contact"],
+  phone: ["电话", "Phone"],
+  email: ["邮箱", "Email"],
+  wecom: ["企业微信", "WeCom"],
+  none_recorded: ["未记录", "none recorded"],
+  open_candidate: ["查看完整档案", "Open the full archive"],
+
+  // candidates
+  candidates_title: ["候选人", "Candidates"],
+  search: ["搜索", "Search"],
+  search_label: ["关键词", "Keywords"],
+  search_hint: ["在需求、疑问、原因说明、备注和新动态中查找。", "Searched in needs, open questions, decline details, notes and signals."],
+  due_this_week: ["本周需跟进", "Follow-up due this week"],
+  candidates_found: ["共 {n} 位候选人", "{n} candidate(s)"],
+  col_next_follow_up: ["下次跟进", "Next follow-up"],
+  find_hint: ["姓名、电话、邮箱或关键词", "Name, phone, email or keywords"],
+  reason_filter: ["原因", "Reason"],
+  any_reason: ["全部原因", "Any reason"],
+  no_candidates: ["没有找到候选人。", "No candidate found."],
+  col_name: ["姓名", "Name"],
+  col_role: ["应聘岗位", "Role"],
+  col_reason: ["最近原因", "Latest reason"],
+  col_tags: ["标签", "Tags"],
+  archive_unavailable: ["候选人档案暂不可用(接口尚未部署)。", "The candidate archive is not available (its API is not deployed)."],
+  candidate_title: ["候选人:{name}", "Candidate: {name}"],
+  role_applied: ["应聘岗位", "Role applied for"],
+  tags: ["标签", "Tags"],
+  declines: ["未到岗记录", "Declines"],
+  decline_date: ["未到岗日期", "Decline date"],
+  role: ["岗位", "Role"],
+  hiring_manager: ["用人经理", "Hiring manager"],
+  interview_trail: ["面试记录", "Interview trail"],
+  round_n: ["第 {n} 轮", "Round {n}"],
+  tl_created: ["加入人才档案", "Added to the archive"],
+  tl_declined: ["未到岗:{reason}", "Declined: {reason}"],
+  tl_consent_until: ["同意进入人才库({scope}),有效期至 {date}", "Talent-pool consent ({scope}) until {date}"],
+  tl_consent_withdrawn: ["撤回人才库同意", "Talent-pool consent withdrawn"],
+  tl_consent_refused: ["未同意进入人才库", "No talent-pool consent"],
+  tl_signal: ["新动态:{kind}", "Signal: {kind}"],
+  tl_task: ["完成:{name}", "Done: {name}"],
+  tl_timer: ["到期:{name}", "Due: {name}"],
+  tl_message: ["收到消息:{name}", "Message: {name}"],
+  tl_case_ended: ["案件结束:{name}", "Case ended: {name}"],
+  tl_case_cancelled: ["案件已取消", "Case cancelled"],
+  tl_contact_viewed: ["用人经理查看了联系方式", "Contact details read by the hiring manager"],
+  notes: ["备注", "Notes"],
+  consent: ["人才库同意", "Talent-pool consent"],
+  consent_granted: ["同意", "Granted"],
+  consent_not_granted: ["未同意", "Not granted"],
+  consent_scope: ["范围", "Scope"],
+  consent_source: ["来源", "Source"],
+  consent_expires: ["有效期至", "Expires"],
+  cases: ["案件", "Cases"],
+  no_cases: ["没有案件。", "No case."],
+  timeline: ["时间线", "Timeline"],
+  messages: ["消息", "Messages"],
+  record_decline_for: ["为此候选人记录未到岗", "Record a decline for this candidate"],
+  channel: ["渠道", "Channel"],
+
+  // new decline
+  new_decline_title: ["记录未到岗,开始召回案件", "Record a decline and start a recall case"],
+  new_decline_intro: ["记录候选人为何没有到岗。提交后会开始一个召回案件,并打开“记录未到岗原因”任务供你确认。",
+    "Record why the candidate did not come. Submitting starts a recall case and opens the “Archive decline” task for you to confirm."],
+  candidate_section: ["候选人", "Candidate"],
+  find_candidate: ["查找已有候选人", "Find an existing candidate"],
+  find: ["查找", "Find"],
+  select: ["选择", "Select"],
+  selected_candidate: ["已选择:{name}", "Selected: {name}"],
+  change: ["更换", "Change"],
+  or_new_candidate: ["或填写新候选人", "Or enter a new candidate"],
+  decline_section: ["未到岗情况", "The decline"],
+  consent_section: ["人才库同意", "Talent-pool consent"],
+  lang_section: ["消息语言", "Message language"],
+  submit_decline: ["记录并开始案件", "Record and start the case"],
+  decline_recorded: ["已记录,请确认档案", "Recorded; please confirm the archive"],
+
+  // case / diagram
+  case_title: ["召回案件", "Recall case"],
+  status: ["状态", "Status"],
+  end_event: ["结束于", "Ended at"],
+  version: ["版本", "Version"],
+  legend: ["图例", "Legend"],
+  legend_done: ["已完成", "Completed"],
+  legend_current: ["当前任务", "Current task"],
+  legend_timer: ["等待定时器", "Waiting timer"],
+  legend_message: ["等待消息", "Waiting for a message"],
+  now_section: ["当前", "Now"],
+  current_tasks: ["当前任务", "Current tasks"],
+  waiting_timers: ["等待中的定时器", "Waiting timers"],
+  waiting_messages: ["等待中的消息", "Waiting for messages"],
+  due_at: ["到期 {when}", "due {when}"],
+  nothing_waiting: ["无", "None"],
+  history: ["历史", "History"],
+  diagram_of: ["流程图:{name}", "Diagram: {name}"],
+  diagram_alt: ["{name} 的 BPMN 流程图。已完成 {done} 个元素;当前:{current}。下方列表给出相同信息。",
+    "BPMN diagram of {name}. {done} element(s) completed; now at: {current}. The list below gives the same information."],
+  zoom_in: ["放大", "Zoom in"],
+  zoom_out: ["缩小", "Zoom out"],
+  zoom_fit: ["适应宽度", "Fit width"],
+  diagram_failed: ["流程图无法显示:{error}", "The diagram could not be drawn: {error}"],
+  not_allowed_case: ["你的角色不能查看案件详情。", "Your role cannot view case details."],
+  processes_title: ["流程", "Processes"],
+  col_process: ["流程", "Process"],
+  col_version: ["最新版本", "Latest version"],
+  col_deployed: ["部署于", "Deployed"],
+  owner_view: ["各环节等待的案件数", "Cases waiting at each element"],
+  active_cases: ["进行中的案件:{n}", "Active cases: {n}"],
+  col_element: ["环节", "Element"],
+  col_tasks: ["待办", "Tasks"],
+  col_timers: ["定时器", "Timers"],
+  col_messages: ["等消息", "Messages"],
+  col_overdue: ["已到期", "Past due"],
+  col_next_due: ["最近到期", "Next due"],
+  cases_waiting: ["{n} 个案件在此等待", "{n} case(s) wait here"],
+
+  yes: ["是", "Yes"],
+  no: ["否", "No"],
+  add_item: ["添加一项", "Add an item"],
+  remove_item: ["删除第 {n} 项", "Remove item {n}"],
+  item_n: ["第 {n} 项", "Item {n}"],
+  choose: ["请选择…", "Choose…"],
+  days: ["{n} 天", "{n} d"],
+  hours: ["{n} 小时", "{n} h"],
+  minutes: ["{n} 分钟", "{n} min"],
+  just_now: ["刚刚", "just now"],
+
+  err_required: ["必填", "Required"],
+  err_enum: ["请选择一个有效选项", "Choose one of the options"],
+  err_min_length: ["不能为空", "Must not be empty"],
+  err_date: ["请输入有效日期", "Enter a valid date"],
+  err_type: ["格式不正确", "Wrong type of value"],
+  err_minimum: ["数值太小", "Too small"],
+  err_maximum: ["数值太大", "Too large"],
+  err_min_items: ["至少需要一项", "Add at least one"],
+  err_pattern: ["格式不正确", "Wrong format"],
+};
+
+// Decline reasons (the contract of archive_decline's form) and the other enums the
+// workspace shows outside a task form.
+export const REASONS = {
+  salary: ["薪资", "Salary"], counter_offer: ["原公司挽留", "Counter-offer"], team: ["团队氛围", "Team"],
+  career_path: ["发展路径", "Career path"], role_clarity: ["岗位不清晰", "Role clarity"], commute: ["通勤", "Commute"],
+  family: ["家庭原因", "Family"], location: ["工作地点", "Location"], other: ["其他", "Other"],
+};
+export const CONSENT_SCOPES = {
+  same_role: ["仅同一岗位", "Same role only"], similar_roles: ["相似岗位", "Similar roles"], any_role: ["所有岗位", "Any role"],
+};
+export const CHANNELS = {
+  wecom: ["企业微信", "WeCom"], email: ["邮件", "Email"], phone: ["电话", "Phone"], other: ["其他", "Other"],
+};
+export const STATUSES = {
+  ready: ["待办", "ready"], completed: ["已完成", "completed"], cancelled: ["已取消", "cancelled"],
+  running: ["进行中", "running"], waiting: ["等待中", "waiting"], error: ["出错", "error"],
+};
+export const MESSAGES = {
+  candidate_replied: ["候选人回复", "Candidate replied"], offer_response: ["offer 答复", "Offer response"],
+  new_hire_feedback: ["新员工反馈", "New-hire feedback"], employee_left: ["员工离职", "Employee left"],
+  candidate_signal: ["候选人新动态", "Candidate signal"],
+};
+export const HISTORY_KINDS = {
+  instance_started: ["案件开始", "Case started"], task_completed: ["任务完成", "Task completed"],
+  element_completed: ["步骤完成", "Step done"], timer_fired: ["定时器到期", "Timer fired"],
+  message_delivered: ["收到消息", "Message received"], task_claimed: ["任务认领", "Task claimed"],
+  instance_cancelled: ["案件取消", "Case cancelled"], instance_completed: ["案件结束", "Case ended"],
+  instance_error: ["出错", "Error"], instance_retried: ["重试", "Retried"],
+};
+
+const LANG_KEY = "recall.lang";
+let current = (() => {
+  try { return localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh"; } catch { return "zh"; }
+})();
+
+export function lang() { return current; }
+export function locale() { return current === "en" ? "en-GB" : "zh-CN"; }
+
+export function setLang(value) {
+  current = value === "en" ? "en" : "zh";
+  try { localStorage.setItem(LANG_KEY, current); } catch { /* private mode: keep it for this page */ }
+  document.documentElement.lang = current === "en" ? "en" : "zh-CN";
+}
+
+export function t(key, vars = {}) {
+  const entry = STRINGS[key];
+  let text = entry ? entry[current === "en" ? 1 : 0] : key;
+  for (const [name, value] of Object.entries(vars)) text = text.split(`{${name}}`).join(String(value));
+  return text;
+}
+
+export function label(map, key) {
+  const entry = map[key];
+  return entry ? entry[current === "en" ? 1 : 0] : (key ?? "");
+}
+
+const CJK = /[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]/;
+
+// "中文 / English" -> the part in the user's language. A text may contain " / " inside one
+// language ("A / B / C。 / A / B / C."): the English part is the longest tail without CJK.
+export function pick(text) {
+  if (typeof text !== "string" || !text.includes(" / ")) return text ?? "";
+  const parts = text.split(" / ");
+  let split = parts.length;
+  while (split > 0 && !CJK.test(parts[split - 1])) split -= 1;
+  if (split === 0 || split === parts.length) return text;   // one language only
+  const zh = parts.slice(0, split).join(" / ");
+  const en = parts.slice(split).join(" / ");
+  return current === "en" ? en : zh;
+}
+
+// Server-side jsonschema / marshmallow messages -> a short bilingual message (the original
+// stays available as a tooltip).
+export function friendlyError(message) {
+  const m = String(message || "");
+  if (/is a required property|Missing data for required field|required/i.test(m)) return t("err_required");
+  if (/is not one of|Must be one of/i.test(m)) return t("err_enum");
+  if (/should be non-empty|is too short|Shorter than minimum length|minLength/i.test(m)) {
+    return /\[\]/.test(m) ? t("err_min_items") : t("err_min_length");
+  }
+  if (/is not a 'date'|Not a valid date/i.test(m)) return t("err_date");
+  if (/is less than( or equal to)? the minimum|greater than or equal/i.test(m)) return t("err_minimum");
+  if (/is greater than( or equal to)? the maximum|less than or equal/i.test(m)) return t("err_maximum");
+  if (/does not match/i.test(m)) return t("err_pattern");
+  if (/is not of type|Not a valid/i.test(m)) return t("err_type");
+  return m;
+}

@@ -1,0 +1,238 @@
+"""`TalentArchive`: the archive's front door; every public method is one unit of work."""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..archive_models import Candidate, CandidateDecline, CandidateSignal
+from ..errors import NotFound
+from . import access, analytics, cases, consent, history, privacy, records, search
+from .access import Viewer
+from .search import SearchFilters
+from .views import (
+    CONTACT_FIELDS, CandidatePage, CandidateView, DeclineResult, ErasureReport, JobReport, SignalResult,
+)
+
+log = logging.getLogger("recall.archive")
+
+
+class TalentArchive:
+    """Candidates, declines, signals, consent; search, funnel, erasure and the privacy jobs."""
+
+    def __init__(self, engine, *, settings: privacy.PrivacySettings | None = None):
+        self.engine = engine            # engine.service.RecallEngine
+        self.db = engine.db
+        self.clock = engine.clock
+        self.settings = settings or privacy.PrivacySettings.from_mapping()
+
+    # ---------------------------------------------------------------- candidates
+    def create_candidate(self, data: dict, *, actor: str) -> CandidateView:
+        with self.db.transaction() as s:
+            candidate = records.create(s, data, actor=actor, now=self.clock.now())
+            self.engine.runtime.audit(s, None, "candidate_created", actor, None, None,
+                                      {"candidate_id": candidate.id, "fields": sorted(k for k in data if data[k])})
+            return self._detail(s, candidate, Viewer(actor, "admin"))
+
+    def update_candidate(self, candidate_id: str, changes: dict, *, actor: str) -> CandidateView:
+        """Change profile fields, tags or consent; a withdrawn consent ends the running cases now."""
+        with self.db.transaction() as s:
+            now = self.clock.now()
+            if changes.get("consent") is not None:
+                # a consent HR just recorded in a task must count before this change is judged
+                consent.apply_answers(s, now=now, limit=1000)
+            candidate = records.load(s, candidate_id, for_update=True)
+            records.update(s, candidate, changes, actor=actor, now=now)
+            self.engine.runtime.audit(s, None, "candidate_changed", actor, None, None,
+                                      {"candidate_id": candidate.id, "fields": sorted(changes)})
+            if candidate.consent_withdrawn_at is not None and candidate.consent_lapsed_at is None:
+                consent.lapse(self.engine, s, candidate, now=now, actor=actor)
+            return self._detail(s, candidate, Viewer(actor, "admin"))
+
+    def get_candidate(self, candidate_id: str, *, viewer: Viewer) -> CandidateView:
+        """The candidate with declines, consent, cases, messages and timeline; contact fields only
+        for those who may see them (a manager's read of them is audited)."""
+        # Only a manager's read writes (its audit row); the others read without a write lock.
+        unit = self.db.transaction if viewer.role in access.HANDOFF_ROLES else self.db.reading
+        with unit() as s:
+            candidate = records.load(s, candidate_id)
+            return self._detail(s, candidate, viewer)
+
+    def search(self, filters: SearchFilters, *, limit: int = 50, offset: int = 0,
+               count: str = "capped") -> CandidatePage:
+        """One page of matching candidates, newest listing first, with the total (see search.find)."""
+        with self.db.reading() as s:
+            found = search.find(s, filters, now=self.clock.now(), limit=limit, offset=offset, count=count)
+            rows = search.load_page(s, found.ids)
+            ids = [c.id for c in rows]
+            tags = records.tags_of(s, ids)
+            last = records.last_declines(s, ids)
+            due = search.next_follow_ups(s, ids)
+            items = []
+            for c in rows:
+                view = records.summary_view(c, tags=tags[c.id], contact=True, last_decline=last.get(c.id))
+                view.next_follow_up_at = due.get(c.id)
+                items.append(view)
+            return CandidatePage(items=items, total=found.total, total_at_least=found.total_at_least)
+
+    # ---------------------------------------------------------------- declines and signals
+    def record_decline(self, candidate_id: str, decline: dict, *, actor: str) -> DeclineResult:
+        """Record a decline and start `offer_recall` for it; workflow data gets the candidate id,
+        reason, date, language, needs and questions — never contact data."""
+        with self.db.transaction() as s:
+            candidate = records.load(s, candidate_id, for_update=True)
+            if decline.get("reason") not in records.DECLINE_REASONS:
+                raise records.InvalidCandidateData("reason", f"give one of {', '.join(records.DECLINE_REASONS)}")
+            now = self.clock.now()
+            decline_date: datetime = decline.get("decline_date") or now
+            needs = list(decline.get("needs") or candidate.needs or [])
+            questions = list(decline.get("open_questions") or candidate.open_questions or [])
+            lang = decline.get("lang") or "zh"
+            row = CandidateDecline(id=str(uuid.uuid4()), candidate_id=candidate.id, reason=decline["reason"],
+                                   detail=decline.get("detail"), decline_date=decline_date,
+                                   role=decline.get("role") or candidate.role_applied,
+                                   hiring_manager=decline.get("hiring_manager"), needs=needs,
+                                   open_questions=questions, lang=lang, created_at=now, created_by=actor)
+            had_declines = bool(records.declines_of(s, candidate.id))
+            s.add(row)
+            if decline.get("consent") is not None:
+                records.record_consent(s, candidate, decline["consent"], actor=actor, now=now, source="decline")
+            # listed by the latest decline (the creation time only until the first one)
+            candidate.listed_at = max(candidate.listed_at, decline_date) if had_declines else decline_date
+            candidate.updated_at = now
+            records.refresh_retention(candidate)
+            s.flush()
+            records.reindex(s, candidate)
+            variables = {"candidate_id": candidate.id, "decline_date": decline_date.isoformat(),
+                         "decline_reason": row.reason, "lang": lang, "needs": needs, "open_questions": questions}
+            row.instance_id = cases.start_recall(self.engine, s, variables=variables, business_key=candidate.id,
+                                                 actor=actor)
+            self.engine.runtime.audit(s, row.instance_id, "decline_recorded", actor, None, None,
+                                      {"candidate_id": candidate.id, "decline_id": row.id,
+                                       "decline_reason": row.reason, "decline_date": decline_date.isoformat()})
+            return DeclineResult(decline_id=row.id, instance_id=row.instance_id, candidate_id=candidate.id)
+
+    def record_signal(self, candidate_id: str, signal: dict, *, actor: str) -> SignalResult:
+        """Record a signal and deliver `candidate_signal` to the candidate's cases in their cadence:
+        each raises `react_to_signal` for HR at once."""
+        with self.db.transaction() as s:
+            candidate = records.load(s, candidate_id, for_update=True)
+            now = self.clock.now()
+            row = CandidateSignal(candidate_id=candidate.id, kind=signal["kind"], text=signal.get("text"),
+                                  source=signal.get("source"), consent_noted=bool(signal.get("consent_noted")),
+                                  received_at=now, recorded_by=actor, delivered_to=[])
+            s.add(row)
+            s.flush()
+            payload = {"signal_id": row.id, "kind": row.kind, "text": row.text, "source": row.source,
+                       "consent_noted": row.consent_noted, "received_at": now.isoformat()}
+            correlation = {"candidate_id": candidate.id}
+            targets = cases.in_cadence(s, cases.instance_ids(s, candidate.id))
+            delivered = [i for i in targets if cases.send_signal(self.engine, s, i, "candidate_signal", payload,
+                                                                 correlation=correlation, actor=actor)]
+            row.delivered_to = delivered
+            candidate.updated_at = now
+            records.reindex(s, candidate)
+            self.engine.runtime.audit(s, None, "signal_recorded", actor, None, None,
+                                      {"candidate_id": candidate.id, "signal_id": row.id, "kind": row.kind,
+                                       "delivered_to": delivered})
+            return SignalResult(signal_id=row.id, candidate_id=candidate.id, delivered_to=delivered,
+                                status="delivered" if delivered else "recorded")
+
+    # ---------------------------------------------------------------- privacy
+    def erase(self, candidate_id: str, *, actor: str, reason: str = "erasure") -> ErasureReport:
+        """Remove the person's personal data everywhere and cancel their running cases."""
+        with self.db.transaction() as s:
+            candidate = records.load(s, candidate_id, for_update=True)
+            report = self._erase(s, candidate, actor=actor, reason=reason)
+        privacy.checkpoint(self.db)
+        return report
+
+    def _erase(self, s, candidate: Candidate, *, actor: str, reason: str) -> ErasureReport:
+        now = self.clock.now()
+        privacy.secure_delete_on(s)
+        scrubber = privacy.scrubber_for(s, candidate)
+        ids = cases.instance_ids(s, candidate.id)
+        # side rows first: the cancellations below only add rows without personal data
+        tasks, audits, buffered = privacy.scrub_side_rows(s, ids, candidate.id, scrubber)
+        cancelled, scrubbed = privacy.scrub_cases(self.engine, s, ids, scrubber, actor=actor, reason=reason)
+        privacy.erase_archive(s, candidate, now=now, reason=reason)
+        kind = "candidate_erased" if reason == "erasure" else "candidate_anonymised"
+        self.engine.runtime.audit(s, None, kind, actor, None, None,
+                                  {"candidate_id": candidate.id, "reason": reason, "cases": scrubbed,
+                                   "cases_cancelled": cancelled})
+        return ErasureReport(candidate_id=candidate.id, erased_at=now, reason=reason, cases_cancelled=cancelled,
+                             cases_scrubbed=scrubbed, tasks_scrubbed=tasks, audit_events_scrubbed=audits,
+                             buffered_messages_scrubbed=buffered)
+
+    def run_jobs(self, *, limit: int = 100) -> JobReport:
+        """Consent answers, renewal requests, lapses and anonymisation (each candidate its own unit of work)."""
+        report = JobReport()
+        now = self.clock.now()
+        with self.db.reading() as s:
+            pending = consent.answers_pending(s)
+        if pending:
+            with self.db.transaction() as s:
+                report.consent_answers_applied = consent.apply_answers(s, now=now, limit=limit)
+        with self.db.reading() as s:
+            renewals = consent.renewals_due(s, now=now, renewal_days=self.settings.renewal_days, limit=limit)
+            lapses = consent.lapses_due(s, now=now, limit=limit)
+        for candidate_id in renewals:
+            with self.db.transaction() as s:
+                candidate = s.get(Candidate, candidate_id)
+                if candidate is not None and candidate.consent_renewal_requested_at is None:
+                    consent.request_renewal(self.engine, s, candidate, now=now)
+                    report.renewals_requested += 1
+        for candidate_id in lapses:
+            with self.db.transaction() as s:
+                candidate = s.get(Candidate, candidate_id)
+                if candidate is not None and candidate.consent_lapsed_at is None:
+                    report.cases_cancelled += len(consent.lapse(self.engine, s, candidate, now=now))
+                    report.consents_lapsed += 1
+        with self.db.reading() as s:
+            due = consent.anonymisations_due(s, now=now, retention_days=self.settings.retention_days, limit=limit)
+        for candidate_id in due:
+            with self.db.transaction() as s:
+                candidate = s.get(Candidate, candidate_id)
+                if candidate is not None and candidate.anonymised_at is None:
+                    self._erase(s, candidate, actor="worker:retention", reason="retention")
+                    report.anonymised += 1
+        if report.anonymised:
+            privacy.checkpoint(self.db)
+        return report
+
+    # ---------------------------------------------------------------- analytics
+    def funnel(self, *, group_by: str | None = "reason") -> dict:
+        with self.db.reading() as s:
+            return analytics.funnel(s, now=self.clock.now(), group_by=group_by)
+
+    # ---------------------------------------------------------------- views
+    def _detail(self, s, candidate: Candidate, viewer: Viewer) -> CandidateView:
+        ids = cases.instance_ids(s, candidate.id)
+        granted = access.decide(s, viewer, ids)
+        declines = records.declines_of(s, candidate.id)
+        signals = records.signals_of(s, candidate.id)
+        view = records.summary_view(candidate, tags=records.tags_of(s, [candidate.id])[candidate.id],
+                                    contact=granted.contact, last_decline=declines[-1] if declines else None)
+        view.declines = [records.decline_view(d) for d in declines]
+        view.cases = history.cases(s, ids)
+        events = history.case_events(s, ids)
+        view.messages = history.messages(events, signals)
+        view.signals = [records.signal_view(x) for x in signals]
+        view.timeline = history.timeline(candidate, declines, records.consents_of(s, candidate.id), signals, events)
+        view.next_follow_up_at = search.next_follow_ups(s, [candidate.id]).get(candidate.id)
+        if granted.handoff_task is not None:
+            task = granted.handoff_task
+            shown = [f for f in CONTACT_FIELDS if getattr(candidate, f)]
+            self.engine.runtime.audit(s, task.instance_id, "contact_viewed", viewer.name, task.element_id, task.id,
+                                      {"candidate_id": candidate.id, "fields": shown})
+        return view
+
+    def exists(self, candidate_id: str) -> bool:
+        with self.db.reading() as s:
+            return s.scalar(select(Candidate.id).where(Candidate.id == candidate_id,
+                                                       Candidate.anonymised_at.is_(None))) is not None
+
+
+__all__ = ["TalentArchive", "NotFound"]

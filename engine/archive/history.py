@@ -1,0 +1,135 @@
+"""A candidate's cases, messages and timeline, read from the audit trail of their cases.
+
+Sent messages are the follow-ups HR (or a manager) recorded when completing a task;
+received ones are the candidate's messages delivered to the case. Nothing is kept by hand.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..archive_models import Candidate, CandidateConsent, CandidateDecline, CandidateSignal
+from ..models import AuditEvent, ProcessInstance
+from .views import CaseView, MessageView, TimelineEntry
+
+# task element -> stage of a message HR (or the manager) sent
+SENT_BY_TASK = {
+    "follow_up_day_30": "day_30", "follow_up_day_90": "day_90", "follow_up_day_180": "day_180",
+    "follow_up_snooze": "snooze", "react_to_signal": "signal", "send_reoffer": "reoffer",
+}
+RECEIVED_MESSAGES = ("candidate_replied", "offer_response", "new_hire_feedback", "employee_left",
+                     "candidate_signal")
+TIMELINE_KINDS = ("instance_started", "task_completed", "timer_fired", "message_delivered", "instance_completed",
+                  "instance_cancelled", "instance_error", "contact_viewed", "data_erased", "decline_recorded")
+
+
+def cases(session: Session, ids: list[str]) -> list[CaseView]:
+    if not ids:
+        return []
+    rows = session.execute(select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.status,
+                                  ProcessInstance.end_event, ProcessInstance.created_at,
+                                  ProcessInstance.completed_at)
+                           .where(ProcessInstance.id.in_(ids)).order_by(ProcessInstance.created_at)).all()
+    return [CaseView(*r) for r in rows]
+
+
+def case_events(session: Session, ids: list[str]) -> list[AuditEvent]:
+    if not ids:
+        return []
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.instance_id.in_(ids),
+                                                         AuditEvent.kind.in_(TIMELINE_KINDS))
+                                .order_by(AuditEvent.id)))
+
+
+def sent_message(event: AuditEvent) -> MessageView | None:
+    stage = SENT_BY_TASK.get(event.element_id or "")
+    if event.kind != "task_completed" or stage is None:
+        return None
+    data = (event.details or {}).get("data") or {}
+    if data.get("outcome") == "skipped" or data.get("action") == "no_action":
+        return None
+    return MessageView(at=event.at, direction="sent", stage=stage, element_id=event.element_id,
+                       channel=data.get("channel"), text=data.get("message_sent"),
+                       instance_id=event.instance_id, actor=event.actor)
+
+
+def received_message(event: AuditEvent, stage: str | None) -> MessageView | None:
+    details = event.details or {}
+    if event.kind != "message_delivered" or details.get("name") not in RECEIVED_MESSAGES:
+        return None
+    payload = details.get("payload") or {}
+    text = payload.get("text")
+    if text is None and "decision" in payload:
+        text = str(payload["decision"])
+    if details.get("name") == "candidate_signal":
+        stage, channel = "signal", payload.get("source")
+    else:
+        channel = payload.get("channel")
+    return MessageView(at=event.at, direction="received", stage=stage, element_id=event.element_id,
+                       channel=channel, text=text, instance_id=event.instance_id, actor=event.actor)
+
+
+def messages(events: list[AuditEvent], signals: list[CandidateSignal]) -> list[MessageView]:
+    """Sent follow-ups and received messages (replies, offer answers, signals); a reply carries the
+    stage of the message it answers."""
+    out: list[MessageView] = []
+    last_stage: dict[str | None, str | None] = {}
+    for event in events:
+        sent = sent_message(event)
+        if sent is not None:
+            last_stage[event.instance_id] = sent.stage
+            out.append(sent)
+            continue
+        received = received_message(event, last_stage.get(event.instance_id))
+        if received is not None:
+            out.append(received)
+    for s in signals:
+        if not s.delivered_to:          # delivered ones are in their case's trail already
+            out.append(MessageView(at=s.received_at, direction="received", stage="signal", element_id=None,
+                                   channel=s.source, text=s.text, instance_id=None, actor=s.recorded_by))
+    out.sort(key=lambda m: m.at)        # stable: the trail's order among equal times
+    return out
+
+
+def _summary(event: AuditEvent) -> str:
+    details = event.details or {}
+    if event.kind == "task_completed":
+        return f"{event.element_id} completed"
+    if event.kind == "timer_fired":
+        return "timer " + ", ".join(t.get("element_id", "?") for t in details.get("timers", []))
+    if event.kind == "message_delivered":
+        return f"{details.get('name')} delivered"
+    if event.kind == "instance_completed":
+        return f"case ended at {details.get('end_event')}"
+    if event.kind == "instance_cancelled":
+        return f"case cancelled ({details.get('reason') or 'no reason'})"
+    if event.kind == "contact_viewed":
+        return "contact details read by the hiring manager"
+    if event.kind == "decline_recorded":
+        return f"decline recorded ({details.get('decline_reason')})"
+    return event.kind.replace("_", " ")
+
+
+def timeline(candidate: Candidate, declines: list[CandidateDecline], consents: list[CandidateConsent],
+             signals: list[CandidateSignal], events: list[AuditEvent]) -> list[TimelineEntry]:
+    entries = [TimelineEntry(candidate.created_at, "candidate_created", candidate.created_by, "added to the archive")]
+    for d in declines:
+        entries.append(TimelineEntry(d.decline_date, "declined", d.created_by, f"declined ({d.reason})",
+                                     instance_id=d.instance_id))
+    for c in consents:
+        if c.withdrawn_at is not None:
+            summary, kind = "talent-pool consent withdrawn", "consent_withdrawn"
+        elif c.granted:
+            summary, kind = f"talent-pool consent ({c.scope}) until {c.expires_at:%Y-%m-%d}", "consent_granted"
+        else:
+            summary, kind = "no talent-pool consent", "consent_refused"
+        entries.append(TimelineEntry(c.recorded_at, kind, c.recorded_by, summary))
+    for s in signals:
+        entries.append(TimelineEntry(s.received_at, "signal", s.recorded_by, f"signal: {s.kind}"))
+    for e in events:
+        if e.kind == "decline_recorded":
+            continue            # shown from the decline itself
+        entries.append(TimelineEntry(e.at, e.kind, e.actor, _summary(e), instance_id=e.instance_id,
+                                     element_id=e.element_id))
+    entries.sort(key=lambda t: t.at)
+    return entries

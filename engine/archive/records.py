@@ -1,0 +1,217 @@
+"""Candidate records in the caller's transaction: create, change, consent, search document, views."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..archive_models import (
+    Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag,
+)
+from ..errors import NotFound, RecallError
+from . import search
+from .views import CandidateView, ConsentView, DeclineView, SignalView
+
+DECLINE_REASONS = ("salary", "counter_offer", "team", "career_path", "role_clarity", "commute", "family",
+                   "location", "other")
+CONSENT_SCOPES = ("same_role", "similar_roles", "any_role")
+PROFILE_FIELDS = ("name", "phone", "email", "wecom_external_id", "role_applied", "needs", "open_questions",
+                  "interview_trail", "notes")
+
+
+class InvalidCandidateData(RecallError):
+    """A candidate, decline, signal or consent value is not acceptable (HTTP 422)."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+def load(session: Session, candidate_id: str, *, for_update: bool = False) -> Candidate:
+    """A candidate that exists and was not erased; NotFound otherwise."""
+    query = select(Candidate).where(Candidate.id == candidate_id)
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    candidate = session.scalars(query).first()
+    if candidate is None or candidate.anonymised_at is not None:
+        raise NotFound(f"no candidate {candidate_id}" if candidate is None
+                       else f"candidate {candidate_id} was erased")
+    return candidate
+
+
+def create(session: Session, data: dict, *, actor: str, now: datetime) -> Candidate:
+    candidate = Candidate(id=data.get("id") or str(uuid.uuid4()), needs=[], open_questions=[],
+                          interview_trail=[], listed_at=now, created_at=now, updated_at=now, created_by=actor,
+                          consent_granted=False)
+    if session.get(Candidate, candidate.id) is not None:
+        raise InvalidCandidateData("id", f"candidate {candidate.id} already exists")
+    _apply_profile(candidate, data)
+    session.add(candidate)
+    session.flush()
+    if "tags" in data:
+        set_tags(session, candidate.id, data["tags"])
+    if data.get("consent") is not None:
+        record_consent(session, candidate, data["consent"], actor=actor, now=now, source="api")
+    refresh_retention(candidate)
+    reindex(session, candidate)
+    return candidate
+
+
+def update(session: Session, candidate: Candidate, data: dict, *, actor: str, now: datetime) -> None:
+    _apply_profile(candidate, data)
+    if "tags" in data:
+        set_tags(session, candidate.id, data["tags"])
+    if data.get("consent") is not None:
+        record_consent(session, candidate, data["consent"], actor=actor, now=now, source="api")
+    candidate.updated_at = now
+    refresh_retention(candidate)
+    reindex(session, candidate)
+
+
+def _apply_profile(candidate: Candidate, data: dict) -> None:
+    for field in PROFILE_FIELDS:
+        if field in data:
+            value = data[field]
+            if field in ("needs", "open_questions", "interview_trail"):
+                value = list(value or [])
+            setattr(candidate, field, value)
+
+
+def set_tags(session: Session, candidate_id: str, tags) -> None:
+    session.execute(delete(CandidateTag).where(CandidateTag.candidate_id == candidate_id)
+                    .execution_options(synchronize_session=False))
+    for tag in dict.fromkeys(t.strip() for t in tags or () if t and t.strip()):
+        session.add(CandidateTag(candidate_id=candidate_id, tag=tag))
+    session.flush()
+
+
+def tags_of(session: Session, candidate_ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {cid: [] for cid in candidate_ids}
+    if candidate_ids:
+        for cid, tag in session.execute(select(CandidateTag.candidate_id, CandidateTag.tag)
+                                        .where(CandidateTag.candidate_id.in_(candidate_ids))
+                                        .order_by(CandidateTag.tag)):
+            out[cid].append(tag)
+    return out
+
+
+def reindex(session: Session, candidate: Candidate) -> None:
+    """Rebuild the search document: notes, needs, questions, decline details, signal texts."""
+    declines = session.execute(select(CandidateDecline.detail, CandidateDecline.needs,
+                                      CandidateDecline.open_questions)
+                               .where(CandidateDecline.candidate_id == candidate.id)).all()
+    signals = session.scalars(select(CandidateSignal.text).where(CandidateSignal.candidate_id == candidate.id))
+    parts: list = [candidate.notes, *(candidate.needs or []), *(candidate.open_questions or [])]
+    for detail, needs, questions in declines:
+        parts.extend([detail, *(needs or []), *(questions or [])])
+    parts.extend(signals)
+    search.write_document(session, candidate.id, search.build_document(parts))
+
+
+# ---------------------------------------------------------------- consent
+def record_consent(session: Session, candidate: Candidate, consent: dict, *, actor: str, now: datetime,
+                   source: str, audit_event_id: int | None = None, past_expiry_ok: bool = False) -> CandidateConsent:
+    """Make `consent` the candidate's current talent-pool consent and keep it in the history.
+
+    {granted, scope, source, expires_at} grants (scope and a future expiry required);
+    granted=false, `withdraw: true` or `withdrawn_at` withdraws (ending their cases, see consent.py).
+    """
+    withdrawn_at = consent.get("withdrawn_at") or (now if consent.get("withdraw") else None)
+    granted = bool(consent.get("granted", candidate.consent_granted)) and withdrawn_at is None
+    scope, expires_at = consent.get("scope"), consent.get("expires_at")
+    if granted:
+        if scope not in CONSENT_SCOPES:
+            raise InvalidCandidateData("consent.scope", f"give one of {', '.join(CONSENT_SCOPES)} with consent")
+        if expires_at is None:
+            raise InvalidCandidateData("consent.expires_at", "a talent-pool consent needs an expiry")
+        if expires_at <= now and not past_expiry_ok:
+            raise InvalidCandidateData("consent.expires_at", "the expiry must be in the future")
+    elif candidate.consent_granted and withdrawn_at is None:
+        withdrawn_at = now          # taking back a consent given earlier is a withdrawal
+    row = CandidateConsent(candidate_id=candidate.id, granted=granted, scope=scope if granted else candidate.consent_scope,
+                           source=consent.get("source") or source, expires_at=expires_at if granted else None,
+                           withdrawn_at=withdrawn_at, recorded_at=now, recorded_by=actor,
+                           audit_event_id=audit_event_id)
+    session.add(row)
+    candidate.consent_granted = granted
+    candidate.consent_scope = row.scope
+    candidate.consent_source = row.source
+    candidate.consent_expires_at = row.expires_at if granted else candidate.consent_expires_at
+    candidate.consent_withdrawn_at = withdrawn_at
+    candidate.consent_recorded_at = now
+    if granted:
+        candidate.consent_renewal_requested_at = None
+        candidate.consent_lapsed_at = None
+    refresh_retention(candidate)
+    session.flush()
+    return row
+
+
+def refresh_retention(candidate: Candidate) -> None:
+    """When the retention period starts: the end of the consent, or without one the last decline."""
+    if candidate.consent_withdrawn_at is not None:
+        candidate.retention_from = candidate.consent_withdrawn_at
+    elif candidate.consent_granted:
+        candidate.retention_from = candidate.consent_expires_at
+    else:
+        candidate.retention_from = candidate.listed_at
+
+
+def consent_view(candidate: Candidate) -> ConsentView:
+    return ConsentView(granted=bool(candidate.consent_granted), scope=candidate.consent_scope,
+                       source=candidate.consent_source, expires_at=candidate.consent_expires_at,
+                       withdrawn_at=candidate.consent_withdrawn_at, recorded_at=candidate.consent_recorded_at,
+                       renewal_requested_at=candidate.consent_renewal_requested_at)
+
+
+# ---------------------------------------------------------------- views
+def decline_view(d: CandidateDecline) -> DeclineView:
+    return DeclineView(id=d.id, reason=d.reason, detail=d.detail, decline_date=d.decline_date, role=d.role,
+                       hiring_manager=d.hiring_manager, instance_id=d.instance_id, needs=list(d.needs or []),
+                       open_questions=list(d.open_questions or []), lang=d.lang, created_at=d.created_at)
+
+
+def signal_view(s: CandidateSignal) -> SignalView:
+    return SignalView(id=s.id, kind=s.kind, text=s.text, source=s.source, consent_noted=bool(s.consent_noted),
+                      received_at=s.received_at, recorded_by=s.recorded_by, delivered_to=list(s.delivered_to or []))
+
+
+def summary_view(candidate: Candidate, *, tags: list[str], contact: bool,
+                 last_decline: CandidateDecline | None = None) -> CandidateView:
+    view = CandidateView(
+        id=candidate.id, role_applied=candidate.role_applied, tags=tags, needs=list(candidate.needs or []),
+        open_questions=list(candidate.open_questions or []), interview_trail=list(candidate.interview_trail or []),
+        notes=candidate.notes, consent=consent_view(candidate), created_at=candidate.created_at,
+        updated_at=candidate.updated_at, listed_at=candidate.listed_at, contact_visible=contact,
+        last_decline=decline_view(last_decline) if last_decline is not None else None)
+    if contact:
+        view.name, view.phone = candidate.name, candidate.phone
+        view.email, view.wecom_external_id = candidate.email, candidate.wecom_external_id
+    return view
+
+
+def declines_of(session: Session, candidate_id: str) -> list[CandidateDecline]:
+    return list(session.scalars(select(CandidateDecline).where(CandidateDecline.candidate_id == candidate_id)
+                                .order_by(CandidateDecline.decline_date, CandidateDecline.id)))
+
+
+def last_declines(session: Session, candidate_ids: list[str]) -> dict[str, CandidateDecline]:
+    out: dict[str, CandidateDecline] = {}
+    if candidate_ids:
+        for d in session.scalars(select(CandidateDecline).where(CandidateDecline.candidate_id.in_(candidate_ids))
+                                 .order_by(CandidateDecline.decline_date, CandidateDecline.id)):
+            out[d.candidate_id] = d
+    return out
+
+
+def signals_of(session: Session, candidate_id: str) -> list[CandidateSignal]:
+    return list(session.scalars(select(CandidateSignal).where(CandidateSignal.candidate_id == candidate_id)
+                                .order_by(CandidateSignal.id)))
+
+
+def consents_of(session: Session, candidate_id: str) -> list[CandidateConsent]:
+    return list(session.scalars(select(CandidateConsent).where(CandidateConsent.candidate_id == candidate_id)
+                                .order_by(CandidateConsent.id)))

@@ -1,0 +1,150 @@
+"""Plain dataclasses the archive returns; the API turns them into JSON."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+CONTACT_FIELDS = ("name", "phone", "email", "wecom_external_id")
+
+
+@dataclass
+class ConsentView:
+    granted: bool
+    scope: str | None = None
+    source: str | None = None
+    expires_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    recorded_at: datetime | None = None
+    renewal_requested_at: datetime | None = None
+
+
+@dataclass
+class DeclineView:
+    id: str
+    reason: str
+    detail: str | None
+    decline_date: datetime
+    role: str | None
+    hiring_manager: str | None
+    instance_id: str | None
+    needs: list
+    open_questions: list
+    lang: str
+    created_at: datetime
+
+
+@dataclass
+class CaseView:
+    instance_id: str
+    process_key: str
+    status: str
+    end_event: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+@dataclass
+class MessageView:
+    at: datetime
+    direction: str                  # "sent" | "received"
+    stage: str | None               # day_30, day_90, day_180, snooze, signal, handoff, reoffer...
+    element_id: str | None
+    channel: str | None
+    text: str | None
+    instance_id: str | None
+    actor: str
+
+
+@dataclass
+class SignalView:
+    id: int
+    kind: str
+    text: str | None
+    source: str | None
+    consent_noted: bool
+    received_at: datetime
+    recorded_by: str
+    delivered_to: list
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    kind: str
+    actor: str
+    summary: str
+    instance_id: str | None = None
+    element_id: str | None = None
+
+
+@dataclass
+class CandidateView:
+    id: str
+    role_applied: str | None
+    tags: list[str]
+    needs: list
+    open_questions: list
+    interview_trail: list
+    notes: str | None
+    consent: ConsentView
+    created_at: datetime
+    updated_at: datetime
+    listed_at: datetime
+    contact_visible: bool
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    wecom_external_id: str | None = None
+    declines: list[DeclineView] = field(default_factory=list)
+    cases: list[CaseView] = field(default_factory=list)
+    messages: list[MessageView] = field(default_factory=list)
+    signals: list[SignalView] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    next_follow_up_at: datetime | None = None
+    last_decline: DeclineView | None = None
+
+
+@dataclass
+class CandidatePage:
+    items: list[CandidateView]
+    total: int | None               # exact; None when more than `total_at_least` match
+    total_at_least: int
+
+
+@dataclass
+class DeclineResult:
+    decline_id: str
+    instance_id: str
+    candidate_id: str
+
+
+@dataclass
+class SignalResult:
+    signal_id: int
+    candidate_id: str
+    delivered_to: list[str]
+    status: str                     # "delivered" | "recorded" (no case in its cadence)
+
+
+@dataclass
+class ErasureReport:
+    candidate_id: str
+    erased_at: datetime
+    reason: str
+    cases_cancelled: list[str] = field(default_factory=list)
+    cases_scrubbed: list[str] = field(default_factory=list)
+    tasks_scrubbed: int = 0
+    audit_events_scrubbed: int = 0
+    buffered_messages_scrubbed: int = 0
+
+
+@dataclass
+class JobReport:
+    consent_answers_applied: int = 0
+    renewals_requested: int = 0
+    consents_lapsed: int = 0
+    cases_cancelled: int = 0
+    anonymised: int = 0
+
+    def __bool__(self) -> bool:
+        return any(vars(self).values())

@@ -1,0 +1,189 @@
+"""Prometheus metrics: process-local counters and histograms, database-wide gauges.
+
+Counters and histograms count what *this process* did (Prometheus adds them up across
+processes): timers its worker fired and their lateness, timer failures and incidents,
+conflicts, task completions and HTTP answers of its API. Gauges are read from the
+database at scrape time and are the same from every process: instances by status,
+open incidents, waiting / due timers and the age of the oldest due timer.
+
+`render(engine)` returns the text exposition format (version 0.0.4); `GET
+/api/v1/metrics` serves it, and a `recall worker` serves it on
+`RECALL_WORKER_METRICS_PORT` when that is set.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from typing import Iterable
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _escape(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(names: Iterable[str], values: Iterable[str], extra: str = "") -> str:
+    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values)]
+    if extra:
+        parts.append(extra)
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def _number(value: float) -> str:
+    if value == math.inf:
+        return "+Inf"
+    if float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
+class Counter:
+    kind = "counter"
+
+    def __init__(self, name: str, help_text: str, labels: tuple[str, ...] = ()):
+        self.name, self.help, self.label_names = name, help_text, labels
+        self._values: dict[tuple[str, ...], float] = {}
+        self._lock = threading.Lock()
+
+    def inc(self, amount: float = 1, **labels) -> None:
+        key = tuple(str(labels.get(n, "")) for n in self.label_names)
+        with self._lock:
+            self._values[key] = self._values.get(key, 0) + amount
+
+    def value(self, **labels) -> float:
+        key = tuple(str(labels.get(n, "")) for n in self.label_names)
+        with self._lock:
+            return self._values.get(key, 0)
+
+    def samples(self) -> list[str]:
+        with self._lock:
+            items = sorted(self._values.items())
+        if not items and not self.label_names:
+            items = [((), 0)]
+        return [f"{self.name}{_labels(self.label_names, key)} {_number(v)}" for key, v in items]
+
+
+class Histogram:
+    kind = "histogram"
+
+    def __init__(self, name: str, help_text: str, buckets: tuple[float, ...]):
+        self.name, self.help = name, help_text
+        self.buckets = tuple(sorted(buckets)) + (math.inf,)
+        self._counts = [0] * len(self.buckets)
+        self._sum = 0.0
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def observe(self, value: float) -> None:
+        with self._lock:
+            self._sum += value
+            self._count += 1
+            for i, bound in enumerate(self.buckets):
+                if value <= bound:
+                    self._counts[i] += 1
+                    break
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def samples(self) -> list[str]:
+        with self._lock:
+            counts, total, count = list(self._counts), self._sum, self._count
+        lines, cumulative = [], 0
+        for bound, n in zip(self.buckets, counts):
+            cumulative += n
+            lines.append(f'{self.name}_bucket{{le="{_number(bound)}"}} {cumulative}')
+        lines.append(f"{self.name}_sum {_number(total)}")
+        lines.append(f"{self.name}_count {count}")
+        return lines
+
+
+class Registry:
+    def __init__(self):
+        self.metrics: list[Counter | Histogram] = []
+
+    def counter(self, name: str, help_text: str, labels: tuple[str, ...] = ()) -> Counter:
+        metric = Counter(name, help_text, labels)
+        self.metrics.append(metric)
+        return metric
+
+    def histogram(self, name: str, help_text: str, buckets: tuple[float, ...]) -> Histogram:
+        metric = Histogram(name, help_text, buckets)
+        self.metrics.append(metric)
+        return metric
+
+    def lines(self) -> list[str]:
+        out: list[str] = []
+        for metric in self.metrics:
+            out.append(f"# HELP {metric.name} {metric.help}")
+            out.append(f"# TYPE {metric.name} {metric.kind}")
+            out.extend(metric.samples())
+        return out
+
+
+REGISTRY = Registry()
+TIMERS_FIRED = REGISTRY.counter("recall_timers_fired_total", "Timers fired by this process's worker.")
+TIMER_LATENESS = REGISTRY.histogram(
+    "recall_timer_lateness_seconds", "How long after its due time a timer fired (this process's worker).",
+    (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86400))
+TIMER_FAILURES = REGISTRY.counter(
+    "recall_timer_failures_total", "Timer firings that failed outside the diagram (rolled back, retried).")
+TIMER_INCIDENTS = REGISTRY.counter(
+    "recall_timer_incidents_total", "Timers that ran out of attempts and put their instance in error.")
+CONFLICTS = REGISTRY.counter(
+    "recall_conflicts_total", "Changes refused because the instance changed first (optimistic lock, "
+    "task no longer ready, stale If-Match, stale timer claim).", ("source", "reason"))
+TASK_COMPLETIONS = REGISTRY.counter("recall_task_completions_total", "Tasks completed through this process's API.")
+HTTP_RESPONSES = REGISTRY.counter("recall_http_responses_total", "API answers by endpoint and status.",
+                                  ("endpoint", "status"))
+WORKER_ROUNDS = REGISTRY.counter("recall_worker_rounds_total", "Worker rounds run by this process.")
+WORKER_ROUND_FAILURES = REGISTRY.counter("recall_worker_round_failures_total",
+                                         "Worker rounds that failed as a whole (e.g. database unreachable).")
+
+
+def database_lines(engine) -> list[str]:
+    """Gauges read from the database now (the same from every process)."""
+    from sqlalchemy import func, select
+
+    from .models import ProcessInstance, WaitingTimer
+
+    from .status import database_now
+
+    now = database_now(engine)
+    live = ProcessInstance.status.in_(("running", "waiting"))
+    with engine.db.reading() as s:
+        by_status = dict(s.execute(select(ProcessInstance.status, func.count())
+                                   .group_by(ProcessInstance.status)).all())
+        incidents = s.scalar(select(func.count()).select_from(ProcessInstance).where(
+            ProcessInstance.status == "error", ProcessInstance.error["kind"].as_string() == "incident")) or 0
+        waiting = s.scalar(select(func.count()).select_from(WaitingTimer)) or 0
+        due_live = (select(WaitingTimer.due_at)
+                    .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
+                    .where(WaitingTimer.due_at < now, live).subquery())
+        due = s.scalar(select(func.count()).select_from(due_live)) or 0
+        oldest = s.scalar(select(func.min(due_live.c.due_at)))
+    lines = ["# HELP recall_instances Process instances by status.", "# TYPE recall_instances gauge"]
+    for status in sorted({"running", "waiting", "completed", "cancelled", "error", *by_status}):
+        lines.append(f'recall_instances{{status="{_escape(status)}"}} {by_status.get(status, 0)}')
+    lines += ["# HELP recall_instances_in_error Process instances in error (script failures and incidents).",
+              "# TYPE recall_instances_in_error gauge", f"recall_instances_in_error {by_status.get('error', 0)}",
+              "# HELP recall_incidents_open Instances in error because a timer ran out of attempts.",
+              "# TYPE recall_incidents_open gauge", f"recall_incidents_open {incidents}",
+              "# HELP recall_timers_waiting Timers waiting (all instances).",
+              "# TYPE recall_timers_waiting gauge", f"recall_timers_waiting {waiting}",
+              "# HELP recall_timers_due Timers of live instances past their due time, not fired yet.",
+              "# TYPE recall_timers_due gauge", f"recall_timers_due {due}",
+              "# HELP recall_timer_oldest_due_seconds How long the oldest unfired due timer is overdue.",
+              "# TYPE recall_timer_oldest_due_seconds gauge",
+              f"recall_timer_oldest_due_seconds {_number(round((now - oldest).total_seconds(), 3)) if oldest else 0}"]
+    return lines
+
+
+def render(engine=None) -> str:
+    """The text exposition: this process's counters, then (with an engine) the database gauges."""
+    lines = REGISTRY.lines()
+    if engine is not None:
+        lines += database_lines(engine)
+    return "\n".join(lines) + "\n"

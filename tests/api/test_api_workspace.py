@@ -1,0 +1,159 @@
+"""The web workspace's read-only views: me, the inbox (scope, due times, overdue, queues),
+BPMN diagrams of a version and the process owner's count of cases waiting per element."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from conftest import REVIEW_YES, start_approval
+from support import ROOT
+
+DECLINE = {"candidate_id": "c-42", "decline_date": "2026-01-05T09:00:00+08:00"}
+ARCHIVE = {"decline_reason": "team", "needs": ["弹性工作"], "talent_pool_consent": True,
+           "consent_scope": "any_role", "consent_expiry": "2027-01-05"}
+
+
+@pytest.fixture
+def recall_workflows(engine):
+    engine.deploy([ROOT / "workflows"], forms_dir=ROOT / "forms")
+
+
+def _start_recall(caller, **variables):
+    response = caller.post("/process-instances", json={"process_key": "offer_recall",
+                                                        "variables": {**DECLINE, **variables}})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def test_me_names_the_user_and_the_clock(as_user):
+    me = as_user("hr.li").get("/workspace/me")
+    assert me.status_code == 200
+    assert {k: me.json[k] for k in ("name", "role", "groups", "simulated_clock")} == {
+        "name": "hr.li", "role": "hr", "groups": ["hr"], "simulated_clock": True}
+    assert _parse(me.json["now"]) == datetime.fromisoformat("2026-01-05T09:00:00+00:00")
+    assert as_user("ats").get("/workspace/me").json["role"] == "integrator"
+
+
+def test_inbox_has_the_scope_of_get_tasks_with_candidate_due_time_and_queues(as_user):
+    hr, root = as_user("hr.li"), as_user("root")
+    first = start_approval(hr, "c-1")
+    second = start_approval(hr, "c-2")
+    review = second["ready_tasks"][0]["id"]
+    assert hr.post(f"/tasks/{review}/complete", json={"data": REVIEW_YES}).status_code == 200
+    assert root.post("/testing/clock", json={"advance": "P31D"}).json["fired"] == 1
+
+    inbox = hr.get("/workspace/inbox").json
+    assert [t["instance_id"] for t in inbox["items"]] == [first["id"]]
+    task = inbox["items"][0]
+    assert (task["element_id"], task["candidate_id"], task["queue"], task["overdue"]) == ("review", "c-1", "group:hr", False)
+    assert task["waited_seconds"] == 31 * 86400 and task["effective_due_at"] is None
+    assert inbox["queues"] == [{"queue": "mine", "count": 0, "overdue": 0},
+                               {"queue": "group:hr", "count": 1, "overdue": 0}]
+    assert (inbox["total"], inbox["overdue"], inbox["truncated"]) == (1, 0, False)
+
+    # the manager sees only the follow_up assigned to them, due when its 2-day reminder fires
+    manager = as_user("mgr").get("/workspace/inbox").json
+    assert [(t["element_id"], t["queue"], t["overdue"]) for t in manager["items"]] == [("follow_up", "mine", False)]
+    assert manager["items"][0]["effective_due_at"] == manager["items"][0]["due_at"] is not None
+    assert manager["queues"] == [{"queue": "mine", "count": 1, "overdue": 0}]
+    assert as_user("mgr2").get("/workspace/inbox").json["items"] == []
+    assert as_user("hr.wang").get("/workspace/inbox").json["items"] == []
+
+
+
+def test_follow_ups_are_due_when_their_timer_was_due_and_overdue_a_day_later(as_user, recall_workflows):
+    hr, root = as_user("hr.li"), as_user("root")
+    instance = _start_recall(hr)
+    archive = instance["ready_tasks"][0]
+    assert hr.post(f"/tasks/{archive['id']}/complete", json={"data": ARCHIVE}).status_code == 200
+    timer = hr.get(f"/process-instances/{instance['id']}").json["waiting_timers"][0]
+    assert timer["element_id"] == "wait_day_30"
+    due = _parse(timer["due_at"])
+
+    root.post("/testing/clock", json={"set": (due + timedelta(hours=2)).isoformat()})
+    [task] = hr.get("/workspace/inbox").json["items"]
+    assert (task["element_id"], task["candidate_id"]) == ("follow_up_day_30", "c-42")
+    assert _parse(task["follow_up_due_at"]) == due == _parse(task["effective_due_at"])
+    assert task["overdue"] is False and task["waited_seconds"] == 7200
+
+    root.post("/testing/clock", json={"set": (due + timedelta(days=1, hours=1)).isoformat()})
+    inbox = hr.get("/workspace/inbox").json
+    assert inbox["items"][0]["overdue"] is True and inbox["overdue"] == 1
+    assert inbox["queues"][1] == {"queue": "group:hr", "count": 1, "overdue": 1}
+
+
+def test_overdue_tasks_come_first_then_by_due_time(as_user, recall_workflows):
+    hr, root = as_user("hr.li"), as_user("root")
+    late = _start_recall(hr, candidate_id="c-late", decline_date="2025-11-01T09:00:00+08:00")
+    hr.post(f"/tasks/{late['ready_tasks'][0]['id']}/complete", json={"data": ARCHIVE})
+    fresh = _start_recall(hr, candidate_id="c-new")
+    root.post("/testing/clock", json={"advance": "PT1H"})
+    items = hr.get("/workspace/inbox").json["items"]
+    assert [(t["candidate_id"], t["element_id"], t["overdue"]) for t in items] == [
+        ("c-late", "follow_up_day_30", True), ("c-new", "archive_decline", False)]
+    assert items[1]["instance_id"] == fresh["id"]
+
+
+def test_diagram_files_of_a_version_main_process_first(as_user, recall_workflows):
+    reader = as_user("mgr")
+    diagram = reader.get("/workspace/diagrams/offer_recall")
+    assert diagram.status_code == 200
+    assert diagram.json["version"] == 1
+    paths = [f["path"] for f in diagram.json["files"]]
+    assert paths[0].endswith("offer_recall.bpmn")
+    assert sorted(p.rsplit("/", 1)[-1] for p in paths[1:]) == [
+        "department_handoff.bpmn", "onboarding_goals.bpmn", "reoffer.bpmn"]
+    main = diagram.json["files"][0]
+    assert main["process_ids"] == ["offer_recall"]
+    assert "BPMNDiagram" in main["xml"] and 'id="archive_decline"' in main["xml"]
+    called = reader.get("/workspace/diagrams/department_handoff").json
+    assert [f["process_ids"] for f in called["files"]] == [["department_handoff"]]
+    assert reader.get("/workspace/diagrams/offer_recall?version=1").json["version"] == 1
+    missing = reader.get("/workspace/diagrams/offer_recall?version=7")
+    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+    assert reader.get("/workspace/diagrams/nope").status_code == 404
+    assert reader.get("/workspace/diagrams/offer_recall?version=0").status_code == 422
+    assert reader.get("/workspace/diagrams/offer_recall?colour=red").status_code == 422
+
+
+def test_waiting_counts_cases_per_element_for_active_instances(as_user, recall_workflows):
+    hr, owner = as_user("hr.li"), as_user("owner")
+    archived = _start_recall(hr, candidate_id="c-1")
+    hr.post(f"/tasks/{archived['ready_tasks'][0]['id']}/complete", json={"data": ARCHIVE})
+    _start_recall(hr, candidate_id="c-2")
+    _start_recall(hr, candidate_id="c-3")
+    ended = _start_recall(hr, candidate_id="c-4")
+    hr.post(f"/tasks/{ended['ready_tasks'][0]['id']}/complete",
+            json={"data": {"decline_reason": "other", "talent_pool_consent": False}})
+    assert hr.get(f"/process-instances/{ended['id']}").json["end_event"] == "end_no_consent"
+
+    waiting = owner.get("/workspace/diagrams/offer_recall/waiting").json
+    assert waiting["active_instances"] == 3
+    counts = {e["element_id"]: (e["tasks"], e["timers"], e["messages"]) for e in waiting["elements"]}
+    assert counts == {"archive_decline": (2, 0, 0), "wait_day_30": (0, 1, 0), "cadence_reply_received": (0, 0, 1)}
+    timer = next(e for e in waiting["elements"] if e["element_id"] == "wait_day_30")
+    assert timer["overdue"] == 0 and _parse(timer["next_due_at"]) == datetime.fromisoformat("2026-02-04T01:00:00+00:00")
+    as_user("root").post("/testing/clock", json={"advance": "P40D"})
+    after = {e["element_id"]: e for e in owner.get("/workspace/diagrams/offer_recall/waiting").json["elements"]}
+    assert after["follow_up_day_30"]["tasks"] == 1 and "wait_day_30" not in after
+    nothing = owner.get("/workspace/diagrams/nope/waiting").json
+    assert (nothing["active_instances"], nothing["elements"]) == (0, [])
+
+
+def test_inbox_names_candidates_only_for_roles_that_see_contact_data(as_user, recall_workflows):
+    hr = as_user("hr.li")
+    who = hr.post("/candidates", json={"name": "张伟", "phone": "13800000000"})
+    assert who.status_code == 201, who.json
+    declined = hr.post(f"/candidates/{who.json['id']}/declines",
+                       json={"reason": "team", "decline_date": "2026-01-05T09:00:00+08:00"})
+    assert declined.status_code == 201, declined.json
+    [task] = hr.get("/workspace/inbox").json["items"]
+    assert (task["element_id"], task["candidate_id"], task["candidate_name"]) == (
+        "archive_decline", who.json["id"], "张伟")
+    [seen_by_owner] = as_user("owner").get("/workspace/inbox").json["items"]
+    assert seen_by_owner["candidate_id"] == who.json["id"] and seen_by_owner["candidate_name"] is None

@@ -1,0 +1,45 @@
+"""Fixtures for the talent archive: the engine (SQLite and PostgreSQL, via tests/conftest.py) with
+the real workflows/ deployed, a TalentArchive on it, and an API app with one user per role.
+
+No __init__.py here (as tests/api): helpers live in archive_helpers.py, imported by name.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import pytest  # noqa: E402
+
+from archive_helpers import PEOPLE, WORKFLOWS, Caller  # noqa: E402
+
+
+@pytest.fixture
+def recall(engine):
+    """The engine with workflows/ deployed (the fixture `engine` comes from tests/conftest.py)."""
+    engine.deploy([WORKFLOWS], actor="process.owner")
+    return engine
+
+
+@pytest.fixture
+def archive(recall):
+    from engine.archive import PrivacySettings, TalentArchive
+    return TalentArchive(recall, settings=PrivacySettings(retention_days=180, renewal_days=30))
+
+
+@pytest.fixture
+def api(database_url):
+    """(app, engine, caller factory): the API on a simulated clock with workflows/ deployed."""
+    from api import create_app
+    from engine import users
+
+    app = create_app({"RECALL_DATABASE_URL": database_url, "RECALL_CLOCK": "simulated", "TESTING": True})
+    engine = app.extensions["recall"].engine          # simulated clock at 2026-01-05 09:00 UTC
+    engine.deploy([WORKFLOWS], actor="process.owner")
+    tokens = {name: users.add_user(engine.db, name, role, groups)[1] for name, (role, groups) in PEOPLE.items()}
+    client = app.test_client()
+    yield app, engine, (lambda name: Caller(client, tokens[name]))
+    engine.db.dispose()

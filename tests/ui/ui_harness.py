@@ -1,0 +1,157 @@
+"""Harness of the browser tests: a real `recall serve` on the simulated clock, users, and
+headless Chromium (Debian's `chromium` package) driven by Playwright's Python API.
+
+Playwright never downloads a browser here: it starts `/usr/bin/chromium` (or
+RECALL_TEST_CHROMIUM) through `executable_path`. Without that browser the tests are skipped,
+unless RECALL_TEST_UI=1 (set by .ci/run) makes its absence an error.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = os.environ.get("RECALL_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+# name -> (role, groups)
+PEOPLE = {
+    "hr.li": ("hr", ()),
+    "mgr.wang": ("manager", ()),
+    "mgr.zhao": ("manager", ()),
+    "root": ("admin", ()),
+    "owner": ("process_owner", ()),
+}
+
+
+def chromium_or_skip() -> str:
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    message = (f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium) "
+               "or set RECALL_TEST_CHROMIUM")
+    if os.environ.get("RECALL_TEST_UI") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`recall serve` in a subprocess, on a fresh SQLite database with workflows/ deployed."""
+
+    def __init__(self, tmp: Path):
+        from engine import users
+        from engine.db import Database
+        from engine.migrate import upgrade
+        from engine.service import RecallEngine
+
+        self.url_db = f"sqlite:///{tmp / 'recall.sqlite3'}"
+        env = {"RECALL_DATABASE_URL": self.url_db, "RECALL_CLOCK": "simulated",
+               "RECALL_WORKER_POLL_SECONDS": "0.2"}
+        engine = RecallEngine(Database(self.url_db))
+        upgrade(engine.db)
+        engine.deploy([ROOT / "workflows"], forms_dir=ROOT / "forms")
+        self.tokens = {name: users.add_user(engine.db, name, role, groups)[1]
+                       for name, (role, groups) in PEOPLE.items()}
+        engine.db.dispose()
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = open(tmp / "serve.log", "w+", encoding="utf-8")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)], cwd=ROOT,
+            env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if self.api("GET", "/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"recall serve did not come up:\n{self.output()}")
+            time.sleep(0.1)
+
+    def api(self, method: str, path: str, body=None, *, user: str | None = None, headers=None):
+        """(status, json) of a call to /api/v1 as `user`."""
+        request = urllib.request.Request(
+            f"{self.base}/api/v1{path}", method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": "application/json", **(headers or {}),
+                     **({"Authorization": f"Bearer {self.tokens[user]}"} if user else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, json.loads(error.read() or b"null")
+
+    def ok(self, method: str, path: str, body=None, *, user: str):
+        status, payload = self.api(method, path, body, user=user)
+        assert status < 300, (method, path, status, payload)
+        return payload
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self) -> str:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        output = self.output()
+        self.log.close()
+        return output
+
+
+class Browser:
+    """One headless Chromium; `page(user, width)` gives a signed-out page in a fresh context."""
+
+    def __init__(self, executable: str):
+        from playwright.sync_api import sync_playwright
+        self._manager = sync_playwright()
+        self.playwright = self._manager.start()
+        self.browser = self.playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
+                                                      headless=True)
+        self.errors: list[str] = []
+
+    def page(self, base: str, *, width: int = 1280, height: int = 900, lang: str | None = None):
+        context = self.browser.new_context(
+            viewport={"width": width, "height": height}, locale="zh-CN", timezone_id="Asia/Shanghai",
+            base_url=base, device_scale_factor=1)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+        if lang:
+            context.add_init_script(f"localStorage.setItem('recall.lang', {json.dumps(lang)})")
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
+        page.on("console", lambda message: message.type == "error" and "favicon" not in message.text
+                and "the server responded with a status of" not in message.text
+                and self.errors.append(f"{page.url}: console: {message.text}"))
+        return page
+
+    def close(self) -> None:
+        self.browser.close()
+        self._manager.__exit__(None, None, None)
