@@ -84,7 +84,7 @@ def test_a_timer_exactly_at_its_due_time_waits_for_the_next_tick(waiting, engine
 from sqlalchemy import update  # noqa: E402
 
 from engine import faults  # noqa: E402
-from engine.models import AuditEvent, ProcessInstance  # noqa: E402
+from engine.models import ProcessInstance  # noqa: E402
 from engine.status import collect  # noqa: E402
 from engine.timers import RetryPolicy, _fire, fire_due  # noqa: E402
 
