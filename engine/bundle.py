@@ -629,6 +629,17 @@ def timer_problems(kind: str, text: str | None) -> list[str]:
     return iso_problems(kind, value)
 
 
+MAX_TIMER_YEARS = 100
+
+
+def _implausible(parts: dict) -> bool:
+    """Longer than MAX_TIMER_YEARS (SpiffWorkflow adds years and months one month at a time)."""
+    days = (parts.get("years", 0) * 366 + parts.get("months", 0) * 31 + parts.get("weeks", 0) * 7
+            + parts.get("days", 0) + parts.get("hours", 0) / 24 + parts.get("minutes", 0) / 1440
+            + parts.get("seconds", 0) / 86400)
+    return days > MAX_TIMER_YEARS * 366
+
+
 def iso_problems(kind: str, value: str) -> list[str]:
     """Check a timer value with SpiffWorkflow's own parsing, so validation agrees with run time."""
     value = value.strip()
@@ -636,6 +647,9 @@ def iso_problems(kind: str, value: str) -> list[str]:
         if kind == "timeDuration":
             if not value.upper().startswith("P") or not Timer.parse_iso_duration(value):
                 raise ValueError(value)
+            if _implausible(Timer.parse_iso_duration(value)):
+                return [f"timer duration {value!r} is longer than {MAX_TIMER_YEARS} years: "
+                        "SpiffWorkflow would spend hours adding it month by month"]
         elif kind == "timeDate":
             if not isinstance(Timer.parse_time_or_duration(value), datetime):
                 raise ValueError(value)

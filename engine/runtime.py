@@ -10,6 +10,7 @@ instance is saved in `error` with a readable message.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
@@ -42,7 +43,19 @@ _SAVE = (update(_INSTANCES)
          .values(version=bindparam("b_new")))
 _INSERT_AUDIT = insert(_AUDIT)
 
-MAX_BUFFER_ROUNDS = 20      # buffered messages delivered to one instance in one unit of work
+MAX_BUFFER_ROUNDS = 20
+# One unit of work may run at most this many engine steps / seconds of engine steps: a process
+# that calls itself or a huge multi-instance must not spin a request or worker thread forever.
+MAX_ENGINE_STEPS = 10_000
+MAX_ENGINE_SECONDS = 3.0
+
+
+class EngineStepLimit(Exception):
+    """The engine steps of one unit of work ran past MAX_ENGINE_STEPS or MAX_ENGINE_SECONDS."""
+
+    def __init__(self, message: str, task):
+        super().__init__(message)
+        self.task = task      # buffered messages delivered to one instance in one unit of work
 TERMINAL = ("completed", "cancelled")
 
 
@@ -127,12 +140,21 @@ class Runtime:
     def run(self, wf: BpmnWorkflow, action: Callable[[BpmnWorkflow], None] | None,
             steps: list) -> InstanceFailure | None:
         """Apply `action` and run engine steps under our clock; never raises for diagram faults."""
+        started, count = time.monotonic(), [0]
+
+        def bounded(task):
+            count[0] += 1
+            if count[0] > MAX_ENGINE_STEPS or time.monotonic() - started > MAX_ENGINE_SECONDS:
+                raise EngineStepLimit(
+                    f"the process ran more than {MAX_ENGINE_STEPS} steps or {MAX_ENGINE_SECONDS:g} s without "
+                    f"waiting for anyone (endless loop, self-calling process or huge multi-instance?)", task)
+
         with clock_mod.bound(self.clock):
             try:
                 if action is not None:
                     action(wf)
                 wf.refresh_timers()
-                wf.do_engine_steps(did_complete_task=steps.append)
+                wf.do_engine_steps(will_complete_task=bounded, did_complete_task=steps.append)
             except Exception as exc:  # noqa: BLE001 - any diagram fault becomes an incident
                 return describe_failure(exc, wf)
         return None
@@ -167,6 +189,11 @@ class Runtime:
                  "payload": message.payload}))
             audit.extend(self._step_rows(row.id, steps))
             derived = sidetables.derive(wf)
+        if failure is None and derived.stalled:
+            failure = InstanceFailure(
+                "the process stopped with nothing ready and nothing to wait for (SpiffWorkflow follows "
+                "a task tree at most 1,000 levels deep: a loop of a few hundred rounds reaches it)",
+                kind="stalled")
         if failure is not None:
             derived.status = "error"
             log.warning("instance %s in error at %s: %s", row.id, failure.element_id, failure.message)

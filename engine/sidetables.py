@@ -76,6 +76,12 @@ class Derived:
     subscriptions: list[Subscription] = field(default_factory=list)
     errored_tasks: list = field(default_factory=list)
     task_rows: list[dict] = field(default_factory=list)   # ready task rows after the save
+    waiting_events: int = 0                                # catch events waiting (any kind)
+
+    @property
+    def stalled(self) -> bool:
+        """Not finished, yet nothing is ready and nothing waits: the run stopped by itself."""
+        return self.status == "waiting" and not self.ready_tasks and not self.waiting_events
     status: str = "waiting"
     end_event: str | None = None
 
@@ -129,6 +135,7 @@ def derive(wf: BpmnWorkflow) -> Derived:
     for task in wf.event_manager.tasks.values():
         if not task.has_state(TaskState.WAITING):
             continue
+        out.waiting_events += 1
         for definition in _event_definitions(task.task_spec):
             if isinstance(definition, TimerEventDefinition):
                 due = timer_due(task)

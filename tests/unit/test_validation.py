@@ -256,3 +256,11 @@ def test_silently_ignored_constructs_are_reported(tmp_path, file, old, new, line
     bundle = load_bundle([tmp_path / "bundle" / "workflows"])
     assert [at(d) for d in bundle.diagnostics][:1] == [(file, line, element_id)], [str(d) for d in bundle.diagnostics]
     assert text in bundle.diagnostics[0].message
+
+
+def test_an_implausibly_long_timer_duration_is_refused():
+    """SpiffWorkflow adds years and months one month at a time: "P999999999Y" would hang a thread."""
+    from engine.bundle import timer_problems
+    assert timer_problems("timeDuration", '"P99Y"') == []
+    [problem] = timer_problems("timeDuration", '"P999999999Y"')
+    assert "longer than 100 years" in problem
