@@ -14,32 +14,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from support import PG_AVAILABLE, PG_MODE, PG_URL  # noqa: F401 - shared with other test packages
+
 from engine.clock import SimulatedClock
 from engine.db import Database
 from engine.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-PG_URL = os.environ.get("RECALL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG_MODE = os.environ.get("RECALL_TEST_POSTGRES", "auto")
 
-
-def _pg_reachable() -> bool:
-    if PG_MODE == "0":
-        return False
-    try:
-        probe = create_engine(PG_URL, connect_args={"connect_timeout": 2})
-        with probe.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        probe.dispose()
-        return True
-    except Exception:
-        if PG_MODE == "1":
-            raise
-        return False
-
-
-PG_AVAILABLE = _pg_reachable()
 
 
 def pytest_report_header(config):

@@ -1,12 +1,39 @@
 """Helpers shared by tests: fixture bundles and tiny generated diagrams."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from sqlalchemy import create_engine, text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ENGINE_BUNDLE = FIXTURES / "engine" / "workflows"
 ROOT = FIXTURES.parent.parent
+
+# PostgreSQL for tests: RECALL_TEST_POSTGRES_URL; RECALL_TEST_POSTGRES=0 skips it, =1 makes
+# an unreachable server an error instead of a skip (CI).
+PG_URL = os.environ.get("RECALL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_MODE = os.environ.get("RECALL_TEST_POSTGRES", "auto")
+
+
+def _pg_reachable() -> bool:
+    if PG_MODE == "0":
+        return False
+    try:
+        probe = create_engine(PG_URL, connect_args={"connect_timeout": 2})
+        with probe.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        probe.dispose()
+        return True
+    except Exception:
+        if PG_MODE == "1":
+            raise
+        return False
+
+
+PG_AVAILABLE = _pg_reachable()
+
 
 FORM = '{"type": "object", "properties": {"note": {"type": "string"}}}'
 

@@ -20,31 +20,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from support import PG_AVAILABLE, PG_MODE, PG_URL  # noqa: F401 - shared with other test packages
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 ENGINE_BUNDLE = FIXTURES / "engine" / "workflows"
 HOSTILE = Path(__file__).resolve().parent / "hostile"
-PG_URL = os.environ.get("RECALL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG_MODE = os.environ.get("RECALL_TEST_POSTGRES", "auto")
 LOCKED = "database is locked"
 
-
-def _pg_reachable() -> bool:
-    if PG_MODE == "0":
-        return False
-    try:
-        probe = create_engine(PG_URL, connect_args={"connect_timeout": 2})
-        with probe.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        probe.dispose()
-        return True
-    except Exception:
-        if PG_MODE == "1":
-            raise
-        return False
-
-
-PG_AVAILABLE = _pg_reachable()
 
 
 def migrated_sqlite(path: Path) -> str:
