@@ -50,6 +50,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+from engine_overhead import postgres_schema  # noqa: E402 - one scratch-schema helper for every bench
 BUNDLE = ROOT / "tests" / "fixtures" / "engine" / "workflows"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GOAL_TPS = 300.0
@@ -323,22 +324,6 @@ def run_database(name: str, url: str, args) -> dict:
     }
 
 
-def postgres_schema(url: str):
-    from sqlalchemy import create_engine, text
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop():
-        try:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        finally:
-            admin.dispose()
-    return f"{url}?options=-csearch_path%3D{schema}", drop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -360,14 +345,10 @@ def main() -> None:
         results["sqlite"] = run_database("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args)
     if not args.no_postgres:
         try:
-            url, drop = postgres_schema(args.postgres)
+            with postgres_schema(args.postgres) as url:
+                results["postgresql"] = run_database("postgresql", url, args)
         except Exception as exc:  # noqa: BLE001 - report and go on with SQLite alone
             print(f"postgresql skipped: {exc.__class__.__name__}: {exc}", file=sys.stderr)
-        else:
-            try:
-                results["postgresql"] = run_database("postgresql", url, args)
-            finally:
-                drop()
 
     print(f"HTTP throughput: recall serve ({args.threads} server threads, embedded worker), "
           f"K={args.k} client threads, approval cases, {args.duration:.0f} s measured after "

@@ -21,10 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+from engine_overhead import postgres_schema  # noqa: E402 - one scratch-schema helper for every bench
 BUNDLE = ROOT / "tests" / "fixtures" / "engine" / "workflows"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RECALL = str(Path(sys.executable).parent / "recall")
@@ -100,22 +100,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results["sqlite"] = measure(f"sqlite:///{tmp}/startup.sqlite3", repeat)
     if not args.no_postgres:
-        from sqlalchemy import create_engine, text
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres)
         try:
-            with admin.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            results["postgresql"] = measure(f"{args.postgres}?options=-csearch_path%3D{schema}", repeat)
+            with postgres_schema(args.postgres) as url:
+                results["postgresql"] = measure(url, repeat)
         except Exception as exc:  # noqa: BLE001 - report and go on with SQLite alone
             print(f"postgresql skipped: {exc.__class__.__name__}: {exc}", file=sys.stderr)
-        finally:
-            try:
-                with admin.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            except Exception:  # noqa: BLE001
-                pass
-            admin.dispose()
     load_end = loadavg()
 
     print(f"start-up of `recall serve` to the first 200 from GET /api/v1/health, ms (median of {repeat} launches)")

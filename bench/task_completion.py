@@ -13,10 +13,7 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -26,6 +23,7 @@ from engine.db import Database  # noqa: E402
 from engine.migrate import upgrade  # noqa: E402
 from engine.models import ProcessInstance  # noqa: E402
 from engine.service import RecallEngine  # noqa: E402
+from engine_overhead import postgres_schema  # noqa: E402 - one scratch-schema helper for every bench
 
 BUNDLE = ROOT / "tests" / "fixtures" / "engine" / "workflows"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -67,21 +65,11 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         results["sqlite"] = measure(f"sqlite:///{tmp}/bench.sqlite3", n)
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.postgres)
     try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        results["postgresql"] = measure(f"{args.postgres}?options=-csearch_path%3D{schema}", n)
+        with postgres_schema(args.postgres) as url:
+            results["postgresql"] = measure(url, n)
     except Exception as exc:  # noqa: BLE001 - report and go on with SQLite alone
         print(f"postgresql skipped: {exc.__class__.__name__}: {exc}", file=sys.stderr)
-    finally:
-        try:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        except Exception:  # noqa: BLE001
-            pass
-        admin.dispose()
 
     print(f"persisted task completion, {n} instances of tests/fixtures/engine approval.bpmn")
     print(f"{'database':<12}{'median ms':>11}{'p95 ms':>9}{'stored B':>10}{'no spec B':>11}{'with spec B':>13}")
