@@ -198,6 +198,7 @@ class _Loader:
                 check(doc)
         for doc in self._ok("dmn"):
             self.check_dmn(doc)
+        self.check_call_cycles()
         self.check_with_spiff()
         self.read_templates()
         self.bundle.process_ids = sorted({p.get("id") for d in self._ok("bpmn") for p in self._processes(d)})
@@ -375,6 +376,36 @@ class _Loader:
                 self.report(doc.name, task, "business rule task has no spiffworkflow:calledDecisionId")
             elif decision not in self.decisions:
                 self.report(doc.name, task, f"decision {decision!r} is not defined in any DMN file of the bundle")
+
+    def check_call_cycles(self) -> None:
+        """A process that calls itself, directly or through others, recurses without end."""
+        calls: dict[str, list] = defaultdict(list)        # process id -> [(doc, callActivity)]
+        for doc in self._ok("bpmn"):
+            for process in self._processes(doc):
+                for call in process.iterfind(".//bpmn:callActivity", NS):
+                    if call.get("calledElement"):
+                        calls[process.get("id")].append((doc, call))
+
+        def path_back(start: str, target: str, seen: set) -> list[str] | None:
+            for _, call in calls.get(start, []):
+                called = call.get("calledElement")
+                if called == target:
+                    return [called]
+                if called not in seen:
+                    seen.add(called)
+                    rest = path_back(called, target, seen)
+                    if rest is not None:
+                        return [called, *rest]
+            return None
+
+        for process_id, entries in calls.items():
+            for doc, call in entries:
+                called = call.get("calledElement")
+                cycle = [called] if called == process_id else path_back(called, process_id, {called})
+                if cycle is not None:
+                    chain = " → ".join([process_id, *([] if called == process_id else [called]), *cycle])
+                    self.report(doc.name, call, f"call activity makes {process_id!r} call itself ({chain}): "
+                                "it would recurse without end")
 
     def check_gateways(self, doc: _Doc) -> None:
         """A flow without condition that is not the default fails at run time; one with a condition

@@ -264,3 +264,31 @@ def test_an_implausibly_long_timer_duration_is_refused():
     assert timer_problems("timeDuration", '"P99Y"') == []
     [problem] = timer_problems("timeDuration", '"P999999999Y"')
     assert "longer than 100 years" in problem
+
+
+_CALLER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d_{me}" targetNamespace="t">
+  <bpmn:process id="{me}" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:callActivity id="call_{other}" calledElement="{other}">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:callActivity>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call_{other}"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="call_{other}" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_processes_calling_each_other_in_a_cycle_are_refused(tmp_path):
+    from engine.bundle import load_bundle
+    workflows = tmp_path / "workflows"
+    workflows.mkdir()
+    (tmp_path / "forms").mkdir()
+    (workflows / "ping.bpmn").write_text(_CALLER.format(me="ping", other="pong"))
+    (workflows / "pong.bpmn").write_text(_CALLER.format(me="pong", other="ping"))
+    bundle = load_bundle([workflows])
+    cycles = [d for d in bundle.diagnostics if "call itself" in d.message]
+    assert {(d.file, d.line, d.element_id) for d in cycles} == {
+        ("workflows/ping.bpmn", 5, "call_pong"), ("workflows/pong.bpmn", 5, "call_ping")}
+    assert "ping → pong → ping" in str(cycles[0])
