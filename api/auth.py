@@ -6,8 +6,6 @@ import re
 
 from flask import g, request
 
-from engine import users
-
 from .permissions import PERMISSIONS, allowed
 from .problems import problem
 from .state import state
@@ -47,7 +45,7 @@ def guard():
         log.error("no permission entry for %s: refused", key)
         return problem(403, f"{key} is not open to anyone (missing from the permission table)")
     if not verdict:      # not public: a token is needed
-        user = users.authenticate(st.engine.db, bearer_token())
+        user = st.tokens.authenticate(st.engine.db, bearer_token())
         if user is None:
             return problem(401, "send a valid API token as 'Authorization: Bearer <token>' "
                                 "(create one with `recall users add`)",

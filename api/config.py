@@ -33,6 +33,8 @@ class ApiSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     threads: int = 8
+    processes: int = 1
+    token_cache_seconds: float = 10.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> "ApiSettings":
@@ -44,6 +46,8 @@ class ApiSettings:
             "RECALL_HOST": ("host", str),
             "RECALL_PORT": ("port", int),
             "RECALL_SERVE_THREADS": ("threads", int),
+            "RECALL_SERVE_PROCESSES": ("processes", int),
+            "RECALL_TOKEN_CACHE_SECONDS": ("token_cache_seconds", float),
         }
         kwargs: dict = {}
         for var, (name, conv) in converters.items():
@@ -60,6 +64,10 @@ class ApiSettings:
         settings = cls(**kwargs)
         if settings.max_body_bytes < 1024:
             raise ValueError("RECALL_MAX_BODY_BYTES must be at least 1024")
+        if settings.processes < 1:
+            raise ValueError("RECALL_SERVE_PROCESSES must be at least 1")
+        if settings.token_cache_seconds < 0:
+            raise ValueError("RECALL_TOKEN_CACHE_SECONDS must be 0 (off) or more")
         return settings
 
 

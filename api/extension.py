@@ -17,6 +17,7 @@ from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from engine.idempotency import IdempotencyStore
+from engine.users import TokenCache
 
 from .auth import guard
 from .config import ApiSettings, engine_settings, recall_values
@@ -101,7 +102,7 @@ class RecallAPI:
             engine = RecallEngine.from_settings(engine_settings(values))
         store = IdempotencyStore(engine.db, ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
                                  stale_after=timedelta(seconds=settings.idempotency_stale_seconds))
-        state = RecallState(engine, settings, self.url_prefix, store)
+        state = RecallState(engine, settings, self.url_prefix, store, TokenCache(settings.token_cache_seconds))
         app.extensions[EXTENSION_KEY] = state
 
         spec = _Spec(app, config_prefix="RECALL_SPEC", spec_kwargs={

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from flask import current_app, g
 
 from engine.idempotency import IdempotencyStore
+from engine.users import TokenCache
 
 from .config import ApiSettings
 
@@ -18,6 +19,7 @@ class RecallState:
     settings: ApiSettings
     url_prefix: str
     idempotency: IdempotencyStore
+    tokens: TokenCache
     spec: object = None         # apispec.APISpec, filled when the blueprints are registered
 
 

@@ -7,15 +7,21 @@ busy timeout, so concurrent writers queue instead of failing with
 """
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A pooled server connection that sat unused for longer than this is pinged before it is
+# handed out again (a restarted or failed-over server, a firewall that drops idle
+# connections). One that was in use a moment ago is not: a ping per unit of work was
+# one extra round trip per request under load (docs/benchmarks.md, section 5).
+PING_IF_IDLE_SECONDS = 10.0
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -35,7 +41,7 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, ping_if_idle: float = PING_IF_IDLE_SECONDS) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -45,7 +51,33 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(parsed, pool_size=10, max_overflow=20, pool_recycle=3600)
+    _ping_when_idle(engine, ping_if_idle)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Pessimistic disconnect handling for connections that were idle: `pool_pre_ping`, but
+    only after `idle_seconds` unused. A failed ping raises DisconnectionError, on which the
+    pool drops that connection (and every older one) and checks out a fresh one."""
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn, record):
+        record.info["recall_checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy):
+        since = record.info.get("recall_checked_in")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_conn.rollback()
+        except Exception as error:  # noqa: BLE001 - any failure: the connection is unusable
+            raise exc.DisconnectionError(f"pooled connection failed its ping: {error}") from error
 
 
 class Database:

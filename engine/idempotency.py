@@ -7,11 +7,13 @@
     except Exception: store.release(outcome); raise
     store.finish(outcome, status=201, body=..., headers=...)
 
-`begin` claims the key in its own short transaction (a unique constraint settles
-races), so the work runs outside it and a concurrent retry sees `in_progress`.
+`begin` claims the key in its own short transaction (one INSERT .. ON CONFLICT DO
+NOTHING; the unique constraint settles races), so the work runs outside it and a
+concurrent retry sees `in_progress`.
 Only successful responses are kept: on failure the claim is released and a retry
 runs afresh. A claim left `in_progress` by a crashed process is taken over after
-`stale_after`; records older than `ttl` are forgotten.
+`stale_after`; records older than `ttl` are forgotten (treated as absent at once,
+deleted by a purge that runs at most once per `purge_every`).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from .errors import ConflictError, RecallError
@@ -55,11 +58,15 @@ def _utcnow() -> datetime:
 
 class IdempotencyStore:
     def __init__(self, db, *, ttl: timedelta = timedelta(hours=24),
-                 stale_after: timedelta = timedelta(minutes=5), now: Callable[[], datetime] = _utcnow):
+                 stale_after: timedelta = timedelta(minutes=5), now: Callable[[], datetime] = _utcnow,
+                 purge_every: timedelta = timedelta(minutes=1)):
         self.db = db
         self.ttl = ttl
         self.stale_after = stale_after
         self.now = now
+        self.purge_every = purge_every
+        self._next_purge: datetime | None = None
+        self._insert = (postgresql.insert if db.dialect == "postgresql" else sqlite.insert)(IdempotencyRecord)
 
     def begin(self, *, scope: str, user: str, key: str, request_hash: str) -> Claim | Replay:
         """Claim `key`, or return the response to replay; raises IdempotencyKeyReused / RequestInFlight."""
@@ -76,16 +83,26 @@ class IdempotencyStore:
     def _begin(self, scope, user, key, request_hash) -> Claim | Replay:
         now = self.now()
         with self.db.transaction() as s:
-            s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - self.ttl)
-                      .execution_options(synchronize_session=False))
+            if self._next_purge is None or now >= self._next_purge:
+                self._next_purge = now + self.purge_every
+                s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - self.ttl)
+                          .execution_options(synchronize_session=False))
+            claimed = s.execute(
+                self._insert.values(scope=scope, user_name=user, key=key, request_hash=request_hash,
+                                    status=IN_PROGRESS, created_at=now)
+                .on_conflict_do_nothing(index_elements=["scope", "user_name", "key"])
+                .returning(IdempotencyRecord.id)).scalar()
+            if claimed is not None:
+                return Claim(claimed)
             row = s.scalar(select(IdempotencyRecord).where(
                 IdempotencyRecord.scope == scope, IdempotencyRecord.user_name == user,
-                IdempotencyRecord.key == key))
-            if row is None:
-                row = IdempotencyRecord(scope=scope, user_name=user, key=key, request_hash=request_hash,
-                                        status=IN_PROGRESS, created_at=now)
-                s.add(row)
-                s.flush()
+                IdempotencyRecord.key == key).with_for_update())
+            if row is None:         # deleted between the two statements (released, purged): try again
+                raise IntegrityError("idempotency record vanished", None, ValueError(key))
+            if row.created_at < now - self.ttl:
+                # Forgotten (the purge has not come round yet): a new request with this key.
+                row.request_hash, row.status, row.created_at = request_hash, IN_PROGRESS, now
+                row.response_status = row.response_body = row.response_headers = row.completed_at = None
                 return Claim(row.id)
             if row.request_hash != request_hash:
                 raise IdempotencyKeyReused(

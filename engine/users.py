@@ -11,6 +11,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -113,3 +116,41 @@ def authenticate(db, token: str | None) -> UserView | None:
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             return None
         return _view(row)
+
+
+class TokenCache:
+    """token -> user for `ttl` seconds, in this process: one SELECT per token per `ttl`
+    instead of one per request. Only found users are kept (an unknown token is looked up
+    every time, so a new token works at once and junk tokens cannot fill the cache); a
+    removed user or a replaced token stops working here within `ttl`. `ttl=0` turns the
+    cache off. At most `max_entries` tokens, least recently used dropped first."""
+
+    def __init__(self, ttl: float, *, max_entries: int = 4096, clock=time.monotonic):
+        self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
+        self._entries: OrderedDict[str, tuple[float, UserView]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def authenticate(self, db, token: str | None) -> UserView | None:
+        if self.ttl <= 0 or not token or len(token) > 256:
+            return authenticate(db, token)
+        digest = hash_token(token)
+        now = self.clock()
+        with self._lock:
+            hit = self._entries.get(digest)
+            if hit is not None and hit[0] > now:
+                self._entries.move_to_end(digest)
+                return hit[1]
+        user = authenticate(db, token)
+        with self._lock:
+            if user is None:
+                self._entries.pop(digest, None)
+            else:
+                self._entries[digest] = (now + self.ttl, user)
+                self._entries.move_to_end(digest)
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+        return user
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -137,3 +137,26 @@ def test_store_forgets_records_after_the_ttl(store):
     assert s.begin(scope="POST /x", user="u", key="k", request_hash="h") == Replay(201, {"id": 1}, {"Location": "/x/1"})
     clock.now += timedelta(hours=2)
     assert isinstance(s.begin(scope="POST /x", user="u", key="k", request_hash="other"), Claim)
+
+
+def test_store_purges_at_most_once_per_period_and_treats_expired_records_as_absent(db):
+    from sqlalchemy import func, select
+
+    from engine.idempotency import Claim, IdempotencyStore
+    from engine.models import IdempotencyRecord
+    clock = Clock()
+    s = IdempotencyStore(db, ttl=timedelta(hours=1), now=clock, purge_every=timedelta(hours=6))
+
+    def rows():
+        with db.reading() as session:
+            return session.scalar(select(func.count()).select_from(IdempotencyRecord))
+
+    first = s.begin(scope="POST /x", user="u", key="k", request_hash="h")
+    s.finish(first, status=201, body={"id": 1})
+    s.finish(s.begin(scope="POST /x", user="u", key="old", request_hash="h"), status=201, body={"id": 2})
+    clock.now += timedelta(hours=2)             # both expired; the next purge is due in 4 hours
+    again = s.begin(scope="POST /x", user="u", key="k", request_hash="another body")
+    assert again == Claim(first.id) and rows() == 2         # the expired row is reused, not replayed
+    clock.now += timedelta(hours=5)
+    s.begin(scope="POST /x", user="u", key="new", request_hash="h")
+    assert rows() == 1                                       # the purge ran: only "new" is left

@@ -40,7 +40,7 @@ def test_default_groups_and_bad_input(database_url):
 
 
 def test_a_new_token_replaces_the_old_and_removal_revokes(database_url):
-    app = make_app(database_url)
+    app = make_app(database_url, RECALL_TOKEN_CACHE_SECONDS=0)      # no cache: revocation is immediate
     client = app.test_client()
     old = _recall(database_url, "users", "add", "ats", "--role", "integrator").output.strip().splitlines()[-1]
     assert client.get(f"{PREFIX}/process-instances", headers=bearer(old)).status_code == 200
@@ -50,3 +50,37 @@ def test_a_new_token_replaces_the_old_and_removal_revokes(database_url):
     assert _recall(database_url, "users", "remove", "ats").exit_code == 0
     assert client.get(f"{PREFIX}/process-instances", headers=bearer(new)).status_code == 401
     app.extensions["recall"].engine.db.dispose()
+
+
+def test_with_the_token_cache_revocation_takes_effect_within_its_ttl(database_url):
+    """The default cache (RECALL_TOKEN_CACHE_SECONDS) saves the token lookup on most requests;
+    a replaced or removed token keeps working in a process that cached it for at most that long."""
+    app = make_app(database_url, RECALL_TOKEN_CACHE_SECONDS=10)
+    cache = app.extensions["recall"].tokens
+    now = [1000.0]
+    cache.clock = lambda: now[0]
+    client = app.test_client()
+    old = _recall(database_url, "users", "add", "ats", "--role", "integrator").output.strip().splitlines()[-1]
+    assert client.get(f"{PREFIX}/process-instances", headers=bearer(old)).status_code == 200
+    new = _recall(database_url, "users", "token", "ats").output.strip().splitlines()[-1]
+    now[0] += 9.9
+    assert client.get(f"{PREFIX}/process-instances", headers=bearer(old)).status_code == 200   # cached
+    assert client.get(f"{PREFIX}/process-instances", headers=bearer(new)).status_code == 200   # new works at once
+    now[0] += 0.2
+    assert client.get(f"{PREFIX}/process-instances", headers=bearer(old)).status_code == 401   # expired entry
+    assert _recall(database_url, "users", "remove", "ats").exit_code == 0
+    assert client.get(f"{PREFIX}/process-instances", headers=bearer(new)).status_code == 200   # cached 0.2 s ago
+    now[0] += 10
+    assert client.get(f"{PREFIX}/process-instances", headers=bearer(new)).status_code == 401
+    app.extensions["recall"].engine.db.dispose()
+
+
+def test_token_cache_keeps_only_found_users_and_is_bounded(database_url, db):
+    from engine.users import TokenCache, add_user
+    tokens = [add_user(db, f"u{i}", "hr")[1] for i in range(5)]
+    cache = TokenCache(60, max_entries=3)
+    assert cache.authenticate(db, "not-a-token") is None
+    assert [cache.authenticate(db, t).name for t in tokens] == [f"u{i}" for i in range(5)]
+    assert len(cache._entries) == 3                         # the two least recently used were dropped
+    assert cache.authenticate(db, None) is None and cache.authenticate(db, "x" * 300) is None
+    assert len(cache._entries) == 3
