@@ -9,11 +9,14 @@ task list, task, complete follow_up, message) one request at a time, against the
 `recall serve` runs (`api.create_app`) on SQLite and PostgreSQL. For each endpoint: the
 median CPU time of the server's work (`time.thread_time`, this thread only: what one core
 spends, so what caps throughput under the GIL) and the median wall time (CPU + waiting for
-the database). `--profile DIR` writes a cProfile of the whole run per database (pstats
+the database). `--profile DIR` writes a cProfile (CPU time of this thread) of the whole run per database (pstats
 files, sorted views with `python -m pstats`).
 
 The figure to watch is `cpu_per_completion_ms`: the server CPU for one whole case divided by
 its two task completions. One core can serve at most 1000 / that many completions a second.
+CPU times on a shared machine move by +-25 % between runs; the `SQL` column (statements plus
+transaction ends, COMMIT or ROLLBACK, per request: the database round trips, pings excluded)
+does not.
 """
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
+
+from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,15 +58,31 @@ def run(url: str, cases: int, profile_path: Path | None) -> dict:
     client = app.test_client()
     cpu: dict[str, list[float]] = defaultdict(list)
     wall: dict[str, list[float]] = defaultdict(list)
+    sql: dict[str, list[int]] = defaultdict(list)
+    counter = {"statements": 0, "transactions": 0}
+
+    @event.listens_for(engine.db.engine, "before_cursor_execute")
+    def _statement(*_args):
+        counter["statements"] += 1
+
+    @event.listens_for(engine.db.engine, "commit")
+    def _commit(*_args):
+        counter["transactions"] += 1
+
+    @event.listens_for(engine.db.engine, "rollback")
+    def _rollback(*_args):
+        counter["transactions"] += 1
 
     def call(name, role, method, path, body=None, headers=None, record=True):
         hdrs = {"Authorization": f"Bearer {tokens[role]}", **(headers or {})}
+        n0 = counter["statements"] + counter["transactions"]
         c0, w0 = time.thread_time(), time.perf_counter()
         response = client.open("/api/v1" + path, method=method, json=body, headers=hdrs)
         c1, w1 = time.thread_time(), time.perf_counter()
         if record:
             cpu[name].append((c1 - c0) * 1000)
             wall[name].append((w1 - w0) * 1000)
+            sql[name].append(counter["statements"] + counter["transactions"] - n0)
         if response.status_code >= 300:
             raise RuntimeError(f"{name}: {response.status_code} {response.get_data(as_text=True)[:500]}")
         return response
@@ -82,9 +103,10 @@ def run(url: str, cases: int, profile_path: Path | None) -> dict:
             complete("complete_review", "list_tasks", "get_task", "hr", inst["id"],
                      {"decision": "yes", "reason": "salary", "manager": "mgr.wang"}, record)
             waiting.append((inst["id"], candidate))
-        c0 = time.thread_time()
+        c0, n0 = time.thread_time(), counter["statements"] + counter["transactions"]
         call("clock_advance", "admin", "POST", "/testing/clock", {"advance": "P31D"}, record=record)
         advance_cpu = (time.thread_time() - c0) * 1000
+        advance_sql = counter["statements"] + counter["transactions"] - n0
         for instance_id, candidate in waiting:
             complete("complete_follow_up", "list_tasks_mgr", "get_task_mgr", "manager", instance_id,
                      {"message_sent": "We would like to talk again."}, record)
@@ -95,11 +117,12 @@ def run(url: str, cases: int, profile_path: Path | None) -> dict:
                 raise RuntimeError(f"message went to {body['delivered_to']}")
         if record:
             cpu["clock_advance_per_case"].extend([advance_cpu / BATCH] * BATCH)
+            sql["clock_advance_per_case"].extend([advance_sql / BATCH] * BATCH)
         return advance_cpu
 
     batch(record=False)                      # warm-up: caches, prepared statements, imports
-    profiler = cProfile.Profile() if profile_path else None
-    c0, w0 = time.thread_time(), time.perf_counter()
+    profiler = cProfile.Profile(time.thread_time) if profile_path else None   # CPU, not waits
+    c0, w0, n0 = time.thread_time(), time.perf_counter(), counter["statements"] + counter["transactions"]
     if profiler:
         profiler.enable()
     for _ in range(max(1, cases // BATCH)):
@@ -108,9 +131,10 @@ def run(url: str, cases: int, profile_path: Path | None) -> dict:
         profiler.disable()
         profiler.dump_stats(str(profile_path))
     total_cpu, total_wall = (time.thread_time() - c0) * 1000, (time.perf_counter() - w0) * 1000
+    total_sql = counter["statements"] + counter["transactions"] - n0
     n_cases = max(1, cases // BATCH) * BATCH
     engine.db.dispose()
-    return {"cpu": cpu, "wall": wall, "cases": n_cases,
+    return {"cpu": cpu, "wall": wall, "sql": sql, "cases": n_cases, "sql_per_case": total_sql / n_cases,
             "cpu_per_case": total_cpu / n_cases, "wall_per_case": total_wall / n_cases}
 
 
@@ -136,7 +160,7 @@ def main() -> None:
 
     print(f"Request cost in process (Flask test client, one thread), approval cases; "
           f"{cases // BATCH * BATCH} cases per database after one warm-up batch of {BATCH}")
-    print(f"{'database':<12}{'endpoint':<24}{'n':>6}{'CPU p50 ms':>12}{'wall p50 ms':>13}")
+    print(f"{'database':<12}{'endpoint':<24}{'n':>6}{'CPU p50 ms':>12}{'wall p50 ms':>13}{'SQL':>7}")
     figures = []
     for name, r in results.items():
         for ep in ENDPOINTS:
@@ -144,14 +168,15 @@ def main() -> None:
             if not c:
                 continue
             wall_p50 = f"{statistics.median(w):>13.2f}" if w else f"{'-':>13}"
-            print(f"{name:<12}{ep:<24}{len(c):>6}{statistics.median(c):>12.2f}{wall_p50}")
+            statements = statistics.mean(r["sql"][ep])
+            print(f"{name:<12}{ep:<24}{len(c):>6}{statistics.median(c):>12.2f}{wall_p50}{statements:>7.1f}")
             figures.append(f"{name}_{ep}_cpu_ms={statistics.median(c):.2f}")
         per_completion = r["cpu_per_case"] / 2
         print(f"{name:<12}{'whole case (8 requests)':<24}{r['cases']:>6}{r['cpu_per_case']:>12.2f}"
-              f"{r['wall_per_case']:>13.2f}")
+              f"{r['wall_per_case']:>13.2f}{r['sql_per_case']:>7.1f}")
         print(f"{name:<12}CPU per task completion {per_completion:.2f} ms -> one core caps at "
               f"{1000 / per_completion:.0f} completions/s")
-        figures += [f"{name}_cpu_per_case_ms={r['cpu_per_case']:.2f}",
+        figures += [f"{name}_cpu_per_case_ms={r['cpu_per_case']:.2f}", f"{name}_sql_per_case={r['sql_per_case']:.1f}",
                     f"{name}_cpu_per_completion_ms={per_completion:.2f}",
                     f"{name}_one_core_completions_per_s={1000 / per_completion:.0f}"]
     print()

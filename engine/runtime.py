@@ -240,7 +240,7 @@ class Runtime:
         templates = loaded.definition.templates
         derived.task_rows = sidetables.write(
             session, row, derived, now=now, actor=change.actor, completed=change.completed_tasks,
-            prefill=lambda data: self.json_data(message_templates.prefill(templates, data)))
+            prefill=lambda data: self.json_data(message_templates.prefill(templates, data)), is_new=is_new)
         created_at = now if is_new else row.created_at
         loaded.row = _RowProxy(row, version=new_version, created_at=created_at, **values)
 

@@ -13,7 +13,7 @@ import uuid
 from types import SimpleNamespace
 from datetime import timedelta
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 from uuid import UUID
 
 from sqlalchemy import bindparam, or_, select, update
@@ -182,39 +182,47 @@ class RecallEngine:
                    assignee=None, groups: Sequence[str] | None = None, user: str | None = None,
                    limit: int = 50, offset: int = 0) -> list[TaskView]:
         """Inbox query. `user`+`groups`: tasks assigned to the user or open to one of the groups."""
+        tasks = HumanTask.__table__.c
         with self.db.reading() as s:
-            q = _where_equal(select(HumanTask), {
-                HumanTask.instance_id: instance_id, HumanTask.element_id: element_id,
-                HumanTask.status: status, HumanTask.assignee: assignee})
+            q = _where_equal(select(*_TASK_VIEW_COLUMNS), {
+                tasks.instance_id: instance_id, tasks.element_id: element_id,
+                tasks.status: status, tasks.assignee: assignee})
             if groups is not None or user is not None:
                 visible = []
                 if user:
-                    visible.append(HumanTask.assignee == user)
+                    visible.append(tasks.assignee == user)
                 if groups:
-                    visible.append((HumanTask.candidate_group.in_(list(groups))) & HumanTask.assignee.is_(None))
+                    visible.append((tasks.candidate_group.in_(list(groups))) & tasks.assignee.is_(None))
                 q = q.where(or_(*visible)) if visible else q.where(False)
-            rows = s.scalars(q.order_by(HumanTask.created_at, HumanTask.id).limit(limit).offset(offset)).all()
+            rows = s.connection().execute(q.order_by(tasks.created_at, tasks.id).limit(limit).offset(offset))
             return [_task_view(r) for r in rows]
 
-    def get_task(self, task_id: str) -> TaskView:
+    def get_task(self, task_id: str, *, authorize: Callable[[TaskView], None] | None = None) -> TaskView:
+        """One task with its form, prefill data and its instance's version (one query).
+
+        `authorize(view)` runs before anything else is read and may raise to refuse."""
         with self.db.reading() as s:
-            row = s.get(HumanTask, task_id)
+            row = s.connection().execute(_TASK_DETAIL, {"b_id": task_id}).first()
             if row is None:
                 raise NotFound(f"no task {task_id}")
-            inst = s.get(ProcessInstance, row.instance_id)
-            definition = self.specs.get(s, inst.definition_id)
             view = _task_view(row)
+            if authorize is not None:
+                authorize(view)
+            definition = self.specs.get(s, row.definition_id)
             view.form = {"schema": definition.forms.get(row.form_schema) if row.form_schema else None,
                          "ui_schema": definition.forms.get(row.form_ui_schema) if row.form_ui_schema else None}
             view.data = row.data
-            view.instance_version = inst.version
+            view.instance_version = row.instance_version
             return view
 
-    def claim_task(self, task_id: str, *, user: str) -> TaskView:
+    def claim_task(self, task_id: str, *, user: str,
+                   authorize: Callable[[TaskView], None] | None = None) -> TaskView:
         with self.db.transaction() as s:
-            row = s.get(HumanTask, task_id)
+            row = s.connection().execute(_TASK_FOR_COMPLETION, {"b_id": task_id}).first()
             if row is None:
                 raise NotFound(f"no task {task_id}")
+            if authorize is not None:
+                authorize(_task_view(row))
             if row.status != "ready":
                 raise TaskNotReady(f"task {task_id} ({row.element_id}) is {row.status}")
             result = s.execute(
@@ -224,18 +232,24 @@ class RecallEngine:
             if result.rowcount != 1:
                 raise NotAssignee(f"task {task_id} is assigned to {row.assignee}")
             self.runtime.audit(s, row.instance_id, "task_claimed", user, row.element_id, task_id, {})
-            s.refresh(row)
-            return _task_view(row)
+            view = _task_view(row)
+            view.assignee = user
+            return view
 
     def complete_task(self, task_id: str, data: dict | None = None, *, actor: str,
-                      expected_version: int | None = None, enforce_assignee: bool = False
-                      ) -> InstanceView:
-        """Validate `data` against the task's form, apply it and run on to the next wait state."""
+                      expected_version: int | None = None, enforce_assignee: bool = False,
+                      authorize: Callable[[TaskView], None] | None = None) -> InstanceView:
+        """Validate `data` against the task's form, apply it and run on to the next wait state.
+
+        `authorize(view)` (the API's permission check) runs first, in the same transaction,
+        and may raise to refuse; then 409 if not ready, 412 if `expected_version` is stale."""
         data = dict(data or {})
         with self.db.transaction() as s:
             row = s.connection().execute(_TASK_FOR_COMPLETION, {"b_id": task_id}).first()
             if row is None:
                 raise NotFound(f"no task {task_id}")
+            if authorize is not None:
+                authorize(_task_view(row))
             if row.status != "ready":
                 raise TaskNotReady(f"task {task_id} ({row.element_id}) is already {row.status}")
             if enforce_assignee and row.assignee and row.assignee != actor:
@@ -307,10 +321,15 @@ class RecallEngine:
 
 
 # Built once: completing a task is the hottest path (see runtime.py).
-_TASK_FOR_COMPLETION = select(
-    *(HumanTask.__table__.c[name] for name in ("id", "instance_id", "element_id", "status", "assignee",
-                                               "form_schema"))
-).where(HumanTask.__table__.c.id == bindparam("b_id"))
+_TASK_VIEW_COLUMNS = tuple(HumanTask.__table__.c[name] for name in sidetables.TASK_VIEW_COLUMNS)
+_TASK_FOR_COMPLETION = select(*_TASK_VIEW_COLUMNS, HumanTask.__table__.c.form_schema).where(
+    HumanTask.__table__.c.id == bindparam("b_id"))
+_TASK_DETAIL = (
+    select(*_TASK_VIEW_COLUMNS, HumanTask.__table__.c.form_schema, HumanTask.__table__.c.form_ui_schema,
+           HumanTask.__table__.c.data, ProcessInstance.__table__.c.version.label("instance_version"),
+           ProcessInstance.__table__.c.definition_id)
+    .join(ProcessInstance.__table__, ProcessInstance.__table__.c.id == HumanTask.__table__.c.instance_id)
+    .where(HumanTask.__table__.c.id == bindparam("b_id")))
 
 _DEFINITION_COLUMNS = (ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
                        ProcessDefinition.content_hash, ProcessDefinition.deployed_at,
@@ -343,7 +362,8 @@ def _view_after(loaded, derived) -> InstanceView:
     return view
 
 
-def _task_view(r: HumanTask) -> TaskView:
+def _task_view(r) -> TaskView:
+    """From a HumanTask row or any row with its view columns."""
     return TaskView(
         id=r.id, element_id=r.element_id, title=r.title, instance_id=r.instance_id,
         process_key=r.process_key, status=r.status, assignee=r.assignee,

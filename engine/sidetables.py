@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, cast, delete, insert, literal_column, null, select, union_all, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -209,29 +209,36 @@ _RETARGET_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("b_id"))
 _INSERT_TASKS = insert(_TASKS)
 
 
-def _sync_statements(table, key_names):
-    return (
-        select(table.c.id, *(table.c[k] for k in key_names)).where(table.c.instance_id == bindparam("b_instance")),
-        delete(table).where(table.c.id.in_(bindparam("b_ids", expanding=True))),
-        insert(table),
-    )
+def _sync_statements(table):
+    return (delete(table).where(table.c.id.in_(bindparam("b_ids", expanding=True))), insert(table))
 
 
-_TIMER_SYNC = _sync_statements(_TIMERS, ("task_id", "due_at"))
-_SUBSCRIPTION_SYNC = _sync_statements(_SUBSCRIPTIONS, ("task_id", "correlation_key"))
+_TIMER_SYNC = _sync_statements(_TIMERS)
+_SUBSCRIPTION_SYNC = _sync_statements(_SUBSCRIPTIONS)
+# The instance's timer and subscription rows in one round trip: (kind, id, task_id, key).
+_WAITING_ROWS = union_all(
+    select(literal_column("'t'").label("kind"), _TIMERS.c.id, _TIMERS.c.task_id, _TIMERS.c.due_at,
+           cast(null(), _SUBSCRIPTIONS.c.correlation_key.type).label("correlation_key"))
+    .where(_TIMERS.c.instance_id == bindparam("b_instance")),
+    select(literal_column("'s'"), _SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.task_id, cast(null(), _TIMERS.c.due_at.type),
+           _SUBSCRIPTIONS.c.correlation_key)
+    .where(_SUBSCRIPTIONS.c.instance_id == bindparam("b_instance")),
+)
 
 
 def write(session: Session, instance, derived: Derived, *, now: datetime, actor: str,
-          completed: set[str], prefill) -> list[dict]:
+          completed: set[str], prefill, is_new: bool = False) -> list[dict]:
     """Bring the instance's side rows in line with `derived`; returns its ready task rows.
 
     A task that left `ready` is `completed` when it is in `completed` (done by `actor`
     in this unit of work), otherwise `cancelled` (an interrupting event took it away).
-    Only differences are written: most changes leave most rows as they were.
+    Only differences are written: most changes leave most rows as they were. A new
+    instance (`is_new`) has no rows yet: nothing is read.
     """
     connection = session.connection()
     instance_id = instance.id
-    existing = {r.id: r._asdict() for r in connection.execute(_READY_TASKS, {"b_instance": instance_id})}
+    existing = {} if is_new else {
+        r.id: r._asdict() for r in connection.execute(_READY_TASKS, {"b_instance": instance_id})}
     ready = {t.id: t for t in derived.ready_tasks}
     left = [task_id for task_id in existing if task_id not in ready]
     done = [task_id for task_id in left if task_id in completed]
@@ -260,10 +267,16 @@ def write(session: Session, instance, derived: Derived, *, now: datetime, actor:
     if new_rows:
         connection.execute(_INSERT_TASKS, new_rows)
 
-    _sync(connection, _TIMER_SYNC, instance_id,
+    timers_have, subscriptions_have = {}, {}
+    for r in () if is_new else connection.execute(_WAITING_ROWS, {"b_instance": instance_id}):
+        if r.kind == "t":
+            timers_have[(r.task_id, r.due_at)] = r.id
+        else:
+            subscriptions_have[(r.task_id, r.correlation_key)] = r.id
+    _sync(connection, _TIMER_SYNC, timers_have,
           {(t.task_id, t.due_at): dict(instance_id=instance_id, task_id=t.task_id, element_id=t.element_id,
                                        due_at=t.due_at, attempts=0) for t in derived.timers})
-    _sync(connection, _SUBSCRIPTION_SYNC, instance_id,
+    _sync(connection, _SUBSCRIPTION_SYNC, subscriptions_have,
           {(s.task_id, correlation_key(s.correlation)): dict(
               instance_id=instance_id, task_id=s.task_id, element_id=s.element_id,
               message_name=s.message_name, correlation_key=correlation_key(s.correlation),
@@ -271,10 +284,9 @@ def write(session: Session, instance, derived: Derived, *, now: datetime, actor:
     return sorted(rows, key=lambda r: (r["created_at"], r["id"]))
 
 
-def _sync(connection, statements, instance_id: str, wanted: dict) -> None:
-    """Delete the instance's rows whose key is not wanted, insert the wanted ones missing."""
-    select_rows, delete_rows, insert_rows = statements
-    have = {tuple(r[1:]): r[0] for r in connection.execute(select_rows, {"b_instance": instance_id})}
+def _sync(connection, statements, have: dict, wanted: dict) -> None:
+    """Delete the rows (`have`: key -> id) whose key is not wanted, insert the wanted ones missing."""
+    delete_rows, insert_rows = statements
     stale = [row_id for key, row_id in have.items() if key not in wanted]
     if stale:
         connection.execute(delete_rows, {"b_ids": stale})

@@ -16,19 +16,19 @@ blp = Blueprint("tasks", __name__, description="The task inbox of HR and hiring 
 TAGS = ["tasks"]
 
 
-def _visible_task(task_id: str):
-    task = engine().get_task(task_id)
+def _may_see(task) -> None:
+    """The engine calls this with the task before reading more (403 when not in your inbox)."""
     if not can_see_task(current_user(), task):
-        raise Forbidden(f"task {task_id} is not in your inbox")
-    return task
+        raise Forbidden(f"task {task.id} is not in your inbox")
 
 
-def _actionable_task(task_id: str):
-    user, task = current_user(), _visible_task(task_id)
+def _may_act(task) -> None:
+    """Claim or complete: called inside the engine's transaction, before anything changes."""
+    user = current_user()
+    _may_see(task)
     if not can_act_on_task(user, task):
         who = f"assigned to {task.assignee}" if task.assignee else "not assigned to you"
-        raise Forbidden(f"task {task_id} ({task.element_id}) is {who}; role {user.role!r} cannot act on it")
-    return task
+        raise Forbidden(f"task {task.id} ({task.element_id}) is {who}; role {user.role!r} cannot act on it")
 
 
 @blp.route("/tasks", tags=TAGS)
@@ -65,7 +65,7 @@ class Task(MethodView):
     @blp.response(200, TaskDetailSchema, headers=ETAG_HEADER)
     def get(self, task_id):
         """One task with its form (JSON Schema + ui schema) and prefilled data; ETag for If-Match."""
-        task = _visible_task(task_id)
+        task = engine().get_task(task_id, authorize=_may_see)
         return task, 200, {"ETag": etag(task.instance_version)}
 
 
@@ -74,8 +74,7 @@ class Claim(MethodView):
     @blp.response(200, TaskSchema)
     def post(self, task_id):
         """Take an unclaimed task of your group (403 if someone else holds it, 409 if it is no longer ready)."""
-        _actionable_task(task_id)
-        return engine().claim_task(task_id, user=current_user().name)
+        return engine().claim_task(task_id, user=current_user().name, authorize=_may_act)
 
 
 @blp.route("/tasks/<task_id>/complete", tags=TAGS)
@@ -89,9 +88,9 @@ class Complete(MethodView):
         Nothing is applied when any of these is answered. Returns the instance after it ran on.
         """
         user = current_user()
-        _actionable_task(task_id)
         expected = expected_version()
         with stale_is_412(expected):
             view = engine().complete_task(task_id, body["data"], actor=user.name, expected_version=expected,
-                                          enforce_assignee=user.role not in ACTS_ON_ANY_TASK)
+                                          enforce_assignee=user.role not in ACTS_ON_ANY_TASK,
+                                          authorize=_may_act)
         return view, 200, {"ETag": etag(view.row_version)}
