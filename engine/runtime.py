@@ -112,9 +112,13 @@ class Runtime:
         self.message_ttl = message_ttl
 
     # ---------- load / create ----------
-    def load(self, session: Session, instance_id: str, *, definition_id: int | None = None) -> Loaded:
-        """Load an instance; with `definition_id`, onto another version of its process."""
-        row = session.connection().execute(_LOAD, {"b_id": instance_id}).first()
+    def load(self, session: Session, instance_id: str, *, definition_id: int | None = None,
+             row=None) -> Loaded:
+        """Load an instance; with `definition_id`, onto another version of its process.
+
+        `row`: its process_instances row, when the caller has just read it (all columns)."""
+        if row is None:
+            row = session.connection().execute(_LOAD, {"b_id": instance_id}).first()
         if row is None:
             raise NotFound(f"no process instance {instance_id}")
         definition = self.specs.get(session, definition_id or row.definition_id)

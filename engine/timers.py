@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -169,19 +169,23 @@ def lease_due_timers(session: Session, now: datetime, limit: int, lease: timedel
             for r in rows]
 
 
-def claim(session: Session, timer: DueTimer, *, lock: bool) -> str:
-    """Hold the claim inside the firing transaction: "ok", "skipped" (gone, re-leased or busy) or "stale"."""
-    query = (select(ProcessInstance.version, ProcessInstance.status)
-             .join(WaitingTimer, WaitingTimer.instance_id == ProcessInstance.id)
-             .where(WaitingTimer.id == timer.id, WaitingTimer.due_at == timer.due_at))
-    if lock:
-        query = query.with_for_update(skip_locked=True)     # both rows; held until commit
-    row = session.execute(query).first()
+_INSTANCES = ProcessInstance.__table__
+_CLAIM = (select(_INSTANCES).join(WaitingTimer.__table__, WaitingTimer.__table__.c.instance_id == _INSTANCES.c.id)
+          .where(WaitingTimer.__table__.c.id == bindparam("b_timer"),
+                 WaitingTimer.__table__.c.due_at == bindparam("b_due")))
+_CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True)      # both rows; held until commit
+
+
+def claim(session: Session, timer: DueTimer, *, lock: bool):
+    """Hold the claim inside the firing transaction: ("ok", the instance row), or "skipped" (gone,
+    re-leased or busy) / "stale" with None."""
+    row = session.connection().execute(_CLAIM_LOCKED if lock else _CLAIM,
+                                       {"b_timer": timer.id, "b_due": timer.due_at}).first()
     if row is None or row.status not in LIVE:
-        return "skipped"        # fired or re-derived meanwhile, or another worker holds it now
+        return "skipped", None  # fired or re-derived meanwhile, or another worker holds it now
     if timer.version is not None and row.version != timer.version:
-        return "stale"
-    return "ok"
+        return "stale", None
+    return "ok", row
 
 
 def fire_one(runtime, session: Session, timer: DueTimer, *, worker: str, skip_locked: bool) -> bool:
@@ -196,11 +200,11 @@ def fire_one(runtime, session: Session, timer: DueTimer, *, worker: str, skip_lo
 def _fire(runtime, session: Session, timer: DueTimer, *, worker: str, lock: bool) -> _Fired | str:
     from .runtime import Change
 
-    verdict = claim(session, timer, lock=lock)
+    verdict, row = claim(session, timer, lock=lock)
     if verdict != "ok":
         return verdict
     faults.fail("timer_fire")
-    loaded = runtime.load(session, timer.instance_id)
+    loaded = runtime.load(session, timer.instance_id, row=row)
     if timer.version is not None and loaded.row.version != timer.version:
         return "stale"
     now = runtime.clock.now()
