@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -12,6 +13,8 @@ from .models import BufferedMessage, MessageSubscription, ProcessInstance
 from .views import Delivery
 
 log = logging.getLogger("recall.messages")
+_SUBSCRIPTION_COLUMNS = tuple(MessageSubscription.__table__.c[name].label(f"subscription_{name}")
+                              for name in ("id", "instance_id", "task_id", "element_id"))
 
 
 def deliver(runtime, session: Session, name: str, correlation: dict, payload: dict, *, actor: str,
@@ -29,7 +32,8 @@ def deliver(runtime, session: Session, name: str, correlation: dict, payload: di
             f"message {name!r} needs correlation values (e.g. {{\"candidate_id\": ...}}) or an instance id")
     key = sidetables.correlation_key(correlation)
     # Only live instances receive: one in `error` gets the message after its retry (buffered).
-    query = (select(MessageSubscription)
+    # Each subscription comes with its instance's whole row: the load does not read it again.
+    query = (select(*_SUBSCRIPTION_COLUMNS, ProcessInstance.__table__)
              .join(ProcessInstance, ProcessInstance.id == MessageSubscription.instance_id)
              .where(MessageSubscription.message_name == name,
                     ProcessInstance.status.in_(("running", "waiting"))))
@@ -39,12 +43,14 @@ def deliver(runtime, session: Session, name: str, correlation: dict, payload: di
         query = query.where(MessageSubscription.correlation_key == key)
     if exclude_instance is not None:
         query = query.where(MessageSubscription.instance_id != exclude_instance)
-    subscriptions = session.scalars(query.order_by(MessageSubscription.instance_id, MessageSubscription.id)).all()
+    found = session.execute(query.order_by(MessageSubscription.instance_id, MessageSubscription.id)).all()
     delivered: list[str] = []
-    for sub in subscriptions:
+    for row in found:
+        sub = SimpleNamespace(id=row.subscription_id, instance_id=row.subscription_instance_id,
+                              task_id=row.subscription_task_id, element_id=row.subscription_element_id)
         if sub.instance_id in delivered:
             continue
-        loaded = runtime.load(session, sub.instance_id)
+        loaded = runtime.load(session, sub.instance_id, row=row)
         runtime.change(session, loaded, runtime.message_action(name, correlation, payload, sub),
                        Change("message_delivered", actor, sub.element_id, sub.task_id,
                               {"name": name, "correlation": correlation, "payload": payload}))
