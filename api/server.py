@@ -2,28 +2,78 @@
 
 SIGTERM or SIGINT: stop accepting, let running requests finish (up to a few
 seconds), stop the worker after its current round, close the database, exit 0.
+
+With `processes` > 1 (RECALL_SERVE_PROCESSES, `--processes`) this process is a supervisor:
+it binds the listening socket, runs the timer worker (once, here) and starts that many
+child processes (`recall serve --listen-fd FD --supervisor-pid PID`, fork+exec) that serve
+on the socket they inherit, without a worker. A child that dies is started again; on
+SIGTERM/SIGINT the children get SIGTERM and are waited for. A child whose supervisor is
+gone stops on its own. With RECALL_CLOCK=simulated all of them share one simulated time
+kept in a file (engine.clock.SharedSimulatedClock).
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import signal
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
+import time
+from collections import deque
+from dataclasses import replace
 
 from waitress import create_server
 
 from .app import create_app
-from .config import engine_settings, recall_values
+from .config import ApiSettings, engine_settings, recall_values
 from .state import EXTENSION_KEY
 
 log = logging.getLogger("recall.serve")
 
+RESTART_WINDOW_S = 30.0     # more than RESTART_BURST children dying within this window ...
+RESTART_BURST = 5
+RESTART_BACKOFF_S = 10.0    # ... and the next restart waits this long
+STOP_TIMEOUT_S = 30.0       # children still running this long after SIGTERM get SIGKILL
 
-def _log(event: str, **fields) -> None:
-    log.info(json.dumps({"event": event, **fields}, default=str))
+
+def _log(event: str, level: int = logging.INFO, **fields) -> None:
+    log.log(level, json.dumps({"event": event, **fields}, default=str))
 
 
-def serve(*, host: str | None = None, port: int | None = None, config: dict | None = None) -> None:
+def _waitress(app, settings: ApiSettings, **where):
+    return create_server(app, threads=settings.threads, max_request_body_size=settings.max_body_bytes + 64 * 1024,
+                         ident="offer-recall", **where)
+
+
+def _stop_on_signals(event: str, **fields) -> None:
+    """SIGTERM/SIGINT log `event` once and raise SystemExit(0): waitress's run() catches it and shuts down."""
+    stopping = threading.Event()
+
+    def stop(signum, _frame):
+        if not stopping.is_set():
+            stopping.set()
+            _log(event, signal=signal.Signals(signum).name, **fields)
+            raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def serve(*, host: str | None = None, port: int | None = None, processes: int | None = None,
+          config: dict | None = None) -> None:
+    settings = ApiSettings.from_mapping(recall_values(config or {}))
+    processes = settings.processes if processes is None else processes
+    if processes < 1:
+        raise ValueError("--processes must be at least 1")
+    if processes > 1:
+        _supervise(host=host or settings.host, port=settings.port if port is None else port,
+                   processes=processes, config=config)
+        return
     from engine.worker import Worker
 
     app = create_app(config)
@@ -31,8 +81,7 @@ def serve(*, host: str | None = None, port: int | None = None, config: dict | No
     settings, engine = state.settings, state.engine
     host = host or settings.host
     port = settings.port if port is None else port
-    server = create_server(app, host=host, port=port, threads=settings.threads,
-                           max_request_body_size=settings.max_body_bytes + 64 * 1024, ident="offer-recall")
+    server = _waitress(app, settings, host=host, port=port)
     worker = thread = None
     if settings.embedded_worker:
         timing = engine_settings(recall_values(app.config))
@@ -40,16 +89,7 @@ def serve(*, host: str | None = None, port: int | None = None, config: dict | No
                         name=f"serve:{port}")
         thread = worker.start_thread()
 
-    stopping = threading.Event()
-
-    def stop(signum, _frame):
-        if not stopping.is_set():
-            stopping.set()
-            _log("serve_stopping", signal=signal.Signals(signum).name)
-            raise SystemExit(0)      # waitress's run() catches it and shuts its threads down
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    _stop_on_signals("serve_stopping")
     _log("serve_started", url=f"http://{server.effective_host}:{server.effective_port}{state.url_prefix}",
          embedded_worker=bool(worker), clock=type(engine.clock).__name__)
     try:
@@ -61,3 +101,144 @@ def serve(*, host: str | None = None, port: int | None = None, config: dict | No
             thread.join(timeout=30)
         engine.db.dispose()
         _log("serve_stopped")
+
+
+# ---------- several processes: the child ----------
+
+def serve_child(listen_fd: int, supervisor_pid: int) -> None:
+    """One server process of a supervisor: serve on the inherited socket, no timer worker."""
+    sock = socket.socket(fileno=listen_fd)
+    try:
+        app = create_app()
+        state = app.extensions[EXTENSION_KEY]
+        server = _waitress(app, state.settings, sockets=[sock])
+    except BaseException:
+        sock.close()
+        raise
+    pid = os.getpid()
+    _stop_on_signals("serve_child_stopping", pid=pid)
+
+    def watch_supervisor():
+        while os.getppid() == supervisor_pid:
+            time.sleep(1)
+        _log("serve_child_orphaned", logging.WARNING, pid=pid, supervisor_pid=supervisor_pid)
+        os.kill(pid, signal.SIGTERM)        # stop as on the supervisor's own SIGTERM
+
+    threading.Thread(target=watch_supervisor, name="recall-supervisor-watch", daemon=True).start()
+    _log("serve_child_started", pid=pid, clock=type(state.engine.clock).__name__)
+    try:
+        server.run()
+    finally:
+        server.close()
+        sock.close()
+        state.engine.db.dispose()
+        _log("serve_child_stopped", pid=pid)
+
+
+# ---------- several processes: the supervisor ----------
+
+def _listen(host: str, port: int) -> socket.socket:
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1024)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _supervise(*, host: str, port: int, processes: int, config: dict | None) -> None:
+    from engine.clock import SharedSimulatedClock
+    from engine.worker import Worker
+
+    values = recall_values(config or {})
+    settings, timing = ApiSettings.from_mapping(values), engine_settings(values)
+    env = {**os.environ, **{k: str(v) for k, v in values.items() if not isinstance(v, (dict, list))}}
+    stop_signal: list[int] = []
+
+    def stop(signum, _frame):
+        if not stop_signal:
+            stop_signal.append(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    sock = _listen(host, port)
+    clock_dir = engine = worker = thread = None
+    children: dict[int, subprocess.Popen] = {}      # slot -> child
+    try:
+        clock_file = timing.simulated_clock_file
+        if timing.clock == "simulated" and clock_file is None:
+            clock_dir = tempfile.mkdtemp(prefix="recall-clock-")
+            clock_file = os.path.join(clock_dir, "now")
+        if timing.clock == "simulated":
+            SharedSimulatedClock(clock_file).close()        # creates the file at the start time
+            env["RECALL_SIMULATED_CLOCK_FILE"] = str(clock_file)
+            timing = replace(timing, simulated_clock_file=clock_file)
+        if timing.database_url.startswith("sqlite"):
+            _log("serve_sqlite_processes", logging.WARNING, processes=processes,
+                 message="SQLite serialises writes: requests of all processes queue on one write lock")
+        if settings.embedded_worker:
+            from engine.service import RecallEngine
+            engine = RecallEngine.from_settings(timing)
+            worker = Worker(engine, poll_seconds=timing.worker_poll_seconds, batch_size=timing.timer_batch_size,
+                            name=f"serve:{sock.getsockname()[1]}")
+            thread = worker.start_thread()
+        command = [sys.executable, "-m", "api.cli", "serve", "--listen-fd", str(sock.fileno()),
+                   "--supervisor-pid", str(os.getpid())]
+        host_name, bound_port = sock.getsockname()[:2]
+        _log("serve_started", url=f"http://{host_name}:{bound_port}/api/v1", processes=processes,
+             embedded_worker=bool(worker), clock=timing.clock, pid=os.getpid())
+        deaths: deque[float] = deque()              # when children died, within RESTART_WINDOW_S
+        start_at = {slot: 0.0 for slot in range(processes)}
+        while not stop_signal:
+            now = time.monotonic()
+            for slot, child in list(children.items()):
+                code = child.poll()
+                if code is None:
+                    continue
+                del children[slot]
+                deaths.append(now)
+                while now - deaths[0] > RESTART_WINDOW_S:
+                    deaths.popleft()
+                delay = RESTART_BACKOFF_S if len(deaths) > RESTART_BURST else 0.0
+                start_at[slot] = now + delay
+                _log("serve_child_exited", logging.WARNING, pid=child.pid, code=code,
+                     signal=signal.Signals(-code).name if code < 0 else None, restart_in_s=delay)
+            for slot, when in list(start_at.items()):
+                if when <= now:
+                    del start_at[slot]
+                    children[slot] = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+                                                      pass_fds=(sock.fileno(),))
+                    _log("serve_child_spawned", pid=children[slot].pid, slot=slot)
+            time.sleep(0.2)
+        _log("serve_stopping", signal=signal.Signals(stop_signal[0]).name)
+    finally:
+        if worker is not None:
+            worker.stopping.set()                   # it stops after its current round
+        _stop_children(children.values())
+        sock.close()
+        if thread is not None:
+            thread.join(timeout=30)
+        if engine is not None:
+            engine.db.dispose()
+        if clock_dir is not None:
+            shutil.rmtree(clock_dir, ignore_errors=True)
+        _log("serve_stopped")
+
+
+def _stop_children(children) -> None:
+    children = list(children)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for child in children:
+        try:
+            child.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _log("serve_child_killed", logging.WARNING, pid=child.pid, after_s=STOP_TIMEOUT_S)
+            child.kill()
+            child.wait()

@@ -9,11 +9,15 @@ bound it reads the system time, exactly as before.
 """
 from __future__ import annotations
 
+import fcntl
+import os
+import tempfile
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Iterator, Protocol
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
@@ -77,13 +81,16 @@ class DatabaseClock:
         return self.base.now() + self.offset
 
 
+SIMULATED_START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+
+
 class SimulatedClock:
     """A clock that only moves when told to; for tests and demos, never the default."""
 
     simulated = True
 
     def __init__(self, start: datetime | None = None):
-        start = start or datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+        start = start or SIMULATED_START
         if start.tzinfo is None:
             raise ValueError("SimulatedClock needs a timezone-aware start time")
         self._now = start.astimezone(timezone.utc)
@@ -108,6 +115,102 @@ class SimulatedClock:
         with self._lock:
             self._now += delta
             return self._now
+
+
+class SharedSimulatedClock:
+    """A simulated clock kept in a file: one time for several processes (`recall serve --processes`).
+
+    The file holds one ISO 8601 time and is never changed in place: `set` and `advance`
+    read it, write the new time to a temporary file and `os.replace` it, all under an
+    exclusive `flock` on `<file>.lock`, and refuse to go backwards. `now()` stats the
+    file and parses it only when the path names another file than the one read last.
+    That one is kept open, so its inode number cannot be reused by a newer version:
+    "same device and inode" means "same time".
+    """
+
+    simulated = True
+
+    def __init__(self, path: str | os.PathLike, start: datetime | None = None):
+        self.path = Path(path)
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._mutex = threading.Lock()       # the cache below, between this process's threads
+        self._fd: int | None = None          # the version of the file read last, kept open
+        self._inode: tuple[int, int] | None = None
+        self._now = SIMULATED_START
+        with self._exclusive():
+            if not self.path.exists():
+                self._write(_utc(start or SIMULATED_START))
+
+    def now(self) -> datetime:
+        with self._mutex:
+            info = os.stat(self.path)
+            if (info.st_dev, info.st_ino) != self._inode:
+                self._load()
+            return self._now
+
+    def set(self, when: datetime) -> datetime:
+        when = _utc(when)
+        with self._exclusive():
+            if when < self.now():
+                raise ValueError("a simulated clock does not go backwards")
+            self._write(when)
+        return when
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise ValueError("a simulated clock does not go backwards")
+        with self._exclusive():
+            moment = self.now() + delta
+            self._write(moment)
+        return moment
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = self._inode = None
+
+    def __del__(self):
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)     # one lock per open file: threads exclude each other too
+            yield
+        finally:
+            os.close(fd)                       # releases the lock
+
+    def _load(self) -> None:
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            info = os.fstat(fd)
+            moment = datetime.fromisoformat(os.read(fd, 256).decode().strip())
+        except BaseException:
+            os.close(fd)
+            raise
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd, self._inode, self._now = fd, (info.st_dev, info.st_ino), moment
+
+    def _write(self, moment: datetime) -> None:
+        fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(moment.isoformat() + "\n")
+            os.replace(temporary, self.path)
+        except BaseException:
+            with suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+
+
+def _utc(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        raise ValueError("clock time must carry a UTC offset")
+    return when.astimezone(timezone.utc)
 
 
 _current: ContextVar[Clock | None] = ContextVar("recall_clock", default=None)

@@ -14,6 +14,7 @@ def _default_database_url() -> str:
 class Settings:
     database_url: str = field(default_factory=_default_database_url)
     clock: str = "system"                  # "system" or "simulated"
+    simulated_clock_file: Path | None = None   # one simulated time for several processes (engine/clock.py)
     workflows_dir: Path = Path("workflows")
     forms_dir: Path = Path("forms")
     worker_poll_seconds: float = 1.0
@@ -30,6 +31,7 @@ class Settings:
         simple = {
             "RECALL_DATABASE_URL": ("database_url", str),
             "RECALL_CLOCK": ("clock", str),
+            "RECALL_SIMULATED_CLOCK_FILE": ("simulated_clock_file", Path),
             "RECALL_WORKFLOWS_DIR": ("workflows_dir", Path),
             "RECALL_FORMS_DIR": ("forms_dir", Path),
             "RECALL_WORKER_POLL_SECONDS": ("worker_poll_seconds", float),

@@ -21,7 +21,7 @@ from SpiffWorkflow.task import TaskState
 
 from . import messages, sidetables, timers
 from .bundle import load_bundle
-from .clock import SimulatedClock, SystemClock
+from .clock import SharedSimulatedClock, SimulatedClock, SystemClock
 from .config import Settings
 from .db import Database
 from .definitions import DeployedProcess, SpecCache, deploy_bundle, latest_definition_id
@@ -55,7 +55,12 @@ class RecallEngine:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, db: Database | None = None) -> "RecallEngine":
-        clock = SimulatedClock() if settings.clock == "simulated" else SystemClock()
+        if settings.clock != "simulated":
+            clock = SystemClock()
+        elif settings.simulated_clock_file:     # one time for several processes (`recall serve --processes`)
+            clock = SharedSimulatedClock(settings.simulated_clock_file)
+        else:
+            clock = SimulatedClock()
         return cls(db or Database(settings.database_url), clock=clock,
                    script_timeout=settings.script_timeout_seconds,
                    spec_cache_size=settings.spec_cache_size,
