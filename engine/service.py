@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from types import SimpleNamespace
 from datetime import timedelta
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 from uuid import UUID
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Integer, bindparam, false, or_, select, update
 from SpiffWorkflow.task import TaskState
 
 from . import messages, sidetables, timers
@@ -187,19 +188,14 @@ class RecallEngine:
                    assignee=None, groups: Sequence[str] | None = None, user: str | None = None,
                    limit: int = 50, offset: int = 0) -> list[TaskView]:
         """Inbox query. `user`+`groups`: tasks assigned to the user or open to one of the groups."""
-        tasks = HumanTask.__table__.c
+        given = {"instance_id": instance_id, "element_id": element_id, "status": status, "assignee": assignee}
+        filters = tuple(name for name, value in given.items() if value)
+        scoped = groups is not None or user is not None
+        shape = (filters, scoped, bool(scoped and user), bool(scoped and groups))
+        params = {f"b_{name}": given[name] for name in filters}
+        params.update(b_user=user, b_groups=list(groups or ()), b_limit=limit, b_offset=offset)
         with self.db.reading() as s:
-            q = _where_equal(select(*_TASK_VIEW_COLUMNS), {
-                tasks.instance_id: instance_id, tasks.element_id: element_id,
-                tasks.status: status, tasks.assignee: assignee})
-            if groups is not None or user is not None:
-                visible = []
-                if user:
-                    visible.append(tasks.assignee == user)
-                if groups:
-                    visible.append((tasks.candidate_group.in_(list(groups))) & tasks.assignee.is_(None))
-                q = q.where(or_(*visible)) if visible else q.where(False)
-            rows = s.connection().execute(q.order_by(tasks.created_at, tasks.id).limit(limit).offset(offset))
+            rows = s.connection().execute(_task_list_statement(shape), params)
             return [_task_view(r) for r in rows]
 
     def get_task(self, task_id: str, *, authorize: Callable[[TaskView], None] | None = None) -> TaskView:
@@ -339,6 +335,26 @@ _TASK_DETAIL = (
 _DEFINITION_COLUMNS = (ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
                        ProcessDefinition.content_hash, ProcessDefinition.deployed_at,
                        ProcessDefinition.deployed_by)
+
+
+@functools.lru_cache(maxsize=64)
+def _task_list_statement(shape):
+    """The inbox query for one combination of filters, built once (values are bound)."""
+    filters, scoped, by_user, by_groups = shape
+    tasks = HumanTask.__table__.c
+    q = select(*_TASK_VIEW_COLUMNS)
+    for name in filters:
+        q = q.where(tasks[name] == bindparam(f"b_{name}"))
+    if scoped:
+        visible = []
+        if by_user:
+            visible.append(tasks.assignee == bindparam("b_user"))
+        if by_groups:
+            visible.append(tasks.candidate_group.in_(bindparam("b_groups", expanding=True))
+                           & tasks.assignee.is_(None))
+        q = q.where(or_(*visible)) if visible else q.where(false())
+    return (q.order_by(tasks.created_at, tasks.id)
+            .limit(bindparam("b_limit", type_=Integer)).offset(bindparam("b_offset", type_=Integer)))
 
 
 def _where_equal(query, conditions: dict):

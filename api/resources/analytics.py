@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from ..blueprint import Blueprint
 from marshmallow import fields, validate
 
 from engine.archive import TalentArchive

@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta, timezone
 import marshmallow as ma
 from flask import current_app, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from ..blueprint import Blueprint
 from marshmallow import ValidationError, fields, validate
 from werkzeug.exceptions import Forbidden
 

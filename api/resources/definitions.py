@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from ..blueprint import Blueprint
 from marshmallow import ValidationError
 
 from .. import queries

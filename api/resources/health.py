@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from ..blueprint import Blueprint
 
 from ..schemas import HealthSchema
 from ..state import engine

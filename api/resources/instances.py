@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from ..blueprint import Blueprint
 
 from ..etags import ETAG_HEADER, IF_MATCH_PARAMETER, etag, expected_version
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from ..blueprint import Blueprint
 
 from engine import metrics
 

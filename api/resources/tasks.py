@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from ..blueprint import Blueprint
 from werkzeug.exceptions import Forbidden
 
 from ..etags import ETAG_HEADER, IF_MATCH_PARAMETER, etag, expected_version

@@ -6,7 +6,7 @@ from calendar import monthrange
 from datetime import datetime, timedelta
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from ..blueprint import Blueprint
 from marshmallow import ValidationError
 
 from ..schemas import ClockChangeSchema, ClockReportSchema, ClockSchema

@@ -19,7 +19,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from ..blueprint import Blueprint
 from lxml import etree
 from marshmallow import fields, validate
 from sqlalchemy import func, select
