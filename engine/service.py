@@ -246,7 +246,7 @@ class RecallEngine:
         and may raise to refuse; then 409 if not ready, 412 if `expected_version` is stale."""
         data = dict(data or {})
         with self.db.transaction() as s:
-            row = s.connection().execute(_TASK_FOR_COMPLETION, {"b_id": task_id}).first()
+            row = s.connection().execute(_TASK_AND_INSTANCE, {"b_id": task_id}).first()
             if row is None:
                 raise NotFound(f"no task {task_id}")
             if authorize is not None:
@@ -255,7 +255,8 @@ class RecallEngine:
                 raise TaskNotReady(f"task {task_id} ({row.element_id}) is already {row.status}")
             if enforce_assignee and row.assignee and row.assignee != actor:
                 raise NotAssignee(f"task {task_id} is assigned to {row.assignee}")
-            loaded = self.runtime.load(s, row.instance_id)
+            instance = SimpleNamespace(**{c.name: getattr(row, f"inst__{c.name}") for c in _INSTANCE_COLUMNS})
+            loaded = self.runtime.load(s, row.instance_id, row=instance)
             if loaded.row.status not in LIVE:
                 raise InvalidState(f"instance {row.instance_id} is {loaded.row.status}")
             task = loaded.workflow.get_task_from_id(UUID(task_id))
@@ -325,6 +326,13 @@ class RecallEngine:
 _TASK_VIEW_COLUMNS = tuple(HumanTask.__table__.c[name] for name in sidetables.TASK_VIEW_COLUMNS)
 _TASK_FOR_COMPLETION = select(*_TASK_VIEW_COLUMNS, HumanTask.__table__.c.form_schema).where(
     HumanTask.__table__.c.id == bindparam("b_id"))
+# The task to complete and its instance's whole row (what Runtime.load reads) in one query.
+_INSTANCE_COLUMNS = tuple(ProcessInstance.__table__.c)
+_TASK_AND_INSTANCE = (
+    select(*_TASK_VIEW_COLUMNS, HumanTask.__table__.c.form_schema,
+           *(c.label(f"inst__{c.name}") for c in _INSTANCE_COLUMNS))
+    .join(ProcessInstance.__table__, ProcessInstance.__table__.c.id == HumanTask.__table__.c.instance_id)
+    .where(HumanTask.__table__.c.id == bindparam("b_id")))
 _TASK_DETAIL = (
     select(*_TASK_VIEW_COLUMNS, HumanTask.__table__.c.form_schema, HumanTask.__table__.c.form_ui_schema,
            HumanTask.__table__.c.data, ProcessInstance.__table__.c.version.label("instance_version"),
