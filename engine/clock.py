@@ -81,6 +81,18 @@ class DatabaseClock:
         return self.base.now() + self.offset
 
 
+class FixedClock:
+    """One instant: what a unit of work sees of time, whatever the clock does meanwhile."""
+
+    simulated = False
+
+    def __init__(self, at: datetime):
+        self._at = at
+
+    def now(self) -> datetime:
+        return self._at
+
+
 SIMULATED_START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 
 

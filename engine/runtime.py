@@ -19,6 +19,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 
@@ -142,8 +143,12 @@ class Runtime:
 
     # ---------- the one change path ----------
     def run(self, wf: BpmnWorkflow, action: Callable[[BpmnWorkflow], None] | None,
-            steps: list) -> InstanceFailure | None:
-        """Apply `action` and run engine steps under our clock; never raises for diagram faults."""
+            steps: list, *, clock=None) -> InstanceFailure | None:
+        """Apply `action` and run engine steps under `clock` (default: ours); never raises for diagram faults.
+
+        SpiffWorkflow's do_engine_steps ends by refreshing timers, which can make a timer
+        READY (due by now) without running it; the steps run again until no engine task is
+        READY, so a unit of work never stops on a fired timer (that state looked stalled)."""
         started, count = time.monotonic(), [0]
 
         def bounded(task):
@@ -153,12 +158,14 @@ class Runtime:
                     f"the process ran more than {MAX_ENGINE_STEPS} steps or {MAX_ENGINE_SECONDS:g} s without "
                     f"waiting for anyone (endless loop, self-calling process or huge multi-instance?)", task)
 
-        with clock_mod.bound(self.clock):
+        with clock_mod.bound(clock or self.clock):
             try:
                 if action is not None:
                     action(wf)
                 wf.refresh_timers()
                 wf.do_engine_steps(will_complete_task=bounded, did_complete_task=steps.append)
+                while any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY)):
+                    wf.do_engine_steps(will_complete_task=bounded, did_complete_task=steps.append)
             except Exception as exc:  # noqa: BLE001 - any diagram fault becomes an incident
                 return describe_failure(exc, wf)
         return None
@@ -170,28 +177,34 @@ class Runtime:
             raise StaleVersion(
                 f"instance {row.id} is at version {row.version}, not {expected_version}; reload and retry")
         wf = loaded.workflow
+        # One instant for the whole unit of work: every timer computed, checked and audited in
+        # it sees the same time, even when the clock moves meanwhile (a simulated clock advanced
+        # by another request jumps days; a timer armed before the jump and checked after it
+        # fired inside one change).
+        now = self.clock.now()
+        clock = clock_mod.FixedClock(now)
         steps: list = []
-        failure = self.run(wf, action, steps)
+        failure = self.run(wf, action, steps, clock=clock)
         audit = [self._audit_row(row.id, change.kind, change.actor, change.element_id, change.task_id,
-                                 change.details), *self._step_rows(row.id, steps)]
+                                 change.details, at=now), *self._step_rows(row.id, steps, at=now)]
         derived = sidetables.derive(wf)
         # Deliver messages that arrived before anyone waited for them, each audited after
         # the change that opened the wait.
         rounds = 0
         while failure is None and derived.subscriptions and rounds < MAX_BUFFER_ROUNDS:
-            buffered = self._claim_buffered(session, row.id, derived.subscriptions)
+            buffered = self._claim_buffered(session, row.id, derived.subscriptions, now=now)
             if buffered is None:
                 break
             rounds += 1
             message, subscription = buffered
             steps = []
             failure = self.run(wf, self._message_action(message.name, message.correlation,
-                                                          message.payload, subscription), steps)
+                                                          message.payload, subscription), steps, clock=clock)
             audit.append(self._audit_row(
                 row.id, "message_delivered", message.sent_by, subscription.element_id, subscription.task_id,
                 {"name": message.name, "correlation": message.correlation, "buffered_id": message.id,
-                 "payload": message.payload}))
-            audit.extend(self._step_rows(row.id, steps))
+                 "payload": message.payload}, at=now))
+            audit.extend(self._step_rows(row.id, steps, at=now))
             derived = sidetables.derive(wf)
         if failure is None and derived.stalled:
             failure = InstanceFailure(
@@ -202,20 +215,19 @@ class Runtime:
             derived.status = "error"
             log.warning("instance %s in error at %s: %s", row.id, failure.element_id, failure.message)
             audit.append(self._audit_row(row.id, "instance_error", "engine", failure.element_id,
-                                         failure.task_id, failure.as_dict()))
+                                         failure.task_id, failure.as_dict(), at=now))
         if change.forced_status:
             derived.status = change.forced_status
         if derived.status == "completed":
             audit.append(self._audit_row(row.id, "instance_completed", "engine", derived.end_event, None,
-                                         {"end_event": derived.end_event}))
-        self._save(session, loaded, derived, change, failure, is_new=is_new)
+                                         {"end_event": derived.end_event}, at=now))
+        self._save(session, loaded, derived, change, failure, is_new=is_new, now=now)
         session.connection().execute(_INSERT_AUDIT, audit)
         for event in wf.get_events():
             self._route_outbound(session, row.id, event, change.actor)
         return derived
 
-    def _save(self, session, loaded, derived, change, failure, *, is_new):
-        now = self.clock.now()
+    def _save(self, session, loaded, derived, change, failure, *, is_new, now):
         row = loaded.row
         values = dict(
             definition_id=loaded.definition.id,
@@ -253,15 +265,16 @@ class Runtime:
         session.connection().execute(_INSERT_AUDIT, [self._audit_row(instance_id, kind, actor, element_id,
                                                                      task_id, details)])
 
-    def _audit_row(self, instance_id, kind, actor, element_id=None, task_id=None, details=None) -> dict:
-        return dict(instance_id=instance_id, at=self.clock.now(), actor=actor, kind=kind,
+    def _audit_row(self, instance_id, kind, actor, element_id=None, task_id=None, details=None,
+                   *, at=None) -> dict:
+        return dict(instance_id=instance_id, at=at or self.clock.now(), actor=actor, kind=kind,
                     element_id=element_id, task_id=task_id, details=details or {})
 
-    def _step_rows(self, instance_id, steps) -> list[dict]:
+    def _step_rows(self, instance_id, steps, *, at=None) -> list[dict]:
         """One `element_completed` row per BPMN element the engine ran (internal specs skipped)."""
         return [self._audit_row(instance_id, "element_completed", "engine", task.task_spec.bpmn_id,
                                 str(task.id), {"type": task.task_spec.__class__.__name__,
-                                               "name": task.task_spec.bpmn_name})
+                                               "name": task.task_spec.bpmn_name}, at=at)
                 for task in steps if task.task_spec.bpmn_id is not None and not task.task_spec.manual]
 
     # ---------- messages ----------
@@ -279,8 +292,7 @@ class Runtime:
     def message_action(self, name, correlation, payload, subscription_row):
         return self._message_action(name, correlation, payload, subscription_row)
 
-    def _claim_buffered(self, session, instance_id, subscriptions):
-        now = self.clock.now()
+    def _claim_buffered(self, session, instance_id, subscriptions, *, now):
         for sub in subscriptions:
             key = sidetables.correlation_key(sub.correlation)
             message = session.scalars(

@@ -269,3 +269,54 @@ def test_a_worker_with_a_clock_ten_minutes_ahead_fires_nothing_early_on_postgres
     assert worker.run_once() == 0
     assert abs(ahead.clock.now() - datetime.now(timezone.utc)) < timedelta(seconds=5)
     assert _firings(db) == []
+
+
+class JumpingClock:
+    """The simulated time, then 31 days later from the second reading on: another request
+    advancing a shared simulated clock in the middle of this one's unit of work."""
+
+    simulated = True
+
+    def __init__(self, start):
+        self.start, self.readings = start, 0
+
+    def now(self):
+        self.readings += 1
+        return self.start if self.readings == 1 else self.start + timedelta(days=31)
+
+
+def test_a_clock_that_jumps_during_a_change_does_not_fire_a_timer_armed_in_it(engine, clock):
+    """Seen under load with `recall serve --processes 2`: the P30D timer armed at the old time
+    and checked at the new one fired inside the change and was left READY, unrun: the
+    instance looked stalled and went to error. A change now reads the clock once."""
+    engine.deploy([ENGINE_BUNDLE])
+    inst = engine.start_instance("approval", variables={"candidate_id": "c-1"})
+    jumping = JumpingClock(clock.now())
+    engine.clock = engine.runtime.clock = jumping
+    done = engine.complete_task(inst.ready_tasks[0].id, {"decision": "yes", "reason": "salary", "manager": "wang"},
+                                actor="hr")
+    assert done.status == "waiting" and done.error is None
+    assert [(t.element_id, t.due_at) for t in done.waiting_timers] == [("wait_day_30", clock.now() + timedelta(days=30))]
+
+
+def test_a_timer_that_fires_while_the_engine_steps_run_is_run_in_the_same_change(engine, clock, db):
+    """SpiffWorkflow's do_engine_steps ends by refreshing timers, which can make one READY
+    without running it; Runtime.run steps again until no engine task is READY."""
+    from SpiffWorkflow.util.task import TaskState
+
+    engine.deploy([ENGINE_BUNDLE])
+    inst = engine.start_instance("approval", variables={"candidate_id": "c-1"})
+    with db.transaction() as s:
+        loaded = engine.runtime.load(s, inst.id)
+        task = loaded.workflow.get_task_from_id(__import__("uuid").UUID(inst.ready_tasks[0].id))
+
+        def complete(wf):
+            task.data.update({"decision": "yes", "reason": "salary", "manager": "wang"})
+            task.run()
+
+        steps = []
+        assert engine.runtime.run(loaded.workflow, complete, steps, clock=JumpingClock(clock.now())) is None
+        ready = [t.task_spec.name for t in loaded.workflow.get_tasks(state=TaskState.READY)]
+        assert ready == ["follow_up"]                    # the fired timer ran on to the next user task
+        assert "wait_day_30" in [t.task_spec.name for t in steps]
+        s.rollback()
