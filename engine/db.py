@@ -139,6 +139,15 @@ class Database:
         self._readonly_sessions = sessionmaker(
             self.engine.execution_options(readonly=True), expire_on_commit=False
         )
+        # PostgreSQL: reads without a transaction block. psycopg sends BEGIN and COMMIT as
+        # round trips of their own; under READ COMMITTED each statement takes its own
+        # snapshot anyway, so a read-only unit of work loses nothing by running in autocommit.
+        self._autocommit_sessions = sessionmaker(
+            self.engine.execution_options(readonly=True, isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        ) if self.dialect == "postgresql" else self._readonly_sessions
+        self._autocommit_writes = sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        ) if self.dialect == "postgresql" else None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -152,6 +161,28 @@ class Database:
     def reading(self) -> Iterator[Session]:
         """A read-only unit of work (does not take SQLite's write lock)."""
         with self._readonly_sessions() as session:
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def read_committed(self) -> Iterator[Session]:
+        """A read-only unit of work whose statements need not share one snapshot: on
+        PostgreSQL it runs in autocommit (one round trip per statement, no BEGIN/COMMIT); on
+        SQLite it is `reading()`. Not for `SET LOCAL` or anything else transaction-scoped."""
+        with self._autocommit_sessions() as session:
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def single_statement(self) -> Iterator[Session]:
+        """A unit of work of one statement (atomic by itself): on PostgreSQL it runs in
+        autocommit, one round trip instead of three (BEGIN, the statement, COMMIT); on SQLite
+        it is `transaction()`. Only for exactly one statement: anything more is not atomic."""
+        if self._autocommit_writes is None:
+            with self.transaction() as session:
+                yield session
+            return
+        with self._autocommit_writes() as session:
             with session.begin():
                 yield session
 

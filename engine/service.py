@@ -86,7 +86,7 @@ class RecallEngine:
     def list_definitions(self, *, process_key: str | None = None, limit: int = 50, offset: int = 0
                          ) -> list[DefinitionView]:
         """Deployed versions, newest first per process."""
-        with self.db.reading() as s:
+        with self.db.read_committed() as s:
             q = _where_equal(select(*_DEFINITION_COLUMNS), {ProcessDefinition.process_key: process_key})
             rows = s.execute(q.order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc())
                              .limit(limit).offset(offset)).all()
@@ -94,7 +94,7 @@ class RecallEngine:
 
     def get_definition(self, process_key: str, version: int | None = None) -> DefinitionView:
         """One version (default: the latest) of a process."""
-        with self.db.reading() as s:
+        with self.db.read_committed() as s:
             definition_id = latest_definition_id(s, process_key, version)
             return DefinitionView(*s.execute(select(*_DEFINITION_COLUMNS)
                                              .where(ProcessDefinition.id == definition_id)).one())
@@ -118,12 +118,12 @@ class RecallEngine:
             return _view_after(loaded, derived)
 
     def get_instance(self, instance_id: str) -> InstanceView:
-        with self.db.reading() as s:
+        with self.db.read_committed() as s:
             return self._read_instance(s, instance_id)
 
     def list_instances(self, *, process_key=None, status=None, business_key=None,
                        limit: int = 50, offset: int = 0) -> list[InstanceView]:
-        with self.db.reading() as s:
+        with self.db.read_committed() as s:
             q = _where_equal(select(ProcessInstance, ProcessDefinition.version).join(ProcessDefinition),
                              {ProcessInstance.process_key: process_key, ProcessInstance.status: status,
                               ProcessInstance.business_key: business_key})
@@ -175,7 +175,7 @@ class RecallEngine:
             return _view_after(loaded, derived)
 
     def history(self, instance_id: str) -> list[AuditEntry]:
-        with self.db.reading() as s:
+        with self.db.read_committed() as s:
             if s.get(ProcessInstance, instance_id) is None:
                 raise NotFound(f"no process instance {instance_id}")
             rows = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id)
@@ -194,7 +194,7 @@ class RecallEngine:
         shape = (filters, scoped, bool(scoped and user), bool(scoped and groups))
         params = {f"b_{name}": given[name] for name in filters}
         params.update(b_user=user, b_groups=list(groups or ()), b_limit=limit, b_offset=offset)
-        with self.db.reading() as s:
+        with self.db.read_committed() as s:
             rows = s.connection().execute(_task_list_statement(shape), params)
             return [_task_view(r) for r in rows]
 
@@ -202,7 +202,7 @@ class RecallEngine:
         """One task with its form, prefill data and its instance's version (one query).
 
         `authorize(view)` runs before anything else is read and may raise to refuse."""
-        with self.db.reading() as s:
+        with self.db.read_committed() as s:
             row = s.connection().execute(_TASK_DETAIL, {"b_id": task_id}).first()
             if row is None:
                 raise NotFound(f"no task {task_id}")

@@ -111,7 +111,7 @@ def authenticate(db, token: str | None) -> UserView | None:
     if not token or len(token) > 256:
         return None
     digest = hash_token(token)
-    with db.reading() as s:
+    with db.read_committed() as s:
         row = s.scalar(select(User).where(User.token_hash == digest))
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             return None

@@ -47,3 +47,28 @@ def test_a_connection_in_use_a_moment_ago_is_not_pinged():
         assert _backend_pid(engine) != pid
     finally:
         engine.dispose()
+
+
+def test_reads_and_single_statements_send_no_begin_or_commit_on_postgresql():
+    """psycopg sends BEGIN and COMMIT as round trips of their own: read_committed() and
+    single_statement() run in autocommit; reading() and transaction() keep a transaction."""
+    import psycopg
+
+    from engine.db import Database
+    db = Database(PG_URL)
+    in_block = psycopg.pq.TransactionStatus.INTRANS
+
+    def status(session):
+        return session.connection().connection.dbapi_connection.info.transaction_status
+
+    try:
+        with db.read_committed() as s:
+            assert s.execute(text("SELECT 1")).scalar() == 1 and status(s) != in_block
+        with db.reading() as s:
+            assert s.execute(text("SELECT 1")).scalar() == 1 and status(s) == in_block
+        with db.transaction() as s:
+            assert s.execute(text("SELECT 1")).scalar() == 1 and status(s) == in_block
+        with db.single_statement() as s:
+            assert s.execute(text("SELECT 1")).scalar() == 1 and status(s) != in_block
+    finally:
+        db.dispose()
