@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/http_throughput.py [--quick] [--processes 1,2] [--threads N] [-k K]
                                               [--duration S] [--postgres URL | --no-postgres]
+                                              [--no-sqlite]
                                               [--profile DIR]
 
 For each database: a fresh database (SQLite temp file; PostgreSQL: a schema `bench_<random>`
@@ -318,7 +319,12 @@ def run_database(name: str, url: str, args, processes: int) -> dict:
         for t in threads:
             t.join(60)
         if load.failures:
-            raise RuntimeError(f"{name}: {load.failures[0]}")
+            log.flush()
+            noteworthy = [line for line in (tmp / "serve.log").read_text().splitlines()
+                          if ("WARNING" in line or "ERROR" in line or "Traceback" in line)
+                          and "waitress.queue" not in line][-20:]
+            raise RuntimeError(f"{name}: {load.failures[0]}\nserver log (warnings and errors, last 20):\n"
+                               + "\n".join(noteworthy))
         if profiler:
             profiler.wait(timeout=args.duration + 60)
     finally:
@@ -357,6 +363,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, help="seconds before measuring (default 5, quick 2)")
     parser.add_argument("--postgres", default=PG_DEFAULT)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--profile", metavar="DIR", help="py-spy raw stacks of the server into DIR/<run>.txt")
     args = parser.parse_args()
     args.duration = args.duration or (8.0 if args.quick else 60.0)
@@ -366,7 +373,7 @@ def main() -> None:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
 
     results = {}
-    for p in counts:
+    for p in [] if args.no_sqlite else counts:
         with tempfile.TemporaryDirectory() as tmp:
             results[f"sqlite x{p}"] = run_database(f"sqlite_x{p}", f"sqlite:///{tmp}/bench.sqlite3", args, p)
     if not args.no_postgres:
