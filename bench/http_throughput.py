@@ -82,11 +82,10 @@ def tree_cpu_seconds(pid: int) -> float:
     total = proc_cpu_seconds(pid)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                total += proc_cpu_seconds(int(stat.parent.name))
         except (OSError, ValueError, IndexError):
-            continue
+            continue        # gone meanwhile
     return total
 
 

@@ -113,12 +113,11 @@ class SimulatedClock:
             return self._now
 
     def set(self, when: datetime) -> datetime:
-        if when.tzinfo is None:
-            raise ValueError("clock time must carry a UTC offset")
+        when = _utc(when)
         with self._lock:
             if when < self._now:
                 raise ValueError("a simulated clock does not go backwards")
-            self._now = when.astimezone(timezone.utc)
+            self._now = when
             return self._now
 
     def advance(self, delta: timedelta) -> datetime:

@@ -219,7 +219,7 @@ class RecallEngine:
     def claim_task(self, task_id: str, *, user: str,
                    authorize: Callable[[TaskView], None] | None = None) -> TaskView:
         with self.db.transaction() as s:
-            row = s.connection().execute(_TASK_FOR_COMPLETION, {"b_id": task_id}).first()
+            row = s.connection().execute(_TASK_ROW, {"b_id": task_id}).first()
             if row is None:
                 raise NotFound(f"no task {task_id}")
             if authorize is not None:
@@ -324,7 +324,8 @@ class RecallEngine:
 
 # Built once: completing a task is the hottest path (see runtime.py).
 _TASK_VIEW_COLUMNS = tuple(HumanTask.__table__.c[name] for name in sidetables.TASK_VIEW_COLUMNS)
-_TASK_FOR_COMPLETION = select(*_TASK_VIEW_COLUMNS, HumanTask.__table__.c.form_schema).where(
+# A task row with what its view and its form need (claim).
+_TASK_ROW = select(*_TASK_VIEW_COLUMNS, HumanTask.__table__.c.form_schema).where(
     HumanTask.__table__.c.id == bindparam("b_id"))
 # The task to complete and its instance's whole row (what Runtime.load reads) in one query.
 _INSTANCE_COLUMNS = tuple(ProcessInstance.__table__.c)

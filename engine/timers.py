@@ -204,9 +204,7 @@ def _fire(runtime, session: Session, timer: DueTimer, *, worker: str, lock: bool
     if verdict != "ok":
         return verdict
     faults.fail("timer_fire")
-    loaded = runtime.load(session, timer.instance_id, row=row)
-    if timer.version is not None and loaded.row.version != timer.version:
-        return "stale"
+    loaded = runtime.load(session, timer.instance_id, row=row)     # the row the claim checked
     now = runtime.clock.now()
     # Strictly before now, as SpiffWorkflow's own timer check is.
     due = [t for t in sidetables.derive(loaded.workflow).timers if t.due_at < now]

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import Response
 from flask.views import MethodView
-from ..blueprint import Blueprint
 from marshmallow import fields, validate
 
 from engine.archive import TalentArchive
 from engine.archive.analytics import GROUPINGS, STAGES, to_csv
 
+from ..blueprint import Blueprint
 from ..schemas import Strict
 from ..state import engine
 

@@ -11,7 +11,6 @@ from datetime import datetime, time, timedelta, timezone
 import marshmallow as ma
 from flask import current_app, url_for
 from flask.views import MethodView
-from ..blueprint import Blueprint
 from marshmallow import ValidationError, fields, validate
 from werkzeug.exceptions import Forbidden
 
@@ -21,6 +20,7 @@ from engine.archive.privacy import PrivacySettings
 from engine.archive.records import CONSENT_SCOPES, DECLINE_REASONS, InvalidCandidateData
 from engine.archive.views import CONTACT_FIELDS
 
+from ..blueprint import Blueprint
 from ..config import recall_values
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ..pagination import page

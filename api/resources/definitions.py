@@ -6,9 +6,9 @@ from pathlib import Path
 
 from flask import request
 from flask.views import MethodView
-from ..blueprint import Blueprint
 from marshmallow import ValidationError
 
+from ..blueprint import Blueprint
 from .. import queries
 from ..bundles import write_bundle
 from ..pagination import page

@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 
 from flask.views import MethodView
-from ..blueprint import Blueprint
 
+from ..blueprint import Blueprint
 from ..schemas import HealthSchema
 from ..state import engine
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import url_for
 from flask.views import MethodView
-from ..blueprint import Blueprint
 
+from ..blueprint import Blueprint
 from ..etags import ETAG_HEADER, IF_MATCH_PARAMETER, etag, expected_version
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ..pagination import page

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from ..blueprint import Blueprint
 
+from ..blueprint import Blueprint
 from ..schemas import DeliverySchema, MessageSchema
 from ..state import current_user, engine
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from ..blueprint import Blueprint
 
 from engine import metrics
 
+from ..blueprint import Blueprint
 from ..auth import endpoint_key
 from ..state import EXTENSION_KEY, state
 

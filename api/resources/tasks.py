@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from ..blueprint import Blueprint
 from werkzeug.exceptions import Forbidden
 
+from ..blueprint import Blueprint
 from ..etags import ETAG_HEADER, IF_MATCH_PARAMETER, etag, expected_version
 from ..pagination import page
 from ..permissions import ACTS_ON_ANY_TASK, SEES_ALL_TASKS, can_act_on_task, can_see_task, task_scope

@@ -6,9 +6,9 @@ from calendar import monthrange
 from datetime import datetime, timedelta
 
 from flask.views import MethodView
-from ..blueprint import Blueprint
 from marshmallow import ValidationError
 
+from ..blueprint import Blueprint
 from ..schemas import ClockChangeSchema, ClockReportSchema, ClockSchema
 from ..state import engine
 

@@ -19,7 +19,6 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from flask.views import MethodView
-from ..blueprint import Blueprint
 from lxml import etree
 from marshmallow import fields, validate
 from sqlalchemy import func, select
@@ -31,6 +30,7 @@ from engine.models import (
     HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, TimerFiring, WaitingTimer,
 )
 
+from ..blueprint import Blueprint
 from ..permissions import task_scope
 from ..schemas import Strict, TaskSchema
 from ..state import current_user, engine
