@@ -4,7 +4,13 @@ Per `offer_recall` case: declined (the case started) → contacted (a follow-up 
 reaction to a signal, or the hiring manager's call) → replied (`candidate_replied`
 delivered) → interested (`assess_reply` = interested) → re-offered (`send_reoffer`
 completed) → accepted (`offer_response` accepted) → still employed 90 days after the start
-date (the start-date timer fired, no departure within 90 days, and 90 days have passed).
+date (the start date passed, no departure within 90 days, and 90 days have passed; a case that
+ended retained after probation counts at once).
+
+Hires and retention are read from what the engine did, however it got there: the start-date
+timer leaves a `timer_fired` row when the worker fires it, but only an `element_completed` row
+when the date was already due as onboarding began (the engine passes it inline). The lifecycle's
+milestone elements are named once, in `MILESTONES`.
 
 Groupings:
 - `reason`: the decline reason HR confirmed in `archive_decline` (else the one recorded);
@@ -29,7 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import AuditEvent, HumanTask
@@ -44,7 +50,15 @@ FOLLOW_UPS = {"follow_up_day_30": "day_30", "follow_up_day_90": "day_90", "follo
               "follow_up_snooze": "snooze"}
 KINDS = ("instance_started", "decline_recorded", "task_completed", "message_delivered", "timer_fired",
          "instance_completed")
-LEFT_ENDS = ("end_left_early", "end_left")
+# The lifecycle's milestones: the BPMN ids (the contract in DESIGN.md) whose completion means the
+# case got there. Everything below reads these names, nothing else names them.
+MILESTONES = {
+    "started": ("wait_start_date",),              # the start date passed (fired or passed inline)
+    "retained": ("end_retained",),                # probation passed: employed for all of it
+    "left": ("end_left_early", "end_left"),       # the employee left (early, or at the review)
+    "left_early": ("end_left_early",),            # ... before the end of probation
+}
+LEFT_ENDS = MILESTONES["left"]
 
 
 @dataclass
@@ -71,6 +85,11 @@ class CaseFacts:
     started_at: datetime | None = None
     left_at: datetime | None = None
     end_event: str | None = None
+    retained: bool = False
+
+    @property
+    def hired(self) -> bool:
+        return self.started_at is not None or self.retained
 
     @property
     def sender(self) -> str:
@@ -79,6 +98,8 @@ class CaseFacts:
         return "hr" if self.sends else "none"
 
     def employed_90d(self, now: datetime) -> bool:
+        if self.retained:            # probation (three monthly check-ins after the start) is over
+            return True
         if self.started_at is None or now < self.started_at + timedelta(days=EMPLOYED_DAYS):
             return False
         return self.left_at is None or self.left_at > self.started_at + timedelta(days=EMPLOYED_DAYS)
@@ -86,7 +107,7 @@ class CaseFacts:
     def early_leaver(self) -> bool:
         if self.started_at is None:
             return False
-        return self.end_event == "end_left_early" or (
+        return self.end_event in MILESTONES["left_early"] or (
             self.left_at is not None and self.left_at <= self.started_at + timedelta(days=EMPLOYED_DAYS))
 
     def converting_send(self) -> Send | None:
@@ -102,7 +123,10 @@ def _read_cases(session: Session) -> dict[str, CaseFacts]:
     rows = session.execute(
         select(AuditEvent.id, AuditEvent.instance_id, AuditEvent.at, AuditEvent.kind, AuditEvent.element_id,
                AuditEvent.task_id, AuditEvent.details)
-        .where(AuditEvent.kind.in_(KINDS), AuditEvent.instance_id.is_not(None))
+        .where(or_(AuditEvent.kind.in_(KINDS),
+                   and_(AuditEvent.kind == "element_completed",
+                        AuditEvent.element_id.in_(MILESTONES["started"]))),
+               AuditEvent.instance_id.is_not(None))
         .order_by(AuditEvent.id).execution_options(yield_per=5000))
     for seq, instance_id, at, kind, element_id, task_id, details in rows:
         details = details or {}
@@ -149,12 +173,18 @@ def _apply(case: CaseFacts, seq: int, at, kind, element_id, task_id, details) ->
             case.left_at = case.left_at or at
     elif kind == "timer_fired":
         for timer in details.get("timers", []):
-            if timer.get("element_id") == "wait_start_date" and case.started_at is None:
+            if timer.get("element_id") in MILESTONES["started"] and case.started_at is None:
                 # the start date itself (the timer's due time), however late the worker fired it
                 due = timer.get("due_at")
                 case.started_at = datetime.fromisoformat(due) if due else at
+    elif kind == "element_completed":
+        # Written in the same unit of work after its timer_fired row (if any): the start date was
+        # due as the timer was reached, so the engine passed it at `at`.
+        if element_id in MILESTONES["started"] and case.started_at is None:
+            case.started_at = at
     elif kind == "instance_completed":
         case.end_event = details.get("end_event") or element_id
+        case.retained = case.end_event in MILESTONES["retained"]
         if case.end_event in LEFT_ENDS and case.left_at is None:
             case.left_at = at
 
@@ -202,11 +232,12 @@ def _outcomes(cases: list[CaseFacts], now: datetime) -> tuple[dict, list[float],
         counts["employed_90d"] += c.employed_90d(now)
         if c.accepted_at is not None:
             days.append((c.accepted_at - c.declined_at).total_seconds() / 86400)
-        if c.started_at is not None:
+        if c.hired:
             hires += 1
             leaver = c.early_leaver()
             leavers += leaver
-            decided += leaver or now >= c.started_at + timedelta(days=EMPLOYED_DAYS)
+            decided += leaver or c.retained or (c.started_at is not None
+                                                and now >= c.started_at + timedelta(days=EMPLOYED_DAYS))
     return counts, days, hires, leavers, decided
 
 
