@@ -113,7 +113,8 @@ class RecallEngine:
             derived = self.runtime.change(s, loaded, None, Change(
                 "instance_started", actor, None, None,
                 {"process_key": process_key, "version": definition.version,
-                 "business_key": business_key, "variables": sorted((variables or {}).keys())}),
+                 "business_key": business_key, "variables": sorted((variables or {}).keys()),
+                 **_subject_of(variables)}),
                 is_new=True)
             return _view_after(loaded, derived)
 
@@ -364,6 +365,12 @@ def _task_list_statement(shape):
         q = q.where(or_(*visible)) if visible else q.where(false())
     return (q.order_by(tasks.created_at, tasks.id)
             .limit(bindparam("b_limit", type_=Integer)).offset(bindparam("b_offset", type_=Integer)))
+
+
+def _subject_of(variables: dict | None) -> dict:
+    """Whom a case is about, in its `instance_started` audit (erasure finds the case by it)."""
+    value = (variables or {}).get("candidate_id")
+    return {"candidate_id": value} if isinstance(value, str) and value else {}
 
 
 def _where_equal(query, conditions: dict):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, union
+from sqlalchemy import or_, select, union
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
@@ -16,8 +16,9 @@ from SpiffWorkflow.task import TaskState
 
 from ..archive_models import CandidateDecline
 from ..definitions import latest_definition_id
-from ..models import MessageSubscription, ProcessInstance
+from ..models import AuditEvent, BufferedMessage, MessageSubscription, ProcessInstance
 from ..runtime import Change, Loaded
+from ..sidetables import correlation_key
 
 RECALL_PROCESS = "offer_recall"
 LIVE = ("running", "waiting")
@@ -33,14 +34,32 @@ class _NewInstance:
 
 
 def instance_ids(session: Session, candidate_id: str) -> list[str]:
-    """The candidate's cases: started by a recorded decline, or with the candidate id as business key."""
+    """The candidate's cases: started by a recorded decline, with the candidate id as business key
+    or as the `candidate_id` start variable (under any business key), or correlated on it (waiting
+    for a message, or sent one: live or ended)."""
     by_decline = select(CandidateDecline.instance_id.label("id")).where(
         CandidateDecline.candidate_id == candidate_id, CandidateDecline.instance_id.is_not(None))
     by_key = select(ProcessInstance.id.label("id")).where(ProcessInstance.business_key == candidate_id)
-    ids = union(by_decline, by_key).subquery()
+    key = correlation_key({"candidate_id": candidate_id})
+    by_subscription = select(MessageSubscription.instance_id.label("id")).where(
+        MessageSubscription.correlation_key == key)
+    by_buffer = select(BufferedMessage.delivered_to.label("id")).where(
+        BufferedMessage.correlation_key == key, BufferedMessage.delivered_to.is_not(None))
+    # start variables and delivered messages, from the audit trail (erasure only: a scan of two kinds)
+    by_history = select(AuditEvent.instance_id.label("id")).where(
+        AuditEvent.kind.in_(("instance_started", "message_delivered")), AuditEvent.instance_id.is_not(None),
+        or_(AuditEvent.details["candidate_id"].as_string() == candidate_id,
+            AuditEvent.details[("correlation", "candidate_id")].as_string() == candidate_id))
+    ids = union(by_decline, by_key, by_subscription, by_buffer, by_history).subquery()
     return list(session.scalars(
         select(ProcessInstance.id).where(ProcessInstance.id.in_(select(ids.c.id)))
         .order_by(ProcessInstance.created_at, ProcessInstance.id)))
+
+
+def subject_of(variables: dict | None) -> dict:
+    """What the `instance_started` audit records of whom a case is about (found again at erasure)."""
+    value = (variables or {}).get("candidate_id")
+    return {"candidate_id": value} if isinstance(value, str) and value else {}
 
 
 def start_recall(engine, session: Session, *, variables: dict, business_key: str, actor: str) -> str:
@@ -54,7 +73,7 @@ def start_recall(engine, session: Session, *, variables: dict, business_key: str
     runtime.change(session, Loaded(row, definition, workflow), None, Change(
         "instance_started", actor, None, None,
         {"process_key": RECALL_PROCESS, "version": definition.version, "business_key": business_key,
-         "variables": sorted(variables)}), is_new=True)
+         "variables": sorted(variables), **subject_of(variables)}), is_new=True)
     return instance_id
 
 

@@ -3,16 +3,20 @@
 What is removed (docs/privacy.md has the table):
 - the archive: contact fields, notes, needs, open questions, interview trail, tags, decline
   details, signal texts, the search document (and, on SQLite, the FTS5 index segments);
-- every case's stored workflow state: all task data and internal data of every task, in every
-  sub-process, scrubbed and saved through `Runtime.change` (live cases are cancelled in the
-  same change); ended cases are rewritten with the same optimistic version check;
+- every case of the person (found by decline, business key, start variables, correlation —
+  `cases.instance_ids`): all task data and internal data of every task, in every sub-process,
+  scrubbed and saved through `Runtime.change` (live cases are cancelled in the same change);
+  ended cases are rewritten with the same optimistic version check;
 - `human_tasks.data` (prefill, including rendered suggested messages), `audit_events.details`
-  of the cases, `process_instances.error`, and buffered messages correlated on the candidate.
+  of the cases, `process_instances.error`, buffered messages correlated on the candidate or
+  delivered to the cases, and idempotency records whose stored answer names a case or the person.
 
-Scrubbing replaces every string under a free-text key (message_sent, text, notes, needs...)
-and every string containing one of the person's identifying strings or free texts with
-"[erased]"; structured codes (decline_reason, outcome, channel, decision, template id...) stay,
-which is what keeps the funnel counts unchanged.
+Scrubbing is by field, not by string match (a name under an undeclared key, lower-cased, a phone
+as a number all look like anything else): inside the person's cases every string is replaced by
+"[erased]" unless its key says it is a code (`decline_reason`, `outcome`, `channel`...), an id
+(`candidate_id`, `*_id`) or a date (`*_date`, `*_at`, `*_expiry`) and the value looks like one and
+contains none of the person's identifiers. Numbers stay (counts, days) except pay and any that
+spells the person's phone; keys, booleans and nulls stay, so structure and funnel counts survive.
 """
 from __future__ import annotations
 
@@ -22,13 +26,13 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import Text, cast, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ..archive_models import (
     Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag,
 )
-from ..models import AuditEvent, BufferedMessage, HumanTask, ProcessInstance
+from ..models import AuditEvent, BufferedMessage, HumanTask, IdempotencyRecord, ProcessInstance
 from ..serialization import SERIALIZER_VERSION
 from ..sidetables import all_tasks, correlation_key
 from ..errors import StaleVersion
@@ -37,18 +41,30 @@ from . import cases, search
 log = logging.getLogger("recall.privacy")
 
 ERASED = "[erased]"
-# Keys whose values are free text about the person, wherever they appear (task data, payloads,
-# audit details, prefill). Their string leaves are erased whatever they contain.
-FREE_TEXT_KEYS = frozenset({
-    "message_sent", "suggested_message", "text", "decline_detail", "detail", "needs", "open_questions",
-    "notes", "note", "talking_points", "comment", "feedback", "skip_reason", "concerns_addressed",
-    "reason", "goals", "progress", "check_ins", "evaluation", "interview_trail", "phone",
-    "email", "wecom_external_id", "candidate_name", "suggestion_error", "message",
+# Keys whose values are the person's own data, wherever they appear: always erased.
+PERSONAL_KEYS = frozenset({
+    "name", "candidate_name", "full_name", "phone", "mobile", "email", "wecom_external_id", "wechat",
+    "address", "id_number",
 })
+# Codes the engine, the funnel and the history rely on (enum answers, DMN picks, message names).
+CODE_KEYS = frozenset({
+    "decline_reason", "outcome", "channel", "action", "contact_outcome", "consent_outcome", "consent_scope",
+    "scope", "status", "decision", "stage", "suggestion_template_id", "template_id", "lang", "snooze_duration",
+    "needs_approval", "approval_needed", "event", "kind", "type",
+})
+# Structural keys of audit details (top level and `correlation`), written by the engine itself.
+AUDIT_KEYS = CODE_KEYS | frozenset({
+    "name", "process_key", "version", "business_key", "variables", "fields", "data_keys", "end_event",
+    "element_id", "reason", "exception", "delivered_to", "cases", "cases_cancelled", "definition_version",
+})
+# Engine bookkeeping in a task's internal data (timer due times, multi-instance counters).
+ENGINE_KEYS = frozenset({"event_value", "event_fired", "merged", "iteration", "key_or_index", "remaining",
+                         "cardinality", "current", "seen_events"})
 # Numbers about the person's pay are personal too.
 SENSITIVE_NUMBER_KEYS = frozenset({"salary", "original_salary", "salary_increase_pct"})
-# Codes analytics and the engine rely on: never erased by key (still checked for the person's strings).
-_CODE = re.compile(r"^[a-z0-9_:.\-]{1,64}$")
+_CODE = re.compile(r"^[A-Za-z0-9_:.+\-]{1,64}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+\-]\d{2}:?\d{2})?)?$")
+_DATE_SUFFIXES = ("_date", "_at", "_expiry", "_until")
 MIN_NEEDLE = 2
 
 
@@ -76,46 +92,68 @@ class PrivacySettings:
 
 # ---------------------------------------------------------------- scrubbing
 class Scrubber:
-    """Erases free text and the person's own strings from JSON-like values.
+    """Scrubs JSON-like values of the person's cases by field (see the module docstring).
 
-    `identifiers` (name, phone, email, WeCom id) are erased wherever they occur, even as a
-    whole code-like value; `free_texts` (notes, needs, questions...) only inside prose, so
-    that a need spelled like a code ("counter_offer") never erases the decline reason.
+    `identifiers` (name, phone, email, WeCom id) are matched case-insensitively in what would
+    otherwise be kept (a code, an id, a key name); `free_texts` are accepted for compatibility and
+    not needed: every string that is not a code, an id or a date is erased anyway.
     """
 
     def __init__(self, identifiers: Iterable[str], free_texts: Iterable[str] = ()):
-        self.identifiers = _needles(identifiers, MIN_NEEDLE)
-        self.free_texts = [n for n in _needles(free_texts, MIN_NEEDLE) if n not in self.identifiers]
+        self.identifiers = [n.lower() for n in _needles(identifiers, MIN_NEEDLE)]
         self.changed = False
 
-    def text(self, value: str) -> str:
-        hit = any(needle in value for needle in self.identifiers) or (
-            not _CODE.match(value) and any(needle in value for needle in self.free_texts))
-        if hit:
-            self.changed = True
-            return ERASED
-        return value
+    def names_person(self, value: str) -> bool:
+        lowered = value.lower()
+        return any(needle in lowered for needle in self.identifiers)
 
-    def value(self, value, key: str | None = None, *, free: bool = False):
-        free = free or (key in FREE_TEXT_KEYS)
+    def _keeps(self, key: str | None, value: str, codes: frozenset) -> bool:
+        if not value or value == ERASED:
+            return True
+        if key is None or (key in PERSONAL_KEYS and key not in codes):
+            return False
+        if self.names_person(value):
+            return False
+        if key in codes or key == "id" or key.endswith("_id") or key.endswith("_ids"):
+            return bool(_CODE.match(value))
+        if key.endswith(_DATE_SUFFIXES) or key in ("due", "expires"):
+            return bool(_DATE.match(value))
+        return False
+
+    def value(self, value, key: str | None = None, *, codes: frozenset = CODE_KEYS, free: bool = False):
+        """`value` scrubbed as if it sat under `key`; `codes`: keys whose code-like strings stay."""
         if isinstance(value, dict):
-            return {k: self.value(v, k, free=free) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.value(v, key, free=free) for v in value]
-        if isinstance(value, tuple):
-            return tuple(self.value(v, key, free=free) for v in value)
+            return {k: self.value(v, k, codes=codes, free=free) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            out = [self.value(v, key, codes=codes, free=free) for v in value]
+            return tuple(out) if isinstance(value, tuple) else out
         if isinstance(value, str):
-            if free and value and value != ERASED:
+            if not free and self._keeps(key, value, codes):
+                return value
+            if value and value != ERASED:
                 self.changed = True
                 return ERASED
-            return self.text(value)
-        if key in SENSITIVE_NUMBER_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool):
-            self.changed = True
-            return None
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if key in SENSITIVE_NUMBER_KEYS or key in PERSONAL_KEYS or self.names_person(str(value)):
+                self.changed = True
+                return None
         return value
 
-    def dict_in_place(self, data: dict) -> None:
+    def audit_details(self, details: dict) -> dict:
+        """An audit event's details: engine-written structure kept, data and payloads by field."""
+        out = {}
+        for key, value in (details or {}).items():
+            if key in ("data", "payload", "message", "previous_error", "variables_data"):
+                out[key] = self.value(value, key)
+            else:
+                out[key] = self.value(value, key, codes=AUDIT_KEYS)
+        return out
+
+    def dict_in_place(self, data: dict, *, internal: bool = False) -> None:
         for key in list(data):
+            if internal and key in ENGINE_KEYS:
+                continue
             data[key] = self.value(data[key], key)
 
 
@@ -125,27 +163,22 @@ def _needles(values: Iterable, min_length: int) -> list[str]:
 
 
 def scrubber_for(session: Session, candidate: Candidate) -> Scrubber:
-    """A scrubber for the person's identifying strings and free texts, as recorded in the archive."""
+    """A scrubber that knows the person's identifying strings, as recorded in the archive."""
     identifiers = [candidate.name, candidate.phone, candidate.email, candidate.wecom_external_id]
     if candidate.phone:
         digits = re.sub(r"\D", "", candidate.phone)
         if len(digits) >= 6:
             identifiers.append(digits)
-    values: list = [candidate.notes, *(candidate.needs or []), *(candidate.open_questions or [])]
-    for round_ in candidate.interview_trail or []:
-        if isinstance(round_, dict):
-            values.append(round_.get("evaluation"))
-    for decline in session.scalars(select(CandidateDecline).where(CandidateDecline.candidate_id == candidate.id)):
-        values.extend([decline.detail, *(decline.needs or []), *(decline.open_questions or [])])
-    values.extend(session.scalars(select(CandidateSignal.text).where(CandidateSignal.candidate_id == candidate.id)))
-    return Scrubber(identifiers, [v for v in values if isinstance(v, str)])
+    if candidate.email and "@" in candidate.email:
+        identifiers.append(candidate.email.split("@", 1)[0])
+    return Scrubber(identifiers)
 
 
 def scrub_workflow(workflow, scrubber: Scrubber) -> None:
     """Scrub the data of every task (and sub-process) of a workflow in memory."""
     for task in all_tasks(workflow):
         scrubber.dict_in_place(task.data)
-        scrubber.dict_in_place(task.internal_data)
+        scrubber.dict_in_place(task.internal_data, internal=True)
     for sub in [workflow, *workflow.subprocesses.values()]:
         data = getattr(sub, "data", None)
         if isinstance(data, dict):
@@ -166,7 +199,7 @@ def _rewrite_ended_case(engine, session: Session, instance_id: str, scrubber: Sc
     loaded = runtime.load(session, instance_id)
     scrub_workflow(loaded.workflow, scrubber)
     row = loaded.row
-    error = scrubber.value(row.error) if row.error else row.error
+    error = scrubber.audit_details(row.error) if row.error else row.error
     result = session.execute(
         update(ProcessInstance).where(ProcessInstance.id == instance_id, ProcessInstance.version == row.version)
         .values(state=runtime.serializer.dump_state(loaded.workflow), serializer_version=SERIALIZER_VERSION,
@@ -193,8 +226,14 @@ def scrub_cases(engine, session: Session, ids: list[str], scrubber: Scrubber, *,
     return cancelled, scrubbed
 
 
+# Audit kinds written by the engine alone (element names, timer due times): nothing of the person.
+ENGINE_ONLY_KINDS = frozenset({"element_completed", "timer_fired", "instance_completed", "task_claimed",
+                               "data_erased"})
+
+
 def scrub_side_rows(session: Session, ids: list[str], candidate_id: str, scrubber: Scrubber) -> tuple[int, int, int]:
-    """human_tasks.data, audit_events.details, process error and buffered messages of the person."""
+    """human_tasks.data, audit_events.details, process errors, buffered messages and idempotency
+    records of the person's cases; returns (tasks, audit events, buffered messages) changed."""
     tasks = audits = buffered = 0
     if ids:
         for task_id, data in session.execute(select(HumanTask.id, HumanTask.data).where(HumanTask.instance_id.in_(ids))):
@@ -203,28 +242,61 @@ def scrub_side_rows(session: Session, ids: list[str], candidate_id: str, scrubbe
                 session.execute(update(HumanTask).where(HumanTask.id == task_id).values(data=clean)
                                 .execution_options(synchronize_session=False))
                 tasks += 1
-        for event_id, details in session.execute(select(AuditEvent.id, AuditEvent.details)
-                                                 .where(AuditEvent.instance_id.in_(ids))):
-            clean = scrubber.value(details or {})
+        for event_id, details in session.execute(
+                select(AuditEvent.id, AuditEvent.details)
+                .where(AuditEvent.instance_id.in_(ids), AuditEvent.kind.not_in(ENGINE_ONLY_KINDS))):
+            clean = scrubber.audit_details(details or {})
             if clean != details:
                 session.execute(update(AuditEvent).where(AuditEvent.id == event_id).values(details=clean)
                                 .execution_options(synchronize_session=False))
                 audits += 1
         for instance_id, error in session.execute(select(ProcessInstance.id, ProcessInstance.error)
                                                   .where(ProcessInstance.id.in_(ids), ProcessInstance.error.is_not(None))):
-            clean = scrubber.value(error)
+            clean = scrubber.audit_details(error)
             if clean != error:
                 session.execute(update(ProcessInstance).where(ProcessInstance.id == instance_id).values(error=clean)
                                 .execution_options(synchronize_session=False))
     key = correlation_key({"candidate_id": candidate_id})
-    for message in session.scalars(select(BufferedMessage).where(BufferedMessage.correlation_key == key)):
-        clean = scrubber.value(message.payload or {}, free=False)
-        clean = {k: (ERASED if isinstance(v, str) and k not in ("candidate_id",) and not _CODE.match(v) else v)
-                 for k, v in clean.items()}
+    messages = select(BufferedMessage).where(BufferedMessage.correlation_key == key)
+    if ids:
+        messages = messages.union_all(select(BufferedMessage).where(BufferedMessage.delivered_to.in_(ids),
+                                                                    BufferedMessage.correlation_key != key))
+    for message in session.scalars(select(BufferedMessage).from_statement(messages)):
+        clean = scrubber.value(message.payload or {})
         if clean != message.payload:
-            message.payload = clean
+            session.execute(update(BufferedMessage).where(BufferedMessage.id == message.id).values(payload=clean)
+                            .execution_options(synchronize_session=False))
             buffered += 1
+    scrub_idempotency_records(session, [candidate_id, *ids], scrubber)
     return tasks, audits, buffered
+
+
+def scrub_idempotency_records(session: Session, needles: list[str], scrubber: Scrubber) -> int:
+    """Stored answers (replayed on a retried request) that name one of the cases or the person."""
+    if not needles:
+        return 0
+    body = cast(IdempotencyRecord.response_body, Text)
+    changed = 0
+    for record_id, stored in session.execute(
+            select(IdempotencyRecord.id, IdempotencyRecord.response_body)
+            .where(IdempotencyRecord.response_body.is_not(None),
+                   or_(*(body.contains(n, autoescape=True) for n in needles)))):
+        if not _mentions(stored, set(needles)):
+            continue            # the id only as part of another string: someone else's answer
+        clean = scrubber.value(stored, codes=AUDIT_KEYS)
+        if clean != stored:
+            session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == record_id)
+                            .values(response_body=clean).execution_options(synchronize_session=False))
+            changed += 1
+    return changed
+
+
+def _mentions(value, needles: set[str]) -> bool:
+    if isinstance(value, dict):
+        return any(_mentions(v, needles) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions(v, needles) for v in value)
+    return isinstance(value, str) and value in needles
 
 
 def erase_archive(session: Session, candidate: Candidate, *, now, reason: str) -> None:
