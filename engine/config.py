@@ -20,6 +20,8 @@ class Settings:
     worker_poll_seconds: float = 1.0
     timer_batch_size: int = 100
     script_timeout_seconds: float = 1.0
+    script_memory_mb: int = 256            # per sandbox worker, above its own size (engine/sandbox.py)
+    script_workers: int = 2                # sandbox worker processes per server/worker process
     spec_cache_size: int = 64
     message_ttl_seconds: int = 7 * 24 * 3600
     log_level: str = "INFO"
@@ -37,6 +39,8 @@ class Settings:
             "RECALL_WORKER_POLL_SECONDS": ("worker_poll_seconds", float),
             "RECALL_TIMER_BATCH_SIZE": ("timer_batch_size", int),
             "RECALL_SCRIPT_TIMEOUT_SECONDS": ("script_timeout_seconds", float),
+            "RECALL_SCRIPT_MEMORY_MB": ("script_memory_mb", int),
+            "RECALL_SCRIPT_WORKERS": ("script_workers", int),
             "RECALL_SPEC_CACHE_SIZE": ("spec_cache_size", int),
             "RECALL_MESSAGE_TTL_SECONDS": ("message_ttl_seconds", int),
             "RECALL_LOG_LEVEL": ("log_level", str),
@@ -48,6 +52,10 @@ class Settings:
                 except ValueError as exc:
                     raise ValueError(f"{var}={env[var]!r} is not a valid {conv.__name__}") from exc
         settings = cls(**kwargs)
+        if settings.script_memory_mb < 16:
+            raise ValueError(f"RECALL_SCRIPT_MEMORY_MB must be at least 16, not {settings.script_memory_mb}")
+        if settings.script_workers < 1:
+            raise ValueError(f"RECALL_SCRIPT_WORKERS must be at least 1, not {settings.script_workers}")
         if settings.clock not in ("system", "simulated"):
             raise ValueError(f"RECALL_CLOCK must be 'system' or 'simulated', not {settings.clock!r}")
         return settings

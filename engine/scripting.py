@@ -55,6 +55,7 @@ Known limits:
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import json
 import operator
@@ -78,10 +79,13 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from . import sandbox as _sandbox
+
 DEFAULT_TIMEOUT_SECONDS = 1.0
 MAX_ITEMS = 10_000_000  # longest str/list/tuple one guarded operation may build
 MAX_RANGE = 1_000_000
 MAX_INT_BITS = 100_000  # ~30,000 decimal digits
+MAX_DURATION_MONTHS = 100 * 12  # add_duration: years and months together
 _FILENAME = "<string>"  # SpiffWorkflow finds a script's failing line by this name
 
 
@@ -99,6 +103,14 @@ class ScriptSecurityError(ScriptError):
 
 class ScriptTimeout(ScriptError):
     """The script ran past its time limit."""
+
+
+class ScriptMemoryError(ScriptError):
+    """The script used more memory than the sandbox allows (RECALL_SCRIPT_MEMORY_MB)."""
+
+
+class ScriptCrashed(ScriptError):
+    """The script killed the sandbox process that ran it (e.g. a C stack overflow)."""
 
 
 # ---------------------------------------------------------------- compiling
@@ -467,6 +479,9 @@ def add_duration(start: str, duration: str) -> str:
         parts = TimerEventDefinition.parse_iso_duration(duration)
     except Exception:  # SpiffWorkflow raises a bare Exception('Invalid duration')
         raise ValueError(f"invalid ISO 8601 duration: {duration!r}") from None
+    # SpiffWorkflow adds years and months one month at a time, in Python.
+    if parts.get("years", 0) * 12 + parts.get("months", 0) > MAX_DURATION_MONTHS:
+        raise ValueError(f"duration {duration!r} is longer than {MAX_DURATION_MONTHS // 12} years")
     return (begin + TimerEventDefinition.get_timedelta_from_start(parts, begin)).isoformat()
 
 
@@ -483,25 +498,134 @@ def days_between(a: str, b: str) -> int:
 _HELPERS = {"add_duration": add_duration, "days_between": days_between}
 
 
+# ---------------------------------------------------------------- what may run in-process
+
+_CHEAP_MAX_SOURCE = 1_000    # characters
+_CHEAP_MAX_NODES = 200
+_CHEAP_CALLS = frozenset({"len", "str", "int", "float", "bool", "abs", "add_duration", "days_between"})
+_CHEAP_METHODS = frozenset({
+    "get", "lower", "upper", "strip", "lstrip", "rstrip", "startswith", "endswith", "isdigit",
+    "keys", "values", "items",
+})
+_CHEAP_NODES = (
+    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE,
+    ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
+    ast.IfExp, ast.Name, ast.Load, ast.Constant, ast.Subscript, ast.Slice, ast.Attribute, ast.Tuple,
+    ast.List, ast.Set, ast.Dict,
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_cheap(expression: str) -> bool:
+    """True when an expression is bounded by its own size and the data's: it runs in-process.
+
+    Names, constants, comparisons, boolean operators, conditional expressions, subscripts,
+    attribute reads and literal containers; `-`, `/`, `//`; `+` with a constant operand and
+    `*` by a float constant; calls only of a few helpers and builtins that take linear time
+    (`len`, `str`, `add_duration`, ...) and of a few read-only str/dict methods. No loops,
+    comprehensions, lambdas, f-strings, `%`, `**` or other calls, and at most 1,000
+    characters. Everything else runs in the sandbox.
+    """
+    if not isinstance(expression, str) or len(expression) > _CHEAP_MAX_SOURCE:
+        return False
+    try:
+        tree = ast.parse(expression.strip(), _FILENAME, "eval")
+    except SyntaxError:
+        return False
+    nodes = list(ast.walk(tree))
+    return len(nodes) <= _CHEAP_MAX_NODES and all(_cheap_node(node) for node in nodes)
+
+
+def _cheap_node(node: ast.AST) -> bool:
+    if isinstance(node, _CHEAP_NODES):
+        return True
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, (ast.Sub, ast.Div, ast.FloorDiv)):
+            return True
+        if isinstance(node.op, ast.Add):
+            return isinstance(node.left, ast.Constant) or isinstance(node.right, ast.Constant)
+        if isinstance(node.op, ast.Mult):
+            return any(isinstance(side, ast.Constant) and type(side.value) is float
+                       for side in (node.left, node.right))
+        return False
+    if isinstance(node, ast.keyword):
+        return node.arg is not None        # no **kwargs
+    if isinstance(node, ast.Call):
+        func = node.func
+        return ((isinstance(func, ast.Name) and func.id in _CHEAP_CALLS)
+                or (isinstance(func, ast.Attribute) and func.attr in _CHEAP_METHODS))
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _names(source: str, mode: str) -> frozenset:
+    """Every name the code mentions: the only task data it can reach (no globals(), vars(), ...)."""
+    tree = ast.parse(source.strip() if mode == "eval" else source, _FILENAME, mode)
+    return frozenset(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
+
+
+# ---------------------------------------------------------------- errors from the sandbox
+
+_SCRIPT_ERRORS = {cls.__name__: cls for cls in (
+    ScriptError, ScriptSecurityError, ScriptTimeout, ScriptMemoryError, ScriptCrashed)}
+_FAILURES = {"timeout": ScriptTimeout, "memory": ScriptMemoryError, "crash": ScriptCrashed}
+_GRACE_SECONDS = 0.5   # the worker's own tracer stops Python-level loops first, with their line
+
+
+def _rebuilt(info: dict) -> Exception:
+    """The exception a script raised in the sandbox, rebuilt from its description.
+
+    ScriptError classes and builtin exceptions come back as themselves (so callers see the
+    same types as in-process), anything else as a ScriptError naming its type. The script
+    line, when known, is in `.script_lineno`.
+    """
+    name, message = str(info.get("type")), str(info.get("message"))
+    lineno = info.get("lineno") if isinstance(info.get("lineno"), int) else None
+    if name in _SCRIPT_ERRORS:
+        error = _SCRIPT_ERRORS[name](message, lineno=lineno)
+    else:
+        cls = getattr(builtins, name, None) if info.get("builtin") else None
+        error = None
+        if isinstance(cls, type) and issubclass(cls, Exception):
+            try:
+                error = cls(*info.get("args", [message]))
+            except Exception:
+                error = None
+        if error is None:
+            error = ScriptError(f"{name}: {message}" if message else name)
+    error.script_lineno = lineno
+    return error
+
+
 # ---------------------------------------------------------------- environment and engine
 
 class RestrictedScriptEnvironment(TaskDataEnvironment):
-    """TaskDataEnvironment that compiles with RestrictedPython and bounds run time."""
+    """TaskDataEnvironment that compiles with RestrictedPython and bounds run time.
 
-    def __init__(self, environment_globals: dict | None = None, *, timeout: float = DEFAULT_TIMEOUT_SECONDS):
+    With a `sandbox` pool, expressions `is_cheap` accepts run here and everything else
+    (every script) in a sandbox worker process; without one, everything runs here.
+    """
+
+    def __init__(self, environment_globals: dict | None = None, *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                 sandbox: _sandbox.SandboxPool | None = None):
         if not timeout > 0:
             raise ValueError("timeout must be a positive number of seconds")
         helpers = {**_HELPERS, **(environment_globals or {})}
         modules = [name for name, value in helpers.items() if isinstance(value, ModuleType)]
         if modules:  # a module would hand scripts all of its public attributes
             raise TypeError(f"script globals must not be modules: {modules}")
+        if sandbox is not None and environment_globals:
+            raise TypeError("extra script globals cannot reach the sandbox; run without one to use them")
         self._helpers = helpers
         super().__init__({**helpers, **_GUARDS})  # self.globals: what cleanup removes
         self.timeout = timeout
+        self.sandbox = sandbox
 
     def evaluate(self, expression, context, external_context=None):
         code = _compiled(expression, "eval")
         self._prepare_context(context)
+        if self.sandbox is not None and not is_cheap(expression):
+            return self._in_sandbox("eval", expression, context, external_context)
         # Guards last: task data (e.g. a message payload) must not replace them.
         scope = {**self._helpers, **(external_context or {}), **context, **_GUARDS}
         return _run(code, scope, self.timeout)
@@ -510,6 +634,9 @@ class RestrictedScriptEnvironment(TaskDataEnvironment):
         self.check_for_overwrite(context, external_context or {})
         code = _compiled(script, "exec")
         self._prepare_context(context)
+        if self.sandbox is not None:
+            self._in_sandbox("exec", script, context, external_context)
+            return True
         before = dict(context)
         context.update(external_context or {})
         context.update(self.globals)
@@ -524,6 +651,42 @@ class RestrictedScriptEnvironment(TaskDataEnvironment):
             context.update(before)
             raise
         return True
+
+    def _in_sandbox(self, mode: str, source: str, context: dict, external_context: dict | None):
+        """Run in a worker: only the task data the code names goes there; exec results come back."""
+        names = _names(source, mode)
+        sent = {name: value for name, value in context.items() if name in names}
+        external = {name: value for name, value in (external_context or {}).items() if name in names}
+        timeout = self.timeout
+        outer = getattr(_local, "limit", None)
+        if outer is not None:   # called from a script running here: never outlive its deadline
+            timeout = max(0.001, min(timeout, outer[0] - time.monotonic()))
+        try:
+            request = {"mode": mode, "source": source, "context": _sandbox.encode(sent),
+                       "external": _sandbox.encode(external)}
+        except _sandbox.Unencodable as err:
+            raise ScriptError(f"task data cannot be sent to the script sandbox ({err})") from None
+        try:
+            reply = self.sandbox.call(request, timeout=timeout, grace=_GRACE_SECONDS)
+        except _sandbox.SandboxFailure as failure:
+            error_class = _FAILURES.get(failure.kind, ScriptCrashed)
+            message = _timeout_error(timeout).args[0] if failure.kind == "timeout" else str(failure)
+            raise error_class(message) from None
+        if not reply.get("ok"):
+            raise _rebuilt(reply.get("error") or {})
+        try:
+            if mode == "eval":
+                return _sandbox.decode(reply.get("value"))
+            results = _sandbox.decode(reply.get("context"))
+            if not isinstance(results, dict):
+                raise TypeError("not a dict")
+        except (ValueError, TypeError, KeyError, RecursionError) as err:
+            raise ScriptError(f"the script sandbox answered with unreadable data ({err})") from None
+        for name in sent:
+            if name not in results:
+                del context[name]          # the script ran `del name`
+        context.update(results)
+        return None
 
 
 def _check_storable(context: dict, before: dict) -> None:
@@ -571,12 +734,21 @@ class RestrictedScriptEngine(PythonScriptEngine):
         return wte
 
     def get_error_line_number_and_content(self, script, err):
-        if isinstance(err, ScriptError) and err.lineno:  # refused at compile time: no traceback
+        # Refused at compile time, or raised in the sandbox: no traceback to read here.
+        lineno = getattr(err, "script_lineno", None) or (err.lineno if isinstance(err, ScriptError) else None)
+        if lineno:
             lines = script.splitlines()
-            return err.lineno, lines[err.lineno - 1] if err.lineno <= len(lines) else ""
+            return lineno, lines[lineno - 1] if lineno <= len(lines) else ""
         return super().get_error_line_number_and_content(script, err)
 
 
-def make_script_engine(*, timeout: float = DEFAULT_TIMEOUT_SECONDS, extra_globals: dict | None = None) -> PythonScriptEngine:
-    """The script engine for every workflow: restricted, time-bounded, with the helpers."""
-    return RestrictedScriptEngine(RestrictedScriptEnvironment(extra_globals, timeout=timeout))
+def make_script_engine(*, timeout: float = DEFAULT_TIMEOUT_SECONDS, extra_globals: dict | None = None,
+                       sandbox: _sandbox.SandboxPool | bool | None = True) -> PythonScriptEngine:
+    """The script engine for every workflow: restricted, time-bounded, with the helpers.
+
+    `sandbox`: True (the default) runs scripts and costly expressions in this process's
+    shared pool (`engine.sandbox.shared_pool()`), a pool of your own runs them there, and
+    False/None runs everything in-process (for trusted `extra_globals`, e.g. in tests).
+    """
+    pool = _sandbox.shared_pool() if sandbox is True else (sandbox or None)
+    return RestrictedScriptEngine(RestrictedScriptEnvironment(extra_globals, timeout=timeout, sandbox=pool))

@@ -44,14 +44,17 @@ LIVE = ("running", "waiting")
 
 class RecallEngine:
     def __init__(self, db: Database, *, clock=None, script_timeout: float = 1.0,
-                 spec_cache_size: int = 64, message_ttl: timedelta = timedelta(days=7)):
+                 spec_cache_size: int = 64, message_ttl: timedelta = timedelta(days=7),
+                 script_memory_mb: int = 256, script_workers: int = 2):
+        from .sandbox import shared_pool
         from .scripting import make_script_engine
 
         self.db = db
         self.clock = clock or SystemClock()
         self.serializer = StateSerializer()
         self.specs = SpecCache(self.serializer, spec_cache_size)
-        self.runtime = Runtime(self.serializer, self.specs, make_script_engine(timeout=script_timeout),
+        self.runtime = Runtime(self.serializer, self.specs, make_script_engine(
+            timeout=script_timeout, sandbox=shared_pool(script_workers, script_memory_mb)),
                                self.clock, message_ttl=message_ttl)
 
     @classmethod
@@ -64,6 +67,7 @@ class RecallEngine:
             clock = SimulatedClock()
         return cls(db or Database(settings.database_url), clock=clock,
                    script_timeout=settings.script_timeout_seconds,
+                   script_memory_mb=settings.script_memory_mb, script_workers=settings.script_workers,
                    spec_cache_size=settings.spec_cache_size,
                    message_ttl=timedelta(seconds=settings.message_ttl_seconds))
 
