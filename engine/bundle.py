@@ -5,13 +5,27 @@
 one run reports independent problems across all files; SpiffWorkflow's parser then runs
 as a backstop on the files that passed the XML Schema, and its errors are mapped back to
 a file line (and dropped when one of our checks already reported that element).
+
+Nothing in here may crash a validation: an exception SpiffWorkflow's parser raises that is not
+its own ValidationException is located from the traceback (the innermost XML element its code
+was reading) and reported at that line; a failure of one of our own checks is reported as an
+`internal` diagnostic for the file it was checking, and every other check still runs
+(`recall validate` exits 2 when any diagnostic is internal, 1 for an ordinary refusal).
+
+DMN 1.2: the DMN12.xsd shipped with SpiffWorkflow 3.2 imports a DMNDI12.xsd that is really the
+DI schema (wrong target namespace), so lxml cannot load it. We validate DMN 1.2 files against a
+copy built in memory from the shipped XSD in which the diagram part (`dmndi:DMNDI`) is accepted
+as any element of that namespace, unchecked; everything a decision runs on is still checked.
+SpiffWorkflow's parser is given the DMN schemas minus 1.2 (it would try to load the broken one).
 """
 from __future__ import annotations
 
 import ast
 import json
 import re
+import sys
 import threading
+import traceback
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -30,6 +44,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser  # VALIDATOR: built once at import
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
+from .forms import start_schema_name
 from .scripting import compile_check
 from .templates import read_templates
 
@@ -85,6 +100,12 @@ DMN_QUESTION = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")  # DMNEngin
 _NO_OWNER = ("EventDefinition", "conditionExpression", "formalExpression", "messagePath",
              "script", "timeDate", "timeDuration", "timeCycle")
 _LOCK = threading.Lock()  # the shared XSD validator keeps its error log on the schema object
+XSD = "http://www.w3.org/2001/XMLSchema"
+DMN12 = "http://www.omg.org/spec/DMN/20180521/MODEL/"
+DMNDI12 = "http://www.omg.org/spec/DMN/20180521/DMNDI/"
+# What SpiffWorkflow's own parse validates DMN files against: the shipped DMN 1.2 XSD does not
+# load (see the module doc); DMN 1.2 files reach that parse only after passing our fixed copy.
+SPIFF_DMN_SCHEMAS = {ns: path for ns, path in DMN_SCHEMAS.items() if ns != DMN12}
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,7 @@ class Diagnostic:
     line: int | None
     element_id: str | None
     message: str
+    internal: bool = False      # the checker failed (not the bundle): `recall validate` exits 2
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
@@ -111,6 +133,11 @@ class Bundle:
     @property
     def ok(self) -> bool:
         return not self.diagnostics
+
+    @property
+    def internal_failure(self) -> bool:
+        """True when a check itself failed: the bundle may have problems nobody could report."""
+        return any(d.internal for d in self.diagnostics)
 
 
 @dataclass
@@ -162,7 +189,36 @@ def _errors(source: str, mode: str, line: int | None) -> list[tuple[int | None, 
 
 @cache
 def _dmn_schema(namespace: str) -> etree.XMLSchema:
+    if namespace == DMN12:
+        return _dmn12_schema()
     return BpmnValidator(DMN_SCHEMAS[namespace]).validator
+
+
+def _dmn12_schema() -> etree.XMLSchema:
+    """The shipped DMN 1.2 XSD with its broken DMNDI import replaced by an unchecked wildcard."""
+    tree = etree.parse(DMN_SCHEMAS[DMN12])
+    xs = {"xsd": XSD}
+    for imported in tree.xpath("/xsd:schema/xsd:import[@namespace=$ns]", namespaces=xs, ns=DMNDI12):
+        imported.getparent().remove(imported)
+    for ref in tree.xpath("//xsd:element[@ref='dmndi:DMNDI']", namespaces=xs):
+        wildcard = etree.Element(f"{{{XSD}}}any", namespace=DMNDI12, processContents="skip",
+                                 minOccurs=ref.get("minOccurs", "0"), maxOccurs=ref.get("maxOccurs", "1"))
+        ref.getparent().replace(ref, wildcard)
+    return etree.XMLSchema(tree)
+
+
+def _failure_element(error: BaseException):
+    """The innermost XML element the failing code was working on (from the traceback's locals)."""
+    found = None
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        candidates = [frame.f_locals.get(n) for n in ("node", "element", "el")]
+        candidates += [v for k, v in frame.f_locals.items() if k.lower().endswith("element")]
+        candidates.append(getattr(frame.f_locals.get("self"), "node", None))   # a parser's own element
+        for value in candidates:
+            if isinstance(value, etree._Element) and isinstance(value.tag, str) and value.sourceline:
+                found = value
+                break
+    return found
 
 
 class _Loader:
@@ -180,30 +236,49 @@ class _Loader:
         self.form_problems: dict[str, list[str]] = {}
 
     # -- reporting ---------------------------------------------------------
-    def report(self, file: str, el, message: str, line: int | None = None, element_id: str | None = None):
+    def report(self, file: str, el, message: str, line: int | None = None, element_id: str | None = None,
+               *, internal: bool = False):
         if el is not None:
             line = line or el.sourceline
             element_id = element_id or _owner(el)
         self.reported.add((file, element_id))
-        self.bundle.diagnostics.append(Diagnostic(file, line, element_id, message))
+        self.bundle.diagnostics.append(Diagnostic(file, line, element_id, message, internal))
 
     def run(self) -> Bundle:
-        for path in self._collect():
-            self._read(path)
-        self.index_definitions()
+        for path in self._guarded(None, self._collect) or []:
+            self._guarded(path, self._read, path)
+        self._guarded(None, self.index_definitions)
         for doc in self._ok("bpmn"):
             for check in (self.check_schema, self.check_process_names, self.check_elements, self.check_refs,
                           self.check_calls, self.check_gateways, self.check_expressions, self.check_timers,
                           self.check_forms):
-                check(doc)
+                self._guarded(doc, check, doc)
         for doc in self._ok("dmn"):
-            self.check_dmn(doc)
-        self.check_call_cycles()
-        self.check_with_spiff()
-        self.read_templates()
+            self._guarded(doc, self.check_dmn, doc)
+        self._guarded(None, self.check_call_cycles)
+        self._guarded(None, self.check_with_spiff)
+        self._guarded(None, self.read_templates)
         self.bundle.process_ids = sorted({p.get("id") for d in self._ok("bpmn") for p in self._processes(d)})
         self.bundle.diagnostics.sort(key=lambda d: (d.file, d.line or 0))
         return self.bundle
+
+    def _guarded(self, subject, check, *args):
+        """Run one check; if it fails, report that as an internal diagnostic and go on."""
+        try:
+            return check(*args)
+        except Exception as error:  # noqa: BLE001 - a broken check must not hide the other files' problems
+            if isinstance(subject, _Doc):
+                subject.schema_ok = False           # keep a half-checked file away from SpiffWorkflow's parse
+                file = subject.name
+            else:
+                file = self._display(subject) if isinstance(subject, Path) else "-"
+            el = _failure_element(error)
+            if el is None and isinstance(subject, _Doc):
+                el = subject.root
+            name = getattr(check, "__name__", "check").replace("_", " ").strip()
+            self.report(file, el, f"internal error in {name}: {type(error).__name__}: {error} (the bundle is "
+                        "refused; the other checks still ran)", internal=True)
+            return None
 
     def read_templates(self) -> None:
         templates, problems = read_templates([p for p in self.paths if p.is_dir()])
@@ -472,6 +547,12 @@ class _Loader:
                     self.form_problems[name] = self._load_form(name, is_schema)
                     for message in self.form_problems[name]:
                         self.report(doc.name, task, message)
+        for process in self._processes(doc):       # what a starter may send (engine/forms.py)
+            name = start_schema_name(process.get("id") or "")
+            if (self.forms_dir / name).is_file() and name not in self.form_problems:
+                self.form_problems[name] = self._load_form(name, True)
+                for message in self.form_problems[name]:
+                    self.report(doc.name, process, message)
 
     def _load_form(self, name: str, is_schema: bool) -> list[str]:
         if Path(name).name != name or name in (".", ".."):
@@ -556,7 +637,7 @@ class _Loader:
 
     # -- SpiffWorkflow's own parse ----------------------------------------
     def check_with_spiff(self) -> None:
-        parser, self.spiff_failed = SpiffBpmnParser(validator=VALIDATOR), False
+        parser, self.spiff_failed = SpiffBpmnParser(validator=VALIDATOR, dmn_schemas=SPIFF_DMN_SCHEMAS), False
         with _LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # DeprecationWarning for payloads on bpmn:message: reported above
             for doc in self.docs:
@@ -607,7 +688,9 @@ class _Loader:
         if not isinstance(error, ValidationException):
             if any(d.file == file for d in self.bundle.diagnostics):
                 return  # e.g. a DMN file without a decision: already explained
-            return self.report(file, None, f"SpiffWorkflow cannot load this file: {type(error).__name__}: {error}")
+            el = _failure_element(error)
+            return self.report(file, el, f"SpiffWorkflow's parser failed on this element: {type(error).__name__}: "
+                               f"{error}", line=None if el is not None else 1)
         file = error.file_name or file
         el = self._find(file, error.id) if error.id else None
         sources = {error.id or None, el.get("sourceRef") if el is not None else None}

@@ -55,16 +55,38 @@ def db_upgrade(revision: str) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--forms-dir", type=click.Path(path_type=Path), default=None)
 def validate(paths: tuple[Path, ...], forms_dir: Path | None) -> None:
-    """Check BPMN/DMN files and their forms; print file:line: element: message for each problem."""
+    """Check BPMN/DMN files and their forms; print file:line: element: message for each problem.
+
+    Exit status: 0 valid, 1 refused (problems listed), 2 the checker itself failed (listed too)."""
     from .bundle import load_bundle
     settings = _settings()
-    bundle = load_bundle(list(paths) or [settings.workflows_dir], forms_dir=forms_dir)
-    for diagnostic in bundle.diagnostics:
-        click.echo(str(diagnostic))
-    if not bundle.ok:
-        click.echo(f"{len(bundle.diagnostics)} problem(s); nothing would be deployed", err=True)
-        sys.exit(1)
+    try:
+        bundle = load_bundle(list(paths) or [settings.workflows_dir], forms_dir=forms_dir)
+    except Exception as exc:  # noqa: BLE001 - load_bundle reports per check; this is the last resort
+        _internal_failure("validate", exc)
+    _exit_on_diagnostics(bundle.diagnostics, "nothing would be deployed")
     click.echo(f"ok: {len(bundle.files)} file(s), processes: {', '.join(bundle.process_ids)}")
+
+
+EXIT_REFUSED, EXIT_INTERNAL = 1, 2
+
+
+def _exit_on_diagnostics(diagnostics, consequence: str) -> None:
+    """Print every diagnostic; exit 2 if a check itself failed, 1 if the bundle is refused."""
+    for diagnostic in diagnostics:
+        click.echo(str(diagnostic))
+    if not diagnostics:
+        return
+    internal = sum(1 for d in diagnostics if getattr(d, "internal", False))
+    detail = f" ({internal} from a failure of the checker itself)" if internal else ""
+    click.echo(f"{len(diagnostics)} problem(s){detail}; {consequence}", err=True)
+    sys.exit(EXIT_INTERNAL if internal else EXIT_REFUSED)
+
+
+def _internal_failure(command: str, exc: BaseException):
+    logging.getLogger("recall.cli").debug("recall %s failed", command, exc_info=exc)
+    click.echo(f"-: -: internal error in recall {command}: {type(exc).__name__}: {exc}", err=True)
+    sys.exit(EXIT_INTERNAL)
 
 
 @main.command()
@@ -79,10 +101,7 @@ def deploy(paths: tuple[Path, ...], forms_dir: Path | None, actor: str) -> None:
     try:
         results = engine.deploy(list(paths) or [settings.workflows_dir], forms_dir=forms_dir, actor=actor)
     except BundleInvalid as exc:
-        for diagnostic in exc.diagnostics:
-            click.echo(str(diagnostic))
-        click.echo(f"{len(exc.diagnostics)} problem(s); nothing deployed", err=True)
-        sys.exit(1)
+        _exit_on_diagnostics(exc.diagnostics, "nothing deployed")
     for r in results:
         click.echo(f"{r.process_key}: version {r.version} ({'new' if r.created else 'unchanged'})")
 
