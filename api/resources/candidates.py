@@ -261,6 +261,10 @@ class ErasureSchema(Strict):
     tasks_scrubbed = fields.Integer()
     audit_events_scrubbed = fields.Integer()
     buffered_messages_scrubbed = fields.Integer()
+    status = fields.String(metadata={"enum": ["done", "pending"], "description":
+        "done: nothing of the person is left in the database files; pending (SQLite): a reader kept the "
+        "write-ahead log from being truncated, the worker retries until it is (audit: erasure_pending, "
+        "erasure_completed)"})
 
 
 # ---------------------------------------------------------------- views

@@ -146,7 +146,9 @@ class TalentArchive:
         with self.db.transaction() as s:
             candidate = records.load(s, candidate_id, for_update=True)
             report = self._erase(s, candidate, actor=actor, reason=reason)
-        privacy.checkpoint(self.db)
+        if not privacy.checkpoint(self.db):
+            privacy.mark_pending(self.engine, report.candidate_id)
+            report.status = "pending"
         return report
 
     def _erase(self, s, candidate: Candidate, *, actor: str, reason: str) -> ErasureReport:
@@ -169,6 +171,7 @@ class TalentArchive:
     def run_jobs(self, *, limit: int = 100) -> JobReport:
         """Consent answers, renewal requests, lapses and anonymisation (each candidate its own unit of work)."""
         report = JobReport()
+        report.erasures_completed = privacy.finish_pending(self.engine)
         now = self.clock.now()
         with self.db.reading() as s:
             pending = consent.answers_pending(s)
@@ -192,14 +195,17 @@ class TalentArchive:
                     report.consents_lapsed += 1
         with self.db.reading() as s:
             due = consent.anonymisations_due(s, now=now, retention_days=self.settings.retention_days, limit=limit)
+        anonymised: list[str] = []
         for candidate_id in due:
             with self.db.transaction() as s:
                 candidate = s.get(Candidate, candidate_id)
                 if candidate is not None and candidate.anonymised_at is None:
                     self._erase(s, candidate, actor="worker:retention", reason="retention")
                     report.anonymised += 1
-        if report.anonymised:
-            privacy.checkpoint(self.db)
+                    anonymised.append(candidate_id)
+        if anonymised and not privacy.checkpoint(self.db):
+            for candidate_id in anonymised:
+                privacy.mark_pending(self.engine, candidate_id)
         return report
 
     # ---------------------------------------------------------------- analytics

@@ -23,14 +23,15 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Text, cast, delete, or_, select, text, update
+from sqlalchemy import Text, cast, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ..archive_models import (
-    Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag,
+    ArchiveCursor, Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag,
 )
 from ..models import AuditEvent, BufferedMessage, HumanTask, IdempotencyRecord, ProcessInstance
 from ..serialization import SERIALIZER_VERSION
@@ -324,12 +325,71 @@ def secure_delete_on(session: Session) -> None:
         session.execute(text("PRAGMA secure_delete = ON"))
 
 
-def checkpoint(db) -> None:
-    """SQLite in WAL mode: copy the erased pages into the main file and truncate the log (best effort)."""
+# ---------------------------------------------------------------- SQLite: the bytes leave the files
+CHECKPOINT_TRIES = 5
+CHECKPOINT_BUSY_MS = 100            # each try waits this long for readers and writers to let go
+CHECKPOINT_PAUSE_SECONDS = 0.05     # then pauses a growing step before the next try
+PENDING = "erasure_checkpoint"      # archive_cursors row: an erasure whose bytes may still be in the WAL
+
+
+def checkpoint(db, *, tries: int = CHECKPOINT_TRIES) -> bool:
+    """SQLite in WAL mode: copy every page into the main file and truncate the log, so the erased
+    bytes leave the `-wal` file; True when done (always on PostgreSQL).
+
+    `PRAGMA wal_checkpoint(TRUNCATE)` cannot finish while a reader still uses an older snapshot
+    in the log (it answers busy); it runs outside any transaction, on a raw connection, with a
+    short busy wait, retried a few times (about a second in all) before giving up."""
     if db.dialect != "sqlite":
-        return
-    try:
-        with db.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    except Exception:  # noqa: BLE001 - a busy reader only delays it to the next checkpoint
-        log.info("WAL checkpoint after erasure postponed (database busy)")
+        return True
+    for attempt in range(tries):
+        if attempt:
+            time.sleep(CHECKPOINT_PAUSE_SECONDS * attempt)
+        raw = db.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA busy_timeout")
+            (previous,) = cursor.fetchone()
+            cursor.execute(f"PRAGMA busy_timeout = {CHECKPOINT_BUSY_MS}")
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy, _frames, _copied = cursor.fetchone()
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout = {int(previous)}")
+                cursor.close()
+        except Exception as exc:  # noqa: BLE001 - "database is locked" and the like: try again
+            log.info("WAL checkpoint after erasure: %s", exc)
+            busy = 1
+        finally:
+            raw.close()
+        if not busy:
+            return True
+    log.warning("WAL checkpoint after erasure postponed (database busy): erasure pending, the worker retries")
+    return False
+
+
+def mark_pending(engine, candidate_id: str) -> None:
+    """Record (audit and a marker the worker reads) that an erasure's bytes may still be in the WAL."""
+    with engine.db.transaction() as s:
+        engine.runtime.audit(s, None, "erasure_pending", "engine", None, None,
+                             {"candidate_id": candidate_id, "reason": "wal_checkpoint_busy"})
+        if s.get(ArchiveCursor, PENDING) is None:
+            first = s.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.kind == "erasure_pending"))
+            s.add(ArchiveCursor(name=PENDING, last_event_id=first, updated_at=engine.clock.now()))
+
+
+def finish_pending(engine) -> int:
+    """The worker's retry: checkpoint if an erasure is pending; returns how many erasures completed."""
+    with engine.db.reading() as s:
+        marker = s.get(ArchiveCursor, PENDING)
+        since = marker.last_event_id if marker is not None else None
+    if since is None or not checkpoint(engine.db):
+        return 0
+    with engine.db.transaction() as s:
+        pending = s.scalars(select(AuditEvent.details).where(AuditEvent.kind == "erasure_pending",
+                                                             AuditEvent.id >= since).order_by(AuditEvent.id)).all()
+        for details in pending:
+            engine.runtime.audit(s, None, "erasure_completed", "worker:privacy", None, None,
+                                 {"candidate_id": (details or {}).get("candidate_id"), "wal": "checkpointed"})
+        s.execute(delete(ArchiveCursor).where(ArchiveCursor.name == PENDING))
+    checkpoint(engine.db, tries=1)      # best effort: the rows just written hold nothing of the person
+    return len(pending)

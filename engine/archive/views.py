@@ -136,6 +136,9 @@ class ErasureReport:
     tasks_scrubbed: int = 0
     audit_events_scrubbed: int = 0
     buffered_messages_scrubbed: int = 0
+    # "done": nothing of the person is left in any file; "pending" (SQLite): a reader kept the
+    # write-ahead log from being truncated, the worker retries until it is (audited either way)
+    status: str = "done"
 
 
 @dataclass
@@ -145,6 +148,7 @@ class JobReport:
     consents_lapsed: int = 0
     cases_cancelled: int = 0
     anonymised: int = 0
+    erasures_completed: int = 0         # pending erasures whose bytes left the SQLite files
 
     def __bool__(self) -> bool:
         return any(vars(self).values())

@@ -149,3 +149,91 @@ def test_erasure_scrubs_by_field_every_variant_of_the_person(recall, archive_of)
 def archive_of():
     from engine.archive import PrivacySettings, TalentArchive
     return lambda engine: TalentArchive(engine, settings=PrivacySettings())
+
+
+# ---------------------------------------------------------------- 12.8: the bytes are gone
+FILE_NAME, FILE_PHONE, FILE_EMAIL = "Zorblax Quennt", "13977001122", "zorblax.q@example.com"
+
+
+def _file_bytes(path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal"),
+                                            path.with_name(path.name + "-shm")) if p.exists())
+
+
+def _file_secrets(path: Path) -> list[str]:
+    raw = _file_bytes(path).lower()
+    return [s for s in (FILE_NAME, "zorblax", FILE_PHONE, FILE_EMAIL) if s.lower().encode() in raw]
+
+
+def _person_with_history(archive, recall) -> tuple[str, str]:
+    person = archive.create_candidate({"name": FILE_NAME, "phone": FILE_PHONE, "email": FILE_EMAIL,
+                                       "notes": f"{FILE_NAME} prefers Shanghai, call {FILE_PHONE}"}, actor=HR)
+    archive.update_candidate(person.id, {"notes": f"{FILE_NAME} zorblax moved, mail {FILE_EMAIL}"}, actor=HR)
+    case = archive.record_decline(person.id, {"reason": "salary", "detail": f"{FILE_NAME} got a raise"},
+                                  actor=ATS).instance_id
+    archive_decline(recall, case, reason="salary", detail=f"{FILE_NAME} {FILE_PHONE}")
+    return person.id, case
+
+
+@pytest.fixture
+def sqlite_file(database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the write-ahead log is SQLite's")
+    return Path(make_url(database_url).database)
+
+
+def test_erasure_leaves_no_bytes_in_the_sqlite_files(recall, archive_of, sqlite_file):
+    archive = archive_of(recall)
+    candidate_id, _case = _person_with_history(archive, recall)
+    assert _file_secrets(sqlite_file)
+
+    report = archive.erase(candidate_id, actor=HR)
+
+    assert report.status == "done", report
+    assert _file_secrets(sqlite_file) == []
+
+
+def test_erasure_with_a_reader_open_is_pending_until_the_worker_removes_the_bytes(recall, archive_of, sqlite_file):
+    archive = archive_of(recall)
+    candidate_id, _case = _person_with_history(archive, recall)
+    reader = sqlite3.connect(sqlite_file, check_same_thread=False)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM candidates").fetchone()     # holds a snapshot from before the erasure
+    busy = threading.Event()
+
+    def another_writer():                                             # another thread works meanwhile
+        while not busy.is_set():
+            archive.create_candidate({"name": "路人乙"}, actor=HR)
+
+    worker = threading.Thread(target=another_writer)
+    worker.start()
+    try:
+        report = archive.erase(candidate_id, actor=HR)
+    finally:
+        busy.set()
+        worker.join()
+    assert report.status == "pending", report
+    with recall.db.reading() as s:
+        kinds = list(s.scalars(select(AuditEvent.kind).where(AuditEvent.kind.like("erasure_%"))))
+    assert kinds == ["erasure_pending"]
+    reader.rollback()
+    reader.close()
+
+    jobs = archive.run_jobs()
+
+    assert jobs.erasures_completed == 1
+    with recall.db.reading() as s:
+        kinds = list(s.scalars(select(AuditEvent.kind).where(AuditEvent.kind.like("erasure_%"))
+                               .order_by(AuditEvent.id)))
+    assert kinds == ["erasure_pending", "erasure_completed"]
+    assert _file_secrets(sqlite_file) == []
+    assert archive.run_jobs().erasures_completed == 0                # nothing left to do
+
+
+def test_the_api_says_when_an_erasure_is_pending(api, database_url):
+    app, engine, as_ = api
+    hr = as_(HR)
+    person = hr.post("/candidates", json={"name": FILE_NAME, "phone": FILE_PHONE}).get_json()
+    erased = hr.delete(f"/candidates/{person['id']}")
+    assert erased.status_code == 200
+    assert erased.get_json()["status"] == "done"
