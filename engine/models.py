@@ -165,6 +165,20 @@ class BufferedMessage(Base):
     sent_by: Mapped[str] = mapped_column(String(255))
 
 
+class ReceivedMessage(Base):
+    """A message sent with a `message_id`: its first answer, replayed to a second delivery."""
+
+    __tablename__ = "received_messages"
+    __table_args__ = (UniqueConstraint("name", "message_id", name="uq_received_messages_name_message_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    message_id: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))        # sha256 of correlation + payload
+    answer: Mapped[dict | None] = mapped_column(JSON)           # delivered_to, buffered_id, expires_at
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    sent_by: Mapped[str] = mapped_column(String(255))
+
+
 class AuditEvent(Base):
     """Append-only history: who did what, when, to which instance and element."""
 
