@@ -187,7 +187,8 @@ class Database:
                 yield session
 
     def ping(self) -> bool:
-        with self.engine.connect() as conn:
+        # Read-only: on SQLite a plain BEGIN, so /health does not wait for a writer's lock.
+        with self.engine.execution_options(readonly=True).connect() as conn:
             return conn.execute(text("SELECT 1")).scalar() == 1
 
     def dispose(self) -> None:

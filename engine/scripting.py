@@ -512,6 +512,7 @@ _CHEAP_NODES = (
     ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
     ast.IfExp, ast.Name, ast.Load, ast.Constant, ast.Subscript, ast.Slice, ast.Attribute, ast.Tuple,
     ast.List, ast.Set, ast.Dict,
+    ast.Add, ast.Sub, ast.Div, ast.FloorDiv, ast.Mult,   # operators: the BinOp around them decides
 )
 
 
