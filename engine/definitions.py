@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .errors import BundleInvalid, NotFound
+from .forms import start_schema_name
 from .models import ProcessDefinition
 from .serialization import SERIALIZER_VERSION, StateSerializer
 
@@ -60,7 +61,7 @@ def deploy_bundle(session: Session, bundle, serializer: StateSerializer, *, acto
         subprocess_specs = bundle.parser.get_subprocess_specs(key)
         spec_json = serializer.dump_specs(spec, subprocess_specs)
         forms = {name: bundle.forms[name]
-                 for name in sorted(_referenced_forms([spec, *subprocess_specs.values()]))
+                 for name in sorted(_referenced_forms([spec, *subprocess_specs.values()]) | {start_schema_name(key)})
                  if name in bundle.forms}
         forms_json = json.dumps(forms, sort_keys=True, ensure_ascii=False)
         templates_json = json.dumps(bundle.templates, sort_keys=True, ensure_ascii=False)

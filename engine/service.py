@@ -29,7 +29,8 @@ from .definitions import DeployedProcess, SpecCache, deploy_bundle, latest_defin
 from .errors import (
     InvalidState, NotAssignee, NotFound, StaleVersion, TaskNotReady,
 )
-from .forms import validate_form_data
+from .assignment import check_four_eyes, check_users
+from .forms import refuse_reserved, start_schema_name, validate_form_data, validate_start_variables
 from .models import (
     AuditEvent, HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, WaitingTimer,
 )
@@ -56,6 +57,10 @@ class RecallEngine:
         self.runtime = Runtime(self.serializer, self.specs, make_script_engine(
             timeout=script_timeout, sandbox=shared_pool(script_workers, script_memory_mb)),
                                self.clock, message_ttl=message_ttl)
+        from .archive.consent import record_task_answer
+        # Run in a task completion's unit of work, after the change: (session, runtime, instance_id,
+        # element_id, data, actor). The archive applies a consent answer here, as that user's change.
+        self.completion_hooks: list[Callable] = [record_task_answer]
 
     @classmethod
     def from_settings(cls, settings: Settings, *, db: Database | None = None) -> "RecallEngine":
@@ -109,6 +114,7 @@ class RecallEngine:
                        version: int | None = None) -> InstanceView:
         with self.db.transaction() as s:
             definition = self.specs.get(s, latest_definition_id(s, process_key, version))
+            check_start_variables(definition, variables or {})
             wf = self.runtime.new_workflow(definition, dict(variables or {}))
             instance_id = str(uuid.uuid4())
             row = SimpleNamespace(id=instance_id, business_key=business_key, version=0, status="running",
@@ -164,6 +170,7 @@ class RecallEngine:
             if loaded.row.status != "error":
                 raise InvalidState(f"instance {instance_id} is {loaded.row.status}, not in error")
             failed = [t for t in sidetables.all_tasks(loaded.workflow) if t.has_state(TaskState.ERROR)]
+            refuse_reserved(data or {}, what="retry data")
 
             def retry(wf):
                 for task in failed:
@@ -237,6 +244,9 @@ class RecallEngine:
                 .values(assignee=user).execution_options(synchronize_session=False))
             if result.rowcount != 1:
                 raise NotAssignee(f"task {task_id} is assigned to {row.assignee}")
+            definition_id = s.scalar(select(ProcessInstance.definition_id).where(ProcessInstance.id == row.instance_id))
+            check_four_eyes(s, self.specs.get(s, definition_id), instance_id=row.instance_id,
+                            element_id=row.element_id, user=user)
             self.runtime.audit(s, row.instance_id, "task_claimed", user, row.element_id, task_id, {})
             view = _task_view(row)
             view.assignee = user
@@ -267,8 +277,10 @@ class RecallEngine:
             task = loaded.workflow.get_task_from_id(UUID(task_id))
             if task is None or not task.has_state(TaskState.READY):
                 raise TaskNotReady(f"task {task_id} ({row.element_id}) is no longer ready")
+            check_four_eyes(s, loaded.definition, instance_id=row.instance_id, element_id=row.element_id, user=actor)
             schema = loaded.definition.forms.get(row.form_schema) if row.form_schema else None
             validate_form_data(schema, data)
+            check_users(s, schema, data)
 
             def complete(wf):
                 task.data.update(data)
@@ -277,6 +289,8 @@ class RecallEngine:
             derived = self.runtime.change(s, loaded, complete, Change(
                 "task_completed", actor, row.element_id, task_id, {"data": data},
                 completed_tasks={task_id}), expected_version=expected_version)
+            for hook in self.completion_hooks:
+                hook(s, self.runtime, instance_id=row.instance_id, element_id=row.element_id, data=data, actor=actor)
             return _view_after(loaded, derived)
 
     # ---------- messages and timers ----------
@@ -375,6 +389,11 @@ def _subject_of(variables: dict | None) -> dict:
     """Whom a case is about, in its `instance_started` audit (erasure finds the case by it)."""
     value = (variables or {}).get("candidate_id")
     return {"candidate_id": value} if isinstance(value, str) and value else {}
+
+
+def check_start_variables(definition, variables: dict) -> None:
+    """Start variables against the process's start schema (FormValidationError naming each bad one)."""
+    validate_start_variables(definition.forms.get(start_schema_name(definition.process_key)), variables)
 
 
 def _where_equal(query, conditions: dict):

@@ -16,6 +16,7 @@ from SpiffWorkflow.task import TaskState
 
 from ..archive_models import CandidateDecline
 from ..definitions import latest_definition_id
+from ..forms import start_schema_name, validate_start_variables
 from ..models import AuditEvent, BufferedMessage, MessageSubscription, ProcessInstance
 from ..runtime import Change, Loaded
 from ..sidetables import correlation_key
@@ -66,6 +67,7 @@ def start_recall(engine, session: Session, *, variables: dict, business_key: str
     """Start `offer_recall` in this unit of work (as RecallEngine.start_instance does in its own)."""
     runtime = engine.runtime
     definition = engine.specs.get(session, latest_definition_id(session, RECALL_PROCESS))
+    validate_start_variables(definition.forms.get(start_schema_name(RECALL_PROCESS)), variables)
     workflow = runtime.new_workflow(definition, dict(variables))
     instance_id = str(uuid.uuid4())
     row = _NewInstance(id=instance_id, business_key=business_key, version=0, status="running",

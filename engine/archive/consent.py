@@ -1,7 +1,9 @@
 """Consent and retention, run by the worker (`Worker.run_once` → `TalentArchive.run_jobs`).
 
-1. Consent answers recorded in tasks (`archive_decline`, `renew_consent`) are applied to the
-   archive, read from the audit trail once each (a cursor plus a unique key per event).
+1. A consent answer recorded in a task (`archive_decline`, `renew_consent`) is applied to the
+   archive when the task is completed, in that unit of work (`record_task_answer`, a hook of
+   `RecallEngine.complete_task`), as that user's change and only where it differs from what the
+   archive holds (audited `consent_changed` with each field). No job infers a consent.
 2. A consent expiring within `renewal_days` raises the `renew_consent` HR task in the
    candidate's running cases (BPMN signal `consent_expiring`), once per consent.
 3. An expired or withdrawn consent ends the candidate's running cases (`consent_lapsed`).
@@ -15,18 +17,26 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ..archive_models import ArchiveCursor, Candidate, CandidateConsent, CandidateDecline
-from ..models import AuditEvent, ProcessInstance
+from ..archive_models import Candidate, CandidateDecline
+from ..models import ProcessInstance
 from . import cases, records
 
 CONSENT_TASKS = ("archive_decline", "renew_consent")
-CURSOR = "consent_answers"
 CST = timezone(timedelta(hours=8))     # a date in a form means the end of that day, Beijing time
 
 
 def end_of_day(value: str) -> datetime:
     day = date.fromisoformat(value)
     return datetime.combine(day + timedelta(days=1), time(0, 0), CST).astimezone(timezone.utc)
+
+
+def consent_day(expires_at: datetime | None) -> str | None:
+    """The calendar day (Beijing) a stored expiry stands for: the inverse of `end_of_day`."""
+    if expires_at is None:
+        return None
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=timezone.utc)
+    return (expires_at.astimezone(CST) - timedelta(microseconds=1)).date().isoformat()
 
 
 def candidate_of_case(session: Session, instance_id: str) -> Candidate | None:
@@ -57,44 +67,43 @@ def answer_to_consent(element_id: str, data: dict) -> dict | None:
     return None
 
 
-def answers_pending(session: Session) -> bool:
-    """Whether a consent answer newer than the cursor waits (a read, so idle rounds take no write lock)."""
-    last = session.scalar(select(ArchiveCursor.last_event_id).where(ArchiveCursor.name == CURSOR)) or 0
-    return session.scalar(select(AuditEvent.id).where(
-        AuditEvent.id > last, AuditEvent.kind == "task_completed", AuditEvent.element_id.in_(CONSENT_TASKS))
-        .limit(1)) is not None
+def consent_changes(candidate: Candidate, consent: dict) -> dict[str, list]:
+    """Field -> [what the archive holds, what the answer says], for each field the answer changes
+    (named as in the `archive_decline` form; the expiry as a calendar day)."""
+    held_granted = bool(candidate.consent_granted) if candidate.consent_recorded_at is not None else None
+    granted = bool(consent.get("granted")) and not consent.get("withdraw")
+    held = {"talent_pool_consent": held_granted,
+            "consent_scope": candidate.consent_scope if held_granted else None,
+            "consent_expiry": consent_day(candidate.consent_expires_at) if held_granted else None}
+    given = {"talent_pool_consent": granted,
+             "consent_scope": consent.get("scope") if granted else None,
+             "consent_expiry": consent_day(consent.get("expires_at")) if granted else None}
+    return {name: [held[name], given[name]] for name in held if held[name] != given[name]}
 
 
-def apply_answers(session: Session, *, now: datetime, limit: int) -> int:
-    """Apply consent answers from completed tasks newer than the cursor; returns how many."""
-    query = select(ArchiveCursor).where(ArchiveCursor.name == CURSOR)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    cursor = session.scalars(query).first()
-    if cursor is None:
-        cursor = ArchiveCursor(name=CURSOR, last_event_id=0, updated_at=now)
-        session.add(cursor)
-        session.flush()
-    events = session.execute(
-        select(AuditEvent.id, AuditEvent.instance_id, AuditEvent.at, AuditEvent.actor, AuditEvent.element_id,
-               AuditEvent.details)
-        .where(AuditEvent.id > cursor.last_event_id, AuditEvent.kind == "task_completed",
-               AuditEvent.element_id.in_(CONSENT_TASKS))
-        .order_by(AuditEvent.id).limit(limit)).all()
-    applied = 0
-    for event_id, instance_id, at, actor, element_id, details in events:
-        cursor.last_event_id = event_id
-        consent = answer_to_consent(element_id, (details or {}).get("data") or {})
-        candidate = candidate_of_case(session, instance_id) if consent else None
-        if candidate is None or session.scalar(select(CandidateConsent.id)
-                                               .where(CandidateConsent.audit_event_id == event_id)):
-            continue
-        # an answer read late may have expired already: it still lapses like any other
-        records.record_consent(session, candidate, consent, actor=actor, now=at,
-                               source=f"task:{element_id}", audit_event_id=event_id, past_expiry_ok=True)
-        applied += 1
-    cursor.updated_at = now
-    return applied
+def record_task_answer(session: Session, runtime, *, instance_id: str, element_id: str, data: dict,
+                       actor: str) -> bool:
+    """Apply a consent answer of a completed task to the archive, in the completion's unit of work.
+
+    Only a difference from what the archive holds is written, as `actor`'s own change: a consent
+    row recorded by them and a `consent_changed` audit event naming each field. An answer that
+    repeats the archive (the task's prefill, completed as shown) writes nothing."""
+    if element_id not in CONSENT_TASKS:
+        return False
+    consent = answer_to_consent(element_id, data or {})
+    candidate = candidate_of_case(session, instance_id) if consent else None
+    if candidate is None:
+        return False
+    changes = consent_changes(candidate, consent)
+    if not changes:
+        return False
+    now = runtime.clock.now()
+    runtime.audit(session, instance_id, "consent_changed", actor, element_id, None,
+                  {"candidate_id": candidate.id, "fields": changes})
+    # an answer may name a day already past: it still lapses like any other
+    records.record_consent(session, candidate, consent, actor=actor, now=now, source=f"task:{element_id}",
+                           past_expiry_ok=True)
+    return True
 
 
 def renewals_due(session: Session, *, now: datetime, renewal_days: int, limit: int) -> list[str]:

@@ -40,9 +40,6 @@ class TalentArchive:
         """Change profile fields, tags or consent; a withdrawn consent ends the running cases now."""
         with self.db.transaction() as s:
             now = self.clock.now()
-            if changes.get("consent") is not None:
-                # a consent HR just recorded in a task must count before this change is judged
-                consent.apply_answers(s, now=now, limit=1000)
             candidate = records.load(s, candidate_id, for_update=True)
             records.update(s, candidate, changes, actor=actor, now=now)
             self.engine.runtime.audit(s, None, "candidate_changed", actor, None, None,
@@ -106,7 +103,8 @@ class TalentArchive:
             s.flush()
             records.reindex(s, candidate)
             variables = {"candidate_id": candidate.id, "decline_date": decline_date.isoformat(),
-                         "decline_reason": row.reason, "lang": lang, "needs": needs, "open_questions": questions}
+                         "decline_reason": row.reason, "lang": lang, "needs": needs, "open_questions": questions,
+                         **records.decline_prefill(candidate, row)}
             row.instance_id = cases.start_recall(self.engine, s, variables=variables, business_key=candidate.id,
                                                  actor=actor)
             self.engine.runtime.audit(s, row.instance_id, "decline_recorded", actor, None, None,
@@ -169,15 +167,13 @@ class TalentArchive:
                              buffered_messages_scrubbed=buffered)
 
     def run_jobs(self, *, limit: int = 100) -> JobReport:
-        """Consent answers, renewal requests, lapses and anonymisation (each candidate its own unit of work)."""
+        """Renewal requests, lapses and anonymisation (each candidate its own unit of work).
+
+        Consent answers given in tasks are applied when the task is completed (consent.record_task_answer),
+        never here: a job does not infer what a person decided."""
         report = JobReport()
         report.erasures_completed = privacy.finish_pending(self.engine)
         now = self.clock.now()
-        with self.db.reading() as s:
-            pending = consent.answers_pending(s)
-        if pending:
-            with self.db.transaction() as s:
-                report.consent_answers_applied = consent.apply_answers(s, now=now, limit=limit)
         with self.db.reading() as s:
             renewals = consent.renewals_due(s, now=now, renewal_days=self.settings.renewal_days, limit=limit)
             lapses = consent.lapses_due(s, now=now, limit=limit)

@@ -215,3 +215,22 @@ def signals_of(session: Session, candidate_id: str) -> list[CandidateSignal]:
 def consents_of(session: Session, candidate_id: str) -> list[CandidateConsent]:
     return list(session.scalars(select(CandidateConsent).where(CandidateConsent.candidate_id == candidate_id)
                                 .order_by(CandidateConsent.id)))
+
+
+def decline_prefill(candidate: Candidate, decline: CandidateDecline) -> dict:
+    """What the archive already knows, as start variables that prefill the case's forms:
+    `archive_decline` (detail, talent-pool consent with scope and expiry day) and
+    `request_manager_contact` (the decline's hiring manager). Nothing HR has to guess again."""
+    from .consent import consent_day
+
+    out: dict = {}
+    if decline.detail:
+        out["decline_detail"] = decline.detail
+    if candidate.consent_recorded_at is not None:
+        out["talent_pool_consent"] = bool(candidate.consent_granted)
+        if candidate.consent_granted:
+            out["consent_scope"] = candidate.consent_scope
+            out["consent_expiry"] = consent_day(candidate.consent_expires_at)
+    if decline.hiring_manager:
+        out["manager_username"] = decline.hiring_manager
+    return out
