@@ -5,8 +5,10 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,15 +30,39 @@ class DeployedProcess:
     content_hash: str
 
 
-@dataclass
+class FormStore(Mapping):
+    """A version's forms, shared by every caller in the process: each lookup is a fresh copy.
+
+    Callers (API views, prefill, validation) may change the schema they are given; a cached
+    dict handed out as is would carry one caller's change to every later task of the version."""
+
+    def __init__(self, forms_json: str):
+        self._texts = {name: json.dumps(form, sort_keys=True, ensure_ascii=False)
+                       for name, form in json.loads(forms_json).items()}
+
+    def __getitem__(self, name: str) -> dict:
+        return json.loads(self._texts[name])
+
+    def __iter__(self):
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+
+@dataclass(frozen=True)
 class LoadedDefinition:
+    """One cached definition version, shared by every instance of it in the process: nothing in
+    it may be changed by a run (specs: see serialization.IsolatedStartTask; forms and
+    templates are read-only)."""
+
     id: int
     process_key: str
     version: int
     spec: object
-    subprocess_specs: dict
-    forms: dict[str, dict]
-    templates: dict[str, str]
+    subprocess_specs: Mapping
+    forms: FormStore
+    templates: Mapping[str, str]
 
 
 def _referenced_forms(specs) -> set[str]:
@@ -118,8 +144,8 @@ class SpecCache:
         if row is None:
             raise NotFound(f"no process definition with id {definition_id}")
         spec, subprocess_specs = self._serializer.load_specs(row.spec_json)
-        loaded = LoadedDefinition(row.id, row.process_key, row.version, spec, subprocess_specs,
-                                  json.loads(row.forms_json), json.loads(row.templates_json))
+        loaded = LoadedDefinition(row.id, row.process_key, row.version, spec, MappingProxyType(subprocess_specs),
+                                  FormStore(row.forms_json), MappingProxyType(json.loads(row.templates_json)))
         with self._lock:
             self._items[definition_id] = loaded
             while len(self._items) > self._size:
