@@ -23,7 +23,7 @@ def deliver(runtime, session: Session, name: str, correlation: dict, payload: di
 
     Nobody waiting yet: buffer it until `ttl` (default: the runtime's message TTL).
     """
-    from .runtime import Change
+    from .runtime import Change, UnloadableInstance
 
     if not name:
         raise MessageNotRoutable("message name is required")
@@ -50,7 +50,11 @@ def deliver(runtime, session: Session, name: str, correlation: dict, payload: di
                               task_id=row.subscription_task_id, element_id=row.subscription_element_id)
         if sub.instance_id in delivered:
             continue
-        loaded = runtime.load(session, sub.instance_id, row=row)
+        try:
+            loaded = runtime.load(session, sub.instance_id, row=row)
+        except UnloadableInstance as exc:      # one broken case must not stop delivery to the others
+            runtime.quarantine(session, exc, actor=actor)
+            continue
         runtime.change(session, loaded, runtime.message_action(name, correlation, payload, sub),
                        Change("message_delivered", actor, sub.element_id, sub.task_id,
                               {"name": name, "correlation": correlation, "payload": payload}))

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 from uuid import UUID
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -28,7 +28,7 @@ from . import sidetables
 from . import templates as message_templates
 from .definitions import LoadedDefinition, SpecCache
 from .errors import ConcurrentChange, InstanceFailure, InvalidState, NotFound, StaleVersion
-from .models import AuditEvent, BufferedMessage, MessageSubscription, ProcessInstance
+from .models import AuditEvent, BufferedMessage, HumanTask, MessageSubscription, ProcessInstance, WaitingTimer
 from .serialization import SERIALIZER_VERSION, IncompatibleSpec, StateSerializer
 
 log = logging.getLogger("recall.engine")
@@ -58,6 +58,20 @@ class EngineStepLimit(Exception):
         super().__init__(message)
         self.task = task      # buffered messages delivered to one instance in one unit of work
 TERMINAL = ("completed", "cancelled")
+LIVE = ("running", "waiting")
+# What an instance whose state could not be loaded is left with when erasure replaces it.
+ERASED_STATE = b'{"erased":"the stored state could not be loaded and was replaced during erasure"}'
+
+
+class UnloadableInstance(InvalidState):
+    """The stored state of an instance cannot be loaded (corrupt row, unknown type, incompatible spec).
+
+    Jobs skip such an instance (`Runtime.quarantine` puts it in `error` with an incident) and go on
+    with the others; erasure and cancellation end it by row (`Runtime.end_unloadable`)."""
+
+    def __init__(self, instance_id: str, reason: str):
+        super().__init__(f"instance {instance_id} cannot be loaded: {reason}")
+        self.instance_id, self.reason = instance_id, reason
 
 
 @dataclass
@@ -130,7 +144,67 @@ class Runtime:
         except IncompatibleSpec as exc:
             raise InvalidState(f"instance {instance_id} cannot move to {definition.process_key} "
                                f"version {definition.version}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with the stored bytes, say so
+            raise UnloadableInstance(instance_id, f"{type(exc).__name__}: {exc}"[:1000]) from exc
         return Loaded(row, definition, wf)
+
+    # ---------- instances whose state cannot be loaded ----------
+    def _incident(self, exc: UnloadableInstance, now) -> dict:
+        return {"kind": "incident", "message": f"the stored state of this instance cannot be loaded ({exc.reason})",
+                "element_id": None, "task_id": None, "line": None,
+                "exception": type(exc.__cause__ or exc).__name__, "failed_at": now.isoformat()}
+
+    def quarantine(self, session: Session, exc: UnloadableInstance, *, actor: str) -> bool:
+        """Put a live instance whose state cannot be loaded in `error` with an incident (audited).
+
+        Runs in the caller's unit of work, which goes on with other instances. Returns False
+        when the instance was not live (already in error, or ended)."""
+        now = self.clock.now()
+        incident = self._incident(exc, now)
+        changed = session.execute(
+            update(ProcessInstance).where(ProcessInstance.id == exc.instance_id, ProcessInstance.status.in_(LIVE))
+            .values(status="error", error=incident, version=ProcessInstance.version + 1, updated_at=now)
+            .execution_options(synchronize_session=False))
+        if changed.rowcount != 1:
+            return False
+        log.error("instance %s put in error: %s", exc.instance_id, incident["message"])
+        self.audit(session, exc.instance_id, "instance_error", actor, None, None, incident)
+        return True
+
+    def end_unloadable(self, session: Session, exc: UnloadableInstance, *, actor: str, reason: str,
+                       erase_state: bool) -> bool:
+        """Cancel an instance whose state cannot be loaded, by row: status, side tables, audit.
+
+        `erase_state` replaces the stored state (it cannot be scrubbed field by field) - erasure
+        must succeed for such a case too. Returns False if it had already ended (its state is
+        still replaced when asked)."""
+        now = self.clock.now()
+        incident = self._incident(exc, now)
+        values = {"version": ProcessInstance.version + 1, "updated_at": now}
+        if erase_state:
+            values["state"] = ERASED_STATE
+        live = session.execute(
+            update(ProcessInstance).where(ProcessInstance.id == exc.instance_id,
+                                          ProcessInstance.status.in_((*LIVE, "error")))
+            .values(status="cancelled", completed_at=now, error=incident, **values)
+            .execution_options(synchronize_session=False)).rowcount == 1
+        if not live and erase_state:            # an ended case: only its state is replaced
+            session.execute(update(ProcessInstance).where(ProcessInstance.id == exc.instance_id).values(**values)
+                            .execution_options(synchronize_session=False))
+        if live:
+            session.execute(update(HumanTask).where(HumanTask.instance_id == exc.instance_id,
+                                                    HumanTask.status == "ready")
+                            .values(status="cancelled").execution_options(synchronize_session=False))
+            session.execute(delete(WaitingTimer).where(WaitingTimer.instance_id == exc.instance_id)
+                            .execution_options(synchronize_session=False))
+            session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == exc.instance_id)
+                            .execution_options(synchronize_session=False))
+            self.audit(session, exc.instance_id, "instance_cancelled", actor, None, None,
+                       {"reason": reason, "state_unloadable": incident["message"]})
+        if erase_state:
+            self.audit(session, exc.instance_id, "data_erased", actor, None, None,
+                       {"scope": "workflow_state", "state_replaced": True})
+        return live
 
     def new_workflow(self, definition: LoadedDefinition, variables: dict) -> BpmnWorkflow:
         wf = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=self.script_engine)

@@ -28,7 +28,8 @@ A round (`fire_due`, what `recall worker` loops on):
    pushed to the next attempt, in a small transaction of its own; the next successful
    save re-derives the true due time) and after `RECALL_TIMER_MAX_ATTEMPTS` attempts
    the instance goes to `error` with an *incident* (`error.kind == "incident"`) instead
-   of being retried forever. `RecallEngine.retry_instance` fires it again.
+   of being retried forever. `RecallEngine.retry_instance` fires it again. An instance whose
+   stored state cannot be loaded at all gets its incident at once (`Runtime.quarantine`).
 
 While a timer is leased or waiting for its next attempt, its row's `due_at` (what the
 API lists as the instance's waiting timer) shows that time; the workflow state keeps
@@ -198,13 +199,18 @@ def fire_one(runtime, session: Session, timer: DueTimer, *, worker: str, skip_lo
 
 
 def _fire(runtime, session: Session, timer: DueTimer, *, worker: str, lock: bool) -> _Fired | str:
-    from .runtime import Change
+    from .runtime import Change, UnloadableInstance
 
     verdict, row = claim(session, timer, lock=lock)
     if verdict != "ok":
         return verdict
     faults.fail("timer_fire")
-    loaded = runtime.load(session, timer.instance_id, row=row)     # the row the claim checked
+    try:
+        loaded = runtime.load(session, timer.instance_id, row=row)     # the row the claim checked
+    except UnloadableInstance as exc:
+        # Retrying cannot help: an incident now, in this transaction; the round goes on.
+        runtime.quarantine(session, exc, actor=f"worker:{worker}")
+        return "unloadable"
     now = runtime.clock.now()
     # Strictly before now, as SpiffWorkflow's own timer check is.
     due = [t for t in sidetables.derive(loaded.workflow).timers if t.due_at < now]
@@ -293,6 +299,11 @@ def _fire_claimed(runtime, db, report: TimerRoundReport, timer: DueTimer, *, wor
                 metrics.TIMER_LATENESS.observe(max(late, 0.0))
             if outcome.status == "error":
                 report.errors += 1
+            return
+        if outcome == "unloadable":
+            report.incidents += 1
+            report.errors += 1
+            metrics.TIMER_INCIDENTS.inc()
             return
         if outcome != "stale":
             report.skipped += 1

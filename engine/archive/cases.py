@@ -18,7 +18,7 @@ from ..archive_models import CandidateDecline
 from ..definitions import latest_definition_id
 from ..forms import start_schema_name, validate_start_variables
 from ..models import AuditEvent, BufferedMessage, MessageSubscription, ProcessInstance
-from ..runtime import Change, Loaded
+from ..runtime import Change, Loaded, UnloadableInstance
 from ..sidetables import correlation_key
 
 RECALL_PROCESS = "offer_recall"
@@ -118,9 +118,15 @@ def signal_catcher(workflow, name: str) -> str | None:
 
 def send_signal(engine, session: Session, instance_id: str, name: str, payload: dict, *,
                 correlation: dict, actor: str) -> bool:
-    """Deliver BPMN signal `name` to one case if it waits for it; audited as a delivery."""
+    """Deliver BPMN signal `name` to one case if it waits for it; audited as a delivery.
+
+    A case whose state cannot be loaded is put in error (incident) and skipped."""
     runtime = engine.runtime
-    loaded = runtime.load(session, instance_id)
+    try:
+        loaded = runtime.load(session, instance_id)
+    except UnloadableInstance as exc:
+        runtime.quarantine(session, exc, actor=actor)
+        return False
     if loaded.row.status not in LIVE:
         return False
     catcher = signal_catcher(loaded.workflow, name)
@@ -135,9 +141,15 @@ def send_signal(engine, session: Session, instance_id: str, name: str, payload: 
 
 def cancel_case(engine, session: Session, instance_id: str, *, actor: str, reason: str,
                 also=None) -> bool:
-    """Cancel a live case (optionally doing `also(workflow)` in the same change)."""
+    """Cancel a live case (optionally doing `also(workflow)` in the same change).
+
+    A case whose state cannot be loaded is cancelled by row; with `also` (erasure) its state is
+    replaced, since it cannot be scrubbed."""
     runtime = engine.runtime
-    loaded = runtime.load(session, instance_id)
+    try:
+        loaded = runtime.load(session, instance_id)
+    except UnloadableInstance as exc:
+        return runtime.end_unloadable(session, exc, actor=actor, reason=reason, erase_state=also is not None)
     if loaded.row.status not in LIVE and loaded.row.status != "error":
         return False
 

@@ -34,6 +34,7 @@ from ..archive_models import (
     ArchiveCursor, Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag,
 )
 from ..models import AuditEvent, BufferedMessage, HumanTask, IdempotencyRecord, ProcessInstance
+from ..runtime import UnloadableInstance
 from ..serialization import SERIALIZER_VERSION
 from ..sidetables import all_tasks, correlation_key
 from ..errors import StaleVersion
@@ -197,7 +198,11 @@ def _rewrite_ended_case(engine, session: Session, instance_id: str, scrubber: Sc
     to re-derive, so this save is all Runtime.change would have done.
     """
     runtime = engine.runtime
-    loaded = runtime.load(session, instance_id)
+    try:
+        loaded = runtime.load(session, instance_id)
+    except UnloadableInstance as exc:       # cannot be scrubbed field by field: its state is replaced
+        runtime.end_unloadable(session, exc, actor=actor, reason="erasure", erase_state=True)
+        return
     scrub_workflow(loaded.workflow, scrubber)
     row = loaded.row
     error = scrubber.audit_details(row.error) if row.error else row.error
