@@ -14,13 +14,17 @@ if str(ROOT) not in sys.path:
 
 import pytest  # noqa: E402
 
-from archive_helpers import PEOPLE, WORKFLOWS, Caller  # noqa: E402
+from archive_helpers import MANAGER, PEOPLE, WORKFLOWS, Caller  # noqa: E402
 
 
 @pytest.fixture
 def recall(engine):
-    """The engine with workflows/ deployed (the fixture `engine` comes from tests/conftest.py)."""
+    """The engine with workflows/ deployed (the fixture `engine` comes from tests/conftest.py), and the
+    hiring manager of archive_helpers in the user directory (the hand-off picker checks it)."""
+    from engine import users
+
     engine.deploy([WORKFLOWS], actor="process.owner")
+    users.add_user(engine.db, MANAGER, "manager")
     return engine
 
 

@@ -3,13 +3,18 @@ from __future__ import annotations
 
 import pytest
 
-from .lifecycle import Case, WORKFLOWS
+from .lifecycle import MANAGER, WORKFLOWS, Case
 
 
 @pytest.fixture
 def recall(engine):
-    """The engine (SQLite and PostgreSQL) with the real workflows/ deployed by a process owner."""
+    """The engine (SQLite and PostgreSQL) with the real workflows/ deployed by a process owner, and the
+    hiring managers the scenarios hand candidates to (the hand-off picker checks the user directory)."""
+    from engine import users
+
     engine.deploy([WORKFLOWS], actor="process.owner")
+    for name in (MANAGER, "zhao.min"):
+        users.add_user(engine.db, name, "manager")
     return engine
 
 
