@@ -31,6 +31,12 @@ EXPECTED = {
     "huge_list": ("error", "scripts may build at most 10,000,000"),
     "huge_range_loop": ("error", "range() may have at most 1,000,000 items"),
     "huge_power": ("error", "integer result would have about 400,000,000 bits"),
+    # contained by the sandbox worker process (engine/sandbox.py)
+    "c_level_spin": ("error", "ScriptTimeout: script ran longer than its 1 s time limit"),
+    "c_level_sum": ("error", "ScriptTimeout: script ran longer than its 1 s time limit"),
+    "nested_tuple_hash": ("error", "ScriptCrashed: script crashed the sandbox (segmentation fault"),
+    "memory_extend": ("error", "ScriptMemoryError: script used more than 64 MB"),
+    "memory_join": ("error", "ScriptMemoryError: script used more than 64 MB"),
     "timer_in_the_past": ("completes", "end"),
     "timer_cycle_zero": ("refused", "timer cycle 'R/PT0S' has a zero duration"),
     "timer_cycle_zero_bounded": ("refused", "timer cycle 'R1000000/PT0S' has a zero duration"),
@@ -58,7 +64,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     url = migrated_sqlite(root / "recall.sqlite3")
     tokens = {"owner": add_user(url, "owner", "process_owner"), "hr": add_user(url, "hr.li", "hr")}
-    with Server(url, root / "serve.log", RECALL_SCRIPT_TIMEOUT_SECONDS="1") as running:
+    with Server(url, root / "serve.log", RECALL_SCRIPT_TIMEOUT_SECONDS="1", RECALL_SCRIPT_MEMORY_MB="64") as running:
         running.tokens = tokens
         yield running
         running.stop(timeout=5)          # threads still spinning on an uncontained case: killed

@@ -16,16 +16,21 @@ from SpiffWorkflow.util.task import TaskState
 from engine import scripting
 from engine.scripting import (
     RestrictedScriptEnvironment,
+    ScriptCrashed,
     ScriptError,
+    ScriptMemoryError,
     ScriptSecurityError,
     ScriptTimeout,
     add_duration,
     compile_check,
     days_between,
+    is_cheap,
     make_script_engine,
 )
+from engine.sandbox import SandboxPool, shared_pool
 
 SHORT = 0.3  # seconds; the time limit used where a test waits for a timeout
+SMALL_MEMORY_MB = 64  # the sandbox limit here: reached in a few ms even on a busy machine
 NO_HANG = 5.0  # a run that takes longer than this is taken to hang
 
 
@@ -58,6 +63,7 @@ def _script_process(script: str) -> str:
 def _workflow(bpmn: str, data: dict | None = None, **engine_options) -> BpmnWorkflow:
     parser = SpiffBpmnParser()
     parser.add_bpmn_str(bpmn.encode())
+    engine_options.setdefault("sandbox", shared_pool(memory_mb=SMALL_MEMORY_MB))
     workflow = BpmnWorkflow(
         parser.get_spec("p"), parser.get_subprocess_specs("p"), script_engine=make_script_engine(**engine_options)
     )
@@ -248,6 +254,13 @@ ATTACKS = [
     ("try:\n    while True: pass\nfinally:\n    while True: pass", ScriptTimeout, "time limit", None),
     ("x = [1 for a in range(1000000) for b in range(1000000)]", ScriptTimeout, "time limit", 1),
     ("s = 'x' * 10 ** 10", ScriptError, "at most 10,000,000", 1),
+    # Beyond what the in-process tracer and guards can bound: the sandbox worker process.
+    ("x = any(iter(int, 1))", ScriptTimeout, "time limit", None),
+    ("x = sum(map(sum, [range(10 ** 6)] * 300))", ScriptTimeout, "time limit", None),
+    ("t = ()\nfor i in range(100000):\n    t = ((t,),)\nh = hash(t)", ScriptCrashed, "segmentation fault", None),
+    ("x = list(range(10 ** 6))\nfor i in range(20):\n    x.extend(x)", ScriptMemoryError, "more than 64 MB", None),
+    ("s = f'{1:999999999}'", ScriptMemoryError, "more than 64 MB", None),
+    ("d = add_duration('2026-01-01T00:00:00+00:00', 'P999999999Y')", ValueError, "longer than 100 years", 1),
 ]
 
 
@@ -362,6 +375,59 @@ def test_nested_evaluation_works_and_never_outlives_the_outer_deadline():
     outcome = _in_thread(lambda: outer.execute("nested('[1 for a in range(1000000) for b in range(1000000)]')", {}))
     assert isinstance(outcome["error"], ScriptTimeout)
     assert outcome["elapsed"] < SHORT + 2
+
+
+def test_add_duration_refuses_durations_that_would_take_minutes_to_add():
+    # SpiffWorkflow adds months one at a time; P999999999Y ran for minutes, untraced, in-process.
+    outcome = _in_thread(lambda: add_duration("2026-01-01T00:00:00+00:00", "P999999999Y"))
+    assert isinstance(outcome["error"], ValueError) and "longer than 100 years" in str(outcome["error"])
+    assert add_duration("2026-01-01T00:00:00+00:00", "P100Y") == "2126-01-01T00:00:00+00:00"
+
+
+# ---------------------------------------------------------------- where code runs
+
+class _CountingPool(SandboxPool):
+    def __init__(self):
+        super().__init__(workers=1)
+        self.calls = []
+
+    def call(self, request, **limits):
+        self.calls.append((request["mode"], request["source"], request["context"]))
+        return super().call(request, **limits)
+
+
+def test_cheap_expressions_run_in_process_and_everything_else_in_the_sandbox():
+    pool = _CountingPool()
+    try:
+        env = RestrictedScriptEnvironment(sandbox=pool)
+        data = {"reason": "salary", "amount": 100, "declined_at": "2026-01-01T09:00:00+00:00", "big": [1] * 1000}
+
+        assert env.evaluate('reason == "salary" and amount * 1.1 > 100', data) is True
+        assert env.evaluate('add_duration(declined_at, "P30D")', data) == "2026-01-31T09:00:00+00:00"
+        assert pool.calls == []
+
+        assert env.evaluate("sorted([amount, 3])", data) == [3, 100]
+        env.execute("doubled = amount * 2", data)
+        assert data["doubled"] == 200
+        # Only the task data the code names is sent to the worker.
+        assert pool.calls == [("eval", "sorted([amount, 3])", {"amount": 100}),
+                              ("exec", "doubled = amount * 2", {"amount": 100})]
+    finally:
+        pool.close()
+
+
+def test_make_script_engine_uses_the_sandbox_unless_told_not_to():
+    assert make_script_engine().environment.sandbox is not None
+    assert make_script_engine(sandbox=False).environment.sandbox is None
+    with pytest.raises(TypeError, match="cannot reach the sandbox"):
+        make_script_engine(extra_globals={"helper": len})
+
+
+def test_is_cheap_accepts_only_bounded_expressions():
+    assert is_cheap('candidate["needs"].get("salary", 0) >= 3 or not consent')
+    assert not is_cheap("'x' * n")                  # str * int: up to MAX_ITEMS per operation
+    assert not is_cheap("[x for x in items]")
+    assert not is_cheap("a" * 1001)                 # long sources are not analysed
 
 
 # ---------------------------------------------------------------- compile_check and caching
