@@ -34,7 +34,7 @@ from .forms import refuse_reserved, start_schema_name, validate_form_data, valid
 from .models import (
     AuditEvent, HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, WaitingTimer,
 )
-from .runtime import Change, Loaded, Runtime
+from .runtime import Change, Loaded, Runtime, UnloadableInstance
 from .serialization import StateSerializer
 from .views import (
     AuditEntry, DefinitionView, Delivery, FiringReport, InstanceView, SubscriptionView, TaskView, TimerView,
@@ -145,7 +145,16 @@ class RecallEngine:
     def cancel_instance(self, instance_id: str, *, actor: str, reason: str = "",
                         expected_version: int | None = None) -> InstanceView:
         with self.db.transaction() as s:
-            loaded = self.runtime.load(s, instance_id)
+            try:
+                loaded = self.runtime.load(s, instance_id)
+            except UnloadableInstance as exc:     # its state cannot be run: cancelled by row
+                seen = s.scalar(select(ProcessInstance.version).where(ProcessInstance.id == instance_id))
+                if expected_version is not None and seen != expected_version:
+                    raise StaleVersion(f"instance {instance_id} is at version {seen}, not {expected_version}; "
+                                       "reload and retry") from exc
+                if not self.runtime.end_unloadable(s, exc, actor=actor, reason=reason, erase_state=False):
+                    raise InvalidState(f"instance {instance_id} has already ended") from exc
+                return self._read_instance(s, instance_id)
             if loaded.row.status in ("completed", "cancelled"):
                 raise InvalidState(f"instance {instance_id} is already {loaded.row.status}")
             derived = self.runtime.change(s, loaded, lambda wf: wf.cancel(),

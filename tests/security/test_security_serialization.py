@@ -210,3 +210,24 @@ def test_erasing_a_candidate_with_an_unloadable_case_succeeds(archive, recall):
     with recall.db.reading() as s:
         kinds = list(s.scalars(select(AuditEvent.kind).where(AuditEvent.instance_id == case)))
     assert "data_erased" in kinds and "instance_cancelled" in kinds
+
+
+def test_over_http_an_unloadable_case_answers_4xx_and_can_be_cancelled_and_erased(api):
+    app, engine, as_user = api
+    archive = TalentArchive(engine)
+    candidate, case = _consenting(archive, engine, "接口壬QX", days=300)
+    other, other_case = _consenting(archive, engine, "接口癸QX", days=300)
+    wait(engine, days=31)
+    for instance_id in (case, other_case):
+        _corrupt(engine, instance_id)
+    task_id = task(engine, case, "follow_up_day_30").id
+    completed = as_user(HR).post(f"/tasks/{task_id}/complete", json={"data": {"outcome": "skipped",
+                                                                              "skip_reason": "出差"}})
+    assert completed.status_code == 409 and "cannot be loaded" in completed.json["detail"]
+    cancelled = as_user("root").post(f"/process-instances/{other_case}/cancel", json={"reason": "broken"})
+    assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
+    assert as_user("root").post(f"/process-instances/{other_case}/cancel", json={}).status_code == 409
+    erased = as_user(HR).delete(f"/candidates/{candidate.id}")
+    assert erased.status_code == 200 and erased.json["cases_cancelled"] == [case]
+    assert as_user(HR).get(f"/process-instances/{case}").json["status"] == "cancelled"
+    assert _state(engine, case) == ERASED_STATE
