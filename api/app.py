@@ -11,6 +11,7 @@ from typing import Mapping
 from flask import Flask, redirect
 
 from .extension import RecallAPI
+from .headers import secure
 from .web import web_bp
 
 
@@ -27,5 +28,7 @@ def create_app(config: Mapping | None = None, *, engine=None, url_prefix: str = 
     @app.get("/")
     def root():
         return redirect(f"{url_prefix}/docs")
+
+    app.after_request(secure)      # anything the API and the workspace did not cover (api/headers.py)
 
     return app

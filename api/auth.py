@@ -1,4 +1,4 @@
-"""Request guard run before every API view: body size, bearer token, role, media type."""
+"""Request guard run before every API view: body size, bearer token, role, media type, input at the edge."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +6,7 @@ import re
 
 from flask import g, request
 
+from .inputs import check_request
 from .permissions import PERMISSIONS, allowed
 from .problems import problem
 from .state import state
@@ -59,7 +60,7 @@ def guard():
         if not accepted:
             wanted = "application/json" + (" or multipart/form-data" if key in MULTIPART_ENDPOINTS else "")
             return problem(415, f"send the request body as {wanted}, not {request.mimetype or 'no content type'}")
-    return None
+    return check_request()      # NUL bytes, lone surrogates, deep or unparseable JSON (api/inputs.py)
 
 
 def _has_body() -> bool:

@@ -22,6 +22,7 @@ from engine.users import TokenCache
 from .auth import guard
 from .config import ApiSettings, engine_settings, recall_values
 from .docs import docs_bp
+from .headers import secure
 from .problems import PROBLEM_JSON, from_http_exception, handle_exception
 from .resources import definitions, health, instances, messages, tasks, testing
 from .resources import metrics
@@ -121,6 +122,7 @@ class RecallAPI:
         app.register_blueprint(docs_bp, url_prefix=self.url_prefix)
         state.spec = spec.spec
         _chain_routing_errors(app, self.url_prefix)
+        _secure_answers(app, self.url_prefix)
 
     @staticmethod
     def state(app: Flask) -> RecallState:
@@ -135,6 +137,15 @@ def _install_hooks() -> None:
 
 
 _install_hooks()
+
+
+def _secure_answers(app: Flask, prefix: str) -> None:
+    """Security headers on every answer under our prefix, routing errors included (api/headers.py)."""
+    @app.after_request
+    def security_headers(response):
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            secure(response)
+        return response
 
 
 def _chain_routing_errors(app: Flask, prefix: str) -> None:

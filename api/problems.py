@@ -21,6 +21,7 @@ from engine.errors import (
     NotFound, RecallError, StaleVersion, TaskNotReady,
 )
 from engine.idempotency import IdempotencyKeyReused, RequestInFlight
+from engine.messages import MessageIdReused, MessageNotAwaited, MessageRejected, NoCaseForMessage
 from engine.users import InvalidUser
 
 log = logging.getLogger("recall.api")
@@ -30,6 +31,10 @@ TYPE_BASE = "urn:offer-recall:problem:"
 
 # Engine error -> (status, type slug, title). First match wins: specific before general.
 ENGINE_ERRORS: list[tuple[type[RecallError], int, str, str]] = [
+    (MessageRejected, 422, "message-invalid", "Message is invalid"),
+    (NoCaseForMessage, 404, "no-case-for-message", "No case for this message"),
+    (MessageNotAwaited, 409, "message-not-awaited", "No case waits for this message"),
+    (MessageIdReused, 409, "message-id-reused", "message_id reused"),
     (FormValidationError, 422, "form-invalid", "Form data is invalid"),
     (BundleInvalid, 422, "bundle-invalid", "Process bundle is invalid"),
     (MessageNotRoutable, 422, "message-not-routable", "Message cannot be routed"),
@@ -76,7 +81,7 @@ def from_engine_error(exc: RecallError) -> Response:
     extra: dict = {}
     if isinstance(exc, FormValidationError):
         errors = [{"field": e.field, "message": e.message, "in": "body"} for e in exc.errors]
-        detail = f"{len(errors)} field(s) of the form are invalid; nothing was applied"
+        detail = getattr(exc, "detail", None) or f"{len(errors)} field(s) of the form are invalid; nothing was applied"
     elif isinstance(exc, BundleInvalid):
         extra["diagnostics"] = [_diagnostic(d) for d in exc.diagnostics]
         errors = [{"field": _location(d), "message": getattr(d, "message", str(d)), "in": "bundle"}
@@ -111,7 +116,7 @@ def from_http_exception(exc: HTTPException) -> Response:
     cause = getattr(exc, "exc", None)
     if status == 400 and isinstance(cause, (ValueError, UnicodeDecodeError)):
         detail = f"the request body is not valid JSON: {cause}"
-        errors = [{"field": "", "message": str(cause), "in": "body"}]
+        errors = [{"field": "(body)", "message": str(cause), "in": "body"}]
     elif status == 422 and errors:
         detail = f"{len(errors)} invalid field(s): " + "; ".join(
             f"{e['field'] or e['in']}: {e['message']}" for e in errors[:5])

@@ -5,6 +5,8 @@ add fields freely, never rename or drop one.
 """
 from __future__ import annotations
 
+from datetime import date
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
@@ -20,10 +22,36 @@ class Strict(ma.Schema):
         unknown = ma.RAISE
 
 
+# Dates and times a request may carry: far enough for any HR use, near enough that a day more
+# or less, or a time zone, never leaves what Python's datetime (years 1-9999) can hold.
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+_RANGE = f"must be between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
+
+
+class Day(fields.Date):
+    """A calendar day (ISO 8601) between EARLIEST_DAY and LATEST_DAY."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise ma.ValidationError(_RANGE)
+        return day
+
+
+class Moment(fields.AwareDateTime):
+    """An ISO 8601 date-time with a UTC offset, its day between EARLIEST_DAY and LATEST_DAY."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST_DAY <= moment.date() <= LATEST_DAY:
+            raise ma.ValidationError(_RANGE)
+        return moment
+
+
 # ---------- problems ----------
 class FieldErrorSchema(Strict):
     field = fields.String(required=True,
-                          metadata={"description": "dotted path of the bad field ('' for the whole body)"})
+                          metadata={"description": "dotted path of the bad field ('(body)' for the whole body)"})
     message = fields.String(required=True)
     in_ = fields.String(data_key="in", metadata={"description": "body, query, header, path or bundle"})
 
@@ -264,7 +292,7 @@ class ClockSchema(Strict):
 
 class ClockChangeSchema(Strict):
     advance = fields.String(metadata={"description": "ISO 8601 duration, e.g. P31D or PT2H"})
-    set = fields.AwareDateTime(metadata={"description": "ISO 8601 date-time with a UTC offset"})
+    set = Moment(metadata={"description": "ISO 8601 date-time with a UTC offset"})
 
     @ma.validates_schema
     def _one_of(self, data, **_kwargs):

@@ -28,6 +28,10 @@ from collections import deque
 from dataclasses import replace
 
 from waitress import create_server
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import BaseWSGIServer
+from waitress.utilities import RequestEntityTooLarge
 
 from .app import create_app
 from .config import ApiSettings, engine_settings, recall_values
@@ -39,6 +43,7 @@ RESTART_WINDOW_S = 30.0     # more than RESTART_BURST children dying within this
 RESTART_BURST = 5
 RESTART_BACKOFF_S = 10.0    # ... and the next restart waits this long
 STOP_TIMEOUT_S = 30.0       # children still running this long after SIGTERM get SIGKILL
+DRAIN_BYTES = 64 * 1024 * 1024      # an oversized body up to this size is read and discarded (see _Draining)
 
 
 def _log(event: str, level: int = logging.INFO, **fields) -> None:
@@ -46,8 +51,59 @@ def _log(event: str, level: int = logging.INFO, **fields) -> None:
 
 
 def _waitress(app, settings: ApiSettings, **where):
-    return create_server(app, threads=settings.threads, max_request_body_size=settings.max_body_bytes + 64 * 1024,
-                         ident="offer-recall", **where)
+    server = create_server(app, threads=settings.threads, max_request_body_size=settings.max_body_bytes + 64 * 1024,
+                           ident="offer-recall", **where)
+    channel = _draining_channel(settings.max_body_bytes)
+    servers = [server] if isinstance(server, BaseWSGIServer) else [
+        s for s in getattr(server, "map", {}).values() if isinstance(s, BaseWSGIServer)]
+    for one in servers:
+        one.channel_class = channel
+    return server
+
+
+def _draining_channel(limit: int) -> type[HTTPChannel]:
+    """A waitress channel whose requests announcing a body over `limit` bytes get their 413 delivered.
+
+    Waitress answers a Content-Length over its limit at once and closes the connection while
+    the client is still sending: a client that does not wait for `100 Continue` (urllib,
+    requests) gets "connection reset" instead of the answer. Here such a request goes to the
+    app without its body (the guard answers the 413 problem+json, api/auth.py) and with
+    `Connection: close`; the body is read and discarded first (nothing is buffered), up to
+    DRAIN_BYTES, so the answer reaches the client. A client that sent `Expect: 100-continue`
+    has sent nothing yet and is answered at once, as is a body over DRAIN_BYTES (reading that
+    much for nothing is not worth it; such a client may see the connection reset).
+    """
+
+    class _Draining(HTTPRequestParser):
+        _discard = 0
+        _decided = False
+
+        def received(self, data):
+            if self._discard:
+                consumed = min(len(data), self._discard)
+                self._discard -= consumed
+                if not self._discard:
+                    self.completed = True
+                return consumed
+            consumed = super().received(data)
+            if self.headers_finished and not self._decided:
+                self._decided = True
+                if not self.chunked and self.content_length > limit and (
+                        self.error is None or isinstance(self.error, RequestEntityTooLarge)):
+                    self.error = None
+                    self.headers["CONNECTION"] = "close"
+                    if self.expect_continue or self.content_length > DRAIN_BYTES:
+                        self.expect_continue = False
+                        self.completed = True
+                    else:
+                        self.completed = False
+                        self._discard = self.content_length
+            return consumed
+
+    class _Channel(HTTPChannel):
+        parser_class = _Draining
+
+    return _Channel
 
 
 def _stop_on_signals(event: str, **fields) -> None:

@@ -12,19 +12,19 @@ import marshmallow as ma
 from flask import current_app, url_for
 from flask.views import MethodView
 from marshmallow import ValidationError, fields, validate
-from werkzeug.exceptions import Forbidden
 
 from engine.archive import SearchFilters, TalentArchive, Viewer
 from engine.archive.access import CandidateAccessDenied
 from engine.archive.privacy import PrivacySettings
 from engine.archive.records import CONSENT_SCOPES, DECLINE_REASONS, InvalidCandidateData
+from engine.errors import NotFound
 from engine.archive.views import CONTACT_FIELDS
 
 from ..blueprint import Blueprint
 from ..config import recall_values
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ..pagination import page
-from ..schemas import PageQuerySchema, PageSchema, Strict
+from ..schemas import Day, Moment, PageQuerySchema, PageSchema, Strict
 from ..state import current_user, engine
 
 blp = Blueprint("candidates", __name__, description="The talent archive")
@@ -71,7 +71,7 @@ class ConsentInSchema(Strict):
     scope = fields.String(validate=validate.OneOf(CONSENT_SCOPES), load_default=None, allow_none=True)
     source = _str(255, load_default=None, allow_none=True,
                   metadata={"description": "where it was given, e.g. 'phone call', 'WeCom form'"})
-    expires_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    expires_at = Moment(load_default=None, allow_none=True)
     withdraw = fields.Boolean(load_default=False)
 
 
@@ -97,7 +97,7 @@ class CandidateInSchema(ProfileSchema):
 class DeclineInSchema(Strict):
     reason = fields.String(required=True, validate=validate.OneOf(DECLINE_REASONS))
     detail = _str(5000, load_default=None, allow_none=True)
-    decline_date = fields.AwareDateTime(load_default=None, allow_none=True,
+    decline_date = Moment(load_default=None, allow_none=True,
                                         metadata={"description": "default: now; the cadence counts from it"})
     role = _str(255, load_default=None, allow_none=True)
     hiring_manager = _str(255, load_default=None, allow_none=True)
@@ -121,8 +121,8 @@ class SearchQuerySchema(PageQuerySchema):
     tag = fields.String(validate=validate.Length(min=1, max=64))
     q = fields.String(validate=validate.Length(min=1, max=200),
                       metadata={"description": "full text over notes, needs, open questions, decline details, signals"})
-    declined_from = fields.Date(metadata={"description": "a decline on or after this day (Beijing time)"})
-    declined_to = fields.Date(metadata={"description": "a decline on or before this day (Beijing time)"})
+    declined_from = Day(metadata={"description": "a decline on or after this day (Beijing time)"})
+    declined_to = Day(metadata={"description": "a decline on or before this day (Beijing time)"})
     due_within_days = fields.Integer(validate=validate.Range(min=0, max=366),
                                      metadata={"description": "a follow-up due within this many days (7: this week)"})
     count = fields.String(load_default="capped", validate=validate.OneOf(("capped", "exact")),
@@ -323,7 +323,9 @@ class Candidate(MethodView):
         try:
             return archive().get_candidate(candidate_id, viewer=Viewer(user.name, user.role))
         except CandidateAccessDenied as exc:
-            raise Forbidden(str(exc)) from exc
+            # the answer for an id that does not exist: a caller who may not see a candidate
+            # cannot tell whether it exists (issue 12.12)
+            raise NotFound(f"no candidate {candidate_id}") from exc
 
     @blp.arguments(ProfileSchema)
     @blp.response(200, CandidateSchema)

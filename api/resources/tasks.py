@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask.views import MethodView
 from werkzeug.exceptions import Forbidden
 
+from engine.errors import NotFound
+
 from ..blueprint import Blueprint
 from ..etags import ETAG_HEADER, IF_MATCH_PARAMETER, etag, expected_version
 from ..pagination import page
@@ -17,9 +19,12 @@ TAGS = ["tasks"]
 
 
 def _may_see(task) -> None:
-    """The engine calls this with the task before reading more (403 when not in your inbox)."""
+    """The engine calls this with the task before reading more.
+
+    A task you may not see answers as one that does not exist (404, the engine's own words),
+    so that nobody learns which task ids exist (issue 12.12)."""
     if not can_see_task(current_user(), task):
-        raise Forbidden(f"task {task.id} is not in your inbox")
+        raise NotFound(f"no task {task.id}")
 
 
 def _may_act(task) -> None:

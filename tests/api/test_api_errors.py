@@ -148,13 +148,17 @@ def test_unsafe_bundle_paths_are_422_per_file(as_user):
                                                     "files.notes.txt"}
 
 
-def test_someone_elses_task_is_403(as_user, client, tokens):
+def test_someone_elses_task_is_404_like_a_missing_one(as_user, client, tokens):
+    """A task you may not see answers as one that does not exist (issue 12.12: no existence oracle)."""
     hr = as_user("hr.li")
     task_id = start_approval(hr)["ready_tasks"][0]["id"]
     assert hr.post(f"/tasks/{task_id}/claim").json["assignee"] == "hr.li"
     other = client.post(f"{PREFIX}/tasks/{task_id}/complete", json={"data": REVIEW_YES},
                         headers=bearer(tokens["hr.wang"]))
-    assert_problem(other, 403, "forbidden")
+    assert assert_problem(other, 404, "not-found")["detail"] == f"no task {task_id}"
+    refused = client.post(f"{PREFIX}/tasks/{task_id}/complete", json={"data": REVIEW_YES},
+                          headers=bearer(tokens["ats"]))
+    assert_problem(refused, 403, "forbidden")       # a role refused outright, whatever the id
 
 
 def test_engine_not_assignee_maps_to_403(app):

@@ -40,7 +40,7 @@ def test_hr_sees_the_tasks_of_their_groups_only(as_user):
     task_id = start_approval(as_user("ats"))["ready_tasks"][0]["id"]
     assert _ids(as_user("hr.li").get("/tasks")) == [task_id]
     assert _ids(as_user("hr.wang").get("/tasks")) == []          # group hrbp only
-    assert as_user("hr.wang").get(f"/tasks/{task_id}").status_code == 403
+    assert as_user("hr.wang").get(f"/tasks/{task_id}").status_code == 404     # not theirs: as if it did not exist
     assert _ids(as_user("mgr").get("/tasks")) == []
     assert _ids(as_user("root").get("/tasks")) == [task_id]
     assert _ids(as_user("owner").get("/tasks")) == [task_id]
@@ -61,11 +61,12 @@ def test_a_manager_sees_and_completes_only_their_own_tasks(as_user):
     assert _ids(as_user("mgr").get("/tasks")) == [follow_up["id"]]
     assert _ids(as_user("mgr2").get("/tasks")) == []
     assert as_user("mgr").get("/tasks?group=hiring_manager").status_code == 403
-    assert as_user("mgr2").get(f"/tasks/{follow_up['id']}").status_code == 403
+    # a task you may not see answers as a missing one (no existence oracle); a role refused outright: 403
+    assert as_user("mgr2").get(f"/tasks/{follow_up['id']}").status_code == 404
     denied = as_user("mgr2").post(f"/tasks/{follow_up['id']}/complete", json={"data": {"message_sent": "hi"}})
-    assert denied.status_code == 403
+    assert denied.status_code == 404
     assert as_user("hr.li").post(f"/tasks/{follow_up['id']}/complete",
-                                 json={"data": {"message_sent": "hi"}}).status_code == 403
+                                 json={"data": {"message_sent": "hi"}}).status_code == 404
     assert as_user("ats").post(f"/tasks/{follow_up['id']}/complete",
                                json={"data": {"message_sent": "hi"}}).status_code == 403
     done = as_user("mgr").post(f"/tasks/{follow_up['id']}/complete", json={"data": {"message_sent": "hi"}})
@@ -134,7 +135,7 @@ def test_task_pages_are_stable_and_linked(as_user):
 
 def test_claim_rules(as_user):
     task_id = start_approval(as_user("hr.li"))["ready_tasks"][0]["id"]
-    assert as_user("hr.wang").post(f"/tasks/{task_id}/claim").status_code == 403
+    assert as_user("hr.wang").post(f"/tasks/{task_id}/claim").status_code == 404     # not in their groups
     assert as_user("hr.li").post(f"/tasks/{task_id}/claim").status_code == 200
     assert as_user("hr.li").post(f"/tasks/{task_id}/claim").status_code == 200      # again: still mine
-    assert as_user("mgr").post(f"/tasks/{task_id}/claim").status_code == 403
+    assert as_user("mgr").post(f"/tasks/{task_id}/claim").status_code == 404

@@ -99,7 +99,7 @@ def test_a_manager_sees_contact_fields_only_while_holding_the_hand_off_task(api)
     _, _, as_user = api
     cid = as_user(ATS).post("/candidates", json=PERSON).json["id"]
     instance_id = as_user(ATS).post(f"/candidates/{cid}/declines", json=DECLINE).json["instance_id"]
-    assert as_user(MANAGER).get(f"/candidates/{cid}").status_code == 403          # no hand-off yet
+    assert as_user(MANAGER).get(f"/candidates/{cid}").status_code == 404          # no hand-off yet: as if it did not exist
     _complete(as_user, HR, instance_id, "archive_decline", decline_reason="commute", talent_pool_consent=True,
               consent_scope="similar_roles", consent_expiry="2027-01-05")
     assert as_user("root").post("/testing/clock", json={"advance": "P10D"}).status_code == 200
@@ -113,7 +113,7 @@ def test_a_manager_sees_contact_fields_only_while_holding_the_hand_off_task(api)
     open_view = as_user(MANAGER).get(f"/candidates/{cid}")
     assert open_view.status_code == 200 and open_view.json["contact_visible"] is True
     assert (open_view.json["name"], open_view.json["phone"]) == ("周思远", "13700001234")
-    assert as_user("mgr2").get(f"/candidates/{cid}").status_code == 403          # not their hand-off
+    assert as_user("mgr2").get(f"/candidates/{cid}").status_code == 404          # not their hand-off: as if it did not exist
     history = as_user(HR).get(f"/process-instances/{instance_id}/history?limit=200").json["items"]
     reads = [h for h in history if h["kind"] == "contact_viewed"]
     assert len(reads) == 1 and reads[0]["actor"] == MANAGER
