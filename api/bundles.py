@@ -36,8 +36,8 @@ def place(name: str) -> PurePosixPath:
         raise ValueError("templates go in templates/<lang>/<id>.j2")
     if top == "forms" and (len(rest.parts) != 1 or rest.suffix.lower() != ".json"):
         raise ValueError("forms are forms/<name>.json")
-    if top == "workflows" and rest.suffix.lower() == ".json":
-        raise ValueError("JSON files are forms: put them in forms/")
+    if top == "workflows" and rest.suffix.lower() == ".json" and rest.as_posix() != "messages.json":
+        raise ValueError("JSON files are forms (forms/) or the message declarations (workflows/messages.json)")
     return PurePosixPath(top) / rest
 
 

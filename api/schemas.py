@@ -269,6 +269,13 @@ class MessageSchema(Strict):
     payload = fields.Dict(keys=fields.String(), load_default=dict)
     instance_id = fields.String(allow_none=True, load_default=None,
                                 metadata={"description": "deliver to this instance only"})
+    mode = fields.String(load_default="buffer", validate=validate.OneOf(("buffer", "deliver_or_fail")),
+                         metadata={"description": "buffer: keep it for later when nobody waits yet and the "
+                                   "message may wait (workflows/messages.json); deliver_or_fail: 404 when no "
+                                   "case has these correlation values, 409 when none waits for it now"})
+    message_id = fields.String(load_default=None, validate=validate.Length(min=1, max=255),
+                               metadata={"description": "the sender's own id: a second delivery of the same "
+                                         "message_id for the same name changes nothing and answers like the first"})
 
 
 class DeliverySchema(Strict):

@@ -45,6 +45,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser  # VAL
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
 from .forms import start_schema_name
+from . import message_rules
 from .scripting import compile_check
 from .templates import read_templates
 
@@ -126,6 +127,7 @@ class Bundle:
     files: dict[str, bytes] = field(default_factory=dict)
     forms: dict[str, dict] = field(default_factory=dict)
     templates: dict[str, str] = field(default_factory=dict)   # "<lang>/<template id>" -> Jinja2 source
+    messages: dict[str, message_rules.Declaration] | None = None  # workflows/messages.json; None: no file
     parser: SpiffBpmnParser | None = None
     process_ids: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -234,6 +236,9 @@ class _Loader:
         self.forms_dir = Path(forms_dir) if forms_dir is not None else self.root / "forms"
         self.forms_label = self._display(self.forms_dir)
         self.form_problems: dict[str, list[str]] = {}
+        found = [p / message_rules.FILE_NAME for p in self.paths if p.is_dir()]
+        found += [p for p in self.paths if p.name == message_rules.FILE_NAME and p.is_file()]
+        self.messages_path = next((p for p in found if p.is_file()), None)
 
     # -- reporting ---------------------------------------------------------
     def report(self, file: str, el, message: str, line: int | None = None, element_id: str | None = None,
@@ -257,6 +262,7 @@ class _Loader:
             self._guarded(doc, self.check_dmn, doc)
         self._guarded(None, self.check_call_cycles)
         self._guarded(None, self.check_with_spiff)
+        self._guarded(self.messages_path, self.check_messages)
         self._guarded(None, self.read_templates)
         self.bundle.process_ids = sorted({p.get("id") for d in self._ok("bpmn") for p in self._processes(d)})
         self.bundle.diagnostics.sort(key=lambda d: (d.file, d.line or 0))
@@ -280,6 +286,40 @@ class _Loader:
                         "refused; the other checks still ran)", internal=True)
             return None
 
+    def check_messages(self) -> None:
+        """workflows/messages.json (see engine/message_rules.py); when present, every message a
+        process catches must be declared there."""
+        if self.messages_path is None:
+            return
+        label = self._display(self.messages_path)
+        try:
+            raw = self.messages_path.read_bytes()
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            return self.report(label, None, f"cannot read {message_rules.FILE_NAME}: {e}", line=1)
+        self.bundle.files[label] = raw
+        named = {m.get("name") or m.get("id") for d in self._ok("bpmn") for m in d.root.iterfind("bpmn:message", NS)}
+        declarations, problems = message_rules.read_declarations(text, known_messages=named)
+        for line, name, message in problems:
+            self.report(label, None, message, line=line, element_id=name)
+        self.bundle.messages = declarations
+        declared = {name for name in declarations} | {name for _, name, _ in problems if name}
+        for doc in self._ok("bpmn"):
+            for message in doc.root.iterfind("bpmn:message", NS):
+                name = message.get("name") or message.get("id")
+                if name not in declared and self._caught(doc, message.get("id")):
+                    self.report(doc.name, message, f"message {name!r} is caught in this file but not declared in "
+                                f"{label} (say whether it may wait, and which payload fields it carries)")
+
+    @staticmethod
+    def _caught(doc: _Doc, message_id: str | None) -> bool:
+        catchers = ("startEvent", "intermediateCatchEvent", "boundaryEvent")
+        for definition in doc.root.xpath("//bpmn:messageEventDefinition[@messageRef=$id]", namespaces=NS,
+                                         id=message_id):
+            if _local(definition.getparent()) in catchers:
+                return True
+        return bool(doc.root.xpath("//bpmn:receiveTask[@messageRef=$id]", namespaces=NS, id=message_id))
+
     def read_templates(self) -> None:
         templates, problems = read_templates([p for p in self.paths if p.is_dir()])
         self.bundle.templates = templates
@@ -302,6 +342,8 @@ class _Loader:
                 found.update((f.resolve(), None) for f in candidates if f.suffix.lower() in (".bpmn", ".dmn"))
             elif path.is_file() and path.suffix.lower() in (".bpmn", ".dmn"):
                 found[path.resolve()] = None
+            elif path.is_file() and path.name == message_rules.FILE_NAME:
+                continue                                    # read by check_messages
             else:
                 why = "is not a .bpmn or .dmn file" if path.exists() else "does not exist"
                 self.report(str(path), None, f"{path} {why}")

@@ -91,7 +91,9 @@ def deploy_bundle(session: Session, bundle, serializer: StateSerializer, *, acto
                  if name in bundle.forms}
         forms_json = json.dumps(forms, sort_keys=True, ensure_ascii=False)
         templates_json = json.dumps(bundle.templates, sort_keys=True, ensure_ascii=False)
-        digest = hashlib.sha256("\n".join((spec_json, forms_json, templates_json)).encode()).hexdigest()
+        # messages.json (what messages may carry, whether they wait) is part of the version too
+        messages = [v.decode("utf-8") for k, v in sorted(bundle.files.items()) if k.split("/")[-1] == "messages.json"]
+        digest = hashlib.sha256("\n".join((spec_json, forms_json, templates_json, *messages)).encode()).hexdigest()
         latest = session.scalars(
             select(ProcessDefinition).where(ProcessDefinition.process_key == key)
             .order_by(ProcessDefinition.version.desc()).limit(1)

@@ -1,32 +1,292 @@
-"""Message delivery by name + correlation values, with a buffer for early messages."""
+"""Messages: accepted only when they can mean something, delivered by name + correlation values,
+kept for later only when their declaration lets them wait, and never applied twice.
+
+`receive` is the front door for messages from outside (`POST /messages`):
+- the name must be caught by a deployed process (latest versions), else 422 naming `name`;
+- correlation keys and payload fields must be the ones `workflows/messages.json` declares
+  (engine/message_rules.py), and no payload may carry a reserved engine variable (422 per field);
+- `mode="deliver_or_fail"`: 404 when no live case has these correlation values, 409 when cases
+  exist but none waits for this message now;
+- `mode="buffer"` (default): nobody waits yet -> kept until the declared `buffer` duration runs
+  out, unless the message never waits (`"buffer": false`: 409) or names a candidate nobody knows
+  (no such candidate in the talent archive and no case correlates on it: 422 naming
+  `correlation.candidate_id`);
+- `message_id` (the sender's own id): a second delivery of the same id for the same name answers
+  like the first and changes nothing (remembered in `received_messages`, delivered or buffered).
+`deliver` routes messages thrown by one case to another (no checks: the diagram is trusted).
+"""
 from __future__ import annotations
 
+import difflib
+import hashlib
+import json
 import logging
+import threading
+from collections import OrderedDict
+from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 
-from . import sidetables
-from .errors import MessageNotRoutable
-from .models import BufferedMessage, MessageSubscription, ProcessInstance
+from . import message_rules, metrics, sidetables
+from .errors import ConflictError, FieldError, FormValidationError, MessageNotRoutable, NotFound
+from .models import BufferedMessage, MessageSubscription, ProcessDefinition, ProcessInstance, ReceivedMessage
 from .views import Delivery
 
 log = logging.getLogger("recall.messages")
 _SUBSCRIPTION_COLUMNS = tuple(MessageSubscription.__table__.c[name].label(f"subscription_{name}")
                               for name in ("id", "instance_id", "task_id", "element_id"))
+MODES = ("buffer", "deliver_or_fail")
+CASE_STATUSES = ("running", "waiting", "error")      # a case that can still take a message (error: after retry)
+MAX_CORRELATION_VALUE = 255
 
 
+class MessageRejected(FormValidationError):
+    """The message is not one the deployed bundle can take (HTTP 422, one entry per field)."""
+
+    def __init__(self, errors: list[FieldError]):
+        super().__init__(errors)
+        self.detail = "message refused, nothing delivered: " + "; ".join(str(e) for e in errors)
+
+
+class NoCaseForMessage(NotFound):
+    """deliver_or_fail: no case has these correlation values (HTTP 404)."""
+
+
+class MessageNotAwaited(ConflictError):
+    """No case waits for this message now, and it may not wait (HTTP 409)."""
+
+
+class MessageIdReused(ConflictError):
+    """The sender's message_id was already used for a different message (HTTP 409)."""
+
+
+# ---------------------------------------------------------------- what the deployed bundle says
+class _Catalogues:
+    """Per definition version (immutable once deployed): message names caught, declarations."""
+
+    def __init__(self, size: int = 256):
+        self._items: OrderedDict[int, tuple[frozenset, dict]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def of(self, runtime, session: Session, definition_id: int) -> tuple[frozenset, dict]:
+        with self._lock:
+            hit = self._items.get(definition_id)
+        if hit is not None:
+            return hit
+        loaded = runtime.specs.get(session, definition_id)
+        caught = frozenset(
+            spec.event_definition.name
+            for process in (loaded.spec, *loaded.subprocess_specs.values())
+            for spec in process.task_specs.values()
+            if isinstance(spec, CatchingEvent) and isinstance(getattr(spec, "event_definition", None),
+                                                               MessageEventDefinition))
+        files = json.loads(session.scalar(select(ProcessDefinition.files_json)
+                                          .where(ProcessDefinition.id == definition_id)) or "{}")
+        entry = (caught, message_rules.declarations_from_files(files))
+        with self._lock:
+            self._items[definition_id] = entry
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return entry
+
+
+_CATALOGUES = _Catalogues()
+
+
+def catalogue(runtime, session: Session) -> tuple[set[str], dict[str, message_rules.Declaration]]:
+    """(names caught, declarations) of the latest version of every deployed process."""
+    latest = session.scalars(select(func.max(ProcessDefinition.id)).group_by(ProcessDefinition.process_key)).all()
+    caught: set[str] = set()
+    declarations: dict[str, message_rules.Declaration] = {}
+    for definition_id in sorted(latest):                 # the newest deployment's declaration wins
+        names, declared = _CATALOGUES.of(runtime, session, definition_id)
+        caught |= names
+        declarations.update(declared)
+    return caught, declarations
+
+
+# ---------------------------------------------------------------- checks
+def _reserved(payload: dict) -> list[str]:
+    return sorted(k for k in payload if k in message_rules.RESERVED_VARIABLES)
+
+
+def check_message(name: str, correlation: dict, payload: dict, *, caught: set[str],
+                  declaration: message_rules.Declaration | None, instance_id: str | None) -> None:
+    """Raise MessageRejected naming every bad field; return when the message is well formed."""
+    if name not in caught:
+        close = difflib.get_close_matches(name, sorted(caught), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else (
+            f"; caught: {', '.join(sorted(caught))}" if caught else "; nothing is deployed")
+        raise MessageRejected([FieldError("name", f"no deployed process catches a message named {name!r}{hint}")])
+    errors: list[FieldError] = []
+    for key, value in correlation.items():
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "" or (
+                isinstance(value, str) and len(value) > MAX_CORRELATION_VALUE):
+            errors.append(FieldError(f"correlation.{key}", f"a correlation value is a non-empty string of at most "
+                                     f"{MAX_CORRELATION_VALUE} characters or an integer"))
+    if declaration is not None and (correlation or instance_id is None):
+        for key in declaration.correlation:
+            if key not in correlation:
+                errors.append(FieldError(f"correlation.{key}", f"required: {name!r} correlates on "
+                                         f"{', '.join(declaration.correlation)}"))
+        for key in sorted(set(correlation) - set(declaration.correlation)):
+            errors.append(FieldError(f"correlation.{key}", f"not a correlation key of {name!r} (expected: "
+                                     f"{', '.join(declaration.correlation)})"))
+    errors += [FieldError(f"payload.{k}", f"{k!r} is set by the engine; a message may not carry it")
+               for k in _reserved(payload)]
+    errors += [FieldError(f"payload.{k}", f"{k!r} is a correlation key: give it in correlation, not in the payload")
+               for k in sorted(set(payload) & set(correlation))]
+    if declaration is not None:
+        declared = declaration.payload_fields
+        for key in sorted(set(payload) - set(declared) - set(_reserved(payload)) - set(correlation)):
+            errors.append(FieldError(f"payload.{key}", f"{name!r} does not carry a field {key!r} (declared: "
+                                     f"{', '.join(declared) or 'none'})"))
+        known = {k: v for k, v in payload.items() if k in declared}
+        for error in declaration.payload_validator().iter_errors(known):
+            path = ".".join(str(p) for p in error.absolute_path)
+            errors.append(FieldError(f"payload.{path}" if path else "payload", error.message))
+    if errors:
+        raise MessageRejected(errors)
+
+
+def _single_value(correlation: dict) -> str | None:
+    values = [v for v in correlation.values() if isinstance(v, (str, int)) and not isinstance(v, bool)]
+    return str(values[0]) if len(values) == 1 and len(correlation) == 1 else None
+
+
+def _cases_exist(session: Session, correlation: dict, instance_id: str | None, *, live: bool) -> bool:
+    """A case of these correlation values: one waiting on them for any message, one whose business
+    key is the value, or (for a candidate) one started by a recorded decline."""
+    from .archive_models import CandidateDecline
+
+    if instance_id is not None:
+        row = session.get(ProcessInstance, instance_id)
+        return row is not None and (not live or row.status in CASE_STATUSES)
+    statuses = ProcessInstance.status.in_(CASE_STATUSES) if live else True
+    key = sidetables.correlation_key(correlation)
+    conditions = [exists().where(MessageSubscription.instance_id == ProcessInstance.id,
+                                 MessageSubscription.correlation_key == key)]
+    value = _single_value(correlation)
+    if value is not None:
+        conditions.append(ProcessInstance.business_key == value)
+        if "candidate_id" in correlation:
+            conditions.append(ProcessInstance.id.in_(select(CandidateDecline.instance_id)
+                                                     .where(CandidateDecline.candidate_id == value)))
+    found = session.scalar(select(ProcessInstance.id).where(statuses, or_(*conditions)).limit(1))
+    return found is not None
+
+
+def _candidate_known(session: Session, correlation: dict) -> bool:
+    from .archive_models import Candidate
+
+    value = correlation.get("candidate_id")
+    if session.scalar(select(Candidate.id).where(Candidate.id == str(value))) is not None:
+        return True
+    return _cases_exist(session, correlation, None, live=False)
+
+
+# ---------------------------------------------------------------- front door
+def receive(runtime, session: Session, name: str, correlation: dict, payload: dict, *, actor: str,
+            instance_id: str | None = None, mode: str = "buffer", message_id: str | None = None,
+            ttl=None) -> Delivery:
+    """A message from outside: checked, delivered now, kept for later, or refused (see module doc)."""
+    if mode not in MODES:
+        raise MessageRejected([FieldError("mode", f"must be one of {', '.join(MODES)}")])
+    if not name:
+        raise MessageNotRoutable("message name is required")
+    caught, declarations = catalogue(runtime, session)
+    declaration = declarations.get(name)
+    check_message(name, correlation, payload, caught=caught, declaration=declaration, instance_id=instance_id)
+    remembered = None
+    if message_id is not None:
+        remembered = _remember(runtime, session, name, message_id, correlation, payload, instance_id, actor)
+        if isinstance(remembered, Delivery):
+            metrics.MESSAGES.inc(name=name, outcome="replayed")
+            return remembered
+    delivered = _deliver_now(runtime, session, name, correlation, payload, actor=actor, instance_id=instance_id)
+    if delivered:
+        delivery = Delivery(delivered_to=delivered)
+    elif mode == "deliver_or_fail":
+        if not _cases_exist(session, correlation, instance_id, live=True):
+            raise NoCaseForMessage(f"no case correlates on {_describe(correlation, instance_id)}: "
+                                   f"{name!r} was not delivered")
+        raise MessageNotAwaited(f"no case with {_describe(correlation, instance_id)} waits for {name!r} now; "
+                                "nothing was delivered")
+    else:
+        if "candidate_id" in correlation and instance_id is None and not _candidate_known(session, correlation):
+            raise MessageRejected([FieldError("correlation.candidate_id", f"no candidate "
+                                              f"{correlation['candidate_id']!r} in the talent archive and no case "
+                                              "correlates on it: the message would never be delivered")])
+        if declaration is not None and declaration.buffer_for is None and ttl is None:
+            raise MessageNotAwaited(f"no case with {_describe(correlation, instance_id)} waits for {name!r} now, "
+                                    f"and {name!r} never waits (messages.json: \"buffer\": false); nothing was kept")
+        wait = ttl if ttl is not None else declaration.buffer_for if declaration is not None else None
+        delivery = _buffer(runtime, session, name, correlation, payload, actor=actor, instance_id=instance_id,
+                           ttl=wait)
+    metrics.MESSAGES.inc(name=name, outcome="delivered" if delivery.delivered_to else "buffered")
+    if remembered is not None:
+        remembered.answer = {"delivered_to": delivery.delivered_to, "buffered_id": delivery.buffered_id,
+                             "expires_at": delivery.expires_at.isoformat() if delivery.expires_at else None}
+        session.flush()
+    return delivery
+
+
+def _describe(correlation: dict, instance_id: str | None) -> str:
+    return f"instance {instance_id}" if instance_id and not correlation else json.dumps(correlation, ensure_ascii=False)
+
+
+def _remember(runtime, session, name, message_id, correlation, payload, instance_id, actor):
+    """The first answer to this (name, message_id), or a new claim on it (a ReceivedMessage row).
+
+    The claim is inserted before anything is delivered: a concurrent duplicate waits on the unique
+    constraint and fails when this unit commits (the service then retries and replays)."""
+    digest = hashlib.sha256(json.dumps({"correlation": correlation, "payload": payload, "instance_id": instance_id},
+                                       sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    row = session.scalar(select(ReceivedMessage).where(ReceivedMessage.name == name,
+                                                       ReceivedMessage.message_id == message_id))
+    if row is None:
+        row = ReceivedMessage(name=name, message_id=message_id, request_hash=digest, answer=None,
+                              received_at=runtime.clock.now(), sent_by=actor)
+        session.add(row)
+        session.flush()
+        return row
+    if row.request_hash != digest:
+        raise MessageIdReused(f"message_id {message_id!r} was already used for another {name!r} message "
+                              f"(received {row.received_at:%Y-%m-%d %H:%M} UTC); use a new id for a new message")
+    answer = row.answer or {}
+    runtime.audit(session, None, "message_replayed", actor, None, None,
+                  {"name": name, "message_id": message_id, "first_received_at": row.received_at.isoformat()})
+    expires = answer.get("expires_at")
+    return Delivery(delivered_to=list(answer.get("delivered_to") or []), buffered_id=answer.get("buffered_id"),
+                    expires_at=datetime.fromisoformat(expires) if expires else None, replayed=True)
+
+
+# ---------------------------------------------------------------- delivery
 def deliver(runtime, session: Session, name: str, correlation: dict, payload: dict, *, actor: str,
             instance_id: str | None = None, ttl=None, exclude_instance: str | None = None) -> Delivery:
     """Deliver to every instance waiting for `name` with exactly these correlation values.
 
-    Nobody waiting yet: buffer it until `ttl` (default: the runtime's message TTL).
+    Nobody waiting yet: buffer it until `ttl` (default: the runtime's message TTL). Used for
+    messages one case throws to another; messages from outside go through `receive`.
     """
-    from .runtime import Change, UnloadableInstance
-
     if not name:
         raise MessageNotRoutable("message name is required")
+    delivered = _deliver_now(runtime, session, name, correlation, payload, actor=actor, instance_id=instance_id,
+                             exclude_instance=exclude_instance)
+    if delivered:
+        return Delivery(delivered_to=delivered)
+    return _buffer(runtime, session, name, correlation, payload, actor=actor, instance_id=instance_id, ttl=ttl)
+
+
+def _deliver_now(runtime, session, name, correlation, payload, *, actor, instance_id=None,
+                 exclude_instance=None) -> list[str]:
+    from .runtime import Change, UnloadableInstance
+
     if not correlation and instance_id is None:
         raise MessageNotRoutable(
             f"message {name!r} needs correlation values (e.g. {{\"candidate_id\": ...}}) or an instance id")
@@ -59,12 +319,14 @@ def deliver(runtime, session: Session, name: str, correlation: dict, payload: di
                        Change("message_delivered", actor, sub.element_id, sub.task_id,
                               {"name": name, "correlation": correlation, "payload": payload}))
         delivered.append(sub.instance_id)
-    if delivered:
-        return Delivery(delivered_to=delivered)
+    return delivered
+
+
+def _buffer(runtime, session, name, correlation, payload, *, actor, instance_id=None, ttl=None) -> Delivery:
     now = runtime.clock.now()
     expires_at = now + (ttl if ttl is not None else runtime.message_ttl)
-    message = BufferedMessage(name=name, correlation_key=key, correlation=correlation,
-                              payload=payload or {}, status="buffered", received_at=now,
+    message = BufferedMessage(name=name, correlation_key=sidetables.correlation_key(correlation),
+                              correlation=correlation, payload=payload or {}, status="buffered", received_at=now,
                               expires_at=expires_at, sent_by=actor)
     session.add(message)
     session.flush()
@@ -75,7 +337,8 @@ def deliver(runtime, session: Session, name: str, correlation: dict, payload: di
 
 
 def expire_buffered(runtime, session: Session) -> int:
-    """Drop buffered messages past their expiry; each is logged and audited."""
+    """Drop buffered messages past their expiry; each is audited (`message_expired`, no instance),
+    counted (`recall_messages_expired_total`) and logged."""
     now = runtime.clock.now()
     expired = session.scalars(
         select(BufferedMessage).where(BufferedMessage.status == "buffered",
@@ -88,5 +351,7 @@ def expire_buffered(runtime, session: Session) -> int:
                  message.id, message.name, message.correlation)
         runtime.audit(session, None, "message_expired", "engine", None, None,
                       {"name": message.name, "correlation": message.correlation,
-                       "buffered_id": message.id})
+                       "buffered_id": message.id, "received_at": message.received_at.isoformat(),
+                       "expires_at": message.expires_at.isoformat(), "sent_by": message.sent_by})
+        metrics.MESSAGES_EXPIRED.inc(name=message.name)
     return len(expired)

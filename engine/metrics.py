@@ -2,9 +2,10 @@
 
 Counters and histograms count what *this process* did (Prometheus adds them up across
 processes): timers its worker fired and their lateness, timer failures and incidents,
-conflicts, task completions and HTTP answers of its API. Gauges are read from the
-database at scrape time and are the same from every process: instances by status,
-open incidents, waiting / due timers and the age of the oldest due timer.
+conflicts, task completions, messages taken and expired, and HTTP answers of its API.
+Gauges are read from the database at scrape time and are the same from every process:
+instances by status, open incidents, waiting / due timers and the age of the oldest due
+timer, buffered messages by status (an expired message stays counted there).
 
 `render(engine)` returns the text exposition format (version 0.0.4); `GET
 /api/v1/metrics` serves it, and a `recall worker` serves it on
@@ -138,6 +139,10 @@ CONFLICTS = REGISTRY.counter(
 TASK_COMPLETIONS = REGISTRY.counter("recall_task_completions_total", "Tasks completed through this process's API.")
 HTTP_RESPONSES = REGISTRY.counter("recall_http_responses_total", "API answers by endpoint and status.",
                                   ("endpoint", "status"))
+MESSAGES = REGISTRY.counter("recall_messages_total", "Messages from outside taken by this process: delivered, "
+                            "buffered, or replayed (a repeated message_id).", ("name", "outcome"))
+MESSAGES_EXPIRED = REGISTRY.counter("recall_messages_expired_total",
+                                    "Buffered messages that expired undelivered (this process's worker).", ("name",))
 WORKER_ROUNDS = REGISTRY.counter("recall_worker_rounds_total", "Worker rounds run by this process.")
 WORKER_ROUND_FAILURES = REGISTRY.counter("recall_worker_round_failures_total",
                                          "Worker rounds that failed as a whole (e.g. database unreachable).")
@@ -147,7 +152,7 @@ def database_lines(engine) -> list[str]:
     """Gauges read from the database now (the same from every process)."""
     from sqlalchemy import func, select
 
-    from .models import ProcessInstance, WaitingTimer
+    from .models import BufferedMessage, ProcessInstance, WaitingTimer
 
     from .status import database_now
 
@@ -164,6 +169,7 @@ def database_lines(engine) -> list[str]:
                     .where(WaitingTimer.due_at < now, live).subquery())
         due = s.scalar(select(func.count()).select_from(due_live)) or 0
         oldest = s.scalar(select(func.min(due_live.c.due_at)))
+        messages = s.execute(select(BufferedMessage.status, func.count()).group_by(BufferedMessage.status)).all()
     lines = ["# HELP recall_instances Process instances by status.", "# TYPE recall_instances gauge"]
     for status in sorted({"running", "waiting", "completed", "cancelled", "error", *by_status}):
         lines.append(f'recall_instances{{status="{_escape(status)}"}} {by_status.get(status, 0)}')
@@ -178,6 +184,11 @@ def database_lines(engine) -> list[str]:
               "# HELP recall_timer_oldest_due_seconds How long the oldest unfired due timer is overdue.",
               "# TYPE recall_timer_oldest_due_seconds gauge",
               f"recall_timer_oldest_due_seconds {_number(round((now - oldest).total_seconds(), 3)) if oldest else 0}"]
+    lines += ["# HELP recall_buffered_messages Messages kept for later, by status (buffered, delivered, expired).",
+              "# TYPE recall_buffered_messages gauge"]
+    by_message_status = dict(messages)
+    for status in sorted({"buffered", "delivered", "expired", *by_message_status}):
+        lines.append(f'recall_buffered_messages{{status="{_escape(status)}"}} {by_message_status.get(status, 0)}')
     return lines
 
 

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 from uuid import UUID
 
 from sqlalchemy import Integer, bindparam, false, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from SpiffWorkflow.task import TaskState
 
 from . import messages, sidetables, timers
@@ -305,10 +306,23 @@ class RecallEngine:
     # ---------- messages and timers ----------
     def deliver_message(self, name: str, correlation: dict | None = None, payload: dict | None = None,
                         *, actor: str = "system", instance_id: str | None = None,
-                        ttl: timedelta | None = None) -> Delivery:
-        with self.db.transaction() as s:
-            return messages.deliver(self.runtime, s, name, dict(correlation or {}), dict(payload or {}),
-                                    actor=actor, instance_id=instance_id, ttl=ttl)
+                        ttl: timedelta | None = None, mode: str = "buffer",
+                        message_id: str | None = None) -> Delivery:
+        """A message from outside: delivered, kept for later, or refused (see engine/messages.py).
+
+        `mode="deliver_or_fail"`: 404/409 instead of keeping it; `message_id`: a second delivery
+        of the same id answers like the first; `ttl` overrides the declared buffer duration."""
+        for attempt in (1, 2):
+            try:
+                with self.db.transaction() as s:
+                    return messages.receive(self.runtime, s, name, dict(correlation or {}), dict(payload or {}),
+                                            actor=actor, instance_id=instance_id, ttl=ttl, mode=mode,
+                                            message_id=message_id)
+            except IntegrityError:
+                # The same message_id committed by a concurrent delivery: the retry replays its answer.
+                if message_id is None or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def expire_messages(self) -> int:
         with self.db.transaction() as s:

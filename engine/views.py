@@ -86,6 +86,7 @@ class Delivery:
     delivered_to: list[str]
     buffered_id: int | None = None
     expires_at: datetime | None = None
+    replayed: bool = False          # a second delivery of the same message_id: the first answer
 
 
 @dataclass

@@ -11,8 +11,12 @@ from engine.models import BufferedMessage
 from support import ENGINE_BUNDLE
 
 
-def _to_reply_wait(engine, clock, candidate_id):
-    inst = engine.start_instance("approval", variables={"candidate_id": candidate_id})
+def _start(engine, candidate_id):
+    return engine.start_instance("approval", business_key=candidate_id, variables={"candidate_id": candidate_id})
+
+
+def _to_reply_wait(engine, clock, candidate_id, inst=None):
+    inst = inst or _start(engine, candidate_id)
     engine.complete_task(inst.ready_tasks[0].id,
                          {"decision": "yes", "reason": "salary", "manager": "wang"}, actor="hr")
     clock.advance(timedelta(days=30, seconds=1))
@@ -42,10 +46,13 @@ def test_message_goes_only_to_the_correlated_instance(deployed, clock):
 
 
 def test_early_message_is_buffered_and_delivered_when_the_instance_waits(deployed, clock, db):
+    # The case exists (its business key is the candidate) but does not wait for the reply yet;
+    # a message for a candidate nobody knows is refused (tests/api/test_api_messages_rules.py).
+    started = _start(deployed, "cand-early")
     delivery = deployed.deliver_message("candidate_replied", {"candidate_id": "cand-early"},
                                         {"text": "early"}, actor="ats", ttl=timedelta(days=60))
     assert delivery.delivered_to == [] and delivery.buffered_id is not None
-    inst = _to_reply_wait(deployed, clock, "cand-early")
+    inst = _to_reply_wait(deployed, clock, "cand-early", started)
     assert (inst.status, inst.end_event) == ("completed", "end_done")
     with db.reading() as s:
         message = s.get(BufferedMessage, delivery.buffered_id)
@@ -53,11 +60,12 @@ def test_early_message_is_buffered_and_delivered_when_the_instance_waits(deploye
 
 
 def test_expired_buffered_message_is_dropped_and_audited(deployed, clock, db):
+    started = _start(deployed, "cand-late")
     delivery = deployed.deliver_message("candidate_replied", {"candidate_id": "cand-late"}, {},
                                         actor="ats", ttl=timedelta(days=1))
     clock.advance(timedelta(days=2))
     assert deployed.expire_messages() == 1
-    inst = _to_reply_wait(deployed, clock, "cand-late")
+    inst = _to_reply_wait(deployed, clock, "cand-late", started)
     assert inst.status == "waiting"                  # the expired message was not delivered
     with db.reading() as s:
         assert s.get(BufferedMessage, delivery.buffered_id).status == "expired"
