@@ -20,8 +20,25 @@ with guard functions and a small set of builtins:
   timeout and carry on. The previous trace function is always restored, and a
   nested (re-entrant) call never outlives the deadline of the call around it.
 
-Errors. `RestrictedScriptEnvironment` raises ScriptSecurityError, ScriptTimeout or
-ScriptError (with `.lineno` for compile errors), or the script's own exception.
+Where code runs. None of the above bounds work inside one C call (`any(iter(int, 1))`,
+`hash()` of a 100,000-deep tuple overflowing the C stack, `list.extend` growing memory).
+So the engine from `make_script_engine` runs every script, and every expression that
+`is_cheap` does not accept, in a sandbox worker process (engine/sandbox.py): the same
+policy and tracer there, plus limits from outside the interpreter (address space
+RECALL_SCRIPT_MEMORY_MB above the worker's own size, CPU time, a recursion limit) and a
+wall-clock kill by the server at the time limit + 0.5 s. The worker is then replaced; the
+step fails with ScriptTimeout, ScriptMemoryError ("script used more than 256 MB") or
+ScriptCrashed ("script crashed the sandbox (segmentation fault: ...)"). Cheap expressions
+(names, constants, comparisons, boolean operators, subscripts, attribute reads, a few
+linear-time helpers; see `is_cheap`) run here, as before, at in-process cost. Only the
+task data a script or expression names is sent to the worker, as JSON (tuples, sets,
+non-string keys, dates and datetimes tagged explicitly), and the variables it leaves come
+back the same way; nothing is unpickled.
+
+Errors. `RestrictedScriptEnvironment` raises ScriptSecurityError, ScriptTimeout,
+ScriptMemoryError, ScriptCrashed or ScriptError (with `.lineno` for compile errors), or the
+script's own exception (builtin exception types are rebuilt as themselves when raised in the
+sandbox, others as ScriptError naming the type; `.script_lineno` holds the script line).
 SpiffWorkflow calls message-correlation expressions and process conditions on
 the environment directly, so those see these exceptions unwrapped. Through the
 engine from `make_script_engine` (scripts, gateway conditions, timers, DMN,
@@ -35,16 +52,20 @@ Task data. After a script only the variables it set remain (guards, builtins,
 helpers and functions are removed, as SpiffWorkflow's own environment does), and
 a variable the script bound to a non-JSON value (set, range, generator, ...) fails
 the script with a ScriptError naming it. A failing script leaves the task's
-variables bound as they were before it ran (in-place changes to existing lists
-and dicts stay), so an instance in error can still be saved.
+variables bound as they were before it ran (in-process, in-place changes to existing
+lists and dicts stay; in the sandbox nothing comes back from a failed script), so an
+instance in error can still be saved.
 
 Known limits:
-- Work inside one C call cannot be interrupted (e.g. sorting a huge list); the
-  timeout fires at the next script line. Tracing costs ~0.1-0.3 us per script
-  line and Python call while a script runs.
-- Memory is bounded only for the cases above. Format widths (`f"{x:999999999}"`,
-  `"%999999999s" % x`), `str.join`, `str.replace` and `str.expandtabs` can still
-  build huge strings in one step; run workers with a process memory limit.
+- In-process (no sandbox, or a cheap expression): work inside one C call cannot be
+  interrupted; the timeout fires at the next script line. Tracing costs ~0.1-0.3 us
+  per script line and Python call while a script runs. In the sandbox such work is
+  killed at the time limit + 0.5 s.
+- Memory is bounded by the guards above in-process, and by the sandbox's address-space
+  limit for everything that runs there (format widths, `str.join`, `list.extend`, ...).
+- A sandbox call costs a pipe round trip to a warm worker (tens of us of the server's
+  CPU, a few hundred us of wall time on a busy machine; bench/script_sandbox.py); a
+  killed or crashed worker is replaced at the next call (~0.2 s to start one).
 - Mutating a container already in task data (`items.append({1})`) is not checked
   for JSON-ness; only variables the script (re)binds are.
 - While a script runs, coverage/debuggers do not see it (their tracer is
