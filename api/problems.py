@@ -20,6 +20,7 @@ from engine.errors import (
     BundleInvalid, ConflictError, FormValidationError, InvalidState, MessageNotRoutable, NotAssignee,
     NotFound, RecallError, StaleVersion, TaskNotReady,
 )
+from engine.assignment import FourEyesViolation
 from engine.idempotency import IdempotencyKeyReused, RequestInFlight
 from engine.messages import MessageIdReused, MessageNotAwaited, MessageRejected, NoCaseForMessage
 from engine.users import InvalidUser
@@ -41,6 +42,7 @@ ENGINE_ERRORS: list[tuple[type[RecallError], int, str, str]] = [
     (IdempotencyKeyReused, 422, "idempotency-key-reused", "Idempotency key reused"),
     (InvalidUser, 422, "invalid-user", "Invalid user"),
     (NotFound, 404, "not-found", "Not found"),
+    (FourEyesViolation, 403, "four-eyes", "Someone else must do this task"),
     (NotAssignee, 403, "not-assignee", "Task assigned to someone else"),
     (StaleVersion, 409, "stale-version", "Changed by someone else"),
     (TaskNotReady, 409, "task-not-ready", "Task is not ready"),
