@@ -233,6 +233,16 @@ def render_table(rows: list[TimelineRow], lang: str) -> str:
 
 
 # ---------------------------------------------------------------------------- command
+def _add_people(db) -> None:
+    """The demo's people in the user directory (the hand-off picker only takes a known manager)."""
+    from . import users
+
+    known = {u.name for u in users.list_users(db)}
+    for name, role, groups in ((HR, "hr", ()), (MANAGER, "manager", ()), (HRBP, "hr", ("hrbp",))):
+        if name not in known:
+            users.add_user(db, name, role, groups)
+
+
 def run_demo(database_url: str, lang: str, workflows: Path) -> tuple[list[TimelineRow], str | None]:
     from .clock import SimulatedClock
     from .db import Database
@@ -244,6 +254,7 @@ def run_demo(database_url: str, lang: str, workflows: Path) -> tuple[list[Timeli
         upgrade(db)
         engine = RecallEngine(db, clock=SimulatedClock(DECLINED_AT.astimezone(timezone.utc)))
         engine.deploy([workflows], actor="demo")
+        _add_people(db)
         driver = _Driver(engine, lang)
         instance_id = driver.run()
         end_event = engine.get_instance(instance_id).end_event
