@@ -68,19 +68,28 @@ class IdempotencyStore:
         self._next_purge: datetime | None = None
         self._insert = (postgresql.insert if db.dialect == "postgresql" else sqlite.insert)(IdempotencyRecord)
 
-    def begin(self, *, scope: str, user: str, key: str, request_hash: str) -> Claim | Replay:
-        """Claim `key`, or return the response to replay; raises IdempotencyKeyReused / RequestInFlight."""
-        for attempt in range(3):
-            try:
-                return self._begin(scope, user, key, request_hash)
-            except IntegrityError:
-                # Another request inserted the same key between our read and our insert:
-                # read again, its claim is committed by now.
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+    ATTEMPTS = 20
 
-    def _begin(self, scope, user, key, request_hash) -> Claim | Replay:
+    def begin(self, *, scope: str, user: str, key: str, request_hash: str) -> Claim | Replay:
+        """Claim `key`, or return the response to replay; raises IdempotencyKeyReused / RequestInFlight.
+
+        Between our insert (the key is taken) and our read, the request holding the key may fail
+        and release it: then the key is free and we try to claim it again. Concurrent retries of a
+        request that keeps failing can keep doing that to each other; after ATTEMPTS rounds the
+        answer is "in progress" (409), which a client retries like any other.
+        """
+        for _ in range(self.ATTEMPTS):
+            try:
+                outcome = self._begin(scope, user, key, request_hash)
+            except IntegrityError:
+                continue        # a unique-key race the statement itself did not settle: look again
+            if outcome is not None:
+                return outcome
+        raise RequestInFlight(f"requests with Idempotency-Key {key!r} are being retried concurrently; "
+                              "retry in a moment")
+
+    def _begin(self, scope, user, key, request_hash) -> Claim | Replay | None:
+        """None: the key was released between our insert and our read (try again)."""
         now = self.now()
         if self._next_purge is None or now >= self._next_purge:
             self._next_purge = now + self.purge_every
@@ -99,8 +108,8 @@ class IdempotencyStore:
             row = s.scalar(select(IdempotencyRecord).where(
                 IdempotencyRecord.scope == scope, IdempotencyRecord.user_name == user,
                 IdempotencyRecord.key == key).with_for_update())
-            if row is None:         # deleted between the two statements (released, purged): try again
-                raise IntegrityError("idempotency record vanished", None, ValueError(key))
+            if row is None:         # released or purged between the two statements: claim it again
+                return None
             if row.created_at < now - self.ttl:
                 # Forgotten (the purge has not come round yet): a new request with this key.
                 row.request_hash, row.status, row.created_at = request_hash, IN_PROGRESS, now
