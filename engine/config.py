@@ -24,6 +24,7 @@ class Settings:
     script_workers: int = 2                # sandbox worker processes per server/worker process
     spec_cache_size: int = 64
     message_ttl_seconds: int = 7 * 24 * 3600
+    max_task_data_bytes: int = 256 * 1024    # one answer / start variables / payload, as JSON (engine/datasize.py)
     log_level: str = "INFO"
 
     @classmethod
@@ -43,6 +44,7 @@ class Settings:
             "RECALL_SCRIPT_WORKERS": ("script_workers", int),
             "RECALL_SPEC_CACHE_SIZE": ("spec_cache_size", int),
             "RECALL_MESSAGE_TTL_SECONDS": ("message_ttl_seconds", int),
+            "RECALL_MAX_TASK_DATA_BYTES": ("max_task_data_bytes", int),
             "RECALL_LOG_LEVEL": ("log_level", str),
         }
         for var, (name, conv) in simple.items():
@@ -52,6 +54,8 @@ class Settings:
                 except ValueError as exc:
                     raise ValueError(f"{var}={env[var]!r} is not a valid {conv.__name__}") from exc
         settings = cls(**kwargs)
+        if settings.max_task_data_bytes < 1024:
+            raise ValueError(f"RECALL_MAX_TASK_DATA_BYTES must be at least 1024, not {settings.max_task_data_bytes}")
         if settings.script_memory_mb < 16:
             raise ValueError(f"RECALL_SCRIPT_MEMORY_MB must be at least 16, not {settings.script_memory_mb}")
         if settings.script_workers < 1:

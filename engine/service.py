@@ -31,6 +31,7 @@ from .errors import (
     InvalidState, NotAssignee, NotFound, StaleVersion, TaskNotReady,
 )
 from .assignment import check_four_eyes, check_users
+from .datasize import DEFAULT_MAX_TASK_DATA_BYTES, check_data_size
 from .forms import refuse_reserved, start_schema_name, validate_form_data, validate_start_variables
 from .models import (
     AuditEvent, HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, WaitingTimer,
@@ -47,12 +48,14 @@ LIVE = ("running", "waiting")
 class RecallEngine:
     def __init__(self, db: Database, *, clock=None, script_timeout: float = 1.0,
                  spec_cache_size: int = 64, message_ttl: timedelta = timedelta(days=7),
-                 script_memory_mb: int = 256, script_workers: int = 2):
+                 script_memory_mb: int = 256, script_workers: int = 2,
+                 max_task_data_bytes: int = DEFAULT_MAX_TASK_DATA_BYTES):
         from .sandbox import shared_pool
         from .scripting import make_script_engine
 
         self.db = db
         self.clock = clock or SystemClock()
+        self.max_task_data_bytes = max_task_data_bytes      # one change's data (engine/datasize.py)
         self.serializer = StateSerializer()
         self.specs = SpecCache(self.serializer, spec_cache_size)
         self.runtime = Runtime(self.serializer, self.specs, make_script_engine(
@@ -75,7 +78,8 @@ class RecallEngine:
                    script_timeout=settings.script_timeout_seconds,
                    script_memory_mb=settings.script_memory_mb, script_workers=settings.script_workers,
                    spec_cache_size=settings.spec_cache_size,
-                   message_ttl=timedelta(seconds=settings.message_ttl_seconds))
+                   message_ttl=timedelta(seconds=settings.message_ttl_seconds),
+                   max_task_data_bytes=settings.max_task_data_bytes)
 
     # ---------- definitions ----------
     def validate(self, paths: Sequence[str | Path], *, forms_dir=None):
@@ -116,6 +120,7 @@ class RecallEngine:
         with self.db.transaction() as s:
             definition = self.specs.get(s, latest_definition_id(s, process_key, version))
             check_start_variables(definition, variables or {})
+            check_data_size(variables, self.max_task_data_bytes, what="the start variables", prefix="variables.")
             wf = self.runtime.new_workflow(definition, dict(variables or {}))
             instance_id = str(uuid.uuid4())
             row = SimpleNamespace(id=instance_id, business_key=business_key, version=0, status="running",
@@ -181,6 +186,7 @@ class RecallEngine:
                 raise InvalidState(f"instance {instance_id} is {loaded.row.status}, not in error")
             failed = [t for t in sidetables.all_tasks(loaded.workflow) if t.has_state(TaskState.ERROR)]
             refuse_reserved(data or {}, what="retry data")
+            check_data_size(data, self.max_task_data_bytes, what="the retry data", prefix="data.")
 
             def retry(wf):
                 for task in failed:
@@ -290,6 +296,7 @@ class RecallEngine:
             check_four_eyes(s, loaded.definition, instance_id=row.instance_id, element_id=row.element_id, user=actor)
             schema = loaded.definition.forms.get(row.form_schema) if row.form_schema else None
             validate_form_data(schema, data)
+            check_data_size(data, self.max_task_data_bytes, what="the answer")
             check_users(s, schema, data)
 
             def complete(wf):
@@ -312,6 +319,7 @@ class RecallEngine:
 
         `mode="deliver_or_fail"`: 404/409 instead of keeping it; `message_id`: a second delivery
         of the same id answers like the first; `ttl` overrides the declared buffer duration."""
+        check_data_size(payload, self.max_task_data_bytes, what="the payload", prefix="payload.")
         for attempt in (1, 2):
             try:
                 with self.db.transaction() as s:

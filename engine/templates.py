@@ -6,17 +6,34 @@ started with. The engine renders the one a task names in `suggestion_template_id
 when the task becomes ready, with the task's data (the candidate's recorded needs,
 open questions, decline reason) as context; HR edits and sends it themselves.
 Plain text is rendered without escaping; `render_html` escapes every value.
+
+Bounded: a template is a process owner's file and may be wrong or hostile. Rendering stops with
+a `TemplateProblem` naming the template once the text would pass `MAX_RENDERED_CHARS`, without
+building the big value first: string and list repetition, concatenation, `%` and `format` widths,
+`**`, padding methods and filters (`center`, `indent`, `join`, `replace`...) are checked before
+they run, every filter and method result after, the output is streamed and counted (captured
+blocks too, through `finalize`), `range` and the checks above watch a time budget
+(`MAX_RENDER_SECONDS`). A task whose template fails shows `suggestion_error` instead of a
+suggestion; the case goes on and HR writes the message themselves.
 """
 from __future__ import annotations
 
+import functools
+import math
+import re
+import time
 from pathlib import Path
 
-from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxError, pass_environment
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 LANGUAGES = ("zh", "en")
 SUFFIX = ".j2"
 MAX_TEMPLATE_BYTES = 64 * 1024
+MAX_RENDERED_CHARS = 32_000         # one suggested message; also any value built while rendering
+MAX_OUTPUT_CHARS = 4 * MAX_RENDERED_CHARS   # everything emitted, captured blocks and macros included
+MAX_RENDER_SECONDS = 1.0
+MAX_RANGE = 10_000
 TEMPLATE_VAR = "suggestion_template_id"
 LANG_VAR = "lang"
 DEFAULT_LANG = "zh"
@@ -24,6 +41,10 @@ DEFAULT_LANG = "zh"
 
 class TemplateProblem(Exception):
     """A template is missing, does not compile or needs a value the task lacks."""
+
+
+class TemplateTooLarge(Exception):
+    """Rendering would pass a size or time limit."""
 
 
 def read_templates(workflow_dirs: list[Path]) -> tuple[dict[str, str], list[tuple[str, int | None, str]]]:
@@ -57,9 +78,139 @@ def read_templates(workflow_dirs: list[Path]) -> tuple[dict[str, str], list[tupl
     return templates, problems
 
 
-def _environment(templates: dict[str, str], *, autoescape: bool) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(loader=DictLoader(templates), undefined=StrictUndefined,
-                                        autoescape=autoescape, keep_trailing_newline=False)
+_SIZED = (str, bytes, list, tuple)
+_PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+_NUMBER = re.compile(r"\d+")
+
+
+def _too_large(what: str) -> TemplateTooLarge:
+    return TemplateTooLarge(f"{what} would pass the limit of {MAX_RENDERED_CHARS} characters")
+
+
+def _check_widths(fmt) -> None:
+    """A format string whose field widths or precisions alone pass the limit."""
+    if isinstance(fmt, str) and any(int(n) > MAX_RENDERED_CHARS for n in _NUMBER.findall(fmt) if len(n) < 12
+                                    ) or isinstance(fmt, str) and any(len(n) >= 12 for n in _NUMBER.findall(fmt)):
+        raise _too_large("a format width")
+
+
+def _check_size(value, what: str):
+    if isinstance(value, _SIZED) and len(value) > MAX_RENDERED_CHARS:
+        raise _too_large(what)
+    return value
+
+
+def _check_join(items, separator="") -> None:
+    if isinstance(items, (list, tuple)):
+        total = sum(len(x) if isinstance(x, _SIZED) else 8 for x in items) + len(items) * len(str(separator))
+        if total > MAX_RENDERED_CHARS:
+            raise _too_large("join")
+
+
+def _check_replace(text, old, new) -> None:
+    if isinstance(text, str) and isinstance(new, str):
+        count = text.count(old) if old else len(text) + 1
+        if len(text) + count * len(new) > MAX_RENDERED_CHARS:
+            raise _too_large("replace")
+
+
+def _int_arg(args, kwargs, index: int, name: str) -> int:
+    value = args[index] if len(args) > index else kwargs.get(name, 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _bounded_filter(name: str, func):
+    @functools.wraps(func)
+    def bounded(*args, **kwargs):
+        values = args[1:] if getattr(func, "jinja_pass_arg", None) else args   # without environment/context
+        if name in ("center", "indent", "wordwrap", "truncate") and values:
+            if _int_arg(values, kwargs, 1, "width" if name != "truncate" else "length") > MAX_RENDERED_CHARS:
+                raise _too_large(name)
+        elif name == "format" and values:
+            _check_widths(values[0])
+        elif name == "join" and values:
+            _check_join(values[0], values[1] if len(values) > 1 else kwargs.get("d", ""))
+        elif name == "replace" and len(values) >= 3:
+            _check_replace(values[0], values[1], values[2])
+        return _check_size(func(*args, **kwargs), f"filter {name}")
+    return bounded
+
+
+class BoundedEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox with size and time limits (see the module docstring); one per rendering."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def __init__(self, **kwargs):
+        super().__init__(finalize=_count_output, **kwargs)
+        self.deadline = time.monotonic() + MAX_RENDER_SECONDS
+        self.emitted = 0
+        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+        self.globals["range"] = self._range
+
+    def tick(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise TemplateTooLarge(f"rendering took longer than the limit of {MAX_RENDER_SECONDS:g} s")
+
+    def _range(self, *args):
+        numbers = range(*args)
+        if len(numbers) > MAX_RANGE:
+            raise TemplateTooLarge(f"range of {len(numbers)} items passes the limit of {MAX_RANGE}")
+        for number in numbers:
+            self.tick()
+            yield number
+
+    def call_binop(self, context, operator, left, right):
+        self.tick()
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, _SIZED) and isinstance(times, int) and len(seq) * times > MAX_RENDERED_CHARS:
+                    raise _too_large("repetition")
+        elif operator == "+" and isinstance(left, _SIZED) and isinstance(right, _SIZED):
+            if len(left) + len(right) > MAX_RENDERED_CHARS:
+                raise _too_large("concatenation")
+        elif operator == "%" and isinstance(left, str):
+            _check_widths(left)
+        elif operator == "**" and isinstance(left, (int, float)) and isinstance(right, (int, float)):
+            if abs(right) * math.log10(abs(left) + 2) > 1000:
+                raise TemplateTooLarge("a power passes the limit of 1000 digits")
+        return _check_size(super().call_binop(context, operator, left, right), f"operator {operator}")
+
+    def getattr(self, obj, attribute):
+        self.tick()
+        if isinstance(obj, str) and attribute in ("format", "format_map"):
+            _check_widths(obj)        # the sandbox hands out a wrapper: the format string is known here
+        return super().getattr(obj, attribute)
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja's own signature
+        __self.tick()
+        owner, name = getattr(__obj, "__self__", None), getattr(__obj, "__name__", "")
+        if isinstance(owner, str):
+            if name in _PADDING_METHODS and _int_arg(args, kwargs, 0, "width") > MAX_RENDERED_CHARS:
+                raise _too_large(name)
+            if name in ("format", "format_map"):
+                _check_widths(owner)
+            if name == "join" and args:
+                _check_join(list(args[0]) if isinstance(args[0], (list, tuple)) else args[0], owner)
+            if name == "replace" and len(args) >= 2:
+                _check_replace(owner, args[0], args[1])
+        return _check_size(super().call(__context, __obj, *args, **kwargs), f"call of {name or 'a function'}")
+
+
+@pass_environment
+def _count_output(environment, value):
+    """Every `{{ }}` value on its way out (also into `{% set %}` blocks and macros)."""
+    environment.tick()
+    text = value if isinstance(value, str) else str(value)
+    environment.emitted += len(text)
+    if environment.emitted > MAX_OUTPUT_CHARS or len(text) > MAX_RENDERED_CHARS:
+        raise _too_large("the rendered text")
+    return value
+
+
+def _environment(templates: dict[str, str], *, autoescape: bool) -> BoundedEnvironment:
+    return BoundedEnvironment(loader=DictLoader(templates), undefined=StrictUndefined,
+                              autoescape=autoescape, keep_trailing_newline=False)
 
 
 def render(templates: dict[str, str], template_id: str, lang: str, context: dict, *,
@@ -70,9 +221,20 @@ def render(templates: dict[str, str], template_id: str, lang: str, context: dict
     if name not in templates:
         raise TemplateProblem(f"no template {template_id!r} for language {lang!r}")
     try:
-        return _environment(templates, autoescape=html).get_template(name).render(**context).strip()
+        template = _environment(templates, autoescape=html).get_template(name)
+        chunks, length = [], 0
+        for chunk in template.generate(**context):
+            length += len(chunk)
+            if length > MAX_RENDERED_CHARS:
+                raise _too_large("the rendered text")
+            chunks.append(chunk)
+        return "".join(chunks).strip()
     except TemplateError as exc:
         raise TemplateProblem(f"template {name}: {exc}") from exc
+    except TemplateTooLarge as exc:
+        raise TemplateProblem(f"template {name}: {exc}") from exc
+    except (RecursionError, MemoryError, OverflowError, ValueError, TypeError) as exc:
+        raise TemplateProblem(f"template {name}: {type(exc).__name__}: {exc}") from exc
 
 
 def prefill(templates: dict[str, str], data: dict) -> dict:
