@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from datetime import datetime
 from types import SimpleNamespace
@@ -95,7 +96,18 @@ class _Catalogues:
         return entry
 
 
-_CATALOGUES = _Catalogues()
+# One catalogue per engine (its SpecCache): definition ids are per database, and several engines
+# (databases) may live in one process.
+_CATALOGUES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_CATALOGUES_LOCK = threading.Lock()
+
+
+def _catalogues(runtime) -> _Catalogues:
+    with _CATALOGUES_LOCK:
+        found = _CATALOGUES.get(runtime.specs)
+        if found is None:
+            found = _CATALOGUES[runtime.specs] = _Catalogues()
+        return found
 
 
 def catalogue(runtime, session: Session) -> tuple[set[str], dict[str, message_rules.Declaration]]:
@@ -104,7 +116,7 @@ def catalogue(runtime, session: Session) -> tuple[set[str], dict[str, message_ru
     caught: set[str] = set()
     declarations: dict[str, message_rules.Declaration] = {}
     for definition_id in sorted(latest):                 # the newest deployment's declaration wins
-        names, declared = _CATALOGUES.of(runtime, session, definition_id)
+        names, declared = _catalogues(runtime).of(runtime, session, definition_id)
         caught |= names
         declarations.update(declared)
     return caught, declarations

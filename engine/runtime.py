@@ -29,7 +29,9 @@ from . import templates as message_templates
 from .definitions import LoadedDefinition, SpecCache
 from .errors import ConcurrentChange, InstanceFailure, InvalidState, NotFound, StaleVersion
 from .models import AuditEvent, BufferedMessage, HumanTask, MessageSubscription, ProcessInstance, WaitingTimer
-from .serialization import SERIALIZER_VERSION, IncompatibleSpec, StateSerializer
+from .serialization import (
+    SERIALIZER_VERSION, IncompatibleSpec, StateSerializer, repair_predicted_event_subprocesses,
+)
 
 log = logging.getLogger("recall.engine")
 
@@ -79,6 +81,7 @@ class Loaded:
     row: object                     # ProcessInstance row (Core Row)
     definition: LoadedDefinition
     workflow: BpmnWorkflow
+    repaired: int = 0               # branches a pre-13.1 shared-spec mutation had left (see serialization)
 
 
 @dataclass
@@ -146,7 +149,7 @@ class Runtime:
                                f"version {definition.version}: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - whatever is wrong with the stored bytes, say so
             raise UnloadableInstance(instance_id, f"{type(exc).__name__}: {exc}"[:1000]) from exc
-        return Loaded(row, definition, wf)
+        return Loaded(row, definition, wf, repaired=repair_predicted_event_subprocesses(wf))
 
     # ---------- instances whose state cannot be loaded ----------
     def _incident(self, exc: UnloadableInstance, now) -> dict:
@@ -169,6 +172,19 @@ class Runtime:
             return False
         log.error("instance %s put in error: %s", exc.instance_id, incident["message"])
         self.audit(session, exc.instance_id, "instance_error", actor, None, None, incident)
+        return True
+
+    def repair_stuck(self, session: Session, instance_id: str) -> bool:
+        """Save a live instance the load repaired (issue 13.1's stuck cases) through the change path."""
+        try:
+            loaded = self.load(session, instance_id)
+        except UnloadableInstance as exc:
+            self.quarantine(session, exc, actor="engine")
+            return False
+        if not loaded.repaired or loaded.row.status not in LIVE:
+            return False
+        self.change(session, loaded, None, Change(
+            "instance_repaired", "engine", details={"event_subprocess_branches": loaded.repaired}))
         return True
 
     def end_unloadable(self, session: Session, exc: UnloadableInstance, *, actor: str, reason: str,
@@ -261,6 +277,10 @@ class Runtime:
         failure = self.run(wf, action, steps, clock=clock)
         audit = [self._audit_row(row.id, change.kind, change.actor, change.element_id, change.task_id,
                                  change.details, at=now), *self._step_rows(row.id, steps, at=now)]
+        if loaded.repaired and change.kind != "instance_repaired":
+            audit.insert(0, self._audit_row(row.id, "instance_repaired", "engine", None, None,
+                                            {"event_subprocess_branches": loaded.repaired}, at=now))
+            loaded.repaired = 0
         derived = sidetables.derive(wf)
         # Deliver messages that arrived before anyone waited for them, each audited after
         # the change that opened the wait.

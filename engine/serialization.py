@@ -40,7 +40,7 @@ from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.specs import AdHocSubprocessSpec, BpmnProcessSpec
-from SpiffWorkflow.bpmn.specs.control import BpmnStartTask
+from SpiffWorkflow.bpmn.specs.control import BpmnStartTask, _EndJoin
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -187,6 +187,37 @@ def wire_triggered_specs(spec):
         if sub is not None and start is not None and start not in sub.inputs:
             sub._connect_notify(start)          # one-sided: Start does not predict it
     return spec
+
+
+def repair_predicted_event_subprocesses(workflow) -> int:
+    """Undo, in one loaded workflow, what a spec mutated before the 13.1 fix left in its tree.
+
+    An instance created in a process whose cached spec had been re-wired got an event
+    sub-process predicted (and started) from its Start task, not triggered by any event; its
+    EndJoin then waited for that branch for ever. Such a branch nobody used is cancelled; one
+    a signal did reach (its start event fired) is kept, marked triggered, and ends normally.
+    Returns how many branches were repaired (0 for every instance created since the fix)."""
+    start, spec_start = workflow.task_tree, workflow.spec.start
+    triggerable = set(getattr(spec_start, "trigger_specs", ())) - {ts.name for ts in spec_start.outputs}
+    repaired = 0
+    for child in list(start.children if start is not None else ()):
+        if child.triggered or child.task_spec.name not in triggerable or child.has_state(TaskState.FINISHED_MASK):
+            continue
+        sub = workflow.subprocesses.get(child.id)
+        used = sub is not None and any(
+            t.task_spec.bpmn_id is not None and t.has_state(TaskState.COMPLETED | TaskState.READY | TaskState.STARTED
+                                                            | TaskState.ERROR)
+            for t in sub.tasks.values())
+        if used:
+            child.triggered = True
+        else:
+            child.cancel()
+        repaired += 1
+    if repaired:        # the EndJoin waiting for that branch looks again (the next engine steps run it)
+        for task in list(workflow.tasks.values()):
+            if task.state == TaskState.WAITING and isinstance(task.task_spec, _EndJoin):
+                task.task_spec._update(task)
+    return repaired
 
 
 class _WiredProcessSpecConverter(BpmnProcessSpecConverter):

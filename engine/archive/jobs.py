@@ -2,7 +2,12 @@
 
 Consent answers, renewal requests, lapses and anonymisation (see consent.py) run at most every
 `RECALL_PRIVACY_JOB_SECONDS` (default 60) per engine; a failure is logged and never disturbs
-the worker's timers.
+the worker's timers. A case whose state cannot be loaded is put in `error` with an incident by
+the job that meets it (Runtime.quarantine) and the job goes on with the others.
+
+The same cadence repairs live cases that wait for nothing (`repair_stuck_cases`): those saved
+while a signal had re-wired the shared spec (issue 13.1) ended at an end event yet stayed
+`waiting`; the load undoes the stray branch and the change path runs them to their end.
 """
 from __future__ import annotations
 
@@ -12,6 +17,10 @@ import os
 import threading
 import time
 import weakref
+
+from sqlalchemy import exists, select
+
+from ..models import HumanTask, MessageSubscription, ProcessInstance, WaitingTimer
 
 log = logging.getLogger("recall.privacy")
 _last_run: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -36,6 +45,13 @@ def run_privacy_jobs(engine, *, force: bool = False):
             return None
         _last_run[engine] = now
     try:
+        repaired = repair_stuck_cases(engine)
+        if repaired:
+            log.info(json.dumps({"event": "stuck_cases_repaired", "cases": repaired}))
+    except Exception as exc:  # noqa: BLE001 - the privacy jobs still run
+        log.error(json.dumps({"event": "stuck_case_repair_failed", "error": f"{type(exc).__name__}: {exc}"}),
+                  exc_info=True)
+    try:
         report = TalentArchive(engine).run_jobs()
     except Exception as exc:  # noqa: BLE001 - timers must go on; the next round retries
         log.error(json.dumps({"event": "privacy_jobs_failed", "error": f"{type(exc).__name__}: {exc}"}),
@@ -44,3 +60,30 @@ def run_privacy_jobs(engine, *, force: bool = False):
     if report:
         log.info(json.dumps({"event": "privacy_jobs", **vars(report)}))
     return report
+
+
+def stuck_case_ids(session, *, limit: int = 100) -> list[str]:
+    """Live cases with no ready task, no waiting timer and no message subscription."""
+    instance = ProcessInstance.id
+    return list(session.scalars(
+        select(instance).where(
+            ProcessInstance.status.in_(("running", "waiting")),
+            ~exists().where(HumanTask.instance_id == instance, HumanTask.status == "ready"),
+            ~exists().where(WaitingTimer.instance_id == instance),
+            ~exists().where(MessageSubscription.instance_id == instance))
+        .order_by(ProcessInstance.updated_at, instance).limit(limit)))
+
+
+def repair_stuck_cases(engine, *, limit: int = 100) -> list[str]:
+    """Run to their end the stuck cases a load can repair, each in its own unit of work."""
+    with engine.db.reading() as session:
+        candidates = stuck_case_ids(session, limit=limit)
+    repaired = []
+    for instance_id in candidates:
+        try:
+            with engine.db.transaction() as session:
+                if engine.runtime.repair_stuck(session, instance_id):
+                    repaired.append(instance_id)
+        except Exception:  # noqa: BLE001 - one case must not stop the others
+            log.exception("stuck case %s could not be repaired", instance_id)
+    return repaired

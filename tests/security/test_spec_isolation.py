@@ -166,8 +166,10 @@ def test_no_engine_operation_changes_a_cached_spec(archive, recall):
         watch.step("boundary timer manager_reminder_due")
         wait(recall, days=4)                                # interrupting boundary timer
         watch.step("boundary timer manager_contact_overdue")
-    # a buffered message: the offer answer arrives before the re-offer waits for it
-    recall.deliver_message("employee_left", {"candidate_id": candidate.id}, {"text": "早"}, actor=BOT)
+    # a buffered message: a reply while the case is with the hiring manager waits for the cadence
+    delivery = recall.deliver_message("candidate_replied", {"candidate_id": candidate.id}, {"text": "还在吗"},
+                                      actor=BOT)
+    assert delivery.buffered_id is not None
     watch.step("buffered message")
     recall.cancel_instance(case, actor=HR, reason="test")
     watch.step("cancel")
@@ -320,3 +322,49 @@ def test_a_dump_in_one_thread_does_not_change_conversion_in_another(engine):
     finally:
         release.set()
         thread.join()
+
+
+def test_cases_left_stuck_by_a_mutated_spec_are_repaired(archive, recall, db, clock):
+    """Cases saved while the cached spec had been re-wired (before the fix) end after a restart."""
+    from SpiffWorkflow.specs.base import TaskSpec as PlainTaskSpec
+
+    from engine.archive.jobs import repair_stuck_cases
+    from engine.service import RecallEngine
+
+    _, before = _case(archive, "旧甲")                             # created before the mutation
+    definition = next(d for d in recall.specs._items.values() if d.process_key == "offer_recall")
+    # what SpiffWorkflow's trigger_wf did to the shared spec at the first signal
+    PlainTaskSpec.connect(definition.spec.start, definition.spec.task_specs["signal_reaction"])
+    _, stuck = _case(archive, "旧乙")
+    assert archive_decline(recall, stuck, consent=False).end_event is None     # the reported symptom
+
+    restarted = RecallEngine(db, clock=clock)                   # a new process: a fresh spec cache
+    assert repair_stuck_cases(restarted) == [stuck]
+    assert (restarted.get_instance(stuck).status, restarted.get_instance(stuck).end_event) == (
+        "completed", "end_no_consent")
+    assert "instance_repaired" in [h.kind for h in restarted.history(stuck)]
+    assert repair_stuck_cases(restarted) == []                  # nothing else to do, nothing rewritten
+    # the case created before the mutation was never affected
+    view = archive_decline(restarted, before, consent=False)
+    assert (view.status, view.end_event) == ("completed", "end_no_consent")
+
+
+def test_engines_on_different_databases_do_not_share_message_catalogues(probe, tmp_path, clock):
+    """Definition ids are per database: a process-wide cache keyed by id alone mixed them up."""
+    from engine.db import Database
+    from engine.migrate import upgrade
+    from engine.service import RecallEngine
+
+    other_db = Database(f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    upgrade(other_db)
+    try:
+        other = RecallEngine(other_db, clock=clock)
+        other.deploy([ENGINE_BUNDLE])                   # definition id 1 there: approval
+        with pytest.raises(Exception) as refused:       # probe's id 1 catches no candidate_replied
+            probe.deliver_message("candidate_replied", {"candidate_id": "c-9"}, {"text": "hi"}, actor=BOT)
+        assert "candidate_replied" in str(refused.value)
+        inst = other.start_instance("approval", business_key="c-9", variables={"candidate_id": "c-9"})
+        delivery = other.deliver_message("candidate_replied", {"candidate_id": "c-9"}, {"text": "hi"}, actor=BOT)
+        assert delivery.delivered_to == [] and inst.id          # accepted (buffered): approval catches it
+    finally:
+        other_db.dispose()
