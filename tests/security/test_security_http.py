@@ -125,6 +125,65 @@ def test_docs_page_keeps_the_token_in_session_storage_only(api):
     assert "persistAuthorization: true" not in script
 
 
+DOCS_HARNESS = r"""
+const fs = require("fs"), vm = require("vm");
+function storage(log, name) {
+  const items = {};
+  return {getItem: k => (k in items ? items[k] : null),
+          setItem: (k, v) => { log.push(name + ".setItem " + k); items[k] = String(v); },
+          removeItem: k => { log.push(name + ".removeItem " + k); delete items[k]; }, items};
+}
+const log = [], listeners = {}, restored = [];
+let config = null;
+const window = {sessionStorage: storage(log, "sessionStorage"), localStorage: storage(log, "localStorage"),
+                addEventListener: (name, fn) => { listeners[name] = fn; }};
+window.localStorage.items["authorized"] = "{\"old\": 1}";     // left by the page before this fix
+const context = {window, document: {getElementById: () => ({getAttribute: () => "/api/v1/openapi.json"})},
+  SwaggerUIStandalonePreset: {}, JSON,
+  SwaggerUIBundle: Object.assign(function (c) {
+    config = c;
+    return {authActions: {restoreAuthorization: a => restored.push(a)}};
+  }, {presets: {apis: {}}})};
+context.window.SwaggerUIBundle = context.SwaggerUIBundle;
+vm.runInNewContext(fs.readFileSync(process.argv[2], "utf8"), context);
+listeners.load();
+context.window.ui = context.window.ui || null;
+const auth = {bearerAuth: {name: "bearerAuth", value: "secret-token"}};
+const system = {authSelectors: {authorized: () => ({size: 1, toJS: () => auth})}};
+const plugin = config.plugins.map(p => p()).find(p => p.statePlugins && p.statePlugins.auth);
+const authorize = plugin.statePlugins.auth.wrapActions.authorize(payload => "authorized", system);
+const result = authorize(auth);
+const afterAuthorize = JSON.stringify(window.sessionStorage.items);
+config.onComplete();
+const emptied = {authSelectors: {authorized: () => ({size: 0, toJS: () => ({})})}};
+plugin.statePlugins.auth.wrapActions.logout(() => "out", emptied)(["bearerAuth"]);
+console.log(JSON.stringify({persist: config.persistAuthorization, result, log, afterAuthorize, restored,
+                            session: window.sessionStorage.items, local: window.localStorage.items}));
+"""
+
+
+def test_the_docs_script_stores_the_token_in_session_storage_and_restores_it(tmp_path):
+    """recall-docs.js run under node with a stand-in for Swagger UI: what it does with the token."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    harness = tmp_path / "harness.js"
+    harness.write_text(DOCS_HARNESS)
+    run = subprocess.run([node, str(harness), str(ROOT / "api" / "static" / "recall-docs.js")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert seen["persist"] is False and seen["result"] == "authorized"
+    assert not [entry for entry in seen["log"] if entry.startswith("localStorage.setItem")], seen["log"]
+    assert "localStorage.removeItem authorized" in seen["log"] and seen["local"] == {}
+    assert "secret-token" in seen["afterAuthorize"]                       # kept for this tab ...
+    assert seen["restored"] and seen["restored"][0]["authorized"]["bearerAuth"]["value"] == "secret-token"
+    assert seen["session"] == {}                                           # ... and gone on logout
+
+
 # ---------------------------------------------------------------- 12.11: bad input at the edge
 def _deep(depth: int) -> bytes:
     return b'{"name": ' + b"[" * depth + b"]" * depth + b"}"
