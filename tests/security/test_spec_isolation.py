@@ -368,3 +368,15 @@ def test_engines_on_different_databases_do_not_share_message_catalogues(probe, t
         assert delivery.delivered_to == [] and inst.id          # accepted (buffered): approval catches it
     finally:
         other_db.dispose()
+
+
+def test_one_instance_s_script_variables_never_reach_another(probe):
+    engine = probe
+    environment = engine.runtime.script_engine.environment
+    helpers_before = sorted(environment.globals)
+    first = engine.start_instance("isolation_probe", variables={"divisor": 5, "secret": "only-first"}, actor=HR)
+    later = engine.start_instance("isolation_probe", variables={"divisor": 2}, actor=HR)
+    with engine.db.reading() as s:
+        data = engine.runtime.load(s, later.id).workflow.get_tasks(spec_name="review")[0].data
+    assert data["ratio"] == 5 and "secret" not in data and first.id != later.id
+    assert sorted(environment.globals) == helpers_before
