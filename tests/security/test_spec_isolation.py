@@ -380,3 +380,42 @@ def test_one_instance_s_script_variables_never_reach_another(probe):
         data = engine.runtime.load(s, later.id).workflow.get_tasks(spec_name="review")[0].data
     assert data["ratio"] == 5 and "secret" not in data and first.id != later.id
     assert sorted(environment.globals) == helpers_before
+
+
+ADHOC_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="adhoc_definitions"
+                  targetNamespace="http://offer-recall.test/adhoc">
+  <bpmn:process id="adhoc_probe" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="init"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:script>count = 0</bpmn:script></bpmn:scriptTask>
+    <bpmn:adHocSubProcess id="adhoc"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:scriptTask id="always"><bpmn:script>seen = 1</bpmn:script></bpmn:scriptTask>
+      <bpmn:scriptTask id="bump">
+        <bpmn:standardLoopCharacteristics><bpmn:loopCondition>count &lt; 2</bpmn:loopCondition>
+        </bpmn:standardLoopCharacteristics>
+        <bpmn:script>count = count + 1</bpmn:script></bpmn:scriptTask>
+      <bpmn:completionCondition>count &gt;= 2</bpmn:completionCondition>
+    </bpmn:adHocSubProcess>
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="init"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="init" targetRef="adhoc"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="adhoc" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_an_ad_hoc_sub_process_run_leaves_the_spec_alone(engine, tmp_path):
+    """SpiffWorkflow's add_path connected Start to a conditional path on the shared spec: the
+    second instance then ran differently from the first. (SpiffWorkflow 3.2 fails both at that
+    point with KeyError 'data_objects'; they must fail alike.)"""
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "adhoc_probe.bpmn").write_text(ADHOC_BPMN, encoding="utf-8")
+    engine.deploy([tmp_path / "workflows"])
+    first = engine.start_instance("adhoc_probe", actor=HR)
+    watch = SpecWatch(engine)
+    second = engine.start_instance("adhoc_probe", actor=HR)
+    watch.step("second ad-hoc run")
+    assert (second.status, second.error and second.error["message"]) == (
+        first.status, first.error and first.error["message"])
