@@ -48,6 +48,20 @@ class Moment(fields.AwareDateTime):
         return moment
 
 
+
+class DayOrMoment(fields.Field):
+    """A calendar day ('YYYY-MM-DD': a day in RECALL_TIMEZONE, see engine/days.py) or an ISO 8601
+    date-time with a UTC offset; loads as a `date` or an aware `datetime`."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and len(value) == 10:
+            return Day()._deserialize(value, attr, data, **kwargs)
+        return Moment()._deserialize(value, attr, data, **kwargs)
+
+    def _jsonschema_type_mapping(self):
+        return {"type": "string", "description": "YYYY-MM-DD or an ISO 8601 date-time with an offset"}
+
+
 # ---------- problems ----------
 class FieldErrorSchema(Strict):
     field = fields.String(required=True,

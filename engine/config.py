@@ -24,6 +24,7 @@ class Settings:
     script_workers: int = 2                # sandbox worker processes per server/worker process
     spec_cache_size: int = 64
     message_ttl_seconds: int = 7 * 24 * 3600
+    timezone: str = "Asia/Shanghai"          # the zone of calendar days people enter (engine/days.py)
     max_task_data_bytes: int = 256 * 1024    # one answer / start variables / payload, as JSON (engine/datasize.py)
     log_level: str = "INFO"
 
@@ -45,6 +46,7 @@ class Settings:
             "RECALL_SPEC_CACHE_SIZE": ("spec_cache_size", int),
             "RECALL_MESSAGE_TTL_SECONDS": ("message_ttl_seconds", int),
             "RECALL_MAX_TASK_DATA_BYTES": ("max_task_data_bytes", int),
+            "RECALL_TIMEZONE": ("timezone", str),
             "RECALL_LOG_LEVEL": ("log_level", str),
         }
         for var, (name, conv) in simple.items():
@@ -54,6 +56,8 @@ class Settings:
                 except ValueError as exc:
                     raise ValueError(f"{var}={env[var]!r} is not a valid {conv.__name__}") from exc
         settings = cls(**kwargs)
+        from .days import load_zone
+        load_zone(settings.timezone)         # ValueError naming RECALL_TIMEZONE when unknown
         if settings.max_task_data_bytes < 1024:
             raise ValueError(f"RECALL_MAX_TASK_DATA_BYTES must be at least 1024, not {settings.max_task_data_bytes}")
         if settings.script_memory_mb < 16:

@@ -21,7 +21,7 @@ from sqlalchemy import Integer, bindparam, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from SpiffWorkflow.task import TaskState
 
-from . import messages, sidetables, timers
+from . import days, messages, sidetables, timers
 from .bundle import load_bundle
 from .clock import SharedSimulatedClock, SimulatedClock, SystemClock
 from .config import Settings
@@ -68,6 +68,7 @@ class RecallEngine:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, db: Database | None = None) -> "RecallEngine":
+        days.use_zone(settings.timezone)     # one zone per process for the days people enter
         if settings.clock != "simulated":
             clock = SystemClock()
         elif settings.simulated_clock_file:     # one time for several processes (`recall serve --processes`)

@@ -6,13 +6,14 @@ for that candidate (each such read is audited). Who may call which endpoint is a
 """
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 
 import marshmallow as ma
 from flask import current_app, url_for
 from flask.views import MethodView
 from marshmallow import ValidationError, fields, validate
 
+from engine import days
 from engine.archive import SearchFilters, TalentArchive, Viewer
 from engine.archive.access import CandidateAccessDenied
 from engine.archive.privacy import PrivacySettings
@@ -24,12 +25,11 @@ from ..blueprint import Blueprint
 from ..config import recall_values
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ..pagination import page
-from ..schemas import Day, Moment, PageQuerySchema, PageSchema, Strict
+from ..schemas import Day, DayOrMoment, PageQuerySchema, PageSchema, Strict
 from ..state import current_user, engine
 
 blp = Blueprint("candidates", __name__, description="The talent archive")
 TAGS = ["candidates"]
-CST = timezone(timedelta(hours=8))      # dates in queries are Beijing calendar days
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,35}$"
 
 
@@ -71,7 +71,9 @@ class ConsentInSchema(Strict):
     scope = fields.String(validate=validate.OneOf(CONSENT_SCOPES), load_default=None, allow_none=True)
     source = _str(255, load_default=None, allow_none=True,
                   metadata={"description": "where it was given, e.g. 'phone call', 'WeCom form'"})
-    expires_at = Moment(load_default=None, allow_none=True)
+    expires_at = DayOrMoment(load_default=None, allow_none=True, metadata={"description":
+        "the last day the consent holds (YYYY-MM-DD, a day in RECALL_TIMEZONE), stored as the end of that day; "
+        "a date-time stands for its day"})
     withdraw = fields.Boolean(load_default=False)
 
 
@@ -97,8 +99,8 @@ class CandidateInSchema(ProfileSchema):
 class DeclineInSchema(Strict):
     reason = fields.String(required=True, validate=validate.OneOf(DECLINE_REASONS))
     detail = _str(5000, load_default=None, allow_none=True)
-    decline_date = Moment(load_default=None, allow_none=True,
-                                        metadata={"description": "default: now; the cadence counts from it"})
+    decline_date = DayOrMoment(load_default=None, allow_none=True, metadata={"description":
+        "default: now; the cadence counts from it. A day (YYYY-MM-DD, RECALL_TIMEZONE) means the end of that day"})
     role = _str(255, load_default=None, allow_none=True)
     hiring_manager = _str(255, load_default=None, allow_none=True)
     needs = _str_list(load_default=None, allow_none=True)
@@ -135,6 +137,8 @@ class ConsentSchema(Strict):
     scope = fields.String(allow_none=True)
     source = fields.String(allow_none=True)
     expires_at = fields.DateTime(allow_none=True)
+    expires_on = fields.String(allow_none=True, metadata={"description": "the last day the consent holds "
+                                                           "(YYYY-MM-DD in RECALL_TIMEZONE); show this, not expires_at"})
     withdrawn_at = fields.DateTime(allow_none=True)
     recorded_at = fields.DateTime(allow_none=True)
     renewal_requested_at = fields.DateTime(allow_none=True)
@@ -145,6 +149,8 @@ class DeclineSchema(Strict):
     reason = fields.String(required=True)
     detail = fields.String(allow_none=True)
     decline_date = fields.DateTime(required=True)
+    decline_day = fields.String(allow_none=True, metadata={"description": "the day of decline_date "
+                                                           "(YYYY-MM-DD in RECALL_TIMEZONE)"})
     role = fields.String(allow_none=True)
     hiring_manager = fields.String(allow_none=True)
     instance_id = fields.String(allow_none=True)
@@ -280,7 +286,7 @@ def _consent(body: dict) -> dict:
 
 
 def _day_start(day) -> datetime:
-    return datetime.combine(day, time(0, 0), CST)
+    return days.start_of_day(day)
 
 
 @blp.route("/candidates", tags=TAGS)

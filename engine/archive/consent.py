@@ -12,31 +12,27 @@
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from .. import days
 from ..archive_models import Candidate, CandidateDecline
 from ..models import ProcessInstance
 from . import cases, records
 
 CONSENT_TASKS = ("archive_decline", "renew_consent")
-CST = timezone(timedelta(hours=8))     # a date in a form means the end of that day, Beijing time
 
 
 def end_of_day(value: str) -> datetime:
-    day = date.fromisoformat(value)
-    return datetime.combine(day + timedelta(days=1), time(0, 0), CST).astimezone(timezone.utc)
+    """A day a person entered in a form ('YYYY-MM-DD') as stored: its end in RECALL_TIMEZONE (engine/days.py)."""
+    return days.as_end_of_day(value)
 
 
 def consent_day(expires_at: datetime | None) -> str | None:
-    """The calendar day (Beijing) a stored expiry stands for: the inverse of `end_of_day`."""
-    if expires_at is None:
-        return None
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=timezone.utc)
-    return (expires_at.astimezone(CST) - timedelta(microseconds=1)).date().isoformat()
+    """The calendar day a stored expiry stands for: the inverse of `end_of_day`."""
+    return days.iso_day(expires_at)
 
 
 def candidate_of_case(session: Session, instance_id: str) -> Candidate | None:

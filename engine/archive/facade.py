@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from .. import days
 from ..archive_models import Candidate, CandidateDecline, CandidateSignal
 from ..errors import NotFound
 from . import access, analytics, cases, consent, history, privacy, records, search
@@ -84,6 +85,8 @@ class TalentArchive:
                 raise records.InvalidCandidateData("reason", f"give one of {', '.join(records.DECLINE_REASONS)}")
             now = self.clock.now()
             decline_date: datetime = decline.get("decline_date") or now
+            if not isinstance(decline_date, datetime):      # a calendar day: its end (engine/days.py)
+                decline_date = days.end_of_day(decline_date)
             needs = list(decline.get("needs") or candidate.needs or [])
             questions = list(decline.get("open_questions") or candidate.open_questions or [])
             lang = decline.get("lang") or "zh"

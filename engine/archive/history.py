@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import days
 from ..archive_models import Candidate, CandidateConsent, CandidateDecline, CandidateSignal
 from ..models import AuditEvent, ProcessInstance
 from .views import CaseView, MessageView, TimelineEntry
@@ -125,7 +126,7 @@ def timeline(candidate: Candidate, declines: list[CandidateDecline], consents: l
         if c.withdrawn_at is not None:
             summary, kind = "talent-pool consent withdrawn", "consent_withdrawn"
         elif c.granted:
-            summary, kind = f"talent-pool consent ({c.scope}) until {c.expires_at:%Y-%m-%d}", "consent_granted"
+            summary, kind = f"talent-pool consent ({c.scope}) until {days.iso_day(c.expires_at)}", "consent_granted"
         else:
             summary, kind = "no talent-pool consent", "consent_refused"
         entries.append(TimelineEntry(c.recorded_at, kind, c.recorded_by, summary))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..archive_models import (
     Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag,
 )
+from .. import days
 from ..errors import NotFound, RecallError
 from . import search
 from .views import CandidateView, ConsentView, DeclineView, SignalView
@@ -121,7 +122,12 @@ def record_consent(session: Session, candidate: Candidate, consent: dict, *, act
     """
     withdrawn_at = consent.get("withdrawn_at") or (now if consent.get("withdraw") else None)
     granted = bool(consent.get("granted", candidate.consent_granted)) and withdrawn_at is None
-    scope, expires_at = consent.get("scope"), consent.get("expires_at")
+    scope = consent.get("scope")
+    try:        # a person's date is the end of that calendar day in RECALL_TIMEZONE (engine/days.py)
+        expires_at = days.as_end_of_day(consent.get("expires_at"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidCandidateData("consent.expires_at", "give a calendar day (YYYY-MM-DD) or an ISO 8601 "
+                                   "date-time with an offset") from exc
     if granted:
         if scope not in CONSENT_SCOPES:
             raise InvalidCandidateData("consent.scope", f"give one of {', '.join(CONSENT_SCOPES)} with consent")
@@ -163,13 +169,15 @@ def refresh_retention(candidate: Candidate) -> None:
 def consent_view(candidate: Candidate) -> ConsentView:
     return ConsentView(granted=bool(candidate.consent_granted), scope=candidate.consent_scope,
                        source=candidate.consent_source, expires_at=candidate.consent_expires_at,
+                       expires_on=days.iso_day(candidate.consent_expires_at),
                        withdrawn_at=candidate.consent_withdrawn_at, recorded_at=candidate.consent_recorded_at,
                        renewal_requested_at=candidate.consent_renewal_requested_at)
 
 
 # ---------------------------------------------------------------- views
 def decline_view(d: CandidateDecline) -> DeclineView:
-    return DeclineView(id=d.id, reason=d.reason, detail=d.detail, decline_date=d.decline_date, role=d.role,
+    return DeclineView(id=d.id, reason=d.reason, detail=d.detail, decline_date=d.decline_date,
+                       decline_day=days.local_day(d.decline_date), role=d.role,
                        hiring_manager=d.hiring_manager, instance_id=d.instance_id, needs=list(d.needs or []),
                        open_questions=list(d.open_questions or []), lang=d.lang, created_at=d.created_at)
 

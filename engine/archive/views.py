@@ -16,6 +16,7 @@ class ConsentView:
     withdrawn_at: datetime | None = None
     recorded_at: datetime | None = None
     renewal_requested_at: datetime | None = None
+    expires_on: str | None = None       # the calendar day (RECALL_TIMEZONE) the expiry closes, engine/days.py
 
 
 @dataclass
@@ -31,6 +32,7 @@ class DeclineView:
     open_questions: list
     lang: str
     created_at: datetime
+    decline_day: str | None = None      # the calendar day (RECALL_TIMEZONE) of decline_date
 
 
 @dataclass

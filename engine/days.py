@@ -1,0 +1,83 @@
+"""Calendar days a person enters: one convention everywhere (docs/privacy.md, "Dates").
+
+A date a person enters (a consent expiry, a decline date) is a calendar day in the service's
+zone (`RECALL_TIMEZONE`, default Asia/Shanghai). It is stored as the end of that day in that
+zone (23:59:59.999999), and shown as that same day everywhere: the API gives the day beside
+the instant, the timeline, the card, the task prefill and the web form all print the day, never
+an instant formatted in some other zone. An instant given instead of a day stands for its day
+in the zone; one at midnight sharp closes the day before (as stored expiries did before).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_ZONE = "Asia/Shanghai"
+_BEIJING = timezone(timedelta(hours=8), "CST")
+_zone = None
+
+
+def load_zone(name: str):
+    """The tzinfo for `name`; Asia/Shanghai falls back to UTC+8 where no tz database is installed."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        if name == DEFAULT_ZONE:
+            return _BEIJING
+        raise ValueError(f"RECALL_TIMEZONE={name!r} is not a known time zone") from exc
+
+
+def use_zone(name: str) -> None:
+    """Set the service's zone (RecallEngine.from_settings does, from RECALL_TIMEZONE)."""
+    global _zone
+    _zone = load_zone(name)
+
+
+def zone():
+    global _zone
+    if _zone is None:
+        _zone = load_zone(DEFAULT_ZONE)
+    return _zone
+
+
+def end_of_day(day: date):
+    """The last instant of `day` in the zone, in UTC (how a person's date is stored)."""
+    return datetime.combine(day, time.max, zone()).astimezone(timezone.utc)
+
+
+def start_of_day(day: date):
+    return datetime.combine(day, time.min, zone()).astimezone(timezone.utc)
+
+
+def day_closed_by(instant: datetime | None) -> date | None:
+    """The calendar day an end-of-day instant stands for (midnight sharp closes the day before)."""
+    if instant is None:
+        return None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=timezone.utc)
+    return (instant.astimezone(zone()) - timedelta(microseconds=1)).date()
+
+
+def as_end_of_day(value) -> datetime | None:
+    """A day (date or 'YYYY-MM-DD') or an instant → the end of that calendar day in the zone."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    if isinstance(value, datetime):
+        value = day_closed_by(value)
+    return end_of_day(value)
+
+
+def iso_day(instant: datetime | None) -> str | None:
+    day = day_closed_by(instant)
+    return day.isoformat() if day else None
+
+
+def local_day(instant: datetime | None) -> str | None:
+    """The calendar day in the zone on which something happened (a decline)."""
+    if instant is None:
+        return None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=timezone.utc)
+    return instant.astimezone(zone()).date().isoformat()
