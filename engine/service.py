@@ -62,9 +62,11 @@ class RecallEngine:
             timeout=script_timeout, sandbox=shared_pool(script_workers, script_memory_mb)),
                                self.clock, message_ttl=message_ttl)
         from .archive.consent import record_task_answer
+        from .archive.records import record_decline_answer
         # Run in a task completion's unit of work, after the change: (session, runtime, instance_id,
-        # element_id, data, actor). The archive applies a consent answer here, as that user's change.
-        self.completion_hooks: list[Callable] = [record_task_answer]
+        # element_id, data, actor). The archive applies a consent answer and a confirmed decline here,
+        # as that user's change.
+        self.completion_hooks: list[Callable] = [record_task_answer, record_decline_answer]
 
     @classmethod
     def from_settings(cls, settings: Settings, *, db: Database | None = None) -> "RecallEngine":

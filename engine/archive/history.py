@@ -22,7 +22,7 @@ RECEIVED_MESSAGES = ("candidate_replied", "offer_response", "new_hire_feedback",
                      "candidate_signal")
 TIMELINE_KINDS = ("instance_started", "task_completed", "timer_fired", "message_delivered", "instance_completed",
                   "instance_cancelled", "instance_error", "contact_viewed", "data_erased", "decline_recorded",
-                  "consent_changed")
+                  "consent_changed", "decline_changed")
 
 
 def cases(session: Session, ids: list[str]) -> list[CaseView]:
@@ -109,6 +109,9 @@ def _summary(event: AuditEvent) -> str:
         return "contact details read by the hiring manager"
     if event.kind == "decline_recorded":
         return f"decline recorded ({details.get('decline_reason')})"
+    if event.kind == "decline_changed":
+        return f"decline confirmed with changes in {event.element_id} by {event.actor} " \
+               f"({', '.join(details.get('fields') or [])})"
     if event.kind == "consent_changed":
         changes = "; ".join(f"{name}: {before!r} -> {after!r}" for name, (before, after)
                             in sorted((details.get("fields") or {}).items()))

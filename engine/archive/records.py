@@ -242,3 +242,45 @@ def decline_prefill(candidate: Candidate, decline: CandidateDecline) -> dict:
     if decline.hiring_manager:
         out["manager_username"] = decline.hiring_manager
     return out
+
+
+# archive_decline field -> the decline's column it confirms
+DECLINE_ANSWER_FIELDS = {"decline_reason": "reason", "decline_detail": "detail", "needs": "needs",
+                         "open_questions": "open_questions"}
+
+
+def _same(a, b) -> bool:
+    """Equal as the archive means it: None, "" and [] are all 'nothing recorded'."""
+    return (a or None) == (b or None)
+
+
+def record_decline_answer(session: Session, runtime, *, instance_id: str, element_id: str, data: dict,
+                          actor: str) -> bool:
+    """`archive_decline` confirms the decline that started the case: where the answer differs from
+    the archive's decline row, the row takes the answer, as `actor`'s change (audit `decline_changed`
+    naming the fields; free text is not copied into the audit). Runs in the completion's unit of work."""
+    if element_id != "archive_decline":
+        return False
+    decline = session.scalars(select(CandidateDecline).where(CandidateDecline.instance_id == instance_id)).first()
+    candidate = session.get(Candidate, decline.candidate_id) if decline is not None else None
+    if candidate is None or candidate.anonymised_at is not None:
+        return False
+    changed = []
+    for field, column in DECLINE_ANSWER_FIELDS.items():
+        if field not in (data or {}):
+            continue
+        value = data[field]
+        if column in ("needs", "open_questions"):
+            value = list(value or [])
+        if not _same(value, getattr(decline, column)):
+            setattr(decline, column, value)
+            changed.append(field)
+    if not changed:
+        return False
+    candidate.updated_at = runtime.clock.now()
+    session.flush()
+    reindex(session, candidate)
+    runtime.audit(session, instance_id, "decline_changed", actor, element_id, None,
+                  {"candidate_id": candidate.id, "decline_id": decline.id, "fields": changed,
+                   **({"decline_reason": decline.reason} if "decline_reason" in changed else {})})
+    return True

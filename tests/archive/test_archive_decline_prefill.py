@@ -62,7 +62,7 @@ def test_the_decline_arrives_in_archive_decline_and_completing_it_as_shown_keeps
     assert consent["granted"] is True and consent["withdrawn_at"] is None
     assert consent["scope"] == "similar_roles" and consent["source"] == "电话"
     kinds = [e["kind"] for e in candidate["timeline"]]
-    assert "consent_withdrawn" not in kinds and "consent_changed" not in kinds
+    assert "consent_withdrawn" not in kinds and "consent_changed" not in kinds and "decline_changed" not in kinds
     assert kinds.count("consent_granted") == 1                  # the decline's; the task repeated it
     assert _ok(caller(HR).get(f"/process-instances/{case}"))["status"] == "waiting"
 
@@ -127,3 +127,24 @@ def test_a_changed_expiry_is_recorded_as_the_user_s_change_and_nothing_else_is(a
     assert event["actor"] == HR and event["details"]["fields"] == {"consent_expiry": ["2027-01-05", "2027-03-31"]}
     _run_privacy_jobs(engine)
     assert _ok(caller(HR).get(f"/candidates/{CANDIDATE}"))["consent"]["withdrawn_at"] is None
+
+
+def test_a_decline_confirmed_with_changes_updates_the_archive_as_that_user_s_change(api):
+    app, engine, caller = api
+    case = _record(caller)
+    task = _task(caller(HR), case, "archive_decline")
+    answer = {**_as_shown(task), "decline_reason": "salary", "decline_detail": "其实主要是薪资",
+              "needs": ["弹性工作制"]}
+    _ok(caller(HR).post(f"/tasks/{task['id']}/complete", json={"data": answer}))
+    candidate = _ok(caller(HR).get(f"/candidates/{CANDIDATE}"))
+    [decline] = candidate["declines"]
+    assert (decline["reason"], decline["detail"], decline["needs"], decline["open_questions"]) == (
+        "salary", "其实主要是薪资", ["弹性工作制"], ["晋升路径是什么?"])
+    [entry] = [e for e in candidate["timeline"] if e["kind"] == "decline_changed"]
+    assert entry["actor"] == HR and "decline_reason" in entry["summary"] and "needs" in entry["summary"]
+    history = _ok(caller(HR).get(f"/process-instances/{case}/history"))["items"]
+    [event] = [h for h in history if h["kind"] == "decline_changed"]
+    assert event["actor"] == HR and event["details"]["fields"] == ["decline_reason", "decline_detail", "needs"]
+    assert "其实主要是薪资" not in str(event["details"])          # free text stays out of the audit details
+    found = _ok(caller(HR).get("/candidates?reason=salary"))["items"]
+    assert [c["id"] for c in found] == [CANDIDATE]
