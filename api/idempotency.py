@@ -20,6 +20,7 @@ from werkzeug.exceptions import BadRequest
 from engine.idempotency import Replay
 
 from .auth import endpoint_key
+from .inputs import NO_BODY, parsed_body
 from .state import current_user, state
 
 log = logging.getLogger("recall.api")
@@ -37,11 +38,11 @@ IDEMPOTENCY_PARAMETER = {
 
 def request_fingerprint() -> str:
     """sha256 of the path and the body (JSON canonicalised, so key order and spacing do not matter)."""
-    raw = request.get_data(cache=True)
-    try:
-        body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode() if raw else b""
-    except ValueError:
-        body = raw
+    parsed = parsed_body()      # parsed and checked once at the edge (api/inputs.py)
+    if parsed is not NO_BODY:
+        body = json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+    else:
+        body = request.get_data(cache=True)
     return hashlib.sha256(request.path.encode() + b"\n" + body).hexdigest()
 
 
