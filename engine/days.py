@@ -1,8 +1,9 @@
 """Calendar days a person enters: one convention everywhere (docs/privacy.md, "Dates").
 
 A date a person enters (a consent expiry, a decline date) is a calendar day in the service's
-zone (`RECALL_TIMEZONE`, default Asia/Shanghai). It is stored as the end of that day in that
-zone (23:59:59.999999), and shown as that same day everywhere: the API gives the day beside
+zone (`RECALL_TIMEZONE`, default Asia/Shanghai). A day that ends something (an expiry) is stored
+as the end of that day in that zone (23:59:59.999999); a day a count starts from (a decline date)
+as its start. Either is shown as that same day everywhere: the API gives the day beside
 the instant, the timeline, the card, the task prefill and the web form all print the day, never
 an instant formatted in some other zone. An instant given instead of a day stands for its day
 in the zone; one at midnight sharp closes the day before (as stored expiries did before).

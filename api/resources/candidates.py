@@ -100,7 +100,7 @@ class DeclineInSchema(Strict):
     reason = fields.String(required=True, validate=validate.OneOf(DECLINE_REASONS))
     detail = _str(5000, load_default=None, allow_none=True)
     decline_date = DayOrMoment(load_default=None, allow_none=True, metadata={"description":
-        "default: now; the cadence counts from it. A day (YYYY-MM-DD, RECALL_TIMEZONE) means the end of that day"})
+        "default: now; the cadence counts from it. A day (YYYY-MM-DD, RECALL_TIMEZONE) means the start of that day"})
     role = _str(255, load_default=None, allow_none=True)
     hiring_manager = _str(255, load_default=None, allow_none=True)
     needs = _str_list(load_default=None, allow_none=True)

@@ -85,8 +85,8 @@ class TalentArchive:
                 raise records.InvalidCandidateData("reason", f"give one of {', '.join(records.DECLINE_REASONS)}")
             now = self.clock.now()
             decline_date: datetime = decline.get("decline_date") or now
-            if not isinstance(decline_date, datetime):      # a calendar day: its end (engine/days.py)
-                decline_date = days.end_of_day(decline_date)
+            if not isinstance(decline_date, datetime):      # a calendar day: the count starts with it (engine/days.py)
+                decline_date = days.start_of_day(decline_date)
             needs = list(decline.get("needs") or candidate.needs or [])
             questions = list(decline.get("open_questions") or candidate.open_questions or [])
             lang = decline.get("lang") or "zh"

@@ -1,7 +1,7 @@
 // The HR workspace: a small router and one function per page, drawn from the JSON API.
 import { ApiError, apiFeatures, get, getToken, post, request, setToken, whenUnauthorized } from "./api.js";
 import { callActivities, drawDiagram, elementIds, elementNames, nameOf } from "./diagram.js";
-import { append, clear, formatDateTime, formatDuration, h, localDate, localDateTime, time, uid } from "./dom.js";
+import { append, clear, formatDateTime, formatDuration, h, localDate, time, uid } from "./dom.js";
 import { SchemaForm } from "./form.js";
 import {
   CHANNELS, CONSENT_SCOPES, HISTORY_KINDS, MESSAGES, REASONS, STATUSES, label, lang, pick, setLang, t,
@@ -585,7 +585,7 @@ async function candidatesPage(body, ctx) {
       return h("tr", {},
         h("th", { scope: "row", "data-label": t("col_name") }, h("a", { href: href(`candidates/${encodeURIComponent(c.id)}`) }, candidateName(c, c.id))),
         h("td", { "data-label": t("col_role") }, c.role_applied || (last && last.role) || "—"),
-        h("td", { "data-label": t("col_reason") }, last ? [label(REASONS, last.reason), " · ", time(last.decline_date, true)] : "—"),
+        h("td", { "data-label": t("col_reason") }, last ? [label(REASONS, last.reason), " · ", time(last.decline_day || last.decline_date, true)] : "—"),
         h("td", { "data-label": t("col_next_follow_up") }, c.next_follow_up_at ? time(c.next_follow_up_at) : "—"),
         h("td", { "data-label": t("col_tags") }, (c.tags || []).length ? (c.tags || []).map((x) => h("span", { class: "tag" }, x)) : "—"));
     }))));
@@ -630,7 +630,8 @@ async function candidatePage(body, ctx, id) {
     h("dt", {}, t("consent")), h("dd", {}, consent.granted ? h("strong", { class: "badge ok" }, t("consent_granted")) : h("strong", { class: "badge" }, t("consent_not_granted"))),
     consent.scope ? [h("dt", {}, t("consent_scope")), h("dd", {}, label(CONSENT_SCOPES, consent.scope))] : null,
     consent.source ? [h("dt", {}, t("consent_source")), h("dd", {}, consent.source)] : null,
-    consent.expires_at ? [h("dt", {}, t("consent_expires")), h("dd", {}, time(consent.expires_at, true))] : null);
+    // the day the consent holds through (docs/privacy.md, "Dates"), never the instant in this browser's zone
+    consent.expires_at ? [h("dt", {}, t("consent_expires")), h("dd", {}, time(consent.expires_on || consent.expires_at, true))] : null);
   grid.append(h("section", { class: "card", "aria-labelledby": "archive-title" }, h("h2", { id: "archive-title" }, t("context_title")), facts, consentDl));
 
   const declines = c.declines || [];
@@ -638,7 +639,7 @@ async function candidatePage(body, ctx, id) {
   const names = await processNames();
   grid.append(h("section", { class: "card", "aria-labelledby": "declines-title" }, h("h2", { id: "declines-title" }, t("declines")),
     declines.length ? h("ol", { class: "declines" }, declines.map((d) => h("li", {},
-      h("p", {}, h("strong", {}, label(REASONS, d.reason)), d.decline_date ? [" · ", time(d.decline_date, true)] : null,
+      h("p", {}, h("strong", {}, label(REASONS, d.reason)), d.decline_date ? [" · ", time(d.decline_day || d.decline_date, true)] : null,
         d.role ? ` · ${t("role")}: ${d.role}` : "", d.hiring_manager ? ` · ${t("hiring_manager")}: ${d.hiring_manager}` : ""),
       d.detail ? h("p", { class: "detail" }, d.detail) : null))) : h("p", { class: "muted" }, t("none_recorded")),
     h("h3", { id: "cases-title" }, t("cases")),
@@ -826,9 +827,8 @@ async function newDeclinePage(body, ctx) {
     try {
       const decline = declineForm.value();
       const consent = decline.consent || {};
-      if (consent.expires_at && /^\d{4}-\d{2}-\d{2}$/.test(consent.expires_at)) consent.expires_at = localDateTime(consent.expires_at, "23:59");
+      // days go as typed: the server reads them as days in RECALL_TIMEZONE (docs/privacy.md, "Dates")
       decline.consent = { granted: Boolean(consent.granted), ...consent };
-      if (decline.decline_date && /^\d{4}-\d{2}-\d{2}$/.test(decline.decline_date)) decline.decline_date = localDateTime(decline.decline_date);
       let who = chosen;
       if (!who) {
         try {
