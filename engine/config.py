@@ -26,6 +26,7 @@ class Settings:
     message_ttl_seconds: int = 7 * 24 * 3600
     timezone: str = "Asia/Shanghai"          # the zone of calendar days people enter (engine/days.py)
     max_task_data_bytes: int = 256 * 1024    # one answer / start variables / payload, as JSON (engine/datasize.py)
+    max_instance_state_bytes: int = 1024 * 1024   # a case's stored state after a task answer (engine/datasize.py)
     log_level: str = "INFO"
 
     @classmethod
@@ -46,6 +47,7 @@ class Settings:
             "RECALL_SPEC_CACHE_SIZE": ("spec_cache_size", int),
             "RECALL_MESSAGE_TTL_SECONDS": ("message_ttl_seconds", int),
             "RECALL_MAX_TASK_DATA_BYTES": ("max_task_data_bytes", int),
+            "RECALL_MAX_INSTANCE_STATE_BYTES": ("max_instance_state_bytes", int),
             "RECALL_TIMEZONE": ("timezone", str),
             "RECALL_LOG_LEVEL": ("log_level", str),
         }
@@ -58,6 +60,9 @@ class Settings:
         settings = cls(**kwargs)
         from .days import load_zone
         load_zone(settings.timezone)         # ValueError naming RECALL_TIMEZONE when unknown
+        if settings.max_instance_state_bytes < 1024:
+            raise ValueError("RECALL_MAX_INSTANCE_STATE_BYTES must be at least 1024, "
+                             f"not {settings.max_instance_state_bytes}")
         if settings.max_task_data_bytes < 1024:
             raise ValueError(f"RECALL_MAX_TASK_DATA_BYTES must be at least 1024, not {settings.max_task_data_bytes}")
         if settings.script_memory_mb < 16:

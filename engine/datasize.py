@@ -12,6 +12,10 @@ import json
 from .errors import FieldError, FormValidationError
 
 DEFAULT_MAX_TASK_DATA_BYTES = 256 * 1024
+# SpiffWorkflow copies task data forward into every later task, so answers under the per-change
+# limit still add up; a task answer that would make the stored state (as saved, compressed when
+# large) bigger than this is refused too. Timers and messages are not refused by it.
+DEFAULT_MAX_INSTANCE_STATE_BYTES = 1024 * 1024
 
 
 def _size(value) -> int:
@@ -30,3 +34,13 @@ def check_data_size(data: dict | None, limit: int, *, what: str, prefix: str = "
         f"{prefix}{field}",
         f"{what} is {size} bytes, more than the limit of {limit} bytes (RECALL_MAX_TASK_DATA_BYTES); "
         f"this field is the largest ({largest} bytes)")])
+
+
+def check_state_size(state: bytes | None, limit: int) -> None:
+    """Raise FormValidationError (the whole answer) when a case's stored state passes `limit` bytes;
+    the caller's transaction rolls back, so nothing of the answer is written."""
+    if state is None or limit <= 0 or len(state) <= limit:
+        return
+    raise FormValidationError([FieldError(
+        "(body)", f"with this answer the case's stored state would be {len(state)} bytes, more than the limit "
+                  f"of {limit} bytes (RECALL_MAX_INSTANCE_STATE_BYTES): shorten the answer")])

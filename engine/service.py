@@ -31,7 +31,9 @@ from .errors import (
     InvalidState, NotAssignee, NotFound, StaleVersion, TaskNotReady,
 )
 from .assignment import check_four_eyes, check_users
-from .datasize import DEFAULT_MAX_TASK_DATA_BYTES, check_data_size
+from .datasize import (
+    DEFAULT_MAX_INSTANCE_STATE_BYTES, DEFAULT_MAX_TASK_DATA_BYTES, check_data_size, check_state_size,
+)
 from .forms import refuse_reserved, start_schema_name, validate_form_data, validate_start_variables
 from .models import (
     AuditEvent, HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, WaitingTimer,
@@ -49,13 +51,15 @@ class RecallEngine:
     def __init__(self, db: Database, *, clock=None, script_timeout: float = 1.0,
                  spec_cache_size: int = 64, message_ttl: timedelta = timedelta(days=7),
                  script_memory_mb: int = 256, script_workers: int = 2,
-                 max_task_data_bytes: int = DEFAULT_MAX_TASK_DATA_BYTES):
+                 max_task_data_bytes: int = DEFAULT_MAX_TASK_DATA_BYTES,
+                 max_instance_state_bytes: int = DEFAULT_MAX_INSTANCE_STATE_BYTES):
         from .sandbox import shared_pool
         from .scripting import make_script_engine
 
         self.db = db
         self.clock = clock or SystemClock()
         self.max_task_data_bytes = max_task_data_bytes      # one change's data (engine/datasize.py)
+        self.max_instance_state_bytes = max_instance_state_bytes   # a case's stored state after an answer
         self.serializer = StateSerializer()
         self.specs = SpecCache(self.serializer, spec_cache_size)
         self.runtime = Runtime(self.serializer, self.specs, make_script_engine(
@@ -82,7 +86,8 @@ class RecallEngine:
                    script_memory_mb=settings.script_memory_mb, script_workers=settings.script_workers,
                    spec_cache_size=settings.spec_cache_size,
                    message_ttl=timedelta(seconds=settings.message_ttl_seconds),
-                   max_task_data_bytes=settings.max_task_data_bytes)
+                   max_task_data_bytes=settings.max_task_data_bytes,
+                   max_instance_state_bytes=settings.max_instance_state_bytes)
 
     # ---------- definitions ----------
     def validate(self, paths: Sequence[str | Path], *, forms_dir=None):
@@ -309,6 +314,7 @@ class RecallEngine:
             derived = self.runtime.change(s, loaded, complete, Change(
                 "task_completed", actor, row.element_id, task_id, {"data": data},
                 completed_tasks={task_id}), expected_version=expected_version)
+            check_state_size(loaded.row.state, self.max_instance_state_bytes)
             for hook in self.completion_hooks:
                 hook(s, self.runtime, instance_id=row.instance_id, element_id=row.element_id, data=data, actor=actor)
             return _view_after(loaded, derived)

@@ -130,3 +130,34 @@ def test_too_large_start_variables_and_message_payloads_are_422(small_api):
                                             "payload": {"text": "好" * 5000}})
     assert sent.status_code == 422, sent.get_json()
     assert "text" in json.dumps(sent.get_json()["errors"]), sent.get_json()
+
+
+def test_an_answer_that_would_grow_the_case_past_its_state_limit_is_refused(database_url):
+    """Answers under the per-change limit still add up (task data is copied into later tasks)."""
+    import secrets
+    from api import create_app
+    from engine import users
+    from archive_helpers import PEOPLE, Caller
+
+    app = create_app({"RECALL_DATABASE_URL": database_url, "RECALL_CLOCK": "simulated", "TESTING": True,
+                      "RECALL_MAX_TASK_DATA_BYTES": "200000", "RECALL_MAX_INSTANCE_STATE_BYTES": "65536"})
+    engine = app.extensions["recall"].engine
+    try:
+        engine.deploy([WORKFLOWS], actor="process.owner")
+        tokens = {name: users.add_user(engine.db, name, role, groups)[1] for name, (role, groups) in PEOPLE.items()}
+        client = app.test_client()
+        as_ = lambda name: Caller(client, tokens[name])        # noqa: E731
+        instance = as_(ATS).post("/process-instances", json={
+            "process_key": "offer_recall", "business_key": "c-11",
+            "variables": {"candidate_id": "c-11", "decline_date": "2026-01-05T09:00:00+08:00"}}).get_json()
+        ready = task(engine, instance["id"], "archive_decline")
+        answer = as_(HR).post(f"/tasks/{ready.id}/complete", json={"data": {
+            "decline_reason": "salary", "talent_pool_consent": False, "decline_detail": secrets.token_hex(50_000)}})
+        assert answer.status_code == 422, answer.get_json()
+        assert "RECALL_MAX_INSTANCE_STATE_BYTES" in answer.get_json()["errors"][0]["message"]
+        after = engine.get_instance(instance["id"])
+        assert [t.element_id for t in after.ready_tasks] == ["archive_decline"]
+        with engine.db.reading() as s:
+            assert s.scalar(select(func.count()).select_from(HumanTask)) == 1
+    finally:
+        engine.db.dispose()
