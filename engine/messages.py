@@ -27,7 +27,7 @@ from collections import OrderedDict
 from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, func, or_, select, true, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
@@ -172,25 +172,28 @@ def _single_value(correlation: dict) -> str | None:
 
 
 def _cases_exist(session: Session, correlation: dict, instance_id: str | None, *, live: bool) -> bool:
-    """A case of these correlation values: one waiting on them for any message, one whose business
-    key is the value, or (for a candidate) one started by a recorded decline."""
-    from .archive_models import CandidateDecline
+    """A case of these correlation values. A candidate's cases are the archive's (engine/archive/cases.py:
+    by decline, business key, start variable, subscription or message); for other correlations, a
+    case waiting on these values for any message, or whose business key is the one value."""
+    from .archive import cases
 
     if instance_id is not None:
         row = session.get(ProcessInstance, instance_id)
         return row is not None and (not live or row.status in CASE_STATUSES)
-    statuses = ProcessInstance.status.in_(CASE_STATUSES) if live else True
-    key = sidetables.correlation_key(correlation)
-    conditions = [exists().where(MessageSubscription.instance_id == ProcessInstance.id,
-                                 MessageSubscription.correlation_key == key)]
     value = _single_value(correlation)
+    if value is not None and "candidate_id" in correlation:
+        ids = cases.instance_ids(session, value)
+        if not live or not ids:
+            return bool(ids)
+        return session.scalar(select(ProcessInstance.id).where(ProcessInstance.id.in_(ids),
+                                                               ProcessInstance.status.in_(CASE_STATUSES))
+                              .limit(1)) is not None
+    conditions = [exists().where(MessageSubscription.instance_id == ProcessInstance.id,
+                                 MessageSubscription.correlation_key == sidetables.correlation_key(correlation))]
     if value is not None:
         conditions.append(ProcessInstance.business_key == value)
-        if "candidate_id" in correlation:
-            conditions.append(ProcessInstance.id.in_(select(CandidateDecline.instance_id)
-                                                     .where(CandidateDecline.candidate_id == value)))
-    found = session.scalar(select(ProcessInstance.id).where(statuses, or_(*conditions)).limit(1))
-    return found is not None
+    statuses = ProcessInstance.status.in_(CASE_STATUSES) if live else true()
+    return session.scalar(select(ProcessInstance.id).where(statuses, or_(*conditions)).limit(1)) is not None
 
 
 def _candidate_known(session: Session, correlation: dict) -> bool:

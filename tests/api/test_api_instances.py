@@ -89,7 +89,11 @@ def test_messages_are_delivered_by_correlation_or_buffered(as_user):
     assert waiting["waiting_messages"] == [{"name": "candidate_replied", "correlation": {"candidate_id": "c-9"},
                                             "element_id": "wait_reply"}]
     ats = as_user("ats")
-    early = ats.post("/messages", json={"name": "candidate_replied", "correlation": {"candidate_id": "c-nobody"}})
+    # A candidate nobody knows is refused (issue 13.8); one whose case does not wait yet is kept for later.
+    nobody = ats.post("/messages", json={"name": "candidate_replied", "correlation": {"candidate_id": "c-nobody"}})
+    assert nobody.status_code == 422 and nobody.json["errors"][0]["field"] == "correlation.candidate_id"
+    start_approval(hr, "c-10")
+    early = ats.post("/messages", json={"name": "candidate_replied", "correlation": {"candidate_id": "c-10"}})
     assert early.status_code == 202 and early.json["status"] == "buffered" and early.json["buffered_id"]
     assert early.json["delivered_to"] == [] and early.json["expires_at"]
     delivered = ats.post("/messages", json={"name": "candidate_replied", "correlation": {"candidate_id": "c-9"},
