@@ -136,7 +136,9 @@ def test_consent_answers_renewal_lapse_and_retention(archive, recall):
     # the archive_decline answers were applied when the tasks were completed, not by a job
     consent = archive.get_candidate(renewing.id, viewer=Viewer(HR, "hr")).consent
     assert consent.granted and consent.scope == "similar_roles" and consent.source == "task:archive_decline"
-    assert consent.expires_at == datetime(2026, 2, 19, 16, 0, tzinfo=timezone.utc)    # end of that day, Beijing
+    # the last instant of that day in Beijing (engine/days.py), shown as that day
+    assert consent.expires_at == datetime(2026, 2, 19, 15, 59, 59, 999999, tzinfo=timezone.utc)
+    assert consent.expires_on == "2026-02-19"
 
     wait(recall, days=20)                                        # 26 days before expiry: ask for renewal
     report = archive.run_jobs()
