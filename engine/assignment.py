@@ -13,10 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import NotAssignee
-from .forms import check_user_fields
+from .forms import SEPARATE_FROM, check_user_fields
 from .models import AuditEvent, User
 
-SEPARATE_FROM = "separateFrom"
 
 
 class FourEyesViolation(NotAssignee):

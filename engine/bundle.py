@@ -44,7 +44,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser  # VALIDATOR: built once at import
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
-from .forms import start_schema_name
+from .forms import SEPARATE_FROM, start_schema_name
 from . import message_rules
 from .scripting import compile_check
 from .templates import read_templates
@@ -574,6 +574,7 @@ class _Loader:
                     self.report(doc.name, part, message)
 
     def check_forms(self, doc: _Doc) -> None:
+        user_tasks = {t.get("id") for t in doc.root.iterfind(".//bpmn:userTask", NS)}
         for task in doc.root.iterfind(".//bpmn:userTask", NS):
             extensions = _extensions(task)
             if extensions is None:
@@ -584,6 +585,10 @@ class _Loader:
             if not schema:
                 self.report(doc.name, task, "user task has no form: add the spiffworkflow:property "
                             "formJsonSchemaFilename")
+            for checked in filter(None, (p.strip() for p in properties.get(SEPARATE_FROM, "").split(","))):
+                if checked not in user_tasks:     # a typo would switch the four-eyes rule off
+                    self.report(doc.name, task, f"{SEPARATE_FROM} names {checked!r}, which is not a user task "
+                                "in this file")
             for name, is_schema in ((schema, True), (properties.get("formUiSchemaFilename"), False)):
                 if name and name not in self.form_problems:  # report each form's problems once
                     self.form_problems[name] = self._load_form(name, is_schema)

@@ -36,6 +36,8 @@ RESERVED_VARIABLES = frozenset({
 })
 USER_FIELD = "x-recall-user"        # schema annotation: this string is a user name of the given role
 START_SCHEMA_SUFFIX = ".start.schema.json"
+# User-task property: BPMN ids whose last performer may not act on this task (engine/assignment.py).
+SEPARATE_FROM = "separateFrom"
 # Keywords whose subschemas describe the same object (their `properties` are declared too).
 _SAME_OBJECT = ("allOf", "anyOf", "oneOf", "then", "else", "if")
 

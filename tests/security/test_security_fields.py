@@ -200,3 +200,17 @@ def test_whoever_prepared_a_reoffer_cannot_approve_it(api):
     approve = _task(both, case, "approve_reoffer")
     _complete(both, approve["id"], {"approved": True})               # someone else prepared this one
     assert _task(caller(HR), case, "send_reoffer")["status"] == "ready"
+
+
+def test_a_misspelled_four_eyes_reference_is_refused_at_deploy(tmp_path):
+    import shutil
+
+    from archive_helpers import WORKFLOWS
+    from engine.bundle import load_bundle
+
+    shutil.copytree(WORKFLOWS, tmp_path / "workflows")
+    shutil.copytree(WORKFLOWS.parent / "forms", tmp_path / "forms")
+    diagram = tmp_path / "workflows" / "reoffer.bpmn"
+    diagram.write_text(diagram.read_text().replace('value="prepare_reoffer"', 'value="prepare_reofer"'))
+    problems = [str(d) for d in load_bundle([tmp_path / "workflows"]).diagnostics]
+    assert len(problems) == 1 and "approve_reoffer: separateFrom names 'prepare_reofer'" in problems[0], problems
