@@ -244,3 +244,29 @@ def test_the_shipped_declarations_load_and_a_change_to_them_is_a_new_version(api
     root = _bundle(tmp_path, lambda m: m["candidate_replied"].update(buffer="P14D"))
     results = {r.process_key: r for r in engine.deploy([root / "workflows"], forms_dir=root / "forms")}
     assert all(r.created and r.version == 2 for r in results.values())
+
+
+def test_concurrent_deliveries_of_one_message_id_apply_it_once(api):
+    import threading
+
+    engine, archive, _ = api
+    candidate, case = _case(engine, archive)
+    answers, errors, gate = [], [], threading.Barrier(4)
+
+    def send():
+        gate.wait()
+        try:
+            answers.append(engine.deliver_message("candidate_replied", {"candidate_id": candidate}, {"text": "在"},
+                                                  actor=ATS, message_id="wecom-race"))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and len(answers) == 4
+    assert {tuple(a.delivered_to) for a in answers} == {(case,)}
+    assert sorted(a.replayed for a in answers) == [False, True, True, True]
+    assert len([e for e in engine.history(case) if e.kind == "message_delivered"]) == 1
