@@ -76,6 +76,8 @@ class DiagnosticSchema(Strict):
     element_id = fields.String(allow_none=True)
     message = fields.String()
     text = fields.String(metadata={"description": "file:line: element: message"})
+    internal = fields.Boolean(metadata={"description": "true: a check itself failed on this file (report it); "
+                                        "the bundle is refused and the other checks still ran"})
 
 
 class ProblemSchema(Strict):

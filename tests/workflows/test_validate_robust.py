@@ -154,4 +154,4 @@ def test_deploy_api_takes_dmn_1_2_and_answers_422_with_located_diagnostics(owner
     diagnostics = response.get_json()["diagnostics"]
     files = {(d["file"], d["element_id"]) for d in diagnostics}
     assert (DMN_FILE, "follow_up_template_table") in files and ("workflows/handoff.bpmn", "remind_manager") in files
-    assert all(isinstance(d["line"], int) for d in diagnostics)
+    assert all(isinstance(d["line"], int) and d["internal"] is False for d in diagnostics)
