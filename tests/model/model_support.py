@@ -443,7 +443,7 @@ def register_profiles() -> None:
                                          HealthCheck.data_too_large])
     settings.register_profile("ci", max_examples=int(os.environ.get("RECALL_MODEL_EXAMPLES", "8")),
                               stateful_step_count=int(os.environ.get("RECALL_MODEL_STEPS", "30")), derandomize=True, **common)
-    settings.register_profile("soak", max_examples=100_000, stateful_step_count=50, derandomize=False, **common)
+    settings.register_profile("soak", max_examples=300, stateful_step_count=50, derandomize=False, **common)
 
 
 def model_settings():

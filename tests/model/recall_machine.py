@@ -240,7 +240,7 @@ class RecallMachine(RuleBasedStateMachine):
         if element == "archive_decline":
             keep = {k: prefill[k] for k in ("decline_reason", "talent_pool_consent", "consent_scope",
                                             "consent_expiry") if k in prefill}
-            hints = {"consent_expiry": future_day, "talent_pool_consent": lambda r: r.random() < 0.7}
+            hints = {"consent_expiry": future_day, "talent_pool_consent": lambda r: r.random() < 0.85}
             if keep and rnd.random() < 0.7:
                 hints.update(keep)       # HR mostly confirms what the form shows
             return hints
@@ -649,7 +649,7 @@ class RecallMachine(RuleBasedStateMachine):
     @logged
     def cancel_case(self, case, rnd):
         model = self.w.cases.get(case)
-        if model is None or not model.live or rnd.randint(0, 2) != 0:
+        if model is None or not model.live or rnd.randint(0, 4) != 0:
             return
         answer = self.api[HR].post(f"/process-instances/{case}/cancel", {"reason": "model: HR closed it"})
         if answer.status != 200 or answer.body["status"] != "cancelled":
@@ -661,7 +661,7 @@ class RecallMachine(RuleBasedStateMachine):
     @logged
     def erase_candidate(self, candidate, rnd):
         cand = self.w.candidates[candidate]
-        if cand.erased or rnd.randint(0, 2) != 0:
+        if cand.erased or rnd.randint(0, 4) != 0:
             return
         live = [c.id for c in self.w.live_cases_of(cand.id)]
         answer = self.api[HR].delete(f"/candidates/{candidate}")
@@ -687,7 +687,7 @@ class RecallMachine(RuleBasedStateMachine):
     def change_consent(self, candidate, rnd):
         """Withdraw consent (the candidate's running cases end) or give it again, through PATCH."""
         cand = self.w.candidates[candidate]
-        if cand.erased or cand.anonymised or rnd.randint(0, 1) != 0:
+        if cand.erased or cand.anonymised or rnd.randint(0, 3) != 0:
             return
         if (rnd.random() < 0.5):
             consent = {"granted": False, "withdraw": True}
