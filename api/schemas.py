@@ -199,7 +199,7 @@ class StartInstanceSchema(Strict):
     process_key = fields.String(required=True, validate=validate.Length(min=1, max=255))
     business_key = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=255))
     variables = fields.Dict(keys=fields.String(validate=validate.Length(min=1)), load_default=dict)
-    version = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1),
+    version = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1, max=2_147_483_647),
                              metadata={"description": "a definition version; default: the latest"})
 
 
