@@ -601,6 +601,8 @@ def _rebuilt(info: dict) -> Exception:
     same types as in-process), anything else as a ScriptError naming its type. The script
     line, when known, is in `.script_lineno`.
     """
+    if not isinstance(info, dict):
+        info = {"type": "ScriptError", "message": "the script sandbox answered with unreadable data"}
     name, message = str(info.get("type")), str(info.get("message"))
     lineno = info.get("lineno") if isinstance(info.get("lineno"), int) else None
     if name in _SCRIPT_ERRORS:
@@ -610,7 +612,8 @@ def _rebuilt(info: dict) -> Exception:
         error = None
         if isinstance(cls, type) and issubclass(cls, Exception):
             try:
-                error = cls(*info.get("args", [message]))
+                args = info.get("args")
+                error = cls(*(args if isinstance(args, list) else [message]))
             except Exception:
                 error = None
         if error is None:

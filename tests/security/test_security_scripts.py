@@ -99,8 +99,9 @@ def write_bundle(root: Path, processes: dict[str, str]) -> Path:
     return root / "workflows"
 
 
-def _sandbox_processes() -> set[int]:
-    """Running `engine.sandbox_worker` processes that are children of this process."""
+def _sandbox_processes(parent: int | None = None) -> set[int]:
+    """Running `engine.sandbox_worker` processes that are children of `parent` (default: this process)."""
+    parent = os.getpid() if parent is None else parent
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -110,9 +111,22 @@ def _sandbox_processes() -> set[int]:
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if b"engine.sandbox_worker" in cmdline and ppid == os.getpid():
+        if b"engine.sandbox_worker" in cmdline and ppid == parent and ") Z" not in (entry / "stat").read_text():
             found.add(int(entry.name))
     return found
+
+
+def _still_running(pids: set[int]) -> set[int]:
+    """Those of `pids` that are still a live (not zombie) sandbox worker, whoever their parent is now."""
+    alive = set()
+    for pid in pids:
+        try:
+            if (b"engine.sandbox_worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                    and ") Z" not in Path(f"/proc/{pid}/stat").read_text()):
+                alive.add(pid)
+        except OSError:
+            pass
+    return alive
 
 
 # ---------------------------------------------------------------- in this process (engine fixture)
@@ -231,7 +245,7 @@ def test_a_crashing_worker_is_replaced_and_values_cross_the_pipe_intact():
         assert second and second != first
     finally:
         pool.close()
-    assert not (set(first) | set(second)) & _sandbox_processes()   # closed: no process left behind
+    assert not _still_running(set(first) | set(second))      # closed: no process left behind
 
 
 def test_a_worker_exits_when_its_server_goes_away(tmp_path):
@@ -245,14 +259,7 @@ def test_a_worker_exits_when_its_server_goes_away(tmp_path):
             "import os; os._exit(0)\n") % str(ROOT)
     parent = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     pid = int(parent.stdout.strip())
-    deadline = time.monotonic() + 5
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
-        if ") Z" in stat:   # a zombie reaped by init soon
-            break
-        time.sleep(0.05)
-    stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
-    assert not stat or ") Z" in stat, f"sandbox worker {pid} outlived its parent: {stat}"
+    assert _wait_for(lambda: not _still_running({pid}), 5), f"sandbox worker {pid} outlived its parent"
 
 
 # ---------------------------------------------------------------- a real `recall serve`
@@ -357,4 +364,20 @@ def test_recall_serve_survives_crashing_hanging_and_memory_hungry_scripts(serve_
         assert times and max(times) < 1.0, f"/health took up to {max(times):.2f} s while bad scripts ran"
         assert server.proc.poll() is None, "recall serve died"
         assert http("GET", f"{server.base}/health", timeout=5)[0] == 200
+
+        # SIGTERM while a script spins in C: the server stops (it used to need kill -9), and
+        # its sandbox workers end with it.
+        workers = _sandbox_processes(pid)
+        assert workers, "the server ran scripts without sandbox workers"
+        status, _, spinning = http("POST", f"{server.base}/process-instances", {"process_key": "task_spin"}, hr)
+        completing = threading.Thread(target=http, args=("POST", f"{server.base}/tasks/"
+                                                         f"{spinning['ready_tasks'][0]['id']}/complete",
+                                                         {"data": {"note": "go"}}, hr), kwargs={"timeout": 30})
+        completing.start()
+        time.sleep(0.3)
+        stopping = time.monotonic()
+        assert server.stop(timeout=15) == 0
+        assert time.monotonic() - stopping < 10
+        completing.join(30)
+        assert _wait_for(lambda: not _still_running(workers), 5), "sandbox workers outlived the server"
     assert "Segmentation fault" not in server.output
