@@ -533,8 +533,11 @@ _CHEAP_NODES = (
     ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
     ast.IfExp, ast.Name, ast.Load, ast.Constant, ast.Subscript, ast.Slice, ast.Attribute, ast.Tuple,
     ast.List, ast.Set, ast.Dict,
-    ast.Add, ast.Sub, ast.Div, ast.FloorDiv, ast.Mult,   # operators: the BinOp around them decides
+    ast.Add, ast.Sub, ast.Div, ast.FloorDiv, ast.Mult, ast.Mod,   # operators: the BinOp around them decides
 )
+
+
+_SIZED_FORMAT = re.compile(r"%[^a-zA-Z%]*[\d*.(]")   # a %-spec with a width, precision, `*` or mapping key
 
 
 @functools.lru_cache(maxsize=4096)
@@ -542,8 +545,9 @@ def is_cheap(expression: str) -> bool:
     """True when an expression is bounded by its own size and the data's: it runs in-process.
 
     Names, constants, comparisons, boolean operators, conditional expressions, subscripts,
-    attribute reads and literal containers; `-`, `/`, `//`; `+` with a constant operand and
-    `*` by a float constant; calls only of a few helpers and builtins that take linear time
+    attribute reads and literal containers; `-`, `/`, `//`; `+` with a constant operand,
+    `*` by a float constant and `%` of a constant number or of a constant format string
+    without widths or precisions (`"P%dD" % days`); calls only of a few helpers and builtins that take linear time
     (`len`, `str`, `add_duration`, ...) and of a few read-only str/dict methods. No loops,
     comprehensions, lambdas, f-strings, `%`, `**` or other calls, and at most 1,000
     characters. Everything else runs in the sandbox.
@@ -569,6 +573,11 @@ def _cheap_node(node: ast.AST) -> bool:
         if isinstance(node.op, ast.Mult):
             return any(isinstance(side, ast.Constant) and type(side.value) is float
                        for side in (node.left, node.right))
+        if isinstance(node.op, ast.Mod):     # "P%dD" % days: a constant format without widths
+            left = node.left
+            return isinstance(left, ast.Constant) and (
+                type(left.value) in (int, float)
+                or (isinstance(left.value, str) and not _SIZED_FORMAT.search(left.value)))
         return False
     if isinstance(node, ast.keyword):
         return node.arg is not None        # no **kwargs

@@ -212,11 +212,13 @@ def test_cheap_expressions_stay_in_process_and_the_rest_go_to_the_sandbox():
 
     for expression in ['reason == "salary"', "not consent", "amount * 1.1 > limit and approved",
                        'data["x"].get("y", 0) >= 3', 'add_duration(declined_at, "P30D")',
-                       "days_between(a, b) + 1 < 30", "len(goals) in (1, 2, 3)", "'x' if a else 'y'"]:
+                       "days_between(a, b) + 1 < 30", "len(goals) in (1, 2, 3)", "'x' if a else 'y'",
+                       '"P%dD" % days_valid']:
         assert is_cheap(expression), expression
     for expression in ["any(iter(int, 1))", "sum(map(sum, [range(10 ** 6)] * 300))", "x * 3",
                        "[1 for a in b]", "f'{x:999999999}'", "'%999999999s' % x", "2 ** 100000",
-                       "hash(t)", "a + b", "s.replace('', s)", "(lambda: 1)()", "len(*x)"]:
+                       "hash(t)", "a + b", "s.replace('', s)", "(lambda: 1)()", "len(*x)", "fmt % x",
+                       '"%.999999999f" % x']:
         assert not is_cheap(expression), expression
 
 
