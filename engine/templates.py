@@ -13,7 +13,9 @@ building the big value first: string and list repetition, concatenation, `%` and
 `**`, padding methods and filters (`center`, `indent`, `join`, `replace`...) are checked before
 they run, every filter and method result after, the output is streamed and counted (captured
 blocks too, through `finalize`), `range` and the checks above watch a time budget
-(`MAX_RENDER_SECONDS`). A task whose template fails shows `suggestion_error` instead of a
+(`MAX_RENDER_SECONDS`); `lipsum` is not offered. Not bounded in-process: nested loops over the task's
+own data that neither call, filter nor output anything (the data itself is bounded by
+RECALL_MAX_TASK_DATA_BYTES). A task whose template fails shows `suggestion_error` instead of a
 suggestion; the case goes on and HR writes the message themselves.
 """
 from __future__ import annotations
@@ -147,6 +149,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self.emitted = 0
         self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
         self.globals["range"] = self._range
+        self.globals.pop("lipsum", None)      # lipsum(100000) builds 100 MB before any check could see it
 
     def tick(self) -> None:
         if time.monotonic() > self.deadline:
