@@ -172,28 +172,33 @@ def _single_value(correlation: dict) -> str | None:
 
 
 def _cases_exist(session: Session, correlation: dict, instance_id: str | None, *, live: bool) -> bool:
-    """A case of these correlation values. A candidate's cases are the archive's (engine/archive/cases.py:
-    by decline, business key, start variable, subscription or message); for other correlations, a
-    case waiting on these values for any message, or whose business key is the one value."""
+    """A case of these correlation values: one waiting on them for any message, one whose business
+    key is the one value, one started by the candidate's recorded decline; failing those, for a
+    candidate, any case the archive finds for them (engine/archive/cases.py: also by start variable
+    and past messages, an audit scan: docs/privacy.md measures it, so it runs last)."""
     from .archive import cases
+    from .archive_models import CandidateDecline
 
     if instance_id is not None:
         row = session.get(ProcessInstance, instance_id)
         return row is not None and (not live or row.status in CASE_STATUSES)
-    value = _single_value(correlation)
-    if value is not None and "candidate_id" in correlation:
-        ids = cases.instance_ids(session, value)
-        if not live or not ids:
-            return bool(ids)
-        return session.scalar(select(ProcessInstance.id).where(ProcessInstance.id.in_(ids),
-                                                               ProcessInstance.status.in_(CASE_STATUSES))
-                              .limit(1)) is not None
+    statuses = ProcessInstance.status.in_(CASE_STATUSES) if live else true()
     conditions = [exists().where(MessageSubscription.instance_id == ProcessInstance.id,
                                  MessageSubscription.correlation_key == sidetables.correlation_key(correlation))]
+    value = _single_value(correlation)
+    candidate = value is not None and "candidate_id" in correlation
     if value is not None:
         conditions.append(ProcessInstance.business_key == value)
-    statuses = ProcessInstance.status.in_(CASE_STATUSES) if live else true()
-    return session.scalar(select(ProcessInstance.id).where(statuses, or_(*conditions)).limit(1)) is not None
+    if candidate:
+        conditions.append(ProcessInstance.id.in_(select(CandidateDecline.instance_id)
+                                                 .where(CandidateDecline.candidate_id == value)))
+    if session.scalar(select(ProcessInstance.id).where(statuses, or_(*conditions)).limit(1)) is not None:
+        return True
+    if not candidate:
+        return False
+    ids = cases.instance_ids(session, value)
+    return bool(ids) and session.scalar(select(ProcessInstance.id).where(ProcessInstance.id.in_(ids), statuses)
+                                        .limit(1)) is not None
 
 
 def _candidate_known(session: Session, correlation: dict) -> bool:
