@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "archive"))     # the archive suite's case helpers
 
 from archive_helpers import (  # noqa: E402
-    ATS, HR, PEOPLE, WORKFLOWS, Caller, archive_decline, complete, send_follow_up, task, wait,
+    ATS, HR, PEOPLE, WORKFLOWS, Caller, archive_decline, complete, send_follow_up, wait,
 )
 from engine.bundle import load_bundle  # noqa: E402
 from engine.models import AuditEvent, BufferedMessage, ReceivedMessage  # noqa: E402
