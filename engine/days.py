@@ -6,7 +6,8 @@ as the end of that day in that zone (23:59:59.999999); a day a count starts from
 as its start. Either is shown as that same day everywhere: the API gives the day beside
 the instant, the timeline, the card, the task prefill and the web form all print the day, never
 an instant formatted in some other zone. An instant given instead of a day stands for its day
-in the zone; one at midnight sharp closes the day before (as stored expiries did before).
+in the zone (2027-06-30T00:00+08:00 is 30 June). Reading a stored expiry back, an instant at
+midnight sharp closes the day before (expiries stored before this convention were next midnight).
 """
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def as_end_of_day(value) -> datetime | None:
     if isinstance(value, str):
         value = date.fromisoformat(value)
     if isinstance(value, datetime):
-        value = day_closed_by(value)
+        value = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(zone()).date()
     return end_of_day(value)
 
 

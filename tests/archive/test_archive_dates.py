@@ -32,7 +32,7 @@ def _instant(text):
 
 
 @pytest.mark.parametrize("given", ["2027-01-05", "2027-01-05T09:00:00+08:00", "2027-01-05T23:59:00+08:00",
-                                   "2027-01-05T02:00:00Z"])
+                                   "2027-01-05T00:00:00+08:00", "2027-01-04T16:30:00Z"])
 def test_a_consent_expiry_is_the_same_calendar_day_everywhere(api, given):
     app, engine, as_ = api
     hr = as_(HR)
