@@ -302,6 +302,8 @@ class _Loader:
         for line, name, message in problems:
             self.report(label, None, message, line=line, element_id=name)
         self.bundle.messages = declarations
+        if not declarations and any(name is None for _, name, _ in problems):
+            return                                  # the file itself is unreadable: said once, above
         declared = {name for name in declarations} | {name for _, name, _ in problems if name}
         for doc in self._ok("bpmn"):
             for message in doc.root.iterfind("bpmn:message", NS):
