@@ -248,7 +248,7 @@ def uncontained(tmp_path_factory):
         procs[name] = subprocess.Popen(
             [sys.executable, "-c", _CHILD, name, str(folder), f"sqlite:///{root / name / 'recall.sqlite3'}"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + BOUND + 7             # interpreter start-up, migration and deploy
+    deadline = time.monotonic() + BOUND + 30            # interpreter start-up, migration and deploy (busy CI)
     results = {}
     for name, proc in procs.items():
         try:
