@@ -34,24 +34,28 @@ class _NewInstance:
         self.__dict__.update(values)
 
 
-def instance_ids(session: Session, candidate_id: str) -> list[str]:
-    """The candidate's cases: started by a recorded decline, with the candidate id as business key
-    or as the `candidate_id` start variable (under any business key), or correlated on it (waiting
-    for a message, or sent one: live or ended)."""
+def instance_ids(session: Session, candidate_id: str, *, thorough: bool = False) -> list[str]:
+    """The candidate's cases: started by a recorded decline, or with the candidate id as business key.
+
+    `thorough` (erasure, consent lapse): also cases started with the candidate id as the
+    `candidate_id` start variable under any business key, and cases correlated on it (waiting for a
+    message, or sent one: live or ended). It scans two kinds of audit events (docs/privacy.md has
+    the measured cost), so the reads on every request use the indexed ways only."""
     by_decline = select(CandidateDecline.instance_id.label("id")).where(
         CandidateDecline.candidate_id == candidate_id, CandidateDecline.instance_id.is_not(None))
     by_key = select(ProcessInstance.id.label("id")).where(ProcessInstance.business_key == candidate_id)
-    key = correlation_key({"candidate_id": candidate_id})
-    by_subscription = select(MessageSubscription.instance_id.label("id")).where(
-        MessageSubscription.correlation_key == key)
-    by_buffer = select(BufferedMessage.delivered_to.label("id")).where(
-        BufferedMessage.correlation_key == key, BufferedMessage.delivered_to.is_not(None))
-    # start variables and delivered messages, from the audit trail (erasure only: a scan of two kinds)
-    by_history = select(AuditEvent.instance_id.label("id")).where(
-        AuditEvent.kind.in_(("instance_started", "message_delivered")), AuditEvent.instance_id.is_not(None),
-        or_(AuditEvent.details["candidate_id"].as_string() == candidate_id,
-            AuditEvent.details[("correlation", "candidate_id")].as_string() == candidate_id))
-    ids = union(by_decline, by_key, by_subscription, by_buffer, by_history).subquery()
+    ways = [by_decline, by_key]
+    if thorough:
+        key = correlation_key({"candidate_id": candidate_id})
+        ways.append(select(MessageSubscription.instance_id.label("id")).where(
+            MessageSubscription.correlation_key == key))
+        ways.append(select(BufferedMessage.delivered_to.label("id")).where(
+            BufferedMessage.correlation_key == key, BufferedMessage.delivered_to.is_not(None)))
+        ways.append(select(AuditEvent.instance_id.label("id")).where(
+            AuditEvent.kind.in_(("instance_started", "message_delivered")), AuditEvent.instance_id.is_not(None),
+            or_(AuditEvent.details["candidate_id"].as_string() == candidate_id,
+                AuditEvent.details[("correlation", "candidate_id")].as_string() == candidate_id)))
+    ids = union(*ways).subquery()
     return list(session.scalars(
         select(ProcessInstance.id).where(ProcessInstance.id.in_(select(ids.c.id)))
         .order_by(ProcessInstance.created_at, ProcessInstance.id)))

@@ -136,7 +136,7 @@ def lapses_due(session: Session, *, now: datetime, limit: int) -> list[str]:
 def lapse(engine, session: Session, candidate: Candidate, *, now: datetime, actor: str = "worker:consent") -> list[str]:
     """The consent ended: cancel the candidate's running cases and start the retention clock."""
     reason = "consent_withdrawn" if candidate.consent_withdrawn_at is not None else "consent_expired"
-    ids = cases.live_cases(session, cases.instance_ids(session, candidate.id))
+    ids = cases.live_cases(session, cases.instance_ids(session, candidate.id, thorough=True))
     cancelled = [i for i in ids if cases.cancel_case(engine, session, i, actor=actor, reason=reason)]
     candidate.consent_lapsed_at = now
     records.refresh_retention(candidate)

@@ -156,7 +156,7 @@ class TalentArchive:
         now = self.clock.now()
         privacy.secure_delete_on(s)
         scrubber = privacy.scrubber_for(s, candidate)
-        ids = cases.instance_ids(s, candidate.id)
+        ids = cases.instance_ids(s, candidate.id, thorough=True)     # every case that refers to the person
         # side rows first: the cancellations below only add rows without personal data
         tasks, audits, buffered = privacy.scrub_side_rows(s, ids, candidate.id, scrubber)
         cancelled, scrubbed = privacy.scrub_cases(self.engine, s, ids, scrubber, actor=actor, reason=reason)
