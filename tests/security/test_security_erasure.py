@@ -83,6 +83,21 @@ def test_erasure_finds_a_case_started_with_the_candidate_id_under_another_busine
     assert _secrets_in(_database_text(engine.db)) == []
 
 
+def test_a_withdrawn_consent_ends_a_case_started_under_another_business_key(api):
+    app, engine, as_ = api
+    hr = as_(HR)
+    assert hr.post("/candidates", json={"id": "c-77", "name": NAME}).status_code == 201
+    started = as_(ATS).post("/process-instances", json={
+        "process_key": "offer_recall", "business_key": "ats-77",
+        "variables": {"candidate_id": "c-77", "decline_date": "2026-01-05T09:00:00+08:00"}}).get_json()["id"]
+    hr.patch("/candidates/c-77", json={"consent": {"granted": True, "scope": "any_role", "expires_at": "2027-01-05"}})
+
+    withdrawn = hr.patch("/candidates/c-77", json={"consent": {"granted": False, "withdraw": True}})
+
+    assert withdrawn.status_code == 200, withdrawn.get_json()
+    assert engine.get_instance(started).status == "cancelled"
+
+
 # ---------------------------------------------------------------- 12.7: by field, not by string
 def _plant(engine, case: str, candidate_id: str) -> None:
     """Put the person's name and phone where no exact-string match finds them: under undeclared
