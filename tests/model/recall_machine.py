@@ -29,6 +29,8 @@ REASONS = ["salary", "counter_offer", "team", "career_path", "role_clarity", "co
            "other"]
 SCOPES = ["same_role", "similar_roles", "any_role"]
 SETTLE_SECONDS = 4.0      # how long a check waits for the worker (consent answers, lapses) before failing
+DEEP_PHASES = {"assess", "handoff", "manager", "take_back", "prepare", "approve_or_send", "approve", "send",
+               "offer_out", "goals", "onboarding"}
 FAR_STEPS = 4             # live cases of earlier examples checked per step (all of them after a clock move)
 
 
@@ -337,7 +339,9 @@ class RecallMachine(RuleBasedStateMachine):
             live = self.live_ids()
             if not live:
                 return
-            case_id = rnd.choice(live)
+            deep = [i for i in live if self.w.cases[i].phase in DEEP_PHASES]
+            # cases past the cadence are few: prefer them, or the suite rarely sees a re-offer or onboarding
+            case_id = rnd.choice(deep if deep and rnd.random() < 0.6 else live)
             model = self.w.cases[case_id]
             ready = self.ready_tasks(case_id)
             if not ready:
@@ -370,7 +374,8 @@ class RecallMachine(RuleBasedStateMachine):
             waiting += [(case.id, name) for name in sorted(names)]
         if not waiting:
             return
-        case_id, name = rnd.choice(waiting)
+        deep = [w for w in waiting if w[1] != "candidate_replied"]
+        case_id, name = rnd.choice(deep if deep and rnd.random() < 0.6 else waiting)
         model = self.w.cases[case_id]
         cand = self.w.candidates[model.candidate]
         payload = {"text": rnd.choice(["谢谢惦记,我想再聊聊", f"我是 {cand.name}"])}
@@ -767,8 +772,14 @@ class RecallMachine(RuleBasedStateMachine):
             if problem is None:
                 break
             if time.monotonic() > deadline:
+                history = self.api[ADMIN].get(f"/process-instances/{case.id}/history?limit=200").body
+                last = [(h["kind"], h["actor"], h.get("element_id"), json.dumps(h.get("details"), ensure_ascii=False)[:200])
+                        for h in (history.get("items") or [])[-4:]] if isinstance(history, dict) else history
+                cand = self.w.candidates[case.candidate]
                 raise Violation(f"case {case.id} (candidate {case.candidate}, example {case.example}, "
-                                f"phase {case.phase}, loose={case.loose}): {problem}\n  API: {self.describe(view)}")
+                                f"phase {case.phase}, loose={case.loose}, lapse={case.lapse}): {problem}\n"
+                                f"  API: {self.describe(view)}\n  last history: {last}\n"
+                                f"  model consent: {cand.consent} withdrawals={cand.withdrawals} now={self.now}")
             time.sleep(0.2)
         self.stats.checks += 1
         self.resync(case, view)
