@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from io import BytesIO
 from dataclasses import replace
 
 from waitress import create_server
@@ -72,11 +73,15 @@ def _draining_channel(limit: int) -> type[HTTPChannel]:
     DRAIN_BYTES, so the answer reaches the client. A client that sent `Expect: 100-continue`
     has sent nothing yet and is answered at once, as is a body over DRAIN_BYTES (reading that
     much for nothing is not worth it; such a client may see the connection reset).
+    A chunked body is decoded as it comes; once it passes `limit`, the rest is decoded into
+    nothing (its chunk framing still tells where it ends) and the request goes to the app with
+    a Content-Length over the limit, so the guard answers the same 413.
     """
 
     class _Draining(HTTPRequestParser):
         _discard = 0
         _decided = False
+        _dropping = False
 
         def received(self, data):
             if self._discard:
@@ -85,6 +90,16 @@ def _draining_channel(limit: int) -> type[HTTPChannel]:
                 if not self._discard:
                     self.completed = True
                 return consumed
+            if self._dropping:
+                return self._drop_chunked(data)
+            if (self.chunked and self.body_rcv is not None and not self.completed and self.error is None
+                    and self.body_bytes_received + len(data) > limit):
+                self._dropping = True
+                kept = self.body_rcv.buf
+                self.body_rcv.buf = _Discarded(len(kept))
+                kept.close()
+                self.headers["CONNECTION"] = "close"
+                return self._drop_chunked(data)
             consumed = super().received(data)
             if self.headers_finished and not self._decided:
                 self._decided = True
@@ -98,6 +113,17 @@ def _draining_channel(limit: int) -> type[HTTPChannel]:
                     else:
                         self.completed = False
                         self._discard = self.content_length
+            return consumed
+
+        def _drop_chunked(self, data):
+            receiver = self.body_rcv
+            consumed = receiver.received(data)
+            self.body_bytes_received += consumed
+            if receiver.error is not None:
+                self.error, self.completed = receiver.error, True
+            elif receiver.completed or self.body_bytes_received > DRAIN_BYTES:
+                self.completed = True
+                self.headers["CONTENT_LENGTH"] = str(max(len(receiver.buf), limit + 1))
             return consumed
 
     class _Channel(HTTPChannel):
@@ -157,6 +183,25 @@ def serve(*, host: str | None = None, port: int | None = None, processes: int | 
             thread.join(timeout=30)
         engine.db.dispose()
         _log("serve_stopped")
+
+
+class _Discarded:
+    """A request body buffer that keeps nothing, only counts (an oversized chunked body)."""
+
+    def __init__(self, size: int = 0):
+        self.size = size
+
+    def append(self, data: bytes) -> None:
+        self.size += len(data)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def getfile(self):
+        return BytesIO()
+
+    def close(self) -> None:
+        pass
 
 
 # ---------- several processes: the child ----------
