@@ -196,7 +196,7 @@ def _cases_exist(session: Session, correlation: dict, instance_id: str | None, *
         return True
     if not candidate:
         return False
-    ids = cases.instance_ids(session, value)
+    ids = cases.instance_ids(session, value, thorough=True)
     return bool(ids) and session.scalar(select(ProcessInstance.id).where(ProcessInstance.id.in_(ids), statuses)
                                         .limit(1)) is not None
 
