@@ -441,7 +441,7 @@ def register_profiles() -> None:
     common = dict(deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                          HealthCheck.data_too_large])
-    settings.register_profile("ci", max_examples=int(os.environ.get("RECALL_MODEL_EXAMPLES", "8")),
+    settings.register_profile("ci", max_examples=int(os.environ.get("RECALL_MODEL_EXAMPLES", "15")),
                               stateful_step_count=int(os.environ.get("RECALL_MODEL_STEPS", "30")), derandomize=True, **common)
     settings.register_profile("soak", max_examples=300, stateful_step_count=50, derandomize=False, **common)
 
