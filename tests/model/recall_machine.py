@@ -639,7 +639,8 @@ class RecallMachine(RuleBasedStateMachine):
     @logged
     def advance_clock(self, rnd):
         unit = rnd.choice(["D", "D", "H"])
-        amount = rnd.randint(1, 45) if unit == "D" else rnd.randint(1, 30)
+        amount = (rnd.randint(1, 10) if rnd.random() < 0.7 else rnd.randint(11, 45)) if unit == "D" \
+            else rnd.randint(1, 30)
         advance = f"P{amount}D" if unit == "D" else f"PT{amount}H"
         answer = self.api[OWNER].post("/testing/clock", {"advance": advance})
         if answer.status != 200:
