@@ -22,7 +22,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 
 from model_support import (STEP_LOG, ADMIN, ATS, HR, HRBP, MANAGER, OTHER_MANAGER, OWNER, Violation, text,
                            beijing_day, bundle_files, draw_object, is_valid, known, parse_time, wrong_type)
-from recall_model import (DAY, EXTRA_TASKS, CandidateModel, CaseModel, World, end_of_beijing_day, expect,
+from recall_model import (DAY, EXTRA_TASKS, CandidateModel, CaseModel, World, end_of_beijing_day, expect, reached,
                           observe_phase)
 
 REASONS = ["salary", "counter_offer", "team", "career_path", "role_clarity", "commute", "family", "location",
@@ -501,7 +501,7 @@ class RecallMachine(RuleBasedStateMachine):
         elif element == "agree_goals":
             case.phase = "onboarding"
             due = datetime.fromisoformat(case.start_date + "T09:00:00+08:00")
-            case.start_due = due if due > now else None
+            case.start_due = None if reached(now, due) else due
         elif element == "probation_review":
             self.ended(case, "end_retained" if answer["outcome"] == "retained" else "end_left")
         elif element == "renew_consent":
@@ -526,6 +526,8 @@ class RecallMachine(RuleBasedStateMachine):
     def waiting_for(self, case: CaseModel, name: str) -> bool | None:
         """Whether the model says this case waits for message `name` now (None: not predicted)."""
         e = expect(case, self.now)
+        if e is not None and case.phase == "onboarding" and name == "new_hire_feedback":
+            return None    # waits for feedback unless HR is still answering the last one
         return None if e is None else name in e.messages
 
     @rule(case=cases, rnd=st.randoms(use_true_random=True))
@@ -826,6 +828,8 @@ class RecallMachine(RuleBasedStateMachine):
             ready = {t["element_id"] for t in view["ready_tasks"]}
             if known("M1") and status in ("running", "waiting") and ready and ready <= EXTRA_TASKS:
                 return None   # TODO(model M1): ends once HR completes the open event sub-process task
+            if known("M1") and status == "cancelled" and view["end_event"] == e.end:
+                return None   # TODO(model M1): left running at its end, then cancelled by a consent lapse
             return f"expected {e.end}"
         if status not in ("running", "waiting"):
             return f"expected live in phase {case.phase}, is {status}/{view['end_event']}"

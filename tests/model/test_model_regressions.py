@@ -189,3 +189,18 @@ def test_m1_an_end_reached_while_react_to_signal_is_open_completes_the_case(serv
     assert story.send("candidate_replied", text="不用了").status == 200
     done = story.complete("assess_reply", outcome="not_interested")
     assert (done["status"], done["end_event"]) == ("completed", "end_not_interested"), done
+
+
+@pytest.mark.xfail(strict=True, reason="model M2: a timer due exactly at the simulated clock's new time does not fire "
+                                       "(POST /testing/clock returns with it still waiting)")
+def test_m2_a_timer_due_exactly_now_fires_when_the_clock_gets_there(server):
+    story = Story(server)
+    story.archive()
+    assert story.send("candidate_replied", text="想再聊聊").status == 200
+    story.complete("assess_reply", outcome="interested", involve_manager=True)
+    story.complete("request_manager_contact", manager_username=MANAGER, talking_points="团队新增导师")
+    overdue = [t["due_at"] for t in story.view["waiting_timers"] if t["element_id"] == "manager_contact_overdue"]
+    assert overdue, story.view
+    story.advance("P5D")                    # exactly the 5-day boundary timer's due time
+    assert story.ready() == ["take_back_contact"], story.view
+
