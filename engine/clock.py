@@ -228,7 +228,7 @@ _current: ContextVar[Clock | None] = ContextVar("recall_clock", default=None)
 
 
 class _ClockedDatetime(datetime):
-    """`datetime` whose now() reads the bound clock; everything else is unchanged."""
+    """`datetime` whose now() reads the bound clock (as a `_Reading`); everything else is unchanged."""
 
     @classmethod
     def now(cls, tz=None):  # type: ignore[override]
@@ -236,7 +236,29 @@ class _ClockedDatetime(datetime):
         if clock is None:
             return datetime.now(tz)
         moment = clock.now()
-        return moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None)
+        return _reading(moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None))
+
+
+class _Reading(_ClockedDatetime):
+    """A bound clock's reading as SpiffWorkflow's timer checks see it: a due time equal to it has passed.
+
+    SpiffWorkflow tests `due < datetime.now(...)`, strictly. Under a simulated clock that stands still,
+    a timer due exactly at the time the clock was moved to would then wait until the clock moves again
+    (found by the model-based suite, M2). Python tries the right operand's reflected `__gt__` first when
+    its type is a subclass of the left one's (SpiffWorkflow parses due times with the module's `datetime`,
+    `_ClockedDatetime`, hence the base class), so `due < reading` asks `reading >= due`. Arithmetic on a
+    reading (`now + duration`, for a timer being armed) is ordinary datetime arithmetic."""
+
+    def __gt__(self, other):
+        return datetime.__ge__(self, other)
+
+    def __lt__(self, other):
+        return datetime.__le__(self, other)
+
+
+def _reading(moment: datetime) -> _Reading:
+    return _Reading(moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+                    moment.microsecond, moment.tzinfo, fold=moment.fold)
 
 
 def _install() -> None:

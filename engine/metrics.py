@@ -166,7 +166,7 @@ def database_lines(engine) -> list[str]:
         waiting = s.scalar(select(func.count()).select_from(WaitingTimer)) or 0
         due_live = (select(WaitingTimer.due_at)
                     .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
-                    .where(WaitingTimer.due_at < now, live).subquery())
+                    .where(WaitingTimer.due_at <= now, live).subquery())
         due = s.scalar(select(func.count()).select_from(due_live)) or 0
         oldest = s.scalar(select(func.min(due_live.c.due_at)))
         messages = s.execute(select(BufferedMessage.status, func.count()).group_by(BufferedMessage.status)).all()

@@ -27,7 +27,7 @@ def collect(engine, *, limit: int = 50, overdue_after: timedelta = OVERDUE_AFTER
         waiting = s.scalar(select(func.count()).select_from(WaitingTimer)) or 0
         due_live = (select(WaitingTimer.due_at)
                     .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
-                    .where(WaitingTimer.due_at < now, ProcessInstance.status.in_(LIVE)).subquery())
+                    .where(WaitingTimer.due_at <= now, ProcessInstance.status.in_(LIVE)).subquery())
         due = s.scalar(select(func.count()).select_from(due_live)) or 0
         overdue = s.scalar(select(func.count()).select_from(due_live)
                            .where(due_live.c.due_at < now - overdue_after)) or 0

@@ -129,7 +129,7 @@ def due_timers(session: Session, now: datetime, limit: int, *, skip_locked: bool
         select(WaitingTimer.id, WaitingTimer.instance_id, WaitingTimer.task_id, WaitingTimer.element_id,
                WaitingTimer.due_at, WaitingTimer.attempts, ProcessInstance.version)
         .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
-        .where(WaitingTimer.due_at < now, ProcessInstance.status.in_(LIVE))
+        .where(WaitingTimer.due_at <= now, ProcessInstance.status.in_(LIVE))
         .order_by(WaitingTimer.due_at, WaitingTimer.id).limit(limit)
     )
     if skip_locked:
@@ -152,10 +152,10 @@ def lease_due_timers(session: Session, now: datetime, limit: int, lease: timedel
            .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
            .where(ProcessInstance.status.in_(LIVE)))
     if only is None:
-        due = due.where(WaitingTimer.due_at < now)
+        due = due.where(WaitingTimer.due_at <= now)
     else:
         due = due.where(WaitingTimer.id == only.id,
-                        or_(WaitingTimer.due_at < now, WaitingTimer.due_at == only.due_at))
+                        or_(WaitingTimer.due_at <= now, WaitingTimer.due_at == only.due_at))
     due = (due.order_by(WaitingTimer.due_at, WaitingTimer.id).limit(limit)
            .with_for_update(of=WaitingTimer, skip_locked=True).cte("due"))
     rows = session.execute(
@@ -212,8 +212,8 @@ def _fire(runtime, session: Session, timer: DueTimer, *, worker: str, lock: bool
         runtime.quarantine(session, exc, actor=f"worker:{worker}")
         return "unloadable"
     now = runtime.clock.now()
-    # Strictly before now, as SpiffWorkflow's own timer check is.
-    due = [t for t in sidetables.derive(loaded.workflow).timers if t.due_at < now]
+    # Due at or before now, as the engine's timer check sees it (engine/clock.py, _Reading).
+    due = [t for t in sidetables.derive(loaded.workflow).timers if t.due_at <= now]
     if not due:
         return "skipped"
     lateness = [(now - t.due_at).total_seconds() for t in due]
@@ -263,7 +263,7 @@ def _reclaim(db, timer: DueTimer, now: datetime, policy: RetryPolicy) -> DueTime
         row = session.execute(
             select(WaitingTimer.due_at, WaitingTimer.attempts, ProcessInstance.version)
             .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
-            .where(WaitingTimer.id == timer.id, WaitingTimer.due_at < now,
+            .where(WaitingTimer.id == timer.id, WaitingTimer.due_at <= now,
                    ProcessInstance.status.in_(LIVE))).first()
     if row is None:
         return None

@@ -68,14 +68,17 @@ def test_overdue_timer_fires_once_after_downtime_and_later_timers_start_from_the
     assert history[0].details["lateness_seconds"] == timedelta(days=10).total_seconds()
 
 
-def test_a_timer_exactly_at_its_due_time_waits_for_the_next_tick(waiting, engine, db, clock):
-    """SpiffWorkflow fires strictly after the due time; the worker must agree or it would
-    record a firing that never happened and block the timer for good."""
+def test_a_timer_fires_at_exactly_its_due_time(waiting, engine, db, clock):
+    """Due means due at or before now, for the worker's query and the engine's own check alike
+    (engine/clock.py): a simulated clock set exactly to the due time fires it (it used to wait for
+    the next tick, which a clock that stands still never gives; model-based suite, M2). Had the two
+    disagreed, the worker would record a firing that never happened and block the timer for good."""
     due = engine.get_instance(waiting.id).waiting_timers[0].due_at
-    clock.set(due)
+    clock.set(due - timedelta(microseconds=1))
     assert engine.fire_due_timers().fired == 0
-    clock.advance(timedelta(microseconds=1))
+    clock.set(due)
     assert engine.fire_due_timers().fired == 1
+    assert engine.fire_due_timers().fired == 0
     with db.reading() as s:
         assert len(s.scalars(select(TimerFiring)).all()) == 1
 

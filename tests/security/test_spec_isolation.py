@@ -20,7 +20,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition a
 from SpiffWorkflow.util.event import Event
 
 from archive_helpers import (
-    ATS, BOT, HR, MANAGER, archive_decline, complete, reply, reoffer_and_accept, send_follow_up, task, wait,
+    ATS, BOT, HR, MANAGER, WORKFLOWS, archive_decline, complete, reply, reoffer_and_accept, send_follow_up, task, wait,
 )
 from engine.runtime import Change
 from support import ENGINE_BUNDLE
@@ -324,15 +324,28 @@ def test_a_dump_in_one_thread_does_not_change_conversion_in_another(engine):
         thread.join()
 
 
-def test_cases_left_stuck_by_a_mutated_spec_are_repaired(archive, recall, db, clock):
-    """Cases saved while the cached spec had been re-wired (before the fix) end after a restart."""
+def test_cases_left_stuck_by_a_mutated_spec_are_repaired(archive, recall, db, clock, tmp_path):
+    """Cases saved while the cached spec had been re-wired (before the fix) end after a restart.
+
+    The lifecycle's end events are terminate end events now (which end a case whatever else is
+    open); the diagram of that time had plain end events, so that is the version deployed here."""
+    import re
+    import shutil
+
     from SpiffWorkflow.specs.base import TaskSpec as PlainTaskSpec
 
     from engine.archive.jobs import repair_stuck_cases
     from engine.service import RecallEngine
 
+    shutil.copytree(WORKFLOWS, tmp_path / "workflows")
+    shutil.copytree(WORKFLOWS.parent / "forms", tmp_path / "forms")
+    main = tmp_path / "workflows" / "offer_recall.bpmn"
+    main.write_text(re.sub(r"\s*<bpmn:terminateEventDefinition [^>]*/>", "", main.read_text()))
+    recall.deploy([tmp_path / "workflows"], actor="process.owner")
     _, before = _case(archive, "旧甲")                             # created before the mutation
-    definition = next(d for d in recall.specs._items.values() if d.process_key == "offer_recall")
+    definition = max((d for d in recall.specs._items.values() if d.process_key == "offer_recall"),
+                     key=lambda d: d.version)
+    assert "terminateEventDefinition" not in main.read_text() and definition.version == 2
     # what SpiffWorkflow's trigger_wf did to the shared spec at the first signal
     PlainTaskSpec.connect(definition.spec.start, definition.spec.task_specs["signal_reaction"])
     _, stuck = _case(archive, "旧乙")

@@ -1,0 +1,62 @@
+"""Where paths meet: defects the model-based suite (tests/model) found, as plain in-process tests.
+
+M1: the main flow reached an end event while a non-interrupting event sub-process task was open
+(`react_to_signal`, `renew_consent`): the case stayed `running` at no end. The lifecycle's end
+events are terminate end events now: reaching one ends the case, whatever else is open.
+M2: a timer due exactly at the time the simulated clock was moved to did not fire until the clock
+moved again (SpiffWorkflow's check and the worker's query were both strict).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from archive_helpers import ATS, BOT, HR, MANAGER, archive_decline, complete, reply, task, wait
+
+
+def _case(archive, name="林一"):
+    candidate = archive.create_candidate({"name": name, "needs": ["弹性工作"]}, actor=HR)
+    return candidate, archive.record_decline(candidate.id, {"reason": "family"}, actor=ATS).instance_id
+
+
+def _assert_ended(engine, case, end_event):
+    view = engine.get_instance(case)
+    assert (view.status, view.end_event) == ("completed", end_event)
+    assert view.ready_tasks == [] and view.waiting_timers == [] and view.waiting_messages == []
+    assert engine.list_tasks(instance_id=case) == []
+
+
+def test_m1_an_end_reached_while_react_to_signal_is_open_ends_the_case(archive, recall):
+    candidate, case = _case(archive)
+    archive_decline(recall, case, reason="family")
+    wait(recall, days=31)
+    result = archive.record_signal(candidate.id, {"kind": "open_to_work", "source": "wecom"}, actor=BOT)
+    assert result.delivered_to == [case]
+    task(recall, case, "react_to_signal")
+    reply(recall, candidate.id, "不用了,谢谢")
+    complete(recall, case, "assess_reply", outcome="not_interested")
+    _assert_ended(recall, case, "end_not_interested")
+
+
+def test_m1_an_end_reached_while_renew_consent_is_open_ends_the_case(archive, recall):
+    candidate, case = _case(archive)
+    expiry = (recall.clock.now() + timedelta(days=40)).date().isoformat()
+    archive_decline(recall, case, reason="family", expiry=expiry)
+    wait(recall, days=12)
+    archive.run_jobs()                       # the consent expires within 30 days: HR is asked to renew it
+    task(recall, case, "renew_consent")
+    reply(recall, candidate.id, "不用了,谢谢")
+    complete(recall, case, "assess_reply", outcome="not_interested")
+    _assert_ended(recall, case, "end_not_interested")
+
+
+def test_m2_a_timer_due_exactly_when_the_clock_gets_there_fires(archive, recall):
+    candidate, case = _case(archive)
+    archive_decline(recall, case, reason="family")
+    reply(recall, candidate.id)
+    complete(recall, case, "assess_reply", outcome="interested", involve_manager=True)
+    complete(recall, case, "request_manager_contact", manager_username=MANAGER, talking_points="团队新增导师")
+    due = {t.element_id: t.due_at for t in recall.get_instance(case).waiting_timers}
+    recall.clock.set(due["manager_contact_overdue"])          # exactly the 5-day boundary timer's due time
+    report = recall.run_until_idle()
+    assert report.fired == 2                                  # the 2-day reminder and the 5-day hand-back
+    assert [t.element_id for t in recall.get_instance(case).ready_tasks] == ["take_back_contact"]
