@@ -54,11 +54,7 @@ HR, HRBP, MANAGER, OTHER_MANAGER, ATS, OWNER, ADMIN = "hr.li", "hrbp.zhou", "wan
 # the one check or rule each entry names (look for `known(...)`); tests/model/test_model_regressions.py
 # holds the shrunk example of each as an xfail(strict=True) test. When a fix lands its regression
 # test XPASSes and fails: remove the xfail there and the entry here, and the model checks it again.
-KNOWN_DEFECTS = {
-    "M2": "a timer due exactly at the simulated clock's new time does not fire until the clock moves again",
-    "M1": "an end event reached while renew_consent or react_to_signal is open leaves the case running, "
-          "end_event null, until HR completes that task",
-}
+KNOWN_DEFECTS: dict[str, str] = {}   # M1 and M2 fixed in 12d4fe6 (tests/archive/test_archive_paths_meet.py)
 
 
 def known(item: str) -> bool:

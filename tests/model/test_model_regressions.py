@@ -161,8 +161,6 @@ def test_13_8_an_early_offer_answer_does_not_accept_a_later_re_offer(server):
 
 
 # ------------------------------------------------------------------ found by the model
-@pytest.mark.xfail(strict=True, reason="model M1: an end event reached while renew_consent is open leaves the case "
-                                       "running, at no end")
 def test_m1_an_end_reached_while_renew_consent_is_open_completes_the_case(server):
     story = Story(server, consent_days=40)
     story.archive(days=40)
@@ -178,8 +176,6 @@ def test_m1_an_end_reached_while_renew_consent_is_open_completes_the_case(server
     assert (done["status"], done["end_event"]) == ("completed", "end_not_interested"), done
 
 
-@pytest.mark.xfail(strict=True, reason="model M1: an end event reached while react_to_signal is open leaves the case "
-                                       "running, at no end")
 def test_m1_an_end_reached_while_react_to_signal_is_open_completes_the_case(server):
     story = Story(server)
     story.archive()
@@ -191,8 +187,6 @@ def test_m1_an_end_reached_while_react_to_signal_is_open_completes_the_case(serv
     assert (done["status"], done["end_event"]) == ("completed", "end_not_interested"), done
 
 
-@pytest.mark.xfail(strict=True, reason="model M2: a timer due exactly at the simulated clock's new time does not fire "
-                                       "(POST /testing/clock returns with it still waiting)")
 def test_m2_a_timer_due_exactly_now_fires_when_the_clock_gets_there(server):
     story = Story(server)
     story.archive()
