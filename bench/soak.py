@@ -73,6 +73,7 @@ def main() -> int:
             if "Traceback" in server.log_text():
                 violations.append("the server logged a traceback:\n" + server.log_text()[-3000:])
             s = server.stats
+            totals["conflicts_retried"] = totals.get("conflicts_retried", 0) + getattr(s, "conflicts_retried", 0)
             for key, value in (("examples", s.examples), ("steps", s.steps), ("cases", len(s.cases)),
                                ("candidates", len(s.candidates)), ("checks", s.checks), ("requests", s.requests)):
                 totals[key] += value
@@ -83,6 +84,7 @@ def main() -> int:
             ("Hypothesis runs", totals["rounds"]), ("examples", totals["examples"]), ("steps", totals["steps"]),
             ("cases", totals["cases"]), ("candidates", totals["candidates"]),
             ("case checks", totals["checks"]), ("HTTP requests", totals["requests"]),
+            ("completions retried after a 409", totals.get("conflicts_retried", 0)),
             ("ends reached", ", ".join(f"{k} {v}" for k, v in sorted(ends.items())) or "-"),
             ("violations", len(violations))]
     width = max(len(k) for k, _ in rows)

@@ -319,13 +319,29 @@ class RecallMachine(RuleBasedStateMachine):
         if how == "extra":
             body["x_model_extra"] = "not in the form"
         headers = {"If-Match": before} if (rnd.random() < 0.5) else {}
-        done = self.api[owner].post(f"/tasks/{task['id']}/complete", {"data": body}, headers=headers,
-                                    bad_field="x_model_extra" if how == "extra" else None)
+        done = self.complete_retrying(owner, task, body, headers=headers,
+                                      bad_field="x_model_extra" if how == "extra" else None)
         if how == "extra" and done.status == 422:
             return          # refusing an undeclared field is one of the two allowed rules (issue 12.1)
         if done.status != 200:
             raise Violation(f"completing {task['element_id']} as {owner} with {body}: {done.status} {done.body}")
         self.applied(model, task, answer, done.body)
+
+    def complete_retrying(self, owner: str, task: dict, data: dict, *, headers=None, bad_field=None):
+        """Complete as a client following docs/api.md does: a 409/412 because the case changed meanwhile (the
+        worker: a timer, a consent renewal or lapse) is re-read and, if the task is still ready, retried once.
+        Such retries are counted (Stats.conflicts_retried); a 409 for a task no longer ready is returned."""
+        done = self.api[owner].post(f"/tasks/{task['id']}/complete", {"data": data}, headers=headers,
+                                    bad_field=bad_field)
+        if done.status in (409, 412) and "changed" in str(done.body.get("detail", "")) + str(done.body.get("title")):
+            again = self.api[owner].get(f"/tasks/{task['id']}")
+            if again.status == 200 and again.body.get("status") == "ready":
+                with self.stats.lock:
+                    self.stats.conflicts_retried = getattr(self.stats, "conflicts_retried", 0) + 1
+                retry_headers = {"If-Match": again.headers.get("ETag")} if headers else None
+                done = self.api[owner].post(f"/tasks/{task['id']}/complete", {"data": data},
+                                            headers=retry_headers, bad_field=bad_field)
+        return done
 
     def live_ids(self) -> list[str]:
         return [c.id for c in self.w.cases.values() if c.live]
@@ -354,7 +370,7 @@ class RecallMachine(RuleBasedStateMachine):
             self.check_prefill(model, task, got.body.get("data") or {})
             answer = self.draw_answer(model, task, got.body, rnd)
             self.touched.add(case_id)
-            done = self.api[owner].post(f"/tasks/{task['id']}/complete", {"data": answer})
+            done = self.complete_retrying(owner, task, answer)
             if done.status != 200:
                 raise Violation(f"completing {task['element_id']} as {owner} with {answer}: {done.status} {done.body}")
             self.applied(model, task, answer, done.body)
