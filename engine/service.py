@@ -28,7 +28,7 @@ from .config import Settings
 from .db import Database
 from .definitions import DeployedProcess, SpecCache, deploy_bundle, latest_definition_id
 from .errors import (
-    InvalidState, NotAssignee, NotFound, StaleVersion, TaskNotReady,
+    ConcurrentChange, InvalidState, NotAssignee, NotFound, StaleVersion, TaskNotReady,
 )
 from .assignment import check_four_eyes, check_users
 from .datasize import (
@@ -282,8 +282,19 @@ class RecallEngine:
         """Validate `data` against the task's form, apply it and run on to the next wait state.
 
         `authorize(view)` (the API's permission check) runs first, in the same transaction,
-        and may raise to refuse; then 409 if not ready, 412 if `expected_version` is stale."""
+        and may raise to refuse; then 409 if not ready, 412 if `expected_version` is stale.
+        Without `expected_version`, a change the worker made to the instance meanwhile (a timer
+        fired, a message arrived) is not the person's concern: the unit of work runs again on the
+        new state (the task must still be ready then)."""
         data = dict(data or {})
+        return _again_on_conflict(lambda: self._complete_task(task_id, data, actor=actor,
+                                                              expected_version=expected_version,
+                                                              enforce_assignee=enforce_assignee,
+                                                              authorize=authorize),
+                                  pinned=expected_version is not None)
+
+    def _complete_task(self, task_id: str, data: dict, *, actor: str, expected_version: int | None,
+                       enforce_assignee: bool, authorize) -> InstanceView:
         with self.db.transaction() as s:
             row = s.connection().execute(_TASK_AND_INSTANCE, {"b_id": task_id}).first()
             if row is None:
@@ -329,12 +340,15 @@ class RecallEngine:
         `mode="deliver_or_fail"`: 404/409 instead of keeping it; `message_id`: a second delivery
         of the same id answers like the first; `ttl` overrides the declared buffer duration."""
         check_data_size(payload, self.max_task_data_bytes, what="the payload", prefix="payload.")
+        def receive():
+            with self.db.transaction() as s:
+                return messages.receive(self.runtime, s, name, dict(correlation or {}), dict(payload or {}),
+                                        actor=actor, instance_id=instance_id, ttl=ttl, mode=mode,
+                                        message_id=message_id)
+
         for attempt in (1, 2):
             try:
-                with self.db.transaction() as s:
-                    return messages.receive(self.runtime, s, name, dict(correlation or {}), dict(payload or {}),
-                                            actor=actor, instance_id=instance_id, ttl=ttl, mode=mode,
-                                            message_id=message_id)
+                return _again_on_conflict(receive, pinned=False)
             except IntegrityError:
                 # The same message_id committed by a concurrent delivery: the retry replays its answer.
                 if message_id is None or attempt == 2:
@@ -379,6 +393,22 @@ class RecallEngine:
                    MessageSubscription.element_id)
             .where(MessageSubscription.instance_id == instance_id).order_by(MessageSubscription.id))]
         return view
+
+
+CONFLICT_ATTEMPTS = 3
+
+
+def _again_on_conflict(unit, *, pinned: bool):
+    """Run `unit` (one unit of work) again when another unit changed its instance meanwhile.
+
+    `pinned`: the caller named the version it saw (If-Match): a conflict is theirs to resolve (412/409)."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return unit()
+        except ConcurrentChange:
+            if pinned or attempt == CONFLICT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 # Built once: completing a task is the hottest path (see runtime.py).
