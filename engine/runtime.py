@@ -120,6 +120,22 @@ def describe_failure(exc: BaseException, wf: BpmnWorkflow) -> InstanceFailure:
     )
 
 
+CONFLICT_ATTEMPTS = 3
+
+
+def again_on_conflict(unit, *, pinned: bool):
+    """Run `unit` (one unit of work) again when another unit changed its instance meanwhile.
+
+    `pinned`: the caller named the version it saw (If-Match): a conflict is theirs to resolve (412/409)."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return unit()
+        except ConcurrentChange:
+            if pinned or attempt == CONFLICT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
 class Runtime:
     def __init__(self, serializer: StateSerializer, specs: SpecCache, script_engine, clock,
                  *, message_ttl: timedelta):

@@ -28,7 +28,7 @@ from .config import Settings
 from .db import Database
 from .definitions import DeployedProcess, SpecCache, deploy_bundle, latest_definition_id
 from .errors import (
-    ConcurrentChange, InvalidState, NotAssignee, NotFound, StaleVersion, TaskNotReady,
+    InvalidState, NotAssignee, NotFound, StaleVersion, TaskNotReady,
 )
 from .assignment import check_four_eyes, check_users
 from .datasize import (
@@ -38,7 +38,7 @@ from .forms import refuse_reserved, start_schema_name, validate_form_data, valid
 from .models import (
     AuditEvent, HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, WaitingTimer,
 )
-from .runtime import Change, Loaded, Runtime, UnloadableInstance
+from .runtime import Change, Loaded, Runtime, UnloadableInstance, again_on_conflict
 from .serialization import StateSerializer
 from .views import (
     AuditEntry, DefinitionView, Delivery, FiringReport, InstanceView, SubscriptionView, TaskView, TimerView,
@@ -287,7 +287,7 @@ class RecallEngine:
         fired, a message arrived) is not the person's concern: the unit of work runs again on the
         new state (the task must still be ready then)."""
         data = dict(data or {})
-        return _again_on_conflict(lambda: self._complete_task(task_id, data, actor=actor,
+        return again_on_conflict(lambda: self._complete_task(task_id, data, actor=actor,
                                                               expected_version=expected_version,
                                                               enforce_assignee=enforce_assignee,
                                                               authorize=authorize),
@@ -348,7 +348,7 @@ class RecallEngine:
 
         for attempt in (1, 2):
             try:
-                return _again_on_conflict(receive, pinned=False)
+                return again_on_conflict(receive, pinned=False)
             except IntegrityError:
                 # The same message_id committed by a concurrent delivery: the retry replays its answer.
                 if message_id is None or attempt == 2:
@@ -393,22 +393,6 @@ class RecallEngine:
                    MessageSubscription.element_id)
             .where(MessageSubscription.instance_id == instance_id).order_by(MessageSubscription.id))]
         return view
-
-
-CONFLICT_ATTEMPTS = 3
-
-
-def _again_on_conflict(unit, *, pinned: bool):
-    """Run `unit` (one unit of work) again when another unit changed its instance meanwhile.
-
-    `pinned`: the caller named the version it saw (If-Match): a conflict is theirs to resolve (412/409)."""
-    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-        try:
-            return unit()
-        except ConcurrentChange:
-            if pinned or attempt == CONFLICT_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
 
 
 # Built once: completing a task is the hottest path (see runtime.py).

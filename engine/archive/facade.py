@@ -10,6 +10,7 @@ from sqlalchemy import select
 from .. import days
 from ..archive_models import Candidate, CandidateDecline, CandidateSignal
 from ..errors import NotFound
+from ..runtime import again_on_conflict
 from . import access, analytics, cases, consent, history, privacy, records, search
 from .access import Viewer
 from .search import SearchFilters
@@ -180,32 +181,55 @@ class TalentArchive:
         with self.db.reading() as s:
             renewals = consent.renewals_due(s, now=now, renewal_days=self.settings.renewal_days, limit=limit)
             lapses = consent.lapses_due(s, now=now, limit=limit)
-        for candidate_id in renewals:
-            with self.db.transaction() as s:
-                candidate = s.get(Candidate, candidate_id)
-                if candidate is not None and candidate.consent_renewal_requested_at is None:
-                    consent.request_renewal(self.engine, s, candidate, now=now)
-                    report.renewals_requested += 1
-        for candidate_id in lapses:
-            with self.db.transaction() as s:
-                candidate = s.get(Candidate, candidate_id)
-                if candidate is not None and candidate.consent_lapsed_at is None:
-                    report.cases_cancelled += len(consent.lapse(self.engine, s, candidate, now=now))
-                    report.consents_lapsed += 1
+
+        def renew(s, candidate):
+            if candidate.consent_renewal_requested_at is None:
+                consent.request_renewal(self.engine, s, candidate, now=now)
+                return True
+            return False
+
+        def lapse(s, candidate):
+            return None if candidate.consent_lapsed_at is not None else consent.lapse(self.engine, s, candidate, now=now)
+
+        for _, done in self._each_candidate(renewals, renew, report):
+            report.renewals_requested += bool(done)
+        for _, cancelled in self._each_candidate(lapses, lapse, report):
+            if cancelled is not None:
+                report.cases_cancelled += len(cancelled)
+                report.consents_lapsed += 1
         with self.db.reading() as s:
             due = consent.anonymisations_due(s, now=now, retention_days=self.settings.retention_days, limit=limit)
-        anonymised: list[str] = []
-        for candidate_id in due:
-            with self.db.transaction() as s:
-                candidate = s.get(Candidate, candidate_id)
-                if candidate is not None and candidate.anonymised_at is None:
-                    self._erase(s, candidate, actor="worker:retention", reason="retention")
-                    report.anonymised += 1
-                    anonymised.append(candidate_id)
+
+        def anonymise(s, candidate):
+            if candidate.anonymised_at is None:
+                self._erase(s, candidate, actor="worker:retention", reason="retention")
+                return True
+            return False
+
+        anonymised = [candidate_id for candidate_id, done in self._each_candidate(due, anonymise, report) if done]
+        report.anonymised += len(anonymised)
         if anonymised and not privacy.checkpoint(self.db):
             for candidate_id in anonymised:
                 privacy.mark_pending(self.engine, candidate_id)
         return report
+
+    def _each_candidate(self, candidate_ids, unit, report: JobReport):
+        """(id, result) of `unit(session, candidate)` for each candidate, each in its own unit of work.
+
+        A unit that meets a concurrent change of one of the candidate's cases runs again; one that
+        still fails is logged and counted (`report.failed`) and left for the next round: one
+        candidate never stops the job for the others (found by the model-based suite)."""
+        for candidate_id in candidate_ids:
+            def once():
+                with self.db.transaction() as s:
+                    candidate = s.get(Candidate, candidate_id)
+                    return None if candidate is None else unit(s, candidate)
+            try:
+                yield candidate_id, again_on_conflict(once, pinned=False)
+            except Exception as exc:  # noqa: BLE001 - the next round retries this candidate
+                report.failed += 1
+                log.warning("privacy job %s for candidate %s failed, retried next round: %s: %s",
+                            unit.__name__, candidate_id, type(exc).__name__, exc)
 
     # ---------------------------------------------------------------- analytics
     def funnel(self, *, group_by: str | None = "reason") -> dict:

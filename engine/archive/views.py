@@ -151,6 +151,7 @@ class JobReport:
     cases_cancelled: int = 0
     anonymised: int = 0
     erasures_completed: int = 0         # pending erasures whose bytes left the SQLite files
+    failed: int = 0                     # candidates whose job failed this round (retried next round)
 
     def __bool__(self) -> bool:
         return any(vars(self).values())

@@ -9,6 +9,7 @@ moved again (SpiffWorkflow's check and the worker's query were both strict).
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from archive_helpers import ATS, BOT, HR, MANAGER, archive_decline, complete, reply, task, wait
 
@@ -60,3 +61,50 @@ def test_m2_a_timer_due_exactly_when_the_clock_gets_there_fires(archive, recall)
     report = recall.run_until_idle()
     assert report.fired == 2                                  # the 2-day reminder and the 5-day hand-back
     assert [t.element_id for t in recall.get_instance(case).ready_tasks] == ["take_back_contact"]
+
+
+def _renewal_due(archive, recall, name):
+    candidate, case = _case(archive, name)
+    archive_decline(recall, case, reason="family", expiry=(recall.clock.now() + timedelta(days=40)).date().isoformat())
+    return candidate, case
+
+
+def test_a_renewal_that_meets_a_concurrent_change_is_requested_all_the_same(archive, recall, monkeypatch):
+    """The soak: the privacy round failed for everyone on 'changed by someone else' (a person had
+    just changed the case whose renewal signal the job was delivering)."""
+    candidate, case = _renewal_due(archive, recall, "林二")
+    wait(recall, days=12)
+    real_change, lost = recall.runtime.change, []
+
+    def change(session, loaded, *args, **kwargs):
+        if not lost:
+            lost.append(loaded.row.id)
+            row = dict(loaded.row._mapping) if hasattr(loaded.row, "_mapping") else dict(vars(loaded.row))
+            loaded.row = SimpleNamespace(**{**row, "version": row["version"] - 1})   # someone else committed
+        return real_change(session, loaded, *args, **kwargs)
+
+    monkeypatch.setattr(recall.runtime, "change", change)
+    report = archive.run_jobs()
+    assert lost == [case] and (report.renewals_requested, report.failed) == (1, 0)
+    task(recall, case, "renew_consent")
+
+
+def test_one_candidate_s_failing_job_does_not_stop_the_others(archive, recall, monkeypatch):
+    from engine.archive import consent
+
+    broken, _ = _renewal_due(archive, recall, "林三")
+    fine, fine_case = _renewal_due(archive, recall, "林四")
+    wait(recall, days=12)
+    real = consent.request_renewal
+
+    def request_renewal(engine, session, candidate, *, now):
+        if candidate.id == broken.id:
+            raise RuntimeError("a bug in one candidate's data")
+        return real(engine, session, candidate, now=now)
+
+    monkeypatch.setattr(consent, "request_renewal", request_renewal)
+    report = archive.run_jobs()
+    assert (report.renewals_requested, report.failed) == (1, 1)
+    task(recall, fine_case, "renew_consent")
+    monkeypatch.setattr(consent, "request_renewal", real)
+    assert archive.run_jobs().renewals_requested == 1          # the next round does the one left over
