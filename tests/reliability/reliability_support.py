@@ -168,6 +168,32 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.proc is not None else self.output
 
 
+@contextmanager
+def served_workflows(kind: str, tmp: Path, *, user: str = "hr.li", **env):
+    """A real `recall serve` on a fresh `kind` database ("sqlite"/"postgresql") with workflows/
+    deployed; yields (server, token of `user`, an HR). `env`: extra RECALL_* settings."""
+    if kind == "postgresql":
+        if not PG_AVAILABLE:
+            pytest.skip("PostgreSQL is not reachable")
+        context = pg_schema()
+        url = context.__enter__()
+    else:
+        context, url = None, migrated_sqlite(tmp / "recall.sqlite3")
+    try:
+        from engine.db import Database
+        from engine.service import RecallEngine
+
+        engine = RecallEngine(Database(url))
+        engine.deploy([Path(__file__).resolve().parents[2] / "workflows"], actor="process.owner")
+        engine.db.dispose()
+        token = add_user(url, user, "hr")
+        with Server(url, tmp / "serve.log", RECALL_CLOCK="simulated", **env) as server:
+            yield server, token
+    finally:
+        if context is not None:
+            context.__exit__(None, None, None)
+
+
 def start_worker(url: str, log_path: Path, **env) -> subprocess.Popen:
     """`recall worker` as a real process (JSON log lines on stderr, appended to log_path)."""
     environ = {**os.environ, "RECALL_DATABASE_URL": url, **{k: str(v) for k, v in env.items()}}

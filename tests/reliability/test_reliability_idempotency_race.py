@@ -11,43 +11,23 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-from reliability_support import PG_AVAILABLE, Server, add_user, http, migrated_sqlite, pg_schema, report
+from reliability_support import http, report, served_workflows
 
 pytestmark = pytest.mark.slow
 
-WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 THREADS = 4
 TRIALS = 40
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def served(request, tmp_path):
-    if request.param == "postgresql":
-        if not PG_AVAILABLE:
-            pytest.skip("PostgreSQL is not reachable")
-        context = pg_schema()
-        url = context.__enter__()
-    else:
-        context, url = None, migrated_sqlite(tmp_path / "recall.sqlite3")
-    try:
-        from engine.db import Database
-        from engine.service import RecallEngine
-
-        engine = RecallEngine(Database(url))
-        engine.deploy([WORKFLOWS], actor="process.owner")
-        engine.db.dispose()
-        token = add_user(url, "hr.li", "hr")
-        with Server(url, tmp_path / "serve.log", RECALL_CLOCK="simulated", RECALL_SERVE_THREADS=8) as server:
-            yield server, {"Authorization": f"Bearer {token}"}
-            log = server.log_text()
-        assert "idempotency record vanished" not in log and "unhandled error" not in log, log[-3000:]
-    finally:
-        if context is not None:
-            context.__exit__(None, None, None)
+    with served_workflows(request.param, tmp_path, RECALL_SERVE_THREADS=8) as (server, token):
+        yield server, {"Authorization": f"Bearer {token}"}
+        log = server.log_text()
+    assert "idempotency record vanished" not in log and "unhandled error" not in log, log[-3000:]
 
 
 def _together(call, count: int = THREADS) -> list:

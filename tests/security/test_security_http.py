@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "tests" / "reliability") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests" / "reliability"))
 
-from archive_helpers import ATS, HR, MANAGER, PREFIX, WORKFLOWS  # noqa: E402
-from reliability_support import PG_AVAILABLE, Server, add_user, http, migrated_sqlite, pg_schema  # noqa: E402
+from archive_helpers import ATS, HR, MANAGER, PREFIX  # noqa: E402
+from reliability_support import http, served_workflows  # noqa: E402
 
 PROBLEM = "application/problem+json"
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -349,26 +349,8 @@ LIMIT = 16 * 1024
 def served(request, tmp_path_factory):
     """A real `recall serve` (simulated clock, workflows/ deployed, RECALL_MAX_BODY_BYTES=16 KiB) and an HR token."""
     tmp = tmp_path_factory.mktemp(f"http-{request.param}")
-    if request.param == "postgresql":
-        if not PG_AVAILABLE:
-            pytest.skip("PostgreSQL is not reachable")
-        context = pg_schema()
-        url = context.__enter__()
-    else:
-        context, url = None, migrated_sqlite(tmp / "recall.sqlite3")
-    try:
-        from engine.db import Database
-        from engine.service import RecallEngine
-
-        engine = RecallEngine(Database(url))
-        engine.deploy([WORKFLOWS], actor="process.owner")
-        engine.db.dispose()
-        token = add_user(url, HR, "hr")
-        with Server(url, tmp / "serve.log", RECALL_CLOCK="simulated", RECALL_MAX_BODY_BYTES=LIMIT) as server:
-            yield server, token
-    finally:
-        if context is not None:
-            context.__exit__(None, None, None)
+    with served_workflows(request.param, tmp, user=HR, RECALL_MAX_BODY_BYTES=LIMIT) as served:
+        yield served
 
 
 def _raw_exchange(port: int, head: bytes, body: bytes, *, chunk: int = 65536) -> bytes:
