@@ -25,14 +25,12 @@ from datetime import timedelta
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from .forms import RESERVED_VARIABLES  # the one list of names that steer the engine
+
 FILE_NAME = "messages.json"
 MESSAGE_KEYS = {"description", "correlation", "buffer", "payload"}
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
-try:  # the one list of names that steer the engine (engine/forms.py)
-    from .forms import RESERVED_VARIABLES
-except ImportError:  # pragma: no cover - older forms module
-    RESERVED_VARIABLES = frozenset({"lane_owners"})
 
 
 @dataclass(frozen=True)

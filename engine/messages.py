@@ -33,6 +33,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 
 from . import message_rules, metrics, sidetables
+from .forms import reserved_in
 from .errors import ConflictError, FieldError, FormValidationError, MessageNotRoutable, NotFound
 from .models import BufferedMessage, MessageSubscription, ProcessDefinition, ProcessInstance, ReceivedMessage
 from .views import Delivery
@@ -123,10 +124,6 @@ def catalogue(runtime, session: Session) -> tuple[set[str], dict[str, message_ru
 
 
 # ---------------------------------------------------------------- checks
-def _reserved(payload: dict) -> list[str]:
-    return sorted(k for k in payload if k in message_rules.RESERVED_VARIABLES)
-
-
 def check_message(name: str, correlation: dict, payload: dict, *, caught: set[str],
                   declaration: message_rules.Declaration | None, instance_id: str | None) -> None:
     """Raise MessageRejected naming every bad field; return when the message is well formed."""
@@ -150,12 +147,12 @@ def check_message(name: str, correlation: dict, payload: dict, *, caught: set[st
             errors.append(FieldError(f"correlation.{key}", f"not a correlation key of {name!r} (expected: "
                                      f"{', '.join(declaration.correlation)})"))
     errors += [FieldError(f"payload.{k}", f"{k!r} is set by the engine; a message may not carry it")
-               for k in _reserved(payload)]
+               for k in reserved_in(payload)]
     errors += [FieldError(f"payload.{k}", f"{k!r} is a correlation key: give it in correlation, not in the payload")
                for k in sorted(set(payload) & set(correlation))]
     if declaration is not None:
         declared = declaration.payload_fields
-        for key in sorted(set(payload) - set(declared) - set(_reserved(payload)) - set(correlation)):
+        for key in sorted(set(payload) - set(declared) - set(reserved_in(payload)) - set(correlation)):
             errors.append(FieldError(f"payload.{key}", f"{name!r} does not carry a field {key!r} (declared: "
                                      f"{', '.join(declared) or 'none'})"))
         known = {k: v for k, v in payload.items() if k in declared}
