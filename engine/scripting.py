@@ -493,17 +493,27 @@ def _parse_day_or_time(value, what: str) -> date:
 
 def add_duration(start: str, duration: str) -> str:
     """`start` (ISO datetime with offset) plus an ISO 8601 duration, as SpiffWorkflow timers add it."""
-    begin = _parse_datetime(start, "start")
-    if not isinstance(duration, str) or not duration.upper().startswith("P"):
+    return add_iso_duration(_parse_datetime(start, "start"), duration).isoformat()
+
+
+def add_iso_duration(begin: datetime, duration: str) -> datetime:
+    """`begin` plus an ISO 8601 duration with the timers' month arithmetic. Scripts (`add_duration`)
+    and the simulated clock's "advance" both use it, so "P1M" means one thing everywhere."""
+    if not isinstance(duration, str) or not duration.strip().upper().startswith("P"):
         raise ValueError(f"duration must be an ISO 8601 duration such as 'P30D', not {duration!r}")
     try:
-        parts = TimerEventDefinition.parse_iso_duration(duration)
+        parts = TimerEventDefinition.parse_iso_duration(duration.strip())
     except Exception:  # SpiffWorkflow raises a bare Exception('Invalid duration')
         raise ValueError(f"invalid ISO 8601 duration: {duration!r}") from None
+    if not parts:
+        raise ValueError(f"invalid ISO 8601 duration: {duration!r}")
     # SpiffWorkflow adds years and months one month at a time, in Python.
     if parts.get("years", 0) * 12 + parts.get("months", 0) > MAX_DURATION_MONTHS:
         raise ValueError(f"duration {duration!r} is longer than {MAX_DURATION_MONTHS // 12} years")
-    return (begin + TimerEventDefinition.get_timedelta_from_start(parts, begin)).isoformat()
+    try:
+        return begin + TimerEventDefinition.get_timedelta_from_start(parts, begin)
+    except OverflowError:
+        raise ValueError(f"{begin.isoformat()} plus {duration!r} is beyond the calendar") from None
 
 
 def days_between(a: str, b: str) -> int:

@@ -1,12 +1,12 @@
 """GET/POST /testing/clock: only registered when RECALL_CLOCK=simulated (tests and demos)."""
 from __future__ import annotations
 
-import re
-from calendar import monthrange
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask.views import MethodView
 from marshmallow import ValidationError
+
+from engine.scripting import add_iso_duration
 
 from ..blueprint import Blueprint
 from ..schemas import ClockChangeSchema, ClockReportSchema, ClockSchema
@@ -14,30 +14,14 @@ from ..state import engine
 
 blp = Blueprint("testing", __name__, description="Simulated time (RECALL_CLOCK=simulated only)")
 TAGS = ["testing"]
-_DURATION = re.compile(
-    r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$")
 
 
 def add_duration(start: datetime, text: str) -> datetime:
-    """`start` + an ISO 8601 duration (P1Y2M3W4DT5H6M7S); months and years are calendar months."""
-    match = _DURATION.match(text.strip().upper())
-    if match is None:
-        raise ValidationError({"advance": [f"{text!r} is not an ISO 8601 duration like P31D or PT2H"]})
-    parts = {k: float(v) if k == "seconds" else int(v) for k, v in match.groupdict().items() if v}
-    months = parts.get("years", 0) * 12 + parts.get("months", 0)
-    if months:
-        year, month = divmod(start.month - 1 + months, 12)
-        year += start.year
-        if year > 9000:
-            raise ValidationError({"advance": ["that is too far ahead"]})
-        start = start.replace(year=year, month=month + 1, day=min(start.day, monthrange(year, month + 1)[1]))
+    """`start` + an ISO 8601 duration, with the month arithmetic of the engine's timers and scripts."""
     try:
-        return start + timedelta(weeks=parts.get("weeks", 0), days=parts.get("days", 0),
-                                 hours=parts.get("hours", 0), minutes=parts.get("minutes", 0),
-                                 seconds=parts.get("seconds", 0))
-    except OverflowError as exc:
-        raise ValidationError({"advance": ["that is too far ahead"]}) from exc
+        return add_iso_duration(start, text)
+    except ValueError as exc:
+        raise ValidationError({"advance": [f"{text!r}: {exc}"]}) from exc
 
 
 @blp.route("/testing/clock", tags=TAGS)

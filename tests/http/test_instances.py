@@ -103,6 +103,16 @@ def test_messages_are_delivered_by_correlation_or_buffered(as_user):
     assert (final["status"], final["end_event"]) == ("completed", "end_done")
 
 
+def test_testing_clock_adds_months_as_the_timers_do(as_user):
+    """One month from 31 January is 3 March for the timers (engine/scripting.add_iso_duration): the
+    simulated clock agrees, so advancing it "P1M" reaches what a timer "P1M" after now is due."""
+    admin = as_user("root")
+    admin.post("/testing/clock", json={"set": "2026-01-31T09:00:00+00:00"})
+    assert admin.post("/testing/clock", json={"advance": "P1M"}).json["now"] == "2026-03-03T09:00:00+00:00"
+    refused = admin.post("/testing/clock", json={"advance": "P1X"})
+    assert refused.status_code == 422 and "P1X" in refused.text
+
+
 def test_testing_clock_reads_advances_and_sets(as_user):
     admin = as_user("root")
     assert admin.get("/testing/clock").json == {"now": "2026-01-05T09:00:00+00:00", "simulated": True}
