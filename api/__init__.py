@@ -5,7 +5,7 @@ __all__ = ["create_app", "RecallAPI"]
 
 
 def __getattr__(name: str):
-    # Imported on first use, so `recall validate` and friends (api.cli) start without Flask.
+    # Imported on first use, so `recall validate` and friends (the `cli` package) start without Flask.
     if name == "create_app":
         from .app import create_app
         return create_app

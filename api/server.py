@@ -287,7 +287,7 @@ def _supervise(*, host: str, port: int, processes: int, config: dict | None) -> 
             worker = Worker(engine, poll_seconds=timing.worker_poll_seconds, batch_size=timing.timer_batch_size,
                             name=f"serve:{sock.getsockname()[1]}")
             thread = worker.start_thread()
-        command = [sys.executable, "-m", "api.cli", "serve", "--listen-fd", str(sock.fileno()),
+        command = [sys.executable, "-m", "cli", "serve", "--listen-fd", str(sock.fileno()),
                    "--supervisor-pid", str(os.getpid())]
         host_name, bound_port = sock.getsockname()[:2]
         _log("serve_started", url=f"http://{host_name}:{bound_port}/api/v1", processes=processes,

@@ -96,7 +96,7 @@ def free_port() -> int:
 
 
 def recall(env: dict, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError(f"recall {' '.join(args)} failed: {done.stderr[-2000:]}")
@@ -275,7 +275,7 @@ def run_database(name: str, url: str, args, processes: int) -> dict:
     recall(env, "deploy", str(BUNDLE))
     port = free_port()
     log = open(tmp / "serve.log", "w+")
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT,
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)], cwd=ROOT,
                               env=env, stdout=log, stderr=subprocess.STDOUT)
     profiler = None
     try:

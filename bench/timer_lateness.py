@@ -91,7 +91,7 @@ def run(url: str, label: str, *, filler: int, rate: float, minutes: float, worke
     procs = []
     started = time.monotonic()
     try:
-        procs = [subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], cwd=ROOT, env=env,
+        procs = [subprocess.Popen([sys.executable, "-m", "cli", "worker"], cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
         deadline = (first + window - datetime.now(timezone.utc)).total_seconds() + 120
         while True:

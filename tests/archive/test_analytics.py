@@ -84,7 +84,7 @@ def test_csv_json_over_http_and_recall_report(archive, four_cases, recall, datab
     assert list(rows[0]) == list(COLUMNS) and rows[0]["key"] == "all" and rows[0]["declined"] == "4"
     assert {r["key"] for r in rows[1:]} == {"salary", "team", "family", "other"}
 
-    from engine.cli import main
+    from cli import main
     result = CliRunner().invoke(main, ["report"], env={"RECALL_DATABASE_URL": database_url})
     assert result.exit_code == 0, result.output
     for heading in ("by reason", "by sender", "by template", "by stage"):

@@ -26,7 +26,7 @@ def _free_port() -> int:
 
 
 def _recall(*args, env):
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -52,7 +52,7 @@ def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(database_url, tmp_
     assert _recall("deploy", str(ENGINE_BUNDLE), env=env).returncode == 0
     port = _free_port()
     log = open(tmp_path / "serve.log", "w+")
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT,
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)], cwd=ROOT,
                               env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/api/v1"
     auth = {"Authorization": f"Bearer {token}"}
@@ -115,7 +115,7 @@ def test_serve_without_the_embedded_worker(tmp_path):
     env = {**os.environ, "RECALL_DATABASE_URL": url, "RECALL_EMBEDDED_WORKER": "0"}
     assert _recall("db", "upgrade", env=env).returncode == 0
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 30

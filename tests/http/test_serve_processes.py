@@ -70,7 +70,7 @@ class Supervisor:
         assert _recall("deploy", str(ENGINE_BUNDLE), env=self.env).returncode == 0
         self.log = tmp_path / "serve.log"
         with open(self.log, "w") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", "0",
+            self.process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", "0",
                                              "--processes", "2"], cwd=ROOT, env=self.env, stdout=log,
                                             stderr=subprocess.STDOUT)
         self.pid = self.process.pid
@@ -122,7 +122,7 @@ def supervisor(database_url, tmp_path):
 
 
 def test_serve_help_documents_processes():
-    from api.cli import main
+    from cli import main
     help_text = CliRunner().invoke(main, ["serve", "--help"]).output
     assert "--processes" in help_text and "RECALL_SERVE_PROCESSES" in help_text
     assert "--listen-fd" not in help_text and "--supervisor-pid" not in help_text

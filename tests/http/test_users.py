@@ -10,7 +10,7 @@ from conftest import PREFIX, bearer, make_app
 
 
 def _recall(database_url, *args):
-    from api.cli import main
+    from cli import main
     return CliRunner().invoke(main, list(args), env={"RECALL_DATABASE_URL": database_url}, catch_exceptions=False)
 
 

@@ -11,7 +11,7 @@ from support import FIXTURES, ROOT
 
 def recall(*args, database_url: str, **env):
     environ = {**os.environ, "RECALL_DATABASE_URL": database_url, **env}
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=ROOT, env=environ,
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, env=environ,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -25,7 +25,7 @@ def _worker(database_url: str, *, pause: str | None = None) -> subprocess.Popen:
     env.pop("RECALL_FAULT_PAUSE", None)
     if pause:
         env["RECALL_FAULT_PAUSE"] = pause
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "cli", "worker"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 

@@ -190,7 +190,7 @@ class Stats:
 
 # ------------------------------------------------------------------ the server
 def _recall(*args: str, env: dict) -> str:
-    done = subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=180)
     if done.returncode != 0:
         raise RuntimeError(f"recall {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
@@ -256,7 +256,7 @@ class RecallServer:
         self.base = f"http://127.0.0.1:{self.port}/api/v1"
         self.log_path = self.log_dir / "serve.log"
         self._log = open(self.log_path, "w+")
-        self.proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(self.port)],
                                      cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:

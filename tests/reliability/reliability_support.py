@@ -130,7 +130,7 @@ class Server:
 
     def __enter__(self) -> "Server":
         self._log = open(self.log_path, "w+")
-        self.proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(self.port)],
                                      cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:
@@ -202,7 +202,7 @@ def start_worker(url: str, log_path: Path, **env) -> subprocess.Popen:
             environ.pop(name, None)
     log = open(log_path, "a")
     try:
-        return subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], cwd=ROOT, env=environ,
+        return subprocess.Popen([sys.executable, "-m", "cli", "worker"], cwd=ROOT, env=environ,
                                 stdout=log, stderr=subprocess.STDOUT)
     finally:
         log.close()

@@ -123,7 +123,7 @@ def test_recall_status_prints_statuses_overdue_timers_errors_and_incidents(tmp_p
     with faults.injected("timer_fire", times=1):
         fire_due(engine.runtime, engine.db, limit=1, worker="w", policy=RetryPolicy(max_attempts=1))
     env = {**os.environ, "RECALL_DATABASE_URL": url, "RECALL_CLOCK": "system"}
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "status"], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, "-m", "cli", "status"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     text = out.stdout
@@ -134,7 +134,7 @@ def test_recall_status_prints_statuses_overdue_timers_errors_and_incidents(tmp_p
     assert f"incident {stuck.id} (approval) at wait_day_30: timer wait_day_30 could not be fired after 1 " \
            "attempts: InjectedFault: injected fault at timer_fire" in text
     assert re.search(rf"error {failing.id} \(divide\) at run_script: .*division by zero", text)
-    as_json = subprocess.run([sys.executable, "-m", "engine.cli", "status", "--json"], cwd=ROOT, env=env,
+    as_json = subprocess.run([sys.executable, "-m", "cli", "status", "--json"], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=60)
     report = json.loads(as_json.stdout)
     assert report["incidents_total"] == 1 and report["incidents"][0]["attempts"] == 1

@@ -77,7 +77,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(tmp / "serve.log", "w+", encoding="utf-8")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)], cwd=ROOT,
+            [sys.executable, "-m", "cli", "serve", "--port", str(self.port)], cwd=ROOT,
             env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while True:

@@ -6,7 +6,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from engine.demo import demo
+from cli.demo import demo
 
 from .lifecycle import WORKFLOWS
 

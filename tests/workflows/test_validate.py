@@ -20,7 +20,7 @@ def test_the_shipped_bundle_has_no_diagnostics():
 
 def test_recall_validate_workflows_exits_zero(tmp_path):
     env = {**os.environ, "RECALL_DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}"}
-    result = subprocess.run([sys.executable, "-m", "engine.cli", "validate", "workflows"], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-m", "cli", "validate", "workflows"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("ok:") and "offer_recall" in result.stdout

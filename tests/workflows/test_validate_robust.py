@@ -52,7 +52,7 @@ UNQUOTED_TIMER = ("handoff.bpmn", ('"P2D"', "P2D"))
 
 
 def _cli(args: list[str], tmp_path: Path, monkeypatch=None):
-    from engine.cli import main
+    from cli import main
     env = {"RECALL_DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}"}
     return CliRunner().invoke(main, args, env=env, catch_exceptions=False)
 
@@ -76,7 +76,7 @@ def test_a_dmn_1_2_schema_error_is_a_diagnostic_with_its_line(tmp_path):
 
 def test_recall_validate_on_dmn_1_2_exits_zero_in_a_subprocess(tmp_path):
     env = {**os.environ, "RECALL_DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}"}
-    result = subprocess.run([sys.executable, "-m", "engine.cli", "validate", str(DMN12 / "workflows")], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "cli", "validate", str(DMN12 / "workflows")], cwd=ROOT,
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and result.stdout.startswith("ok:")

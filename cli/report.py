@@ -5,7 +5,9 @@ import json
 
 import click
 
-from .analytics import GROUPINGS, to_csv, to_table
+from engine.archive.analytics import GROUPINGS, to_csv, to_table
+
+from .common import load_settings, open_engine
 
 
 @click.command()
@@ -15,10 +17,9 @@ from .analytics import GROUPINGS, to_csv, to_table
 def report(group_by: str | None, fmt: str) -> None:
     """The recall funnel: declined → contacted → replied → interested → re-offered → accepted → still
     employed at 90 days; by decline reason, sender, template and follow-up stage."""
-    from ..cli import _engine, _settings
-    from .facade import TalentArchive
+    from engine.archive.facade import TalentArchive
 
-    engine = _engine(_settings())
+    engine = open_engine(load_settings())
     try:
         groupings = [group_by] if group_by else list(GROUPINGS)
         reports = [TalentArchive(engine).funnel(group_by=g) for g in groupings]

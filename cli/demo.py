@@ -235,7 +235,7 @@ def render_table(rows: list[TimelineRow], lang: str) -> str:
 # ---------------------------------------------------------------------------- command
 def _add_people(db) -> None:
     """The demo's people in the user directory (the hand-off picker only takes a known manager)."""
-    from . import users
+    from engine import users
 
     known = {u.name for u in users.list_users(db)}
     for name, role, groups in ((HR, "hr", ()), (MANAGER, "manager", ()), (HRBP, "hr", ("hrbp",))):
@@ -244,10 +244,10 @@ def _add_people(db) -> None:
 
 
 def run_demo(database_url: str, lang: str, workflows: Path) -> tuple[list[TimelineRow], str | None]:
-    from .clock import SimulatedClock
-    from .db import Database
-    from .migrate import upgrade
-    from .service import RecallEngine
+    from engine.clock import SimulatedClock
+    from engine.db import Database
+    from engine.migrate import upgrade
+    from engine.service import RecallEngine
 
     db = Database(database_url)
     try:
@@ -275,8 +275,8 @@ def run_demo(database_url: str, lang: str, workflows: Path) -> tuple[list[Timeli
               default=None, help="workflows directory (default: RECALL_WORKFLOWS_DIR or ./workflows)")
 def demo(lang: str, database_url: str | None, workflows_dir: Path | None) -> None:
     """Run one whole recall case on a simulated clock and print its timeline."""
-    from .config import Settings
-    from .errors import BundleInvalid
+    from engine.config import Settings
+    from engine.errors import BundleInvalid
 
     workflows = workflows_dir or Settings.from_env().workflows_dir
     try:
