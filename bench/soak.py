@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests" / "model"), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))          # the model suite's modules are tests.model.*, as in pytest
 
 from hypothesis import settings  # noqa: E402
 from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
 
-from model_support import VIOLATIONS, RecallServer, register_profiles  # noqa: E402
-from recall_machine import machine_for  # noqa: E402
+from tests.model.model_support import VIOLATIONS, RecallServer, register_profiles  # noqa: E402
+from tests.model.recall_machine import machine_for  # noqa: E402
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from support import PG_AVAILABLE, PG_MODE, PG_URL  # noqa: F401 - shared with other test packages
+from tests.support import PG_AVAILABLE, PG_MODE, PG_URL  # noqa: F401 - shared with other test packages
 
 from engine.clock import SimulatedClock
 from engine.db import Database

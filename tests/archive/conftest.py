@@ -1,20 +1,11 @@
 """Fixtures for the talent archive: the engine (SQLite and PostgreSQL, via tests/conftest.py) with
 the real workflows/ deployed, a TalentArchive on it, and an API app with one user per role.
-
-No __init__.py here (as tests/api): helpers live in archive_helpers.py, imported by name.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import pytest  # noqa: E402
-
-from archive_helpers import MANAGER, PEOPLE, WORKFLOWS, Caller  # noqa: E402
+from tests.archive.archive_helpers import MANAGER, PEOPLE, WORKFLOWS, Caller
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import io
 import pytest
 from click.testing import CliRunner
 
-from archive_helpers import ATS, HR, MANAGER, archive_decline, complete, reoffer_and_accept, reply, send_follow_up, wait
+from tests.archive.archive_helpers import ATS, HR, MANAGER, archive_decline, complete, reoffer_and_accept, reply, send_follow_up, wait
 from engine.archive.analytics import COLUMNS, to_csv
 
 STAGES = ("declined", "contacted", "replied", "interested", "reoffered", "accepted", "employed_90d")

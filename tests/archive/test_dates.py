@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from archive_helpers import ATS, HR, complete, task
+from tests.archive.archive_helpers import ATS, HR, complete, task
 
 BEIJING_END = "T23:59:59.999999+08:00"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from types import SimpleNamespace
 
-from archive_helpers import ATS, BOT, HR, MANAGER, archive_decline, complete, reply, task, wait
+from tests.archive.archive_helpers import ATS, BOT, HR, MANAGER, archive_decline, complete, reply, task, wait
 
 
 def _case(archive, name="林一"):

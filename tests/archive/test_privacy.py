@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import make_url
 
-from archive_helpers import (
+from tests.archive.archive_helpers import (
     ATS, BOT, HR, MANAGER, archive_decline, complete, reply, send_follow_up, task, wait,
 )
 from engine.archive import SearchFilters, Viewer

@@ -1,23 +1,12 @@
 """API fixtures: an app on a migrated database (SQLite and PostgreSQL), the engine test
 bundle deployed, a simulated clock, and one user per role.
-
-No __init__.py here on purpose: as a package this directory would be imported as `api`
-and shadow the real one. For the same reason the project root goes first on sys.path
-(`pytest` run without `python -m` would otherwise find tests/api as a namespace package).
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import pytest  # noqa: E402
-
-from engine import users  # noqa: E402
-from support import ENGINE_BUNDLE  # noqa: E402
+from engine import users
+from tests.support import ENGINE_BUNDLE
 
 PREFIX = "/api/v1"
 # name -> (role, groups); "hr.wang" is HR but only in group hrbp; "mgr" is the manager the

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from conftest import PREFIX, REVIEW_YES, bearer, make_app, start_approval
-from support import FIXTURES
+from tests.http.conftest import PREFIX, REVIEW_YES, bearer, make_app, start_approval
+from tests.support import FIXTURES
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "errors"}
 

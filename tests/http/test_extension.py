@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 import pytest
 from flask import Flask, jsonify
 
-from conftest import PREFIX, bearer, make_app
-from support import ENGINE_BUNDLE
+from tests.http.conftest import PREFIX, bearer, make_app
+from tests.support import ENGINE_BUNDLE
 
 
 class _Assets(HTMLParser):

@@ -12,20 +12,18 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import datetime, timedelta
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "archive"))     # the archive suite's case helpers
-
-from archive_helpers import (  # noqa: E402
+from engine.bundle import load_bundle
+from engine.models import AuditEvent, BufferedMessage, ReceivedMessage
+from tests.archive.archive_helpers import (
     ATS, HR, PEOPLE, WORKFLOWS, Caller, archive_decline, complete, send_follow_up, wait,
 )
-from engine.bundle import load_bundle  # noqa: E402
-from engine.models import AuditEvent, BufferedMessage, ReceivedMessage  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
 
 MESSAGES_JSON = "workflows/messages.json"
 

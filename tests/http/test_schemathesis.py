@@ -27,8 +27,8 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import create_engine, text
 
 from api.permissions import PERMISSIONS
-from conftest import PREFIX, add_people, make_app
-from support import ENGINE_BUNDLE, PG_AVAILABLE, PG_URL, ROOT
+from tests.http.conftest import PREFIX, add_people, make_app
+from tests.support import ENGINE_BUNDLE, PG_AVAILABLE, PG_URL, ROOT
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
 

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from support import ENGINE_BUNDLE, ROOT
+from tests.support import ENGINE_BUNDLE, ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import REVIEW_YES
-from support import ENGINE_BUNDLE, ROOT
-from test_api_serve import _http, _recall
+from tests.http.conftest import REVIEW_YES
+from tests.support import ENGINE_BUNDLE, ROOT
+from tests.http.test_serve import _http, _recall
 
 pytestmark = pytest.mark.slow
 

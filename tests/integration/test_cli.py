@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from support import FIXTURES, ROOT
+from tests.support import FIXTURES, ROOT
 
 
 def recall(*args, database_url: str, **env):

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from engine.errors import ConflictError, StaleVersion
 from engine.models import AuditEvent, HumanTask
-from support import ENGINE_BUNDLE
+from tests.support import ENGINE_BUNDLE
 
 TRIALS = 10
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import ConcurrentChange, StaleVersion, TaskNotReady
-from support import ENGINE_BUNDLE
+from tests.support import ENGINE_BUNDLE
 
 REVIEW = {"decision": "yes", "reason": "salary", "manager": "mgr"}
 

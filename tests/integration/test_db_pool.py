@@ -6,7 +6,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from engine.db import make_engine
-from support import PG_AVAILABLE, PG_URL
+from tests.support import PG_AVAILABLE, PG_URL
 
 pytestmark = pytest.mark.skipif(not PG_AVAILABLE, reason="PostgreSQL not reachable")
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from engine.errors import BundleInvalid, NotFound
 from engine.models import ProcessDefinition, ProcessInstance
-from support import ENGINE_BUNDLE, script_process, write_bundle
+from tests.support import ENGINE_BUNDLE, script_process, write_bundle
 
 
 def _count(db, model):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from engine.errors import FormValidationError, NotAssignee, TaskNotReady
 from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.serialization import SERIALIZER_VERSION
-from support import ENGINE_BUNDLE
+from tests.support import ENGINE_BUNDLE
 
 
 @pytest.fixture

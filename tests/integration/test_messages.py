@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from engine.errors import MessageNotRoutable
 from engine.models import BufferedMessage
-from support import ENGINE_BUNDLE
+from tests.support import ENGINE_BUNDLE
 
 
 def _start(engine, candidate_id):
@@ -112,7 +112,7 @@ PARALLEL = """<?xml version="1.0" encoding="UTF-8"?>
 
 def test_message_for_an_instance_in_error_waits_for_its_retry(engine, tmp_path, clock):
     """An errored instance takes no message; it is buffered and delivered by the retry."""
-    from support import write_bundle
+    from tests.support import write_bundle
     engine.deploy([write_bundle(tmp_path, {"parallel": PARALLEL})])
     inst = engine.start_instance("parallel", variables={"candidate_id": "c-err", "divisor": 0})
     assert [m.name for m in inst.waiting_messages] == ["candidate_replied"]

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from engine.errors import InvalidState
-from support import ENGINE_BUNDLE, deploy_unchecked, script_process, write_bundle
+from tests.support import ENGINE_BUNDLE, deploy_unchecked, script_process, write_bundle
 
 ATTACKS = {
     "imports": ("import os\nx = os.getcwd()", "import"),

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from engine.models import TimerFiring, WaitingTimer
 from engine.timers import due_timers
-from support import ENGINE_BUNDLE
+from tests.support import ENGINE_BUNDLE
 
 
 @pytest.fixture

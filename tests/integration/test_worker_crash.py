@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.models import AuditEvent, TimerFiring, WaitingTimer
-from support import ENGINE_BUNDLE, ROOT
+from tests.support import ENGINE_BUNDLE, ROOT
 
 pytestmark = pytest.mark.slow
 

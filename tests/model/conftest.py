@@ -5,6 +5,6 @@
 """
 from __future__ import annotations
 
-from model_support import register_profiles
+from tests.model.model_support import register_profiles
 
 register_profiles()

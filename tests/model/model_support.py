@@ -1,7 +1,6 @@
 """What the model-based suite needs around the state machine: a real `recall serve`, HTTP, form data.
 
-A module of its own name (not conftest.py, no package) so that nothing shadows tests/api or the
-real `api` package. Used by tests/model/ and by bench/soak.py.
+Used by tests/model/ and by bench/soak.py.
 
 - `RecallServer`: a migrated database (SQLite file or a PostgreSQL schema of its own), the real
   workflows/ deployed with `recall deploy`, one user per role made with `recall users add`, and

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from model_support import CST, known
+from tests.model.model_support import CST, known
 
 DAY = timedelta(days=1)
 CADENCE = ((30, "wait_day_30", "follow_up_day_30"), (90, "wait_day_90", "follow_up_day_90"),

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from hypothesis.stateful import run_state_machine_as_test
 
-from model_support import VIOLATIONS, RecallServer, model_settings
-from recall_machine import machine_for
-from support import PG_AVAILABLE, PG_URL
+from tests.model.model_support import VIOLATIONS, RecallServer, model_settings
+from tests.model.recall_machine import machine_for
+from tests.support import PG_AVAILABLE, PG_URL
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from model_support import ADMIN, ATS, HR, MANAGER, OWNER, RecallServer
-from support import PG_AVAILABLE, PG_URL
+from tests.model.model_support import ADMIN, ATS, HR, MANAGER, OWNER, RecallServer
+from tests.support import PG_AVAILABLE, PG_URL
 
 pytestmark = pytest.mark.slow
 
@@ -43,14 +43,14 @@ class Story:
         self.id = answer.body["instance_id"]
 
     def now(self):
-        from model_support import parse_time
+        from tests.model.model_support import parse_time
 
         return parse_time(self.api[ADMIN].get("/testing/clock").body["now"])
 
     def day(self, days: int) -> str:
         from datetime import timedelta
 
-        from model_support import beijing_day
+        from tests.model.model_support import beijing_day
 
         return beijing_day(self.now() + timedelta(days=days)).isoformat()
 

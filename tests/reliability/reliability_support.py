@@ -1,6 +1,4 @@
 """Helpers of the reliability suite: real `recall serve` / `recall worker` processes, HTTP, PostgreSQL.
-
-A module of its own name (not conftest.py) so that nothing shadows tests/api/conftest.py.
 """
 from __future__ import annotations
 
@@ -20,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from support import PG_AVAILABLE, PG_MODE, PG_URL  # noqa: F401 - shared with other test packages
+from tests.support import PG_AVAILABLE, PG_MODE, PG_URL  # noqa: F401 - shared with other test packages
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"

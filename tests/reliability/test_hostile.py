@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from reliability_support import HOSTILE, LOCKED, Server, add_user, http, migrated_sqlite, report
+from tests.reliability.reliability_support import HOSTILE, LOCKED, Server, add_user, http, migrated_sqlite, report
 
 pytestmark = pytest.mark.slow
 
@@ -237,7 +237,7 @@ def uncontained(tmp_path_factory):
     import subprocess
     import sys
 
-    from reliability_support import ROOT
+    from tests.reliability.reliability_support import ROOT
 
     root = tmp_path_factory.mktemp("uncontained")
     procs = {}

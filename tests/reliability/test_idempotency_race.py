@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from reliability_support import http, report, served_workflows
+from tests.reliability.reliability_support import http, report, served_workflows
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from engine import faults
-from reliability_support import (
+from tests.reliability.reliability_support import (
     ENGINE_BUNDLE, ROOT, add_user, engine_for, free_port, http, json_lines, migrated_sqlite, start_worker,
 )
 
@@ -107,7 +107,7 @@ def test_metrics_endpoint_counts_what_happens_and_reads_gauges_from_the_database
 def test_recall_status_prints_statuses_overdue_timers_errors_and_incidents(tmp_path):
     from engine.clock import SimulatedClock
     from engine.timers import RetryPolicy, fire_due
-    from support import script_process, write_bundle
+    from tests.support import script_process, write_bundle
 
     url = migrated_sqlite(tmp_path / "recall.sqlite3")
     clock = SimulatedClock()

@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from reliability_support import ENGINE_BUNDLE, LOCKED, Server, add_user, engine_for, http, migrated_sqlite, report
+from tests.reliability.reliability_support import ENGINE_BUNDLE, LOCKED, Server, add_user, engine_for, http, migrated_sqlite, report
 
 pytestmark = pytest.mark.slow
 

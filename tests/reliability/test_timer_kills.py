@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.clock import SimulatedClock
 from engine.models import AuditEvent, ProcessInstance, TimerFiring, WaitingTimer
-from reliability_support import (
+from tests.reliability.reliability_support import (
     clone_instances, engine_for, json_lines, percentile, pg_url, report, start_worker, tick_bundle,
 )
 

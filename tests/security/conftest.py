@@ -1,22 +1,12 @@
 """Security suite fixtures: the real workflows/ deployed, one user per role, on SQLite and
 PostgreSQL (the `engine`/`database_url` fixtures come from tests/conftest.py).
-
-No __init__.py here (as tests/api): this directory must not shadow a real package. The archive
-helpers are shared with tests/archive.
+The archive helpers are shared with tests/archive.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-for path in (ROOT, ROOT / "tests" / "archive"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-import pytest  # noqa: E402
-
-from archive_helpers import PEOPLE, WORKFLOWS, Caller  # noqa: E402
+from tests.archive.archive_helpers import PEOPLE, WORKFLOWS, Caller
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ Everything goes through the HTTP API (the `api` fixture: real workflows/, SQLite
 """
 from __future__ import annotations
 
-from archive_helpers import ATS, HR, MANAGER, Caller
+from tests.archive.archive_helpers import ATS, HR, MANAGER, Caller
 
 HR_HRBP = "hr.wang"            # an HR user in group hrbp only (PEOPLE in archive_helpers)
 BOTH = "hr.both"               # made here: an HR user in groups hr and hrbp
@@ -205,7 +205,7 @@ def test_whoever_prepared_a_reoffer_cannot_approve_it(api):
 def test_a_misspelled_four_eyes_reference_is_refused_at_deploy(tmp_path):
     import shutil
 
-    from archive_helpers import WORKFLOWS
+    from tests.archive.archive_helpers import WORKFLOWS
     from engine.bundle import load_bundle
 
     shutil.copytree(WORKFLOWS, tmp_path / "workflows")

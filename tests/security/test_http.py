@@ -22,12 +22,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT / "tests" / "reliability") not in sys.path:
-    sys.path.insert(0, str(ROOT / "tests" / "reliability"))
+from tests.archive.archive_helpers import ATS, HR, MANAGER, PREFIX
+from tests.reliability.reliability_support import http, served_workflows
 
-from archive_helpers import ATS, HR, MANAGER, PREFIX  # noqa: E402
-from reliability_support import http, served_workflows  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 PROBLEM = "application/problem+json"
 MISSING = "00000000-0000-4000-8000-000000000000"

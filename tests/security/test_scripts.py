@@ -20,12 +20,9 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-RELIABILITY = ROOT / "tests" / "reliability"
-if str(RELIABILITY) not in sys.path:
-    sys.path.insert(0, str(RELIABILITY))
+from tests.reliability.reliability_support import PG_AVAILABLE, Server, add_user, http, migrated_sqlite, pg_schema
 
-from reliability_support import PG_AVAILABLE, Server, add_user, http, migrated_sqlite, pg_schema  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 NESTED_HASH = "t = ()\nfor i in range(100000):\n    t = ((t,),)\nh = hash(t)"
 C_SPIN = "x = any(iter(int, 1))"
@@ -252,13 +249,12 @@ def test_a_crashing_worker_is_replaced_and_values_cross_the_pipe_intact():
 
 def test_a_worker_exits_when_its_server_goes_away(tmp_path):
     """Parent death -> EOF on the worker's stdin -> the worker exits (no orphans)."""
-    code = ("import sys; sys.path.insert(0, %r)\n"
-            "from engine.sandbox import SandboxPool\n"
+    code = ("from engine.sandbox import SandboxPool\n"
             "from engine.scripting import RestrictedScriptEnvironment\n"
             "pool = SandboxPool(workers=1)\n"
             "RestrictedScriptEnvironment(sandbox=pool).execute('x = 1', {})\n"
             "print(pool.worker_pids()[0], flush=True)\n"
-            "import os; os._exit(0)\n") % str(ROOT)
+            "import os; os._exit(0)\n")
     parent = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     pid = int(parent.stdout.strip())
     assert _wait_for(lambda: not _still_running({pid}), 5), f"sandbox worker {pid} outlived its parent"

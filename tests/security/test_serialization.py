@@ -14,13 +14,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, update
 
-from archive_helpers import ATS, BOT, HR, archive_decline, send_follow_up, task, wait
+from tests.archive.archive_helpers import ATS, BOT, HR, archive_decline, send_follow_up, task, wait
 from engine.archive import PrivacySettings, TalentArchive, Viewer
 from engine.errors import NotFound
 from engine.models import AuditEvent, ProcessInstance
 from engine.runtime import ERASED_STATE
 from engine.serialization import ESCAPED_DICT, escape_user_data
-from support import ENGINE_BUNDLE
+from tests.support import ENGINE_BUNDLE
 
 WHEN = datetime(2026, 1, 6, 8, 30, tzinfo=timezone.utc)
 TRICKY = {

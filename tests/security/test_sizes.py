@@ -16,7 +16,7 @@ import tracemalloc
 import pytest
 from sqlalchemy import func, select
 
-from archive_helpers import ATS, HR, WORKFLOWS, archive_decline, task, wait
+from tests.archive.archive_helpers import ATS, HR, WORKFLOWS, archive_decline, task, wait
 from engine.models import HumanTask
 from engine.templates import MAX_RENDERED_CHARS, TemplateProblem, render
 
@@ -87,7 +87,7 @@ def small_api(database_url):
     """The API with a 4 KiB bound on one change's data."""
     from api import create_app
     from engine import users
-    from archive_helpers import PEOPLE, Caller
+    from tests.archive.archive_helpers import PEOPLE, Caller
 
     app = create_app({"RECALL_DATABASE_URL": database_url, "RECALL_CLOCK": "simulated", "TESTING": True,
                       "RECALL_MAX_TASK_DATA_BYTES": "4096"})
@@ -142,7 +142,7 @@ def test_an_answer_that_would_grow_the_case_past_its_state_limit_is_refused(data
     import secrets
     from api import create_app
     from engine import users
-    from archive_helpers import PEOPLE, Caller
+    from tests.archive.archive_helpers import PEOPLE, Caller
 
     app = create_app({"RECALL_DATABASE_URL": database_url, "RECALL_CLOCK": "simulated", "TESTING": True,
                       "RECALL_MAX_TASK_DATA_BYTES": "200000", "RECALL_MAX_INSTANCE_STATE_BYTES": "65536"})

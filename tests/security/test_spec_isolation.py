@@ -19,11 +19,11 @@ from SpiffWorkflow.specs.WorkflowSpec import WorkflowSpec
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 from SpiffWorkflow.util.event import Event
 
-from archive_helpers import (
+from tests.archive.archive_helpers import (
     ATS, BOT, HR, MANAGER, WORKFLOWS, archive_decline, complete, reply, reoffer_and_accept, send_follow_up, task, wait,
 )
 from engine.runtime import Change
-from support import ENGINE_BUNDLE
+from tests.support import ENGINE_BUNDLE
 
 
 @pytest.fixture

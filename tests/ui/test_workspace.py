@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ui_harness import SCREENSHOTS, Browser, Server, chromium_or_skip
+from tests.ui.ui_harness import SCREENSHOTS, Browser, Server, chromium_or_skip
 
 pytestmark = pytest.mark.slow
 
@@ -317,7 +317,7 @@ def test_the_shell_is_plain_files_with_a_strict_content_security_policy(server):
 def test_every_process_form_renders_and_round_trips_its_values(server, browser):
     """All forms of forms/ (text, long text, enums, booleans, dates, numbers, arrays of objects)."""
     import json as _json
-    from ui_harness import ROOT
+    from tests.ui.ui_harness import ROOT
 
     forms = {}
     for schema_file in sorted((ROOT / "forms").glob("*.schema.json")):

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from engine.clock import SharedSimulatedClock
-from support import ROOT
+from tests.support import ROOT
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 
