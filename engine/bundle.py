@@ -44,7 +44,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser  # VAL
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
 from .forms import SEPARATE_FROM, start_schema_name
-from . import message_rules
+from . import message_rules, vocabulary as vocabulary_rules
 from .scripting import compile_check
 from .templates import read_templates
 
@@ -127,6 +127,7 @@ class Bundle:
     forms: dict[str, dict] = field(default_factory=dict)
     templates: dict[str, str] = field(default_factory=dict)   # "<lang>/<template id>" -> Jinja2 source
     messages: dict[str, message_rules.Declaration] | None = None  # workflows/messages.json; None: no file
+    vocabulary: vocabulary_rules.Vocabulary | None = None    # workflows/vocabulary.json; None: no file
     parser: SpiffBpmnParser | None = None
     process_ids: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -238,6 +239,9 @@ class _Loader:
         found = [p / message_rules.FILE_NAME for p in self.paths if p.is_dir()]
         found += [p for p in self.paths if p.name == message_rules.FILE_NAME and p.is_file()]
         self.messages_path = next((p for p in found if p.is_file()), None)
+        found = [p / vocabulary_rules.FILE_NAME for p in self.paths if p.is_dir()]
+        found += [p for p in self.paths if p.name == vocabulary_rules.FILE_NAME and p.is_file()]
+        self.vocabulary_path = next((p for p in found if p.is_file()), None)
 
     # -- reporting ---------------------------------------------------------
     def report(self, file: str, el, message: str, line: int | None = None, element_id: str | None = None,
@@ -263,6 +267,7 @@ class _Loader:
         self._guarded(None, self.check_with_spiff)
         self._guarded(self.messages_path, self.check_messages)
         self._guarded(None, self.read_templates)
+        self._guarded(self.vocabulary_path, self.check_vocabulary)
         self.bundle.process_ids = sorted({p.get("id") for d in self._ok("bpmn") for p in self._processes(d)})
         self.bundle.diagnostics.sort(key=lambda d: (d.file, d.line or 0))
         return self.bundle
@@ -312,6 +317,41 @@ class _Loader:
                     self.report(doc.name, message, f"message {name!r} is caught in this file but not declared in "
                                 f"{label} (say whether it may wait, and which payload fields it carries)")
 
+    def check_vocabulary(self) -> None:
+        """workflows/vocabulary.json (see engine/vocabulary.py): its reasons, stages and roles agree
+        with the diagrams, the forms, the follow-up template decision and the templates."""
+        if self.vocabulary_path is None:
+            return
+        label = self._display(self.vocabulary_path)
+        try:
+            text = self.vocabulary_path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            return self.report(label, None, f"cannot read {vocabulary_rules.FILE_NAME}: {e}", line=1)
+        self.bundle.files[label] = text.encode("utf-8")
+        vocabulary, problems = vocabulary_rules.read(text)
+        for line, key, message in problems:
+            self.report(label, None, message, line=line, element_id=key)
+        if vocabulary is None:
+            return
+        self.bundle.vocabulary = vocabulary
+        elements, timers, names = {}, set(), set()
+        for doc in self._ok("bpmn"):
+            for el in doc.root.iter(etree.Element):
+                if el.get("id") and el.tag.startswith(f"{{{BPMN}}}"):
+                    elements.setdefault(el.get("id"), (doc.name, _local(el), el.sourceline))
+                    if el.find("bpmn:timerEventDefinition", NS) is not None:
+                        timers.add(el.get("id"))
+            names.update(m.get("name") or m.get("id") for m in doc.root.iterfind("bpmn:message", NS))
+            names.update(m.get("name") or m.get("id") for m in doc.root.iterfind("bpmn:signal", NS))
+        decisions = {}
+        for doc in self._ok("dmn"):
+            for decision in doc.root.iter(f"{{{etree.QName(doc.root).namespace}}}decision"):
+                decisions.setdefault(decision.get("id"), (doc.name, decision))
+        facts = vocabulary_rules.BundleFacts(elements, timers, names, self.bundle.forms, self.forms_label,
+                                             decisions, self.bundle.templates)
+        for file, line, element_id, message in vocabulary_rules.check(vocabulary, text, label, facts):
+            self.report(file, None, message, line=line, element_id=element_id)
+
     @staticmethod
     def _caught(doc: _Doc, message_id: str | None) -> bool:
         catchers = ("startEvent", "intermediateCatchEvent", "boundaryEvent")
@@ -343,8 +383,8 @@ class _Loader:
                 found.update((f.resolve(), None) for f in candidates if f.suffix.lower() in (".bpmn", ".dmn"))
             elif path.is_file() and path.suffix.lower() in (".bpmn", ".dmn"):
                 found[path.resolve()] = None
-            elif path.is_file() and path.name == message_rules.FILE_NAME:
-                continue                                    # read by check_messages
+            elif path.is_file() and path.name in (message_rules.FILE_NAME, vocabulary_rules.FILE_NAME):
+                continue                                    # read by check_messages / check_vocabulary
             else:
                 why = "is not a .bpmn or .dmn file" if path.exists() else "does not exist"
                 self.report(str(path), None, f"{path} {why}")

@@ -1,0 +1,406 @@
+"""The process owner's vocabulary: decline reasons, the follow-up cadence and the element roles.
+
+Declared once in `workflows/vocabulary.json` (process-owner data, like the diagrams and
+templates), validated with the bundle against the BPMN, forms, the follow-up template
+decision and the templates (`check`), deployed with every definition version (column
+`process_definitions.vocabulary_json`) and served at `GET /api/v1/vocabulary`. Nothing outside
+the bundle names a reason, a stage or an element the archive reads: the decline API, history,
+funnel, search, consent, the workspace inbox, the web app, `recall demo` and the workflow tests
+all read it from here, so a process owner's change reaches the whole product with no code change.
+
+- reasons: key and labels (zh, en);
+- stages: key, labels, the follow-up user task and the timer that raises it (the order is the
+  cadence's; a follow-up is due when its timer was due);
+- roles: element ids by what the archive reads them for (`consent_tasks`, `reoffer_sent`, ...);
+- messages: message names by role (`reply`, `from_candidate`, ...).
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Iterable
+
+FILE_NAME = "vocabulary.json"
+LANGUAGES = ("zh", "en")
+KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# role -> what the archive reads it for (a role not listed here is refused: a typo would hide)
+ROLES = {
+    "decline_archive": "the user task confirming the decline (its reason is the one the funnel counts)",
+    "consent_tasks": "user tasks whose answer records the talent-pool consent",
+    "reply_assessment": "the user task assessing a reply (outcome interested: the funnel's 'interested')",
+    "signal_reaction": "the user task reacting to a candidate signal (a message sent, stage 'signal')",
+    "manager_contact": "the hiring manager's contact task (a message sent, stage 'handoff')",
+    "contact_taken_back": "HR's contact task when the manager did not call (stage 'handoff')",
+    "reoffer_sent": "the user task sending the re-offer (stage 'reoffer', the funnel's 're-offered')",
+    "start_date": "the timer of the start date (a hire)",
+    "end_retained": "end events meaning probation passed",
+    "end_left": "end events meaning the employee left",
+    "end_left_early": "end events meaning the employee left before the end of probation",
+}
+USER_TASK_ROLES = {"decline_archive", "consent_tasks", "reply_assessment", "signal_reaction", "manager_contact",
+                   "contact_taken_back", "reoffer_sent"}
+MESSAGE_ROLES = {
+    "reply": "the candidate's reply to a follow-up",
+    "offer_answer": "the candidate's answer to a re-offer (decision accepted/declined)",
+    "employee_left": "the HR system's notice that the employee left",
+    "from_candidate": "messages and signals from the candidate shown in their message history",
+}
+SENT_STAGES = {"signal_reaction": "signal", "manager_contact": "handoff", "contact_taken_back": "handoff",
+               "reoffer_sent": "reoffer"}
+
+
+@dataclass(frozen=True)
+class Term:
+    """A reason or a stage: its key and its labels."""
+
+    key: str
+    zh: str
+    en: str
+
+    def label(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh
+
+
+@dataclass(frozen=True)
+class Stage(Term):
+    task: str = ""       # the follow-up user task of this stage
+    timer: str = ""      # the timer that raises it (its due time is the follow-up's)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    process: str | None = None
+    template_decision: str | None = None
+    reasons: tuple[Term, ...] = ()
+    stages: tuple[Stage, ...] = ()
+    roles: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    messages: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+
+    @property
+    def reason_keys(self) -> tuple[str, ...]:
+        return tuple(r.key for r in self.reasons)
+
+    @property
+    def stage_keys(self) -> tuple[str, ...]:
+        return tuple(s.key for s in self.stages)
+
+    def role(self, name: str) -> tuple[str, ...]:
+        return self.roles.get(name, ())
+
+    def message(self, name: str) -> tuple[str, ...]:
+        return self.messages.get(name, ())
+
+    def reason(self, key: str | None) -> Term | None:
+        return next((r for r in self.reasons if r.key == key), None)
+
+    def stage_of_task(self, element_id: str | None) -> Stage | None:
+        return next((s for s in self.stages if s.task == element_id), None)
+
+    @property
+    def follow_up_tasks(self) -> tuple[str, ...]:
+        return tuple(s.task for s in self.stages)
+
+    @property
+    def follow_up_timers(self) -> tuple[str, ...]:
+        return tuple(s.timer for s in self.stages)
+
+    def sent_stage(self, element_id: str | None) -> str | None:
+        """The stage of a message sent by completing `element_id`: a cadence stage, or the stage
+        of a role that contacts the candidate (signal, handoff, reoffer); None otherwise."""
+        stage = self.stage_of_task(element_id)
+        if stage is not None:
+            return stage.key
+        return next((sent for role, sent in SENT_STAGES.items() if element_id in self.role(role)), None)
+
+    def as_dict(self) -> dict:
+        return {"process": self.process, "template_decision": self.template_decision,
+                "decline_reasons": [{"key": r.key, "zh": r.zh, "en": r.en} for r in self.reasons],
+                "stages": [{"key": s.key, "zh": s.zh, "en": s.en, "task": s.task, "timer": s.timer}
+                           for s in self.stages],
+                "roles": {k: list(v) for k, v in self.roles.items()},
+                "messages": {k: list(v) for k, v in self.messages.items()}}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def merged(cls, many: Iterable["Vocabulary"]) -> "Vocabulary":
+        """Every version's words together, the later ones' labels first: for reads over cases of
+        any version (history, funnel, search), where an old case may sit at a stage since removed."""
+        many = list(many)
+        if len(many) == 1:
+            return many[0]
+        reasons: dict[str, Term] = {}
+        stages: dict[str, Stage] = {}
+        roles: dict[str, tuple[str, ...]] = {}
+        messages: dict[str, tuple[str, ...]] = {}
+        for vocabulary in many:                      # later versions come last and win
+            reasons.update((r.key, r) for r in vocabulary.reasons)
+            stages.update((s.task, s) for s in vocabulary.stages)
+            for target, source in ((roles, vocabulary.roles), (messages, vocabulary.messages)):
+                for name, ids in source.items():
+                    target[name] = tuple(dict.fromkeys((*target.get(name, ()), *ids)))
+        last = many[-1] if many else cls()
+        return cls(last.process, last.template_decision, tuple(reasons.values()), tuple(stages.values()),
+                   roles, messages)
+
+
+EMPTY = Vocabulary()
+
+
+# ---------------------------------------------------------------- reading
+def _line(text: str, needle: str) -> int | None:
+    at = text.find(needle)
+    return text.count("\n", 0, at) + 1 if at >= 0 else None
+
+
+def _terms(value, what: str) -> list[dict]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError(f"{what} must be a list of objects")
+    return value
+
+
+def parse(data: dict) -> tuple[Vocabulary, list[tuple[str | None, str]]]:
+    """The vocabulary of a decoded file and its problems as (key, message); raises ValueError when
+    its shape is wrong throughout."""
+    if not isinstance(data, dict):
+        raise ValueError("the file must contain a JSON object")
+    problems: list[tuple[str | None, str]] = []
+    for name in ("process", "template_decision"):
+        if not isinstance(data.get(name), str) or not data[name]:
+            problems.append((None, f"{name!r} must name the {'recall process' if name == 'process' else 'follow-up template decision'}"))
+    reasons, stages = [], []
+    for what, target in (("decline_reasons", reasons), ("stages", stages)):
+        seen: set[str] = set()
+        for entry in _terms(data.get(what), what):
+            key = entry.get("key")
+            if not isinstance(key, str) or not KEY.fullmatch(key):
+                problems.append((str(key), f"{what}: key {key!r} must be lower case letters, digits and _"))
+                continue
+            if key in seen:
+                problems.append((key, f"{what}: {key!r} is declared twice"))
+            seen.add(key)
+            for lang in LANGUAGES:
+                if not isinstance(entry.get(lang), str) or not entry[lang].strip():
+                    problems.append((key, f"{what}: {key!r} needs a {lang} label"))
+            extra = set(entry) - {"key", *LANGUAGES, *(("task", "timer") if what == "stages" else ())}
+            if extra:
+                problems.append((key, f"{what}: {key!r} has unknown fields {sorted(extra)}"))
+            if what == "stages":
+                for part in ("task", "timer"):
+                    if not isinstance(entry.get(part), str) or not entry[part]:
+                        problems.append((key, f"stage {key!r} must name its follow-up {part} ({part!r})"))
+                target.append(Stage(key, str(entry.get("zh", "")), str(entry.get("en", "")),
+                                    str(entry.get("task", "")), str(entry.get("timer", ""))))
+            else:
+                target.append(Term(key, str(entry.get("zh", "")), str(entry.get("en", ""))))
+    if not reasons:
+        problems.append((None, "declare at least one decline reason"))
+    groups = {}
+    for what, known in (("roles", ROLES), ("messages", MESSAGE_ROLES)):
+        value = data.get(what, {})
+        if not isinstance(value, dict):
+            raise ValueError(f"{what} must be an object of lists of ids")
+        groups[what] = {}
+        for name, ids in value.items():
+            if name not in known:
+                problems.append((name, f"{what}: unknown role {name!r} (known: {', '.join(sorted(known))})"))
+                continue
+            if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+                problems.append((name, f"{what}: {name!r} must be a list of ids"))
+                continue
+            groups[what][name] = tuple(ids)
+    extra = set(data) - {"description", "process", "template_decision", "decline_reasons", "stages", "roles",
+                         "messages"}
+    if extra:
+        problems.append((None, f"unknown fields {sorted(extra)}"))
+    return Vocabulary(data.get("process"), data.get("template_decision"), tuple(reasons), tuple(stages),
+                      groups["roles"], groups["messages"]), problems
+
+
+def read(text: str) -> tuple[Vocabulary | None, list[tuple[int | None, str | None, str]]]:
+    """Parse the file's text: (vocabulary or None, [(line, key, message)])."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, [(e.lineno, None, f"not valid JSON: {e.msg} (column {e.colno})")]
+    try:
+        vocabulary, problems = parse(data)
+    except ValueError as e:
+        return None, [(1, None, str(e))]
+    return vocabulary, [(_line(text, f'"{key}"') if key else 1, key, message) for key, message in problems]
+
+
+@lru_cache(maxsize=64)
+def from_json(text: str | None) -> Vocabulary:
+    """A deployed vocabulary (validated when it was deployed); EMPTY for a version without one.
+    Cached on the text: the same few versions are read on every request that needs them."""
+    if not text:
+        return EMPTY
+    return parse(json.loads(text))[0]
+
+
+# ---------------------------------------------------------------- checks against the bundle
+@dataclass
+class BundleFacts:
+    """What `check` compares the vocabulary with, as `engine.bundle` read it."""
+
+    elements: dict[str, tuple[str, str, int | None]]     # element id -> (file, BPMN tag, line)
+    timers: set[str]                                      # ids of events with a timer definition
+    message_names: set[str]
+    forms: dict[str, dict]
+    forms_label: str
+    decisions: dict[str, tuple[str, object]]              # decision id -> (file, lxml decision element)
+    templates: dict[str, str]                             # "<lang>/<template id>" -> source
+    template_languages: tuple[str, ...] = LANGUAGES
+
+
+Problem = tuple[str, int | None, str | None, str]          # (file, line, element id, message)
+
+
+def check(vocabulary: Vocabulary, text: str, label: str, facts: BundleFacts) -> list[Problem]:
+    """Where the vocabulary and the bundle disagree, each problem naming the file and element."""
+    out: list[Problem] = []
+
+    def here(key: str | None, message: str) -> None:
+        out.append((label, _line(text, f'"{key}"') if key else 1, key, message))
+
+    def element(eid: str, tags: set[str], what: str, key: str) -> None:
+        found = facts.elements.get(eid)
+        if found is None:
+            here(key, f"{what} {eid!r} is not an element of any diagram in the bundle")
+        elif found[1] not in tags:
+            here(key, f"{what} {eid!r} is a bpmn:{found[1]} in {found[0]}, not a {' or '.join(sorted(tags))}")
+
+    for stage in vocabulary.stages:
+        element(stage.task, {"userTask"}, f"stage {stage.key!r}: task", stage.key)
+        if stage.timer not in facts.timers:
+            here(stage.key, f"stage {stage.key!r}: timer {stage.timer!r} is not a timer event of any diagram "
+                 "in the bundle")
+    for role, ids in vocabulary.roles.items():
+        for eid in ids:
+            if role in USER_TASK_ROLES:
+                element(eid, {"userTask"}, f"role {role}:", role)
+            elif eid not in facts.elements:
+                here(role, f"role {role}: {eid!r} is not an element of any diagram in the bundle")
+    for role, names in vocabulary.messages.items():
+        for name in names:
+            if name not in facts.message_names:
+                here(role, f"messages {role}: {name!r} is not a message or signal of any diagram in the bundle")
+    out.extend(_check_forms(vocabulary, facts))
+    out.extend(_check_decision(vocabulary, text, label, facts))
+    return out
+
+
+def _check_forms(vocabulary: Vocabulary, facts: BundleFacts) -> list[Problem]:
+    """Every form field `decline_reason` offers exactly the declared reasons, and its uischema
+    names them with the declared labels ("zh / en") in the form's order."""
+    out: list[Problem] = []
+    declared = vocabulary.reason_keys
+    for name, schema in sorted(facts.forms.items()):
+        field_ = ((schema.get("properties") or {}).get("decline_reason") or {}) if isinstance(schema, dict) else {}
+        enum = field_.get("enum")
+        if not isinstance(enum, list) or name.endswith(".uischema.json"):
+            continue
+        where = f"{facts.forms_label}/{name}"
+        missing = [k for k in declared if k not in enum]
+        extra = [k for k in enum if k not in declared]
+        if missing:
+            out.append((where, None, "decline_reason", f"the enum lacks {', '.join(map(repr, missing))} "
+                        f"declared in {FILE_NAME}"))
+        if extra:
+            out.append((where, None, "decline_reason", f"the enum offers {', '.join(map(repr, extra))}, "
+                        f"which {FILE_NAME} does not declare"))
+        ui_name = name.replace(".schema.json", ".uischema.json")
+        names = ((facts.forms.get(ui_name) or {}).get("decline_reason") or {}).get("ui:enumNames")
+        if isinstance(names, list):
+            expected = [f"{r.zh} / {r.en}" if r else repr(k) for k, r in ((k, vocabulary.reason(k)) for k in enum)]
+            if names != expected:
+                out.append((f"{facts.forms_label}/{ui_name}", None, "decline_reason",
+                            f"ui:enumNames must be the labels of {FILE_NAME} in the enum's order: {expected}"))
+    return out
+
+
+def _literals(text: str | None):
+    """The strings an input entry or value list matches; None: anything ('-'); ...: not literal."""
+    source = (text or "").strip()
+    if source in ("", "-"):
+        return None
+    try:
+        value = ast.literal_eval(source)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return ...
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+        return set(value)
+    return ...
+
+
+def _check_decision(vocabulary: Vocabulary, text: str, label: str, facts: BundleFacts) -> list[Problem]:
+    """The follow-up template decision picks a template for every reason at every stage, and each
+    template it picks exists in every language."""
+    found = facts.decisions.get(vocabulary.template_decision or "")
+    if found is None:
+        return [(label, _line(text, '"template_decision"'), vocabulary.template_decision,
+                 f"template_decision {vocabulary.template_decision!r} is not a decision of any DMN file in the bundle")]
+    file, decision = found
+    ns = {"dmn": decision.tag.split("}")[0][1:]}
+    table = decision.find("dmn:decisionTable", ns)
+    if table is None:
+        return []                                   # reported by the DMN checks
+    columns = {}
+    for i, column in enumerate(table.findall("dmn:input", ns)):
+        columns[(column.findtext("dmn:inputExpression/dmn:text", "", ns) or "").strip()] = (i, column)
+    out: list[Problem] = []
+    for needed in ("decline_reason", "stage"):
+        if needed not in columns:
+            out.append((file, decision.sourceline, decision.get("id"), f"the decision has no input {needed!r}: it "
+                        f"must pick the template from the decline reason and the stage ({FILE_NAME})"))
+    if out:
+        return out
+    for needed, keys in (("decline_reason", vocabulary.reason_keys), ("stage", vocabulary.stage_keys)):
+        values_el = columns[needed][1].find("dmn:inputValues/dmn:text", ns)
+        values = _literals(values_el.text) if values_el is not None else None
+        if isinstance(values, set):
+            missing = [k for k in keys if k not in values]
+            extra = sorted(values - set(keys))
+            if missing:
+                out.append((file, values_el.sourceline, columns[needed][1].get("id"),
+                            f"input values of {needed} lack {', '.join(map(repr, missing))} declared in {FILE_NAME}"))
+            if extra:
+                out.append((file, values_el.sourceline, columns[needed][1].get("id"),
+                            f"input values of {needed} name {', '.join(map(repr, extra))}, which {FILE_NAME} "
+                            "does not declare"))
+    rules = []
+    for rule in table.findall("dmn:rule", ns):
+        entries = rule.findall("dmn:inputEntry", ns)
+        matches = [_literals(e.findtext("dmn:text", "", ns)) for e in entries]
+        output = _literals(rule.findtext("dmn:outputEntry/dmn:text", "", ns))
+        rules.append((rule, matches, output))
+    r_i, s_i = columns["decline_reason"][0], columns["stage"][0]
+    missing_templates: dict[tuple[str, str], object] = {}
+    for stage in vocabulary.stage_keys:
+        uncovered = []
+        for reason in vocabulary.reason_keys:
+            hit = next((r for r in rules if all(
+                m is None or m is ... or value in m
+                for m, value in ((r[1][r_i] if r_i < len(r[1]) else None, reason),
+                                 (r[1][s_i] if s_i < len(r[1]) else None, stage)))), None)
+            if hit is None:
+                uncovered.append(reason)
+            elif isinstance(hit[2], set) and len(hit[2]) == 1:
+                template = next(iter(hit[2]))
+                for lang in facts.template_languages:
+                    if f"{lang}/{template}" not in facts.templates:
+                        missing_templates.setdefault((lang, template), hit[0])
+        if uncovered:
+            out.append((file, table.sourceline, decision.get("id"), f"no rule picks a template for stage {stage!r} "
+                        f"and reason{'s' if len(uncovered) > 1 else ''} {', '.join(map(repr, uncovered))}"))
+    for (lang, template), rule in sorted(missing_templates.items(), key=lambda kv: kv[0]):
+        out.append((file, rule.sourceline, rule.get("id"), f"rule picks template {template!r}, which has no "
+                    f"{lang} template (templates/{lang}/{template}.j2)"))
+    return out
