@@ -17,6 +17,8 @@ from .errors import BundleInvalid, NotFound
 from .forms import start_schema_name
 from .models import ProcessDefinition
 from .serialization import SERIALIZER_VERSION, StateSerializer
+from .vocabulary import Vocabulary, from_json as vocabulary_from_json
+from .views import DefinitionDetail, DefinitionView
 
 FORM_PROPERTIES = ("formJsonSchemaFilename", "formUiSchemaFilename")
 
@@ -63,6 +65,7 @@ class LoadedDefinition:
     subprocess_specs: Mapping
     forms: FormStore
     templates: Mapping[str, str]
+    vocabulary: Vocabulary          # workflows/vocabulary.json of the version (EMPTY without one)
 
 
 def _referenced_forms(specs) -> set[str]:
@@ -93,7 +96,10 @@ def deploy_bundle(session: Session, bundle, serializer: StateSerializer, *, acto
         templates_json = json.dumps(bundle.templates, sort_keys=True, ensure_ascii=False)
         # messages.json (what messages may carry, whether they wait) is part of the version too
         messages = [v.decode("utf-8") for k, v in sorted(bundle.files.items()) if k.split("/")[-1] == "messages.json"]
-        digest = hashlib.sha256("\n".join((spec_json, forms_json, templates_json, *messages)).encode()).hexdigest()
+        # so is the vocabulary: a relabelled reason or a new stage is a new version
+        vocabulary_json = bundle.vocabulary.to_json() if bundle.vocabulary is not None else None
+        digest = hashlib.sha256("\n".join((spec_json, forms_json, templates_json, *messages,
+                                           *([vocabulary_json] if vocabulary_json else []))).encode()).hexdigest()
         latest = session.scalars(
             select(ProcessDefinition).where(ProcessDefinition.process_key == key)
             .order_by(ProcessDefinition.version.desc()).limit(1)
@@ -104,6 +110,7 @@ def deploy_bundle(session: Session, bundle, serializer: StateSerializer, *, acto
         row = ProcessDefinition(
             process_key=key, version=(latest.version + 1) if latest else 1, content_hash=digest,
             spec_json=spec_json, forms_json=forms_json, templates_json=templates_json, files_json=files_json,
+            vocabulary_json=vocabulary_json,
             serializer_version=SERIALIZER_VERSION, deployed_at=now, deployed_by=actor,
         )
         session.add(row)
@@ -127,6 +134,46 @@ def latest_definition_id(session: Session, process_key: str, version: int | None
     return found
 
 
+DEFINITION_COLUMNS = (ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
+                      ProcessDefinition.content_hash, ProcessDefinition.deployed_at, ProcessDefinition.deployed_by)
+
+
+def definition_versions(session: Session, *, process_key: str | None = None, latest_only: bool = False,
+                        limit: int | None = 50, offset: int = 0) -> list[DefinitionView]:
+    """Deployed versions by process key, newest first; `latest_only`: each process's newest version alone
+    (so a page counts processes). Only the summary columns: specs and files stay in the database."""
+    query = select(*DEFINITION_COLUMNS)
+    if process_key:
+        query = query.where(ProcessDefinition.process_key == process_key)
+    if latest_only:
+        newest = (select(ProcessDefinition.process_key, func.max(ProcessDefinition.version).label("version"))
+                  .group_by(ProcessDefinition.process_key).subquery())
+        query = query.join(newest, (ProcessDefinition.process_key == newest.c.process_key)
+                           & (ProcessDefinition.version == newest.c.version))
+    query = query.order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc()).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return [DefinitionView(*row) for row in session.execute(query)]
+
+
+def definition_version(session: Session, process_key: str, version: int | None = None) -> DefinitionView:
+    """One version (default: the newest) of a process; NotFound names it."""
+    definition_id = latest_definition_id(session, process_key, version)
+    return DefinitionView(*session.execute(select(*DEFINITION_COLUMNS)
+                                           .where(ProcessDefinition.id == definition_id)).one())
+
+
+def definition_detail(session: Session, process_key: str) -> DefinitionDetail:
+    """Every version of a process and the newest's file names. Two statements need no shared snapshot:
+    a stored version never changes, and a version deployed between them is simply not listed."""
+    versions = definition_versions(session, process_key=process_key, limit=None)
+    if not versions:
+        raise NotFound(f"no deployed process definition {process_key}")
+    files_json, forms_json = session.execute(select(ProcessDefinition.files_json, ProcessDefinition.forms_json)
+                                             .where(ProcessDefinition.id == versions[0].id)).one()
+    return DefinitionDetail(versions, sorted(json.loads(files_json)), sorted(json.loads(forms_json)))
+
+
 class SpecCache:
     """Parsed specs per definition version, bounded LRU; specs are immutable once deployed."""
 
@@ -147,7 +194,8 @@ class SpecCache:
             raise NotFound(f"no process definition with id {definition_id}")
         spec, subprocess_specs = self._serializer.load_specs(row.spec_json)
         loaded = LoadedDefinition(row.id, row.process_key, row.version, spec, MappingProxyType(subprocess_specs),
-                                  FormStore(row.forms_json), MappingProxyType(json.loads(row.templates_json)))
+                                  FormStore(row.forms_json), MappingProxyType(json.loads(row.templates_json)),
+                                  vocabulary_from_json(row.vocabulary_json))
         with self._lock:
             self._items[definition_id] = loaded
             while len(self._items) > self._size:

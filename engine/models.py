@@ -60,6 +60,7 @@ class ProcessDefinition(Base):
     forms_json: Mapped[str] = mapped_column(Text)       # form file name -> JSON, frozen with the version
     templates_json: Mapped[str] = mapped_column(Text, server_default="{}")  # "<lang>/<id>" -> Jinja2 source
     files_json: Mapped[str] = mapped_column(Text)       # source files of the bundle, for diagrams
+    vocabulary_json: Mapped[str | None] = mapped_column(Text)  # workflows/vocabulary.json (engine/vocabulary.py)
     serializer_version: Mapped[str] = mapped_column(String(16))
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     deployed_by: Mapped[str] = mapped_column(String(255))

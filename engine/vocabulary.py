@@ -23,6 +23,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable
 
+from sqlalchemy import func, select
+
+from .models import ProcessDefinition
+
 FILE_NAME = "vocabulary.json"
 LANGUAGES = ("zh", "en")
 KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -404,3 +408,22 @@ def _check_decision(vocabulary: Vocabulary, text: str, label: str, facts: Bundle
         out.append((file, rule.sourceline, rule.get("id"), f"rule picks template {template!r}, which has no "
                     f"{lang} template (templates/{lang}/{template}.j2)"))
     return out
+
+
+# ---------------------------------------------------------------- the deployed vocabulary
+def deployed(session, process_key: str) -> Vocabulary:
+    """The vocabulary of the newest deployed version of `process_key` (what new cases run on);
+    EMPTY when nothing is deployed. One small indexed query."""
+    text = session.scalar(select(ProcessDefinition.vocabulary_json)
+                          .where(ProcessDefinition.process_key == process_key)
+                          .order_by(ProcessDefinition.version.desc()).limit(1))
+    return from_json(text)
+
+
+def known(session) -> Vocabulary:
+    """Every deployed version's vocabulary merged (newest last): for reads over cases of any
+    version — an old case may wait at a stage a later version removed or renamed."""
+    rows = session.execute(select(ProcessDefinition.vocabulary_json, func.max(ProcessDefinition.id).label("last"))
+                           .where(ProcessDefinition.vocabulary_json.is_not(None))
+                           .group_by(ProcessDefinition.vocabulary_json).order_by("last")).all()
+    return Vocabulary.merged(from_json(text) for text, _ in rows) if rows else EMPTY
