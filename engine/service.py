@@ -26,7 +26,10 @@ from .bundle import load_bundle
 from .clock import SharedSimulatedClock, SimulatedClock, SystemClock
 from .config import Settings
 from .db import Database
-from .definitions import DeployedProcess, SpecCache, deploy_bundle, latest_definition_id
+from .definitions import (
+    DeployedProcess, SpecCache, definition_detail, definition_version, definition_versions, deploy_bundle,
+    latest_definition_id,
+)
 from .errors import (
     InvalidState, NotAssignee, NotFound, StaleVersion, TaskNotReady,
 )
@@ -41,7 +44,7 @@ from .models import (
 from .runtime import Change, Loaded, Runtime, UnloadableInstance, again_on_conflict
 from .serialization import StateSerializer
 from .views import (
-    AuditEntry, DefinitionView, Delivery, FiringReport, InstanceView, SubscriptionView, TaskView, TimerView,
+    AuditEntry, DefinitionDetail, DefinitionView, Delivery, FiringReport, InstanceView, SubscriptionView, TaskView, TimerView,
 )
 
 LIVE = ("running", "waiting")
@@ -105,21 +108,22 @@ class RecallEngine:
                                        {"version": r.version, "content_hash": r.content_hash})
             return results
 
-    def list_definitions(self, *, process_key: str | None = None, limit: int = 50, offset: int = 0
-                         ) -> list[DefinitionView]:
-        """Deployed versions, newest first per process."""
+    def list_definitions(self, *, process_key: str | None = None, latest_only: bool = False,
+                         limit: int | None = 50, offset: int = 0) -> list[DefinitionView]:
+        """Deployed versions by process key, newest first; `latest_only`: each process's newest alone."""
         with self.db.read_committed() as s:
-            q = _where_equal(select(*_DEFINITION_COLUMNS), {ProcessDefinition.process_key: process_key})
-            rows = s.execute(q.order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc())
-                             .limit(limit).offset(offset)).all()
-            return [DefinitionView(*r) for r in rows]
+            return definition_versions(s, process_key=process_key, latest_only=latest_only,
+                                       limit=limit, offset=offset)
 
     def get_definition(self, process_key: str, version: int | None = None) -> DefinitionView:
         """One version (default: the latest) of a process."""
         with self.db.read_committed() as s:
-            definition_id = latest_definition_id(s, process_key, version)
-            return DefinitionView(*s.execute(select(*_DEFINITION_COLUMNS)
-                                             .where(ProcessDefinition.id == definition_id)).one())
+            return definition_version(s, process_key, version)
+
+    def get_definition_detail(self, process_key: str) -> DefinitionDetail:
+        """Every version of a process, newest first, and the newest's bundle and form file names."""
+        with self.db.read_committed() as s:
+            return definition_detail(s, process_key)
 
     # ---------- instances ----------
     def start_instance(self, process_key: str, *, business_key: str | None = None,
@@ -413,11 +417,6 @@ _TASK_DETAIL = (
            ProcessInstance.__table__.c.definition_id)
     .join(ProcessInstance.__table__, ProcessInstance.__table__.c.id == HumanTask.__table__.c.instance_id)
     .where(HumanTask.__table__.c.id == bindparam("b_id")))
-
-_DEFINITION_COLUMNS = (ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
-                       ProcessDefinition.content_hash, ProcessDefinition.deployed_at,
-                       ProcessDefinition.deployed_by)
-
 
 @functools.lru_cache(maxsize=64)
 def _task_list_statement(shape):

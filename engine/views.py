@@ -16,6 +16,14 @@ class DefinitionView:
 
 
 @dataclass
+class DefinitionDetail:
+    """A process's versions, newest first, and the file names of the newest's bundle and forms."""
+    versions: list[DefinitionView]
+    files: list[str]
+    forms: list[str]
+
+
+@dataclass
 class TimerView:
     element_id: str
     due_at: datetime

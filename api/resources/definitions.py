@@ -8,8 +8,9 @@ from flask import request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
+from engine.views import DefinitionView
+
 from ..blueprint import Blueprint
-from .. import queries
 from ..bundles import write_bundle
 from ..pagination import page
 from ..schemas import (
@@ -28,8 +29,8 @@ class Definitions(MethodView):
     @blp.response(200, DefinitionPageSchema)
     def get(self, query):
         """Deployed processes, latest version each, ordered by key."""
-        rows = queries.list_definitions(engine(), limit=query["limit"] + 1, offset=query["offset"])
-        return page(rows, limit=query["limit"], offset=query["offset"])
+        rows = engine().list_definitions(latest_only=True, limit=query["limit"] + 1, offset=query["offset"])
+        return page([_summary(d) for d in rows], limit=query["limit"], offset=query["offset"])
 
     @blp.doc(requestBody={"required": True, "content": {
         "application/json": {"schema": DeployJsonSchema},
@@ -54,7 +55,14 @@ class Definition(MethodView):
     @blp.response(200, DefinitionDetailSchema)
     def get(self, process_key):
         """One process: its versions and the files of the latest one."""
-        return queries.get_definition(engine(), process_key)
+        detail = engine().get_definition_detail(process_key)
+        return {**_summary(detail.versions[0]), "versions": detail.versions, "files": detail.files,
+                "forms": detail.forms}
+
+
+def _summary(latest: DefinitionView) -> dict:
+    return {"process_key": latest.process_key, "latest_version": latest.version,
+            "deployed_at": latest.deployed_at, "deployed_by": latest.deployed_by}
 
 
 def _uploaded_files() -> dict[str, bytes]:
