@@ -17,6 +17,7 @@ from .errors import BundleInvalid, NotFound
 from .forms import start_schema_name
 from .models import ProcessDefinition
 from .serialization import SERIALIZER_VERSION, StateSerializer
+from .vocabulary import Vocabulary, from_json as vocabulary_from_json
 from .views import DefinitionDetail, DefinitionView
 
 FORM_PROPERTIES = ("formJsonSchemaFilename", "formUiSchemaFilename")
@@ -64,6 +65,7 @@ class LoadedDefinition:
     subprocess_specs: Mapping
     forms: FormStore
     templates: Mapping[str, str]
+    vocabulary: Vocabulary          # workflows/vocabulary.json of the version (EMPTY without one)
 
 
 def _referenced_forms(specs) -> set[str]:
@@ -94,7 +96,10 @@ def deploy_bundle(session: Session, bundle, serializer: StateSerializer, *, acto
         templates_json = json.dumps(bundle.templates, sort_keys=True, ensure_ascii=False)
         # messages.json (what messages may carry, whether they wait) is part of the version too
         messages = [v.decode("utf-8") for k, v in sorted(bundle.files.items()) if k.split("/")[-1] == "messages.json"]
-        digest = hashlib.sha256("\n".join((spec_json, forms_json, templates_json, *messages)).encode()).hexdigest()
+        # so is the vocabulary: a relabelled reason or a new stage is a new version
+        vocabulary_json = bundle.vocabulary.to_json() if bundle.vocabulary is not None else None
+        digest = hashlib.sha256("\n".join((spec_json, forms_json, templates_json, *messages,
+                                           *([vocabulary_json] if vocabulary_json else []))).encode()).hexdigest()
         latest = session.scalars(
             select(ProcessDefinition).where(ProcessDefinition.process_key == key)
             .order_by(ProcessDefinition.version.desc()).limit(1)
@@ -105,6 +110,7 @@ def deploy_bundle(session: Session, bundle, serializer: StateSerializer, *, acto
         row = ProcessDefinition(
             process_key=key, version=(latest.version + 1) if latest else 1, content_hash=digest,
             spec_json=spec_json, forms_json=forms_json, templates_json=templates_json, files_json=files_json,
+            vocabulary_json=vocabulary_json,
             serializer_version=SERIALIZER_VERSION, deployed_at=now, deployed_by=actor,
         )
         session.add(row)
@@ -188,7 +194,8 @@ class SpecCache:
             raise NotFound(f"no process definition with id {definition_id}")
         spec, subprocess_specs = self._serializer.load_specs(row.spec_json)
         loaded = LoadedDefinition(row.id, row.process_key, row.version, spec, MappingProxyType(subprocess_specs),
-                                  FormStore(row.forms_json), MappingProxyType(json.loads(row.templates_json)))
+                                  FormStore(row.forms_json), MappingProxyType(json.loads(row.templates_json)),
+                                  vocabulary_from_json(row.vocabulary_json))
         with self._lock:
             self._items[definition_id] = loaded
             while len(self._items) > self._size:
