@@ -141,6 +141,3 @@ class ArchiveCursor(Base):
     last_event_id: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-
-# Keep autogenerate from proposing to drop the per-database full-text objects.
-from .archive import schema_objects  # noqa: E402,F401

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import MetaData
 
 from .db import Database
 
@@ -16,6 +17,18 @@ def alembic_config(url: str) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+def target_metadata() -> MetaData:
+    """The schema the migrations keep: the engine's tables and the talent archive's, and the comparator
+    that keeps autogenerate from proposing to drop the per-database full-text objects.
+
+    Assembled here, not by `engine.models` importing the archive's tables: the models are imported by
+    every process and query, Alembic and the archive only by whoever migrates or compares the schema."""
+    from . import archive_models  # noqa: F401 - its tables join Base.metadata
+    from .archive import schema_objects  # noqa: F401 - registers the comparator with Alembic
+    from .models import Base
+    return Base.metadata
 
 
 def upgrade(db: Database, revision: str = "head") -> None:

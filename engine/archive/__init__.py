@@ -15,7 +15,8 @@ __all__ = ["TalentArchive", "SearchFilters", "Viewer", "PrivacySettings"]
 
 
 def __getattr__(name):
-    # Lazy: engine.models imports engine.archive_models, which imports this package.
+    # Lazy: a caller of one archive module (the migrations' schema_objects, say) does not load the
+    # facade and, through it, the whole engine.
     if name == "TalentArchive":
         from .facade import TalentArchive
         return TalentArchive

@@ -2,10 +2,10 @@
 from alembic import context
 
 from engine.db import make_engine
-from engine.models import Base
+from engine.migrate import target_metadata as whole_schema
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = whole_schema()
 
 
 def run_migrations_online() -> None:

@@ -5,7 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from engine.models import Base
+from engine.migrate import target_metadata
 
 
 def test_full_text_objects_exist_and_only_they_are_left_out_of_the_comparison(db):
@@ -21,5 +21,5 @@ def test_full_text_objects_exist_and_only_they_are_left_out_of_the_comparison(db
             indexes = {i["name"] for i in inspect(conn).get_indexes("candidate_search")}
             assert "ix_candidate_search_fts" in indexes
         conn.execute(text("CREATE TABLE candidate_ftsx_unrelated (id INTEGER PRIMARY KEY)"))
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), target_metadata())
     assert [(d[0], d[1].name) for d in diff] == [("remove_table", "candidate_ftsx_unrelated")]
