@@ -35,6 +35,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from . import message_rules, metrics, sidetables
 from .forms import reserved_in
 from .errors import ConflictError, FieldError, FormValidationError, MessageNotRoutable, NotFound
+from .instances import LIVE, Change, InstanceRecord, UnloadableInstance, instance_columns
 from .models import BufferedMessage, MessageSubscription, ProcessDefinition, ProcessInstance, ReceivedMessage
 from .views import Delivery
 
@@ -302,18 +303,15 @@ def deliver(runtime, session: Session, name: str, correlation: dict, payload: di
 
 def _deliver_now(runtime, session, name, correlation, payload, *, actor, instance_id=None,
                  exclude_instance=None) -> list[str]:
-    from .runtime import Change, UnloadableInstance
-
     if not correlation and instance_id is None:
         raise MessageNotRoutable(
             f"message {name!r} needs correlation values (e.g. {{\"candidate_id\": ...}}) or an instance id")
     key = sidetables.correlation_key(correlation)
     # Only live instances receive: one in `error` gets the message after its retry (buffered).
     # Each subscription comes with its instance's whole row: the load does not read it again.
-    query = (select(*_SUBSCRIPTION_COLUMNS, ProcessInstance.__table__)
+    query = (select(*_SUBSCRIPTION_COLUMNS, *instance_columns())
              .join(ProcessInstance, ProcessInstance.id == MessageSubscription.instance_id)
-             .where(MessageSubscription.message_name == name,
-                    ProcessInstance.status.in_(("running", "waiting"))))
+             .where(MessageSubscription.message_name == name, ProcessInstance.status.in_(LIVE)))
     if instance_id is not None:
         query = query.where(MessageSubscription.instance_id == instance_id)
     if correlation or instance_id is None:
@@ -328,7 +326,7 @@ def _deliver_now(runtime, session, name, correlation, payload, *, actor, instanc
         if sub.instance_id in delivered:
             continue
         try:
-            loaded = runtime.load(session, sub.instance_id, row=row)
+            loaded = runtime.load(session, sub.instance_id, row=InstanceRecord.of(row))
         except UnloadableInstance as exc:      # one broken case must not stop delivery to the others
             runtime.quarantine(session, exc, actor=actor)
             continue

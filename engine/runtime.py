@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 from uuid import UUID
@@ -28,6 +27,8 @@ from . import sidetables
 from . import templates as message_templates
 from .definitions import LoadedDefinition, SpecCache
 from .errors import ConcurrentChange, InstanceFailure, InvalidState, NotFound, StaleVersion
+from .instances import LIVE, TERMINAL, Change, InstanceRecord, Loaded, UnloadableInstance, instance_columns
+from .messages import deliver
 from .models import AuditEvent, BufferedMessage, HumanTask, MessageSubscription, ProcessInstance, WaitingTimer
 from .serialization import (
     SERIALIZER_VERSION, IncompatibleSpec, StateSerializer, repair_predicted_event_subprocesses,
@@ -39,14 +40,14 @@ _INSTANCES = ProcessInstance.__table__
 _AUDIT = AuditEvent.__table__
 # Built once: SQLAlchemy's per-statement construction and cache-key cost is most of a
 # unit of work's time otherwise (docs/benchmarks.md, engine overhead profile).
-_LOAD = select(_INSTANCES).where(_INSTANCES.c.id == bindparam("b_id"))
+_LOAD = select(*instance_columns()).where(_INSTANCES.c.id == bindparam("b_id"))
 _INSERT_INSTANCE = insert(_INSTANCES)
 _SAVE = (update(_INSTANCES)
          .where(_INSTANCES.c.id == bindparam("b_id"), _INSTANCES.c.version == bindparam("b_seen"))
          .values(version=bindparam("b_new")))
 _INSERT_AUDIT = insert(_AUDIT)
 
-MAX_BUFFER_ROUNDS = 20
+MAX_BUFFER_ROUNDS = 20         # buffered messages delivered to one instance in one unit of work
 # One unit of work may run at most this many engine steps / seconds of engine steps: a process
 # that calls itself or a huge multi-instance must not spin a request or worker thread forever.
 MAX_ENGINE_STEPS = 10_000
@@ -58,43 +59,11 @@ class EngineStepLimit(Exception):
 
     def __init__(self, message: str, task):
         super().__init__(message)
-        self.task = task      # buffered messages delivered to one instance in one unit of work
-TERMINAL = ("completed", "cancelled")
-LIVE = ("running", "waiting")
+        self.task = task
+
+
 # What an instance whose state could not be loaded is left with when erasure replaces it.
 ERASED_STATE = b'{"erased":"the stored state could not be loaded and was replaced during erasure"}'
-
-
-class UnloadableInstance(InvalidState):
-    """The stored state of an instance cannot be loaded (corrupt row, unknown type, incompatible spec).
-
-    Jobs skip such an instance (`Runtime.quarantine` puts it in `error` with an incident) and go on
-    with the others; erasure and cancellation end it by row (`Runtime.end_unloadable`)."""
-
-    def __init__(self, instance_id: str, reason: str):
-        super().__init__(f"instance {instance_id} cannot be loaded: {reason}")
-        self.instance_id, self.reason = instance_id, reason
-
-
-@dataclass
-class Loaded:
-    row: object                     # ProcessInstance row (Core Row)
-    definition: LoadedDefinition
-    workflow: BpmnWorkflow
-    repaired: int = 0               # branches a pre-13.1 shared-spec mutation had left (see serialization)
-
-
-@dataclass
-class Change:
-    """What one action did, for the side tables and the audit trail."""
-
-    kind: str
-    actor: str
-    element_id: str | None = None
-    task_id: str | None = None
-    details: dict = field(default_factory=dict)
-    completed_tasks: set[str] = field(default_factory=set)
-    forced_status: str | None = None
 
 
 def describe_failure(exc: BaseException, wf: BpmnWorkflow) -> InstanceFailure:
@@ -138,23 +107,26 @@ def again_on_conflict(unit, *, pinned: bool):
 
 class Runtime:
     def __init__(self, serializer: StateSerializer, specs: SpecCache, script_engine, clock,
-                 *, message_ttl: timedelta):
+                 *, message_ttl: timedelta, metrics, faults):
         self.serializer = serializer
         self.specs = specs
         self.script_engine = script_engine
         self.clock = clock
         self.message_ttl = message_ttl
+        self.metrics = metrics          # the engine's own (engine/metrics.py), for timers and messages
+        self.faults = faults            # the engine's own fault points (engine/faults.py, tests only)
 
     # ---------- load / create ----------
     def load(self, session: Session, instance_id: str, *, definition_id: int | None = None,
-             row=None) -> Loaded:
+             row: InstanceRecord | None = None) -> Loaded:
         """Load an instance; with `definition_id`, onto another version of its process.
 
-        `row`: its process_instances row, when the caller has just read it (all columns)."""
+        `row`: its record, when the caller has just read it (a joined query saves the round trip)."""
         if row is None:
-            row = session.connection().execute(_LOAD, {"b_id": instance_id}).first()
-        if row is None:
-            raise NotFound(f"no process instance {instance_id}")
+            found = session.connection().execute(_LOAD, {"b_id": instance_id}).first()
+            if found is None:
+                raise NotFound(f"no process instance {instance_id}")
+            row = InstanceRecord.of(found)
         definition = self.specs.get(session, definition_id or row.definition_id)
         try:
             wf = self.serializer.load_state(row.state, definition.spec, definition.subprocess_specs,
@@ -349,26 +321,39 @@ class Runtime:
             updated_at=now,
             completed_at=now if derived.status in TERMINAL else None,
         )
-        connection = session.connection()
         if is_new:
-            connection.execute(_INSERT_INSTANCE, [dict(
+            session.connection().execute(_INSERT_INSTANCE, [dict(
                 id=row.id, process_key=loaded.definition.process_key, business_key=row.business_key,
                 version=1, created_at=now, started_by=change.actor, **values)])
-            new_version = 1
+            loaded.row = row.saved(version=1, created_at=now, started_by=change.actor, **values)
         else:
-            result = connection.execute(_SAVE, [dict(b_id=row.id, b_seen=row.version,
-                                                     b_new=row.version + 1, **values)])
-            if result.rowcount != 1:
-                raise ConcurrentChange(f"instance {row.id} was changed by someone else; reload and retry")
-            new_version = row.version + 1
+            loaded.row = self._update(session, row, values)
         if derived.status in TERMINAL:
             derived.ready_tasks, derived.timers, derived.subscriptions = [], [], []
         templates = loaded.definition.templates
         derived.task_rows = sidetables.write(
             session, row, derived, now=now, actor=change.actor, completed=change.completed_tasks,
             prefill=lambda data: self.json_data(message_templates.prefill(templates, data)), is_new=is_new)
-        created_at = now if is_new else row.created_at
-        loaded.row = _RowProxy(row, version=new_version, created_at=created_at, **values)
+
+    def _update(self, session: Session, row: InstanceRecord, values: dict) -> InstanceRecord:
+        """Write `values` over the instance if it is still at the version `row` was read at."""
+        result = session.connection().execute(_SAVE, [dict(b_id=row.id, b_seen=row.version,
+                                                           b_new=row.version + 1, **values)])
+        if result.rowcount != 1:
+            raise ConcurrentChange(f"instance {row.id} was changed by someone else; reload and retry")
+        return row.saved(version=row.version + 1, **values)
+
+    def save_unrun(self, session: Session, loaded: Loaded, *, error: dict | None) -> None:
+        """Save the workflow as it is in memory, without running it (status, end and times kept).
+
+        For an ended case whose data was scrubbed: running it through `change` would re-stamp its
+        completion and append a second `instance_completed`; it has no side rows to re-derive.
+        Same statement and version check as every other save."""
+        row = loaded.row
+        loaded.row = self._update(session, row, dict(
+            definition_id=row.definition_id, state=self.serializer.dump_state(loaded.workflow),
+            serializer_version=SERIALIZER_VERSION, status=row.status, end_event=row.end_event, error=error,
+            updated_at=self.clock.now(), completed_at=row.completed_at))
 
     # ---------- audit ----------
     def audit(self, session, instance_id, kind, actor, element_id=None, task_id=None, details=None):
@@ -431,18 +416,6 @@ class Runtime:
         for values in (event.correlations or {}).values():
             if isinstance(values, dict):
                 correlation.update(values)
-        from .messages import deliver  # local import: messages builds on this module
         deliver(self, session, definition.name, correlation, event.payload or {}, actor=actor,
                 exclude_instance=instance_id)
 
-
-class _RowProxy:
-    """The loaded row with the values it has after our save (Core rows are immutable)."""
-
-    def __init__(self, row, **overrides):
-        self._row, self._overrides = row, overrides
-
-    def __getattr__(self, name):
-        if name in self._overrides:
-            return self._overrides[name]
-        return getattr(self._row, name)

@@ -10,87 +10,89 @@
 from __future__ import annotations
 
 import functools
-import uuid
-from types import SimpleNamespace
 from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Sequence
-from uuid import UUID
 
 from sqlalchemy import Integer, bindparam, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from SpiffWorkflow.task import TaskState
 
-from . import days, messages, sidetables, timers
+from . import days, sidetables, timers
 from .bundle import load_bundle
-from .clock import SharedSimulatedClock, SimulatedClock, SystemClock
+from .clock import SystemClock, clock_for, install_spiff_clock
 from .config import Settings
 from .db import Database
+from .faults import Faults
+from .metrics import Metrics
 from .definitions import (
     DeployedProcess, SpecCache, definition_detail, definition_version, definition_versions, deploy_bundle,
     latest_definition_id,
 )
-from .errors import (
-    InvalidState, NotAssignee, NotFound, StaleVersion, TaskNotReady,
-)
-from .assignment import check_four_eyes, check_users
-from .datasize import (
-    DEFAULT_MAX_INSTANCE_STATE_BYTES, DEFAULT_MAX_TASK_DATA_BYTES, check_data_size, check_state_size,
-)
-from .forms import refuse_reserved, start_schema_name, validate_form_data, validate_start_variables
+from .errors import NotAssignee, NotFound, TaskNotReady
+from .assignment import check_four_eyes
 from .models import (
     AuditEvent, HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, WaitingTimer,
 )
-from .runtime import Change, Loaded, Runtime, UnloadableInstance, again_on_conflict
+from .operations import Operations
+from .runtime import Runtime, again_on_conflict
 from .serialization import StateSerializer
+from .timers import TimerRoundReport
 from .views import (
     AuditEntry, DefinitionDetail, DefinitionView, Delivery, FiringReport, InstanceView, SubscriptionView, TaskView, TimerView,
+    instance_view, task_view, view_after,
 )
-
-LIVE = ("running", "waiting")
 
 
 class RecallEngine:
-    def __init__(self, db: Database, *, clock=None, script_timeout: float = 1.0,
-                 spec_cache_size: int = 64, message_ttl: timedelta = timedelta(days=7),
-                 script_memory_mb: int = 256, script_workers: int = 2,
-                 max_task_data_bytes: int = DEFAULT_MAX_TASK_DATA_BYTES,
-                 max_instance_state_bytes: int = DEFAULT_MAX_INSTANCE_STATE_BYTES):
+    def __init__(self, db: Database, *, clock=None, settings: Settings | None = None, faults: Faults | None = None,
+                 script_timeout: float | None = None, spec_cache_size: int | None = None,
+                 message_ttl: timedelta | None = None, script_memory_mb: int | None = None,
+                 script_workers: int | None = None, max_task_data_bytes: int | None = None,
+                 max_instance_state_bytes: int | None = None):
+        """`settings` configure the engine (default: `Settings()`); a keyword given here wins (tests).
+
+        The engine owns its clock, metrics and fault points: nothing of it is global, so two
+        engines in one process do not see each other (tests/integration/test_two_engines.py)."""
         from .sandbox import shared_pool
         from .scripting import make_script_engine
 
+        self.settings = settings = (settings or Settings()).replacing(
+            script_timeout_seconds=script_timeout, spec_cache_size=spec_cache_size,
+            message_ttl_seconds=None if message_ttl is None else int(message_ttl.total_seconds()),
+            script_memory_mb=script_memory_mb, script_workers=script_workers,
+            max_task_data_bytes=max_task_data_bytes, max_instance_state_bytes=max_instance_state_bytes)
         self.db = db
-        self.clock = clock or SystemClock()
-        self.max_task_data_bytes = max_task_data_bytes      # one change's data (engine/datasize.py)
-        self.max_instance_state_bytes = max_instance_state_bytes   # a case's stored state after an answer
+        self.faults = faults or Faults.from_env()       # RECALL_FAULT_*: test-only, read once
+        self.faults.watch(db)
+        self.metrics = Metrics()
+        install_spiff_clock()                           # SpiffWorkflow's timers read the clock Runtime binds
+        self.clock = clock or SystemClock(self.faults.clock_skew)
+        self.retry_policy = timers.RetryPolicy.from_settings(settings)
         self.serializer = StateSerializer()
-        self.specs = SpecCache(self.serializer, spec_cache_size)
+        self.specs = SpecCache(self.serializer, settings.spec_cache_size)
         self.runtime = Runtime(self.serializer, self.specs, make_script_engine(
-            timeout=script_timeout, sandbox=shared_pool(script_workers, script_memory_mb)),
-                               self.clock, message_ttl=message_ttl)
+            timeout=settings.script_timeout_seconds,
+            sandbox=shared_pool(settings.script_workers, settings.script_memory_mb)),
+                               self.clock, message_ttl=timedelta(seconds=settings.message_ttl_seconds),
+                               metrics=self.metrics, faults=self.faults)
         from .archive.consent import record_task_answer
         from .archive.records import record_decline_answer
-        # Run in a task completion's unit of work, after the change: (session, runtime, instance_id,
-        # element_id, data, actor). The archive applies a consent answer and a confirmed decline here,
-        # as that user's change.
-        self.completion_hooks: list[Callable] = [record_task_answer, record_decline_answer]
+        # The session-level operations every caller composes (engine/operations.py); the methods
+        # below open a unit of work around one of them.
+        self.ops = Operations(self.runtime, max_task_data_bytes=settings.max_task_data_bytes,
+                              max_instance_state_bytes=settings.max_instance_state_bytes,
+                              completion_hooks=[record_task_answer, record_decline_answer])
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, db: Database | None = None) -> "RecallEngine":
+    def from_settings(cls, settings: Settings, *, db: Database | None = None,
+                      database_time: bool = False) -> "RecallEngine":
+        """The engine `settings` describe. `database_time`: it will run a timer worker, so on
+        PostgreSQL its system clock follows the database server's (engine/clock.py, `clock_for`)."""
         days.use_zone(settings.timezone)     # one zone per process for the days people enter
-        if settings.clock != "simulated":
-            clock = SystemClock()
-        elif settings.simulated_clock_file:     # one time for several processes (`recall serve --processes`)
-            clock = SharedSimulatedClock(settings.simulated_clock_file)
-        else:
-            clock = SimulatedClock()
-        return cls(db or Database(settings.database_url), clock=clock,
-                   script_timeout=settings.script_timeout_seconds,
-                   script_memory_mb=settings.script_memory_mb, script_workers=settings.script_workers,
-                   spec_cache_size=settings.spec_cache_size,
-                   message_ttl=timedelta(seconds=settings.message_ttl_seconds),
-                   max_task_data_bytes=settings.max_task_data_bytes,
-                   max_instance_state_bytes=settings.max_instance_state_bytes)
+        db = db or Database(settings.database_url)
+        faults = Faults.from_env()
+        clock = clock_for(settings, db, skew=faults.clock_skew, database_time=database_time)
+        return cls(db, clock=clock, settings=settings, faults=faults)
 
     # ---------- definitions ----------
     def validate(self, paths: Sequence[str | Path], *, forms_dir=None):
@@ -104,7 +106,7 @@ class RecallEngine:
             results = deploy_bundle(s, bundle, self.serializer, actor=actor, now=self.clock.now())
             for r in results:
                 if r.created:
-                    self.runtime.audit(s, None, "definition_deployed", actor, r.process_key, None,
+                    self.ops.audit(s, None, "definition_deployed", actor, r.process_key, None,
                                        {"version": r.version, "content_hash": r.content_hash})
             return results
 
@@ -130,21 +132,8 @@ class RecallEngine:
                        variables: dict | None = None, actor: str = "system",
                        version: int | None = None) -> InstanceView:
         with self.db.transaction() as s:
-            definition = self.specs.get(s, latest_definition_id(s, process_key, version))
-            check_start_variables(definition, variables or {})
-            check_data_size(variables, self.max_task_data_bytes, what="the start variables", prefix="variables.")
-            wf = self.runtime.new_workflow(definition, dict(variables or {}))
-            instance_id = str(uuid.uuid4())
-            row = SimpleNamespace(id=instance_id, business_key=business_key, version=0, status="running",
-                          process_key=process_key)
-            loaded = Loaded(row, definition, wf)
-            derived = self.runtime.change(s, loaded, None, Change(
-                "instance_started", actor, None, None,
-                {"process_key": process_key, "version": definition.version,
-                 "business_key": business_key, "variables": sorted((variables or {}).keys()),
-                 **_subject_of(variables)}),
-                is_new=True)
-            return _view_after(loaded, derived)
+            return view_after(self.ops.start(s, process_key, variables=variables, actor=actor,
+                                             business_key=business_key, version=version))
 
     def get_instance(self, instance_id: str) -> InstanceView:
         with self.db.read_committed() as s:
@@ -158,61 +147,21 @@ class RecallEngine:
                               ProcessInstance.business_key: business_key})
             rows = s.execute(q.order_by(ProcessInstance.created_at, ProcessInstance.id)
                              .limit(limit).offset(offset)).all()
-            return [_instance_view(inst, version) for inst, version in rows]
+            return [instance_view(inst, version) for inst, version in rows]
 
     def cancel_instance(self, instance_id: str, *, actor: str, reason: str = "",
                         expected_version: int | None = None) -> InstanceView:
+        """Cancel a live or failed instance; InvalidState (409) if it has already ended."""
         with self.db.transaction() as s:
-            try:
-                loaded = self.runtime.load(s, instance_id)
-            except UnloadableInstance as exc:     # its state cannot be run: cancelled by row
-                seen = s.scalar(select(ProcessInstance.version).where(ProcessInstance.id == instance_id))
-                if expected_version is not None and seen != expected_version:
-                    raise StaleVersion(f"instance {instance_id} is at version {seen}, not {expected_version}; "
-                                       "reload and retry") from exc
-                if not self.runtime.end_unloadable(s, exc, actor=actor, reason=reason, erase_state=False):
-                    raise InvalidState(f"instance {instance_id} has already ended") from exc
-                return self._read_instance(s, instance_id)
-            if loaded.row.status in ("completed", "cancelled"):
-                raise InvalidState(f"instance {instance_id} is already {loaded.row.status}")
-            derived = self.runtime.change(s, loaded, lambda wf: wf.cancel(),
-                                Change("instance_cancelled", actor, details={"reason": reason},
-                                       forced_status="cancelled"),
-                                expected_version=expected_version)
-            return _view_after(loaded, derived)
+            done = self.ops.cancel(s, instance_id, actor=actor, reason=reason, expected_version=expected_version)
+            return view_after(done.change) if done.change is not None else self._read_instance(s, instance_id)
 
     def retry_instance(self, instance_id: str, *, actor: str, data: dict | None = None,
                        upgrade: bool = False, expected_version: int | None = None) -> InstanceView:
-        """Re-run the failed step of an instance in `error`.
-
-        `data` corrects task data first; `upgrade` moves the instance to the latest
-        version of its process (the fixed diagram) when every element it reached exists there.
-        """
+        """Re-run the failed step of an instance in `error` (see Operations.retry)."""
         with self.db.transaction() as s:
-            row = s.get(ProcessInstance, instance_id)
-            if row is None:
-                raise NotFound(f"no process instance {instance_id}")
-            target = latest_definition_id(s, row.process_key) if upgrade else None
-            loaded = self.runtime.load(s, instance_id, definition_id=target)
-            if loaded.row.status != "error":
-                raise InvalidState(f"instance {instance_id} is {loaded.row.status}, not in error")
-            failed = [t for t in sidetables.all_tasks(loaded.workflow) if t.has_state(TaskState.ERROR)]
-            refuse_reserved(data or {}, what="retry data")
-            check_data_size(data, self.max_task_data_bytes, what="the retry data", prefix="data.")
-
-            def retry(wf):
-                for task in failed:
-                    if data:
-                        task.data.update(data)
-                    task._set_state(TaskState.READY)
-
-            derived = self.runtime.change(s, loaded, retry, Change(
-                "instance_retried", actor, failed[0].task_spec.bpmn_id if failed else None,
-                str(failed[0].id) if failed else None,
-                {"previous_error": loaded.row.error, "data_keys": sorted((data or {}).keys()),
-                 "definition_version": loaded.definition.version}),
-                expected_version=expected_version)
-            return _view_after(loaded, derived)
+            return view_after(self.ops.retry(s, instance_id, actor=actor, data=data, upgrade=upgrade,
+                                             expected_version=expected_version))
 
     def history(self, instance_id: str) -> list[AuditEntry]:
         with self.db.read_committed() as s:
@@ -236,7 +185,7 @@ class RecallEngine:
         params.update(b_user=user, b_groups=list(groups or ()), b_limit=limit, b_offset=offset)
         with self.db.read_committed() as s:
             rows = s.connection().execute(_task_list_statement(shape), params)
-            return [_task_view(r) for r in rows]
+            return [task_view(r) for r in rows]
 
     def get_task(self, task_id: str, *, authorize: Callable[[TaskView], None] | None = None) -> TaskView:
         """One task with its form, prefill data and its instance's version (one query).
@@ -246,7 +195,7 @@ class RecallEngine:
             row = s.connection().execute(_TASK_DETAIL, {"b_id": task_id}).first()
             if row is None:
                 raise NotFound(f"no task {task_id}")
-            view = _task_view(row)
+            view = task_view(row)
             if authorize is not None:
                 authorize(view)
             definition = self.specs.get(s, row.definition_id)
@@ -263,7 +212,7 @@ class RecallEngine:
             if row is None:
                 raise NotFound(f"no task {task_id}")
             if authorize is not None:
-                authorize(_task_view(row))
+                authorize(task_view(row))
             if row.status != "ready":
                 raise TaskNotReady(f"task {task_id} ({row.element_id}) is {row.status}")
             result = s.execute(
@@ -275,8 +224,8 @@ class RecallEngine:
             definition_id = s.scalar(select(ProcessInstance.definition_id).where(ProcessInstance.id == row.instance_id))
             check_four_eyes(s, self.specs.get(s, definition_id), instance_id=row.instance_id,
                             element_id=row.element_id, user=user)
-            self.runtime.audit(s, row.instance_id, "task_claimed", user, row.element_id, task_id, {})
-            view = _task_view(row)
+            self.ops.audit(s, row.instance_id, "task_claimed", user, row.element_id, task_id, {})
+            view = task_view(row)
             view.assignee = user
             return view
 
@@ -300,39 +249,8 @@ class RecallEngine:
     def _complete_task(self, task_id: str, data: dict, *, actor: str, expected_version: int | None,
                        enforce_assignee: bool, authorize) -> InstanceView:
         with self.db.transaction() as s:
-            row = s.connection().execute(_TASK_AND_INSTANCE, {"b_id": task_id}).first()
-            if row is None:
-                raise NotFound(f"no task {task_id}")
-            if authorize is not None:
-                authorize(_task_view(row))
-            if row.status != "ready":
-                raise TaskNotReady(f"task {task_id} ({row.element_id}) is already {row.status}")
-            if enforce_assignee and row.assignee and row.assignee != actor:
-                raise NotAssignee(f"task {task_id} is assigned to {row.assignee}")
-            instance = SimpleNamespace(**{c.name: getattr(row, f"inst__{c.name}") for c in _INSTANCE_COLUMNS})
-            loaded = self.runtime.load(s, row.instance_id, row=instance)
-            if loaded.row.status not in LIVE:
-                raise InvalidState(f"instance {row.instance_id} is {loaded.row.status}")
-            task = loaded.workflow.get_task_from_id(UUID(task_id))
-            if task is None or not task.has_state(TaskState.READY):
-                raise TaskNotReady(f"task {task_id} ({row.element_id}) is no longer ready")
-            check_four_eyes(s, loaded.definition, instance_id=row.instance_id, element_id=row.element_id, user=actor)
-            schema = loaded.definition.forms.get(row.form_schema) if row.form_schema else None
-            validate_form_data(schema, data)
-            check_data_size(data, self.max_task_data_bytes, what="the answer")
-            check_users(s, schema, data)
-
-            def complete(wf):
-                task.data.update(data)
-                task.run()
-
-            derived = self.runtime.change(s, loaded, complete, Change(
-                "task_completed", actor, row.element_id, task_id, {"data": data},
-                completed_tasks={task_id}), expected_version=expected_version)
-            check_state_size(loaded.row.state, self.max_instance_state_bytes)
-            for hook in self.completion_hooks:
-                hook(s, self.runtime, instance_id=row.instance_id, element_id=row.element_id, data=data, actor=actor)
-            return _view_after(loaded, derived)
+            return view_after(self.ops.complete(s, task_id, data, actor=actor, expected_version=expected_version,
+                                                enforce_assignee=enforce_assignee, authorize=authorize))
 
     # ---------- messages and timers ----------
     def deliver_message(self, name: str, correlation: dict | None = None, payload: dict | None = None,
@@ -343,12 +261,11 @@ class RecallEngine:
 
         `mode="deliver_or_fail"`: 404/409 instead of keeping it; `message_id`: a second delivery
         of the same id answers like the first; `ttl` overrides the declared buffer duration."""
-        check_data_size(payload, self.max_task_data_bytes, what="the payload", prefix="payload.")
         def receive():
             with self.db.transaction() as s:
-                return messages.receive(self.runtime, s, name, dict(correlation or {}), dict(payload or {}),
-                                        actor=actor, instance_id=instance_id, ttl=ttl, mode=mode,
-                                        message_id=message_id)
+                return self.ops.receive_message(s, name, dict(correlation or {}), dict(payload or {}),
+                                                actor=actor, instance_id=instance_id, ttl=ttl, mode=mode,
+                                                message_id=message_id)
 
         for attempt in (1, 2):
             try:
@@ -361,10 +278,10 @@ class RecallEngine:
 
     def expire_messages(self) -> int:
         with self.db.transaction() as s:
-            return messages.expire_buffered(self.runtime, s)
+            return self.ops.expire_messages(s)
 
-    def fire_due_timers(self, *, limit: int = 100, worker: str = "worker") -> FiringReport:
-        return timers.fire_due(self.runtime, self.db, limit=limit, worker=worker)
+    def fire_due_timers(self, *, limit: int = 100, worker: str = "worker") -> TimerRoundReport:
+        return timers.fire_due(self.runtime, self.db, limit=limit, worker=worker, policy=self.retry_policy)
 
     def run_until_idle(self, *, worker: str = "inline") -> FiringReport:
         """Fire timers until none is due (simulated clock: after each advance)."""
@@ -385,8 +302,8 @@ class RecallEngine:
                           .execution_options(populate_existing=True)).first()
         if found is None:
             raise NotFound(f"no process instance {instance_id}")
-        view = _instance_view(*found)
-        view.ready_tasks = [_task_view(r) for r in s.scalars(
+        view = instance_view(*found)
+        view.ready_tasks = [task_view(r) for r in s.scalars(
             select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == "ready")
             .order_by(HumanTask.created_at, HumanTask.id))]
         view.waiting_timers = [TimerView(*r) for r in s.execute(
@@ -404,13 +321,6 @@ _TASK_VIEW_COLUMNS = tuple(HumanTask.__table__.c[name] for name in sidetables.TA
 # A task row with what its view and its form need (claim).
 _TASK_ROW = select(*_TASK_VIEW_COLUMNS, HumanTask.__table__.c.form_schema).where(
     HumanTask.__table__.c.id == bindparam("b_id"))
-# The task to complete and its instance's whole row (what Runtime.load reads) in one query.
-_INSTANCE_COLUMNS = tuple(ProcessInstance.__table__.c)
-_TASK_AND_INSTANCE = (
-    select(*_TASK_VIEW_COLUMNS, HumanTask.__table__.c.form_schema,
-           *(c.label(f"inst__{c.name}") for c in _INSTANCE_COLUMNS))
-    .join(ProcessInstance.__table__, ProcessInstance.__table__.c.id == HumanTask.__table__.c.instance_id)
-    .where(HumanTask.__table__.c.id == bindparam("b_id")))
 _TASK_DETAIL = (
     select(*_TASK_VIEW_COLUMNS, HumanTask.__table__.c.form_schema, HumanTask.__table__.c.form_ui_schema,
            HumanTask.__table__.c.data, ProcessInstance.__table__.c.version.label("instance_version"),
@@ -438,48 +348,9 @@ def _task_list_statement(shape):
             .limit(bindparam("b_limit", type_=Integer)).offset(bindparam("b_offset", type_=Integer)))
 
 
-def _subject_of(variables: dict | None) -> dict:
-    """Whom a case is about, in its `instance_started` audit (erasure finds the case by it)."""
-    value = (variables or {}).get("candidate_id")
-    return {"candidate_id": value} if isinstance(value, str) and value else {}
-
-
-def check_start_variables(definition, variables: dict) -> None:
-    """Start variables against the process's start schema (FormValidationError naming each bad one)."""
-    validate_start_variables(definition.forms.get(start_schema_name(definition.process_key)), variables)
-
-
 def _where_equal(query, conditions: dict):
     """Add `column == value` for every condition whose value is given."""
     for column, value in conditions.items():
         if value:
             query = query.where(column == value)
     return query
-
-
-def _instance_view(inst: ProcessInstance, version: int) -> InstanceView:
-    return InstanceView(
-        id=inst.id, process_key=inst.process_key, version=version, business_key=inst.business_key,
-        status=inst.status, end_event=inst.end_event, error=inst.error, created_at=inst.created_at,
-        updated_at=inst.updated_at, completed_at=inst.completed_at, row_version=inst.version)
-
-
-def _view_after(loaded, derived) -> InstanceView:
-    """The instance as the change just saved it, from memory (no read-back queries)."""
-    view = _instance_view(loaded.row, loaded.definition.version)
-    view.ready_tasks = [_task_view(SimpleNamespace(**r)) for r in derived.task_rows]
-    view.waiting_timers = [TimerView(t.element_id, t.due_at, t.task_id)
-                           for t in sorted(derived.timers, key=lambda t: t.due_at)]
-    view.waiting_messages = [SubscriptionView(m.message_name, m.correlation, m.element_id)
-                             for m in derived.subscriptions]
-    return view
-
-
-def _task_view(r) -> TaskView:
-    """From a HumanTask row or any row with its view columns."""
-    return TaskView(
-        id=r.id, element_id=r.element_id, title=r.title, instance_id=r.instance_id,
-        process_key=r.process_key, status=r.status, assignee=r.assignee,
-        candidate_groups=[r.candidate_group] if r.candidate_group else [], lane=r.lane,
-        created_at=r.created_at, due_at=r.due_at, completed_at=r.completed_at,
-        completed_by=r.completed_by)

@@ -42,6 +42,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -49,12 +50,12 @@ from sqlalchemy.orm import Session
 
 from . import faults, metrics, sidetables
 from .errors import ConflictError
+from .instances import LIVE, Change, InstanceRecord, UnloadableInstance, instance_columns
 from .models import AuditEvent, ProcessInstance, TimerFiring, WaitingTimer
 from .views import FiringReport
 
 log = logging.getLogger("recall.timers")
 
-LIVE = ("running", "waiting")
 # PostgreSQL: serialization failure, deadlock, lock not available - lost races, not bugs.
 RACE_SQLSTATES = {"40001", "40P01", "55P03"}
 
@@ -116,11 +117,34 @@ class TimerRoundReport(FiringReport):
     lateness: list[float] = field(default_factory=list)    # seconds, one per timer fired
 
 
-@dataclass
-class _Fired:
+class NotFired(Enum):
+    """Why a claimed timer was not fired (nothing was applied)."""
+
+    SKIPPED = "skipped"         # fired or re-derived meanwhile, another worker holds it, or no longer due
+    STALE = "stale"             # the instance changed since the claim
+    UNLOADABLE = "unloadable"   # the instance's state cannot be loaded: put in error with an incident
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """What firing one claimed timer did (with any other due timer of its instance)."""
+
     timers: int
     lateness: list[float]
-    status: str
+    status: str                 # the instance's status after the change
+
+
+class FailureOutcome(Enum):
+    RETRY = "retry"             # pushed to its next attempt
+    INCIDENT = "incident"       # out of attempts: the instance is in `error` with an incident
+    GONE = "gone"               # the timer row or the claimed instance version changed: nothing recorded
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedFailure:
+    outcome: FailureOutcome
+    attempts: int
+    next_attempt_at: datetime | None = None
 
 
 def due_timers(session: Session, now: datetime, limit: int, *, skip_locked: bool = False) -> list[DueTimer]:
@@ -171,51 +195,40 @@ def lease_due_timers(session: Session, now: datetime, limit: int, lease: timedel
 
 
 _INSTANCES = ProcessInstance.__table__
-_CLAIM = (select(_INSTANCES).join(WaitingTimer.__table__, WaitingTimer.__table__.c.instance_id == _INSTANCES.c.id)
+_CLAIM = (select(*instance_columns()).join(WaitingTimer.__table__, WaitingTimer.__table__.c.instance_id == _INSTANCES.c.id)
           .where(WaitingTimer.__table__.c.id == bindparam("b_timer"),
                  WaitingTimer.__table__.c.due_at == bindparam("b_due")))
 _CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True)      # both rows; held until commit
 
 
-def claim(session: Session, timer: DueTimer, *, lock: bool):
-    """Hold the claim inside the firing transaction: ("ok", the instance row), or "skipped" (gone,
-    re-leased or busy) / "stale" with None."""
+def claim(session: Session, timer: DueTimer, *, lock: bool) -> InstanceRecord | NotFired:
+    """Hold the claim inside the firing transaction: the instance's record, or why not."""
     row = session.connection().execute(_CLAIM_LOCKED if lock else _CLAIM,
                                        {"b_timer": timer.id, "b_due": timer.due_at}).first()
     if row is None or row.status not in LIVE:
-        return "skipped", None  # fired or re-derived meanwhile, or another worker holds it now
+        return NotFired.SKIPPED  # fired or re-derived meanwhile, or another worker holds it now
     if timer.version is not None and row.version != timer.version:
-        return "stale", None
-    return "ok", row
+        return NotFired.STALE
+    return InstanceRecord.of(row)
 
 
-def fire_one(runtime, session: Session, timer: DueTimer, *, worker: str, skip_locked: bool) -> bool:
-    """Fire `timer` (and any other due timer of its instance) in this transaction.
-
-    Returns False when there is nothing to do: another worker holds or already fired it,
-    or the claim went stale.
-    """
-    return isinstance(_fire(runtime, session, timer, worker=worker, lock=skip_locked), _Fired)
-
-
-def _fire(runtime, session: Session, timer: DueTimer, *, worker: str, lock: bool) -> _Fired | str:
-    from .runtime import Change, UnloadableInstance
-
-    verdict, row = claim(session, timer, lock=lock)
-    if verdict != "ok":
-        return verdict
+def fire_one(runtime, session: Session, timer: DueTimer, *, worker: str, lock: bool) -> Fired | NotFired:
+    """Fire `timer` (and any other due timer of its instance) in this transaction."""
+    row = claim(session, timer, lock=lock)
+    if isinstance(row, NotFired):
+        return row
     faults.fail("timer_fire")
     try:
         loaded = runtime.load(session, timer.instance_id, row=row)     # the row the claim checked
     except UnloadableInstance as exc:
         # Retrying cannot help: an incident now, in this transaction; the round goes on.
         runtime.quarantine(session, exc, actor=f"worker:{worker}")
-        return "unloadable"
+        return NotFired.UNLOADABLE
     now = runtime.clock.now()
     # Due at or before now, as the engine's timer check sees it (engine/clock.py, _Reading).
     due = [t for t in sidetables.derive(loaded.workflow).timers if t.due_at <= now]
     if not due:
-        return "skipped"
+        return NotFired.SKIPPED
     lateness = [(now - t.due_at).total_seconds() for t in due]
     derived = runtime.change(session, loaded, None, Change(
         "timer_fired", f"worker:{worker}", due[0].element_id, due[0].task_id,
@@ -229,7 +242,7 @@ def _fire(runtime, session: Session, timer: DueTimer, *, worker: str, lock: bool
                                 element_id=t.element_id, due_at=t.due_at, fired_at=now, worker=worker))
     session.flush()   # the unique key refuses a second firing: the whole transaction rolls back
     faults.pause("timer_before_commit")
-    return _Fired(len(fired), [late for _, late in fired], derived.status)
+    return Fired(len(fired), [late for _, late in fired], derived.status)
 
 
 def fire_due(runtime, db, *, limit: int, worker: str, policy: RetryPolicy | None = None) -> TimerRoundReport:
@@ -276,7 +289,7 @@ def _fire_claimed(runtime, db, report: TimerRoundReport, timer: DueTimer, *, wor
     for attempt in (1, 2):
         try:
             with db.transaction() as session:
-                outcome = _fire(runtime, session, timer, worker=worker, lock=lock)
+                outcome = fire_one(runtime, session, timer, worker=worker, lock=lock)
         except (ConflictError, IntegrityError) as exc:
             # The instance changed (or the firing was recorded) under us: its timers
             # were re-derived by the winner; a still-due timer is picked up next round.
@@ -291,7 +304,7 @@ def _fire_claimed(runtime, db, report: TimerRoundReport, timer: DueTimer, *, wor
         except Exception as exc:  # noqa: BLE001 - one bad timer must not stop the others
             _failed(runtime, db, report, timer, exc, policy, worker)
             return
-        if isinstance(outcome, _Fired):
+        if isinstance(outcome, Fired):
             report.fired += outcome.timers
             report.lateness.extend(outcome.lateness)
             metrics.TIMERS_FIRED.inc(outcome.timers)
@@ -300,12 +313,12 @@ def _fire_claimed(runtime, db, report: TimerRoundReport, timer: DueTimer, *, wor
             if outcome.status == "error":
                 report.errors += 1
             return
-        if outcome == "unloadable":
+        if outcome is NotFired.UNLOADABLE:
             report.incidents += 1
             report.errors += 1
             metrics.TIMER_INCIDENTS.inc()
             return
-        if outcome != "stale":
+        if outcome is not NotFired.STALE:
             report.skipped += 1
             return
         # The instance changed since the claim: nothing was applied. Claim it afresh, once.
@@ -333,29 +346,27 @@ def _failed(runtime, db, report: TimerRoundReport, timer: DueTimer, exc: Excepti
     report.failed += 1
     metrics.TIMER_FAILURES.inc()
     try:
-        outcome, attempts, next_at = record_failure(runtime, db, timer, exc, policy, worker=worker)
+        recorded = record_failure(runtime, db, timer, exc, policy, worker=worker)
     except Exception:  # noqa: BLE001 - e.g. the database is gone: the timer stays due, retried next round
         log.exception("timer %s of instance %s failed and the failure could not be recorded",
                       timer.element_id, timer.instance_id)
         return
-    if outcome == "incident":
+    incident = recorded.outcome is FailureOutcome.INCIDENT
+    if incident:
         report.incidents += 1
         report.errors += 1
         metrics.TIMER_INCIDENTS.inc()
     log.warning("timer %s of instance %s failed (attempt %s of %s, %s): %s: %s",
-                timer.element_id, timer.instance_id, attempts, policy.max_attempts,
-                "incident: instance in error" if outcome == "incident"
-                else f"next attempt at {next_at.isoformat()}" if next_at else outcome,
-                type(exc).__name__, exc, exc_info=outcome == "incident")
+                timer.element_id, timer.instance_id, recorded.attempts, policy.max_attempts,
+                "incident: instance in error" if incident
+                else f"next attempt at {recorded.next_attempt_at.isoformat()}" if recorded.next_attempt_at
+                else recorded.outcome.value,
+                type(exc).__name__, exc, exc_info=incident)
 
 
 def record_failure(runtime, db, timer: DueTimer, exc: BaseException, policy: RetryPolicy, *,
-                   worker: str) -> tuple[str, int, datetime | None]:
-    """Count a failed firing: push the timer to its next attempt, or raise an incident.
-
-    Returns (outcome, attempts, next attempt): outcome "retry", "incident", or "gone"
-    (the timer row or the claimed instance version changed meanwhile: nothing recorded).
-    """
+                   worker: str) -> RecordedFailure:
+    """Count a failed firing: push the timer to its next attempt, or raise an incident."""
     now = runtime.clock.now()
     message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     with db.transaction() as session:
@@ -363,14 +374,14 @@ def record_failure(runtime, db, timer: DueTimer, exc: BaseException, policy: Ret
             select(WaitingTimer.attempts).where(WaitingTimer.id == timer.id,
                                                 WaitingTimer.due_at == timer.due_at)).first()
         if row is None:
-            return "gone", timer.attempts, None
+            return RecordedFailure(FailureOutcome.GONE, timer.attempts)
         attempts = (row.attempts or 0) + 1
         if attempts < policy.max_attempts:
             next_at = now + policy.delay(attempts)
             session.execute(update(WaitingTimer).where(WaitingTimer.id == timer.id)
                             .values(attempts=attempts, due_at=next_at)
                             .execution_options(synchronize_session=False))
-            return "retry", attempts, next_at
+            return RecordedFailure(FailureOutcome.RETRY, attempts, next_at)
         incident = {
             "kind": "incident",
             "message": f"timer {timer.element_id} could not be fired after {attempts} attempts: {message}",
@@ -393,13 +404,13 @@ def record_failure(runtime, db, timer: DueTimer, exc: BaseException, policy: Ret
             .values(status="error", error=incident, version=ProcessInstance.version + 1, updated_at=now)
             .execution_options(synchronize_session=False))
         if changed.rowcount != 1:
-            return "gone", attempts, None      # the instance moved on: its timers are re-derived
+            return RecordedFailure(FailureOutcome.GONE, attempts)      # the instance moved on: its timers are re-derived
         session.execute(update(WaitingTimer).where(WaitingTimer.id == timer.id)
                         .values(attempts=attempts).execution_options(synchronize_session=False))
         session.execute(insert(AuditEvent), [dict(
             instance_id=timer.instance_id, at=now, actor=f"worker:{worker}", kind="instance_error",
             element_id=timer.element_id, task_id=timer.task_id, details=incident)])
-    return "incident", attempts, None
+    return RecordedFailure(FailureOutcome.INCIDENT, attempts)
 
 
 def round_fields(report: TimerRoundReport, started: float) -> dict:

@@ -1,8 +1,9 @@
-"""Plain dataclasses the engine returns; the API turns them into JSON."""
+"""Plain dataclasses the engine returns (and the functions that build them); the API turns them into JSON."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 
 
 @dataclass
@@ -102,3 +103,33 @@ class FiringReport:
     fired: int = 0          # timers fired
     conflicts: int = 0      # skipped because the instance changed under us
     errors: int = 0         # instances that went to `error` while firing
+
+
+def task_view(r) -> TaskView:
+    """From a HumanTask row, a mapping's attributes or any row with the task view columns."""
+    return TaskView(
+        id=r.id, element_id=r.element_id, title=r.title, instance_id=r.instance_id,
+        process_key=r.process_key, status=r.status, assignee=r.assignee,
+        candidate_groups=[r.candidate_group] if r.candidate_group else [], lane=r.lane,
+        created_at=r.created_at, due_at=r.due_at, completed_at=r.completed_at,
+        completed_by=r.completed_by)
+
+
+def instance_view(inst, version: int) -> InstanceView:
+    """From a ProcessInstance row or an InstanceRecord, and the version of the definition it runs on."""
+    return InstanceView(
+        id=inst.id, process_key=inst.process_key, version=version, business_key=inst.business_key,
+        status=inst.status, end_event=inst.end_event, error=inst.error, created_at=inst.created_at,
+        updated_at=inst.updated_at, completed_at=inst.completed_at, row_version=inst.version)
+
+
+def view_after(changed) -> InstanceView:
+    """The instance as a change just saved it (an operations.Changed), from memory: no read-back queries."""
+    view = instance_view(changed.instance, changed.definition_version)
+    derived = changed.derived
+    view.ready_tasks = [task_view(SimpleNamespace(**r)) for r in derived.task_rows]
+    view.waiting_timers = [TimerView(t.element_id, t.due_at, t.task_id)
+                           for t in sorted(derived.timers, key=lambda t: t.due_at)]
+    view.waiting_messages = [SubscriptionView(m.message_name, m.correlation, m.element_id)
+                             for m in derived.subscriptions]
+    return view

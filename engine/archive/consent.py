@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session
 from .. import days
 from ..archive_models import Candidate, CandidateDecline
 from ..models import ProcessInstance
+from ..operations import SignalOutcome
 from . import cases, records
-
-CONSENT_TASKS = ("archive_decline", "renew_consent")
 
 
 def end_of_day(value: str) -> datetime:
@@ -46,9 +45,10 @@ def candidate_of_case(session: Session, instance_id: str) -> Candidate | None:
     return candidate if candidate is not None and candidate.anonymised_at is None else None
 
 
-def answer_to_consent(element_id: str, data: dict) -> dict | None:
-    """The consent a completed task's form recorded, or None when it records none."""
-    if element_id == "archive_decline":
+def answer_to_consent(archives_decline: bool, data: dict) -> dict | None:
+    """The consent a completed task's form recorded, or None when it records none: the decline's
+    archive form asks for it outright, a renewal form answers renewed or withdrawn."""
+    if archives_decline:
         if "talent_pool_consent" not in data:
             return None
         if data["talent_pool_consent"] and data.get("consent_expiry"):
@@ -77,25 +77,26 @@ def consent_changes(candidate: Candidate, consent: dict) -> dict[str, list]:
     return {name: [held[name], given[name]] for name in held if held[name] != given[name]}
 
 
-def record_task_answer(session: Session, runtime, *, instance_id: str, element_id: str, data: dict,
-                       actor: str) -> bool:
+def record_task_answer(session: Session, ops, *, instance_id: str, element_id: str, data: dict,
+                       actor: str, definition) -> bool:
     """Apply a consent answer of a completed task to the archive, in the completion's unit of work.
 
     Only a difference from what the archive holds is written, as `actor`'s own change: a consent
     row recorded by them and a `consent_changed` audit event naming each field. An answer that
     repeats the archive (the task's prefill, completed as shown) writes nothing."""
-    if element_id not in CONSENT_TASKS:
+    vocabulary = definition.vocabulary
+    if element_id not in vocabulary.role("consent_tasks"):
         return False
-    consent = answer_to_consent(element_id, data or {})
+    consent = answer_to_consent(element_id in vocabulary.role("decline_archive"), data or {})
     candidate = candidate_of_case(session, instance_id) if consent else None
     if candidate is None:
         return False
     changes = consent_changes(candidate, consent)
     if not changes:
         return False
-    now = runtime.clock.now()
-    runtime.audit(session, instance_id, "consent_changed", actor, element_id, None,
-                  {"candidate_id": candidate.id, "fields": changes})
+    now = ops.clock.now()
+    ops.audit(session, instance_id, "consent_changed", actor, element_id, None,
+              {"candidate_id": candidate.id, "fields": changes})
     # an answer may name a day already past: it still lapses like any other
     records.record_consent(session, candidate, consent, actor=actor, now=now, source=f"task:{element_id}",
                            past_expiry_ok=True)
@@ -115,11 +116,11 @@ def request_renewal(engine, session: Session, candidate: Candidate, *, now: date
     ids = cases.live_cases(session, cases.instance_ids(session, candidate.id))
     payload = {"candidate_id": candidate.id, "expires_at": candidate.consent_expires_at.isoformat(),
                "scope": candidate.consent_scope}
-    delivered = [i for i in ids if cases.send_signal(engine, session, i, "consent_expiring", payload,
+    delivered = [i for i in ids if engine.ops.signal(session, i, "consent_expiring", payload,
                                                      correlation={"candidate_id": candidate.id},
-                                                     actor="worker:consent")]
+                                                     actor="worker:consent") is SignalOutcome.DELIVERED]
     candidate.consent_renewal_requested_at = now
-    engine.runtime.audit(session, None, "consent_renewal_requested", "worker:consent", None, None,
+    engine.ops.audit(session, None, "consent_renewal_requested", "worker:consent", None, None,
                          {"candidate_id": candidate.id, "expires_at": payload["expires_at"],
                           "delivered_to": delivered})
     return delivered
@@ -137,10 +138,11 @@ def lapse(engine, session: Session, candidate: Candidate, *, now: datetime, acto
     """The consent ended: cancel the candidate's running cases and start the retention clock."""
     reason = "consent_withdrawn" if candidate.consent_withdrawn_at is not None else "consent_expired"
     ids = cases.live_cases(session, cases.instance_ids(session, candidate.id, thorough=True))
-    cancelled = [i for i in ids if cases.cancel_case(engine, session, i, actor=actor, reason=reason)]
+    cancelled = [i for i in ids
+                 if engine.ops.cancel(session, i, actor=actor, reason=reason, only_if_live=True).cancelled]
     candidate.consent_lapsed_at = now
     records.refresh_retention(candidate)
-    engine.runtime.audit(session, None, "consent_lapsed", actor, None, None,
+    engine.ops.audit(session, None, "consent_lapsed", actor, None, None,
                          {"candidate_id": candidate.id, "reason": reason, "cases_cancelled": cancelled})
     return cancelled
 

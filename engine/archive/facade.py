@@ -7,9 +7,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from .. import days
+from .. import days, vocabulary
 from ..archive_models import Candidate, CandidateDecline, CandidateSignal
 from ..errors import NotFound
+from ..operations import SignalOutcome
 from ..runtime import again_on_conflict
 from . import access, analytics, cases, consent, history, privacy, records, search
 from .access import Viewer
@@ -28,13 +29,13 @@ class TalentArchive:
         self.engine = engine            # engine.service.RecallEngine
         self.db = engine.db
         self.clock = engine.clock
-        self.settings = settings or privacy.PrivacySettings.from_mapping()
+        self.settings = settings or privacy.PrivacySettings.from_settings(engine.settings)
 
     # ---------------------------------------------------------------- candidates
     def create_candidate(self, data: dict, *, actor: str) -> CandidateView:
         with self.db.transaction() as s:
             candidate = records.create(s, data, actor=actor, now=self.clock.now())
-            self.engine.runtime.audit(s, None, "candidate_created", actor, None, None,
+            self.engine.ops.audit(s, None, "candidate_created", actor, None, None,
                                       {"candidate_id": candidate.id, "fields": sorted(k for k in data if data[k])})
             return self._detail(s, candidate, Viewer(actor, "admin"))
 
@@ -44,7 +45,7 @@ class TalentArchive:
             now = self.clock.now()
             candidate = records.load(s, candidate_id, for_update=True)
             records.update(s, candidate, changes, actor=actor, now=now)
-            self.engine.runtime.audit(s, None, "candidate_changed", actor, None, None,
+            self.engine.ops.audit(s, None, "candidate_changed", actor, None, None,
                                       {"candidate_id": candidate.id, "fields": sorted(changes)})
             if candidate.consent_withdrawn_at is not None and candidate.consent_lapsed_at is None:
                 consent.lapse(self.engine, s, candidate, now=now, actor=actor)
@@ -63,12 +64,14 @@ class TalentArchive:
                count: str = "capped") -> CandidatePage:
         """One page of matching candidates, newest listing first, with the total (see search.find)."""
         with self.db.reading() as s:
-            found = search.find(s, filters, now=self.clock.now(), limit=limit, offset=offset, count=count)
+            known = vocabulary.known(s)         # the follow-ups of every deployed version's cadence
+            found = search.find(s, filters, now=self.clock.now(), limit=limit, offset=offset, count=count,
+                                vocabulary=known)
             rows = search.load_page(s, found.ids)
             ids = [c.id for c in rows]
             tags = records.tags_of(s, ids)
             last = records.last_declines(s, ids)
-            due = search.next_follow_ups(s, ids)
+            due = search.next_follow_ups(s, ids, known)
             items = []
             for c in rows:
                 view = records.summary_view(c, tags=tags[c.id], contact=True, last_decline=last.get(c.id))
@@ -82,8 +85,7 @@ class TalentArchive:
         reason, date, language, needs and questions — never contact data."""
         with self.db.transaction() as s:
             candidate = records.load(s, candidate_id, for_update=True)
-            if decline.get("reason") not in records.DECLINE_REASONS:
-                raise records.InvalidCandidateData("reason", f"give one of {', '.join(records.DECLINE_REASONS)}")
+            records.check_reason(vocabulary.deployed(s, cases.RECALL_PROCESS), decline.get("reason"))
             now = self.clock.now()
             decline_date: datetime = decline.get("decline_date") or now
             if not isinstance(decline_date, datetime):      # a calendar day: the count starts with it (engine/days.py)
@@ -109,9 +111,9 @@ class TalentArchive:
             variables = {"candidate_id": candidate.id, "decline_date": decline_date.isoformat(),
                          "decline_reason": row.reason, "lang": lang, "needs": needs, "open_questions": questions,
                          **records.decline_prefill(candidate, row)}
-            row.instance_id = cases.start_recall(self.engine, s, variables=variables, business_key=candidate.id,
-                                                 actor=actor)
-            self.engine.runtime.audit(s, row.instance_id, "decline_recorded", actor, None, None,
+            row.instance_id = self.engine.ops.start(s, cases.RECALL_PROCESS, variables=variables,
+                                                    business_key=candidate.id, actor=actor).instance.id
+            self.engine.ops.audit(s, row.instance_id, "decline_recorded", actor, None, None,
                                       {"candidate_id": candidate.id, "decline_id": row.id,
                                        "decline_reason": row.reason, "decline_date": decline_date.isoformat()})
             return DeclineResult(decline_id=row.id, instance_id=row.instance_id, candidate_id=candidate.id)
@@ -131,12 +133,12 @@ class TalentArchive:
                        "consent_noted": row.consent_noted, "received_at": now.isoformat()}
             correlation = {"candidate_id": candidate.id}
             targets = cases.in_cadence(s, cases.instance_ids(s, candidate.id))
-            delivered = [i for i in targets if cases.send_signal(self.engine, s, i, "candidate_signal", payload,
-                                                                 correlation=correlation, actor=actor)]
+            delivered = [i for i in targets if self.engine.ops.signal(
+                s, i, "candidate_signal", payload, correlation=correlation, actor=actor) is SignalOutcome.DELIVERED]
             row.delivered_to = delivered
             candidate.updated_at = now
             records.reindex(s, candidate)
-            self.engine.runtime.audit(s, None, "signal_recorded", actor, None, None,
+            self.engine.ops.audit(s, None, "signal_recorded", actor, None, None,
                                       {"candidate_id": candidate.id, "signal_id": row.id, "kind": row.kind,
                                        "delivered_to": delivered})
             return SignalResult(signal_id=row.id, candidate_id=candidate.id, delivered_to=delivered,
@@ -163,7 +165,7 @@ class TalentArchive:
         cancelled, scrubbed = privacy.scrub_cases(self.engine, s, ids, scrubber, actor=actor, reason=reason)
         privacy.erase_archive(s, candidate, now=now, reason=reason)
         kind = "candidate_erased" if reason == "erasure" else "candidate_anonymised"
-        self.engine.runtime.audit(s, None, kind, actor, None, None,
+        self.engine.ops.audit(s, None, kind, actor, None, None,
                                   {"candidate_id": candidate.id, "reason": reason, "cases": scrubbed,
                                    "cases_cancelled": cancelled})
         return ErasureReport(candidate_id=candidate.id, erased_at=now, reason=reason, cases_cancelled=cancelled,
@@ -247,14 +249,15 @@ class TalentArchive:
         view.declines = [records.decline_view(d) for d in declines]
         view.cases = history.cases(s, ids)
         events = history.case_events(s, ids)
-        view.messages = history.messages(events, signals)
+        known = vocabulary.known(s)
+        view.messages = history.messages(events, signals, known)
         view.signals = [records.signal_view(x) for x in signals]
         view.timeline = history.timeline(candidate, declines, records.consents_of(s, candidate.id), signals, events)
-        view.next_follow_up_at = search.next_follow_ups(s, [candidate.id]).get(candidate.id)
+        view.next_follow_up_at = search.next_follow_ups(s, [candidate.id], known).get(candidate.id)
         if granted.handoff_task is not None:
             task = granted.handoff_task
             shown = [f for f in CONTACT_FIELDS if getattr(candidate, f)]
-            self.engine.runtime.audit(s, task.instance_id, "contact_viewed", viewer.name, task.element_id, task.id,
+            self.engine.ops.audit(s, task.instance_id, "contact_viewed", viewer.name, task.element_id, task.id,
                                       {"candidate_id": candidate.id, "fields": shown})
         return view
 

@@ -1,9 +1,11 @@
-"""The privacy jobs as the timer worker runs them: `run_privacy_jobs(engine)` once per round.
+"""The archive's periodic jobs, as the timer worker runs them: `archive_jobs(settings)`.
 
-Consent answers, renewal requests, lapses and anonymisation (see consent.py) run at most every
-`RECALL_PRIVACY_JOB_SECONDS` (default 60) per engine; a failure is logged and never disturbs
-the worker's timers. A case whose state cannot be loaded is put in `error` with an incident by
-the job that meets it (Runtime.quarantine) and the job goes on with the others.
+Whoever assembles the service (the `recall worker` and `recall serve` commands) hands these
+to the worker (engine/worker.py knows no archive). Consent answers, renewal requests, lapses
+and anonymisation (see consent.py) run at most every `RECALL_PRIVACY_JOB_SECONDS` (default
+60); a failure is logged and never disturbs the worker's timers. A case whose state cannot be
+loaded is put in `error` with an incident by the job that meets it (Runtime.quarantine) and the
+job goes on with the others.
 
 The same cadence repairs live cases that wait for nothing (`repair_stuck_cases`): those saved
 while a signal had re-wired the shared spec (issue 13.1) ended at an end event yet stayed
@@ -13,37 +15,25 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
-import time
-import weakref
 
 from sqlalchemy import exists, select
 
+from ..config import Settings
 from ..models import HumanTask, MessageSubscription, ProcessInstance, WaitingTimer
+from ..worker import PeriodicJob
 
 log = logging.getLogger("recall.privacy")
-_last_run: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
 
 
-def interval_seconds() -> float:
-    try:
-        return max(0.0, float(os.environ.get("RECALL_PRIVACY_JOB_SECONDS", "60")))
-    except ValueError:
-        return 60.0
+def archive_jobs(settings: Settings) -> list[PeriodicJob]:
+    """The jobs the archive needs a worker to run, at the interval `settings` ask for."""
+    return [PeriodicJob("privacy", settings.privacy_job_seconds, run_privacy_jobs)]
 
 
-def run_privacy_jobs(engine, *, force: bool = False):
-    """Run the archive's consent and retention jobs if they are due; returns the JobReport or None."""
+def run_privacy_jobs(engine):
+    """Repair stuck cases, then run the archive's consent and retention jobs; returns the JobReport or None."""
     from .facade import TalentArchive
 
-    now = time.monotonic()
-    with _lock:
-        last = _last_run.get(engine)
-        if not force and last is not None and now - last < interval_seconds():
-            return None
-        _last_run[engine] = now
     try:
         repaired = repair_stuck_cases(engine)
         if repaired:
@@ -82,7 +72,7 @@ def repair_stuck_cases(engine, *, limit: int = 100) -> list[str]:
     for instance_id in candidates:
         try:
             with engine.db.transaction() as session:
-                if engine.runtime.repair_stuck(session, instance_id):
+                if engine.ops.repair_stuck(session, instance_id):
                     repaired.append(instance_id)
         except Exception:  # noqa: BLE001 - one case must not stop the others
             log.exception("stuck case %s could not be repaired", instance_id)

@@ -5,8 +5,9 @@ What is removed (docs/privacy.md has the table):
   details, signal texts, the search document (and, on SQLite, the FTS5 index segments);
 - every case of the person (found by decline, business key, start variables, correlation —
   `cases.instance_ids`): all task data and internal data of every task, in every sub-process,
-  scrubbed and saved through `Runtime.change` (live cases are cancelled in the same change);
-  ended cases are rewritten with the same optimistic version check;
+  scrubbed and saved through the engine's operations (`engine.ops.cancel(scrub=...)`: live cases
+  are cancelled in the same change; `engine.ops.scrub_ended`: ended cases are saved unrun, with the
+  same statement and version check as every save);
 - `human_tasks.data` (prefill, including rendered suggested messages), `audit_events.details`
   of the cases, `process_instances.error`, buffered messages correlated on the candidate or
   delivered to the cases, and idempotency records whose stored answer names a case or the person.
@@ -21,11 +22,10 @@ spells the person's phone; keys, booleans and nulls stay, so structure and funne
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Iterable
 
 from sqlalchemy import Text, cast, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -34,11 +34,8 @@ from ..archive_models import (
     ArchiveCursor, Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag,
 )
 from ..models import AuditEvent, BufferedMessage, HumanTask, IdempotencyRecord, ProcessInstance
-from ..runtime import UnloadableInstance
-from ..serialization import SERIALIZER_VERSION
 from ..sidetables import all_tasks, correlation_key
-from ..errors import StaleVersion
-from . import cases, search
+from . import search
 
 log = logging.getLogger("recall.privacy")
 
@@ -76,20 +73,9 @@ class PrivacySettings:
     renewal_days: int = 30               # RECALL_CONSENT_RENEWAL_DAYS: ask for renewal this long before expiry
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None = None) -> "PrivacySettings":
-        values = os.environ if values is None else values
-        kwargs = {}
-        for var, name in (("RECALL_RETENTION_DAYS", "retention_days"),
-                          ("RECALL_CONSENT_RENEWAL_DAYS", "renewal_days")):
-            raw = values.get(var)
-            if raw not in (None, ""):
-                try:
-                    kwargs[name] = int(raw)
-                except (TypeError, ValueError) as exc:
-                    raise ValueError(f"{var}={raw!r} is not a whole number of days") from exc
-                if kwargs[name] < 0:
-                    raise ValueError(f"{var} must not be negative")
-        return cls(**kwargs)
+    def from_settings(cls, settings) -> "PrivacySettings":
+        """The archive's part of the one `engine.config.Settings` (read and checked there)."""
+        return cls(retention_days=settings.retention_days, renewal_days=settings.consent_renewal_days)
 
 
 # ---------------------------------------------------------------- scrubbing
@@ -190,32 +176,6 @@ def scrub_workflow(workflow, scrubber: Scrubber) -> None:
             event.payload = scrubber.value(event.payload)
 
 
-def _rewrite_ended_case(engine, session: Session, instance_id: str, scrubber: Scrubber, *, actor: str) -> None:
-    """Scrub a completed or cancelled case and save it with the optimistic version check.
-
-    Not through Runtime.change: re-running an ended workflow there would re-stamp its
-    completion time and append a second `instance_completed`; an ended case has no side rows
-    to re-derive, so this save is all Runtime.change would have done.
-    """
-    runtime = engine.runtime
-    try:
-        loaded = runtime.load(session, instance_id)
-    except UnloadableInstance as exc:       # cannot be scrubbed field by field: its state is replaced
-        runtime.end_unloadable(session, exc, actor=actor, reason="erasure", erase_state=True)
-        return
-    scrub_workflow(loaded.workflow, scrubber)
-    row = loaded.row
-    error = scrubber.audit_details(row.error) if row.error else row.error
-    result = session.execute(
-        update(ProcessInstance).where(ProcessInstance.id == instance_id, ProcessInstance.version == row.version)
-        .values(state=runtime.serializer.dump_state(loaded.workflow), serializer_version=SERIALIZER_VERSION,
-                version=row.version + 1, error=error, updated_at=runtime.clock.now())
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        raise StaleVersion(f"instance {instance_id} changed during erasure; retry")
-    runtime.audit(session, instance_id, "data_erased", actor, None, None, {"scope": "workflow_state"})
-
-
 def scrub_cases(engine, session: Session, ids: list[str], scrubber: Scrubber, *, actor: str,
                 reason: str) -> tuple[list[str], list[str]]:
     """Cancel live cases and scrub every case's state; returns (cancelled, scrubbed)."""
@@ -223,11 +183,12 @@ def scrub_cases(engine, session: Session, ids: list[str], scrubber: Scrubber, *,
     for instance_id in ids:
         status = session.scalar(select(ProcessInstance.status).where(ProcessInstance.id == instance_id))
         if status in ("running", "waiting", "error"):
-            cases.cancel_case(engine, session, instance_id, actor=actor, reason=reason,
-                              also=lambda wf: scrub_workflow(wf, scrubber))
+            engine.ops.cancel(session, instance_id, actor=actor, reason=reason, only_if_live=True,
+                              scrub=lambda wf: scrub_workflow(wf, scrubber))
             cancelled.append(instance_id)
         else:
-            _rewrite_ended_case(engine, session, instance_id, scrubber, actor=actor)
+            engine.ops.scrub_ended(session, instance_id, lambda wf: scrub_workflow(wf, scrubber), actor=actor,
+                                   error=scrubber.audit_details)
         scrubbed.append(instance_id)
     return cancelled, scrubbed
 
@@ -375,7 +336,7 @@ def checkpoint(db, *, tries: int = CHECKPOINT_TRIES) -> bool:
 def mark_pending(engine, candidate_id: str) -> None:
     """Record (audit and a marker the worker reads) that an erasure's bytes may still be in the WAL."""
     with engine.db.transaction() as s:
-        engine.runtime.audit(s, None, "erasure_pending", "engine", None, None,
+        engine.ops.audit(s, None, "erasure_pending", "engine", None, None,
                              {"candidate_id": candidate_id, "reason": "wal_checkpoint_busy"})
         if s.get(ArchiveCursor, PENDING) is None:
             first = s.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.kind == "erasure_pending"))
@@ -393,7 +354,7 @@ def finish_pending(engine) -> int:
         pending = s.scalars(select(AuditEvent.details).where(AuditEvent.kind == "erasure_pending",
                                                              AuditEvent.id >= since).order_by(AuditEvent.id)).all()
         for details in pending:
-            engine.runtime.audit(s, None, "erasure_completed", "worker:privacy", None, None,
+            engine.ops.audit(s, None, "erasure_completed", "worker:privacy", None, None,
                                  {"candidate_id": (details or {}).get("candidate_id"), "wal": "checkpointed"})
         s.execute(delete(ArchiveCursor).where(ArchiveCursor.name == PENDING))
     checkpoint(engine.db, tries=1)      # best effort: the rows just written hold nothing of the person

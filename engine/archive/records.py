@@ -13,10 +13,9 @@ from ..archive_models import (
 from .. import days
 from ..errors import NotFound, RecallError
 from . import search
+from ..vocabulary import Vocabulary
 from .views import CandidateView, ConsentView, DeclineView, SignalView
 
-DECLINE_REASONS = ("salary", "counter_offer", "team", "career_path", "role_clarity", "commute", "family",
-                   "location", "other")
 CONSENT_SCOPES = ("same_role", "similar_roles", "any_role")
 PROFILE_FIELDS = ("name", "phone", "email", "wecom_external_id", "role_applied", "needs", "open_questions",
                   "interview_trail", "notes")
@@ -254,12 +253,19 @@ def _same(a, b) -> bool:
     return (a or None) == (b or None)
 
 
-def record_decline_answer(session: Session, runtime, *, instance_id: str, element_id: str, data: dict,
-                          actor: str) -> bool:
+def check_reason(vocabulary: Vocabulary, reason) -> None:
+    """A decline's reason is one the deployed bundle declares (workflows/vocabulary.json)."""
+    if reason not in vocabulary.reason_keys:
+        offered = ", ".join(vocabulary.reason_keys) or "none: deploy a bundle with workflows/vocabulary.json"
+        raise InvalidCandidateData("reason", f"give one of the deployed decline reasons ({offered})")
+
+
+def record_decline_answer(session: Session, ops, *, instance_id: str, element_id: str, data: dict,
+                          actor: str, definition) -> bool:
     """`archive_decline` confirms the decline that started the case: where the answer differs from
     the archive's decline row, the row takes the answer, as `actor`'s change (audit `decline_changed`
     naming the fields; free text is not copied into the audit). Runs in the completion's unit of work."""
-    if element_id != "archive_decline":
+    if element_id not in definition.vocabulary.role("decline_archive"):
         return False
     decline = session.scalars(select(CandidateDecline).where(CandidateDecline.instance_id == instance_id)).first()
     candidate = session.get(Candidate, decline.candidate_id) if decline is not None else None
@@ -277,10 +283,10 @@ def record_decline_answer(session: Session, runtime, *, instance_id: str, elemen
             changed.append(field)
     if not changed:
         return False
-    candidate.updated_at = runtime.clock.now()
+    candidate.updated_at = ops.clock.now()
     session.flush()
     reindex(session, candidate)
-    runtime.audit(session, instance_id, "decline_changed", actor, element_id, None,
-                  {"candidate_id": candidate.id, "decline_id": decline.id, "fields": changed,
-                   **({"decline_reason": decline.reason} if "decline_reason" in changed else {})})
+    ops.audit(session, instance_id, "decline_changed", actor, element_id, None,
+              {"candidate_id": candidate.id, "decline_id": decline.id, "fields": changed,
+               **({"decline_reason": decline.reason} if "decline_reason" in changed else {})})
     return True

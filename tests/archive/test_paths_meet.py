@@ -9,9 +9,9 @@ moved again (SpiffWorkflow's check and the worker's query were both strict).
 from __future__ import annotations
 
 from datetime import timedelta
-from types import SimpleNamespace
 
-from tests.archive.archive_helpers import ATS, BOT, HR, MANAGER, archive_decline, complete, reply, task, wait
+from tests.archive.archive_helpers import archive_decline, complete, reply, task, wait
+from tests.support import ATS, BOT, HR, MANAGER
 
 
 def _case(archive, name="林一"):
@@ -79,8 +79,7 @@ def test_a_renewal_that_meets_a_concurrent_change_is_requested_all_the_same(arch
     def change(session, loaded, *args, **kwargs):
         if not lost:
             lost.append(loaded.row.id)
-            row = dict(loaded.row._mapping) if hasattr(loaded.row, "_mapping") else dict(vars(loaded.row))
-            loaded.row = SimpleNamespace(**{**row, "version": row["version"] - 1})   # someone else committed
+            loaded.row = loaded.row.saved(version=loaded.row.version - 1)   # someone else committed
         return real_change(session, loaded, *args, **kwargs)
 
     monkeypatch.setattr(recall.runtime, "change", change)

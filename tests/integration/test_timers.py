@@ -89,7 +89,7 @@ from sqlalchemy import update  # noqa: E402
 from engine import faults  # noqa: E402
 from engine.models import ProcessInstance  # noqa: E402
 from engine.status import collect  # noqa: E402
-from engine.timers import RetryPolicy, _fire, fire_due  # noqa: E402
+from engine.timers import NotFired, RetryPolicy, fire_due, fire_one  # noqa: E402
 
 
 def _due_now(engine, clock):
@@ -111,12 +111,12 @@ def test_a_claim_that_went_stale_applies_nothing_and_the_timer_fires_once_later(
         s.execute(update(ProcessInstance).where(ProcessInstance.id == waiting.id)
                   .values(version=ProcessInstance.version + 1))
     with db.transaction() as s:
-        assert _fire(engine.runtime, s, claimed, worker="slow", lock=db.dialect == "postgresql") == "stale"
+        assert fire_one(engine.runtime, s, claimed, worker="slow", lock=db.dialect == "postgresql") is NotFired.STALE
     assert _firings(db) == [] and engine.get_instance(waiting.id).ready_tasks == []
     report = engine.fire_due_timers(worker="next")
     assert (report.fired, report.stale) == (1, 0)
     with db.transaction() as s:      # the old claim again: the row it names is gone
-        assert _fire(engine.runtime, s, claimed, worker="slow", lock=db.dialect == "postgresql") == "skipped"
+        assert fire_one(engine.runtime, s, claimed, worker="slow", lock=db.dialect == "postgresql") is NotFired.SKIPPED
     assert [(f.element_id, f.worker) for f in _firings(db)] == [("wait_day_30", "next")]
 
 

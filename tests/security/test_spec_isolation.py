@@ -19,11 +19,11 @@ from SpiffWorkflow.specs.WorkflowSpec import WorkflowSpec
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 from SpiffWorkflow.util.event import Event
 
+from engine.instances import Change
 from tests.archive.archive_helpers import (
-    ATS, BOT, HR, MANAGER, WORKFLOWS, archive_decline, complete, reply, reoffer_and_accept, send_follow_up, task, wait,
+    archive_decline, complete, reply, reoffer_and_accept, send_follow_up, task, wait,
 )
-from engine.runtime import Change
-from tests.support import ENGINE_BUNDLE
+from tests.support import ATS, BOT, ENGINE_BUNDLE, HR, MANAGER, WORKFLOWS
 
 
 @pytest.fixture
@@ -139,8 +139,6 @@ def test_a_signal_does_not_stop_later_cases_from_ending(archive, recall):
 def test_no_engine_operation_changes_a_cached_spec(archive, recall):
     """Start, complete, DMN, timers, boundary events, signals (event sub-processes), messages
     (delivered and buffered), call activities, cancel - on the real workflows."""
-    from engine import users
-    users.add_user(recall.db, MANAGER, "manager", ())
     candidate, case = _case(archive, "丙")
     watch = SpecWatch(recall)
     assert watch.before, "nothing cached after the start"
