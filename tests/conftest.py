@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support import PG_AVAILABLE, PG_MODE, PG_URL  # noqa: F401 - shared with other test packages
+from tests.support import HAND_OFF_MANAGERS, PEOPLE, PG_AVAILABLE, PG_URL, WORKFLOWS, app_with_workflows
 
 from engine.clock import SimulatedClock
 from engine.db import Database
@@ -73,3 +73,24 @@ def clock():
 def engine(db, clock):
     from engine.service import RecallEngine
     return RecallEngine(db, clock=clock, script_timeout=0.5)
+
+
+@pytest.fixture
+def recall(engine):
+    """The engine with the real workflows/ deployed by a process owner, and the hiring managers the
+    scenarios hand candidates to in the user directory (the hand-off picker checks it)."""
+    from engine import users
+
+    engine.deploy([WORKFLOWS], actor="process.owner")
+    for name in HAND_OFF_MANAGERS:
+        users.add_user(engine.db, name, PEOPLE[name][0])
+    return engine
+
+
+@pytest.fixture
+def api(database_url):
+    """(app, engine, caller factory): the API on a simulated clock with workflows/ deployed and
+    everyone in PEOPLE in the directory; `caller(name).post(path, json=...)` under /api/v1."""
+    app, engine, caller = app_with_workflows(database_url)
+    yield app, engine, caller
+    engine.db.dispose()

@@ -1,4 +1,5 @@
-"""Helpers shared by tests: fixture bundles and tiny generated diagrams."""
+"""Helpers shared by every test suite: who is who (one user directory), the API app and its callers,
+fixture bundles and tiny generated diagrams. The fixtures built on them are in tests/conftest.py."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,84 @@ from sqlalchemy import create_engine, text
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ENGINE_BUNDLE = FIXTURES / "engine" / "workflows"
 ROOT = FIXTURES.parent.parent
+WORKFLOWS = ROOT / "workflows"
+PREFIX = "/api/v1"
+
+# Who is who, for every suite: actors in the audit trail and users in the directory.
+ADMIN, OWNER, ATS, BOT = "root", "owner", "ats", "wecom-bot"   # BOT delivers the candidate's messages
+HR = "hr.li"                    # the recruiter working the case (HR lane, default group hr)
+HR_HRBP = "hr.wang"             # an HR user in group hrbp only
+HRBP = "hrbp.zhou"              # approves re-offers, answers escalated feedback
+MANAGER = "wang.li"             # the hiring manager HR hands the candidate to
+SECOND_MANAGER = "zhao.min"     # another hiring manager a hand-off can name
+OTHER_MANAGER = "mgr2"          # a manager who must never reach someone else's hand-off
+APPROVAL_MANAGER = "mgr"        # the manager ENGINE_BUNDLE's approval assigns its follow_up to (variable manager)
+# name -> (role, groups): one user per role at least (the permission tests rely on it)
+PEOPLE = {
+    ADMIN: ("admin", ()),
+    OWNER: ("process_owner", ()),
+    HR: ("hr", ()),
+    HR_HRBP: ("hr", ("hrbp",)),
+    HRBP: ("hr", ("hrbp",)),
+    APPROVAL_MANAGER: ("manager", ()),
+    MANAGER: ("manager", ()),
+    SECOND_MANAGER: ("manager", ()),
+    OTHER_MANAGER: ("manager", ()),
+    ATS: ("integrator", ()),
+}
+# the hiring managers engine-level scenarios hand candidates to (the hand-off picker checks the directory)
+HAND_OFF_MANAGERS = (MANAGER, SECOND_MANAGER)
+
+
+def make_app(database_url: str, **config):
+    """The Flask app on a migrated database, simulated clock (2026-01-05 09:00 UTC), TESTING on."""
+    from api import create_app
+    return create_app({"RECALL_DATABASE_URL": database_url, "RECALL_CLOCK": "simulated",
+                       "TESTING": True, **config})
+
+
+def add_people(engine) -> dict[str, str]:
+    """Everyone in PEOPLE added to the engine's user directory; returns name -> API token."""
+    from engine import users
+    return {name: users.add_user(engine.db, name, role, groups)[1] for name, (role, groups) in PEOPLE.items()}
+
+
+def bearer(token: str, **headers) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", **headers}
+
+
+class Caller:
+    """caller.post(path, json=...): a test-client request with one user's token, path under /api/v1."""
+
+    def __init__(self, client, token):
+        self.client, self.headers = client, bearer(token)
+
+    def __getattr__(self, method):
+        def call(path, headers=None, **kwargs):
+            return getattr(self.client, method)(PREFIX + path, headers={**self.headers, **(headers or {})}, **kwargs)
+        return call
+
+
+def app_with_workflows(database_url: str, **config):
+    """(app, engine, caller factory): make_app with workflows/ deployed by a process owner and everyone in
+    PEOPLE in the directory; `caller(name)` is a Caller with that user's token. The caller disposes engine.db."""
+    app = make_app(database_url, **config)
+    engine = app.extensions["recall"].engine
+    engine.deploy([WORKFLOWS], actor="process.owner")
+    tokens = add_people(engine)
+    client = app.test_client()
+    return app, engine, (lambda name: Caller(client, tokens[name]))
+
+
+# ENGINE_BUNDLE's approval process: start it as `caller`, and the review answer that sends it on
+REVIEW_YES = {"decision": "yes", "reason": "salary", "manager": APPROVAL_MANAGER}
+
+
+def start_approval(caller, candidate_id="c-1", **extra):
+    response = caller.post("/process-instances", json={"process_key": "approval",
+                                                        "variables": {"candidate_id": candidate_id}, **extra})
+    assert response.status_code == 201, response.json
+    return response.json
 
 # PostgreSQL for tests: RECALL_TEST_POSTGRES_URL; RECALL_TEST_POSTGRES=0 skips it, =1 makes
 # an unreachable server an error instead of a skip (CI).

@@ -2,26 +2,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKFLOWS = ROOT / "workflows"
-PREFIX = "/api/v1"
-HR, MANAGER, HRBP, ATS, BOT = "hr.li", "wang.li", "hrbp.zhou", "ats", "wecom-bot"
-PEOPLE = {"root": ("admin", ()), "owner": ("process_owner", ()), HR: ("hr", ()), "hr.wang": ("hr", ("hrbp",)),
-          MANAGER: ("manager", ()), "mgr2": ("manager", ()), ATS: ("integrator", ())}
-
-
-class Caller:
-    """caller.post(path, json=...): a request with one user's token, path under /api/v1."""
-
-    def __init__(self, client, token):
-        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
-
-    def __getattr__(self, method):
-        def call(path, headers=None, **kwargs):
-            return getattr(self.client, method)(PREFIX + path, headers={**self.headers, **(headers or {})}, **kwargs)
-        return call
+from tests.support import BOT, HR
 
 
 def task(engine, instance_id: str, element_id: str):

@@ -7,7 +7,8 @@ import io
 import pytest
 from click.testing import CliRunner
 
-from tests.archive.archive_helpers import ATS, HR, MANAGER, archive_decline, complete, reoffer_and_accept, reply, send_follow_up, wait
+from tests.archive.archive_helpers import archive_decline, complete, reoffer_and_accept, reply, send_follow_up, wait
+from tests.support import ATS, HR, MANAGER
 from engine.archive.analytics import COLUMNS, to_csv
 
 STAGES = ("declined", "contacted", "replied", "interested", "reoffered", "accepted", "employed_90d")

@@ -6,7 +6,8 @@ the case ends `end_retained`, the 90 days employed), and its counts never go bac
 """
 from __future__ import annotations
 
-from tests.archive.archive_helpers import ATS, HR, archive_decline, complete, reoffer_and_accept, reply, send_follow_up, wait
+from tests.archive.archive_helpers import archive_decline, complete, reoffer_and_accept, reply, send_follow_up, wait
+from tests.support import ATS, HR
 
 STAGES = ("declined", "contacted", "replied", "interested", "reoffered", "accepted", "employed_90d")
 

@@ -2,7 +2,7 @@
 and point 7, least privilege: a hiring manager sees contact fields only while holding the hand-off."""
 from __future__ import annotations
 
-from tests.archive.archive_helpers import ATS, HR, MANAGER
+from tests.support import ATS, HR, MANAGER
 
 PERSON = {"name": "周思远", "phone": "13700001234", "email": "siyuan@example.com", "wecom_external_id": "wm-zsy",
           "role_applied": "上海店长", "tags": ["retail"], "needs": ["弹性工作"], "open_questions": ["晋升节奏?"],

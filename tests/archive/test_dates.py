@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.archive.archive_helpers import ATS, HR, complete, task
+from tests.archive.archive_helpers import complete, task
+from tests.support import ATS, HR
 
 BEIJING_END = "T23:59:59.999999+08:00"
 

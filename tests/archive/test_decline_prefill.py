@@ -6,7 +6,7 @@ Through the HTTP API (`api` fixture: real workflows/, SQLite and PostgreSQL).
 """
 from __future__ import annotations
 
-from tests.archive.archive_helpers import ATS, HR, MANAGER
+from tests.support import ATS, HR, MANAGER
 
 CANDIDATE = "c-prefill"
 DECLINE = {

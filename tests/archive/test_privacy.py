@@ -15,9 +15,8 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import make_url
 
-from tests.archive.archive_helpers import (
-    ATS, BOT, HR, MANAGER, archive_decline, complete, reply, send_follow_up, task, wait,
-)
+from tests.archive.archive_helpers import archive_decline, complete, reply, send_follow_up, task, wait
+from tests.support import ATS, BOT, HR, MANAGER
 from engine.archive import SearchFilters, Viewer
 from engine.archive.privacy import ERASED, Scrubber
 from engine.errors import NotFound

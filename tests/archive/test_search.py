@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from tests.archive.archive_helpers import ATS, HR, archive_decline, send_follow_up, task, wait
+from tests.archive.archive_helpers import archive_decline, send_follow_up, task, wait
+from tests.support import ATS, HR
 from engine.archive import SearchFilters, Viewer
 from engine.archive import search as search_mod
 from engine.archive.search import build_document, document_terms, fts5_query, parse_query, tsquery

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from tests.archive.archive_helpers import ATS, BOT, HR, WORKFLOWS, archive_decline, complete, reply, send_follow_up, task, wait
+from tests.archive.archive_helpers import archive_decline, complete, reply, send_follow_up, task, wait
+from tests.support import ATS, BOT, HR, WORKFLOWS
 from engine.archive import SearchFilters, Viewer
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from tests.http.conftest import PREFIX, REVIEW_YES, bearer, make_app, start_approval
-from tests.support import FIXTURES
+from tests.support import FIXTURES, PREFIX, REVIEW_YES, bearer, make_app, start_approval
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "errors"}
 

@@ -7,8 +7,7 @@ from html.parser import HTMLParser
 import pytest
 from flask import Flask, jsonify
 
-from tests.http.conftest import PREFIX, bearer, make_app
-from tests.support import ENGINE_BUNDLE
+from tests.support import ENGINE_BUNDLE, PREFIX, bearer, make_app
 
 
 class _Assets(HTMLParser):

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.http.conftest import PREFIX, bearer
+from tests.support import PREFIX, bearer
 
 START = {"process_key": "approval", "business_key": "cand-7", "variables": {"candidate_id": "c-7"}}
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import io
 
-from tests.http.conftest import PREFIX, REVIEW_YES, bearer, make_app, start_approval
-from tests.support import ENGINE_BUNDLE, script_process
+from tests.support import ENGINE_BUNDLE, PREFIX, REVIEW_YES, bearer, make_app, script_process, start_approval
 
 INSTANCE_FIELDS = {"id", "process_key", "version", "business_key", "status", "end_event", "ready_tasks",
                    "waiting_timers", "waiting_messages", "error"}

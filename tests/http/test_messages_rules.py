@@ -19,9 +19,8 @@ from sqlalchemy import func, select
 
 from engine.bundle import load_bundle
 from engine.models import AuditEvent, BufferedMessage, ReceivedMessage
-from tests.archive.archive_helpers import (
-    ATS, HR, PEOPLE, WORKFLOWS, Caller, archive_decline, complete, send_follow_up, wait,
-)
+from tests.archive.archive_helpers import archive_decline, complete, send_follow_up, wait
+from tests.support import ATS, HR, WORKFLOWS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,19 +28,13 @@ MESSAGES_JSON = "workflows/messages.json"
 
 
 @pytest.fixture
-def api(database_url):
-    """(engine, archive, caller factory): the API on a simulated clock with workflows/ deployed."""
-    from api import create_app
-    from engine import users
+def api(api):
+    """(engine, archive, caller factory): tests/conftest.py's API with workflows/ deployed, and a
+    TalentArchive on its engine."""
     from engine.archive import TalentArchive
 
-    app = create_app({"RECALL_DATABASE_URL": database_url, "RECALL_CLOCK": "simulated", "TESTING": True})
-    engine = app.extensions["recall"].engine
-    engine.deploy([WORKFLOWS], actor="process.owner")
-    tokens = {name: users.add_user(engine.db, name, role, groups)[1] for name, (role, groups) in PEOPLE.items()}
-    client = app.test_client()
-    yield engine, TalentArchive(engine), (lambda name: Caller(client, tokens[name]))
-    engine.db.dispose()
+    app, engine, caller = api
+    return engine, TalentArchive(engine), caller
 
 
 def _case(engine, archive, *, cadence: bool = True):

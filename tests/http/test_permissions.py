@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.http.conftest import PEOPLE, PREFIX, add_people, bearer, make_app
+from tests.support import PEOPLE, PREFIX, add_people, bearer, make_app
 
 ROLES = ("admin", "process_owner", "hr", "manager", "integrator")
 A, PO, HR, M, INT = ROLES

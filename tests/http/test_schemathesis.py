@@ -27,8 +27,7 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import create_engine, text
 
 from api.permissions import PERMISSIONS
-from tests.http.conftest import PREFIX, add_people, make_app
-from tests.support import ENGINE_BUNDLE, PG_AVAILABLE, PG_URL, ROOT
+from tests.support import ENGINE_BUNDLE, PG_AVAILABLE, PG_URL, PREFIX, ROOT, add_people, make_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
 

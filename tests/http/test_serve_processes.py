@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.http.conftest import REVIEW_YES
-from tests.support import ENGINE_BUNDLE, ROOT
+from tests.support import ENGINE_BUNDLE, REVIEW_YES, ROOT
 from tests.http.test_serve import _http, _recall
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.http.conftest import PREFIX, REVIEW_YES, bearer, start_approval
+from tests.support import PREFIX, REVIEW_YES, bearer, start_approval
 
 
 def _ids(response):

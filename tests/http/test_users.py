@@ -6,7 +6,7 @@ import hashlib
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from tests.http.conftest import PREFIX, bearer, make_app
+from tests.support import PREFIX, bearer, make_app
 
 
 def _recall(database_url, *args):

@@ -6,8 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.http.conftest import REVIEW_YES, start_approval
-from tests.support import ROOT
+from tests.support import REVIEW_YES, ROOT, start_approval
 
 DECLINE = {"candidate_id": "c-42", "decline_date": "2026-01-05T09:00:00+08:00"}
 ARCHIVE = {"decline_reason": "team", "needs": ["弹性工作"], "talent_pool_consent": True,

@@ -29,24 +29,17 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from tests.support import ADMIN, ATS, HR, HRBP, MANAGER, OTHER_MANAGER, OWNER, PEOPLE
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "workflows"
 FORMS = ROOT / "forms"
 CST = timezone(timedelta(hours=8))
 
-# user name -> (role, groups). hr.li works the HR lane, hrbp.zhou approves re-offers and answers
-# escalated feedback, wang.li is the hiring manager named in hand-offs, mgr2 is a manager who must
-# never reach someone else's hand-off, ats delivers messages, owner deploys.
-USERS = {
-    "root": ("admin", ()),
-    "owner": ("process_owner", ()),
-    "hr.li": ("hr", ("hr",)),
-    "hrbp.zhou": ("hr", ("hrbp",)),
-    "wang.li": ("manager", ()),
-    "mgr2": ("manager", ()),
-    "ats": ("integrator", ()),
-}
-HR, HRBP, MANAGER, OTHER_MANAGER, ATS, OWNER, ADMIN = "hr.li", "hrbp.zhou", "wang.li", "mgr2", "ats", "owner", "root"
+# The people the model plays, from the one user directory (tests.support.PEOPLE: who is who there):
+# HR works the HR lane, HRBP approves re-offers and answers escalated feedback, MANAGER is named in
+# hand-offs, OTHER_MANAGER must never reach someone else's hand-off, ATS delivers messages, OWNER deploys.
+USERS = {name: PEOPLE[name] for name in (ADMIN, OWNER, HR, HRBP, MANAGER, OTHER_MANAGER, ATS)}
 
 # ------------------------------------------------------------------ known defects
 # Items of issues 12/13 being fixed while this suite was written. The stateful suite leaves out

@@ -20,10 +20,11 @@ from datetime import datetime, timedelta
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, precondition, rule
 
-from tests.model.model_support import (STEP_LOG, ADMIN, ATS, HR, HRBP, MANAGER, OTHER_MANAGER, OWNER, Violation, text,
-                           beijing_day, bundle_files, draw_object, is_valid, known, parse_time, wrong_type)
-from tests.model.recall_model import (DAY, EXTRA_TASKS, CandidateModel, CaseModel, World, end_of_beijing_day, expect, reached,
-                          observe_phase)
+from tests.model.model_support import (STEP_LOG, Violation, beijing_day, bundle_files, draw_object, is_valid, known,
+                                      parse_time, text, wrong_type)
+from tests.model.recall_model import (DAY, EXTRA_TASKS, CandidateModel, CaseModel, World, end_of_beijing_day, expect,
+                                      observe_phase, reached)
+from tests.support import ADMIN, ATS, HR, HRBP, MANAGER, OTHER_MANAGER, OWNER
 
 REASONS = ["salary", "counter_offer", "team", "career_path", "role_clarity", "commute", "family", "location",
            "other"]

@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from tests.model.model_support import ADMIN, ATS, HR, MANAGER, OWNER, RecallServer
-from tests.support import PG_AVAILABLE, PG_URL
+from tests.model.model_support import RecallServer
+from tests.support import ADMIN, ATS, HR, MANAGER, OWNER, PG_AVAILABLE, PG_URL
 
 pytestmark = pytest.mark.slow
 

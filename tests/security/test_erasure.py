@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import inspect, insert, select, text, update
 from sqlalchemy.engine import make_url
 
-from tests.archive.archive_helpers import ATS, BOT, HR, archive_decline, complete, task, wait
+from tests.archive.archive_helpers import archive_decline, complete, task, wait
+from tests.support import ATS, BOT, HR
 from engine.models import AuditEvent, BufferedMessage, HumanTask, IdempotencyRecord, ProcessInstance
 
 NAME, PHONE, EMAIL = "Erin Wu", "13812345678", "erin.wu@example.com"

@@ -5,9 +5,8 @@ Everything goes through the HTTP API (the `api` fixture: real workflows/, SQLite
 """
 from __future__ import annotations
 
-from tests.archive.archive_helpers import ATS, HR, MANAGER, Caller
+from tests.support import ATS, HR, HR_HRBP, MANAGER, Caller
 
-HR_HRBP = "hr.wang"            # an HR user in group hrbp only (PEOPLE in archive_helpers)
 BOTH = "hr.both"               # made here: an HR user in groups hr and hrbp
 
 
@@ -205,8 +204,8 @@ def test_whoever_prepared_a_reoffer_cannot_approve_it(api):
 def test_a_misspelled_four_eyes_reference_is_refused_at_deploy(tmp_path):
     import shutil
 
-    from tests.archive.archive_helpers import WORKFLOWS
     from engine.bundle import load_bundle
+    from tests.support import WORKFLOWS
 
     shutil.copytree(WORKFLOWS, tmp_path / "workflows")
     shutil.copytree(WORKFLOWS.parent / "forms", tmp_path / "forms")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.archive.archive_helpers import ATS, HR, MANAGER, PREFIX
+from tests.support import ATS, HR, MANAGER, PREFIX
 from tests.reliability.reliability_support import http, served_workflows
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, update
 
-from tests.archive.archive_helpers import ATS, BOT, HR, archive_decline, send_follow_up, task, wait
+from tests.archive.archive_helpers import archive_decline, send_follow_up, task, wait
+from tests.support import ATS, BOT, HR
 from engine.archive import PrivacySettings, TalentArchive, Viewer
 from engine.errors import NotFound
 from engine.models import AuditEvent, ProcessInstance

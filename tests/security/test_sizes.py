@@ -16,9 +16,10 @@ import tracemalloc
 import pytest
 from sqlalchemy import func, select
 
-from tests.archive.archive_helpers import ATS, HR, WORKFLOWS, archive_decline, task, wait
 from engine.models import HumanTask
 from engine.templates import MAX_RENDERED_CHARS, TemplateProblem, render
+from tests.archive.archive_helpers import archive_decline, task, wait
+from tests.support import ATS, HR, WORKFLOWS, app_with_workflows
 
 HOSTILE = [
     "{{ 'x' * 100000000 }}",
@@ -85,17 +86,8 @@ def test_a_hostile_template_leaves_a_readable_reason_in_the_task_not_200_mb(reca
 @pytest.fixture
 def small_api(database_url):
     """The API with a 4 KiB bound on one change's data."""
-    from api import create_app
-    from engine import users
-    from tests.archive.archive_helpers import PEOPLE, Caller
-
-    app = create_app({"RECALL_DATABASE_URL": database_url, "RECALL_CLOCK": "simulated", "TESTING": True,
-                      "RECALL_MAX_TASK_DATA_BYTES": "4096"})
-    engine = app.extensions["recall"].engine
-    engine.deploy([WORKFLOWS], actor="process.owner")
-    tokens = {name: users.add_user(engine.db, name, role, groups)[1] for name, (role, groups) in PEOPLE.items()}
-    client = app.test_client()
-    yield app, engine, (lambda name: Caller(client, tokens[name]))
+    app, engine, caller = app_with_workflows(database_url, RECALL_MAX_TASK_DATA_BYTES="4096")
+    yield app, engine, caller
     engine.db.dispose()
 
 
@@ -140,18 +132,10 @@ def test_too_large_start_variables_and_message_payloads_are_422(small_api):
 def test_an_answer_that_would_grow_the_case_past_its_state_limit_is_refused(database_url):
     """Answers under the per-change limit still add up (task data is copied into later tasks)."""
     import secrets
-    from api import create_app
-    from engine import users
-    from tests.archive.archive_helpers import PEOPLE, Caller
 
-    app = create_app({"RECALL_DATABASE_URL": database_url, "RECALL_CLOCK": "simulated", "TESTING": True,
-                      "RECALL_MAX_TASK_DATA_BYTES": "200000", "RECALL_MAX_INSTANCE_STATE_BYTES": "65536"})
-    engine = app.extensions["recall"].engine
+    app, engine, as_ = app_with_workflows(database_url, RECALL_MAX_TASK_DATA_BYTES="200000",
+                                          RECALL_MAX_INSTANCE_STATE_BYTES="65536")
     try:
-        engine.deploy([WORKFLOWS], actor="process.owner")
-        tokens = {name: users.add_user(engine.db, name, role, groups)[1] for name, (role, groups) in PEOPLE.items()}
-        client = app.test_client()
-        as_ = lambda name: Caller(client, tokens[name])        # noqa: E731
         instance = as_(ATS).post("/process-instances", json={
             "process_key": "offer_recall", "business_key": "c-11",
             "variables": {"candidate_id": "c-11", "decline_date": "2026-01-05T09:00:00+08:00"}}).get_json()

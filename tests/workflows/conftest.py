@@ -1,21 +1,9 @@
-"""Fixtures for the lifecycle scenarios: an engine with workflows/ deployed."""
+"""Fixtures for the lifecycle scenarios on `recall` (tests/conftest.py: the engine with workflows/ deployed)."""
 from __future__ import annotations
 
 import pytest
 
-from .lifecycle import MANAGER, WORKFLOWS, Case
-
-
-@pytest.fixture
-def recall(engine):
-    """The engine (SQLite and PostgreSQL) with the real workflows/ deployed by a process owner, and the
-    hiring managers the scenarios hand candidates to (the hand-off picker checks the user directory)."""
-    from engine import users
-
-    engine.deploy([WORKFLOWS], actor="process.owner")
-    for name in (MANAGER, "zhao.min"):
-        users.add_user(engine.db, name, "manager")
-    return engine
+from .lifecycle import Case
 
 
 @pytest.fixture
