@@ -5,6 +5,10 @@
 
 It claims nothing app-wide but `app.extensions["recall"]` and, for paths under its
 prefix only, the 404/405 answers (chained to the host's own handlers otherwise).
+Everything it installs — the settings (the environment overlaid by the app's `RECALL_*`
+config, read once), the engine, the guard and error handler on its blueprints, the
+security headers — is installed by `init_app` on that app alone: importing this module
+changes nothing, and two apps in one process answer by their own settings.
 """
 from __future__ import annotations
 
@@ -16,11 +20,12 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from engine.archive.privacy import PrivacySettings
+from engine.config import Settings
 from engine.idempotency import IdempotencyStore
 from engine.users import TokenCache
 
 from .auth import guard
-from .config import ApiSettings, engine_settings, recall_values
 from .docs import docs_bp
 from .headers import secure
 from .problems import PROBLEM_JSON, from_http_exception, handle_exception
@@ -95,15 +100,15 @@ class RecallAPI:
     def init_app(self, app: Flask) -> None:
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError("RecallAPI is already initialised on this app")
-        values = recall_values(app.config)
-        settings = ApiSettings.from_mapping(values)
+        settings = Settings.from_env(overrides=app.config)
         engine = self.engine
         if engine is None:
             from engine.service import RecallEngine
-            engine = RecallEngine.from_settings(engine_settings(values))
+            engine = RecallEngine.from_settings(settings)
         store = IdempotencyStore(engine.db, ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
                                  stale_after=timedelta(seconds=settings.idempotency_stale_seconds))
-        state = RecallState(engine, settings, self.url_prefix, store, TokenCache(settings.token_cache_seconds))
+        state = RecallState(engine, settings, PrivacySettings.from_settings(settings), self.url_prefix, store,
+                            TokenCache(settings.token_cache_seconds))
         app.extensions[EXTENSION_KEY] = state
 
         spec = _Spec(app, config_prefix="RECALL_SPEC", spec_kwargs={
@@ -117,10 +122,15 @@ class RecallAPI:
             if tag["name"] != "testing" or getattr(engine.clock, "simulated", False):
                 spec.spec.tag(tag)
         modules = RESOURCES + ((testing,) if getattr(engine.clock, "simulated", False) else ())
+        names = set()
         for module in modules:
+            names.add(f"recall_{module.blp.name}")
             spec.register_blueprint(module.blp, url_prefix=self.url_prefix, name=f"recall_{module.blp.name}")
         app.register_blueprint(docs_bp, url_prefix=self.url_prefix)
+        names.add(docs_bp.name)
         state.spec = spec.spec
+        _guard_blueprints(app, frozenset(names))
+        app.after_request(metrics.count_answer)      # this app's answers, in its engine's metrics
         _chain_routing_errors(app, self.url_prefix)
         _secure_answers(app, self.url_prefix)
 
@@ -129,14 +139,31 @@ class RecallAPI:
         return app.extensions[EXTENSION_KEY]
 
 
-def _install_hooks() -> None:
-    """Guard and error handler on every API blueprint (done once, at import)."""
-    for blueprint in [m.blp for m in (*RESOURCES, testing)] + [docs_bp]:
-        blueprint.before_request(guard)
-        blueprint.register_error_handler(Exception, handle_exception)
+def _guard_blueprints(app: Flask, names: frozenset[str]) -> None:
+    """The guard (authentication, permissions, body limits) before, and the one error handler
+    after, every request of the blueprints `names` registered on this app; the host's own
+    requests and errors are left to the host (its handler for the error, if any, or Flask's).
 
+    Installed per app by init_app rather than on the shared blueprint objects, which would
+    apply to every app that registers them and could not be undone."""
+    @app.before_request
+    def recall_guard():
+        if request.blueprint in names:
+            return guard()
+        return None
 
-_install_hooks()
+    previous = app.error_handler_spec[None][None].get(Exception)
+
+    def recall_errors(exc: Exception):
+        if request.blueprint in names:
+            return handle_exception(exc)
+        if previous is not None:
+            return previous(exc)
+        if isinstance(exc, HTTPException):
+            return exc
+        raise exc
+
+    app.register_error_handler(Exception, recall_errors)
 
 
 def _secure_answers(app: Flask, prefix: str) -> None:

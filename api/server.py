@@ -26,7 +26,7 @@ import threading
 import time
 from collections import deque
 from io import BytesIO
-from dataclasses import replace
+from pathlib import Path
 
 from waitress import create_server
 from waitress.channel import HTTPChannel
@@ -34,8 +34,9 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer
 from waitress.utilities import RequestEntityTooLarge
 
+from engine.config import Settings
+
 from .app import create_app
-from .config import ApiSettings, engine_settings, recall_values
 from .state import EXTENSION_KEY
 
 log = logging.getLogger("recall.serve")
@@ -51,8 +52,8 @@ def _log(event: str, level: int = logging.INFO, **fields) -> None:
     log.log(level, json.dumps({"event": event, **fields}, default=str))
 
 
-def _waitress(app, settings: ApiSettings, **where):
-    server = create_server(app, threads=settings.threads, max_request_body_size=settings.max_body_bytes + 64 * 1024,
+def _waitress(app, settings: Settings, **where):
+    server = create_server(app, threads=settings.serve_threads, max_request_body_size=settings.max_body_bytes + 64 * 1024,
                            ident="offer-recall", **where)
     channel = _draining_channel(settings.max_body_bytes)
     servers = [server] if isinstance(server, BaseWSGIServer) else [
@@ -148,27 +149,28 @@ def _stop_on_signals(event: str, **fields) -> None:
 
 def serve(*, host: str | None = None, port: int | None = None, processes: int | None = None,
           config: dict | None = None) -> None:
-    settings = ApiSettings.from_mapping(recall_values(config or {}))
-    processes = settings.processes if processes is None else processes
+    settings = Settings.from_env(overrides=config)
+    processes = settings.serve_processes if processes is None else processes
     if processes < 1:
         raise ValueError("--processes must be at least 1")
     if processes > 1:
         _supervise(host=host or settings.host, port=settings.port if port is None else port,
                    processes=processes, config=config)
         return
+    from engine.archive.jobs import archive_jobs
+    from engine.service import RecallEngine
     from engine.worker import Worker
 
-    app = create_app(config)
+    # The engine is made here, not by the app, because the embedded worker needs the database's time.
+    engine = RecallEngine.from_settings(settings, database_time=settings.embedded_worker)
+    app = create_app(config, engine=engine)
     state = app.extensions[EXTENSION_KEY]
-    settings, engine = state.settings, state.engine
     host = host or settings.host
     port = settings.port if port is None else port
     server = _waitress(app, settings, host=host, port=port)
     worker = thread = None
     if settings.embedded_worker:
-        timing = engine_settings(recall_values(app.config))
-        worker = Worker(engine, poll_seconds=timing.worker_poll_seconds, batch_size=timing.timer_batch_size,
-                        name=f"serve:{port}")
+        worker = Worker(engine, jobs=archive_jobs(settings), name=f"serve:{port}")
         thread = worker.start_thread()
 
     _stop_on_signals("serve_stopping")
@@ -252,12 +254,12 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _supervise(*, host: str, port: int, processes: int, config: dict | None) -> None:
+    from engine.archive.jobs import archive_jobs
     from engine.clock import SharedSimulatedClock
     from engine.worker import Worker
 
-    values = recall_values(config or {})
-    settings, timing = ApiSettings.from_mapping(values), engine_settings(values)
-    env = {**os.environ, **{k: str(v) for k, v in values.items() if not isinstance(v, (dict, list))}}
+    settings = Settings.from_env(overrides=config)
+    env = {**os.environ, **settings.as_env()}       # the children read the same settings
     stop_signal: list[int] = []
 
     def stop(signum, _frame):
@@ -270,28 +272,27 @@ def _supervise(*, host: str, port: int, processes: int, config: dict | None) -> 
     clock_dir = engine = worker = thread = None
     children: dict[int, subprocess.Popen] = {}      # slot -> child
     try:
-        clock_file = timing.simulated_clock_file
-        if timing.clock == "simulated" and clock_file is None:
+        clock_file = settings.simulated_clock_file
+        if settings.clock == "simulated" and clock_file is None:
             clock_dir = tempfile.mkdtemp(prefix="recall-clock-")
             clock_file = os.path.join(clock_dir, "now")
-        if timing.clock == "simulated":
+        if settings.clock == "simulated":
             SharedSimulatedClock(clock_file).close()        # creates the file at the start time
             env["RECALL_SIMULATED_CLOCK_FILE"] = str(clock_file)
-            timing = replace(timing, simulated_clock_file=clock_file)
-        if timing.database_url.startswith("sqlite"):
+            settings = settings.replacing(simulated_clock_file=Path(clock_file))
+        if settings.database_url.startswith("sqlite"):
             _log("serve_sqlite_processes", logging.WARNING, processes=processes,
                  message="SQLite serialises writes: requests of all processes queue on one write lock")
         if settings.embedded_worker:
             from engine.service import RecallEngine
-            engine = RecallEngine.from_settings(timing)
-            worker = Worker(engine, poll_seconds=timing.worker_poll_seconds, batch_size=timing.timer_batch_size,
-                            name=f"serve:{sock.getsockname()[1]}")
+            engine = RecallEngine.from_settings(settings, database_time=True)
+            worker = Worker(engine, jobs=archive_jobs(settings), name=f"serve:{sock.getsockname()[1]}")
             thread = worker.start_thread()
         command = [sys.executable, "-m", "cli", "serve", "--listen-fd", str(sock.fileno()),
                    "--supervisor-pid", str(os.getpid())]
         host_name, bound_port = sock.getsockname()[:2]
         _log("serve_started", url=f"http://{host_name}:{bound_port}/api/v1", processes=processes,
-             embedded_worker=bool(worker), clock=timing.clock, pid=os.getpid())
+             embedded_worker=bool(worker), clock=settings.clock, pid=os.getpid())
         deaths: deque[float] = deque()              # when children died, within RESTART_WINDOW_S
         start_at = {slot: 0.0 for slot in range(processes)}
         while not stop_signal:

@@ -5,10 +5,11 @@ from dataclasses import dataclass
 
 from flask import current_app, g
 
+from engine.archive.privacy import PrivacySettings
+from engine.config import Settings
 from engine.idempotency import IdempotencyStore
 from engine.users import TokenCache
 
-from .config import ApiSettings
 
 EXTENSION_KEY = "recall"
 
@@ -16,7 +17,8 @@ EXTENSION_KEY = "recall"
 @dataclass
 class RecallState:
     engine: object              # engine.service.RecallEngine
-    settings: ApiSettings
+    settings: Settings          # this app's: the environment overlaid by its config, read once by init_app
+    privacy: PrivacySettings    # the archive's part of them, for the candidate endpoints
     url_prefix: str
     idempotency: IdempotencyStore
     tokens: TokenCache

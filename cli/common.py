@@ -24,9 +24,10 @@ def load_settings() -> Settings:
         raise click.UsageError(str(exc)) from exc
 
 
-def open_engine(settings: Settings):
+def open_engine(settings: Settings, *, database_time: bool = False):
+    """The engine of `settings`; `database_time` for one that runs the timer worker (engine/clock.py)."""
     from engine.service import RecallEngine
-    return RecallEngine.from_settings(settings)
+    return RecallEngine.from_settings(settings, database_time=database_time)
 
 
 @contextmanager

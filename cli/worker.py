@@ -12,10 +12,12 @@ from .common import load_settings, open_engine
 @click.option("--once", is_flag=True, help="one round, then exit")
 def worker(poll_seconds: float | None, batch_size: int | None, once: bool) -> None:
     """Fire due timers and expire buffered messages until SIGTERM."""
+    from engine.archive.jobs import archive_jobs
     from engine.worker import Worker
     settings = load_settings()
-    w = Worker(open_engine(settings), poll_seconds=poll_seconds or settings.worker_poll_seconds,
-               batch_size=batch_size or settings.timer_batch_size)
+    # The worker runs the jobs it is given: here the talent archive's consent and retention jobs.
+    w = Worker(open_engine(settings, database_time=True), poll_seconds=poll_seconds, batch_size=batch_size,
+               jobs=archive_jobs(settings))
     if once:
         click.echo(f"fired {w.run_once()} timer(s)")
         return

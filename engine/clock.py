@@ -1,15 +1,20 @@
-"""One injectable clock, reaching SpiffWorkflow's timer module too.
+"""One injectable clock per engine, reaching SpiffWorkflow's timer module too.
 
 SpiffWorkflow reads `datetime.now(timezone.utc)` inside
-`SpiffWorkflow.bpmn.specs.event_definitions.timer` and takes no clock parameter.
-We replace that module's `datetime` name, once, with a subclass whose `now()`
-asks the clock bound to the current context (a ContextVar, so threads and
-engines with different clocks never see each other's time). With no clock
-bound it reads the system time, exactly as before.
+`SpiffWorkflow.bpmn.specs.event_definitions.timer` and takes no clock parameter, and
+its timer specs are built by the parser and the serializer, so a subclass would need
+both re-registered. Instead `install_spiff_clock()` (called by every engine's
+constructor, idempotent) replaces that module's `datetime` name with a subclass whose
+`now()` asks the clock bound to the current context: `bound(clock)`, which the engine's
+`Runtime.run` sets around every run of a workflow with the engine's own clock. A
+ContextVar, not a global: threads and engines with different clocks never see each
+other's time, and reading it costs one lookup on the hot path. With no clock bound it
+reads the system time, exactly as SpiffWorkflow does.
 """
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import tempfile
 import threading
@@ -22,6 +27,8 @@ from typing import Iterator, Protocol
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 
+log = logging.getLogger("recall.clock")
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -30,15 +37,14 @@ class Clock(Protocol):
 class SystemClock:
     """The machine's time, always timezone-aware UTC.
 
-    `skew` (default: RECALL_FAULT_CLOCK_SKEW_SECONDS, zero) sets it wrong on purpose, as a
-    badly synchronised machine would be; tests use it to prove workers never fire early.
+    `skew` (an engine's `faults.clock_skew`, RECALL_FAULT_CLOCK_SKEW_SECONDS) sets it wrong on
+    purpose, as a badly synchronised machine would be; tests use it to prove workers never fire early.
     """
 
     simulated = False
 
-    def __init__(self, skew: timedelta | None = None):
-        from . import faults
-        self.skew = faults.clock_skew() if skew is None else skew
+    def __init__(self, skew: timedelta = timedelta(0)):
+        self.skew = skew
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc) + self.skew
@@ -79,6 +85,34 @@ class DatabaseClock:
 
     def now(self) -> datetime:
         return self.base.now() + self.offset
+
+    @classmethod
+    def around(cls, db, base: Clock) -> "DatabaseClock":
+        """`base` corrected to the database server's time, synced once now if the server answers
+        (each worker round syncs first and fires nothing until that works)."""
+        clock = cls(db, base=base)
+        try:
+            clock.sync()
+        except Exception:  # noqa: BLE001 - the database may not be up yet; the worker syncs again
+            log.warning("could not read the database clock yet; the first worker round will try again")
+        return clock
+
+
+def clock_for(settings, db, *, skew: timedelta = timedelta(0), database_time: bool = False) -> Clock:
+    """The clock `settings` ask for (RECALL_CLOCK, RECALL_SIMULATED_CLOCK_FILE).
+
+    `database_time` (an engine that runs a timer worker): on PostgreSQL a system clock is read
+    through the database server's (`DatabaseClock`), so a machine whose clock is wrong never fires
+    early. A simulated clock, or SQLite, is left as it is.
+    """
+    if settings.clock == "simulated":
+        if settings.simulated_clock_file:      # one time for several processes (`recall serve --processes`)
+            return SharedSimulatedClock(settings.simulated_clock_file)
+        return SimulatedClock()
+    clock = SystemClock(skew)
+    if database_time and db.dialect == "postgresql":
+        return DatabaseClock.around(db, clock)
+    return clock
 
 
 class FixedClock:
@@ -261,12 +295,10 @@ def _reading(moment: datetime) -> _Reading:
                     moment.microsecond, moment.tzinfo, fold=moment.fold)
 
 
-def _install() -> None:
+def install_spiff_clock() -> None:
+    """Make SpiffWorkflow's timer module read the bound clock (every engine's constructor calls this)."""
     if _spiff_timer.datetime is not _ClockedDatetime:
         _spiff_timer.datetime = _ClockedDatetime
-
-
-_install()
 
 
 @contextmanager

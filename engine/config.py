@@ -1,9 +1,93 @@
-"""Configuration from `RECALL_*` environment variables (documented in README)."""
+"""All configuration: one `Settings`, read once at start-up, validated, passed down.
+
+Every field is one `RECALL_*` variable (the field's name, upper-cased, after `RECALL_`) and
+docs/operations.md documents each in one table (tests/unit/test_settings.py keeps the two
+equal). Values come from the environment, overlaid by `overrides` (a Flask app's config: keys
+named like the variables, values as strings or already typed). A bad value stops the start
+with an error naming the variable, the value and what was expected; no value is ever replaced
+by a default in silence. The engine, the worker, the archive and the API take what they need
+from the one object they are given, so two engines or apps in one process can differ.
+
+Fault injection (`RECALL_FAULT_*`, test-only) is not here: engine/faults.py reads it into the
+engine's own `Faults`. Test-suite variables (`RECALL_TEST_*`...) belong to the tests.
+"""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, Callable, Mapping
+
+PREFIX = "RECALL_"
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """How one variable is read (`parse`, from a string or an already typed value) and checked."""
+
+    parse: Callable[[Any], Any]
+    expected: str
+    check: Callable[[Any], bool] = lambda value: True
+
+
+def _integer(minimum: int, maximum: int | None = None) -> _Kind:
+    def parse(raw):
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise ValueError(raw)
+        return int(raw)
+    expected = f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
+    return _Kind(parse, expected, lambda v: v >= minimum and (maximum is None or v <= maximum))
+
+
+def _number(minimum: float, *, above: bool = False) -> _Kind:
+    def parse(raw):
+        if isinstance(raw, bool):
+            raise ValueError(raw)
+        return float(raw)
+    if above:
+        return _Kind(parse, f"a number > {minimum:g}", lambda v: v > minimum)
+    return _Kind(parse, f"a number >= {minimum:g}", lambda v: v >= minimum)
+
+
+def _flag(raw) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def _choice(*values: str, upper: bool = False) -> _Kind:
+    def parse(raw):
+        text = str(raw).strip()
+        return text.upper() if upper else text
+    return _Kind(parse, "one of " + ", ".join(repr(v) for v in values), lambda v: v in values)
+
+
+def _zone(name: str) -> bool:
+    from .days import load_zone
+    try:
+        load_zone(name)
+    except ValueError:
+        return False
+    return True
+
+
+TEXT = _Kind(str, "a text")
+PATH = _Kind(Path, "a path")
+FLAG = _Kind(_flag, "1 or 0 (true/false, yes/no, on/off)")
+ZONE = _Kind(str, "an IANA time zone name such as 'Asia/Shanghai'", _zone)
+PORT = _integer(0, 65535)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _setting(default, kind: _Kind, *, factory: Callable[[], Any] | None = None):
+    if factory is not None:
+        return field(default_factory=factory, metadata={"kind": kind})
+    return field(default=default, metadata={"kind": kind})
 
 
 def _default_database_url() -> str:
@@ -12,63 +96,90 @@ def _default_database_url() -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = field(default_factory=_default_database_url)
-    clock: str = "system"                  # "system" or "simulated"
-    simulated_clock_file: Path | None = None   # one simulated time for several processes (engine/clock.py)
-    workflows_dir: Path = Path("workflows")
-    forms_dir: Path = Path("forms")
-    worker_poll_seconds: float = 1.0
-    timer_batch_size: int = 100
-    script_timeout_seconds: float = 1.0
-    script_memory_mb: int = 256            # per sandbox worker, above its own size (engine/sandbox.py)
-    script_workers: int = 2                # sandbox worker processes per server/worker process
-    spec_cache_size: int = 64
-    message_ttl_seconds: int = 7 * 24 * 3600
-    timezone: str = "Asia/Shanghai"          # the zone of calendar days people enter (engine/days.py)
-    max_task_data_bytes: int = 256 * 1024    # one answer / start variables / payload, as JSON (engine/datasize.py)
-    max_instance_state_bytes: int = 1024 * 1024   # a case's stored state after a task answer (engine/datasize.py)
-    log_level: str = "INFO"
+    # ---- the engine
+    database_url: str = _setting(None, TEXT, factory=_default_database_url)
+    clock: str = _setting("system", _choice("system", "simulated"))
+    simulated_clock_file: Path | None = _setting(None, PATH)  # one simulated time for several processes
+    workflows_dir: Path = _setting(Path("workflows"), PATH)
+    timezone: str = _setting("Asia/Shanghai", ZONE)           # the zone of calendar days people enter
+    spec_cache_size: int = _setting(64, _integer(1))
+    message_ttl_seconds: int = _setting(7 * 24 * 3600, _integer(0))
+    max_task_data_bytes: int = _setting(256 * 1024, _integer(1024))      # engine/datasize.py
+    max_instance_state_bytes: int = _setting(1024 * 1024, _integer(1024))
+    script_timeout_seconds: float = _setting(1.0, _number(0, above=True))
+    script_memory_mb: int = _setting(256, _integer(16))       # per sandbox worker (engine/sandbox.py)
+    script_workers: int = _setting(2, _integer(1))            # sandbox processes per server/worker process
+    log_level: str = _setting("INFO", _choice(*LOG_LEVELS, upper=True))
+    # ---- the timer worker (engine/worker.py, engine/timers.py)
+    worker_poll_seconds: float = _setting(1.0, _number(0, above=True))
+    timer_batch_size: int = _setting(100, _integer(1))
+    timer_lease_seconds: float = _setting(30.0, _number(0, above=True))
+    timer_max_attempts: int = _setting(5, _integer(1))
+    timer_retry_seconds: float = _setting(10.0, _number(0))
+    timer_retry_max_seconds: float = _setting(3600.0, _number(0))
+    worker_metrics_port: int | None = _setting(None, PORT)
+    worker_metrics_host: str = _setting("127.0.0.1", TEXT)
+    # ---- the talent archive's privacy jobs (engine/archive)
+    retention_days: int = _setting(180, _integer(0))
+    consent_renewal_days: int = _setting(30, _integer(0))
+    privacy_job_seconds: float = _setting(60.0, _number(0))
+    # ---- the HTTP API and `recall serve` (api/)
+    host: str = _setting("127.0.0.1", TEXT)
+    port: int = _setting(8000, PORT)
+    serve_threads: int = _setting(8, _integer(1))
+    serve_processes: int = _setting(1, _integer(1))
+    embedded_worker: bool = _setting(True, FLAG)
+    max_body_bytes: int = _setting(1024 * 1024, _integer(1024))
+    idempotency_ttl_seconds: int = _setting(24 * 3600, _integer(0))
+    idempotency_stale_seconds: int = _setting(300, _integer(0))
+    token_cache_seconds: float = _setting(10.0, _number(0))
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None and not f.metadata["kind"].check(value):
+                raise ValueError(_problem(f, value))
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
-        env = dict(os.environ if env is None else env)
-        kwargs: dict = {}
-        simple = {
-            "RECALL_DATABASE_URL": ("database_url", str),
-            "RECALL_CLOCK": ("clock", str),
-            "RECALL_SIMULATED_CLOCK_FILE": ("simulated_clock_file", Path),
-            "RECALL_WORKFLOWS_DIR": ("workflows_dir", Path),
-            "RECALL_FORMS_DIR": ("forms_dir", Path),
-            "RECALL_WORKER_POLL_SECONDS": ("worker_poll_seconds", float),
-            "RECALL_TIMER_BATCH_SIZE": ("timer_batch_size", int),
-            "RECALL_SCRIPT_TIMEOUT_SECONDS": ("script_timeout_seconds", float),
-            "RECALL_SCRIPT_MEMORY_MB": ("script_memory_mb", int),
-            "RECALL_SCRIPT_WORKERS": ("script_workers", int),
-            "RECALL_SPEC_CACHE_SIZE": ("spec_cache_size", int),
-            "RECALL_MESSAGE_TTL_SECONDS": ("message_ttl_seconds", int),
-            "RECALL_MAX_TASK_DATA_BYTES": ("max_task_data_bytes", int),
-            "RECALL_MAX_INSTANCE_STATE_BYTES": ("max_instance_state_bytes", int),
-            "RECALL_TIMEZONE": ("timezone", str),
-            "RECALL_LOG_LEVEL": ("log_level", str),
-        }
-        for var, (name, conv) in simple.items():
-            if env.get(var):
-                try:
-                    kwargs[name] = conv(env[var])
-                except ValueError as exc:
-                    raise ValueError(f"{var}={env[var]!r} is not a valid {conv.__name__}") from exc
-        settings = cls(**kwargs)
-        from .days import load_zone
-        load_zone(settings.timezone)         # ValueError naming RECALL_TIMEZONE when unknown
-        if settings.max_instance_state_bytes < 1024:
-            raise ValueError("RECALL_MAX_INSTANCE_STATE_BYTES must be at least 1024, "
-                             f"not {settings.max_instance_state_bytes}")
-        if settings.max_task_data_bytes < 1024:
-            raise ValueError(f"RECALL_MAX_TASK_DATA_BYTES must be at least 1024, not {settings.max_task_data_bytes}")
-        if settings.script_memory_mb < 16:
-            raise ValueError(f"RECALL_SCRIPT_MEMORY_MB must be at least 16, not {settings.script_memory_mb}")
-        if settings.script_workers < 1:
-            raise ValueError(f"RECALL_SCRIPT_WORKERS must be at least 1, not {settings.script_workers}")
-        if settings.clock not in ("system", "simulated"):
-            raise ValueError(f"RECALL_CLOCK must be 'system' or 'simulated', not {settings.clock!r}")
-        return settings
+    def from_env(cls, env: Mapping[str, Any] | None = None, *,
+                 overrides: Mapping[str, Any] | None = None) -> "Settings":
+        """The settings of `env` (default: the process environment) overlaid by `overrides`."""
+        values = dict(os.environ if env is None else env)
+        values.update({k: v for k, v in (overrides or {}).items() if k.startswith(PREFIX) and v is not None})
+        kwargs = {}
+        for f in fields(cls):
+            raw = values.get(variable(f.name))
+            if raw is None or raw == "":
+                continue
+            kind = f.metadata["kind"]
+            try:
+                value = kind.parse(raw)
+            except (TypeError, ValueError):
+                raise ValueError(_problem(f, raw)) from None
+            if not kind.check(value):
+                raise ValueError(_problem(f, raw))
+            kwargs[f.name] = value
+        return cls(**kwargs)
+
+    def replacing(self, **values) -> "Settings":
+        """A copy with the values given (None: keep this one's), checked like any other."""
+        values = {name: value for name, value in values.items() if value is not None}
+        return replace(self, **values) if values else self
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as environment variables (for a child process that reads its own)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out[variable(f.name)] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return out
+
+
+def variable(name: str) -> str:
+    """The environment variable of a Settings field."""
+    return PREFIX + name.upper()
+
+
+def _problem(f, raw) -> str:
+    return f"{variable(f.name)}={raw!r}: expected {f.metadata['kind'].expected}"

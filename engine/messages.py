@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 
-from . import message_rules, metrics, sidetables
+from . import message_rules, sidetables
 from .forms import reserved_in
 from .errors import ConflictError, FieldError, FormValidationError, MessageNotRoutable, NotFound
 from .instances import LIVE, Change, InstanceRecord, UnloadableInstance, instance_columns
@@ -224,7 +224,7 @@ def receive(runtime, session: Session, name: str, correlation: dict, payload: di
     if message_id is not None:
         remembered = _remember(runtime, session, name, message_id, correlation, payload, instance_id, actor)
         if isinstance(remembered, Delivery):
-            metrics.MESSAGES.inc(name=name, outcome="replayed")
+            runtime.metrics.messages.inc(name=name, outcome="replayed")
             return remembered
     delivered = _deliver_now(runtime, session, name, correlation, payload, actor=actor, instance_id=instance_id)
     if delivered:
@@ -246,7 +246,7 @@ def receive(runtime, session: Session, name: str, correlation: dict, payload: di
         wait = ttl if ttl is not None else declaration.buffer_for if declaration is not None else None
         delivery = _buffer(runtime, session, name, correlation, payload, actor=actor, instance_id=instance_id,
                            ttl=wait)
-    metrics.MESSAGES.inc(name=name, outcome="delivered" if delivery.delivered_to else "buffered")
+    runtime.metrics.messages.inc(name=name, outcome="delivered" if delivery.delivered_to else "buffered")
     if remembered is not None:
         remembered.answer = {"delivered_to": delivery.delivered_to, "buffered_id": delivery.buffered_id,
                              "expires_at": delivery.expires_at.isoformat() if delivery.expires_at else None}
@@ -368,5 +368,5 @@ def expire_buffered(runtime, session: Session) -> int:
                       {"name": message.name, "correlation": message.correlation,
                        "buffered_id": message.id, "received_at": message.received_at.isoformat(),
                        "expires_at": message.expires_at.isoformat(), "sent_by": message.sent_by})
-        metrics.MESSAGES_EXPIRED.inc(name=message.name)
+        runtime.metrics.messages_expired.inc(name=message.name)
     return len(expired)

@@ -1,7 +1,7 @@
 """Prometheus metrics: process-local counters and histograms, database-wide gauges.
 
 Counters and histograms count what *this process* did (Prometheus adds them up across
-processes): timers its worker fired and their lateness, timer failures and incidents,
+processes), each engine in its own `Metrics` (`engine.metrics`): timers its worker fired and their lateness, timer failures and incidents,
 conflicts, task completions, messages taken and expired, and HTTP answers of its API.
 Gauges are read from the database at scrape time and are the same from every process:
 instances by status, open incidents, waiting / due timers and the age of the oldest due
@@ -124,28 +124,36 @@ class Registry:
         return out
 
 
-REGISTRY = Registry()
-TIMERS_FIRED = REGISTRY.counter("recall_timers_fired_total", "Timers fired by this process's worker.")
-TIMER_LATENESS = REGISTRY.histogram(
-    "recall_timer_lateness_seconds", "How long after its due time a timer fired (this process's worker).",
-    (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86400))
-TIMER_FAILURES = REGISTRY.counter(
-    "recall_timer_failures_total", "Timer firings that failed outside the diagram (rolled back, retried).")
-TIMER_INCIDENTS = REGISTRY.counter(
-    "recall_timer_incidents_total", "Timers that ran out of attempts and put their instance in error.")
-CONFLICTS = REGISTRY.counter(
-    "recall_conflicts_total", "Changes refused because the instance changed first (optimistic lock, "
-    "task no longer ready, stale If-Match, stale timer claim).", ("source", "reason"))
-TASK_COMPLETIONS = REGISTRY.counter("recall_task_completions_total", "Tasks completed through this process's API.")
-HTTP_RESPONSES = REGISTRY.counter("recall_http_responses_total", "API answers by endpoint and status.",
-                                  ("endpoint", "status"))
-MESSAGES = REGISTRY.counter("recall_messages_total", "Messages from outside taken by this process: delivered, "
-                            "buffered, or replayed (a repeated message_id).", ("name", "outcome"))
-MESSAGES_EXPIRED = REGISTRY.counter("recall_messages_expired_total",
-                                    "Buffered messages that expired undelivered (this process's worker).", ("name",))
-WORKER_ROUNDS = REGISTRY.counter("recall_worker_rounds_total", "Worker rounds run by this process.")
-WORKER_ROUND_FAILURES = REGISTRY.counter("recall_worker_round_failures_total",
-                                         "Worker rounds that failed as a whole (e.g. database unreachable).")
+class Metrics(Registry):
+    """One engine's counters and histograms (`engine.metrics`): what it and the API and worker
+    serving it did. Owned by the engine, not the module, so two engines in one process count apart."""
+
+    def __init__(self):
+        super().__init__()
+        self.timers_fired = self.counter("recall_timers_fired_total", "Timers fired by this process's worker.")
+        self.timer_lateness = self.histogram(
+            "recall_timer_lateness_seconds", "How long after its due time a timer fired (this process's worker).",
+            (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86400))
+        self.timer_failures = self.counter(
+            "recall_timer_failures_total", "Timer firings that failed outside the diagram (rolled back, retried).")
+        self.timer_incidents = self.counter(
+            "recall_timer_incidents_total", "Timers that ran out of attempts and put their instance in error.")
+        self.conflicts = self.counter(
+            "recall_conflicts_total", "Changes refused because the instance changed first (optimistic lock, "
+            "task no longer ready, stale If-Match, stale timer claim).", ("source", "reason"))
+        self.task_completions = self.counter(
+            "recall_task_completions_total", "Tasks completed through this process's API.")
+        self.http_responses = self.counter("recall_http_responses_total", "API answers by endpoint and status.",
+                                           ("endpoint", "status"))
+        self.messages = self.counter(
+            "recall_messages_total", "Messages from outside taken by this process: delivered, "
+            "buffered, or replayed (a repeated message_id).", ("name", "outcome"))
+        self.messages_expired = self.counter(
+            "recall_messages_expired_total", "Buffered messages that expired undelivered (this process's worker).",
+            ("name",))
+        self.worker_rounds = self.counter("recall_worker_rounds_total", "Worker rounds run by this process.")
+        self.worker_round_failures = self.counter(
+            "recall_worker_round_failures_total", "Worker rounds that failed as a whole (e.g. database unreachable).")
 
 
 def database_lines(engine) -> list[str]:
@@ -192,9 +200,6 @@ def database_lines(engine) -> list[str]:
     return lines
 
 
-def render(engine=None) -> str:
-    """The text exposition: this process's counters, then (with an engine) the database gauges."""
-    lines = REGISTRY.lines()
-    if engine is not None:
-        lines += database_lines(engine)
-    return "\n".join(lines) + "\n"
+def render(engine) -> str:
+    """The text exposition: the engine's counters, then the database gauges."""
+    return "\n".join(engine.metrics.lines() + database_lines(engine)) + "\n"

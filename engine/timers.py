@@ -38,7 +38,6 @@ the true due time, which is what firing and the lateness figures use.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,7 +47,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from . import faults, metrics, sidetables
+from . import sidetables
 from .errors import ConflictError
 from .instances import LIVE, Change, InstanceRecord, UnloadableInstance, instance_columns
 from .models import AuditEvent, ProcessInstance, TimerFiring, WaitingTimer
@@ -81,24 +80,10 @@ class RetryPolicy:
     lease_seconds: float = 30.0       # RECALL_TIMER_LEASE_SECONDS: how long a claim hides a timer
 
     @classmethod
-    def from_env(cls, env=None) -> "RetryPolicy":
-        env = os.environ if env is None else env
-        values = {}
-        for var, name, conv in (("RECALL_TIMER_MAX_ATTEMPTS", "max_attempts", int),
-                                ("RECALL_TIMER_RETRY_SECONDS", "base_seconds", float),
-                                ("RECALL_TIMER_RETRY_MAX_SECONDS", "max_seconds", float),
-                                ("RECALL_TIMER_LEASE_SECONDS", "lease_seconds", float)):
-            if env.get(var):
-                try:
-                    values[name] = conv(env[var])
-                except ValueError as exc:
-                    raise ValueError(f"{var}={env[var]!r} is not a valid {conv.__name__}") from exc
-        policy = cls(**values)
-        if policy.max_attempts < 1 or policy.base_seconds < 0 or policy.max_seconds < 0:
-            raise ValueError("RECALL_TIMER_MAX_ATTEMPTS must be >= 1 and the retry delays >= 0")
-        if policy.lease_seconds <= 0:
-            raise ValueError("RECALL_TIMER_LEASE_SECONDS must be > 0")
-        return policy
+    def from_settings(cls, settings) -> "RetryPolicy":
+        """The policy of the one `engine.config.Settings` (read and checked there, once)."""
+        return cls(max_attempts=settings.timer_max_attempts, base_seconds=settings.timer_retry_seconds,
+                   max_seconds=settings.timer_retry_max_seconds, lease_seconds=settings.timer_lease_seconds)
 
     def delay(self, attempts: int) -> timedelta:
         """Wait before attempt `attempts + 1` (attempts: failures so far, >= 1)."""
@@ -217,7 +202,7 @@ def fire_one(runtime, session: Session, timer: DueTimer, *, worker: str, lock: b
     row = claim(session, timer, lock=lock)
     if isinstance(row, NotFired):
         return row
-    faults.fail("timer_fire")
+    runtime.faults.fail("timer_fire")
     try:
         loaded = runtime.load(session, timer.instance_id, row=row)     # the row the claim checked
     except UnloadableInstance as exc:
@@ -241,13 +226,12 @@ def fire_one(runtime, session: Session, timer: DueTimer, *, worker: str, lock: b
         session.add(TimerFiring(instance_id=timer.instance_id, task_id=t.task_id,
                                 element_id=t.element_id, due_at=t.due_at, fired_at=now, worker=worker))
     session.flush()   # the unique key refuses a second firing: the whole transaction rolls back
-    faults.pause("timer_before_commit")
+    runtime.faults.pause("timer_before_commit")
     return Fired(len(fired), [late for _, late in fired], derived.status)
 
 
-def fire_due(runtime, db, *, limit: int, worker: str, policy: RetryPolicy | None = None) -> TimerRoundReport:
+def fire_due(runtime, db, *, limit: int, worker: str, policy: RetryPolicy) -> TimerRoundReport:
     """One round: claim up to `limit` due timers and fire each in its own transaction."""
-    policy = policy or RetryPolicy.from_env()
     report = TimerRoundReport()
     sync = getattr(runtime.clock, "sync", None)
     if sync is not None:
@@ -293,11 +277,11 @@ def _fire_claimed(runtime, db, report: TimerRoundReport, timer: DueTimer, *, wor
         except (ConflictError, IntegrityError) as exc:
             # The instance changed (or the firing was recorded) under us: its timers
             # were re-derived by the winner; a still-due timer is picked up next round.
-            _conflict(report, timer, exc)
+            _conflict(runtime, report, timer, exc)
             return
         except DBAPIError as exc:
             if _sqlstate(exc) in RACE_SQLSTATES:
-                _conflict(report, timer, exc)
+                _conflict(runtime, report, timer, exc)
             else:
                 _failed(runtime, db, report, timer, exc, policy, worker)
             return
@@ -307,23 +291,23 @@ def _fire_claimed(runtime, db, report: TimerRoundReport, timer: DueTimer, *, wor
         if isinstance(outcome, Fired):
             report.fired += outcome.timers
             report.lateness.extend(outcome.lateness)
-            metrics.TIMERS_FIRED.inc(outcome.timers)
+            runtime.metrics.timers_fired.inc(outcome.timers)
             for late in outcome.lateness:
-                metrics.TIMER_LATENESS.observe(max(late, 0.0))
+                runtime.metrics.timer_lateness.observe(max(late, 0.0))
             if outcome.status == "error":
                 report.errors += 1
             return
         if outcome is NotFired.UNLOADABLE:
             report.incidents += 1
             report.errors += 1
-            metrics.TIMER_INCIDENTS.inc()
+            runtime.metrics.timer_incidents.inc()
             return
         if outcome is not NotFired.STALE:
             report.skipped += 1
             return
         # The instance changed since the claim: nothing was applied. Claim it afresh, once.
         report.stale += 1
-        metrics.CONFLICTS.inc(source="worker", reason="stale_claim")
+        runtime.metrics.conflicts.inc(source="worker", reason="stale_claim")
         fresh = _reclaim(db, timer, runtime.clock.now(), policy) if attempt == 1 else None
         if fresh is None:
             return
@@ -335,16 +319,16 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
-def _conflict(report: TimerRoundReport, timer: DueTimer, exc: Exception) -> None:
+def _conflict(runtime, report: TimerRoundReport, timer: DueTimer, exc: Exception) -> None:
     report.conflicts += 1
-    metrics.CONFLICTS.inc(source="worker", reason=type(exc).__name__)
+    runtime.metrics.conflicts.inc(source="worker", reason=type(exc).__name__)
     log.info("timer %s of instance %s skipped: %s", timer.element_id, timer.instance_id, type(exc).__name__)
 
 
 def _failed(runtime, db, report: TimerRoundReport, timer: DueTimer, exc: Exception,
             policy: RetryPolicy, worker: str) -> None:
     report.failed += 1
-    metrics.TIMER_FAILURES.inc()
+    runtime.metrics.timer_failures.inc()
     try:
         recorded = record_failure(runtime, db, timer, exc, policy, worker=worker)
     except Exception:  # noqa: BLE001 - e.g. the database is gone: the timer stays due, retried next round
@@ -355,7 +339,7 @@ def _failed(runtime, db, report: TimerRoundReport, timer: DueTimer, exc: Excepti
     if incident:
         report.incidents += 1
         report.errors += 1
-        metrics.TIMER_INCIDENTS.inc()
+        runtime.metrics.timer_incidents.inc()
     log.warning("timer %s of instance %s failed (attempt %s of %s, %s): %s: %s",
                 timer.element_id, timer.instance_id, recorded.attempts, policy.max_attempts,
                 "incident: instance in error" if incident

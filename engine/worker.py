@@ -1,15 +1,22 @@
-"""The timer worker: fire due timers, expire buffered messages, stop cleanly on SIGTERM.
+"""The timer worker: fire due timers, expire buffered messages, run the periodic jobs it is
+given, stop cleanly on SIGTERM.
 
 Several `recall worker` processes may run side by side on PostgreSQL (see
 engine/timers.py for the claim protocol); on SQLite run one (`recall serve` embeds it).
-On PostgreSQL a worker takes its time from the database server (`DatabaseClock`,
-synced once per round), so a machine whose clock is wrong never fires early.
+On PostgreSQL an engine made for a worker takes its time from the database server
+(`RecallEngine.from_settings(..., database_time=True)`: a `DatabaseClock`, which each round
+syncs), so a machine whose clock is wrong never fires early. The worker never changes the
+engine's clock.
+
+Jobs are not the worker's to know: whoever assembles the service passes them in
+(`PeriodicJob`: a name, an interval, a function of the engine) — the talent archive's
+consent and retention jobs come from `engine.archive.jobs.archive_jobs(settings)`.
 
 It reports what it does as one JSON object per log line (`configure_logging()`, used
 by `recall worker`): `worker_started`, `round` (only when something happened: claimed,
 fired, conflicts, failures, incidents, lateness, duration), `worker_stopping`,
-`worker_stopped`, `round_failed`. With `RECALL_WORKER_METRICS_PORT` set it also serves
-its Prometheus metrics on http://127.0.0.1:<port>/metrics.
+`worker_stopped`, `round_failed`, `job_failed`. With `RECALL_WORKER_METRICS_PORT` set it also
+serves its engine's Prometheus metrics on http://127.0.0.1:<port>/metrics.
 """
 from __future__ import annotations
 
@@ -22,13 +29,14 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Sequence
 
 from . import metrics
 from .clock import DatabaseClock
 from .timers import TimerRoundReport, round_fields
-from .archive.jobs import run_privacy_jobs
 
 log = logging.getLogger("recall.worker")
 
@@ -66,24 +74,39 @@ def configure_logging() -> None:
         handler.setFormatter(JsonFormatter())
 
 
+@dataclass(frozen=True)
+class PeriodicJob:
+    """Work the worker does after its timers, at most every `interval_seconds` (first in its first round).
+
+    `run(engine)` handles its own failures where it can; anything it raises is logged as
+    `job_failed` and the worker goes on (timers must not wait for a job)."""
+
+    name: str
+    interval_seconds: float
+    run: Callable[[Any], object]
+
+
 class Worker:
-    def __init__(self, engine, *, poll_seconds: float = 1.0, batch_size: int = 100, name: str | None = None):
+    def __init__(self, engine, *, poll_seconds: float | None = None, batch_size: int | None = None,
+                 jobs: Sequence[PeriodicJob] = (), name: str | None = None):
+        """Poll and batch default to the engine's settings (RECALL_WORKER_POLL_SECONDS, RECALL_TIMER_BATCH_SIZE)."""
         self.engine = engine
-        self.poll_seconds = poll_seconds
-        self.batch_size = batch_size
+        self.poll_seconds = engine.settings.worker_poll_seconds if poll_seconds is None else poll_seconds
+        self.batch_size = engine.settings.timer_batch_size if batch_size is None else batch_size
+        self.jobs = tuple(jobs)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()
         self.metrics_server: ThreadingHTTPServer | None = None
         self.last_report = None
-        use_database_time(engine)
+        self._last_job_run: dict[str, float] = {}      # job name -> time.monotonic() of its last run
 
     def run_once(self) -> int:
         started = time.monotonic()
         report = self.engine.fire_due_timers(limit=self.batch_size, worker=self.name)
         self.last_report = report
         expired = self.engine.expire_messages()
-        run_privacy_jobs(self.engine)       # consent renewals, lapses, retention (engine/archive/jobs.py)
-        metrics.WORKER_ROUNDS.inc()
+        self.run_jobs()
+        self.engine.metrics.worker_rounds.inc()
         if report.fired or report.conflicts or report.errors or expired or getattr(report, "claimed", 0):
             fields = round_fields(report, started) if isinstance(report, TimerRoundReport) else {
                 "fired": report.fired, "conflicts": report.conflicts, "errors": report.errors}
@@ -92,6 +115,20 @@ class Worker:
                 fields["clock_offset_s"] = round(clock.offset.total_seconds(), 3)
             _log("round", worker=self.name, messages_expired=expired, **fields)
         return report.fired
+
+    def run_jobs(self, *, force: bool = False) -> None:
+        """Run the jobs whose interval has passed (all of them with `force`)."""
+        for job in self.jobs:
+            now = time.monotonic()
+            last = self._last_job_run.get(job.name)
+            if not force and last is not None and now - last < job.interval_seconds:
+                continue
+            self._last_job_run[job.name] = now
+            try:
+                job.run(self.engine)
+            except Exception as exc:  # noqa: BLE001 - a job's failure must not stop the timers
+                log.error(json.dumps({"event": "job_failed", "worker": self.name, "job": job.name,
+                                      "error": f"{type(exc).__name__}: {exc}"}, default=str), exc_info=True)
 
     def run(self) -> None:
         self._serve_metrics()
@@ -103,7 +140,7 @@ class Worker:
                 try:
                     fired = self.run_once()
                 except Exception as exc:  # noqa: BLE001 - a database hiccup must not kill the worker
-                    metrics.WORKER_ROUND_FAILURES.inc()
+                    self.engine.metrics.worker_round_failures.inc()
                     log.error(json.dumps({"event": "round_failed", "worker": self.name,
                                           "error": f"{type(exc).__name__}: {exc}",
                                           "retry_in_s": self.poll_seconds}, default=str), exc_info=True)
@@ -131,8 +168,8 @@ class Worker:
         return thread
 
     def _serve_metrics(self) -> None:
-        port = os.environ.get("RECALL_WORKER_METRICS_PORT")
-        if not port:
+        port = self.engine.settings.worker_metrics_port
+        if port is None:
             return
         engine = self.engine
 
@@ -151,26 +188,8 @@ class Worker:
             def log_message(self, *args):
                 pass
 
-        host = os.environ.get("RECALL_WORKER_METRICS_HOST", "127.0.0.1")
-        self.metrics_server = ThreadingHTTPServer((host, int(port)), Handler)
+        host = engine.settings.worker_metrics_host
+        self.metrics_server = ThreadingHTTPServer((host, port), Handler)
         self.metrics_server.daemon_threads = True
         threading.Thread(target=self.metrics_server.serve_forever, name="recall-worker-metrics",
                          daemon=True).start()
-
-
-def use_database_time(engine) -> None:
-    """On PostgreSQL with the system clock, take the time from the database server.
-
-    Replaces the engine's clock (and its runtime's, which SpiffWorkflow sees) by a
-    `DatabaseClock` around it; an embedded worker thus gives its API process the same
-    time. A simulated clock, or SQLite, is left alone.
-    """
-    clock = engine.runtime.clock
-    if engine.db.dialect != "postgresql" or getattr(clock, "simulated", False) or isinstance(clock, DatabaseClock):
-        return
-    synced = DatabaseClock(engine.db, base=clock)
-    try:
-        synced.sync()
-    except Exception:  # noqa: BLE001 - each round syncs first and fires nothing until that works
-        log.warning("could not read the database clock yet; the first round will try again")
-    engine.clock = engine.runtime.clock = synced

@@ -9,24 +9,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import marshmallow as ma
-from flask import current_app, url_for
+from flask import url_for
 from flask.views import MethodView
 from marshmallow import ValidationError, fields, validate
 
 from engine import days
 from engine.archive import SearchFilters, TalentArchive, Viewer
 from engine.archive.access import CandidateAccessDenied
-from engine.archive.privacy import PrivacySettings
-from engine.archive.records import CONSENT_SCOPES, DECLINE_REASONS, InvalidCandidateData
+from engine.archive.records import CONSENT_SCOPES, InvalidCandidateData
 from engine.errors import NotFound
 from engine.archive.views import CONTACT_FIELDS
 
 from ..blueprint import Blueprint
-from ..config import recall_values
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ..pagination import page
 from ..schemas import Day, DayOrMoment, PageQuerySchema, PageSchema, Strict
-from ..state import current_user, engine
+from ..state import current_user, engine, state
 
 blp = Blueprint("candidates", __name__, description="The talent archive")
 TAGS = ["candidates"]
@@ -34,7 +32,7 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,35}$"
 
 
 def archive() -> TalentArchive:
-    return TalentArchive(engine(), settings=PrivacySettings.from_mapping(recall_values(current_app.config)))
+    return TalentArchive(engine(), settings=state().privacy)
 
 
 def _str(max_length: int, **kwargs):
@@ -97,7 +95,8 @@ class CandidateInSchema(ProfileSchema):
 
 
 class DeclineInSchema(Strict):
-    reason = fields.String(required=True, validate=validate.OneOf(DECLINE_REASONS))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={
+        "description": "one of the deployed bundle's decline reasons (GET /vocabulary); another is refused (422)"})
     detail = _str(5000, load_default=None, allow_none=True)
     decline_date = DayOrMoment(load_default=None, allow_none=True, metadata={"description":
         "default: now; the cadence counts from it. A day (YYYY-MM-DD, RECALL_TIMEZONE) means the start of that day"})
@@ -118,7 +117,8 @@ class SignalInSchema(Strict):
 
 
 class SearchQuerySchema(PageQuerySchema):
-    reason = fields.String(validate=validate.OneOf(DECLINE_REASONS))
+    reason = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "a decline reason (GET /vocabulary; a reason of an earlier version still finds its declines)"})
     role = fields.String(validate=validate.Length(min=1, max=255))
     tag = fields.String(validate=validate.Length(min=1, max=64))
     q = fields.String(validate=validate.Length(min=1, max=200),
@@ -278,13 +278,6 @@ def _invalid(exc: InvalidCandidateData) -> ValidationError:
     return ValidationError({exc.field: [exc.message]})
 
 
-def _consent(body: dict) -> dict:
-    consent = body.get("consent")
-    if consent is not None and consent.get("granted") and (not consent.get("scope") or not consent.get("expires_at")):
-        raise ValidationError({"consent": ["a granted consent needs a scope and expires_at"]})
-    return body
-
-
 def _day_start(day) -> datetime:
     return days.start_of_day(day)
 
@@ -313,7 +306,7 @@ class Candidates(MethodView):
     def post(self, body):
         """Add a candidate to the archive (personal data lives here, never in workflow state)."""
         try:
-            view = archive().create_candidate(_consent(body), actor=current_user().name)
+            view = archive().create_candidate(body, actor=current_user().name)
         except InvalidCandidateData as exc:
             raise _invalid(exc) from exc
         return view, 201, {"Location": url_for(".Candidate", candidate_id=view.id)}
@@ -338,7 +331,7 @@ class Candidate(MethodView):
     def patch(self, body, candidate_id):
         """Change profile fields, tags or consent (a withdrawn consent ends the candidate's running cases)."""
         try:
-            return archive().update_candidate(candidate_id, _consent(body), actor=current_user().name)
+            return archive().update_candidate(candidate_id, body, actor=current_user().name)
         except InvalidCandidateData as exc:
             raise _invalid(exc) from exc
 
@@ -358,7 +351,7 @@ class Declines(MethodView):
     def post(self, body, candidate_id):
         """Record a decline and start `offer_recall` for it; `Idempotency-Key` makes retries safe."""
         try:
-            result = archive().record_decline(candidate_id, _consent(body), actor=current_user().name)
+            result = archive().record_decline(candidate_id, body, actor=current_user().name)
         except InvalidCandidateData as exc:
             raise _invalid(exc) from exc
         return result, 201, {"Location": url_for("recall_instances.Instance", instance_id=result.instance_id)}

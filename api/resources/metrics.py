@@ -7,14 +7,14 @@ process's API answers (task completions, conflicts) as they leave.
 """
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
 
 from engine import metrics
 
 from ..blueprint import Blueprint
 from ..auth import endpoint_key
-from ..state import EXTENSION_KEY, state
+from ..state import state
 
 blp = Blueprint("metrics", __name__, description="Prometheus metrics")
 COMPLETE = "POST /tasks/{task_id}/complete"
@@ -33,24 +33,25 @@ class Metrics(MethodView):
                         headers={"Cache-Control": "no-store"})
 
 
-@blp.after_app_request
 def count_answer(response):
-    st = current_app.extensions.get(EXTENSION_KEY)
-    if st is None or request.url_rule is None:
+    """Count this answer in the engine's metrics (installed on the app by RecallAPI.init_app)."""
+    if request.url_rule is None:
         return response
+    st = state()
     prefix = st.url_prefix
     rule = request.url_rule.rule
     if prefix and not (rule == prefix or rule.startswith(prefix + "/")):
         return response           # a host application's own route
     key = endpoint_key(rule, request.method, prefix)
     status = response.status_code
-    metrics.HTTP_RESPONSES.inc(endpoint=key, status=str(status))
+    counters = st.engine.metrics
+    counters.http_responses.inc(endpoint=key, status=str(status))
     if key == COMPLETE and 200 <= status < 300:
-        metrics.TASK_COMPLETIONS.inc()
+        counters.task_completions.inc()
     if status in CONFLICT_STATUSES:
         reason = "precondition_failed" if status == 412 else "conflict"
         body = response.get_json(silent=True) if response.is_json else None
         if isinstance(body, dict) and isinstance(body.get("type"), str):
             reason = body["type"].rsplit(":", 1)[-1].replace("-", "_")
-        metrics.CONFLICTS.inc(source="api", reason=reason)
+        counters.conflicts.inc(source="api", reason=reason)
     return response

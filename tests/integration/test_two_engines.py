@@ -88,7 +88,7 @@ def test_a_fault_armed_on_one_engine_leaves_the_other_alone(pair):
         report = a.fire_due_timers()
         assert (report.fired, report.failed) == (0, 1)
     with a.faults.injected("before_commit", times=1):
-        assert b.start_instance("approval", variables={"candidate_id": "c-2"}).status == "waiting"
+        assert b.start_instance("approval", variables={"candidate_id": "c-2"}).status == "running"
         with pytest.raises(InjectedFault):
             a.start_instance("approval", variables={"candidate_id": "c-2"})
     assert len(a.list_instances(process_key="approval")) == 1
