@@ -6,23 +6,16 @@ RECALL_TEST_POSTGRES=1 to make an unreachable server an error instead of a skip.
 """
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support import HAND_OFF_MANAGERS, PEOPLE, PG_AVAILABLE, PG_URL, WORKFLOWS, app_with_workflows
-
 from engine.clock import SimulatedClock
 from engine.db import Database
 from engine.migrate import upgrade
-
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
+from tests.support import HAND_OFF_MANAGERS, PEOPLE, PG_AVAILABLE, PG_URL, WORKFLOWS, app_with_workflows
 
 
 def pytest_report_header(config):

@@ -20,9 +20,7 @@ from sqlalchemy import func, select
 from engine.bundle import load_bundle
 from engine.models import AuditEvent, BufferedMessage, ReceivedMessage
 from tests.archive.archive_helpers import archive_decline, complete, send_follow_up, wait
-from tests.support import ATS, HR, WORKFLOWS
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ATS, HR, ROOT, WORKFLOWS
 
 MESSAGES_JSON = "workflows/messages.json"
 
@@ -176,18 +174,16 @@ def test_payload_fields_and_correlation_keys_must_be_declared(api):
 
 
 def test_an_expired_buffered_message_is_audited_and_counted(api):
-    from engine import metrics
-
     engine, archive, as_user = api
     candidate, _ = _case(engine, archive, cadence=False)
     kept = as_user(ATS).post("/messages", json=_reply(candidate))
     assert kept.status_code == 202
     expires = kept.get_json()["expires_at"]
     assert datetime.fromisoformat(expires) == engine.clock.now() + timedelta(days=7)     # "buffer": "P7D"
-    before = metrics.MESSAGES_EXPIRED.value(name="candidate_replied")
+    before = engine.metrics.messages_expired.value(name="candidate_replied")
     report = as_user("root").post("/testing/clock", json={"advance": "P8D"}).get_json()
     assert report["messages_expired"] == 1
-    assert metrics.MESSAGES_EXPIRED.value(name="candidate_replied") == before + 1
+    assert engine.metrics.messages_expired.value(name="candidate_replied") == before + 1
     with engine.db.reading() as s:
         event = s.scalars(select(AuditEvent).where(AuditEvent.kind == "message_expired")).one()
     assert event.instance_id is None and event.details["name"] == "candidate_replied"

@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from engine.errors import MessageNotRoutable
 from engine.models import BufferedMessage

@@ -29,10 +29,8 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from tests.support import ADMIN, ATS, HR, HRBP, MANAGER, OTHER_MANAGER, OWNER, PEOPLE
+from tests.support import ADMIN, ATS, HR, HRBP, MANAGER, OTHER_MANAGER, OWNER, PEOPLE, ROOT, WORKFLOWS
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKFLOWS = ROOT / "workflows"
 FORMS = ROOT / "forms"
 CST = timezone(timedelta(hours=8))
 

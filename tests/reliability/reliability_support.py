@@ -18,11 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support import PG_AVAILABLE, PG_MODE, PG_URL  # noqa: F401 - shared with other test packages
+from tests.support import PG_AVAILABLE, PG_URL, ROOT, WORKFLOWS
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures"
-ENGINE_BUNDLE = FIXTURES / "engine" / "workflows"
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 LOCKED = "database is locked"
 
@@ -182,7 +179,7 @@ def served_workflows(kind: str, tmp: Path, *, user: str = "hr.li", **env):
         from engine.service import RecallEngine
 
         engine = RecallEngine(Database(url))
-        engine.deploy([Path(__file__).resolve().parents[2] / "workflows"], actor="process.owner")
+        engine.deploy([WORKFLOWS], actor="process.owner")
         engine.db.dispose()
         token = add_user(url, user, "hr")
         with Server(url, tmp / "serve.log", RECALL_CLOCK="simulated", **env) as server:

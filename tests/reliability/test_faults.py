@@ -14,14 +14,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine import faults
 from engine.clock import SimulatedClock
+from engine.faults import InjectedFault
 from engine.models import (
     AuditEvent, BufferedMessage, HumanTask, MessageSubscription, ProcessInstance, TimerFiring, WaitingTimer,
 )
 from engine.service import RecallEngine
-from tests.reliability.reliability_support import ENGINE_BUNDLE, LOCKED, Server, add_user, http, report
-from tests.support import script_process, write_bundle
+from tests.reliability.reliability_support import LOCKED, Server, add_user, http, report
+from tests.support import ENGINE_BUNDLE, script_process, write_bundle
 
 REVIEW = {"decision": "yes", "reason": "salary", "manager": "mgr"}
 
@@ -48,12 +48,12 @@ def snapshot(db, *, timer_rows: bool = True) -> dict:
     return shot
 
 
-def _fails_cleanly(db, change, **snap):
-    before = snapshot(db, **snap)
-    with faults.injected("before_commit", times=1):
-        with pytest.raises(faults.InjectedFault):
+def _fails_cleanly(engine, change, **snap):
+    before = snapshot(engine.db, **snap)
+    with engine.faults.injected("before_commit", times=1):
+        with pytest.raises(InjectedFault):
             change()
-    assert snapshot(db, **snap) == before
+    assert snapshot(engine.db, **snap) == before
     return change()          # the next attempt succeeds
 
 
@@ -63,16 +63,16 @@ def test_a_fault_before_commit_leaves_every_kind_of_change_undone_and_the_retry_
     engine.deploy([ENGINE_BUNDLE])
     checked = []
 
-    started = _fails_cleanly(db, lambda: engine.start_instance("approval", variables={"candidate_id": "c-1"}))
+    started = _fails_cleanly(engine, lambda: engine.start_instance("approval", variables={"candidate_id": "c-1"}))
     checked.append("start")
     review = started.ready_tasks[0].id
-    waiting = _fails_cleanly(db, lambda: engine.complete_task(review, REVIEW, actor="hr"))
+    waiting = _fails_cleanly(engine, lambda: engine.complete_task(review, REVIEW, actor="hr"))
     assert waiting.status == "waiting" and waiting.row_version == 2
     checked.append("complete")
 
     clock.advance(timedelta(days=30, seconds=1))
     before = snapshot(db, timer_rows=False)
-    with faults.injected("before_commit", times=1):
+    with engine.faults.injected("before_commit", times=1):
         report_ = engine.fire_due_timers()
     assert (report_.fired, report_.failed) == (0, 1)
     assert snapshot(db, timer_rows=False) == before          # only the retry time of the timer row moved
@@ -82,14 +82,14 @@ def test_a_fault_before_commit_leaves_every_kind_of_change_undone_and_the_retry_
 
     follow_up = engine.get_instance(started.id).ready_tasks[0].id
     engine.complete_task(follow_up, {"message_sent": "hi"}, actor="mgr")
-    delivery = _fails_cleanly(db, lambda: engine.deliver_message("candidate_replied", {"candidate_id": "c-1"},
+    delivery = _fails_cleanly(engine, lambda: engine.deliver_message("candidate_replied", {"candidate_id": "c-1"},
                                                                  {"text": "yes"}))
     assert delivery.delivered_to == [started.id]
     assert engine.get_instance(started.id).end_event == "end_done"
     checked.append("message")
 
     other = engine.start_instance("approval", variables={"candidate_id": "c-2"})
-    cancelled = _fails_cleanly(db, lambda: engine.cancel_instance(other.id, actor="hr", reason="test"))
+    cancelled = _fails_cleanly(engine, lambda: engine.cancel_instance(other.id, actor="hr", reason="test"))
     assert cancelled.status == "cancelled"
     checked.append("cancel")
 
@@ -97,7 +97,7 @@ def test_a_fault_before_commit_leaves_every_kind_of_change_undone_and_the_retry_
     engine.deploy([broken])
     failed = engine.start_instance("divide", variables={"divisor": 0})
     assert failed.status == "error"
-    retried = _fails_cleanly(db, lambda: engine.retry_instance(failed.id, actor="owner", data={"divisor": 2}))
+    retried = _fails_cleanly(engine, lambda: engine.retry_instance(failed.id, actor="owner", data={"divisor": 2}))
     assert retried.status == "running"
     checked.append("retry")
     report(f"faults before commit ({db.dialect})", kinds=",".join(checked))
@@ -129,11 +129,12 @@ def test_over_http_the_request_fails_cleanly_and_its_retry_succeeds(tmp_path):
     assert [i.id for i in engine.list_instances()] == [created["id"]]
 
     # The same for a completion with If-Match, through the WSGI app in this process.
-    client = create_app({"RECALL_DATABASE_URL": url, "RECALL_EMBEDDED_WORKER": "0"}).test_client()
+    app = create_app({"RECALL_DATABASE_URL": url, "RECALL_EMBEDDED_WORKER": "0"})
+    client = app.test_client()
     task = created["ready_tasks"][0]["id"]
     headers = {**auth, "If-Match": '"v1"'}
     before = snapshot(engine.db)
-    with faults.injected("before_commit", times=1):
+    with app.extensions["recall"].engine.faults.injected("before_commit", times=1):     # the app's own engine
         failed = client.post(f"/api/v1/tasks/{task}/complete", json={"data": REVIEW}, headers=headers)
     assert failed.status_code == 500 and snapshot(engine.db) == before
     done = client.post(f"/api/v1/tasks/{task}/complete", json={"data": REVIEW}, headers=headers)

@@ -237,7 +237,7 @@ def uncontained(tmp_path_factory):
     import subprocess
     import sys
 
-    from tests.reliability.reliability_support import ROOT
+    from tests.support import ROOT
 
     root = tmp_path_factory.mktemp("uncontained")
     procs = {}

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.models import AuditEvent, HumanTask, ProcessInstance, TimerFiring, WaitingTimer
-from tests.reliability.reliability_support import ENGINE_BUNDLE, LOCKED, Server, add_user, engine_for, http, pg_url, report
+from tests.reliability.reliability_support import LOCKED, Server, add_user, engine_for, http, pg_url, report
+from tests.support import ENGINE_BUNDLE
 
 pytestmark = pytest.mark.slow
 __all__ = ["pg_url"]

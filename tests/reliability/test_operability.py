@@ -13,10 +13,10 @@ from datetime import timedelta
 
 import pytest
 
-from engine import faults
 from tests.reliability.reliability_support import (
-    ENGINE_BUNDLE, ROOT, add_user, engine_for, free_port, http, json_lines, migrated_sqlite, start_worker,
+    add_user, engine_for, free_port, http, json_lines, migrated_sqlite, start_worker,
 )
+from tests.support import ENGINE_BUNDLE, ROOT
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? '
                     r'(-?[0-9.]+(?:e[+-]?[0-9]+)?|\+Inf|NaN)$')
@@ -43,11 +43,12 @@ def parse(text: str) -> dict[str, float]:
     return samples
 
 
-def test_metrics_endpoint_counts_what_happens_and_reads_gauges_from_the_database(tmp_path, monkeypatch):
+def test_metrics_endpoint_counts_what_happens_and_reads_gauges_from_the_database(tmp_path):
     from api import create_app
 
     url = migrated_sqlite(tmp_path / "recall.sqlite3")
-    app = create_app({"RECALL_DATABASE_URL": url, "RECALL_CLOCK": "simulated", "RECALL_EMBEDDED_WORKER": "0"})
+    app = create_app({"RECALL_DATABASE_URL": url, "RECALL_CLOCK": "simulated", "RECALL_EMBEDDED_WORKER": "0",
+                      "RECALL_TIMER_MAX_ATTEMPTS": "2", "RECALL_TIMER_RETRY_SECONDS": "60"})     # for the incident below
     engine = app.extensions["recall"].engine
     engine.deploy([ENGINE_BUNDLE])
     hr = {"Authorization": f"Bearer {add_user(url, 'hr.li', 'hr')}"}
@@ -85,9 +86,7 @@ def test_metrics_endpoint_counts_what_happens_and_reads_gauges_from_the_database
         'recall_timer_lateness_seconds_bucket{le="21600"}']
 
     # A timer whose firing keeps failing: an incident, visible in metrics and in the API, then retried.
-    monkeypatch.setenv("RECALL_TIMER_MAX_ATTEMPTS", "2")
-    monkeypatch.setenv("RECALL_TIMER_RETRY_SECONDS", "60")
-    with faults.injected("timer_fire"):
+    with engine.faults.injected("timer_fire"):
         client.post("/api/v1/testing/clock", json={"advance": "P2DT1M"}, headers=root)   # 2-day reminder
         client.post("/api/v1/testing/clock", json={"advance": "PT2M"}, headers=root)     # its retry
     broken = scrape()
@@ -120,7 +119,7 @@ def test_recall_status_prints_statuses_overdue_timers_errors_and_incidents(tmp_p
     late = engine.start_instance("approval", variables={"candidate_id": "c-2"})
     engine.complete_task(late.ready_tasks[0].id, REVIEW, actor="hr")
     clock.advance(timedelta(days=31))
-    with faults.injected("timer_fire", times=1):
+    with engine.faults.injected("timer_fire", times=1):
         fire_due(engine.runtime, engine.db, limit=1, worker="w", policy=RetryPolicy(max_attempts=1))
     env = {**os.environ, "RECALL_DATABASE_URL": url, "RECALL_CLOCK": "system"}
     out = subprocess.run([sys.executable, "-m", "cli", "status"], cwd=ROOT, env=env,

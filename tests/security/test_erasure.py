@@ -10,14 +10,14 @@ import json
 import sqlite3
 import threading
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, insert, select, text, update
 from sqlalchemy.engine import make_url
 
-from tests.archive.archive_helpers import archive_decline, complete, task, wait
+from tests.archive.archive_helpers import archive_decline, complete, wait
 from tests.support import ATS, BOT, HR
 from engine.models import AuditEvent, BufferedMessage, HumanTask, IdempotencyRecord, ProcessInstance
 

@@ -16,16 +16,12 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.support import ATS, HR, MANAGER, PREFIX
 from tests.reliability.reliability_support import http, served_workflows
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ATS, HR, MANAGER, PREFIX, ROOT
 
 PROBLEM = "application/problem+json"
 MISSING = "00000000-0000-4000-8000-000000000000"

@@ -15,13 +15,12 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.archive.archive_helpers import archive_decline, send_follow_up, task, wait
-from tests.support import ATS, BOT, HR
+from tests.support import ATS, BOT, ENGINE_BUNDLE, HR
 from engine.archive import PrivacySettings, TalentArchive, Viewer
 from engine.errors import NotFound
 from engine.models import AuditEvent, ProcessInstance
 from engine.runtime import ERASED_STATE
 from engine.serialization import ESCAPED_DICT, escape_user_data
-from tests.support import ENGINE_BUNDLE
 
 WHEN = datetime(2026, 1, 6, 8, 30, tzinfo=timezone.utc)
 TRICKY = {
