@@ -43,6 +43,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "GET /workspace/inbox": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
     "GET /workspace/diagrams/{process_key}": EVERYONE,
     "GET /workspace/diagrams/{process_key}/waiting": frozenset({ADMIN, PROCESS_OWNER, HR}),
+    "GET /vocabulary": EVERYONE,        # the deployed reasons, stages and labels (engine/vocabulary.py)
     # the talent archive (api/resources/candidates.py); contact fields per caller: engine/archive/access.py
     "GET /candidates": frozenset({ADMIN, HR}),
     "POST /candidates": frozenset({ADMIN, HR, INTEGRATOR}),

@@ -7,7 +7,12 @@ from sqlalchemy import func, select, text
 
 from .models import ProcessInstance, WaitingTimer
 
-LIVE = ("running", "waiting")
+# A case's status, defined once: running (work in progress), waiting (for a person, a timer or a
+# message), completed, cancelled, error (an incident or a failed run; it can be retried).
+STATUSES = ("running", "waiting", "completed", "cancelled", "error")
+LIVE = ("running", "waiting")               # it goes on by itself or when someone acts
+ACTIVE = (*LIVE, "error")                   # not ended: someone may still act on it
+ENDED = ("completed", "cancelled")
 OVERDUE_AFTER = timedelta(minutes=1)     # a due timer not fired after this: the workers are behind
 
 

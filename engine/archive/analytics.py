@@ -9,8 +9,10 @@ ended retained after probation counts at once).
 
 Hires and retention are read from what the engine did, however it got there: the start-date
 timer leaves a `timer_fired` row when the worker fires it, but only an `element_completed` row
-when the date was already due as onboarding began (the engine passes it inline). The lifecycle's
-milestone elements are named once, in `MILESTONES`.
+when the date was already due as onboarding began (the engine passes it inline). Every element
+read here — the cadence's follow-up tasks and the milestones (start date, retained and left ends) —
+comes from the deployed vocabulary (workflows/vocabulary.json, all versions merged), so a stage a
+process owner adds is counted with no code change.
 
 Groupings:
 - `reason`: the decline reason HR confirmed in `archive_decline` (else the one recorded);
@@ -38,7 +40,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from .. import vocabulary as vocabularies
 from ..models import AuditEvent, HumanTask
+from ..vocabulary import Vocabulary
 from .cases import RECALL_PROCESS
 
 STAGES = ("declined", "contacted", "replied", "interested", "reoffered", "accepted", "employed_90d")
@@ -46,19 +50,8 @@ GROUPINGS = ("reason", "sender", "template", "stage")
 COLUMNS = ("group_by", "key", *STAGES, "reply_rate", "acceptance_rate", "days_to_reaccept_median",
            "days_to_reaccept_mean", "hires", "early_leavers", "early_leaver_rate")
 EMPLOYED_DAYS = 90
-FOLLOW_UPS = {"follow_up_day_30": "day_30", "follow_up_day_90": "day_90", "follow_up_day_180": "day_180",
-              "follow_up_snooze": "snooze"}
 KINDS = ("instance_started", "decline_recorded", "task_completed", "message_delivered", "timer_fired",
          "instance_completed")
-# The lifecycle's milestones: the BPMN ids (the contract in DESIGN.md) whose completion means the
-# case got there. Everything below reads these names, nothing else names them.
-MILESTONES = {
-    "started": ("wait_start_date",),              # the start date passed (fired or passed inline)
-    "retained": ("end_retained",),                # probation passed: employed for all of it
-    "left": ("end_left_early", "end_left"),       # the employee left (early, or at the review)
-    "left_early": ("end_left_early",),            # ... before the end of probation
-}
-LEFT_ENDS = MILESTONES["left"]
 
 
 @dataclass
@@ -86,6 +79,7 @@ class CaseFacts:
     left_at: datetime | None = None
     end_event: str | None = None
     retained: bool = False
+    left_early: bool = False         # ended at an end event meaning "left before the end of probation"
 
     @property
     def hired(self) -> bool:
@@ -107,7 +101,7 @@ class CaseFacts:
     def early_leaver(self) -> bool:
         if self.started_at is None:
             return False
-        return self.end_event in MILESTONES["left_early"] or (
+        return self.left_early or (
             self.left_at is not None and self.left_at <= self.started_at + timedelta(days=EMPLOYED_DAYS))
 
     def converting_send(self) -> Send | None:
@@ -118,14 +112,15 @@ class CaseFacts:
         return before[-1] if before else None
 
 
-def _read_cases(session: Session) -> dict[str, CaseFacts]:
+def _read_cases(session: Session, vocabulary: Vocabulary) -> dict[str, CaseFacts]:
     facts: dict[str, CaseFacts] = {}
+    started = vocabulary.role("start_date")
     rows = session.execute(
         select(AuditEvent.id, AuditEvent.instance_id, AuditEvent.at, AuditEvent.kind, AuditEvent.element_id,
                AuditEvent.task_id, AuditEvent.details)
         .where(or_(AuditEvent.kind.in_(KINDS),
                    and_(AuditEvent.kind == "element_completed",
-                        AuditEvent.element_id.in_(MILESTONES["started"]))),
+                        AuditEvent.element_id.in_(started or ("",)))),
                AuditEvent.instance_id.is_not(None))
         .order_by(AuditEvent.id).execution_options(yield_per=5000))
     for seq, instance_id, at, kind, element_id, task_id, details in rows:
@@ -136,56 +131,59 @@ def _read_cases(session: Session) -> dict[str, CaseFacts]:
             continue
         case = facts.get(instance_id)
         if case is not None:
-            _apply(case, seq, at, kind, element_id, task_id, details)
+            _apply(case, vocabulary, seq, at, kind, element_id, task_id, details)
     return facts
 
 
-def _apply(case: CaseFacts, seq: int, at, kind, element_id, task_id, details) -> None:
+def _apply(case: CaseFacts, vocabulary: Vocabulary, seq: int, at, kind, element_id, task_id, details) -> None:
+    role, stage = vocabulary.role, vocabulary.stage_of_task(element_id)
     if kind == "decline_recorded":
         case.reason = details.get("decline_reason") or case.reason
         if details.get("decline_date"):
             case.declined_at = datetime.fromisoformat(details["decline_date"])
     elif kind == "task_completed":
         data = details.get("data") or {}
-        if element_id == "archive_decline" and data.get("decline_reason"):
+        if element_id in role("decline_archive") and data.get("decline_reason"):
             case.confirmed_reason = data["decline_reason"]
-        elif element_id in FOLLOW_UPS:
-            case.reached.append((FOLLOW_UPS[element_id], task_id, None))
+        elif stage is not None:
+            case.reached.append((stage.key, task_id, None))
             if data.get("outcome") == "sent":
-                case.sends.append(Send(seq, FOLLOW_UPS[element_id], None, "hr", task_id))
-        elif element_id == "react_to_signal" and data.get("action") == "contacted":
+                case.sends.append(Send(seq, stage.key, None, "hr", task_id))
+        elif element_id in role("signal_reaction") and data.get("action") == "contacted":
             case.sends.append(Send(seq, "signal", None, "hr", task_id))
-        elif element_id == "manager_contact_candidate":
+        elif element_id in role("manager_contact"):
             case.sends.append(Send(seq, "handoff", None, "hiring_manager", task_id))
-        elif element_id == "take_back_contact":
+        elif element_id in role("contact_taken_back"):
             case.sends.append(Send(seq, "handoff", None, "hr", task_id))
-        elif element_id == "assess_reply" and data.get("outcome") == "interested":
+        elif element_id in role("reply_assessment") and data.get("outcome") == "interested":
             case.interested_at = case.interested_at or at
-        elif element_id == "send_reoffer":
+        elif element_id in role("reoffer_sent"):
             case.reoffered_at = case.reoffered_at or at
     elif kind == "message_delivered":
         name, payload = details.get("name"), details.get("payload") or {}
-        if name == "candidate_replied":
+        if name in vocabulary.message("reply"):
             case.replies.append(seq)
-        elif name == "offer_response" and str(payload.get("decision", "")).strip().lower() == "accepted":
+        elif name in vocabulary.message("offer_answer") and \
+                str(payload.get("decision", "")).strip().lower() == "accepted":
             case.accepted_at = case.accepted_at or at
-        elif name == "employee_left":
+        elif name in vocabulary.message("employee_left"):
             case.left_at = case.left_at or at
     elif kind == "timer_fired":
         for timer in details.get("timers", []):
-            if timer.get("element_id") in MILESTONES["started"] and case.started_at is None:
+            if timer.get("element_id") in role("start_date") and case.started_at is None:
                 # the start date itself (the timer's due time), however late the worker fired it
                 due = timer.get("due_at")
                 case.started_at = datetime.fromisoformat(due) if due else at
     elif kind == "element_completed":
         # Written in the same unit of work after its timer_fired row (if any): the start date was
         # due as the timer was reached, so the engine passed it at `at`.
-        if element_id in MILESTONES["started"] and case.started_at is None:
+        if element_id in role("start_date") and case.started_at is None:
             case.started_at = at
     elif kind == "instance_completed":
         case.end_event = details.get("end_event") or element_id
-        case.retained = case.end_event in MILESTONES["retained"]
-        if case.end_event in LEFT_ENDS and case.left_at is None:
+        case.retained = case.end_event in role("end_retained")
+        case.left_early = case.end_event in role("end_left_early")
+        if case.end_event in role("end_left") and case.left_at is None:
             case.left_at = at
 
 
@@ -253,7 +251,7 @@ def _case_rows(group_by: str, groups: dict[str, list[CaseFacts]], now: datetime)
     return rows
 
 
-def _message_rows(group_by: str, facts: dict[str, CaseFacts], now: datetime) -> list[dict]:
+def _message_rows(group_by: str, facts: dict[str, CaseFacts], now: datetime, cadence: set[str]) -> list[dict]:
     attr = "template" if group_by == "template" else "stage"
     reached: dict[str, set] = defaultdict(set)
     sent: dict[str, int] = defaultdict(int)
@@ -272,7 +270,7 @@ def _message_rows(group_by: str, facts: dict[str, CaseFacts], now: datetime) -> 
             sent[key] += 1
             until = sends[i + 1].seq if i + 1 < len(sends) else None
             answered[key] += any(r > send.seq and (until is None or r < until) for r in case.replies)
-            if attr == "stage" and send.stage not in FOLLOW_UPS.values():
+            if attr == "stage" and send.stage not in cadence:
                 reached[key].add(case.instance_id)
         converting = case.converting_send()
         if converting is not None and getattr(converting, attr):
@@ -289,7 +287,8 @@ def funnel(session: Session, *, now: datetime, group_by: str | None = "reason") 
     """{generated_at, stages, overall, group_by, groups}: one row per group (see module doc)."""
     if group_by is not None and group_by not in GROUPINGS:
         raise ValueError(f"group_by must be one of {', '.join(GROUPINGS)}")
-    facts = _read_cases(session)
+    vocabulary = vocabularies.known(session)
+    facts = _read_cases(session, vocabulary)
     _attach_templates(session, facts)
     for case in facts.values():
         case.reason = case.confirmed_reason or case.reason
@@ -301,7 +300,7 @@ def funnel(session: Session, *, now: datetime, group_by: str | None = "reason") 
             by[case.reason if group_by == "reason" else case.sender].append(case)
         groups = _case_rows(group_by, by, now)
     elif group_by in ("template", "stage"):
-        groups = _message_rows(group_by, facts, now)
+        groups = _message_rows(group_by, facts, now, set(vocabulary.stage_keys))
     return {"generated_at": now, "stages": list(STAGES), "overall": overall, "group_by": group_by,
             "groups": groups}
 

@@ -11,15 +11,9 @@ from sqlalchemy.orm import Session
 from .. import days
 from ..archive_models import Candidate, CandidateConsent, CandidateDecline, CandidateSignal
 from ..models import AuditEvent, ProcessInstance
+from ..vocabulary import Vocabulary
 from .views import CaseView, MessageView, TimelineEntry
 
-# task element -> stage of a message HR (or the manager) sent
-SENT_BY_TASK = {
-    "follow_up_day_30": "day_30", "follow_up_day_90": "day_90", "follow_up_day_180": "day_180",
-    "follow_up_snooze": "snooze", "react_to_signal": "signal", "send_reoffer": "reoffer",
-}
-RECEIVED_MESSAGES = ("candidate_replied", "offer_response", "new_hire_feedback", "employee_left",
-                     "candidate_signal")
 TIMELINE_KINDS = ("instance_started", "task_completed", "timer_fired", "message_delivered", "instance_completed",
                   "instance_cancelled", "instance_error", "contact_viewed", "data_erased", "decline_recorded",
                   "consent_changed", "decline_changed")
@@ -43,9 +37,11 @@ def case_events(session: Session, ids: list[str]) -> list[AuditEvent]:
                                 .order_by(AuditEvent.id)))
 
 
-def sent_message(event: AuditEvent) -> MessageView | None:
-    stage = SENT_BY_TASK.get(event.element_id or "")
-    if event.kind != "task_completed" or stage is None:
+def sent_message(event: AuditEvent, vocabulary: Vocabulary) -> MessageView | None:
+    """A follow-up of a cadence stage, a reaction to a signal or a re-offer that HR sent (the stages
+    of workflows/vocabulary.json; a hand-off call is not a message in the candidate's history)."""
+    stage = vocabulary.sent_stage(event.element_id) if event.kind == "task_completed" else None
+    if stage is None or stage == "handoff":
         return None
     data = (event.details or {}).get("data") or {}
     if data.get("outcome") == "skipped" or data.get("action") == "no_action":
@@ -55,9 +51,9 @@ def sent_message(event: AuditEvent) -> MessageView | None:
                        instance_id=event.instance_id, actor=event.actor)
 
 
-def received_message(event: AuditEvent, stage: str | None) -> MessageView | None:
+def received_message(event: AuditEvent, stage: str | None, vocabulary: Vocabulary) -> MessageView | None:
     details = event.details or {}
-    if event.kind != "message_delivered" or details.get("name") not in RECEIVED_MESSAGES:
+    if event.kind != "message_delivered" or details.get("name") not in vocabulary.message("from_candidate"):
         return None
     payload = details.get("payload") or {}
     text = payload.get("text")
@@ -71,18 +67,18 @@ def received_message(event: AuditEvent, stage: str | None) -> MessageView | None
                        channel=channel, text=text, instance_id=event.instance_id, actor=event.actor)
 
 
-def messages(events: list[AuditEvent], signals: list[CandidateSignal]) -> list[MessageView]:
+def messages(events: list[AuditEvent], signals: list[CandidateSignal], vocabulary: Vocabulary) -> list[MessageView]:
     """Sent follow-ups and received messages (replies, offer answers, signals); a reply carries the
     stage of the message it answers."""
     out: list[MessageView] = []
     last_stage: dict[str | None, str | None] = {}
     for event in events:
-        sent = sent_message(event)
+        sent = sent_message(event, vocabulary)
         if sent is not None:
             last_stage[event.instance_id] = sent.stage
             out.append(sent)
             continue
-        received = received_message(event, last_stage.get(event.instance_id))
+        received = received_message(event, last_stage.get(event.instance_id), vocabulary)
         if received is not None:
             out.append(received)
     for s in signals:

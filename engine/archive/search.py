@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..archive_models import Candidate, CandidateDecline, CandidateSearch, CandidateTag
 from ..models import HumanTask, ProcessInstance, WaitingTimer
+from ..vocabulary import Vocabulary
 
 # Han, CJK extensions and compatibility ideographs, kana, hangul
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
@@ -35,11 +36,17 @@ _IS_CJK = re.compile(rf"[{_CJK}]")
 MAX_QUERY_TERMS = 16
 MAX_DOCUMENT_CHARS = 200_000
 
-# Timers and tasks that mean "a follow-up is due" (offer_recall's cadence and snooze)
-FOLLOW_UP_TIMERS = ("wait_day_30", "wait_day_90", "wait_day_180", "wait_snooze")
-FOLLOW_UP_TASKS = ("follow_up_day_30", "follow_up_day_90", "follow_up_day_180", "follow_up_snooze",
-                   "react_to_signal")
 LIVE = ("running", "waiting")
+
+
+def follow_up_timers(vocabulary: Vocabulary) -> tuple[str, ...]:
+    """Timers that mean "a follow-up is due": the cadence stages' (workflows/vocabulary.json)."""
+    return vocabulary.follow_up_timers or ("",)
+
+
+def follow_up_tasks(vocabulary: Vocabulary) -> tuple[str, ...]:
+    """Tasks that mean "a follow-up is waiting for HR": the stages' and the reaction to a signal."""
+    return (*vocabulary.follow_up_tasks, *vocabulary.role("signal_reaction")) or ("",)
 
 
 def _cjk(char: str) -> str:
@@ -180,7 +187,7 @@ def _fts_match(dialect: str, q: str):
     return exists, join
 
 
-def _due_queries(now: datetime, days: int):
+def _due_queries(now: datetime, days: int, vocabulary: Vocabulary):
     """Who is due a follow-up within `days`: a cadence timer of a running case due by then (read
     from the waiting_timers side table), or a follow-up task already waiting for HR. A case
     belongs to the candidate whose id is its business key (recording a decline sets it)."""
@@ -192,9 +199,9 @@ def _due_queries(now: datetime, days: int):
                 .where(ProcessInstance.id == instance_id, ProcessInstance.status.in_(LIVE)).scalar_subquery())
 
     by_timer = select(case_owner(WaitingTimer.instance_id).label("candidate_id")).where(
-        WaitingTimer.due_at <= horizon, WaitingTimer.element_id.in_(FOLLOW_UP_TIMERS))
+        WaitingTimer.due_at <= horizon, WaitingTimer.element_id.in_(follow_up_timers(vocabulary)))
     by_task = select(case_owner(HumanTask.instance_id).label("candidate_id")).where(
-        HumanTask.status == "ready", HumanTask.element_id.in_(FOLLOW_UP_TASKS))
+        HumanTask.status == "ready", HumanTask.element_id.in_(follow_up_tasks(vocabulary)))
     return by_timer, by_task
 
 
@@ -209,7 +216,8 @@ def _probe(query):
     return query.with_only_columns(literal(1)).limit(1).scalar_subquery().is_not(None)
 
 
-def _matching(dialect: str, filters: SearchFilters, now: datetime, *, dense: bool, due_ids: list | None = None):
+def _matching(dialect: str, filters: SearchFilters, now: datetime, vocabulary: Vocabulary, *, dense: bool,
+              due_ids: list | None = None):
     """SELECT candidates.id of the matches (unordered); None when nothing can match.
 
     Sparse (`dense=False`): the most selective filter drives the query — a join streamed from
@@ -250,7 +258,7 @@ def _matching(dialect: str, filters: SearchFilters, now: datetime, *, dense: boo
     if filters.due_within_days is not None:
         # Always a list: due follow-ups are few, and a per-candidate check would join two tables.
         if due_ids is None:
-            due = Candidate.id.in_(union(*_due_queries(now, filters.due_within_days)))
+            due = Candidate.id.in_(union(*_due_queries(now, filters.due_within_days, vocabulary)))
         elif dialect == "postgresql":     # one array parameter, not hundreds of bound values
             due = Candidate.id == any_(bindparam("due_ids", due_ids, type_=postgresql.ARRAY(String)))
         else:
@@ -273,7 +281,7 @@ def _matching(dialect: str, filters: SearchFilters, now: datetime, *, dense: boo
 
 
 def find(session: Session, filters: SearchFilters, *, now: datetime, limit: int, offset: int,
-         count: str = "capped") -> Found:
+         vocabulary: Vocabulary, count: str = "capped") -> Found:
     """Ids of one page of matching candidates (newest listing first) and the total.
 
     The total is counted first (exactly up to TOTAL_CAP, or all of it with count="exact").
@@ -288,13 +296,13 @@ def find(session: Session, filters: SearchFilters, *, now: datetime, limit: int,
     due_ids = None
     if filters.due_within_days is not None:
         # read once for the count and the page (a few hundred ids; a subquery beyond DUE_LIST_MAX)
-        due_ids = [i for i in session.scalars(union(*_due_queries(now, filters.due_within_days))
+        due_ids = [i for i in session.scalars(union(*_due_queries(now, filters.due_within_days, vocabulary))
                                               .limit(DUE_LIST_MAX + 2)) if i is not None]
         if not due_ids:
             return Found([], 0, 0)
         if len(due_ids) > DUE_LIST_MAX:
             due_ids = None
-    matching = _matching(dialect, filters, now, dense=False, due_ids=due_ids)
+    matching = _matching(dialect, filters, now, vocabulary, dense=False, due_ids=due_ids)
     if matching is None:
         return Found([], 0, 0)
     total: int | None
@@ -308,7 +316,7 @@ def find(session: Session, filters: SearchFilters, *, now: datetime, limit: int,
     if at_least == 0:
         return Found([], total, 0)
     if at_least > TOTAL_CAP:
-        matching = _matching(dialect, filters, now, dense=True, due_ids=due_ids)
+        matching = _matching(dialect, filters, now, vocabulary, dense=True, due_ids=due_ids)
     ids = list(session.scalars(matching.order_by(*order).limit(limit).offset(offset)))
     return Found(ids, total, at_least)
 
@@ -318,7 +326,7 @@ def load_page(session: Session, ids: list[str]) -> list[Candidate]:
     return [rows[i] for i in ids if i in rows]
 
 
-def next_follow_ups(session: Session, candidate_ids: list[str]) -> dict[str, datetime]:
+def next_follow_ups(session: Session, candidate_ids: list[str], vocabulary: Vocabulary) -> dict[str, datetime]:
     """Earliest waiting cadence timer per candidate (for the page shown)."""
     if not candidate_ids:
         return {}
@@ -326,6 +334,6 @@ def next_follow_ups(session: Session, candidate_ids: list[str]) -> dict[str, dat
         select(ProcessInstance.business_key, func.min(WaitingTimer.due_at))
         .join(WaitingTimer, WaitingTimer.instance_id == ProcessInstance.id)
         .where(ProcessInstance.business_key.in_(candidate_ids), ProcessInstance.status.in_(LIVE),
-               WaitingTimer.element_id.in_(FOLLOW_UP_TIMERS))
+               WaitingTimer.element_id.in_(follow_up_timers(vocabulary)))
         .group_by(ProcessInstance.business_key)).all()
     return {key: due for key, due in rows}

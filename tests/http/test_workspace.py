@@ -156,3 +156,42 @@ def test_inbox_names_candidates_only_for_roles_that_see_contact_data(as_user, re
         "archive_decline", who.json["id"], "张伟")
     [seen_by_owner] = as_user("owner").get("/workspace/inbox").json["items"]
     assert seen_by_owner["candidate_id"] == who.json["id"] and seen_by_owner["candidate_name"] is None
+
+
+def test_vocabulary_is_the_deployed_one(as_user, recall_workflows):
+    """Reasons and stages with zh/en labels come from the deployed workflows/vocabulary.json."""
+    import json
+
+    declared = json.loads((ROOT / "workflows" / "vocabulary.json").read_text())
+    words = as_user("hr.li").get("/vocabulary")
+    assert words.status_code == 200
+    assert (words.json["process_key"], words.json["version"]) == ("offer_recall", 1)
+    assert words.json["decline_reasons"] == declared["decline_reasons"]
+    assert words.json["stages"] == declared["stages"]
+    assert words.json["roles"]["consent_tasks"] == ["archive_decline", "renew_consent"]
+    assert as_user("ats").get("/vocabulary").status_code == 200
+    assert as_user("hr.li").get("/vocabulary?process_key=nope").status_code == 404
+
+
+def test_the_inbox_counts_its_statements(as_user, recall_workflows, engine):
+    """GET /workspace/inbox reads tasks, their data and cases' versions, the follow-ups' timer firings
+    and the candidates' names: four statements however many tasks (no vocabulary read per request)."""
+    from sqlalchemy import event
+
+    hr, root = as_user("hr.li"), as_user("root")
+    for n in range(3):
+        started = _start_recall(hr, candidate_id=f"c-{n}")
+        hr.post(f"/tasks/{started['ready_tasks'][0]['id']}/complete", json={"data": ARCHIVE})
+    _start_recall(hr, candidate_id="c-new")
+    root.post("/testing/clock", json={"advance": "P31D"})
+    hr.get("/workspace/inbox")                     # the versions' specs are cached from here on
+    statements = []
+    listener = lambda *args: statements.append(args[2])          # noqa: E731
+    event.listen(engine.db.engine, "before_cursor_execute", listener)
+    try:
+        items = hr.get("/workspace/inbox").json["items"]
+    finally:
+        event.remove(engine.db.engine, "before_cursor_execute", listener)
+    assert sorted(i["stage"] or "-" for i in items) == ["-", "day_30", "day_30", "day_30"]
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) <= 4, reads

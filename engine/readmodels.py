@@ -1,0 +1,311 @@
+"""Read models of the web workspace: the inbox, a version's diagrams, what waits where, the vocabulary.
+
+Computed from the side tables (`human_tasks`, `waiting_timers`, `message_subscriptions`,
+`timer_firings`) and the deployed definitions; nothing deserializes a workflow. The domain rules
+live here, not in the API: which task is a follow-up and when it is due come from the deployed
+vocabulary (workflows/vocabulary.json) and the timer that raised it, never from an element id.
+
+A follow-up (a cadence stage's task) is due when the stage's timer was due: the `timer_firings`
+row of that timer in the case (a late worker does not move it), else — when the timer was
+already due as the case reached it, so the engine passed it without a firing — its date
+expression evaluated on the task's data (`add_duration(decline_date, "P90D")`), else when the
+task appeared. It counts as overdue once FOLLOW_UP_GRACE has passed without it being done.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from lxml import etree
+from sqlalchemy import func, select
+
+from .archive_models import Candidate
+from .errors import NotFound
+from .models import HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, TimerFiring, WaitingTimer
+from .status import ACTIVE
+from .views import TaskView
+from .vocabulary import Vocabulary, from_json as vocabulary_from_json
+
+INBOX_LIMIT = 500
+FOLLOW_UP_GRACE = timedelta(days=1)
+_FAR = timedelta(days=365 * 1000)
+_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    task: TaskView
+    candidate_id: str | None
+    candidate_name: str | None
+    follow_up_due_at: datetime | None     # a follow-up: when the timer that raised it was due
+    effective_due_at: datetime | None     # due_at, else follow_up_due_at
+    overdue: bool
+    waited_seconds: int
+    queue: str                            # "mine", "group:<name>" or "user:<name>"
+    stage: str | None                     # the cadence stage of a follow-up (vocabulary key)
+
+
+@dataclass(frozen=True)
+class QueueCount:
+    queue: str
+    count: int
+    overdue: int
+
+
+@dataclass(frozen=True)
+class Inbox:
+    now: datetime
+    total: int
+    overdue: int
+    truncated: bool
+    queues: list[QueueCount]
+    items: list[InboxItem]
+
+
+@dataclass(frozen=True)
+class DiagramFile:
+    path: str
+    process_ids: list[str]
+    xml: str
+
+
+@dataclass(frozen=True)
+class Diagram:
+    process_key: str
+    version: int
+    files: list[DiagramFile]
+
+
+@dataclass
+class ElementCount:
+    element_id: str
+    tasks: int = 0
+    timers: int = 0
+    messages: int = 0
+    overdue: int = 0
+    next_due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WaitingCounts:
+    process_key: str
+    now: datetime
+    active_instances: int
+    elements: list[ElementCount] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DeployedVocabulary:
+    process_key: str
+    version: int
+    vocabulary: Vocabulary
+
+
+# ---------------------------------------------------------------- vocabulary
+def vocabulary(engine, process_key: str) -> DeployedVocabulary:
+    """The vocabulary of the newest deployed version of `process_key` (NotFound if none)."""
+    with engine.db.reading() as s:
+        row = s.execute(select(ProcessDefinition.version, ProcessDefinition.vocabulary_json)
+                        .where(ProcessDefinition.process_key == process_key)
+                        .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+    if row is None:
+        raise NotFound(f"no deployed process definition {process_key}")
+    return DeployedVocabulary(process_key, row.version, vocabulary_from_json(row.vocabulary_json))
+
+
+# ---------------------------------------------------------------- inbox
+def inbox(engine, *, user_name: str, scope_user: str | None, scope_groups, with_names: bool,
+          limit: int = INBOX_LIMIT) -> Inbox:
+    """The caller's ready tasks (the scope of GET /tasks) with candidate, due time and queue,
+    overdue first, then by due time, then oldest first; and the count of each queue."""
+    rows = engine.list_tasks(status="ready", user=scope_user, groups=scope_groups, limit=limit + 1)
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+    now = engine.clock.now()
+    facts = _task_facts(engine, rows)
+    names = _candidate_names(engine, {f.candidate_id for f in facts.values() if f.candidate_id}) \
+        if with_names else {}
+    items = []
+    for task in rows:
+        fact = facts.get(task.id) or _Facts(None, None, None)
+        follow_due = fact.follow_up_due_at
+        if task.due_at is not None:
+            overdue = now > task.due_at
+        else:
+            overdue = follow_due is not None and now > follow_due + FOLLOW_UP_GRACE
+        waited_from = min(task.created_at, follow_due or task.created_at)
+        items.append(InboxItem(task, fact.candidate_id, names.get(fact.candidate_id), follow_due,
+                               task.due_at or follow_due, overdue,
+                               max(0, int((now - waited_from).total_seconds())), _queue(task, user_name), fact.stage))
+    items.sort(key=lambda i: (not i.overdue, i.effective_due_at or now + _FAR, i.task.created_at, i.task.id))
+    queues: dict[str, list[int]] = {}
+    if scope_user is not None:
+        queues["mine"] = [0, 0]
+    for group in scope_groups or ():
+        queues[f"group:{group}"] = [0, 0]
+    for item in items:
+        entry = queues.setdefault(item.queue, [0, 0])
+        entry[0] += 1
+        entry[1] += int(item.overdue)
+    return Inbox(now, len(items), sum(int(i.overdue) for i in items), truncated,
+                 [QueueCount(q, c, o) for q, (c, o) in queues.items()], items)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    candidate_id: str | None
+    stage: str | None
+    follow_up_due_at: datetime | None
+
+
+def _queue(task: TaskView, user_name: str) -> str:
+    if task.assignee is not None:
+        return "mine" if task.assignee == user_name else f"user:{task.assignee}"
+    return f"group:{task.candidate_groups[0]}" if task.candidate_groups else "group:"
+
+
+def _task_facts(engine, rows: list[TaskView]) -> dict[str, _Facts]:
+    """Per task: the candidate id (from its data) and, for a cadence follow-up, its stage and due time."""
+    if not rows:
+        return {}
+    by_id = {t.id: t for t in rows}
+    with engine.db.reading() as s:
+        found = s.execute(select(HumanTask.id, HumanTask.data, ProcessInstance.definition_id)
+                          .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                          .where(HumanTask.id.in_(list(by_id)))).all()
+        definitions = {d: engine.specs.get(s, d) for d in {r.definition_id for r in found}}
+        stages = {}
+        for task_id, _, definition_id in found:
+            stage = definitions[definition_id].vocabulary.stage_of_task(by_id[task_id].element_id)
+            if stage is not None:
+                stages[task_id] = stage
+        firings: dict[tuple[str, str], list] = {}
+        if stages:
+            for instance_id, element_id, due_at, fired_at in s.execute(
+                    select(TimerFiring.instance_id, TimerFiring.element_id, TimerFiring.due_at, TimerFiring.fired_at)
+                    .where(TimerFiring.instance_id.in_({by_id[t].instance_id for t in stages}),
+                           TimerFiring.element_id.in_({st.timer for st in stages.values()}))
+                    .order_by(TimerFiring.fired_at, TimerFiring.id)):
+                firings.setdefault((instance_id, element_id), []).append((due_at, fired_at))
+    out = {}
+    for task_id, data, definition_id in found:
+        data = data if isinstance(data, dict) else {}
+        task, stage = by_id[task_id], stages.get(task_id)
+        due = None
+        if stage is not None:
+            before = [d for d, fired in firings.get((task.instance_id, stage.timer), []) if fired <= task.created_at]
+            due = before[-1] if before else (_timer_date(engine, definitions[definition_id], stage.timer, data)
+                                             or task.created_at)
+        candidate = data.get("candidate_id")
+        out[task_id] = _Facts(None if candidate is None else str(candidate), stage.key if stage else None, due)
+    return out
+
+
+def _timer_date(engine, definition, timer_id: str, data: dict) -> datetime | None:
+    """The due time of a date timer the engine passed without firing it (it was due when reached),
+    evaluated on the follow-up's data as the engine evaluated it then; None for a duration timer."""
+    for spec in (definition.spec, *definition.subprocess_specs.values()):
+        task_spec = next((t for t in spec.task_specs.values() if getattr(t, "bpmn_id", None) == timer_id), None)
+        if task_spec is not None:
+            break
+    else:
+        return None
+    event = getattr(task_spec, "event_definition", None)
+    if type(event).__name__ != "TimeDateEventDefinition":
+        return None
+    try:
+        value = engine.runtime.script_engine.environment.evaluate(event.expression, dict(data))
+        due = datetime.fromisoformat(str(value))
+    except Exception:  # noqa: BLE001 - a date the data no longer gives: fall back to the task's creation
+        return None
+    return due.astimezone(timezone.utc) if due.tzinfo else None
+
+
+def _candidate_names(engine, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    with engine.db.reading() as s:
+        return {cid: name for cid, name in s.execute(
+            select(Candidate.id, Candidate.name).where(Candidate.id.in_(sorted(ids)))) if name}
+
+
+# ---------------------------------------------------------------- diagrams
+def diagram(engine, process_key: str, version: int | None = None) -> Diagram:
+    """The BPMN files (XML with DI) of a deployed version: the process's own, then those it calls."""
+    with engine.db.reading() as s:
+        q = select(ProcessDefinition.version, ProcessDefinition.files_json) \
+            .where(ProcessDefinition.process_key == process_key)
+        if version is not None:
+            q = q.where(ProcessDefinition.version == version)
+        row = s.execute(q.order_by(ProcessDefinition.version.desc()).limit(1)).first()
+    if row is None:
+        what = f" version {version}" if version is not None else ""
+        raise NotFound(f"no deployed process definition {process_key}{what}")
+    return Diagram(process_key, row.version, _diagram_files(process_key, json.loads(row.files_json)))
+
+
+def _process_ids(xml: str) -> tuple[list[str], list[str]]:
+    """(process ids defined, process ids called) in one BPMN file."""
+    try:
+        root = etree.fromstring(xml.encode("utf-8"), _XML_PARSER)
+    except etree.XMLSyntaxError:
+        return [], []
+    defined = [p.get("id") for p in root.iter("{*}process") if p.get("id")]
+    called = [c.get("calledElement") for c in root.iter("{*}callActivity") if c.get("calledElement")]
+    return defined, called
+
+
+def _diagram_files(process_key: str, files: dict[str, str]) -> list[DiagramFile]:
+    bpmn = {path: text for path, text in files.items() if path.endswith(".bpmn")}
+    parsed = {path: _process_ids(text) for path, text in bpmn.items()}
+    owner = {pid: path for path, (defined, _) in parsed.items() for pid in defined}
+    ordered, todo = [], [process_key]
+    while todo:
+        path = owner.get(todo.pop(0))
+        if path is None or path in ordered:
+            continue
+        ordered.append(path)
+        todo.extend(parsed[path][1])
+    return [DiagramFile(p, parsed[p][0], bpmn[p]) for p in ordered]
+
+
+# ---------------------------------------------------------------- what waits where
+def _utc(value):
+    """min() over a column comes back without the column type (naive on SQLite): make it UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def waiting_counts(engine, process_key: str) -> WaitingCounts:
+    """How many active cases of this process wait at each element (all versions; called processes included)."""
+    now = engine.clock.now()
+    active = (ProcessInstance.process_key == process_key) & ProcessInstance.status.in_(ACTIVE)
+    counts: dict[str, ElementCount] = {}
+
+    def entry(element_id) -> ElementCount:
+        return counts.setdefault(element_id, ElementCount(element_id))
+
+    with engine.db.reading() as s:
+        instances = s.scalar(select(func.count()).select_from(ProcessInstance).where(active))
+        for element_id, n in s.execute(
+                select(HumanTask.element_id, func.count()).join(
+                    ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                .where(active, HumanTask.status == "ready").group_by(HumanTask.element_id)):
+            entry(element_id).tasks = n
+        for element_id, n, first, late in s.execute(
+                select(WaitingTimer.element_id, func.count(), func.min(WaitingTimer.due_at),
+                       func.count().filter(WaitingTimer.due_at < now))
+                .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
+                .where(active).group_by(WaitingTimer.element_id)):
+            e = entry(element_id)
+            e.timers, e.overdue, e.next_due_at = n, late, _utc(first)
+        for element_id, n in s.execute(
+                select(MessageSubscription.element_id, func.count())
+                .join(ProcessInstance, ProcessInstance.id == MessageSubscription.instance_id)
+                .where(active).group_by(MessageSubscription.element_id)):
+            entry(element_id).messages = n
+    return WaitingCounts(process_key, now, instances, sorted(counts.values(), key=lambda e: e.element_id))
