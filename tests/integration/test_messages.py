@@ -46,7 +46,7 @@ def test_message_goes_only_to_the_correlated_instance(deployed, clock):
 
 def test_early_message_is_buffered_and_delivered_when_the_instance_waits(deployed, clock, db):
     # The case exists (its business key is the candidate) but does not wait for the reply yet;
-    # a message for a candidate nobody knows is refused (tests/api/test_api_messages_rules.py).
+    # a message for a candidate nobody knows is refused (tests/http/test_messages_rules.py).
     started = _start(deployed, "cand-early")
     delivery = deployed.deliver_message("candidate_replied", {"candidate_id": "cand-early"},
                                         {"text": "early"}, actor="ats", ttl=timedelta(days=60))

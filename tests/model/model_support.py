@@ -41,10 +41,10 @@ USERS = {name: PEOPLE[name] for name in (ADMIN, OWNER, HR, HRBP, MANAGER, OTHER_
 
 # ------------------------------------------------------------------ known defects
 # Items of issues 12/13 being fixed while this suite was written. The stateful suite leaves out
-# the one check or rule each entry names (look for `known(...)`); tests/model/test_model_regressions.py
+# the one check or rule each entry names (look for `known(...)`); tests/model/test_regressions.py
 # holds the shrunk example of each as an xfail(strict=True) test. When a fix lands its regression
 # test XPASSes and fails: remove the xfail there and the entry here, and the model checks it again.
-KNOWN_DEFECTS: dict[str, str] = {}   # M1 and M2 fixed in 12d4fe6 (tests/archive/test_archive_paths_meet.py)
+KNOWN_DEFECTS: dict[str, str] = {}   # M1 and M2 fixed in 12d4fe6 (tests/archive/test_paths_meet.py)
 
 
 def known(item: str) -> bool:

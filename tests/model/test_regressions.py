@@ -1,4 +1,4 @@
-"""Shrunk examples of what the model-based suite (test_model_recall.py) found, as plain tests.
+"""Shrunk examples of what the model-based suite (test_recall.py) found, as plain tests.
 
 Each runs against a real `recall serve` (one per database for the module, simulated clock, the
 real workflows/). A defect still open when it was written is xfail(strict=True) with the issue
