@@ -4,7 +4,8 @@ import { callActivities, drawDiagram, elementIds, elementNames, nameOf } from ".
 import { append, clear, formatDateTime, formatDuration, h, localDate, time, uid } from "./dom.js";
 import { SchemaForm } from "./form.js";
 import {
-  CHANNELS, CONSENT_SCOPES, HISTORY_KINDS, MESSAGES, REASONS, STATUSES, label, lang, pick, setLang, t,
+  CHANNELS, CONSENT_SCOPES, HISTORY_KINDS, MESSAGES, REASONS, STAGE_TASKS, STATUSES, label, lang, pick, setLang,
+  setVocabulary, t,
 } from "./i18n.js";
 
 const BASE = document.documentElement.dataset.base || "/app/";
@@ -163,6 +164,11 @@ async function render({ keepFocus } = {}) {
     }
   }
   if (!state.features && state.me) state.features = await apiFeatures();
+  if (!state.vocabulary && state.me) {
+    // reasons, stages and their labels as deployed (none yet: an empty vocabulary)
+    state.vocabulary = await get("/vocabulary").catch(() => ({ decline_reasons: [], stages: [] }));
+    setVocabulary(state.vocabulary);
+  }
   if (seq !== renderSeq) return undefined;
   renderChrome();
   const main = clear(document.getElementById("main"));
@@ -248,7 +254,7 @@ function messagesFromHistory(items) {
   const out = [];
   for (const e of items) {
     const data = (e.details && e.details.data) || {};
-    if (e.kind === "task_completed" && (e.element_id || "").startsWith("follow_up_") && data.message_sent && data.outcome !== "skipped") {
+    if (e.kind === "task_completed" && (e.element_id || "") in STAGE_TASKS && data.message_sent && data.outcome !== "skipped") {
       out.push({ at: e.at, direction: "sent", element_id: e.element_id, channel: data.channel, text: data.message_sent });
     } else if (e.kind === "message_delivered" && e.details && e.details.name === "candidate_replied") {
       const payload = e.details.payload || {};
@@ -404,7 +410,7 @@ async function taskPage(body, ctx, taskId) {
     body.querySelector(".task-meta").append(claim);
   }
 
-  const isFollowUp = task.element_id.startsWith("follow_up_") || "suggested_message" in data;
+  const isFollowUp = task.element_id in STAGE_TASKS || "suggested_message" in data;
   const layout = h("div", { class: `task-layout${isFollowUp ? " context-first" : ""}` });
   const formSection = h("section", { class: "task-form", "aria-labelledby": "task-title" });
   const form = new SchemaForm(schema, ui, data, { idPrefix: "fld" });
@@ -469,7 +475,7 @@ async function taskPage(body, ctx, taskId) {
 
 async function taskContext(aside, task, form, candidateDd) {
   const data = task.data || {};
-  const isFollowUp = task.element_id.startsWith("follow_up_") || "suggested_message" in data;
+  const isFollowUp = task.element_id in STAGE_TASKS || "suggested_message" in data;
   const c = await candidate(data.candidate_id);
   if (candidateDd) clear(candidateDd).append(candidateLink(data.candidate_id, c));
 
@@ -724,13 +730,14 @@ const CANDIDATE_FORM = {
     role_applied: { type: "string", title: "应聘岗位 / Role applied for" },
   },
 };
-const DECLINE_FORM = {
+// Built when shown: the reasons are the deployed vocabulary's (not known at import).
+const declineSchema = () => ({
   type: "object",
   required: ["reason", "decline_date"],
   properties: {
     reason: { type: "string", title: "未到岗原因 / Decline reason", enum: Object.keys(REASONS) },
     detail: { type: "string", title: "原因说明 / Details", description: "候选人的原话或具体情况。 / In the candidate's words." },
-    decline_date: { type: "string", format: "date", title: "未到岗日期 / Decline date", description: "30/90/180 天的跟进从这一天算起。 / The 30/90/180-day follow-ups count from this day." },
+    decline_date: { type: "string", format: "date", title: "未到岗日期 / Decline date", description: "各阶段的跟进从这一天算起。 / Every follow-up of the cadence counts from this day." },
     role: { type: "string", title: "岗位 / Role" },
     hiring_manager: { type: "string", title: "用人经理 / Hiring manager" },
     needs: { type: "array", title: "核心需求 / Needs", items: { type: "string" } },
@@ -746,15 +753,15 @@ const DECLINE_FORM = {
     },
     lang: { type: "string", title: "消息语言 / Message language", enum: ["zh", "en"] },
   },
-};
-const DECLINE_UI = {
+});
+const declineUiSchema = () => ({
   reason: { "ui:enumNames": Object.values(REASONS).map(([zh, en]) => `${zh} / ${en}`) },
   detail: { "ui:widget": "textarea", "ui:options": { rows: 3 } },
   needs: { items: { "ui:placeholder": "例如:希望有弹性工作制 / e.g. wants flexible hours" } },
   open_questions: { items: { "ui:placeholder": "例如:晋升路径是什么? / e.g. what is the promotion path?" } },
   consent: { scope: { "ui:enumNames": Object.values(CONSENT_SCOPES).map(([zh, en]) => `${zh} / ${en}`) } },
   lang: { "ui:widget": "radio", "ui:enumNames": ["中文 / Chinese", "英文 / English"], "ui:options": { inline: true } },
-};
+});
 
 async function newDeclinePage(body, ctx) {
   body.append(heading(t("new_decline_title")), h("p", { class: "lead" }, t("new_decline_intro")));
@@ -768,7 +775,7 @@ async function newDeclinePage(body, ctx) {
   const idempotencyKey = `web-decline-${window.crypto && crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`}`;
   const candidateForm = new SchemaForm(CANDIDATE_FORM, {}, {}, { idPrefix: "cand" });
   const today = localDate(state.me && state.me.now);
-  const declineForm = new SchemaForm(DECLINE_FORM, DECLINE_UI, { decline_date: today, lang: lang() === "en" ? "en" : "zh", consent: { granted: false } }, { idPrefix: "dec" });
+  const declineForm = new SchemaForm(declineSchema(), declineUiSchema(), { decline_date: today, lang: lang() === "en" ? "en" : "zh", consent: { granted: false } }, { idPrefix: "dec" });
 
   // candidate: pick an existing one or enter a new one
   const chosenBox = h("div", { class: "chosen", "aria-live": "polite" });

@@ -241,13 +241,22 @@ const STRINGS = {
   err_pattern: ["格式不正确", "Wrong format"],
 };
 
-// Decline reasons (the contract of archive_decline's form) and the other enums the
-// workspace shows outside a task form.
-export const REASONS = {
-  salary: ["薪资", "Salary"], counter_offer: ["原公司挽留", "Counter-offer"], team: ["团队氛围", "Team"],
-  career_path: ["发展路径", "Career path"], role_clarity: ["岗位不清晰", "Role clarity"], commute: ["通勤", "Commute"],
-  family: ["家庭原因", "Family"], location: ["工作地点", "Location"], other: ["其他", "Other"],
-};
+// Decline reasons and follow-up stages are the deployed bundle's (GET /vocabulary, declared in
+// workflows/vocabulary.json): filled by setVocabulary when the app starts, never listed here.
+export const REASONS = {};
+export const STAGES = {};
+export const STAGE_TASKS = {};     // follow-up task element id -> stage key
+
+export function setVocabulary(words) {
+  for (const map of [REASONS, STAGES, STAGE_TASKS]) for (const key of Object.keys(map)) delete map[key];
+  for (const r of (words && words.decline_reasons) || []) REASONS[r.key] = [r.zh, r.en];
+  for (const s of (words && words.stages) || []) {
+    STAGES[s.key] = [s.zh, s.en];
+    STAGE_TASKS[s.task] = s.key;
+  }
+}
+
+// The other enums the workspace shows outside a task form.
 export const CONSENT_SCOPES = {
   same_role: ["仅同一岗位", "Same role only"], similar_roles: ["相似岗位", "Similar roles"], any_role: ["所有岗位", "Any role"],
 };
