@@ -98,7 +98,7 @@ def test_erasure_removes_the_person_everywhere_and_keeps_the_counts(archive, rec
     with pytest.raises(NotFound):
         archive.get_candidate(person.id, viewer=Viewer(HR, "hr"))
     assert person.id not in {c.id for c in archive.search(SearchFilters()).items}
-    with recall.db.reading() as s:
+    with recall.db.read_transaction() as s:
         manager_task = s.scalars(select(HumanTask).where(HumanTask.element_id == "manager_contact_candidate")).one()
         kinds = [e.kind for e in s.scalars(select(AuditEvent).where(AuditEvent.kind.in_(("candidate_erased",))))]
     assert manager_task.status == "cancelled" and kinds == ["candidate_erased"]
@@ -164,7 +164,7 @@ def test_consent_answers_renewal_lapse_and_retention(archive, recall):
     assert archive.run_jobs().anonymised == 1
     with pytest.raises(NotFound):
         archive.get_candidate(lapsing.id, viewer=Viewer(HR, "hr"))
-    with recall.db.reading() as s:
+    with recall.db.read_transaction() as s:
         anonymised = s.scalars(select(AuditEvent).where(AuditEvent.kind == "candidate_anonymised")).one()
     assert anonymised.details["candidate_id"] == lapsing.id and anonymised.actor == "worker:retention"
     assert "到期乙QX" not in _database_text(recall.db)
@@ -179,15 +179,17 @@ def test_withdrawing_consent_ends_the_running_cases_at_once(archive, recall):
     assert [h.details["reason"] for h in recall.history(case) if h.kind == "instance_cancelled"] == ["consent_withdrawn"]
 
 
-def test_the_worker_runs_the_privacy_jobs(archive, recall, monkeypatch):
+def test_the_worker_runs_the_privacy_jobs(archive, recall):
+    from engine.archive.jobs import archive_jobs
+    from engine.config import Settings
     from engine.worker import Worker
 
     candidate, case = _consenting(archive, recall, "工人丁QX", days=10)
     wait(recall, days=11)
-    monkeypatch.setenv("RECALL_PRIVACY_JOB_SECONDS", "0")
-    Worker(recall, poll_seconds=0.01).run_once()                # applies the consent answer, then the lapse
-    Worker(recall, poll_seconds=0.01).run_once()
+    worker = Worker(recall, poll_seconds=0.01, jobs=archive_jobs(Settings(privacy_job_seconds=0)))
+    worker.run_once()                # applies the consent answer, then the lapse
+    worker.run_once()
     assert recall.get_instance(case).status == "cancelled"
-    with recall.db.reading() as s:
+    with recall.db.read_transaction() as s:
         lapsed = s.scalars(select(AuditEvent).where(AuditEvent.kind == "consent_lapsed")).one()
     assert lapsed.details == {"candidate_id": candidate.id, "reason": "consent_expired", "cases_cancelled": [case]}

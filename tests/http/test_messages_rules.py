@@ -106,7 +106,7 @@ def test_a_buffered_message_id_is_remembered_too(api):
     assert first.status_code == 202 and first.get_json()["buffered_id"]
     again = as_user(ATS).post("/messages", json=_reply(candidate, message_id="m-early"))
     assert (again.status_code, again.get_json()) == (202, first.get_json())
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         assert s.scalar(select(func.count()).select_from(BufferedMessage)) == 1
         assert s.scalar(select(func.count()).select_from(ReceivedMessage)) == 1
 
@@ -117,7 +117,7 @@ def test_a_name_no_deployed_process_catches_is_422_naming_name(api):
     candidate, _ = _case(engine, archive)
     body = _problem(as_user(ATS).post("/messages", json={**_reply(candidate), "name": "candidate_repiled"}), 422)
     assert _fields(body) == ["name"] and "candidate_replied" in body["errors"][0]["message"]
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         assert s.scalar(select(func.count()).select_from(BufferedMessage)) == 0
 
 
@@ -126,7 +126,7 @@ def test_an_unknown_candidate_is_refused_not_buffered(api):
     body = _problem(as_user(ATS).post("/messages", json=_reply("c-nobody")), 422)
     assert _fields(body) == ["correlation.candidate_id"]
     assert _problem(as_user(ATS).post("/messages", json=_reply("c-nobody", mode="deliver_or_fail")), 404)
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         assert s.scalar(select(func.count()).select_from(BufferedMessage)) == 0
 
 
@@ -184,7 +184,7 @@ def test_an_expired_buffered_message_is_audited_and_counted(api):
     report = as_user("root").post("/testing/clock", json={"advance": "P8D"}).get_json()
     assert report["messages_expired"] == 1
     assert engine.metrics.messages_expired.value(name="candidate_replied") == before + 1
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         event = s.scalars(select(AuditEvent).where(AuditEvent.kind == "message_expired")).one()
     assert event.instance_id is None and event.details["name"] == "candidate_replied"
     assert event.details["sent_by"] == ATS

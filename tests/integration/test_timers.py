@@ -21,12 +21,12 @@ def waiting(engine):
 
 def test_p30d_timer_due_time_is_in_the_timer_table(waiting, engine, db, clock):
     assert waiting.status == "waiting"
-    with db.reading() as s:
+    with db.read_transaction() as s:
         rows = s.scalars(select(WaitingTimer)).all()
     assert [(r.instance_id, r.element_id, r.due_at) for r in rows] == [
         (waiting.id, "wait_day_30", clock.now() + timedelta(days=30))]
     # The worker's query reads only that table (no instance is deserialized).
-    with db.reading() as s:
+    with db.read_transaction() as s:
         assert due_timers(s, clock.now(), 10) == []
         assert [t.element_id for t in due_timers(s, clock.now() + timedelta(days=30, seconds=1), 10)] == ["wait_day_30"]
 
@@ -39,7 +39,7 @@ def test_timer_fires_exactly_once_when_the_clock_passes_it(waiting, engine, db, 
     assert engine.fire_due_timers().fired == 0
     clock.advance(timedelta(days=1))
     assert engine.fire_due_timers().fired == 0           # the 2-day reminder is not due yet
-    with db.reading() as s:
+    with db.read_transaction() as s:
         firings = s.scalars(select(TimerFiring)).all()
     assert [(f.element_id, f.instance_id) for f in firings] == [("wait_day_30", waiting.id)]
     inst = engine.get_instance(waiting.id)
@@ -79,14 +79,13 @@ def test_a_timer_fires_at_exactly_its_due_time(waiting, engine, db, clock):
     clock.set(due)
     assert engine.fire_due_timers().fired == 1
     assert engine.fire_due_timers().fired == 0
-    with db.reading() as s:
+    with db.read_transaction() as s:
         assert len(s.scalars(select(TimerFiring)).all()) == 1
 
 
 # ---------- claims, failures, backoff, incidents ----------
 from sqlalchemy import update  # noqa: E402
 
-from engine import faults  # noqa: E402
 from engine.models import ProcessInstance  # noqa: E402
 from engine.status import collect  # noqa: E402
 from engine.timers import NotFired, RetryPolicy, fire_due, fire_one  # noqa: E402
@@ -94,12 +93,12 @@ from engine.timers import NotFired, RetryPolicy, fire_due, fire_one  # noqa: E40
 
 def _due_now(engine, clock):
     clock.advance(timedelta(days=30, seconds=1))
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         return due_timers(s, clock.now(), 10)
 
 
 def _firings(db):
-    with db.reading() as s:
+    with db.read_transaction() as s:
         return s.scalars(select(TimerFiring)).all()
 
 
@@ -107,15 +106,15 @@ def test_a_claim_that_went_stale_applies_nothing_and_the_timer_fires_once_later(
     [claimed] = _due_now(engine, clock)
     assert claimed.version == 2
     # Someone changes the instance between the claim and the firing.
-    with db.transaction() as s:
+    with db.write_transaction() as s:
         s.execute(update(ProcessInstance).where(ProcessInstance.id == waiting.id)
                   .values(version=ProcessInstance.version + 1))
-    with db.transaction() as s:
+    with db.write_transaction() as s:
         assert fire_one(engine.runtime, s, claimed, worker="slow", lock=db.dialect == "postgresql") is NotFired.STALE
     assert _firings(db) == [] and engine.get_instance(waiting.id).ready_tasks == []
     report = engine.fire_due_timers(worker="next")
     assert (report.fired, report.stale) == (1, 0)
-    with db.transaction() as s:      # the old claim again: the row it names is gone
+    with db.write_transaction() as s:      # the old claim again: the row it names is gone
         assert fire_one(engine.runtime, s, claimed, worker="slow", lock=db.dialect == "postgresql") is NotFired.SKIPPED
     assert [(f.element_id, f.worker) for f in _firings(db)] == [("wait_day_30", "next")]
 
@@ -143,7 +142,7 @@ def test_a_stale_claim_is_counted_and_claimed_afresh(waiting, engine, db, clock,
 def test_a_failing_firing_is_retried_with_backoff_then_becomes_an_incident(waiting, engine, db, clock):
     policy = RetryPolicy(max_attempts=3, base_seconds=60, max_seconds=3600)
     clock.advance(timedelta(days=30, seconds=1))
-    with faults.injected("timer_fire"):
+    with engine.faults.injected("timer_fire"):
         first = fire_due(engine.runtime, db, limit=10, worker="w", policy=policy)
         assert (first.fired, first.failed, first.incidents) == (0, 1, 0)
         [timer] = engine.get_instance(waiting.id).waiting_timers
@@ -176,7 +175,7 @@ def test_a_failing_firing_is_retried_with_backoff_then_becomes_an_incident(waiti
 def test_a_transient_failure_recovers_on_the_next_attempt_and_fires_once(waiting, engine, db, clock):
     policy = RetryPolicy(max_attempts=3, base_seconds=5)
     clock.advance(timedelta(days=30, seconds=1))
-    with faults.injected("timer_fire", times=1):
+    with engine.faults.injected("timer_fire", times=1):
         assert fire_due(engine.runtime, db, limit=10, worker="w", policy=policy).failed == 1
     assert collect(engine)["timers_retrying"] == 1
     clock.advance(timedelta(seconds=6))
@@ -199,32 +198,33 @@ def test_one_failing_timer_does_not_hold_up_the_others(engine, db, clock):
                                         {"decision": "yes", "reason": "salary", "manager": "m"}, actor="hr").id)
         clock.advance(timedelta(seconds=1))
     clock.advance(timedelta(days=30))
-    with faults.injected("timer_fire", times=1):        # the oldest one fails
+    with engine.faults.injected("timer_fire", times=1):        # the oldest one fails
         report = engine.fire_due_timers()
     assert (report.fired, report.failed) == (2, 1)
     assert [engine.get_instance(i).status for i in ids] == ["waiting", "running", "running"]
 
 
-def test_the_retry_policy_reads_its_environment():
-    policy = RetryPolicy.from_env({"RECALL_TIMER_MAX_ATTEMPTS": "7", "RECALL_TIMER_RETRY_SECONDS": "2",
-                                   "RECALL_TIMER_RETRY_MAX_SECONDS": "10"})
+def test_the_retry_policy_comes_from_the_settings():
+    from engine.config import Settings
+    policy = RetryPolicy.from_settings(Settings.from_env(
+        {"RECALL_TIMER_MAX_ATTEMPTS": "7", "RECALL_TIMER_RETRY_SECONDS": "2", "RECALL_TIMER_RETRY_MAX_SECONDS": "10"}))
     assert policy.max_attempts == 7
     assert [policy.delay(n).total_seconds() for n in (1, 2, 3, 4, 5)] == [2, 4, 8, 10, 10]
-    assert RetryPolicy.from_env({}) == RetryPolicy()
-    with pytest.raises(ValueError, match="RECALL_TIMER_MAX_ATTEMPTS"):
-        RetryPolicy.from_env({"RECALL_TIMER_MAX_ATTEMPTS": "many"})
+    assert RetryPolicy.from_settings(Settings()) == RetryPolicy()
+    with pytest.raises(ValueError, match="RECALL_TIMER_MAX_ATTEMPTS='many': expected an integer >= 1"):
+        Settings.from_env({"RECALL_TIMER_MAX_ATTEMPTS": "many"})
 
 
 def test_a_fault_before_the_commit_leaves_the_instance_as_it_was(waiting, engine, db, clock):
     clock.advance(timedelta(days=30, seconds=1))
     before = engine.get_instance(waiting.id)
-    with faults.injected("before_commit", times=1):
+    with engine.faults.injected("before_commit", times=1):
         report = engine.fire_due_timers()
     assert (report.fired, report.failed) == (0, 1)
     after = engine.get_instance(waiting.id)
     assert (after.row_version, after.status, after.ready_tasks) == (before.row_version, "waiting", [])
     assert _firings(db) == []
-    with db.reading() as s:
+    with db.read_transaction() as s:
         assert s.scalar(select(WaitingTimer.attempts)) == 1
     clock.advance(timedelta(seconds=11))              # the default first retry delay
     assert engine.fire_due_timers().fired == 1
@@ -252,7 +252,7 @@ def test_database_clock_follows_the_server_not_the_machine(db):
 def test_a_worker_with_a_clock_ten_minutes_ahead_fires_nothing_early_on_postgresql(database_url, db):
     from datetime import datetime, timezone
 
-    from engine.clock import SimulatedClock, SystemClock
+    from engine.clock import DatabaseClock, SimulatedClock, SystemClock
     from engine.service import RecallEngine
     from engine.worker import Worker
 
@@ -264,10 +264,12 @@ def test_a_worker_with_a_clock_ten_minutes_ahead_fires_nothing_early_on_postgres
     inst = setup.start_instance("approval", variables={"candidate_id": "c-early"})
     setup.complete_task(inst.ready_tasks[0].id, {"decision": "yes", "reason": "salary", "manager": "m"},
                         actor="hr")                      # due in 5 minutes, real time
-    ahead = RecallEngine(db, clock=SystemClock(skew=timedelta(minutes=10)))
+    skewed = SystemClock(skew=timedelta(minutes=10))
     # Without the database's time this machine would fire it now (the check the fix is for).
-    with db.reading() as s:
-        assert len(due_timers(s, ahead.clock.now(), 10)) == 1
+    with db.read_transaction() as s:
+        assert len(due_timers(s, skewed.now(), 10)) == 1
+    # As `recall worker` makes it (from_settings(database_time=True)): its clock follows the server's.
+    ahead = RecallEngine(db, clock=DatabaseClock.around(db, skewed))
     worker = Worker(ahead, poll_seconds=0.1, batch_size=10, name="ahead")
     assert worker.run_once() == 0
     assert abs(ahead.clock.now() - datetime.now(timezone.utc)) < timedelta(seconds=5)
@@ -309,7 +311,7 @@ def test_a_timer_that_fires_while_the_engine_steps_run_is_run_in_the_same_change
 
     engine.deploy([ENGINE_BUNDLE])
     inst = engine.start_instance("approval", variables={"candidate_id": "c-1"})
-    with db.transaction() as s:
+    with db.write_transaction() as s:
         loaded = engine.runtime.load(s, inst.id)
         task = loaded.workflow.get_task_from_id(__import__("uuid").UUID(inst.ready_tasks[0].id))
 

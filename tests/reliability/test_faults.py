@@ -28,7 +28,7 @@ REVIEW = {"decision": "yes", "reason": "salary", "manager": "mgr"}
 
 def snapshot(db, *, timer_rows: bool = True) -> dict:
     """Everything a change could touch, comparable with ==."""
-    with db.reading() as s:
+    with db.read_transaction() as s:
         shot = {
             "instances": sorted((r.id, r.version, r.status, r.end_event, str(r.error),
                                  hashlib.sha256(r.state).hexdigest())
