@@ -86,7 +86,7 @@ QUERIES = [
 
 def populate(db: Database, n: int, definition_id: int, seed: int = 7) -> None:
     rng = random.Random(seed)
-    with db.transaction() as s:
+    with db.write_transaction() as s:
         s.execute(text("DELETE FROM waiting_timers"))
     done = 0
     while done < n:
@@ -128,7 +128,7 @@ def populate(db: Database, n: int, definition_id: int, seed: int = 7) -> None:
                 timers.append(dict(instance_id=iid, task_id=str(uuid.UUID(int=rng.getrandbits(128))),
                                    element_id=rng.choice(FOLLOW_UP_TIMERS),
                                    due_at=NOW + timedelta(days=rng.uniform(0, 180)), attempts=0))
-        with db.transaction() as s:
+        with db.write_transaction() as s:
             s.execute(insert(Candidate), candidates)
             s.execute(insert(CandidateTag), tags)
             s.execute(insert(CandidateDecline), declines)
@@ -172,7 +172,7 @@ def run_database(label: str, url: str, n: int, runs: int) -> dict:
     upgrade(db)
     engine = RecallEngine(db, clock=SimulatedClock(NOW))
     engine.deploy([ROOT / "workflows"], actor="bench")
-    with db.reading() as s:
+    with db.read_transaction() as s:
         definition_id = s.scalar(select(ProcessDefinition.id).where(ProcessDefinition.process_key == "offer_recall"))
     start = time.perf_counter()
     populate(db, n, definition_id)

@@ -49,7 +49,7 @@ SPIFF = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
 
 
 def sizes(engine: RecallEngine, instance_id: str) -> dict:
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         stored = len(s.scalar(select(ProcessInstance.state).where(ProcessInstance.id == instance_id)))
         wf = engine.runtime.load(s, instance_id).workflow
     full = SPIFF.serialize_json(wf).encode()
@@ -84,7 +84,7 @@ def run_case(workflows: Path, db_url: str, check_ins: int) -> tuple[list[tuple[s
         rows.append((label, sizes(engine, view.id)))
     final = engine.get_instance(view.id)
     assert (final.status, final.end_event) == ("completed", "end_retained"), final
-    with db.reading() as s:
+    with db.read_transaction() as s:
         audit = s.execute(select(func.count(), func.sum(func.length(AuditEvent.details.cast(Text))))
                           .where(AuditEvent.instance_id == view.id)).one()
     db.dispose()

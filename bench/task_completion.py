@@ -41,7 +41,7 @@ def measure(url: str, n: int) -> dict:
         started = time.perf_counter()
         engine.complete_task(task_id, {"decision": "yes", "reason": "salary", "manager": "wang"}, actor="hr")
         timings.append((time.perf_counter() - started) * 1000)
-    with db.reading() as s:
+    with db.read_transaction() as s:
         stored = [len(s.get(ProcessInstance, i.id).state) for i in instances[:20]]
         loaded = engine.runtime.load(s, instances[0].id)
     full = engine.serializer.full_size(loaded.workflow)

@@ -61,7 +61,7 @@ def prepare(url: str, filler: int, count: int, rate: float, window_end: datetime
     table = TimerTable(url)
     table.fire_at = window_end + timedelta(hours=1)         # filler falls due a day after that, and later
     table.add_filler(filler)
-    with table.db.reading() as s:
+    with table.db.read_transaction() as s:
         template = dict(s.execute(select(ProcessInstance.__table__)
                                   .where(ProcessInstance.id == table.template)).mappings().one())
     old = table.due_at.isoformat()
@@ -75,7 +75,7 @@ def prepare(url: str, filler: int, count: int, rate: float, window_end: datetime
                      "state": _rewrite_due(template["state"], old, due.isoformat())})
         timers.append({"instance_id": instance_id, "task_id": table.task_id, "element_id": table.element_id,
                        "due_at": due, "attempts": 0})
-    with table.db.transaction() as s:
+    with table.db.write_transaction() as s:
         for at in range(0, count, 500):
             s.execute(insert(ProcessInstance.__table__), rows[at:at + 500])
             s.execute(insert(WaitingTimer.__table__), timers[at:at + 500])
@@ -95,7 +95,7 @@ def run(url: str, label: str, *, filler: int, rate: float, minutes: float, worke
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
         deadline = (first + window - datetime.now(timezone.utc)).total_seconds() + 120
         while True:
-            with table.db.reading() as s:
+            with table.db.read_transaction() as s:
                 fired = s.scalar(select(func.count()).select_from(TimerFiring))
             if fired >= count or time.monotonic() - started > deadline:
                 break
@@ -105,7 +105,7 @@ def run(url: str, label: str, *, filler: int, rate: float, minutes: float, worke
             proc.send_signal(signal.SIGTERM)
         for proc in procs:
             proc.wait(timeout=60)
-    with table.db.reading() as s:
+    with table.db.read_transaction() as s:
         late = sorted((f - d).total_seconds() for f, d in s.execute(select(TimerFiring.fired_at, TimerFiring.due_at)))
         waiting = s.scalar(select(func.count()).select_from(WaitingTimer))
     table.close()

@@ -89,7 +89,7 @@ class TimerTable:
         self.engine.deploy([BUNDLE])
         view = self.engine.start_instance("bench_timer", actor="bench")
         self.template = view.id
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             timer = s.execute(select(WaitingTimer).where(WaitingTimer.instance_id == view.id)).scalar_one()
             self.task_id, self.element_id, self.due_at = timer.task_id, timer.element_id, timer.due_at
             s.execute(delete(WaitingTimer).where(WaitingTimer.instance_id == view.id))
@@ -136,7 +136,7 @@ class TimerTable:
         prefix = f"filler-{self.filler:010d}-"
         series, padded = self._series(count)
         step = SPREAD.total_seconds() / count
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             self._copy_instances(s, count, prefix, filler=True)
             s.execute(text(
                 f"INSERT INTO waiting_timers (instance_id, task_id, element_id, due_at, attempts) "
@@ -151,7 +151,7 @@ class TimerTable:
         count = count or DUE
         prefix = f"real-{self.clones:010d}-"
         series, padded = self._series(count)
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             self._copy_instances(s, count, prefix, filler=False)
             s.execute(text(
                 f"INSERT INTO waiting_timers (instance_id, task_id, element_id, due_at, attempts) "
@@ -166,12 +166,12 @@ class TimerTable:
             conn.execute(text("ANALYZE"))
 
     def waiting(self) -> int:
-        with self.db.reading() as s:
+        with self.db.read_transaction() as s:
             return s.scalar(text("SELECT count(*) FROM waiting_timers"))
 
     def plan(self) -> str:
         now = self.fire_at
-        with self.db.reading() as s:
+        with self.db.read_transaction() as s:
             query = (select(WaitingTimer.id, WaitingTimer.instance_id, WaitingTimer.task_id, WaitingTimer.element_id,
                             WaitingTimer.due_at)
                      .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
@@ -189,7 +189,7 @@ class TimerTable:
 def find_ms(table: TimerTable) -> float:
     """One call of the worker's due query, in its own read transaction; all due rows must be the clones."""
     started = time.perf_counter()
-    with table.db.reading() as s:
+    with table.db.read_transaction() as s:
         found = due_timers(s, table.fire_at, DUE)
     elapsed = (time.perf_counter() - started) * 1000
     assert len(found) == DUE and all(t.instance_id.startswith("real-") for t in found), len(found)

@@ -1,7 +1,15 @@
 """Database engine and the unit of work.
 
-Every engine operation runs inside exactly one `Database.transaction()`; nothing
-else commits. On SQLite every write transaction starts with BEGIN IMMEDIATE and a
+Every engine operation runs inside exactly one unit of work, and nothing else commits. There are
+four kinds, named for what the caller may rely on:
+
+- `write_transaction()`: reads and writes, all or nothing (BEGIN IMMEDIATE on SQLite);
+- `read_transaction()`: reads that see one snapshot, no writes (no write lock on SQLite);
+- `read_statements()`: reads, each statement seeing the latest committed data (autocommit on
+  PostgreSQL: no BEGIN/COMMIT round trips); for reads that need no common snapshot;
+- `write_statement()`: exactly one write statement, atomic by itself (autocommit on PostgreSQL).
+
+On SQLite every write transaction starts with BEGIN IMMEDIATE and a
 busy timeout, so concurrent writers queue instead of failing with
 "database is locked" half-way through. They queue in order, too: before BEGIN
 IMMEDIATE a writer takes this process's write lock and an flock on
@@ -150,36 +158,38 @@ class Database:
         ) if self.dialect == "postgresql" else None
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One unit of work: commit on success, roll back on any exception."""
+    def write_transaction(self) -> Iterator[Session]:
+        """A read-write unit of work: commit on success, roll back on any exception.
+
+        On SQLite it takes the write lock first (in turn, see SqliteWriteQueue)."""
         with self._write_queue or nullcontext():
             with self._sessions() as session:
                 with session.begin():
                     yield session
 
     @contextmanager
-    def reading(self) -> Iterator[Session]:
-        """A read-only unit of work (does not take SQLite's write lock)."""
+    def read_transaction(self) -> Iterator[Session]:
+        """A read-only unit of work whose statements share one snapshot (no SQLite write lock)."""
         with self._readonly_sessions() as session:
             with session.begin():
                 yield session
 
     @contextmanager
-    def read_committed(self) -> Iterator[Session]:
-        """A read-only unit of work whose statements need not share one snapshot: on
-        PostgreSQL it runs in autocommit (one round trip per statement, no BEGIN/COMMIT); on
-        SQLite it is `reading()`. Not for `SET LOCAL` or anything else transaction-scoped."""
+    def read_statements(self) -> Iterator[Session]:
+        """Read-only statements that need not share one snapshot: on PostgreSQL they run in
+        autocommit (one round trip per statement, no BEGIN/COMMIT); on SQLite this is
+        `read_transaction()`. Not for `SET LOCAL` or anything else transaction-scoped."""
         with self._autocommit_sessions() as session:
             with session.begin():
                 yield session
 
     @contextmanager
-    def single_statement(self) -> Iterator[Session]:
-        """A unit of work of one statement (atomic by itself): on PostgreSQL it runs in
-        autocommit, one round trip instead of three (BEGIN, the statement, COMMIT); on SQLite
-        it is `transaction()`. Only for exactly one statement: anything more is not atomic."""
+    def write_statement(self) -> Iterator[Session]:
+        """A unit of work of exactly one write statement (atomic by itself): on PostgreSQL it runs
+        in autocommit, one round trip instead of three (BEGIN, the statement, COMMIT); on SQLite
+        it is `write_transaction()`. Anything more than one statement would not be atomic."""
         if self._autocommit_writes is None:
-            with self.transaction() as session:
+            with self.write_transaction() as session:
                 yield session
             return
         with self._autocommit_writes() as session:

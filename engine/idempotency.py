@@ -93,10 +93,10 @@ class IdempotencyStore:
         now = self.now()
         if self._next_purge is None or now >= self._next_purge:
             self._next_purge = now + self.purge_every
-            with self.db.single_statement() as s:
+            with self.db.write_statement() as s:
                 s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - self.ttl)
                           .execution_options(synchronize_session=False))
-        with self.db.single_statement() as s:       # the usual case: a new key, claimed in one statement
+        with self.db.write_statement() as s:       # the usual case: a new key, claimed in one statement
             claimed = s.execute(
                 self._insert.values(scope=scope, user_name=user, key=key, request_hash=request_hash,
                                     status=IN_PROGRESS, created_at=now)
@@ -104,7 +104,7 @@ class IdempotencyStore:
                 .returning(IdempotencyRecord.id)).scalar()
         if claimed is not None:
             return Claim(claimed)
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             row = s.scalar(select(IdempotencyRecord).where(
                 IdempotencyRecord.scope == scope, IdempotencyRecord.user_name == user,
                 IdempotencyRecord.key == key).with_for_update())
@@ -130,7 +130,7 @@ class IdempotencyStore:
 
     def finish(self, claim: Claim, *, status: int, body: Any, headers: dict | None = None) -> None:
         """Record the response a retry with the same key will get."""
-        with self.db.single_statement() as s:
+        with self.db.write_statement() as s:
             s.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == claim.id)
                       .values(status=DONE, response_status=status, response_body=body,
                               response_headers=headers or {}, completed_at=self.now())
@@ -138,7 +138,7 @@ class IdempotencyStore:
 
     def release(self, claim: Claim) -> None:
         """Forget an unfinished claim so that a retry runs the request again."""
-        with self.db.single_statement() as s:
+        with self.db.write_statement() as s:
             s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == claim.id,
                                                       IdempotencyRecord.status == IN_PROGRESS)
                       .execution_options(synchronize_session=False))

@@ -166,7 +166,7 @@ def database_lines(engine) -> list[str]:
 
     now = database_now(engine)
     live = ProcessInstance.status.in_(("running", "waiting"))
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         by_status = dict(s.execute(select(ProcessInstance.status, func.count())
                                    .group_by(ProcessInstance.status)).all())
         incidents = s.scalar(select(func.count()).select_from(ProcessInstance).where(

@@ -105,7 +105,7 @@ class DeployedVocabulary:
 # ---------------------------------------------------------------- vocabulary
 def vocabulary(engine, process_key: str) -> DeployedVocabulary:
     """The vocabulary of the newest deployed version of `process_key` (NotFound if none)."""
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         row = s.execute(select(ProcessDefinition.version, ProcessDefinition.vocabulary_json)
                         .where(ProcessDefinition.process_key == process_key)
                         .order_by(ProcessDefinition.version.desc()).limit(1)).first()
@@ -170,7 +170,7 @@ def _task_facts(engine, rows: list[TaskView]) -> dict[str, _Facts]:
     if not rows:
         return {}
     by_id = {t.id: t for t in rows}
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         found = s.execute(select(HumanTask.id, HumanTask.data, ProcessInstance.definition_id)
                           .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
                           .where(HumanTask.id.in_(list(by_id)))).all()
@@ -225,7 +225,7 @@ def _timer_date(engine, definition, timer_id: str, data: dict) -> datetime | Non
 def _candidate_names(engine, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         return {cid: name for cid, name in s.execute(
             select(Candidate.id, Candidate.name).where(Candidate.id.in_(sorted(ids)))) if name}
 
@@ -233,7 +233,7 @@ def _candidate_names(engine, ids: set[str]) -> dict[str, str]:
 # ---------------------------------------------------------------- diagrams
 def diagram(engine, process_key: str, version: int | None = None) -> Diagram:
     """The BPMN files (XML with DI) of a deployed version: the process's own, then those it calls."""
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         q = select(ProcessDefinition.version, ProcessDefinition.files_json) \
             .where(ProcessDefinition.process_key == process_key)
         if version is not None:
@@ -289,7 +289,7 @@ def waiting_counts(engine, process_key: str) -> WaitingCounts:
     def entry(element_id) -> ElementCount:
         return counts.setdefault(element_id, ElementCount(element_id))
 
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         instances = s.scalar(select(func.count()).select_from(ProcessInstance).where(active))
         for element_id, n in s.execute(
                 select(HumanTask.element_id, func.count()).join(

@@ -102,7 +102,7 @@ class RecallEngine:
                ) -> list[DeployedProcess]:
         """Validate and store a new version of each changed process; raises BundleInvalid."""
         bundle = load_bundle(paths, forms_dir=forms_dir)
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             results = deploy_bundle(s, bundle, self.serializer, actor=actor, now=self.clock.now())
             for r in results:
                 if r.created:
@@ -113,35 +113,35 @@ class RecallEngine:
     def list_definitions(self, *, process_key: str | None = None, latest_only: bool = False,
                          limit: int | None = 50, offset: int = 0) -> list[DefinitionView]:
         """Deployed versions by process key, newest first; `latest_only`: each process's newest alone."""
-        with self.db.read_committed() as s:
+        with self.db.read_statements() as s:
             return definition_versions(s, process_key=process_key, latest_only=latest_only,
                                        limit=limit, offset=offset)
 
     def get_definition(self, process_key: str, version: int | None = None) -> DefinitionView:
         """One version (default: the latest) of a process."""
-        with self.db.read_committed() as s:
+        with self.db.read_statements() as s:
             return definition_version(s, process_key, version)
 
     def get_definition_detail(self, process_key: str) -> DefinitionDetail:
         """Every version of a process, newest first, and the newest's bundle and form file names."""
-        with self.db.read_committed() as s:
+        with self.db.read_statements() as s:
             return definition_detail(s, process_key)
 
     # ---------- instances ----------
     def start_instance(self, process_key: str, *, business_key: str | None = None,
                        variables: dict | None = None, actor: str = "system",
                        version: int | None = None) -> InstanceView:
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             return view_after(self.ops.start(s, process_key, variables=variables, actor=actor,
                                              business_key=business_key, version=version))
 
     def get_instance(self, instance_id: str) -> InstanceView:
-        with self.db.read_committed() as s:
+        with self.db.read_statements() as s:
             return self._read_instance(s, instance_id)
 
     def list_instances(self, *, process_key=None, status=None, business_key=None,
                        limit: int = 50, offset: int = 0) -> list[InstanceView]:
-        with self.db.read_committed() as s:
+        with self.db.read_statements() as s:
             q = _where_equal(select(ProcessInstance, ProcessDefinition.version).join(ProcessDefinition),
                              {ProcessInstance.process_key: process_key, ProcessInstance.status: status,
                               ProcessInstance.business_key: business_key})
@@ -152,19 +152,19 @@ class RecallEngine:
     def cancel_instance(self, instance_id: str, *, actor: str, reason: str = "",
                         expected_version: int | None = None) -> InstanceView:
         """Cancel a live or failed instance; InvalidState (409) if it has already ended."""
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             done = self.ops.cancel(s, instance_id, actor=actor, reason=reason, expected_version=expected_version)
             return view_after(done.change) if done.change is not None else self._read_instance(s, instance_id)
 
     def retry_instance(self, instance_id: str, *, actor: str, data: dict | None = None,
                        upgrade: bool = False, expected_version: int | None = None) -> InstanceView:
         """Re-run the failed step of an instance in `error` (see Operations.retry)."""
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             return view_after(self.ops.retry(s, instance_id, actor=actor, data=data, upgrade=upgrade,
                                              expected_version=expected_version))
 
     def history(self, instance_id: str) -> list[AuditEntry]:
-        with self.db.read_committed() as s:
+        with self.db.read_statements() as s:
             if s.get(ProcessInstance, instance_id) is None:
                 raise NotFound(f"no process instance {instance_id}")
             rows = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id)
@@ -183,7 +183,7 @@ class RecallEngine:
         shape = (filters, scoped, bool(scoped and user), bool(scoped and groups))
         params = {f"b_{name}": given[name] for name in filters}
         params.update(b_user=user, b_groups=list(groups or ()), b_limit=limit, b_offset=offset)
-        with self.db.read_committed() as s:
+        with self.db.read_statements() as s:
             rows = s.connection().execute(_task_list_statement(shape), params)
             return [task_view(r) for r in rows]
 
@@ -191,7 +191,7 @@ class RecallEngine:
         """One task with its form, prefill data and its instance's version (one query).
 
         `authorize(view)` runs before anything else is read and may raise to refuse."""
-        with self.db.read_committed() as s:
+        with self.db.read_statements() as s:
             row = s.connection().execute(_TASK_DETAIL, {"b_id": task_id}).first()
             if row is None:
                 raise NotFound(f"no task {task_id}")
@@ -207,7 +207,7 @@ class RecallEngine:
 
     def claim_task(self, task_id: str, *, user: str,
                    authorize: Callable[[TaskView], None] | None = None) -> TaskView:
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             row = s.connection().execute(_TASK_ROW, {"b_id": task_id}).first()
             if row is None:
                 raise NotFound(f"no task {task_id}")
@@ -248,7 +248,7 @@ class RecallEngine:
 
     def _complete_task(self, task_id: str, data: dict, *, actor: str, expected_version: int | None,
                        enforce_assignee: bool, authorize) -> InstanceView:
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             return view_after(self.ops.complete(s, task_id, data, actor=actor, expected_version=expected_version,
                                                 enforce_assignee=enforce_assignee, authorize=authorize))
 
@@ -262,7 +262,7 @@ class RecallEngine:
         `mode="deliver_or_fail"`: 404/409 instead of keeping it; `message_id`: a second delivery
         of the same id answers like the first; `ttl` overrides the declared buffer duration."""
         def receive():
-            with self.db.transaction() as s:
+            with self.db.write_transaction() as s:
                 return self.ops.receive_message(s, name, dict(correlation or {}), dict(payload or {}),
                                                 actor=actor, instance_id=instance_id, ttl=ttl, mode=mode,
                                                 message_id=message_id)
@@ -277,7 +277,7 @@ class RecallEngine:
         raise AssertionError("unreachable")
 
     def expire_messages(self) -> int:
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             return self.ops.expire_messages(s)
 
     def fire_due_timers(self, *, limit: int = 100, worker: str = "worker") -> TimerRoundReport:

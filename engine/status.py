@@ -26,7 +26,7 @@ def database_now(engine) -> datetime:
 
 def collect(engine, *, limit: int = 50, overdue_after: timedelta = OVERDUE_AFTER) -> dict:
     now = database_now(engine)
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         by_status = dict(s.execute(select(ProcessInstance.status, func.count())
                                    .group_by(ProcessInstance.status)).all())
         waiting = s.scalar(select(func.count()).select_from(WaitingTimer)) or 0

@@ -238,11 +238,11 @@ def fire_due(runtime, db, *, limit: int, worker: str, policy: RetryPolicy) -> Ti
         sync()
     pg = db.dialect == "postgresql"
     if pg:
-        with db.transaction() as session:
+        with db.write_transaction() as session:
             batch = lease_due_timers(session, runtime.clock.now(), limit,
                                      timedelta(seconds=policy.lease_seconds))
     else:
-        with db.reading() as session:
+        with db.read_transaction() as session:
             batch = due_timers(session, runtime.clock.now(), limit)
     report.claimed = len(batch)
     for timer in batch:
@@ -253,10 +253,10 @@ def fire_due(runtime, db, *, limit: int, worker: str, policy: RetryPolicy) -> Ti
 def _reclaim(db, timer: DueTimer, now: datetime, policy: RetryPolicy) -> DueTimer | None:
     """A fresh claim on the same timer row, if it is still due (and, on PostgreSQL, free)."""
     if db.dialect == "postgresql":
-        with db.transaction() as session:
+        with db.write_transaction() as session:
             fresh = lease_due_timers(session, now, 1, timedelta(seconds=policy.lease_seconds), only=timer)
         return fresh[0] if fresh else None
-    with db.reading() as session:
+    with db.read_transaction() as session:
         row = session.execute(
             select(WaitingTimer.due_at, WaitingTimer.attempts, ProcessInstance.version)
             .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
@@ -272,7 +272,7 @@ def _fire_claimed(runtime, db, report: TimerRoundReport, timer: DueTimer, *, wor
                   policy: RetryPolicy) -> None:
     for attempt in (1, 2):
         try:
-            with db.transaction() as session:
+            with db.write_transaction() as session:
                 outcome = fire_one(runtime, session, timer, worker=worker, lock=lock)
         except (ConflictError, IntegrityError) as exc:
             # The instance changed (or the firing was recorded) under us: its timers
@@ -353,7 +353,7 @@ def record_failure(runtime, db, timer: DueTimer, exc: BaseException, policy: Ret
     """Count a failed firing: push the timer to its next attempt, or raise an incident."""
     now = runtime.clock.now()
     message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    with db.transaction() as session:
+    with db.write_transaction() as session:
         row = session.execute(
             select(WaitingTimer.attempts).where(WaitingTimer.id == timer.id,
                                                 WaitingTimer.due_at == timer.due_at)).first()

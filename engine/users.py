@@ -73,7 +73,7 @@ def add_user(db, name: str, role: str, groups=(), *, now: datetime | None = None
     chosen = _check(name, role, groups)
     token = new_token()
     now = now or datetime.now(timezone.utc)
-    with db.transaction() as s:
+    with db.write_transaction() as s:
         if s.scalar(select(User.id).where(User.name == name)) is not None:
             raise ConflictError(f"user {name!r} already exists (use `recall users token {name}` for a new token)")
         row = User(name=name, role=role, groups=list(chosen), token_hash=hash_token(token),
@@ -86,7 +86,7 @@ def add_user(db, name: str, role: str, groups=(), *, now: datetime | None = None
 def issue_token(db, name: str, *, now: datetime | None = None) -> str:
     """Replace a user's token; the old one stops working at once."""
     token = new_token()
-    with db.transaction() as s:
+    with db.write_transaction() as s:
         row = s.scalar(select(User).where(User.name == name))
         if row is None:
             raise NotFound(f"no user {name!r}")
@@ -96,13 +96,13 @@ def issue_token(db, name: str, *, now: datetime | None = None) -> str:
 
 
 def remove_user(db, name: str) -> None:
-    with db.transaction() as s:
+    with db.write_transaction() as s:
         if s.execute(delete(User).where(User.name == name)).rowcount != 1:
             raise NotFound(f"no user {name!r}")
 
 
 def list_users(db) -> list[UserView]:
-    with db.reading() as s:
+    with db.read_transaction() as s:
         return [_view(r) for r in s.scalars(select(User).order_by(User.name))]
 
 
@@ -111,7 +111,7 @@ def authenticate(db, token: str | None) -> UserView | None:
     if not token or len(token) > 256:
         return None
     digest = hash_token(token)
-    with db.read_committed() as s:
+    with db.read_statements() as s:
         row = s.scalar(select(User).where(User.token_hash == digest))
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             return None

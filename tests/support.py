@@ -170,5 +170,5 @@ def deploy_unchecked(engine, workflows_dir: Path) -> None:
 
     bundle = load_bundle([workflows_dir])
     bundle.diagnostics = [d for d in bundle.diagnostics if d.element_id != "run_script"]
-    with engine.db.transaction() as s:
+    with engine.db.write_transaction() as s:
         deploy_bundle(s, bundle, engine.serializer, actor="test", now=engine.clock.now())

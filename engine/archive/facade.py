@@ -33,7 +33,7 @@ class TalentArchive:
 
     # ---------------------------------------------------------------- candidates
     def create_candidate(self, data: dict, *, actor: str) -> CandidateView:
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             candidate = records.create(s, data, actor=actor, now=self.clock.now())
             self.engine.ops.audit(s, None, "candidate_created", actor, None, None,
                                       {"candidate_id": candidate.id, "fields": sorted(k for k in data if data[k])})
@@ -41,7 +41,7 @@ class TalentArchive:
 
     def update_candidate(self, candidate_id: str, changes: dict, *, actor: str) -> CandidateView:
         """Change profile fields, tags or consent; a withdrawn consent ends the running cases now."""
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             now = self.clock.now()
             candidate = records.load(s, candidate_id, for_update=True)
             records.update(s, candidate, changes, actor=actor, now=now)
@@ -55,7 +55,7 @@ class TalentArchive:
         """The candidate with declines, consent, cases, messages and timeline; contact fields only
         for those who may see them (a manager's read of them is audited)."""
         # Only a manager's read writes (its audit row); the others read without a write lock.
-        unit = self.db.transaction if viewer.role in access.HANDOFF_ROLES else self.db.reading
+        unit = self.db.write_transaction if viewer.role in access.HANDOFF_ROLES else self.db.read_transaction
         with unit() as s:
             candidate = records.load(s, candidate_id)
             return self._detail(s, candidate, viewer)
@@ -63,7 +63,7 @@ class TalentArchive:
     def search(self, filters: SearchFilters, *, limit: int = 50, offset: int = 0,
                count: str = "capped") -> CandidatePage:
         """One page of matching candidates, newest listing first, with the total (see search.find)."""
-        with self.db.reading() as s:
+        with self.db.read_transaction() as s:
             known = vocabulary.known(s)         # the follow-ups of every deployed version's cadence
             found = search.find(s, filters, now=self.clock.now(), limit=limit, offset=offset, count=count,
                                 vocabulary=known)
@@ -83,7 +83,7 @@ class TalentArchive:
     def record_decline(self, candidate_id: str, decline: dict, *, actor: str) -> DeclineResult:
         """Record a decline and start `offer_recall` for it; workflow data gets the candidate id,
         reason, date, language, needs and questions — never contact data."""
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             candidate = records.load(s, candidate_id, for_update=True)
             records.check_reason(vocabulary.deployed(s, cases.RECALL_PROCESS), decline.get("reason"))
             now = self.clock.now()
@@ -121,7 +121,7 @@ class TalentArchive:
     def record_signal(self, candidate_id: str, signal: dict, *, actor: str) -> SignalResult:
         """Record a signal and deliver `candidate_signal` to the candidate's cases in their cadence:
         each raises `react_to_signal` for HR at once."""
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             candidate = records.load(s, candidate_id, for_update=True)
             now = self.clock.now()
             row = CandidateSignal(candidate_id=candidate.id, kind=signal["kind"], text=signal.get("text"),
@@ -147,7 +147,7 @@ class TalentArchive:
     # ---------------------------------------------------------------- privacy
     def erase(self, candidate_id: str, *, actor: str, reason: str = "erasure") -> ErasureReport:
         """Remove the person's personal data everywhere and cancel their running cases."""
-        with self.db.transaction() as s:
+        with self.db.write_transaction() as s:
             candidate = records.load(s, candidate_id, for_update=True)
             report = self._erase(s, candidate, actor=actor, reason=reason)
         if not privacy.checkpoint(self.db):
@@ -180,7 +180,7 @@ class TalentArchive:
         report = JobReport()
         report.erasures_completed = privacy.finish_pending(self.engine)
         now = self.clock.now()
-        with self.db.reading() as s:
+        with self.db.read_transaction() as s:
             renewals = consent.renewals_due(s, now=now, renewal_days=self.settings.renewal_days, limit=limit)
             lapses = consent.lapses_due(s, now=now, limit=limit)
 
@@ -199,7 +199,7 @@ class TalentArchive:
             if cancelled is not None:
                 report.cases_cancelled += len(cancelled)
                 report.consents_lapsed += 1
-        with self.db.reading() as s:
+        with self.db.read_transaction() as s:
             due = consent.anonymisations_due(s, now=now, retention_days=self.settings.retention_days, limit=limit)
 
         def anonymise(s, candidate):
@@ -223,7 +223,7 @@ class TalentArchive:
         candidate never stops the job for the others (found by the model-based suite)."""
         for candidate_id in candidate_ids:
             def once():
-                with self.db.transaction() as s:
+                with self.db.write_transaction() as s:
                     candidate = s.get(Candidate, candidate_id)
                     return None if candidate is None else unit(s, candidate)
             try:
@@ -235,7 +235,7 @@ class TalentArchive:
 
     # ---------------------------------------------------------------- analytics
     def funnel(self, *, group_by: str | None = "reason") -> dict:
-        with self.db.reading() as s:
+        with self.db.read_transaction() as s:
             return analytics.funnel(s, now=self.clock.now(), group_by=group_by)
 
     # ---------------------------------------------------------------- views
@@ -262,7 +262,7 @@ class TalentArchive:
         return view
 
     def exists(self, candidate_id: str) -> bool:
-        with self.db.reading() as s:
+        with self.db.read_transaction() as s:
             return s.scalar(select(Candidate.id).where(Candidate.id == candidate_id,
                                                        Candidate.anonymised_at.is_(None))) is not None
 

@@ -66,12 +66,12 @@ def stuck_case_ids(session, *, limit: int = 100) -> list[str]:
 
 def repair_stuck_cases(engine, *, limit: int = 100) -> list[str]:
     """Run to their end the stuck cases a load can repair, each in its own unit of work."""
-    with engine.db.reading() as session:
+    with engine.db.read_transaction() as session:
         candidates = stuck_case_ids(session, limit=limit)
     repaired = []
     for instance_id in candidates:
         try:
-            with engine.db.transaction() as session:
+            with engine.db.write_transaction() as session:
                 if engine.ops.repair_stuck(session, instance_id):
                     repaired.append(instance_id)
         except Exception:  # noqa: BLE001 - one case must not stop the others

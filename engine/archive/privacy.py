@@ -335,7 +335,7 @@ def checkpoint(db, *, tries: int = CHECKPOINT_TRIES) -> bool:
 
 def mark_pending(engine, candidate_id: str) -> None:
     """Record (audit and a marker the worker reads) that an erasure's bytes may still be in the WAL."""
-    with engine.db.transaction() as s:
+    with engine.db.write_transaction() as s:
         engine.ops.audit(s, None, "erasure_pending", "engine", None, None,
                              {"candidate_id": candidate_id, "reason": "wal_checkpoint_busy"})
         if s.get(ArchiveCursor, PENDING) is None:
@@ -345,12 +345,12 @@ def mark_pending(engine, candidate_id: str) -> None:
 
 def finish_pending(engine) -> int:
     """The worker's retry: checkpoint if an erasure is pending; returns how many erasures completed."""
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         marker = s.get(ArchiveCursor, PENDING)
         since = marker.last_event_id if marker is not None else None
     if since is None or not checkpoint(engine.db):
         return 0
-    with engine.db.transaction() as s:
+    with engine.db.write_transaction() as s:
         pending = s.scalars(select(AuditEvent.details).where(AuditEvent.kind == "erasure_pending",
                                                              AuditEvent.id >= since).order_by(AuditEvent.id)).all()
         for details in pending:

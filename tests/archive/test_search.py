@@ -58,7 +58,7 @@ def test_a_decline_starts_offer_recall_with_the_candidate_id_and_no_contact_data
     assert prefill["candidate_id"] == c.id and prefill["decline_reason"] == "counter_offer"
     assert prefill["needs"] == ["弹性工作"] and prefill["open_questions"] == ["晋升路径是什么?"]
     assert prefill["decline_date"] == "2026-01-05T17:00:00+08:00"
-    with recall.db.reading() as s:
+    with recall.db.read_transaction() as s:
         raw = s.scalar(select(ProcessInstance.state).where(ProcessInstance.id == case.id))
         recorded = s.scalars(select(AuditEvent).where(AuditEvent.kind == "decline_recorded")).one()
     state = zlib.decompress(raw[2:]).decode() if raw.startswith(b"z:") else raw.decode()

@@ -148,7 +148,7 @@ def test_store_purges_at_most_once_per_period_and_treats_expired_records_as_abse
     s = IdempotencyStore(db, ttl=timedelta(hours=1), now=clock, purge_every=timedelta(hours=6))
 
     def rows():
-        with db.reading() as session:
+        with db.read_transaction() as session:
             return session.scalar(select(func.count()).select_from(IdempotencyRecord))
 
     first = s.begin(scope="POST /x", user="u", key="k", request_hash="h")

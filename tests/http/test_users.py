@@ -19,7 +19,7 @@ def test_add_prints_the_token_last_and_stores_only_its_hash(database_url, db):
     result = _recall(database_url, "users", "add", "hr.li", "--role", "hr", "--group", "hr", "--group", "hrbp")
     assert result.exit_code == 0, result.output
     token = result.output.strip().splitlines()[-1]
-    with db.reading() as s:
+    with db.read_transaction() as s:
         row = s.scalar(select(User).where(User.name == "hr.li"))
     assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in row.token_hash
     assert (row.role, row.groups) == ("hr", ["hr", "hrbp"])

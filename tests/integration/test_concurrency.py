@@ -49,7 +49,7 @@ def test_two_threads_completing_one_task_exactly_one_wins(engine, db):
         final = engine.get_instance(inst.id)
         winner = wins[0][1]
         assert final.row_version == winner.row_version == inst.row_version + 1
-        with db.reading() as s:
+        with db.read_transaction() as s:
             completions = s.scalar(select(func.count()).select_from(AuditEvent).where(
                 AuditEvent.instance_id == inst.id, AuditEvent.kind == "task_completed"))
             assert completions == 1

@@ -49,9 +49,9 @@ def test_a_connection_in_use_a_moment_ago_is_not_pinged():
         engine.dispose()
 
 
-def test_reads_and_single_statements_send_no_begin_or_commit_on_postgresql():
-    """psycopg sends BEGIN and COMMIT as round trips of their own: read_committed() and
-    single_statement() run in autocommit; reading() and transaction() keep a transaction."""
+def test_read_and_write_statements_send_no_begin_or_commit_on_postgresql():
+    """psycopg sends BEGIN and COMMIT as round trips of their own: read_statements() and
+    write_statement() run in autocommit; read_transaction() and write_transaction() keep a transaction."""
     import psycopg
 
     from engine.db import Database
@@ -62,13 +62,13 @@ def test_reads_and_single_statements_send_no_begin_or_commit_on_postgresql():
         return session.connection().connection.dbapi_connection.info.transaction_status
 
     try:
-        with db.read_committed() as s:
+        with db.read_statements() as s:
             assert s.execute(text("SELECT 1")).scalar() == 1 and status(s) != in_block
-        with db.reading() as s:
+        with db.read_transaction() as s:
             assert s.execute(text("SELECT 1")).scalar() == 1 and status(s) == in_block
-        with db.transaction() as s:
+        with db.write_transaction() as s:
             assert s.execute(text("SELECT 1")).scalar() == 1 and status(s) == in_block
-        with db.single_statement() as s:
+        with db.write_statement() as s:
             assert s.execute(text("SELECT 1")).scalar() == 1 and status(s) != in_block
     finally:
         db.dispose()

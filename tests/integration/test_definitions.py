@@ -10,7 +10,7 @@ from tests.support import ENGINE_BUNDLE, script_process, write_bundle
 
 
 def _count(db, model):
-    with db.reading() as s:
+    with db.read_transaction() as s:
         return s.scalar(select(func.count()).select_from(model))
 
 
@@ -56,7 +56,7 @@ def test_instance_started_on_v1_finishes_on_v1(engine, db, tmp_path):
     assert (done_new.status, done_new.version) == ("completed", 2)
     history_old = [e for e in engine.history(old.id) if e.element_id == "after_check"]
     assert history_old, "the v1 script ran"
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         versions = dict(s.execute(select(ProcessInstance.id, ProcessDefinition.version)
                                   .join(ProcessDefinition)).all())
     assert versions == {old.id: 1, new.id: 2}
@@ -71,7 +71,7 @@ def test_specs_are_parsed_once_per_version_and_the_cache_is_bounded(db, clock, t
         engine.start_instance(f"p{n}")
     assert len(engine.specs) == 2
     loaded = engine.specs.get  # same object returned while cached
-    with db.reading() as s:
+    with db.read_transaction() as s:
         first = loaded(s, 3)
         assert loaded(s, 3) is first
 

@@ -20,7 +20,7 @@ def deployed(engine):
 
 
 def _state(db, instance_id) -> tuple[dict, str]:
-    with db.reading() as s:
+    with db.read_transaction() as s:
         row = s.get(ProcessInstance, instance_id)
         raw = row.state
         raw = zlib.decompress(raw[2:]) if raw.startswith(b"z:") else raw
@@ -52,7 +52,7 @@ def test_start_derives_ready_task_with_lane_group_and_form_prefill(deployed):
 def test_invalid_form_data_is_refused_per_field_and_nothing_is_applied(deployed, db):
     inst = deployed.start_instance("approval", variables={"candidate_id": "c-1"})
     task = inst.ready_tasks[0]
-    with db.reading() as s:
+    with db.read_transaction() as s:
         audit_before = len(s.scalars(select(AuditEvent.id)).all())
     with pytest.raises(FormValidationError) as caught:
         deployed.complete_task(task.id, {"decision": "maybe", "score": 11}, actor="hr")
@@ -62,7 +62,7 @@ def test_invalid_form_data_is_refused_per_field_and_nothing_is_applied(deployed,
     after = deployed.get_instance(inst.id)
     assert after.row_version == inst.row_version
     assert [t.id for t in after.ready_tasks] == [task.id]
-    with db.reading() as s:
+    with db.read_transaction() as s:
         assert len(s.scalars(select(AuditEvent.id)).all()) == audit_before
 
 
@@ -72,7 +72,7 @@ def test_completing_runs_to_the_next_wait_state_and_records_who(deployed, db):
     after = deployed.complete_task(task.id, {"decision": "no", "reason": "team"}, actor="hr.li")
     assert (after.status, after.end_event) == ("completed", "end_rejected")
     assert after.ready_tasks == [] and after.waiting_timers == []
-    with db.reading() as s:
+    with db.read_transaction() as s:
         row = s.get(HumanTask, task.id)
         assert (row.status, row.completed_by) == ("completed", "hr.li")
     with pytest.raises(TaskNotReady):
@@ -115,7 +115,7 @@ def test_cancel_ends_the_instance_and_its_tasks(deployed, db):
     inst = deployed.start_instance("approval", variables={"candidate_id": "c-1"})
     done = deployed.cancel_instance(inst.id, actor="admin", reason="duplicate")
     assert done.status == "cancelled" and done.ready_tasks == []
-    with db.reading() as s:
+    with db.read_transaction() as s:
         assert s.get(HumanTask, inst.ready_tasks[0].id).status == "cancelled"
     assert deployed.history(inst.id)[-1].kind == "instance_cancelled"
 

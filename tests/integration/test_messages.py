@@ -53,7 +53,7 @@ def test_early_message_is_buffered_and_delivered_when_the_instance_waits(deploye
     assert delivery.delivered_to == [] and delivery.buffered_id is not None
     inst = _to_reply_wait(deployed, clock, "cand-early", started)
     assert (inst.status, inst.end_event) == ("completed", "end_done")
-    with db.reading() as s:
+    with db.read_transaction() as s:
         message = s.get(BufferedMessage, delivery.buffered_id)
         assert (message.status, message.delivered_to) == ("delivered", inst.id)
 
@@ -66,7 +66,7 @@ def test_expired_buffered_message_is_dropped_and_audited(deployed, clock, db):
     assert deployed.expire_messages() == 1
     inst = _to_reply_wait(deployed, clock, "cand-late", started)
     assert inst.status == "waiting"                  # the expired message was not delivered
-    with db.reading() as s:
+    with db.read_transaction() as s:
         assert s.get(BufferedMessage, delivery.buffered_id).status == "expired"
 
 

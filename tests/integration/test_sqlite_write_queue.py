@@ -23,7 +23,7 @@ fcntl.flock(fd, fcntl.LOCK_UN)
 
 def _database(tmp_path: Path) -> Database:
     db = Database(f"sqlite:///{tmp_path / 'recall.sqlite3'}")
-    with db.transaction() as s:
+    with db.write_transaction() as s:
         s.execute(text("CREATE TABLE t (n INTEGER)"))
     return db
 
@@ -39,7 +39,7 @@ def test_a_writer_in_another_process_holding_the_queue_goes_first(tmp_path):
         seen = []
 
         def write():
-            with db.transaction() as s:
+            with db.write_transaction() as s:
                 seen.append(released.exists())      # inside: the other process has let go
                 s.execute(text("INSERT INTO t VALUES (1)"))
 
@@ -65,7 +65,7 @@ def test_threads_write_one_at_a_time_and_reads_do_not_queue(tmp_path):
     gate = threading.Event()
 
     def write(i):
-        with db.transaction() as s:
+        with db.write_transaction() as s:
             with guard:
                 inside[0] += 1
                 most[0] = max(most[0], inside[0])
@@ -75,14 +75,14 @@ def test_threads_write_one_at_a_time_and_reads_do_not_queue(tmp_path):
                 inside[0] -= 1
 
     threads = [threading.Thread(target=write, args=(i,)) for i in range(16)]
-    with db.transaction():                      # hold the queue: a read still goes through
+    with db.write_transaction():                      # hold the queue: a read still goes through
         for t in threads:
             t.start()
-        with db.reading() as s:
+        with db.read_transaction() as s:
             assert s.execute(text("SELECT count(*) FROM t")).scalar() == 0
     for t in threads:
         t.join(30)
-    with db.reading() as s:
+    with db.read_transaction() as s:
         assert s.execute(text("SELECT count(*) FROM t")).scalar() == 16
     assert most[0] == 1
     db.dispose()

@@ -57,7 +57,7 @@ def test_worker_killed_mid_firing_fires_the_timer_exactly_once(database_url, db)
     inst = engine.start_instance("approval", variables={"candidate_id": "c-crash"})
     engine.complete_task(inst.ready_tasks[0].id, {"decision": "yes", "reason": "team", "manager": "m"},
                          actor="hr")
-    with db.reading() as s:
+    with db.read_transaction() as s:
         assert s.scalar(select(func.count()).select_from(WaitingTimer)
                         .where(WaitingTimer.due_at <= datetime.now(timezone.utc))) == 1
 
@@ -70,7 +70,7 @@ def test_worker_killed_mid_firing_fires_the_timer_exactly_once(database_url, db)
             doomed.kill()
         doomed.communicate(timeout=10)
     assert doomed.returncode == -signal.SIGKILL
-    with db.reading() as s:
+    with db.read_transaction() as s:
         assert s.scalar(select(func.count()).select_from(TimerFiring)) == 0   # rolled back with it
 
     survivor = _worker(database_url)
@@ -86,7 +86,7 @@ def test_worker_killed_mid_firing_fires_the_timer_exactly_once(database_url, db)
         out, err = survivor.communicate(timeout=20)
     assert survivor.returncode == 0, err
     assert "worker_stopped" in err
-    with db.reading() as s:
+    with db.read_transaction() as s:
         assert s.scalar(select(func.count()).select_from(TimerFiring)) == 1
         assert s.scalar(select(func.count()).select_from(AuditEvent)
                         .where(AuditEvent.kind == "timer_fired")) == 1

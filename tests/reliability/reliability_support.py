@@ -266,7 +266,7 @@ def clone_instances(db, copies: int) -> int:
 
     from engine.models import AuditEvent, HumanTask, ProcessInstance, WaitingTimer
 
-    with db.transaction() as s:
+    with db.write_transaction() as s:
         assert s.scalar(select(func.count()).select_from(HumanTask)) == 0, "only for instances without tasks"
         rows = s.execute(select(ProcessInstance.__table__)).mappings().all()
         timers = defaultdict(list)

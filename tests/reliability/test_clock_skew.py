@@ -26,7 +26,7 @@ OFFSETS = {"past": -2, "soon": 6, "in_2_min": 120, "in_9_5_min": 570}     # seco
 
 
 def _db_now(db) -> datetime:
-    with db.reading() as s:
+    with db.read_transaction() as s:
         return s.scalar(text("SELECT clock_timestamp()")).astimezone(timezone.utc)
 
 
@@ -48,7 +48,7 @@ def test_workers_ten_minutes_ahead_fire_nothing_early(pg_url, tmp_path):
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline and len(seen_fired) < 2:
             now = _db_now(db)
-            with db.reading() as s:
+            with db.read_transaction() as s:
                 for instance_id, fired_at in s.execute(select(TimerFiring.instance_id, TimerFiring.fired_at)):
                     seen_fired.setdefault(instance_id, (fired_at, now))
             for proc in workers:
@@ -62,7 +62,7 @@ def test_workers_ten_minutes_ahead_fire_nothing_early(pg_url, tmp_path):
     assert codes == [0, 0]
     watched_until = _db_now(db)
 
-    with db.reading() as s:
+    with db.read_transaction() as s:
         firings = {r.instance_id: r for r in s.execute(select(TimerFiring.__table__))}
         audit_times = [r for r in s.scalars(select(AuditEvent.at).where(AuditEvent.kind == "timer_fired"))]
         still_waiting = set(s.scalars(select(WaitingTimer.instance_id)))

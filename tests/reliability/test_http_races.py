@@ -86,7 +86,7 @@ def test_eight_concurrent_completions_of_one_task_exactly_one_wins_every_time(da
     assert set(losers) <= {409, 412}, losers
 
     ids = [instance_id for instance_id, _, _ in started]
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         instances = s.execute(select(ProcessInstance.id, ProcessInstance.version, ProcessInstance.status)
                               .where(ProcessInstance.id.in_(ids))).all()
         completions = dict(s.execute(select(AuditEvent.instance_id, func.count())
@@ -152,7 +152,7 @@ def test_idempotent_starts_sent_three_times_at_once_make_exactly_one_instance_ea
         assert len(created) == 1, (key, replies)
         assert sum(1 for status, _, replayed in replies if status == 201 and not replayed) == 1, (key, replies)
         assert all(ident.endswith(":request-in-flight") for status, ident, _ in replies if status == 409)
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         per_key = Counter(s.scalars(select(ProcessInstance.business_key)))
     assert len(per_key) == STARTS and set(per_key.values()) == {1}
     assert sum(per_key.values()) == STARTS

@@ -141,7 +141,7 @@ def test_sqlite_eight_clients_for_a_minute_no_5xx_and_never_locked(tmp_path):
     assert soak.failures == []
     assert LOCKED not in server.output and "Traceback" not in server.output, server.output[-3000:]
     assert not [s for s in soak.statuses if s >= 500]
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         from sqlalchemy import func, select
 
         from engine.models import ProcessInstance

@@ -45,7 +45,7 @@ def _setup(url, tmp_path):
         engine.start_instance("tick", business_key=f"tick-{n}", actor="setup")
         clock.advance(timedelta(milliseconds=500))
     assert clone_instances(engine.db, TIMERS // ORIGINALS - 1) == TIMERS
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         assert s.scalar(select(func.count()).select_from(WaitingTimer)
                         .where(WaitingTimer.due_at < datetime.now(timezone.utc))) == TIMERS
     return engine
@@ -76,7 +76,7 @@ def test_two_thousand_timers_three_workers_twenty_kills_every_timer_fired_exactl
     last_progress, last_fired = started, -1
     try:
         while True:
-            with db.reading() as s:
+            with db.read_transaction() as s:
                 fired = s.scalar(select(func.count()).select_from(TimerFiring))
             if fired >= TIMERS:
                 break
@@ -115,7 +115,7 @@ def test_two_thousand_timers_three_workers_twenty_kills_every_timer_fired_exactl
     assert killed_codes == [-signal.SIGKILL] * kills
     assert codes == [0] * WORKERS, [p.read_text()[-2000:] for _, p in slots]
 
-    with db.reading() as s:
+    with db.read_transaction() as s:
         firings = s.scalar(select(func.count()).select_from(TimerFiring))
         fired_instances = s.scalar(select(func.count(func.distinct(TimerFiring.instance_id))))
         audit = dict(s.execute(select(AuditEvent.instance_id, func.count()).where(AuditEvent.kind == "timer_fired")
@@ -132,10 +132,10 @@ def test_two_thousand_timers_three_workers_twenty_kills_every_timer_fired_exactl
     assert min(lateness) > 0                 # nothing before its due time
 
     # The uniqueness constraint itself refuses a second firing of a timer.
-    with db.reading() as s:
+    with db.read_transaction() as s:
         one = s.execute(select(TimerFiring.__table__).limit(1)).mappings().one()
     with pytest.raises(IntegrityError):
-        with db.transaction() as s:
+        with db.write_transaction() as s:
             s.execute(TimerFiring.__table__.insert().values(
                 **{k: v for k, v in one.items() if k not in ("id", "worker")}, worker="duplicate"))
 
@@ -151,7 +151,7 @@ def test_two_thousand_timers_three_workers_twenty_kills_every_timer_fired_exactl
         rounds += [e for e in entries if e.get("event") == "round"]
     assert rounds and all({"ts", "level", "worker", "fired", "duration_ms"} <= set(e) for e in rounds)
     assert sum(e["failed"] for e in rounds) == 0 and sum(e["incidents"] for e in rounds) == 0
-    with db.reading() as s:
+    with db.read_transaction() as s:
         db_now = s.scalar(text("SELECT clock_timestamp()"))
     report("timer kills", timers=TIMERS, workers=WORKERS, kills=kills, worker_processes=generation,
            firings=firings, run_s=round(run_seconds, 1), per_s=round(TIMERS / run_seconds, 1),

@@ -108,7 +108,7 @@ def _plant(engine, case: str, candidate_id: str) -> None:
     variants = {"from": "Erin", "reply_to": PHONE, "who": {"nick": "erin wu", "mobile": int(PHONE)},
                 "aka": ["E. Wu", "erin"], "decline_reason": "salary", "candidate_id": candidate_id}
     runtime = engine.runtime
-    with engine.db.transaction() as s:
+    with engine.db.write_transaction() as s:
         loaded = runtime.load(s, case)
         for t in loaded.workflow.get_tasks():
             t.data.update(variants)
@@ -147,7 +147,7 @@ def test_erasure_scrubs_by_field_every_variant_of_the_person(recall, archive_of)
     archive.erase(person.id, actor=HR)
 
     assert _secrets_in(_database_text(recall.db)) == []
-    with recall.db.reading() as s:
+    with recall.db.read_transaction() as s:
         details = [e.details for e in s.scalars(select(AuditEvent).where(AuditEvent.instance_id == case,
                                                                           AuditEvent.kind == "message_delivered"))]
         record = s.scalars(select(IdempotencyRecord)).one()
@@ -229,7 +229,7 @@ def test_erasure_with_a_reader_open_is_pending_until_the_worker_removes_the_byte
         busy.set()
         worker.join()
     assert report.status == "pending", report
-    with recall.db.reading() as s:
+    with recall.db.read_transaction() as s:
         kinds = list(s.scalars(select(AuditEvent.kind).where(AuditEvent.kind.like("erasure_%"))))
     assert kinds == ["erasure_pending"]
     reader.rollback()
@@ -238,7 +238,7 @@ def test_erasure_with_a_reader_open_is_pending_until_the_worker_removes_the_byte
     jobs = archive.run_jobs()
 
     assert jobs.erasures_completed == 1
-    with recall.db.reading() as s:
+    with recall.db.read_transaction() as s:
         kinds = list(s.scalars(select(AuditEvent.kind).where(AuditEvent.kind.like("erasure_%"))
                                .order_by(AuditEvent.id)))
     assert kinds == ["erasure_pending", "erasure_completed"]

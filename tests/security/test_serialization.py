@@ -39,17 +39,17 @@ def deployed(engine):
 
 
 def _state(engine, instance_id) -> bytes:
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         return s.get(ProcessInstance, instance_id).state
 
 
 def _set_state(engine, instance_id, state: bytes) -> None:
-    with engine.db.transaction() as s:
+    with engine.db.write_transaction() as s:
         s.execute(update(ProcessInstance).where(ProcessInstance.id == instance_id).values(state=state))
 
 
 def _data(engine, instance_id, element_id=None) -> dict:
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         wf = engine.runtime.load(s, instance_id).workflow
     if element_id is None:
         return wf.last_task.data if wf.last_task is not None else wf.data
@@ -207,7 +207,7 @@ def test_erasing_a_candidate_with_an_unloadable_case_succeeds(archive, recall):
     assert _state(recall, case) == ERASED_STATE and recall.get_instance(case).status == "cancelled"
     archive.erase(ended.id, actor=HR)
     assert _state(recall, ended_case) == ERASED_STATE
-    with recall.db.reading() as s:
+    with recall.db.read_transaction() as s:
         kinds = list(s.scalars(select(AuditEvent.kind).where(AuditEvent.instance_id == case)))
     assert "data_erased" in kinds and "instance_cancelled" in kinds
 

@@ -78,7 +78,7 @@ def test_a_hostile_template_leaves_a_readable_reason_in_the_task_not_200_mb(reca
     assert "suggested_message" not in prefill
     assert "day_30_greeting" in prefill["suggestion_error"] and "limit" in prefill["suggestion_error"]
     assert recall.get_instance(started.id).status in ("running", "waiting")   # HR writes the message themselves
-    with recall.db.reading() as s:
+    with recall.db.read_transaction() as s:
         biggest = max(len(json.dumps(d)) for d in s.scalars(select(HumanTask.data)))
     assert biggest < 64 * 1024
 
@@ -146,7 +146,7 @@ def test_an_answer_that_would_grow_the_case_past_its_state_limit_is_refused(data
         assert "RECALL_MAX_INSTANCE_STATE_BYTES" in answer.get_json()["errors"][0]["message"]
         after = engine.get_instance(instance["id"])
         assert [t.element_id for t in after.ready_tasks] == ["archive_decline"]
-        with engine.db.reading() as s:
+        with engine.db.read_transaction() as s:
             assert s.scalar(select(func.count()).select_from(HumanTask)) == 1
     finally:
         engine.db.dispose()

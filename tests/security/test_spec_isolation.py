@@ -253,7 +253,7 @@ def probe(engine, tmp_path):
 
 
 def _send(engine, instance_id, name):
-    with engine.db.transaction() as s:
+    with engine.db.write_transaction() as s:
         loaded = engine.runtime.load(s, instance_id)
         engine.runtime.change(s, loaded, lambda wf: wf.send_event(BpmnEvent(SpiffMessage(name), payload={})),
                               Change("message_delivered", "test", None, None, {"name": name}))
@@ -387,7 +387,7 @@ def test_one_instance_s_script_variables_never_reach_another(probe):
     helpers_before = sorted(environment.globals)
     first = engine.start_instance("isolation_probe", variables={"divisor": 5, "secret": "only-first"}, actor=HR)
     later = engine.start_instance("isolation_probe", variables={"divisor": 2}, actor=HR)
-    with engine.db.reading() as s:
+    with engine.db.read_transaction() as s:
         data = engine.runtime.load(s, later.id).workflow.get_tasks(spec_name="review")[0].data
     assert data["ratio"] == 5 and "secret" not in data and first.id != later.id
     assert sorted(environment.globals) == helpers_before
