@@ -51,6 +51,14 @@ def start_of_day(day: date):
     return datetime.combine(day, time.min, zone()).astimezone(timezone.utc)
 
 
+def span(first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
+    """"On or after `first`, on or before `last`" for something stored as an instant (a decline date):
+    from the start of `first` to the start of the day after `last` (exclusive); None leaves that end
+    open. The day after is counted in days, not 24 hours: a day in the zone may have 23 or 25."""
+    return (start_of_day(first) if first else None,
+            start_of_day(last + timedelta(days=1)) if last else None)
+
+
 def day_closed_by(instant: datetime | None) -> date | None:
     """The calendar day an end-of-day instant stands for (midnight sharp closes the day before)."""
     if instant is None:

@@ -6,8 +6,6 @@ for that candidate (each such read is audited). Who may call which endpoint is a
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import marshmallow as ma
 from flask import url_for
 from flask.views import MethodView
@@ -123,8 +121,8 @@ class SearchQuerySchema(PageQuerySchema):
     tag = fields.String(validate=validate.Length(min=1, max=64))
     q = fields.String(validate=validate.Length(min=1, max=200),
                       metadata={"description": "full text over notes, needs, open questions, decline details, signals"})
-    declined_from = Day(metadata={"description": "a decline on or after this day (Beijing time)"})
-    declined_to = Day(metadata={"description": "a decline on or before this day (Beijing time)"})
+    declined_from = Day(metadata={"description": "a decline on or after this day (in RECALL_TIMEZONE)"})
+    declined_to = Day(metadata={"description": "a decline on or before this day (in RECALL_TIMEZONE)"})
     due_within_days = fields.Integer(validate=validate.Range(min=0, max=366),
                                      metadata={"description": "a follow-up due within this many days (7: this week)"})
     count = fields.String(load_default="capped", validate=validate.OneOf(("capped", "exact")),
@@ -278,10 +276,6 @@ def _invalid(exc: InvalidCandidateData) -> ValidationError:
     return ValidationError({exc.field: [exc.message]})
 
 
-def _day_start(day) -> datetime:
-    return days.start_of_day(day)
-
-
 @blp.route("/candidates", tags=TAGS)
 class Candidates(MethodView):
     @blp.arguments(SearchQuerySchema, location="query", unknown="raise")
@@ -289,11 +283,10 @@ class Candidates(MethodView):
     def get(self, query):
         """Find candidates again: by decline reason, role, tag, decline dates, free text, or who is due
         a follow-up (`due_within_days=7`: this week). Newest decline first."""
+        declined_from, declined_to = days.span(query.get("declined_from"), query.get("declined_to"))
         filters = SearchFilters(
             reason=query.get("reason"), role=query.get("role"), tag=query.get("tag"), q=query.get("q"),
-            declined_from=_day_start(query["declined_from"]) if "declined_from" in query else None,
-            declined_to=_day_start(query["declined_to"]) + timedelta(days=1) if "declined_to" in query else None,
-            due_within_days=query.get("due_within_days"))
+            declined_from=declined_from, declined_to=declined_to, due_within_days=query.get("due_within_days"))
         limit, offset = query["limit"], query["offset"]
         found = archive().search(filters, limit=limit + 1, offset=offset, count=query["count"])
         body = page(found.items, limit=limit, offset=offset)
