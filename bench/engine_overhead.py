@@ -162,6 +162,7 @@ class RawRunner:
         self.script_engine = make_script_engine()
         self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
         self.clock = SimulatedClock()
+        clock_mod.install_spiff_clock()      # as every RecallEngine does: timers read self.clock in _run
         self.round_trip = round_trip
         self.lifecycle = lifecycle
 

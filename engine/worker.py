@@ -97,7 +97,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()
         self.metrics_server: ThreadingHTTPServer | None = None
-        self.last_report = None
+        self.last_report: TimerRoundReport | None = None
         self._last_job_run: dict[str, float] = {}      # job name -> time.monotonic() of its last run
 
     def run_once(self) -> int:
@@ -107,21 +107,20 @@ class Worker:
         expired = self.engine.expire_messages()
         self.run_jobs()
         self.engine.metrics.worker_rounds.inc()
-        if report.fired or report.conflicts or report.errors or expired or getattr(report, "claimed", 0):
-            fields = round_fields(report, started) if isinstance(report, TimerRoundReport) else {
-                "fired": report.fired, "conflicts": report.conflicts, "errors": report.errors}
-            clock = self.engine.runtime.clock
+        if report.fired or report.conflicts or report.errors or expired or report.claimed:
+            fields = round_fields(report, started)
+            clock = self.engine.clock
             if isinstance(clock, DatabaseClock):
                 fields["clock_offset_s"] = round(clock.offset.total_seconds(), 3)
             _log("round", worker=self.name, messages_expired=expired, **fields)
         return report.fired
 
-    def run_jobs(self, *, force: bool = False) -> None:
-        """Run the jobs whose interval has passed (all of them with `force`)."""
+    def run_jobs(self) -> None:
+        """Run the jobs whose interval has passed since their last run."""
         for job in self.jobs:
             now = time.monotonic()
             last = self._last_job_run.get(job.name)
-            if not force and last is not None and now - last < job.interval_seconds:
+            if last is not None and now - last < job.interval_seconds:
                 continue
             self._last_job_run[job.name] = now
             try:
@@ -133,7 +132,7 @@ class Worker:
     def run(self) -> None:
         self._serve_metrics()
         _log("worker_started", worker=self.name, poll_seconds=self.poll_seconds, batch_size=self.batch_size,
-             database=self.engine.db.dialect, clock=type(self.engine.runtime.clock).__name__,
+             database=self.engine.db.dialect, clock=type(self.engine.clock).__name__,
              metrics_port=self.metrics_server.server_address[1] if self.metrics_server else None)
         try:
             while not self.stopping.is_set():
@@ -146,7 +145,7 @@ class Worker:
                                           "retry_in_s": self.poll_seconds}, default=str), exc_info=True)
                     fired = 0
                 # A full batch means more is due: go on at once.
-                claimed = getattr(self.last_report, "claimed", 0)
+                claimed = self.last_report.claimed if self.last_report is not None else 0
                 if max(fired, claimed) < self.batch_size:
                     self.stopping.wait(self.poll_seconds)
         finally:
