@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
     from .definitions import LoadedDefinition
 
-LIVE = ("running", "waiting")
-TERMINAL = ("completed", "cancelled")
-
 
 @dataclass(frozen=True, slots=True)
 class InstanceRecord:

@@ -25,7 +25,6 @@ import threading
 import weakref
 from collections import OrderedDict
 from datetime import datetime
-from types import SimpleNamespace
 
 from sqlalchemy import exists, func, or_, select, true, update
 from sqlalchemy.orm import Session
@@ -35,15 +34,16 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from . import message_rules, sidetables
 from .forms import reserved_in
 from .errors import ConflictError, FieldError, FormValidationError, MessageNotRoutable, NotFound
-from .instances import LIVE, Change, InstanceRecord, UnloadableInstance, instance_columns
+from .instances import Change, InstanceRecord, UnloadableInstance, instance_columns
 from .models import BufferedMessage, MessageSubscription, ProcessDefinition, ProcessInstance, ReceivedMessage
+from .status import ACTIVE, LIVE
 from .views import Delivery
 
 log = logging.getLogger("recall.messages")
 _SUBSCRIPTION_COLUMNS = tuple(MessageSubscription.__table__.c[name].label(f"subscription_{name}")
-                              for name in ("id", "instance_id", "task_id", "element_id"))
+                              for name in ("task_id", "element_id"))
 MODES = ("buffer", "deliver_or_fail")
-CASE_STATUSES = ("running", "waiting", "error")      # a case that can still take a message (error: after retry)
+CASE_STATUSES = ACTIVE      # a case that can still take a message (error: after retry)
 MAX_CORRELATION_VALUE = 255
 
 
@@ -321,19 +321,18 @@ def _deliver_now(runtime, session, name, correlation, payload, *, actor, instanc
     found = session.execute(query.order_by(MessageSubscription.instance_id, MessageSubscription.id)).all()
     delivered: list[str] = []
     for row in found:
-        sub = SimpleNamespace(id=row.subscription_id, instance_id=row.subscription_instance_id,
-                              task_id=row.subscription_task_id, element_id=row.subscription_element_id)
-        if sub.instance_id in delivered:
+        if row.id in delivered:
             continue
         try:
-            loaded = runtime.load(session, sub.instance_id, row=InstanceRecord.of(row))
+            loaded = runtime.load(session, row.id, row=InstanceRecord.of(row))
         except UnloadableInstance as exc:      # one broken case must not stop delivery to the others
             runtime.quarantine(session, exc, actor=actor)
             continue
-        runtime.change(session, loaded, runtime.message_action(name, correlation, payload, sub),
-                       Change("message_delivered", actor, sub.element_id, sub.task_id,
-                              {"name": name, "correlation": correlation, "payload": payload}))
-        delivered.append(sub.instance_id)
+        action = runtime.message_action(name, correlation, payload, row.subscription_task_id)
+        runtime.change(session, loaded, action, Change(
+            "message_delivered", actor, row.subscription_element_id, row.subscription_task_id,
+            {"name": name, "correlation": correlation, "payload": payload}))
+        delivered.append(row.id)
     return delivered
 
 

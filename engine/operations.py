@@ -32,9 +32,10 @@ from .datasize import check_data_size, check_state_size
 from .definitions import latest_definition_id
 from .errors import InvalidState, NotAssignee, NotFound, StaleVersion, TaskNotReady
 from .forms import refuse_reserved, start_schema_name, validate_form_data, validate_start_variables
-from .instances import LIVE, TERMINAL, Change, InstanceRecord, Loaded, UnloadableInstance, instance_columns
+from .instances import Change, InstanceRecord, Loaded, UnloadableInstance, instance_columns
 from .models import HumanTask, ProcessInstance
 from .runtime import Runtime
+from .status import ENDED, LIVE
 from .views import Delivery, TaskView, task_view
 
 # A completion hook runs in a task completion's unit of work, after the change, as that user's
@@ -179,7 +180,7 @@ class Operations:
             if only_if_live:
                 return Cancellation(instance_id, CancelOutcome.ALREADY_ENDED)
             raise InvalidState(f"instance {instance_id} has already ended") from exc
-        if loaded.row.status in TERMINAL:
+        if loaded.row.status in ENDED:
             if only_if_live:
                 return Cancellation(instance_id, CancelOutcome.ALREADY_ENDED)
             raise InvalidState(f"instance {instance_id} is already {loaded.row.status}")

@@ -27,9 +27,10 @@ from . import sidetables
 from . import templates as message_templates
 from .definitions import LoadedDefinition, SpecCache
 from .errors import ConcurrentChange, InstanceFailure, InvalidState, NotFound, StaleVersion
-from .instances import LIVE, TERMINAL, Change, InstanceRecord, Loaded, UnloadableInstance, instance_columns
+from .instances import Change, InstanceRecord, Loaded, UnloadableInstance, instance_columns
 from .messages import deliver
 from .models import AuditEvent, BufferedMessage, HumanTask, MessageSubscription, ProcessInstance, WaitingTimer
+from .status import ENDED, LIVE
 from .serialization import (
     SERIALIZER_VERSION, IncompatibleSpec, StateSerializer, repair_predicted_event_subprocesses,
 )
@@ -280,8 +281,8 @@ class Runtime:
             rounds += 1
             message, subscription = buffered
             steps = []
-            failure = self.run(wf, self._message_action(message.name, message.correlation,
-                                                          message.payload, subscription), steps, clock=clock)
+            failure = self.run(wf, self.message_action(message.name, message.correlation,
+                                                         message.payload, subscription.task_id), steps, clock=clock)
             audit.append(self._audit_row(
                 row.id, "message_delivered", message.sent_by, subscription.element_id, subscription.task_id,
                 {"name": message.name, "correlation": message.correlation, "buffered_id": message.id,
@@ -319,7 +320,7 @@ class Runtime:
             end_event=derived.end_event,
             error=failure.as_dict() if failure else None,
             updated_at=now,
-            completed_at=now if derived.status in TERMINAL else None,
+            completed_at=now if derived.status in ENDED else None,
         )
         if is_new:
             session.connection().execute(_INSERT_INSTANCE, [dict(
@@ -328,7 +329,7 @@ class Runtime:
             loaded.row = row.saved(version=1, created_at=now, started_by=change.actor, **values)
         else:
             loaded.row = self._update(session, row, values)
-        if derived.status in TERMINAL:
+        if derived.status in ENDED:
             derived.ready_tasks, derived.timers, derived.subscriptions = [], [], []
         templates = loaded.definition.templates
         derived.task_rows = sidetables.write(
@@ -373,19 +374,17 @@ class Runtime:
                 for task in steps if task.task_spec.bpmn_id is not None and not task.task_spec.manual]
 
     # ---------- messages ----------
-    def _message_action(self, name, correlation, payload, subscription):
-        def deliver(wf: BpmnWorkflow):
+    def message_action(self, name, correlation, payload, task_id: str):
+        """The action that delivers message `name` to the waiting task `task_id` of a workflow."""
+        def send(wf: BpmnWorkflow):
             body = {**correlation, **(payload or {})}
-            task = wf.get_task_from_id(UUID(subscription.task_id))
+            task = wf.get_task_from_id(UUID(task_id))
             definition = getattr(task.task_spec, "event_definition", None) if task else None
             spiff_correlations = {}
             if isinstance(definition, MessageEventDefinition) and definition.correlation_properties:
                 spiff_correlations = definition.get_correlations(task, body)
             wf.send_event(BpmnEvent(SpiffMessage(name), payload=body, correlations=spiff_correlations))
-        return deliver
-
-    def message_action(self, name, correlation, payload, subscription_row):
-        return self._message_action(name, correlation, payload, subscription_row)
+        return send
 
     def _claim_buffered(self, session, instance_id, subscriptions, *, now):
         for sub in subscriptions:

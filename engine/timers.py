@@ -49,8 +49,9 @@ from sqlalchemy.orm import Session
 
 from . import sidetables
 from .errors import ConflictError
-from .instances import LIVE, Change, InstanceRecord, UnloadableInstance, instance_columns
+from .instances import Change, InstanceRecord, UnloadableInstance, instance_columns
 from .models import AuditEvent, ProcessInstance, TimerFiring, WaitingTimer
+from .status import LIVE
 from .views import FiringReport
 
 log = logging.getLogger("recall.timers")
@@ -180,7 +181,8 @@ def lease_due_timers(session: Session, now: datetime, limit: int, lease: timedel
 
 
 _INSTANCES = ProcessInstance.__table__
-_CLAIM = (select(*instance_columns()).join(WaitingTimer.__table__, WaitingTimer.__table__.c.instance_id == _INSTANCES.c.id)
+_CLAIM = (select(*instance_columns())
+          .join(WaitingTimer.__table__, WaitingTimer.__table__.c.instance_id == _INSTANCES.c.id)
           .where(WaitingTimer.__table__.c.id == bindparam("b_timer"),
                  WaitingTimer.__table__.c.due_at == bindparam("b_due")))
 _CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True)      # both rows; held until commit
@@ -388,7 +390,7 @@ def record_failure(runtime, db, timer: DueTimer, exc: BaseException, policy: Ret
             .values(status="error", error=incident, version=ProcessInstance.version + 1, updated_at=now)
             .execution_options(synchronize_session=False))
         if changed.rowcount != 1:
-            return RecordedFailure(FailureOutcome.GONE, attempts)      # the instance moved on: its timers are re-derived
+            return RecordedFailure(FailureOutcome.GONE, attempts)   # the instance moved on: timers re-derived
         session.execute(update(WaitingTimer).where(WaitingTimer.id == timer.id)
                         .values(attempts=attempts).execution_options(synchronize_session=False))
         session.execute(insert(AuditEvent), [dict(

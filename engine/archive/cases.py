@@ -10,7 +10,7 @@ from sqlalchemy import or_, select, union
 from sqlalchemy.orm import Session
 
 from ..archive_models import CandidateDecline
-from ..instances import LIVE
+from ..status import LIVE
 from ..models import AuditEvent, BufferedMessage, MessageSubscription, ProcessInstance
 from ..sidetables import correlation_key
 
