@@ -4,53 +4,28 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
+from tests.servers import free_port, http, recall_cli
 from tests.support import ENGINE_BUNDLE, ROOT
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _recall(*args, env):
-    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
-
-
-def _http(method, url, body=None, headers=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        "Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.headers, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.headers, json.loads(error.read() or b"null")
-
-
 def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(database_url, tmp_path):
     env = {**os.environ, "RECALL_DATABASE_URL": database_url, "RECALL_CLOCK": "simulated",
            "RECALL_WORKER_POLL_SECONDS": "0.2"}
-    added = _recall("users", "add", "hr.li", "--role", "hr", env=env)
+    added = recall_cli("users", "add", "hr.li", "--role", "hr", env=env)
     assert added.returncode == 0, added.stderr
     token = added.stdout.strip().splitlines()[-1]
     assert len(token) >= 40 and " " not in token
-    assert _recall("deploy", str(ENGINE_BUNDLE), env=env).returncode == 0
-    port = _free_port()
+    assert recall_cli("deploy", str(ENGINE_BUNDLE), env=env).returncode == 0
+    port = free_port()
     log = open(tmp_path / "serve.log", "w+")
     server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)], cwd=ROOT,
                               env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -60,34 +35,34 @@ def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(database_url, tmp_
         deadline = time.monotonic() + 30
         while True:
             try:
-                status, _, health = _http("GET", f"{base}/health")
+                status, _, health = http("GET", f"{base}/health")
                 break
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "server did not come up"
                 time.sleep(0.1)
         assert (status, health["database"]) == (200, "ok")
-        assert _http("GET", f"{base}/tasks")[0] == 401
+        assert http("GET", f"{base}/tasks")[0] == 401
 
         start = {"process_key": "approval", "variables": {"candidate_id": "c-1"}}
-        status, headers, instance = _http("POST", f"{base}/process-instances", start,
+        status, headers, instance = http("POST", f"{base}/process-instances", start,
                                           {**auth, "Idempotency-Key": "serve-1"})
         assert status == 201 and headers["ETag"] == '"v1"'
-        assert _http("POST", f"{base}/process-instances", start, {**auth, "Idempotency-Key": "serve-1"})[2] == instance
+        assert http("POST", f"{base}/process-instances", start, {**auth, "Idempotency-Key": "serve-1"})[2] == instance
         task_id = instance["ready_tasks"][0]["id"]
-        status, headers, _ = _http("GET", f"{base}/tasks/{task_id}", headers=auth)
+        status, headers, _ = http("GET", f"{base}/tasks/{task_id}", headers=auth)
         answer = {"data": {"decision": "no", "reason": "team"}}
-        status, _, done = _http("POST", f"{base}/tasks/{task_id}/complete", answer,
+        status, _, done = http("POST", f"{base}/tasks/{task_id}/complete", answer,
                                 {**auth, "If-Match": headers["ETag"]})
         assert status == 200 and (done["status"], done["end_event"]) == ("completed", "end_rejected")
 
         # 8 threads complete one task over HTTP: exactly one 2xx
-        racing = _http("POST", f"{base}/process-instances", {**start, "variables": {"candidate_id": "c-2"}},
+        racing = http("POST", f"{base}/process-instances", {**start, "variables": {"candidate_id": "c-2"}},
                        auth)[2]["ready_tasks"][0]["id"]
         barrier, statuses = threading.Barrier(8), []
 
         def complete():
             barrier.wait()
-            statuses.append(_http("POST", f"{base}/tasks/{racing}/complete", answer, auth)[0])
+            statuses.append(http("POST", f"{base}/tasks/{racing}/complete", answer, auth)[0])
         threads = [threading.Thread(target=complete) for _ in range(8)]
         for t in threads:
             t.start()
@@ -113,21 +88,21 @@ def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(database_url, tmp_
 def test_serve_without_the_embedded_worker(tmp_path):
     url = f"sqlite:///{tmp_path / 'recall.sqlite3'}"
     env = {**os.environ, "RECALL_DATABASE_URL": url, "RECALL_EMBEDDED_WORKER": "0"}
-    assert _recall("db", "upgrade", env=env).returncode == 0
-    port = _free_port()
+    assert recall_cli("db", "upgrade", env=env).returncode == 0
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                assert _http("GET", f"http://127.0.0.1:{port}/api/v1/health")[0] == 200
+                assert http("GET", f"http://127.0.0.1:{port}/api/v1/health")[0] == 200
                 break
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "server did not come up"
                 time.sleep(0.1)
         # simulated-clock routes do not exist on the system clock
-        assert _http("GET", f"http://127.0.0.1:{port}/api/v1/testing/clock")[0] == 404
+        assert http("GET", f"http://127.0.0.1:{port}/api/v1/testing/clock")[0] == 404
     finally:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=20)

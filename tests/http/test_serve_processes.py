@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.servers import http, recall_cli
 from tests.support import ENGINE_BUNDLE, REVIEW_YES, ROOT
-from tests.http.test_serve import _http, _recall
 
 pytestmark = pytest.mark.slow
 
@@ -63,10 +63,10 @@ class Supervisor:
                     "RECALL_WORKER_POLL_SECONDS": "0.2", "TMPDIR": str(tmp_path)}
         self.tokens = {}
         for name, role in (("root", "admin"), ("hr.li", "hr")):
-            added = _recall("users", "add", name, "--role", role, env=self.env)
+            added = recall_cli("users", "add", name, "--role", role, env=self.env)
             assert added.returncode == 0, added.stderr
             self.tokens[name] = added.stdout.strip().splitlines()[-1]
-        assert _recall("deploy", str(ENGINE_BUNDLE), env=self.env).returncode == 0
+        assert recall_cli("deploy", str(ENGINE_BUNDLE), env=self.env).returncode == 0
         self.log = tmp_path / "serve.log"
         with open(self.log, "w") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", "0",
@@ -91,7 +91,7 @@ class Supervisor:
         return _wait_for(ready, 60, f"two serving children did not come up\n{self.log.read_text()}")
 
     def call(self, method, path, body=None, user="root"):
-        return _http(method, self.base + path, body, {"Authorization": f"Bearer {self.tokens[user]}"})
+        return http(method, self.base + path, body, {"Authorization": f"Bearer {self.tokens[user]}"})
 
     def stop(self) -> int:
         if self.process.poll() is None:

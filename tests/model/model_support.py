@@ -20,8 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -29,6 +27,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from tests.servers import free_port, http, recall_cli
 from tests.support import ADMIN, ATS, HR, HRBP, MANAGER, OTHER_MANAGER, OWNER, PEOPLE, ROOT, WORKFLOWS
 
 FORMS = ROOT / "forms"
@@ -84,24 +83,6 @@ class Answer:
         return []
 
 
-def raw_http(method: str, url: str, body=None, headers: dict | None = None, timeout: float = 60):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        "Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.headers, _decode(response.read(), response.headers)
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.headers, _decode(error.read(), error.headers)
-
-
-def _decode(raw: bytes, headers):
-    if "json" in (headers.get("Content-Type") or ""):
-        return json.loads(raw or b"null")
-    return raw.decode("utf-8", "replace")
-
-
 def check_answer(answer: Answer, *, bad_field: str | None = None) -> None:
     """No 5xx, ever; every 4xx is problem+json with its status; a named bad field is in `errors`."""
     where = f"{answer.method} {answer.path} -> {answer.status}"
@@ -132,7 +113,7 @@ class Api:
 
     def call(self, method: str, path: str, body=None, *, headers: dict | None = None,
              bad_field: str | None = None) -> Answer:
-        status, hdrs, parsed = raw_http(method, self.base + path, body,
+        status, hdrs, parsed = http(method, self.base + path, body,
                                         {"Authorization": f"Bearer {self.token}", **(headers or {})})
         answer = Answer(status, hdrs, parsed, method, path)
         self.stats.requests += 1
@@ -180,8 +161,7 @@ class Stats:
 
 # ------------------------------------------------------------------ the server
 def _recall(*args: str, env: dict) -> str:
-    done = subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=180)
+    done = recall_cli(*args, env=env, timeout=180)
     if done.returncode != 0:
         raise RuntimeError(f"recall {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done.stdout
@@ -238,11 +218,7 @@ class RecallServer:
             for group in groups:
                 args += ["--group", group]
             self.tokens[name] = _recall(*args, env=self.env).strip().splitlines()[-1]
-        from socket import socket
-
-        with socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/api/v1"
         self.log_path = self.log_dir / "serve.log"
         self._log = open(self.log_path, "w+")
@@ -251,7 +227,7 @@ class RecallServer:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if raw_http("GET", f"{self.base}/health", timeout=5)[0] == 200:
+                if http("GET", f"{self.base}/health", timeout=5)[0] == 200:
                     break
             except OSError:
                 pass

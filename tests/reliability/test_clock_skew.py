@@ -16,7 +16,8 @@ from sqlalchemy import select, text
 
 from engine.clock import SimulatedClock
 from engine.models import AuditEvent, TimerFiring, WaitingTimer
-from tests.reliability.reliability_support import engine_for, json_lines, pg_url, report, start_worker, tick_bundle
+from tests.reliability.reliability_support import json_lines, pg_url, report, tick_bundle
+from tests.servers import engine_for, start_worker
 
 pytestmark = pytest.mark.slow
 __all__ = ["pg_url"]

@@ -20,7 +20,8 @@ from engine.models import (
     AuditEvent, BufferedMessage, HumanTask, MessageSubscription, ProcessInstance, TimerFiring, WaitingTimer,
 )
 from engine.service import RecallEngine
-from tests.reliability.reliability_support import LOCKED, Server, add_user, http, report
+from tests.reliability.reliability_support import LOCKED, report
+from tests.servers import Server, add_user, http
 from tests.support import ENGINE_BUNDLE, script_process, write_bundle
 
 REVIEW = {"decision": "yes", "reason": "salary", "manager": "mgr"}
@@ -106,7 +107,7 @@ def test_a_fault_before_commit_leaves_every_kind_of_change_undone_and_the_retry_
 @pytest.mark.slow
 def test_over_http_the_request_fails_cleanly_and_its_retry_succeeds(tmp_path):
     from api import create_app
-    from tests.reliability.reliability_support import engine_for, migrated_sqlite
+    from tests.servers import engine_for, migrated_sqlite
 
     url = migrated_sqlite(tmp_path / "recall.sqlite3")
     engine = engine_for(url)

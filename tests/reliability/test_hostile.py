@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.reliability.reliability_support import HOSTILE, LOCKED, Server, add_user, http, migrated_sqlite, report
+from tests.reliability.reliability_support import HOSTILE, LOCKED, report
+from tests.servers import Server, add_user, http, migrated_sqlite
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.models import AuditEvent, HumanTask, ProcessInstance, TimerFiring, WaitingTimer
-from tests.reliability.reliability_support import LOCKED, Server, add_user, engine_for, http, pg_url, report
+from tests.reliability.reliability_support import LOCKED, pg_url, report
+from tests.servers import Server, add_user, engine_for, http
 from tests.support import ENGINE_BUNDLE
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,8 @@ from collections import Counter
 
 import pytest
 
-from tests.reliability.reliability_support import http, report, served_workflows
+from tests.reliability.reliability_support import report
+from tests.servers import http, served_workflows
 
 pytestmark = pytest.mark.slow
 

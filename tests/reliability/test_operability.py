@@ -13,9 +13,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.reliability.reliability_support import (
-    add_user, engine_for, free_port, http, json_lines, migrated_sqlite, start_worker,
-)
+from tests.reliability.reliability_support import json_lines
+from tests.servers import add_user, engine_for, free_port, http, migrated_sqlite, start_worker
 from tests.support import ENGINE_BUNDLE, ROOT
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? '

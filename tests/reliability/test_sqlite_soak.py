@@ -14,7 +14,8 @@ from collections import Counter
 
 import pytest
 
-from tests.reliability.reliability_support import LOCKED, Server, add_user, engine_for, http, migrated_sqlite, report
+from tests.reliability.reliability_support import LOCKED, report
+from tests.servers import Server, add_user, engine_for, http, migrated_sqlite
 from tests.support import ENGINE_BUNDLE
 
 pytestmark = pytest.mark.slow

@@ -18,9 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.clock import SimulatedClock
 from engine.models import AuditEvent, ProcessInstance, TimerFiring, WaitingTimer
-from tests.reliability.reliability_support import (
-    clone_instances, engine_for, json_lines, percentile, pg_url, report, start_worker, tick_bundle,
-)
+from tests.reliability.reliability_support import clone_instances, json_lines, percentile, pg_url, report, tick_bundle
+from tests.servers import engine_for, start_worker
 
 pytestmark = pytest.mark.slow
 __all__ = ["pg_url"]

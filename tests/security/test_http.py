@@ -20,7 +20,7 @@ import urllib.request
 
 import pytest
 
-from tests.reliability.reliability_support import http, served_workflows
+from tests.servers import http, served_workflows
 from tests.support import ATS, HR, MANAGER, PREFIX, ROOT
 
 PROBLEM = "application/problem+json"

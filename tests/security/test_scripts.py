@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from tests.reliability.reliability_support import Server, add_user, http, migrated_sqlite, pg_schema
+from tests.servers import Server, add_user, http, migrated_sqlite, pg_schema
 from tests.support import PG_AVAILABLE, ROOT
 
 NESTED_HASH = "t = ()\nfor i in range(100000):\n    t = ((t,),)\nh = hash(t)"

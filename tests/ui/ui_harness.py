@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port
 from tests.support import ROOT
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("RECALL_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -49,12 +49,6 @@ def chromium_or_skip() -> str:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """`recall serve` in a subprocess, on a fresh SQLite database with workflows/ deployed."""
 
@@ -73,7 +67,7 @@ class Server:
         self.tokens = {name: users.add_user(engine.db, name, role, groups)[1]
                        for name, (role, groups) in PEOPLE.items()}
         engine.db.dispose()
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(tmp / "serve.log", "w+", encoding="utf-8")
         self.process = subprocess.Popen(
