@@ -10,8 +10,9 @@ from datetime import date
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from engine.status import STATUSES as INSTANCE_STATUSES       # a case's statuses, defined once
+
 TASK_STATUSES = ("ready", "completed", "cancelled")
-INSTANCE_STATUSES = ("running", "waiting", "completed", "cancelled", "error")
 ID = fields.String
 
 

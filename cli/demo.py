@@ -1,7 +1,9 @@
 """`recall demo`: one whole recall case on a simulated clock, printed as a timeline.
 
-The case: a candidate declines because the growth path was unclear; HR gets the
-day-30 and day-90 reminders and sends the suggested messages; the candidate replies;
+The case: a candidate declines because the growth path was unclear; HR gets the first two
+reminders of the deployed cadence (day 30 and day 90 as shipped: each when its timer is due, read
+from the case, so a process owner's day 60 shows as D+60) and sends the suggested messages; the
+candidate replies;
 HR hands the candidate to the hiring manager (who is reminded after two days); the
 re-offer is above HR's authority and goes to HRBP; the candidate accepts; goals are
 agreed; after the start date a piece of feedback goes unanswered for 24 hours and is
@@ -82,6 +84,15 @@ class _Driver:
         self.clock.set(DECLINED_AT + timedelta(days=day, hours=hours))
         self.engine.run_until_idle()
 
+    def follow_up(self, stage) -> datetime:
+        """An hour after the stage's timer is due (as the case has it), HR sends the suggestion."""
+        due = {t.element_id: t.due_at for t in self.engine.get_instance(self.instance_id).waiting_timers}
+        if stage.timer not in due:
+            raise click.ClickException(f"demo: the case does not wait at {stage.timer} for stage {stage.key}")
+        self.at(due[stage.timer] + timedelta(hours=1))
+        self.complete(stage.task, outcome="sent", channel="wecom", message_sent=None)
+        return due[stage.timer]
+
     def at(self, moment: datetime) -> None:
         self.clock.set(moment)
         self.engine.run_until_idle()
@@ -103,37 +114,44 @@ class _Driver:
             raise click.ClickException(f"demo: nobody was waiting for {name}")
 
     def run(self) -> str:
+        from engine import readmodels
+
         t = self.text
+        words = readmodels.vocabulary(self.engine, "offer_recall").vocabulary
+        # the story's reason if the deployed bundle still has it, else its first one
+        reason = "career_path" if "career_path" in words.reason_keys else words.reason_keys[0]
         view = self.engine.start_instance(
             "offer_recall", business_key=CANDIDATE, actor=ATS,
             variables={"candidate_id": CANDIDATE, "decline_date": DECLINED_AT.isoformat(),
-                       "decline_reason": "career_path", "lang": self.lang})
+                       "decline_reason": reason, "lang": self.lang})
         self.instance_id = view.id
         self.on(0, hours=2)
-        self.complete("archive_decline", decline_reason="career_path", talent_pool_consent=True,
+        self.complete("archive_decline", decline_reason=reason, talent_pool_consent=True,
                       consent_scope="similar_roles", consent_expiry="2027-01-05", **t["archive"])
-        self.on(30, hours=1)
-        self.complete("follow_up_day_30", outcome="sent", channel="wecom", message_sent=None)
-        self.on(90, hours=2)
-        self.complete("follow_up_day_90", outcome="sent", channel="wecom", message_sent=None)
-        self.on(92, hours=5)
+        for stage in words.stages[:2]:
+            second_due = self.follow_up(stage)
+        # everything after the second follow-up counts from when it was due
+        def after(days: float, hours: float) -> None:
+            self.at(second_due + timedelta(days=days, hours=hours))
+
+        after(2, 3)
         self.say("candidate_replied", text=t["reply"])
-        self.on(92, hours=6)
+        after(2, 4)
         self.complete("assess_reply", outcome="interested", involve_manager=True)
         self.complete("request_manager_contact", manager_username=MANAGER, talking_points=t["talking_points"])
-        self.on(94, hours=8)                                   # two days open: the manager is reminded
-        self.on(95, hours=3)
+        after(4, 6)                                            # two days open: the manager is reminded
+        after(5, 1)
         self.complete("manager_contact_candidate", actor=MANAGER, contact_outcome="ready_for_offer")
-        self.on(95, hours=6)
+        after(5, 4)
         self.complete("prepare_reoffer", salary=11800, original_salary=10000, start_date=START_DATE,
                       concerns_addressed=t["concerns"], days_valid=10)   # +18 %: needs HRBP approval
-        self.on(96, hours=2)
+        after(6, 0)
         self.complete("approve_reoffer", actor=HRBP, approved=True)
-        self.on(96, hours=4)
+        after(6, 2)
         self.complete("send_reoffer", channel="email", message_sent="offer")
-        self.on(98, hours=3)
+        after(8, 1)
         self.say("offer_response", decision="accepted")
-        self.on(98, hours=5)
+        after(8, 3)
         self.complete("agree_goals", goals=[
             {"title": title, "measure": "done", "target": "1", "due_day": 30 * (i + 1)}
             for i, title in enumerate(t["goal"])])

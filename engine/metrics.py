@@ -161,11 +161,10 @@ def database_lines(engine) -> list[str]:
     from sqlalchemy import func, select
 
     from .models import BufferedMessage, ProcessInstance, WaitingTimer
-
-    from .status import database_now
+    from .status import LIVE, STATUSES, database_now
 
     now = database_now(engine)
-    live = ProcessInstance.status.in_(("running", "waiting"))
+    live = ProcessInstance.status.in_(LIVE)
     with engine.db.read_transaction() as s:
         by_status = dict(s.execute(select(ProcessInstance.status, func.count())
                                    .group_by(ProcessInstance.status)).all())
@@ -179,7 +178,7 @@ def database_lines(engine) -> list[str]:
         oldest = s.scalar(select(func.min(due_live.c.due_at)))
         messages = s.execute(select(BufferedMessage.status, func.count()).group_by(BufferedMessage.status)).all()
     lines = ["# HELP recall_instances Process instances by status.", "# TYPE recall_instances gauge"]
-    for status in sorted({"running", "waiting", "completed", "cancelled", "error", *by_status}):
+    for status in sorted({*STATUSES, *by_status}):
         lines.append(f'recall_instances{{status="{_escape(status)}"}} {by_status.get(status, 0)}')
     lines += ["# HELP recall_instances_in_error Process instances in error (script failures and incidents).",
               "# TYPE recall_instances_in_error gauge", f"recall_instances_in_error {by_status.get('error', 0)}",

@@ -1,4 +1,5 @@
-"""Operational summary used by `recall status` (and the tests): counts from the indexed tables."""
+"""A case's statuses (defined here once), and the operational summary used by `recall status`
+(and the tests): counts from the indexed tables."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -40,7 +41,7 @@ def collect(engine, *, limit: int = 50, overdue_after: timedelta = OVERDUE_AFTER
         retrying = s.scalar(select(func.count()).select_from(WaitingTimer)
                             .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
                             .where(WaitingTimer.attempts > 0,
-                                   ProcessInstance.status.in_(("running", "waiting")))) or 0
+                                   ProcessInstance.status.in_(LIVE))) or 0
         incidents_total = s.scalar(select(func.count()).select_from(ProcessInstance).where(
             ProcessInstance.status == "error", ProcessInstance.error["kind"].as_string() == "incident")) or 0
         failed = [

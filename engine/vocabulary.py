@@ -344,6 +344,42 @@ def _literals(text: str | None):
     return ...
 
 
+class TemplateDecision:
+    """The follow-up template decision table read as SpiffWorkflow runs it (hit policy FIRST): which
+    template it picks for a reason at a stage. An entry that is not a literal ('-' or a list of
+    strings) is taken to match, so the checks never refuse what they cannot evaluate."""
+
+    def __init__(self, decision):
+        self.decision = decision
+        self.ns = {"dmn": decision.tag.split("}")[0][1:]}
+        self.table = decision.find("dmn:decisionTable", self.ns)
+        self.columns: dict[str, tuple[int, object]] = {}
+        self.rules: list[tuple[object, list, object]] = []
+        if self.table is None:
+            return
+        for i, column in enumerate(self.table.findall("dmn:input", self.ns)):
+            self.columns[(column.findtext("dmn:inputExpression/dmn:text", "", self.ns) or "").strip()] = (i, column)
+        for rule in self.table.findall("dmn:rule", self.ns):
+            entries = [_literals(e.findtext("dmn:text", "", self.ns)) for e in rule.findall("dmn:inputEntry", self.ns)]
+            self.rules.append((rule, entries, _literals(rule.findtext("dmn:outputEntry/dmn:text", "", self.ns))))
+
+    def input_values(self, name: str):
+        """(the inputValues element, its literal values or None) of input `name`."""
+        values_el = self.columns[name][1].find("dmn:inputValues/dmn:text", self.ns)
+        return values_el, (_literals(values_el.text) if values_el is not None else None)
+
+    def pick(self, reason: str, stage: str):
+        """(the first rule matching, the template id it outputs or None if not a literal); None: no rule."""
+        r_i, s_i = self.columns["decline_reason"][0], self.columns["stage"][0]
+        for rule, entries, output in self.rules:
+            if all(m is None or m is ... or value in m
+                   for m, value in ((entries[r_i] if r_i < len(entries) else None, reason),
+                                    (entries[s_i] if s_i < len(entries) else None, stage))):
+                template = next(iter(output)) if isinstance(output, set) and len(output) == 1 else None
+                return rule, template
+        return None
+
+
 def _check_decision(vocabulary: Vocabulary, text: str, label: str, facts: BundleFacts) -> list[Problem]:
     """The follow-up template decision picks a template for every reason at every stage, and each
     template it picks exists in every language."""
@@ -352,58 +388,42 @@ def _check_decision(vocabulary: Vocabulary, text: str, label: str, facts: Bundle
         return [(label, _line(text, '"template_decision"'), vocabulary.template_decision,
                  f"template_decision {vocabulary.template_decision!r} is not a decision of any DMN file in the bundle")]
     file, decision = found
-    ns = {"dmn": decision.tag.split("}")[0][1:]}
-    table = decision.find("dmn:decisionTable", ns)
-    if table is None:
+    table = TemplateDecision(decision)
+    if table.table is None:
         return []                                   # reported by the DMN checks
-    columns = {}
-    for i, column in enumerate(table.findall("dmn:input", ns)):
-        columns[(column.findtext("dmn:inputExpression/dmn:text", "", ns) or "").strip()] = (i, column)
     out: list[Problem] = []
     for needed in ("decline_reason", "stage"):
-        if needed not in columns:
+        if needed not in table.columns:
             out.append((file, decision.sourceline, decision.get("id"), f"the decision has no input {needed!r}: it "
                         f"must pick the template from the decline reason and the stage ({FILE_NAME})"))
     if out:
         return out
     for needed, keys in (("decline_reason", vocabulary.reason_keys), ("stage", vocabulary.stage_keys)):
-        values_el = columns[needed][1].find("dmn:inputValues/dmn:text", ns)
-        values = _literals(values_el.text) if values_el is not None else None
+        values_el, values = table.input_values(needed)
+        column_id = table.columns[needed][1].get("id")
         if isinstance(values, set):
             missing = [k for k in keys if k not in values]
             extra = sorted(values - set(keys))
             if missing:
-                out.append((file, values_el.sourceline, columns[needed][1].get("id"),
+                out.append((file, values_el.sourceline, column_id,
                             f"input values of {needed} lack {', '.join(map(repr, missing))} declared in {FILE_NAME}"))
             if extra:
-                out.append((file, values_el.sourceline, columns[needed][1].get("id"),
-                            f"input values of {needed} name {', '.join(map(repr, extra))}, which {FILE_NAME} "
-                            "does not declare"))
-    rules = []
-    for rule in table.findall("dmn:rule", ns):
-        entries = rule.findall("dmn:inputEntry", ns)
-        matches = [_literals(e.findtext("dmn:text", "", ns)) for e in entries]
-        output = _literals(rule.findtext("dmn:outputEntry/dmn:text", "", ns))
-        rules.append((rule, matches, output))
-    r_i, s_i = columns["decline_reason"][0], columns["stage"][0]
+                out.append((file, values_el.sourceline, column_id, f"input values of {needed} name "
+                            f"{', '.join(map(repr, extra))}, which {FILE_NAME} does not declare"))
     missing_templates: dict[tuple[str, str], object] = {}
     for stage in vocabulary.stage_keys:
         uncovered = []
         for reason in vocabulary.reason_keys:
-            hit = next((r for r in rules if all(
-                m is None or m is ... or value in m
-                for m, value in ((r[1][r_i] if r_i < len(r[1]) else None, reason),
-                                 (r[1][s_i] if s_i < len(r[1]) else None, stage)))), None)
+            hit = table.pick(reason, stage)
             if hit is None:
                 uncovered.append(reason)
-            elif isinstance(hit[2], set) and len(hit[2]) == 1:
-                template = next(iter(hit[2]))
+            elif hit[1] is not None:
                 for lang in facts.template_languages:
-                    if f"{lang}/{template}" not in facts.templates:
-                        missing_templates.setdefault((lang, template), hit[0])
+                    if f"{lang}/{hit[1]}" not in facts.templates:
+                        missing_templates.setdefault((lang, hit[1]), hit[0])
         if uncovered:
-            out.append((file, table.sourceline, decision.get("id"), f"no rule picks a template for stage {stage!r} "
-                        f"and reason{'s' if len(uncovered) > 1 else ''} {', '.join(map(repr, uncovered))}"))
+            out.append((file, table.table.sourceline, decision.get("id"), f"no rule picks a template for stage "
+                        f"{stage!r} and reason{'s' if len(uncovered) > 1 else ''} {', '.join(map(repr, uncovered))}"))
     for (lang, template), rule in sorted(missing_templates.items(), key=lambda kv: kv[0]):
         out.append((file, rule.sourceline, rule.get("id"), f"rule picks template {template!r}, which has no "
                     f"{lang} template (templates/{lang}/{template}.j2)"))

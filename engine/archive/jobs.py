@@ -20,6 +20,7 @@ from sqlalchemy import exists, select
 
 from ..config import Settings
 from ..models import HumanTask, MessageSubscription, ProcessInstance, WaitingTimer
+from ..status import LIVE
 from ..worker import PeriodicJob
 
 log = logging.getLogger("recall.privacy")
@@ -57,7 +58,7 @@ def stuck_case_ids(session, *, limit: int = 100) -> list[str]:
     instance = ProcessInstance.id
     return list(session.scalars(
         select(instance).where(
-            ProcessInstance.status.in_(("running", "waiting")),
+            ProcessInstance.status.in_(LIVE),
             ~exists().where(HumanTask.instance_id == instance, HumanTask.status == "ready"),
             ~exists().where(WaitingTimer.instance_id == instance),
             ~exists().where(MessageSubscription.instance_id == instance))

@@ -35,6 +35,7 @@ from ..archive_models import (
 )
 from ..models import AuditEvent, BufferedMessage, HumanTask, IdempotencyRecord, ProcessInstance
 from ..sidetables import all_tasks, correlation_key
+from ..status import ACTIVE
 from . import search
 
 log = logging.getLogger("recall.privacy")
@@ -182,8 +183,8 @@ def scrub_cases(engine, session: Session, ids: list[str], scrubber: Scrubber, *,
     cancelled, scrubbed = [], []
     for instance_id in ids:
         status = session.scalar(select(ProcessInstance.status).where(ProcessInstance.id == instance_id))
-        if status in ("running", "waiting", "error"):
-            engine.ops.cancel(session, instance_id, actor=actor, reason=reason, only_if_live=True,
+        if status in ACTIVE:
+            engine.ops.cancel(session, instance_id, actor=actor, reason=reason, only_if_active=True,
                               scrub=lambda wf: scrub_workflow(wf, scrubber))
             cancelled.append(instance_id)
         else:

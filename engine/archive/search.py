@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..archive_models import Candidate, CandidateDecline, CandidateSearch, CandidateTag
 from ..models import HumanTask, ProcessInstance, WaitingTimer
+from ..status import LIVE
 from ..vocabulary import Vocabulary
 
 # Han, CJK extensions and compatibility ideographs, kana, hangul
@@ -35,9 +36,6 @@ _TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
 _IS_CJK = re.compile(rf"[{_CJK}]")
 MAX_QUERY_TERMS = 16
 MAX_DOCUMENT_CHARS = 200_000
-
-LIVE = ("running", "waiting")
-
 
 def follow_up_timers(vocabulary: Vocabulary) -> tuple[str, ...]:
     """Timers that mean "a follow-up is due": the cadence stages' (workflows/vocabulary.json)."""
