@@ -56,7 +56,7 @@ class Changed:
 class CancelOutcome(Enum):
     CANCELLED = "cancelled"             # through the change path (`change` is set)
     CANCELLED_BY_ROW = "cancelled_by_row"   # its state could not be loaded: status, side rows and audit by row
-    ALREADY_ENDED = "already_ended"     # only with only_if_live=True: nothing done
+    ALREADY_ENDED = "already_ended"     # only with only_if_active=True: nothing done
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +159,12 @@ class Operations:
 
     # ---------------------------------------------------------------- cancel
     def cancel(self, session: Session, instance_id: str, *, actor: str, reason: str = "",
-               expected_version: int | None = None, only_if_live: bool = False,
+               expected_version: int | None = None, only_if_active: bool = False,
                scrub: Callable[[BpmnWorkflow], None] | None = None) -> Cancellation:
         """Cancel a running, waiting or failed instance.
 
         An instance that has already ended raises InvalidState (the API's 409), or with
-        `only_if_live` is left alone (ALREADY_ENDED). `scrub(workflow)` changes its data in the same
+        `only_if_active` is left alone (ALREADY_ENDED). `scrub(workflow)` changes its data in the same
         change (erasure); an instance whose state cannot be loaded is cancelled by row, and with
         `scrub` its state is replaced since it cannot be scrubbed field by field."""
         try:
@@ -177,11 +177,11 @@ class Operations:
                                        "reload and retry") from exc
             if self.runtime.end_unloadable(session, exc, actor=actor, reason=reason, erase_state=scrub is not None):
                 return Cancellation(instance_id, CancelOutcome.CANCELLED_BY_ROW)
-            if only_if_live:
+            if only_if_active:
                 return Cancellation(instance_id, CancelOutcome.ALREADY_ENDED)
             raise InvalidState(f"instance {instance_id} has already ended") from exc
         if loaded.row.status in ENDED:
-            if only_if_live:
+            if only_if_active:
                 return Cancellation(instance_id, CancelOutcome.ALREADY_ENDED)
             raise InvalidState(f"instance {instance_id} is already {loaded.row.status}")
 

@@ -139,7 +139,7 @@ def lapse(engine, session: Session, candidate: Candidate, *, now: datetime, acto
     reason = "consent_withdrawn" if candidate.consent_withdrawn_at is not None else "consent_expired"
     ids = cases.live_cases(session, cases.instance_ids(session, candidate.id, thorough=True))
     cancelled = [i for i in ids
-                 if engine.ops.cancel(session, i, actor=actor, reason=reason, only_if_live=True).cancelled]
+                 if engine.ops.cancel(session, i, actor=actor, reason=reason, only_if_active=True).cancelled]
     candidate.consent_lapsed_at = now
     records.refresh_retention(candidate)
     engine.ops.audit(session, None, "consent_lapsed", actor, None, None,
