@@ -20,6 +20,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from engine.archive import install as install_archive
 from engine.archive.privacy import PrivacySettings
 from engine.config import Settings
 from engine.idempotency import IdempotencyStore
@@ -105,6 +106,7 @@ class RecallAPI:
         if engine is None:
             from engine.service import RecallEngine
             engine = RecallEngine.from_settings(settings)
+        install_archive(engine)       # the API serves the archive: its hooks run in the engine's units of work
         store = IdempotencyStore(engine.db, ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
                                  stale_after=timedelta(seconds=settings.idempotency_stale_seconds))
         state = RecallState(engine, settings, PrivacySettings.from_settings(settings), self.url_prefix, store,

@@ -53,6 +53,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition  
 from SpiffWorkflow.task import TaskState  # noqa: E402
 
 from engine import clock as clock_mod  # noqa: E402
+from engine.archive import install as install_archive  # noqa: E402
 from engine.bundle import load_bundle  # noqa: E402
 from engine.clock import SimulatedClock  # noqa: E402
 from engine.db import Database  # noqa: E402
@@ -265,6 +266,7 @@ class EngineRunner:
         self.db = Database(url)
         upgrade(self.db)
         self.engine = RecallEngine(self.db, clock=SimulatedClock())
+        install_archive(self.engine)          # as `recall serve` runs it: the archive's completion hooks
         self.engine.deploy([lifecycle.bundle])
         self.clock = self.engine.clock
         self.lifecycle = lifecycle

@@ -26,8 +26,12 @@ def load_settings() -> Settings:
 
 def open_engine(settings: Settings, *, database_time: bool = False):
     """The engine of `settings`; `database_time` for one that runs the timer worker (engine/clock.py)."""
+    from engine.archive import install
     from engine.service import RecallEngine
-    return RecallEngine.from_settings(settings, database_time=database_time)
+
+    engine = RecallEngine.from_settings(settings, database_time=database_time)
+    install(engine)
+    return engine
 
 
 @contextmanager

@@ -262,6 +262,7 @@ def _add_people(db) -> None:
 
 
 def run_demo(database_url: str, lang: str, workflows: Path) -> tuple[list[TimelineRow], str | None]:
+    from engine.archive import install as install_archive
     from engine.clock import SimulatedClock
     from engine.db import Database
     from engine.migrate import upgrade
@@ -271,6 +272,7 @@ def run_demo(database_url: str, lang: str, workflows: Path) -> tuple[list[Timeli
     try:
         upgrade(db)
         engine = RecallEngine(db, clock=SimulatedClock(DECLINED_AT.astimezone(timezone.utc)))
+        install_archive(engine)
         engine.deploy([workflows], actor="demo")
         _add_people(db)
         driver = _Driver(engine, lang)

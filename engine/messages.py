@@ -25,6 +25,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import exists, func, or_, select, true, update
 from sqlalchemy.orm import Session
@@ -169,12 +170,17 @@ def _single_value(correlation: dict) -> str | None:
     return str(values[0]) if len(values) == 1 and len(correlation) == 1 else None
 
 
-def _cases_exist(session: Session, correlation: dict, instance_id: str | None, *, live: bool) -> bool:
+# The ids of every case about a candidate, found the thorough way (the talent archive registers it:
+# engine.archive.install; by start variable and past messages too, an audit scan).
+CandidateCases = Callable[[Session, str], list[str]]
+
+
+def _cases_exist(session: Session, correlation: dict, instance_id: str | None, *, live: bool,
+                 cases_of_candidate: CandidateCases | None) -> bool:
     """A case of these correlation values: one waiting on them for any message, one whose business
     key is the one value, one started by the candidate's recorded decline; failing those, for a
-    candidate, any case the archive finds for them (engine/archive/cases.py: also by start variable
-    and past messages, an audit scan: docs/privacy.md measures it, so it runs last)."""
-    from .archive import cases
+    candidate, any case `cases_of_candidate` finds for them (an audit scan: docs/privacy.md
+    measures it, so it runs last)."""
     from .archive_models import CandidateDecline
 
     if instance_id is not None:
@@ -192,27 +198,29 @@ def _cases_exist(session: Session, correlation: dict, instance_id: str | None, *
                                                  .where(CandidateDecline.candidate_id == value)))
     if session.scalar(select(ProcessInstance.id).where(statuses, or_(*conditions)).limit(1)) is not None:
         return True
-    if not candidate:
+    if not candidate or cases_of_candidate is None:
         return False
-    ids = cases.instance_ids(session, value, thorough=True)
+    ids = cases_of_candidate(session, value)
     return bool(ids) and session.scalar(select(ProcessInstance.id).where(ProcessInstance.id.in_(ids), statuses)
                                         .limit(1)) is not None
 
 
-def _candidate_known(session: Session, correlation: dict) -> bool:
+def _candidate_known(session: Session, correlation: dict, cases_of_candidate: CandidateCases | None) -> bool:
     from .archive_models import Candidate
 
     value = correlation.get("candidate_id")
     if session.scalar(select(Candidate.id).where(Candidate.id == str(value))) is not None:
         return True
-    return _cases_exist(session, correlation, None, live=False)
+    return _cases_exist(session, correlation, None, live=False, cases_of_candidate=cases_of_candidate)
 
 
 # ---------------------------------------------------------------- front door
 def receive(runtime, session: Session, name: str, correlation: dict, payload: dict, *, actor: str,
             instance_id: str | None = None, mode: str = "buffer", message_id: str | None = None,
-            ttl=None) -> Delivery:
-    """A message from outside: checked, delivered now, kept for later, or refused (see module doc)."""
+            ttl=None, cases_of_candidate: CandidateCases | None = None) -> Delivery:
+    """A message from outside: checked, delivered now, kept for later, or refused (see module doc).
+
+    `cases_of_candidate`: the thorough lookup of a candidate's cases, if the engine has one (the archive)."""
     if mode not in MODES:
         raise MessageRejected([FieldError("mode", f"must be one of {', '.join(MODES)}")])
     if not name:
@@ -230,13 +238,14 @@ def receive(runtime, session: Session, name: str, correlation: dict, payload: di
     if delivered:
         delivery = Delivery(delivered_to=delivered)
     elif mode == "deliver_or_fail":
-        if not _cases_exist(session, correlation, instance_id, live=True):
+        if not _cases_exist(session, correlation, instance_id, live=True, cases_of_candidate=cases_of_candidate):
             raise NoCaseForMessage(f"no case correlates on {_describe(correlation, instance_id)}: "
                                    f"{name!r} was not delivered")
         raise MessageNotAwaited(f"no case with {_describe(correlation, instance_id)} waits for {name!r} now; "
                                 "nothing was delivered")
     else:
-        if "candidate_id" in correlation and instance_id is None and not _candidate_known(session, correlation):
+        if "candidate_id" in correlation and instance_id is None and not _candidate_known(
+                session, correlation, cases_of_candidate):
             raise MessageRejected([FieldError("correlation.candidate_id", f"no candidate "
                                               f"{correlation['candidate_id']!r} in the talent archive and no case "
                                               "correlates on it: the message would never be delivered")])

@@ -120,12 +120,13 @@ def signal_catcher(workflow: BpmnWorkflow, name: str) -> str | None:
 class Operations:
     """Session-level operations on instances, with the rules each must obey (see module doc)."""
 
-    def __init__(self, runtime: Runtime, *, max_task_data_bytes: int, max_instance_state_bytes: int,
-                 completion_hooks: list[CompletionHook] | None = None):
+    def __init__(self, runtime: Runtime, *, max_task_data_bytes: int, max_instance_state_bytes: int):
         self.runtime = runtime
         self.max_task_data_bytes = max_task_data_bytes      # one change's data (engine/datasize.py)
         self.max_instance_state_bytes = max_instance_state_bytes   # a case's stored state after an answer
-        self.completion_hooks: list[CompletionHook] = list(completion_hooks or ())
+        # Registered by an extension of the engine (the talent archive: engine.archive.install).
+        self.completion_hooks: list[CompletionHook] = []
+        self.cases_of_candidate: messages.CandidateCases | None = None
 
     @property
     def clock(self):
@@ -299,7 +300,8 @@ class Operations:
         """A message from outside: checked, delivered, kept for later or refused (engine/messages.py)."""
         check_data_size(payload, self.max_task_data_bytes, what="the payload", prefix="payload.")
         return messages.receive(self.runtime, session, name, correlation, payload, actor=actor,
-                                instance_id=instance_id, ttl=ttl, mode=mode, message_id=message_id)
+                                instance_id=instance_id, ttl=ttl, mode=mode, message_id=message_id,
+                                cases_of_candidate=self.cases_of_candidate)
 
     def expire_messages(self, session: Session) -> int:
         """Drop buffered messages past their expiry (each audited)."""

@@ -75,13 +75,11 @@ class RecallEngine:
             sandbox=shared_pool(settings.script_workers, settings.script_memory_mb)),
                                self.clock, message_ttl=timedelta(seconds=settings.message_ttl_seconds),
                                metrics=self.metrics, faults=self.faults)
-        from .archive.consent import record_task_answer
-        from .archive.records import record_decline_answer
         # The session-level operations every caller composes (engine/operations.py); the methods
-        # below open a unit of work around one of them.
+        # below open a unit of work around one of them. The talent archive plugs its completion
+        # hooks and case lookup in here (engine.archive.install).
         self.ops = Operations(self.runtime, max_task_data_bytes=settings.max_task_data_bytes,
-                              max_instance_state_bytes=settings.max_instance_state_bytes,
-                              completion_hooks=[record_task_answer, record_decline_answer])
+                              max_instance_state_bytes=settings.max_instance_state_bytes)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, db: Database | None = None,

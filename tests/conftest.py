@@ -64,8 +64,12 @@ def clock():
 
 @pytest.fixture
 def engine(db, clock):
+    from engine.archive import install
     from engine.service import RecallEngine
-    return RecallEngine(db, clock=clock, script_timeout=0.5)
+
+    engine = RecallEngine(db, clock=clock, script_timeout=0.5)
+    install(engine)
+    return engine
 
 
 @pytest.fixture

@@ -88,10 +88,13 @@ def _body(raw: bytes, headers):
 
 
 def engine_for(url: str, clock=None):
+    from engine.archive import install
     from engine.db import Database
     from engine.service import RecallEngine
 
-    return RecallEngine(Database(url), clock=clock)
+    engine = RecallEngine(Database(url), clock=clock)
+    install(engine)
+    return engine
 
 
 def add_user(url: str, name: str, role: str, groups=()) -> str:

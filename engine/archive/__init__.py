@@ -8,10 +8,30 @@ recall analytics and privacy (consent, retention, erasure).
     archive.erase(candidate.id, actor="hr.li")
 
 Every public method of `TalentArchive` is one unit of work, like `RecallEngine`'s.
+An engine that runs the archive's processes has it installed (`install(engine)`, done by
+whoever makes the engine: the API's `init_app`, the command line, the test fixtures).
 """
 from __future__ import annotations
 
-__all__ = ["TalentArchive", "SearchFilters", "Viewer", "PrivacySettings"]
+from functools import partial
+
+__all__ = ["TalentArchive", "SearchFilters", "Viewer", "PrivacySettings", "install"]
+
+
+def install(engine) -> None:
+    """Plug the archive into `engine` (once; again is harmless): a completed consent or decline task
+    updates the candidate's record, and message routing finds a candidate's cases the thorough way
+    (start variables, past messages) before answering that none exists. The engine core knows
+    nothing of the archive otherwise."""
+    from .cases import instance_ids
+    from .consent import record_task_answer
+    from .records import record_decline_answer
+
+    ops = engine.ops
+    for hook in (record_task_answer, record_decline_answer):
+        if hook not in ops.completion_hooks:
+            ops.completion_hooks.append(hook)
+    ops.cases_of_candidate = partial(instance_ids, thorough=True)
 
 
 def __getattr__(name):

@@ -192,9 +192,6 @@ def _engine_core(name: str) -> bool:
         and name not in SCHEMA_OWNER
 
 
-@pytest.mark.xfail(strict=True, reason="pending in issue 14 (points 1 and 3): engine.service imports the archive's "
-                                       "completion hooks and engine.messages its case start; remove this mark "
-                                       "when the archive registers them")
 def test_the_engine_core_does_not_import_the_archive():
     assert _offenders(_engine_core, lambda t: (t + ".").startswith("engine.archive.")) == []
 
