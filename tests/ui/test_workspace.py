@@ -14,6 +14,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.support import MANAGER, OTHER_MANAGER
 from tests.ui.ui_harness import SCREENSHOTS, Browser, Server, chromium_or_skip
 
 pytestmark = pytest.mark.slow
@@ -230,12 +231,12 @@ def test_a_hiring_manager_sees_only_the_hand_off_task_assigned_to_them(server, b
               {"data": {"outcome": "interested", "involve_manager": True}}, user="hr.li")
     request = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=request_manager_contact", user="hr.li")["items"][0]
     server.ok("POST", f"/tasks/{request['id']}/complete", {"data": {
-        "manager_username": "mgr.wang", "talking_points": "介绍团队的晋升通道和带教安排"}}, user="hr.li")
+        "manager_username": MANAGER, "talking_points": "介绍团队的晋升通道和带教安排"}}, user="hr.li")
 
     page = browser.page(server.base)
-    sign_in(page, server, "mgr.wang")
+    sign_in(page, server, MANAGER)
     rows = page.locator("table.inbox tbody tr")
-    assert rows.count() == 1, (page.locator("main").inner_text(), server.api("GET", "/workspace/inbox", user="mgr.wang"))
+    assert rows.count() == 1, (page.locator("main").inner_text(), server.api("GET", "/workspace/inbox", user=MANAGER))
     assert rows.first.get_attribute("data-element-id") == "manager_contact_candidate"
     nav = page.locator("#nav").inner_text()
     assert "记录未到岗" not in nav and "候选人" not in nav
@@ -249,7 +250,7 @@ def test_a_hiring_manager_sees_only_the_hand_off_task_assigned_to_them(server, b
     page.context.close()
 
     other = browser.page(server.base)
-    sign_in(other, server, "mgr.zhao")
+    sign_in(other, server, OTHER_MANAGER)
     expect(other.locator("p.empty")).to_have_text("没有待办任务。")
     other.context.close()
     hr_inbox = server.ok("GET", "/workspace/inbox", user="hr.li")["items"]

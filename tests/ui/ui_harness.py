@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers import free_port
-from tests.support import ROOT
+from tests.support import PEOPLE, ROOT
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("RECALL_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -29,14 +29,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-# name -> (role, groups)
-PEOPLE = {
-    "hr.li": ("hr", ()),
-    "mgr.wang": ("manager", ()),
-    "mgr.zhao": ("manager", ()),
-    "root": ("admin", ()),
-    "owner": ("process_owner", ()),
-}
 
 
 def chromium_or_skip() -> str:
