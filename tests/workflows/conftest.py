@@ -1,9 +1,24 @@
-"""Fixtures for the lifecycle scenarios on `recall` (tests/conftest.py: the engine with workflows/ deployed)."""
+"""Fixtures for the lifecycle scenarios: the engine with the bundle under test deployed (workflows/, or
+RECALL_TEST_BUNDLE: tests/workflows/lifecycle.py)."""
 from __future__ import annotations
 
 import pytest
 
-from .lifecycle import Case
+from tests.support import HAND_OFF_MANAGERS, PEOPLE
+
+from .lifecycle import FORMS, WORKFLOWS, Case
+
+
+@pytest.fixture
+def recall(engine):
+    """The engine with the bundle under test deployed by a process owner, and the hiring managers
+    the scenarios hand candidates to in the user directory (the hand-off picker checks it)."""
+    from engine import users
+
+    engine.deploy([WORKFLOWS], forms_dir=FORMS, actor="process.owner")
+    for name in HAND_OFF_MANAGERS:
+        users.add_user(engine.db, name, PEOPLE[name][0])
+    return engine
 
 
 @pytest.fixture

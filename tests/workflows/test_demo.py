@@ -8,14 +8,16 @@ from click.testing import CliRunner
 
 from cli.demo import demo
 
-from .lifecycle import WORKFLOWS
+from .lifecycle import WORKFLOWS, cadence
 
+CADENCE = cadence()                       # the demo works the bundle's first two follow-ups
+FIRST, SECOND = CADENCE.dated[:2]
 KEY_STEPS = {
-    "zh": ["候选人未到岗", "记录未到岗原因", "未到岗后第 30 天", "第 30 天问候", "第 90 天跟进", "候选人回复",
+    "zh": ["候选人未到岗", "记录未到岗原因", CADENCE.name(FIRST.timer, "zh"), FIRST.zh, SECOND.zh, "候选人回复",
            "评估候选人回复", "请经理联系候选人", "2 天未完成", "经理联系候选人", "准备新 offer", "审批新 offer",
            "发出新 offer", "收到候选人答复", "约定入职目标", "入职日", "新员工反馈", "24 小时未回复",
            "HRBP 处理反馈", "月度目标回顾", "月度目标回顾", "月度目标回顾", "试用期评估", "留任"],
-    "en": ["Offer declined", "Archive decline", "Day 30 after decline", "Day-30 greeting", "Day-90 follow-up",
+    "en": ["Offer declined", "Archive decline", CADENCE.name(FIRST.timer, "en"), FIRST.en, SECOND.en,
            "Candidate replied", "Assess reply", "Ask manager to call", "2 days open", "Manager contacts candidate",
            "Prepare re-offer", "Approve re-offer", "Send re-offer", "Offer answered", "Agree goals", "Start date",
            "New-hire feedback", "24 h unanswered", "HRBP answers feedback", "Monthly check-in",
@@ -45,9 +47,8 @@ def test_demo_prints_the_whole_case_as_a_timeline(lang, tmp_path):
     def row(step):
         return next(r for r, c in zip(rows, cells) if c[2] == step)
 
-    greeting, day_90 = (row("第 30 天问候"), row("第 90 天跟进")) if lang == "zh" else (
-        row("Day-30 greeting"), row("Day-90 follow-up"))
-    assert greeting.startswith("D+30 ") and day_90.startswith("D+90 ")
+    greeting, day_90 = row(FIRST.label(lang)), row(SECOND.label(lang))
+    assert greeting.startswith(f"D+{CADENCE.day(FIRST)} ") and day_90.startswith(f"D+{CADENCE.day(SECOND)} ")
     if lang == "zh":
         assert "HR 李" in greeting and greeting.rstrip().endswith("您好,好久没联系啦!")
         assert "还记得您问过「这个岗位的晋升路径是什么?」吗?" in day_90

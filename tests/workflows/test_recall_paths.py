@@ -12,7 +12,17 @@ import pytest
 
 from engine.errors import NotAssignee
 
-from .lifecycle import ATS, BOT, HR, HR_2, HRBP, MANAGER, REASON_MARKERS, Case
+from .lifecycle import ATS, BOT, HR, HR_2, HRBP, MANAGER, REASON_MARKERS, Case, cadence
+
+CADENCE = cadence()                 # the bundle's stages, due days and templates (lifecycle.py)
+FIRST = CADENCE.dated[0]            # the day-30 greeting as shipped
+FIRST_DAY = CADENCE.day(FIRST)
+
+
+def greet(case, *, late: float = 1):
+    """`late` days after the first follow-up is due, HR sends it."""
+    case.on_day(FIRST_DAY + late)
+    return case.follow_up(FIRST.task, CADENCE.template(case.reason, FIRST))
 
 
 def test_no_consent_ends_the_case_right_after_the_archive(new_case):
@@ -31,34 +41,32 @@ def test_no_consent_ends_the_case_right_after_the_archive(new_case):
     assert case.timers_fired() == [] and case.messages_delivered() == []
 
 
-def test_no_response_after_day_180_follow_up_times_are_measured_from_the_decline(new_case):
+def test_no_response_after_the_last_follow_up_times_are_measured_from_the_decline(new_case):
     case = new_case(reason="salary")
     case.archive()
-    assert case.timers() == {"wait_day_30": case.day(30)}
+    stages = CADENCE.dated
+    assert case.timers() == {FIRST.timer: case.day(FIRST_DAY)}
     assert case.messages() == ["candidate_replied"]
 
-    case.on_day(29, hours=23)
+    case.on_day(FIRST_DAY - 1, hours=23)
     assert case.ready() == []                               # not yet
-    case.on_day(40)                                         # HR only gets to it ten days late
-    case.follow_up("follow_up_day_30", "day_30_greeting")
-    assert case.timers() == {"wait_day_90": case.day(90)}   # still day 90 after the decline, not day 40 + 60
-
-    case.on_day(91)
-    case.follow_up("follow_up_day_90", "day_90_salary", skip=True)
-    assert case.timers() == {"wait_day_180": case.day(180)}
-
-    case.on_day(185)                                        # HR completes day 180 five days late
-    task = case.follow_up("follow_up_day_180", "day_180_salary")
-    assert "薪资范围" in task.data["suggested_message"]
-    assert case.timers() == {"wait_reply_after_day_180": case.day(185) + timedelta(days=30)}
-    case.on_day(214)
+    for i, stage in enumerate(stages):
+        late = 10 if i == 0 else 5 if stage is stages[-1] else 1   # HR gets to the first one ten days late
+        case.on_day(CADENCE.day(stage) + late)
+        task = case.follow_up(stage.task, CADENCE.template("salary", stage), skip=i == 1)
+        if i + 1 < len(stages):                             # still counted from the decline, not from HR's day
+            assert case.timers() == {stages[i + 1].timer: case.day(CADENCE.day(stages[i + 1]))}
+    last_day = CADENCE.day(stages[-1]) + 5
+    if task.data["suggestion_template_id"] == "day_180_salary":
+        assert "薪资范围" in task.data["suggested_message"]
+    assert case.timers() == {"wait_reply_after_day_180": case.day(last_day) + timedelta(days=30)}
+    case.on_day(last_day + 29)
     assert case.view.status == "waiting"
-    case.on_day(216)
+    case.on_day(last_day + 31)
 
     case.assert_ended("end_no_response")
-    assert case.completions() == [("archive_decline", HR), ("follow_up_day_30", HR),
-                                  ("follow_up_day_90", HR), ("follow_up_day_180", HR)]
-    assert case.timers_fired() == ["wait_day_30", "wait_day_90", "wait_day_180", "wait_reply_after_day_180"]
+    assert case.completions() == [("archive_decline", HR), *((s.task, HR) for s in stages)]
+    assert case.timers_fired() == [*(s.timer for s in stages), "wait_reply_after_day_180"]
     skipped = case.history("task_completed")[2]
     assert skipped.details["data"]["outcome"] == "skipped" and skipped.details["data"]["skip_reason"]
     sent = case.history("task_completed")[1].details["data"]
@@ -83,9 +91,9 @@ def test_not_interested_reply_stops_the_cadence(new_case):
 def test_a_reply_takes_away_the_open_follow_up_task(new_case):
     case = new_case(reason="career_path")
     case.archive()
-    case.on_day(35)
-    assert case.ready() == ["follow_up_day_30"]
-    open_task = case.task("follow_up_day_30")
+    case.on_day(FIRST_DAY + 5)
+    assert case.ready() == [FIRST.task]
+    open_task = case.task(FIRST.task)
     case.reply("最近在看新机会")
     assert case.ready() == ["assess_reply"]
     assert case.engine.get_task(open_task.id).status == "cancelled"
@@ -98,34 +106,35 @@ def test_a_reply_takes_away_the_open_follow_up_task(new_case):
 def test_not_now_snoozes_then_the_candidate_replies(new_case):
     case = new_case(reason="family")
     case.archive(needs=["每周能远程一天"])
-    case.on_day(31)
-    case.follow_up("follow_up_day_30", "day_30_greeting")
-    case.on_day(33)
+    greet(case)
+    d = FIRST_DAY + 3
+    case.on_day(d)
     case.reply("家里还有事,过两周再说吧")
     case.complete("assess_reply", outcome="not_now", snooze_duration="P14D")
-    assert case.timers() == {"wait_snooze": case.day(33) + timedelta(days=14)}
+    snooze = CADENCE.vocabulary.stage_of_task("follow_up_snooze")
+    assert case.timers() == {snooze.timer: case.day(d) + timedelta(days=14)}
     assert case.messages() == ["candidate_replied"]
 
-    case.on_day(47, hours=1)
-    task = case.follow_up("follow_up_snooze", "snooze_family")
-    assert "远程办公" in task.data["suggested_message"] and "每周能远程一天" in task.data["suggested_message"]
-    assert case.timers() == {"wait_reply_after_snooze": case.day(47, hours=1) + timedelta(days=30)}
-    case.on_day(50)
+    case.on_day(d + 14, hours=1)
+    task = case.follow_up(snooze.task, CADENCE.template("family", snooze))
+    if task.data["suggestion_template_id"] == "snooze_family":
+        assert "远程办公" in task.data["suggested_message"] and "每周能远程一天" in task.data["suggested_message"]
+    assert case.timers() == {"wait_reply_after_snooze": case.day(d + 14, hours=1) + timedelta(days=30)}
+    case.on_day(d + 17)
     case.reply("家里好多了,可以聊聊")
     case.complete("assess_reply", outcome="not_interested", notes="已决定留在老家")
 
     case.assert_ended("end_not_interested")
-    assert case.completions() == [("archive_decline", HR), ("follow_up_day_30", HR), ("assess_reply", HR),
-                                  ("follow_up_snooze", HR), ("assess_reply", HR)]
-    assert case.timers_fired() == ["wait_day_30", "wait_snooze"]
+    assert case.completions() == [("archive_decline", HR), (FIRST.task, HR), ("assess_reply", HR),
+                                  (snooze.task, HR), ("assess_reply", HR)]
+    assert case.timers_fired() == [FIRST.timer, snooze.timer]
     assert case.messages_delivered() == [("candidate_replied", BOT), ("candidate_replied", BOT)]
 
 
 def test_manager_hand_off_with_the_two_day_reminder(new_case):
     case = new_case(reason="team")
     case.archive()
-    case.on_day(33)
-    case.follow_up("follow_up_day_30", "day_30_greeting")
+    greet(case, late=3)
     case.reply()
     case.complete("assess_reply", outcome="interested", involve_manager=True)
     request = case.task("request_manager_contact")
@@ -137,7 +146,7 @@ def test_manager_hand_off_with_the_two_day_reminder(new_case):
     assert task.lane == "Hiring Manager"
     assert task.data["needs"] == ["弹性工作", "重视团队氛围"]           # the manager sees the archive
     assert task.data["talking_points"] == "团队新增两名资深导师"
-    assert task.due_at == case.day(33) + timedelta(days=2)
+    assert task.due_at == case.day(FIRST_DAY + 3) + timedelta(days=2)
     assert case.engine.list_tasks(user=MANAGER, groups=["hiring_manager"])[0].id == task.id
     assert case.engine.list_tasks(user=HR, groups=["hr"]) == []               # not in HR's inbox
     with pytest.raises(NotAssignee):
@@ -147,7 +156,7 @@ def test_manager_hand_off_with_the_two_day_reminder(new_case):
 
     case.wait(days=2, hours=1)                               # the reminder fires, the task stays with the manager
     assert case.ready() == ["manager_contact_candidate"]
-    assert case.timers() == {"manager_contact_overdue": case.day(33) + timedelta(days=5)}
+    assert case.timers() == {"manager_contact_overdue": case.day(FIRST_DAY + 3) + timedelta(days=5)}
     assert "remind_manager" in case.engine_steps()
     case.complete("manager_contact_candidate", by=MANAGER, contact_outcome="ready_for_offer", notes="愿意再谈")
 
@@ -156,18 +165,17 @@ def test_manager_hand_off_with_the_two_day_reminder(new_case):
     case.send("offer_response", decision="declined")
     case.assert_ended("end_declined_again")
     assert case.completions() == [
-        ("archive_decline", HR), ("follow_up_day_30", HR), ("assess_reply", HR),
+        ("archive_decline", HR), (FIRST.task, HR), ("assess_reply", HR),
         ("request_manager_contact", HR), ("manager_contact_candidate", MANAGER),
         ("prepare_reoffer", HR), ("send_reoffer", HR)]
-    assert case.timers_fired() == ["wait_day_30", "manager_reminder_due"]
+    assert case.timers_fired() == [FIRST.timer, "manager_reminder_due"]
     assert case.messages_delivered() == [("candidate_replied", BOT), ("offer_response", BOT)]
 
 
 def test_manager_hand_off_overdue_after_five_days_goes_back_to_hr(new_case):
     case = new_case(reason="role_clarity")
     case.archive()
-    case.on_day(35)
-    case.follow_up("follow_up_day_30", "day_30_greeting")
+    greet(case, late=5)
     case.reply()
     case.complete("assess_reply", outcome="interested", involve_manager=True)
     case.complete("request_manager_contact", manager_username="zhao.min", talking_points="岗位说明已更新")
@@ -182,15 +190,15 @@ def test_manager_hand_off_overdue_after_five_days_goes_back_to_hr(new_case):
 
     case.assert_ended("end_not_interested")
     assert case.completions() == [
-        ("archive_decline", HR), ("follow_up_day_30", HR), ("assess_reply", HR),
+        ("archive_decline", HR), (FIRST.task, HR), ("assess_reply", HR),
         ("request_manager_contact", HR), ("take_back_contact", HR_2)]
-    assert case.timers_fired() == ["wait_day_30", "manager_reminder_due", "manager_contact_overdue"]
+    assert case.timers_fired() == [FIRST.timer, "manager_reminder_due", "manager_contact_overdue"]
 
 
 def test_reoffer_needing_approval_rejected_then_approved_accepted_and_left_after_probation(new_case):
     case = new_case(reason="salary")
     case.archive()
-    case.on_day(31)
+    case.on_day(FIRST_DAY + 1)
     case.reply()
     case.complete("assess_reply", outcome="interested", involve_manager=False)
 
@@ -198,7 +206,7 @@ def test_reoffer_needing_approval_rejected_then_approved_accepted_and_left_after
     task = case.task("prepare_reoffer")
     assert task.data["approval_reason"].startswith("涨幅超过原 offer 10%")
     case.reoffer(salary=10800, original=10000, days_valid=20, approve=True)   # valid 20 days: approved
-    assert case.timers() == {"offer_expired": case.day(31) + timedelta(days=20)}
+    assert case.timers() == {"offer_expired": case.day(FIRST_DAY + 1) + timedelta(days=20)}
     case.wait(days=3)
     case.accept_and_start(decision="Accepted ")             # normalised by the diagram
     case.check_ins(3)
@@ -219,7 +227,7 @@ def test_reoffer_needing_approval_rejected_then_approved_accepted_and_left_after
 def test_reoffer_declined(new_case):
     case = new_case(reason="counter_offer")
     case.archive()
-    case.on_day(31)
+    case.on_day(FIRST_DAY + 1)
     case.reply()
     case.complete("assess_reply", outcome="interested", involve_manager=False)
     case.reoffer()
@@ -229,47 +237,48 @@ def test_reoffer_declined(new_case):
     assert case.completions() == [("archive_decline", HR), ("assess_reply", HR),
                                   ("prepare_reoffer", HR), ("send_reoffer", HR)]
     assert case.messages_delivered() == [("candidate_replied", BOT), ("offer_response", BOT)]
-    assert case.timers_fired() == ["wait_day_30"]       # the day-30 reminder was raised; the reply took it away
+    assert case.timers_fired() == [FIRST.timer]       # the day-30 reminder was raised; the reply took it away
 
 
 def test_offer_expires_without_an_answer(new_case):
     case = new_case(reason="location")
     case.archive()
-    case.on_day(31)
+    case.on_day(FIRST_DAY + 1)
     case.reply()
     case.complete("assess_reply", outcome="interested", involve_manager=False)
     case.reoffer(days_valid=3)
-    assert case.timers() == {"offer_expired": case.day(31) + timedelta(days=3)}
+    assert case.timers() == {"offer_expired": case.day(FIRST_DAY + 1) + timedelta(days=3)}
     case.wait(days=2)
     assert case.view.status == "waiting" and case.messages() == ["offer_response"]
     case.wait(days=2)
 
     case.assert_ended("end_declined_again")
-    assert case.timers_fired() == ["wait_day_30", "offer_expired"]
+    assert case.timers_fired() == [FIRST.timer, "offer_expired"]
     assert "record_offer_expired" in case.engine_steps()
 
 
 def test_follow_up_suggestions_match_each_decline_reason_and_language(recall):
-    """One case per reason (Chinese and English alternating), all on one clock, through day 180."""
+    """One case per reason of the bundle (Chinese and English alternating), all on one clock, through the
+    cadence's last dated follow-up; a reason's own template (`<stage>_<reason>`) speaks to it."""
     cases = [Case(recall, candidate_id=f"cand-{reason}", reason=reason, lang="zh" if i % 2 == 0 else "en")
-             for i, reason in enumerate(REASON_MARKERS)]
+             for i, reason in enumerate(CADENCE.vocabulary.reason_keys)]
     for case in cases:
         case.archive()
-    for day, element_id, stage in ((31, "follow_up_day_30", "day_30"), (91, "follow_up_day_90", "day_90"),
-                                   (181, "follow_up_day_180", "day_180")):
+    for stage in CADENCE.dated:
+        day, element_id = CADENCE.day(stage) + 1, stage.task
         cases[0].on_day(day)
         for case in cases:
-            template_id = "day_30_greeting" if stage == "day_30" else f"{stage}_{case.reason}"
+            template_id = CADENCE.template(case.reason, stage)
             task = case.follow_up(element_id, template_id)
             text = task.data["suggested_message"]
-            zh, en = REASON_MARKERS[case.reason]
-            if stage != "day_30":
+            if template_id.endswith(f"_{case.reason}") and case.reason in REASON_MARKERS:
+                zh, en = REASON_MARKERS[case.reason]
                 assert (zh if case.lang == "zh" else en) in text, (case.reason, stage, text)
             assert ("您好" in text) == (case.lang == "zh"), text
             assert "【" not in text or case.lang == "zh"
     for case in cases:
         assert case.view.status == "waiting"
-        assert case.completions()[-1] == ("follow_up_day_180", HR)
+        assert case.completions()[-1] == (CADENCE.dated[-1].task, HR)
 
 
 def test_a_reply_that_arrives_before_the_archive_is_buffered_then_delivered(new_case):
