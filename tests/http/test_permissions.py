@@ -37,6 +37,7 @@ EXPECTED = {
     "GET /workspace/inbox": ("/workspace/inbox", {A, PO, HR, M}),
     "GET /workspace/diagrams/{process_key}": ("/workspace/diagrams/nope", ALL),
     "GET /workspace/diagrams/{process_key}/waiting": ("/workspace/diagrams/nope/waiting", {A, PO, HR}),
+    "GET /vocabulary": ("/vocabulary", ALL),
     "GET /candidates": ("/candidates", {A, HR}),
     "POST /candidates": ("/candidates", {A, HR, INT}),
     "GET /candidates/{candidate_id}": ("/candidates/nope", {A, HR, M}),
