@@ -92,3 +92,91 @@ def test_relocation_day_60_and_day_365_work_end_to_end(changed):
     assert stages["day_365"]["declined"] == 1 and stages["day_365"]["contacted"] == 1
     by_reason = {row["key"] for row in archive.funnel(group_by="reason")["groups"]}
     assert by_reason == {"relocation"}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_over_http_with_a_real_recall_serve(kind, tmp_path):
+    """The changed bundle deployed, then a real `recall serve`: the web form's vocabulary offers the
+    reason, the decline is accepted, and the day-60 follow-up is in the inbox due on day 60."""
+    from datetime import datetime
+
+    from tests.servers import Server, add_user, migrated_sqlite, pg_schema
+    from tests.support import PG_AVAILABLE
+
+    if kind == "postgresql" and not PG_AVAILABLE:
+        pytest.skip("PostgreSQL is not reachable")
+    workflows = apply_all(tmp_path / "bundle")
+    context = pg_schema() if kind == "postgresql" else None
+    url = context.__enter__() if context is not None else migrated_sqlite(tmp_path / "recall.sqlite3")
+    try:
+        from engine.db import Database
+        from engine.service import RecallEngine
+
+        deployer = RecallEngine(Database(url))
+        deployer.deploy([workflows], forms_dir=workflows.parent / "forms", actor="process.owner")
+        deployer.db.dispose()
+        hr = {"Authorization": f"Bearer {add_user(url, HR, 'hr', ('hr',))}"}
+        root = {"Authorization": f"Bearer {add_user(url, 'root', 'admin')}"}
+        with Server(url, tmp_path / "serve.log", RECALL_CLOCK="simulated") as server:
+            from tests.servers import http
+
+            status, _, words = http("GET", f"{server.base}/vocabulary", headers=hr)
+            relocation = {"key": "relocation", "zh": "搬迁", "en": "Relocation"}
+            assert status == 200 and relocation in words["decline_reasons"]
+            assert words["stages"][1]["en"] == "Day-60 follow-up" and words["stages"][3]["key"] == "day_365"
+            status, _, candidate = http("POST", f"{server.base}/candidates", {"name": "搬家的候选人"}, headers=hr)
+            assert status == 201, candidate
+            status, _, declined = http("POST", f"{server.base}/candidates/{candidate['id']}/declines",
+                                       {"reason": "relocation"}, headers=hr)
+            assert status == 201, declined
+            refused = http("POST", f"{server.base}/candidates/{candidate['id']}/declines", {"reason": "bored"},
+                           headers=hr)
+            assert refused[0] == 422
+            _, _, tasks = http("GET", f"{server.base}/tasks?instance_id={declined['instance_id']}", headers=hr)
+            status, _, _ = http("POST", f"{server.base}/tasks/{tasks['items'][0]['id']}/complete", {"data": {
+                "decline_reason": "relocation", "talent_pool_consent": True, "consent_scope": "any_role",
+                "consent_expiry": "2028-01-05"}}, headers=hr)
+            assert status == 200
+            _, _, clock = http("GET", f"{server.base}/testing/clock", headers=root)
+            start = datetime.fromisoformat(clock["now"])
+            for day in (31, 60):
+                http("POST", f"{server.base}/testing/clock",
+                     {"set": (start + timedelta(days=day, hours=2)).isoformat()}, headers=root)
+                _, _, inbox = http("GET", f"{server.base}/workspace/inbox", headers=hr)
+                [item] = inbox["items"]
+                if day == 31:
+                    assert item["stage"] == "day_30"
+                    http("POST", f"{server.base}/tasks/{item['id']}/complete",
+                         {"data": {"outcome": "sent", "channel": "wecom", "message_sent": "您好"}}, headers=hr)
+            assert (item["element_id"], item["stage"]) == ("follow_up_day_90", "day_90")
+            assert datetime.fromisoformat(item["follow_up_due_at"]) == start + timedelta(days=60)
+    finally:
+        if context is not None:
+            context.__exit__(None, None, None)
+
+
+def test_recall_demo_and_the_workflow_tests_run_on_the_changed_bundle(tmp_path):
+    """What docs/lifecycle.md asks a process owner to run before deploying passes on the change:
+    `recall demo` shows the day-60 follow-up on D+60, and the lifecycle scenarios (RECALL_TEST_BUNDLE)
+    pass — the cadence's and the per-reason ones here; the whole of tests/workflows in CI's own run."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from cli.demo import demo
+
+    from .lifecycle import ROOT
+
+    workflows = apply_all(tmp_path / "bundle")
+    result = CliRunner().invoke(demo, ["--lang", "en", "--database-url", f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+                                       "--workflows", str(workflows)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert re.search(r"^D\+60 +HR \(Li\) +Day-60 follow-up", result.output, re.M), result.output
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "tests/workflows/test_recall_paths.py", "-k", "no_response or match_each"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "RECALL_TEST_BUNDLE": str(workflows), "RECALL_TEST_POSTGRES": "0"})
+    assert run.returncode == 0 and " passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
