@@ -49,11 +49,12 @@ from engine.db import Database  # noqa: E402
 from engine.migrate import upgrade  # noqa: E402
 from engine.models import ProcessDefinition, ProcessInstance, WaitingTimer  # noqa: E402
 from engine.service import RecallEngine  # noqa: E402
+from engine.vocabulary import from_json  # noqa: E402
 from engine_overhead import PG_DEFAULT, postgres_reachable, postgres_schema  # noqa: E402
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
-REASONS = ("salary", "counter_offer", "team", "career_path", "role_clarity", "commute", "family", "location",
-           "other")
+VOCABULARY = from_json((ROOT / "workflows" / "vocabulary.json").read_text(encoding="utf-8"))
+REASONS = VOCABULARY.reason_keys           # the shipped bundle's (workflows/vocabulary.json)
 ROLES = [f"{city}{job}" for city in ("上海", "北京", "深圳", "杭州") for job in ("店长", "导购", "区域经理", "仓库主管", "客服")]
 TAGS = [f"tag-{i:02d}" for i in range(30)]
 NEEDS = ["弹性工作", "重视团队氛围", "清晰的晋升通道", "希望有导师带", "通勤不超过一小时", "薪资有竞争力",
@@ -63,7 +64,7 @@ QUESTIONS = ["晋升路径是什么?", "试用期多久?", "有没有年终奖?"
              "is there a mentor?", "可以调店吗?", "加班多吗?"]
 NOTES = ["原公司加薪 20% 挽留", "家里老人需要照顾", "对岗位职责不清楚", "通勤太远", "拿到了竞争对手的 offer",
          "counter offer with equity", "wants to stay near family", "团队氛围是关键", "期待管理岗位"]
-FOLLOW_UP_TIMERS = ("wait_day_30", "wait_day_90", "wait_day_180", "wait_snooze")
+FOLLOW_UP_TIMERS = VOCABULARY.follow_up_timers
 BATCH = 5000
 
 QUERIES = [
