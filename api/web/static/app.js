@@ -4,8 +4,8 @@ import { callActivities, drawDiagram, elementIds, elementNames, nameOf } from ".
 import { append, clear, formatDateTime, formatDuration, h, localDate, time, uid } from "./dom.js";
 import { SchemaForm } from "./form.js";
 import {
-  CHANNELS, CONSENT_SCOPES, HISTORY_KINDS, MESSAGES, REASONS, STAGE_TASKS, STATUSES, label, lang, pick, setLang,
-  setVocabulary, t,
+  CHANNELS, CONSENT_SCOPES, HISTORY_KINDS, MESSAGE_ROLES, MESSAGES, REASONS, STAGE_TASKS, STAGES, STATUSES, label,
+  lang, pick, setLang, setVocabulary, t,
 } from "./i18n.js";
 
 const BASE = document.documentElement.dataset.base || "/app/";
@@ -255,8 +255,8 @@ function messagesFromHistory(items) {
   for (const e of items) {
     const data = (e.details && e.details.data) || {};
     if (e.kind === "task_completed" && (e.element_id || "") in STAGE_TASKS && data.message_sent && data.outcome !== "skipped") {
-      out.push({ at: e.at, direction: "sent", element_id: e.element_id, channel: data.channel, text: data.message_sent });
-    } else if (e.kind === "message_delivered" && e.details && e.details.name === "candidate_replied") {
+      out.push({ at: e.at, direction: "sent", stage: STAGE_TASKS[e.element_id], element_id: e.element_id, channel: data.channel, text: data.message_sent });
+    } else if (e.kind === "message_delivered" && e.details && (MESSAGE_ROLES.reply || []).includes(e.details.name)) {
       const payload = e.details.payload || {};
       out.push({ at: e.at, direction: "received", element_id: e.element_id, channel: payload.channel, text: payload.text || JSON.stringify(payload) });
     }
@@ -270,6 +270,7 @@ function messageList(messages) {
   return h("ol", { class: "messages" }, sorted.map((m) => h("li", { class: `message ${m.direction === "received" ? "received" : "sent"}` },
     h("p", { class: "message-meta" },
       h("strong", {}, m.direction === "received" ? t("received") : t("sent")), " · ", time(m.at),
+      m.stage && STAGES[m.stage] ? ` · ${label(STAGES, m.stage)}` : "",
       m.channel ? ` · ${label(CHANNELS, m.channel)}` : ""),
     h("p", { class: "message-text" }, m.text || ""))));
 }

@@ -246,9 +246,11 @@ const STRINGS = {
 export const REASONS = {};
 export const STAGES = {};
 export const STAGE_TASKS = {};     // follow-up task element id -> stage key
+export const MESSAGE_ROLES = {};   // e.g. reply -> ["candidate_replied"]
 
 export function setVocabulary(words) {
-  for (const map of [REASONS, STAGES, STAGE_TASKS]) for (const key of Object.keys(map)) delete map[key];
+  for (const map of [REASONS, STAGES, STAGE_TASKS, MESSAGE_ROLES]) for (const key of Object.keys(map)) delete map[key];
+  Object.assign(MESSAGE_ROLES, (words && words.messages) || {});
   for (const r of (words && words.decline_reasons) || []) REASONS[r.key] = [r.zh, r.en];
   for (const s of (words && words.stages) || []) {
     STAGES[s.key] = [s.zh, s.en];
