@@ -28,7 +28,6 @@ import traceback
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Sequence
@@ -38,13 +37,13 @@ from jsonschema.exceptions import SchemaError
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as Timer
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser  # VALIDATOR: built once at import
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
 from .forms import SEPARATE_FROM, start_schema_name
 from . import message_rules, vocabulary as vocabulary_rules
+from .timer_values import TIME_KINDS, iso_problems
 from .scripting import compile_check
 from .templates import read_templates
 
@@ -91,11 +90,9 @@ EXPRESSIONS = [  # (xpath, compile mode, what); timers and DMN are checked separ
     (".//bpmn:loopCardinality", "eval", "loop cardinality"),
     (".//bpmn:completionCondition", "eval", "completion condition"),
 ]
-TIME_KINDS = {"timeDate": "date-time", "timeDuration": "duration", "timeCycle": "recurring interval"}
 # Values a process owner meant as an ISO 8601 literal but forgot to quote (P30D, R3/PT1H, 2025-01-01...).
 UNQUOTED_ISO = re.compile(r"R\d*/\S*|PT?\d\S*|\d{4}-?(\d{2}-?\d{2}|W\d{2})\S*")
 DURATION_LIKE = re.compile(r"P[\dT]", re.I)
-UTC_OFFSET = re.compile(r"T[^Z+-]*(Z|[+-]\d{2}(:?\d{2})?)$", re.I)
 DMN_QUESTION = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")  # DMNEngine.evaluate's rule
 _NO_OWNER = ("EventDefinition", "conditionExpression", "formalExpression", "messagePath",
              "script", "timeDate", "timeDuration", "timeCycle")
@@ -829,45 +826,6 @@ def timer_problems(kind: str, text: str | None) -> list[str]:
     if not isinstance(value, str):
         return [f"timer expression evaluates to {type(value).__name__}, expected an ISO 8601 string"]
     return iso_problems(kind, value)
-
-
-MAX_TIMER_YEARS = 100
-
-
-def _implausible(parts: dict) -> bool:
-    """Longer than MAX_TIMER_YEARS (SpiffWorkflow adds years and months one month at a time)."""
-    days = (parts.get("years", 0) * 366 + parts.get("months", 0) * 31 + parts.get("weeks", 0) * 7
-            + parts.get("days", 0) + parts.get("hours", 0) / 24 + parts.get("minutes", 0) / 1440
-            + parts.get("seconds", 0) / 86400)
-    return days > MAX_TIMER_YEARS * 366
-
-
-def iso_problems(kind: str, value: str) -> list[str]:
-    """Check a timer value with SpiffWorkflow's own parsing, so validation agrees with run time."""
-    value = value.strip()
-    try:
-        if kind == "timeDuration":
-            if not value.upper().startswith("P") or not Timer.parse_iso_duration(value):
-                raise ValueError(value)
-            if _implausible(Timer.parse_iso_duration(value)):
-                return [f"timer duration {value!r} is longer than {MAX_TIMER_YEARS} years: "
-                        "SpiffWorkflow would spend hours adding it month by month"]
-        elif kind == "timeDate":
-            if not isinstance(Timer.parse_time_or_duration(value), datetime):
-                raise ValueError(value)
-            if not UTC_OFFSET.search(value):
-                return [f"timer date {value!r} has no explicit UTC offset (add Z or e.g. +08:00)"]
-        else:
-            if not value.upper().startswith("R"):
-                raise ValueError(value)
-            _, _, duration = Timer.parse_iso_recurring_interval(value)
-            if duration.total_seconds() <= 0:
-                return [f"timer cycle {value!r} has a zero duration"]
-            if any(not UTC_OFFSET.search(p) for p in value.split("/")[1:] if not p.upper().startswith("P")):
-                return [f"timer cycle {value!r} has a date without an explicit UTC offset"]
-    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception('Invalid duration')
-        return [f"{value!r} is not a valid ISO 8601 {TIME_KINDS[kind]}"]
-    return []
 
 
 def _dmn_entry_errors(input_expr: str, text) -> list[tuple[int | None, str]]:

@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from .forms import RESERVED_VARIABLES  # the one list of names that steer the engine
+from .timer_values import iso_problems  # one meaning of "an ISO 8601 duration"
 
 FILE_NAME = "messages.json"
 MESSAGE_KEYS = {"description", "correlation", "buffer", "payload"}
@@ -71,8 +72,6 @@ def _duration(value: str) -> timedelta:
 def read_declarations(text: str, *, known_messages: set[str] | None = None
                       ) -> tuple[dict[str, Declaration], list[tuple[int, str | None, str]]]:
     """Parse messages.json: (declarations, problems as (line, message name, text))."""
-    from .bundle import iso_problems  # the timer check: one meaning of "an ISO 8601 duration"
-
     problems: list[tuple[int, str | None, str]] = []
     try:
         document = json.loads(text)

@@ -228,8 +228,6 @@ def decline_prefill(candidate: Candidate, decline: CandidateDecline) -> dict:
     """What the archive already knows, as start variables that prefill the case's forms:
     `archive_decline` (detail, talent-pool consent with scope and expiry day) and
     `request_manager_contact` (the decline's hiring manager). Nothing HR has to guess again."""
-    from .consent import consent_day
-
     out: dict = {}
     if decline.detail:
         out["decline_detail"] = decline.detail
@@ -237,7 +235,7 @@ def decline_prefill(candidate: Candidate, decline: CandidateDecline) -> dict:
         out["talent_pool_consent"] = bool(candidate.consent_granted)
         if candidate.consent_granted:
             out["consent_scope"] = candidate.consent_scope
-            out["consent_expiry"] = consent_day(candidate.consent_expires_at)
+            out["consent_expiry"] = days.iso_day(candidate.consent_expires_at)   # the stored expiry's day
     if decline.hiring_manager:
         out["manager_username"] = decline.hiring_manager
     return out
