@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, render_template, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import NotFound
 
+from .blueprint import guarded
 from .headers import DOCS_CSP, secure
 from .state import EXTENSION_KEY
 
@@ -25,7 +26,7 @@ ASSETS: dict[str, Path] = {
         "swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png",
         "favicon-16x16.png")},
 }
-docs_bp = Blueprint("recall_docs", __name__, template_folder="templates")
+docs_bp = guarded(Blueprint("recall_docs", __name__, template_folder="templates"))
 
 
 @docs_bp.get("/openapi.json")

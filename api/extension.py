@@ -5,10 +5,11 @@
 
 It claims nothing app-wide but `app.extensions["recall"]` and, for paths under its
 prefix only, the 404/405 answers (chained to the host's own handlers otherwise).
-Everything it installs — the settings (the environment overlaid by the app's `RECALL_*`
-config, read once), the engine, the guard and error handler on its blueprints, the
-security headers — is installed by `init_app` on that app alone: importing this module
-changes nothing, and two apps in one process answer by their own settings.
+What it keeps — the settings (the environment overlaid by the app's `RECALL_*` config, read
+once), the engine, the answer counting, the security headers — is installed by `init_app` on
+that app alone; importing this module changes nothing (the guard and error handler are part
+of each API blueprint, api/blueprint.py), and two apps in one process answer by their own
+settings.
 """
 from __future__ import annotations
 
@@ -26,10 +27,9 @@ from engine.config import Settings
 from engine.idempotency import IdempotencyStore
 from engine.users import TokenCache
 
-from .auth import guard
 from .docs import docs_bp
 from .headers import secure
-from .problems import PROBLEM_JSON, from_http_exception, handle_exception
+from .problems import PROBLEM_JSON, from_http_exception
 from .resources import definitions, health, instances, messages, tasks, testing
 from .resources import metrics
 from .resources import workspace
@@ -124,14 +124,10 @@ class RecallAPI:
             if tag["name"] != "testing" or getattr(engine.clock, "simulated", False):
                 spec.spec.tag(tag)
         modules = RESOURCES + ((testing,) if getattr(engine.clock, "simulated", False) else ())
-        names = set()
-        for module in modules:
-            names.add(f"recall_{module.blp.name}")
+        for module in modules:      # each guarded where it is made (api/blueprint.py)
             spec.register_blueprint(module.blp, url_prefix=self.url_prefix, name=f"recall_{module.blp.name}")
         app.register_blueprint(docs_bp, url_prefix=self.url_prefix)
-        names.add(docs_bp.name)
         state.spec = spec.spec
-        _guard_blueprints(app, frozenset(names))
         app.after_request(metrics.count_answer)      # this app's answers, in its engine's metrics
         _chain_routing_errors(app, self.url_prefix)
         _secure_answers(app, self.url_prefix)
@@ -139,33 +135,6 @@ class RecallAPI:
     @staticmethod
     def state(app: Flask) -> RecallState:
         return app.extensions[EXTENSION_KEY]
-
-
-def _guard_blueprints(app: Flask, names: frozenset[str]) -> None:
-    """The guard (authentication, permissions, body limits) before, and the one error handler
-    after, every request of the blueprints `names` registered on this app; the host's own
-    requests and errors are left to the host (its handler for the error, if any, or Flask's).
-
-    Installed per app by init_app rather than on the shared blueprint objects, which would
-    apply to every app that registers them and could not be undone."""
-    @app.before_request
-    def recall_guard():
-        if request.blueprint in names:
-            return guard()
-        return None
-
-    previous = app.error_handler_spec[None][None].get(Exception)
-
-    def recall_errors(exc: Exception):
-        if request.blueprint in names:
-            return handle_exception(exc)
-        if previous is not None:
-            return previous(exc)
-        if isinstance(exc, HTTPException):
-            return exc
-        raise exc
-
-    app.register_error_handler(Exception, recall_errors)
 
 
 def _secure_answers(app: Flask, prefix: str) -> None:

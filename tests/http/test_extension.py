@@ -82,6 +82,37 @@ def test_the_engine_can_be_handed_in(database_url):
     engine.db.dispose()
 
 
+def test_a_host_apps_error_handlers_registered_later_keep_to_the_hosts_own_routes(database_url):
+    """The API's guard and error handler belong to its blueprints (api/blueprint.py): a host that
+    registers app-wide handlers after mounting it still gets problem+json from the API."""
+    from werkzeug.exceptions import HTTPException
+
+    from engine import users
+    portal, engine = _host_app(database_url)
+
+    @portal.errorhandler(HTTPException)
+    def portal_http_error(exc):
+        return jsonify(portal=exc.name), exc.code
+
+    @portal.errorhandler(Exception)
+    def portal_error(_exc):
+        return jsonify(portal="oops"), 500
+
+    @portal.get("/broken")
+    def broken():
+        raise RuntimeError("the portal's own bug")
+
+    _, token = users.add_user(engine.db, "hr.li", "hr")
+    client = portal.test_client()
+    missing = client.get("/hr/recall/api/process-instances/nope", headers=bearer(token))
+    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+    refused = client.post("/hr/recall/api/process-instances", json={"process_key": 1}, headers=bearer(token))
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    assert client.get("/hr/recall/api/tasks").status_code == 401              # the guard still runs
+    assert client.get("/broken").get_json() == {"portal": "oops"}
+    engine.db.dispose()
+
+
 def test_importing_the_api_creates_nothing():
     import importlib
     import api
