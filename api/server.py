@@ -254,6 +254,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _supervise(*, host: str, port: int, processes: int, config: dict | None) -> None:
+    from engine.archive import install as install_archive
     from engine.archive.jobs import archive_jobs
     from engine.clock import SharedSimulatedClock
     from engine.worker import Worker
@@ -286,6 +287,7 @@ def _supervise(*, host: str, port: int, processes: int, config: dict | None) -> 
         if settings.embedded_worker:
             from engine.service import RecallEngine
             engine = RecallEngine.from_settings(settings, database_time=True)
+            install_archive(engine)         # as in the children's apps: the worker runs the archive's jobs
             worker = Worker(engine, jobs=archive_jobs(settings), name=f"serve:{sock.getsockname()[1]}")
             thread = worker.start_thread()
         command = [sys.executable, "-m", "cli", "serve", "--listen-fd", str(sock.fileno()),
