@@ -47,6 +47,7 @@ TAGS = [
     {"name": "messages", "description": "Messages from outside (candidate replied, offer response...)"},
     {"name": "testing", "description": "Simulated time (RECALL_CLOCK=simulated only)"},
     {"name": "workspace", "description": "Read-only views for the HR web workspace (/app/)"},
+    {"name": "vocabulary", "description": "The deployed decline reasons, cadence stages and labels"},
     {"name": "candidates", "description": "The talent archive: candidates, declines, signals, erasure"},
     {"name": "analytics", "description": "The recall funnel, from the audit trail"},
 ]
