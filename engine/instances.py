@@ -3,8 +3,9 @@
 `InstanceRecord` is the one shape of a `process_instances` row in the engine. The hot paths
 read the row joined to what brought them there (the task being completed, the subscription a
 message goes to, the timer being fired) to save a round trip; each such query selects the
-instance's columns with a label prefix (`instance_columns`) and `InstanceRecord.of(row, prefix)`
-builds the record from it - the one place a record is made from a query. After a save the
+instance's columns (`instance_columns(prefix)`, or the whole table when no other column shares a
+name) and `InstanceRecord.of(row, prefix)` builds the record from it - the one place a record is
+made from a query. After a save the
 record is replaced (`saved`), never patched.
 
 This module imports nothing of the change path, so that the modules around it (messages,

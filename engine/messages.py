@@ -35,7 +35,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from . import message_rules, sidetables
 from .forms import reserved_in
 from .errors import ConflictError, FieldError, FormValidationError, MessageNotRoutable, NotFound
-from .instances import Change, InstanceRecord, UnloadableInstance, instance_columns
+from .instances import Change, InstanceRecord, UnloadableInstance
 from .models import BufferedMessage, MessageSubscription, ProcessDefinition, ProcessInstance, ReceivedMessage
 from .status import ACTIVE, LIVE
 from .views import Delivery
@@ -318,7 +318,7 @@ def _deliver_now(runtime, session, name, correlation, payload, *, actor, instanc
     key = sidetables.correlation_key(correlation)
     # Only live instances receive: one in `error` gets the message after its retry (buffered).
     # Each subscription comes with its instance's whole row: the load does not read it again.
-    query = (select(*_SUBSCRIPTION_COLUMNS, *instance_columns())
+    query = (select(*_SUBSCRIPTION_COLUMNS, ProcessInstance.__table__)
              .join(ProcessInstance, ProcessInstance.id == MessageSubscription.instance_id)
              .where(MessageSubscription.message_name == name, ProcessInstance.status.in_(LIVE)))
     if instance_id is not None:
