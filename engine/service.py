@@ -26,7 +26,6 @@ from .faults import Faults
 from .metrics import Metrics
 from .definitions import (
     DeployedProcess, SpecCache, definition_detail, definition_version, definition_versions, deploy_bundle,
-    latest_definition_id,
 )
 from .errors import NotAssignee, NotFound, TaskNotReady
 from .assignment import check_four_eyes
