@@ -1,12 +1,20 @@
 """Helpers shared by every test suite: who is who (one user directory), the API app and its callers,
-fixture bundles and tiny generated diagrams. The fixtures built on them are in tests/conftest.py."""
+fixture bundles, tiny generated diagrams and the bundle under test (`cadence()`). The fixtures built
+on them are in tests/conftest.py."""
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from sqlalchemy import create_engine, text
+
+if TYPE_CHECKING:
+    from engine.vocabulary import Stage, TemplateDecision, Vocabulary
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ENGINE_BUNDLE = FIXTURES / "engine" / "workflows"
@@ -172,3 +180,67 @@ def deploy_unchecked(engine, workflows_dir: Path) -> None:
     bundle.diagnostics = [d for d in bundle.diagnostics if d.element_id != "run_script"]
     with engine.db.write_transaction() as s:
         deploy_bundle(s, bundle, engine.serializer, actor="test", now=engine.clock.now())
+
+
+# ------------------------------------------------------------------ the bundle under test
+# workflows/ as shipped, or a process owner's changed copy before it is deployed
+# (RECALL_TEST_BUNDLE=/path/to/workflows, its forms/ beside it). The suites that follow the process
+# (the lifecycle scenarios of tests/workflows, the model of tests/model) take the reasons, stages, due
+# days and templates from it, so they pass for a correct change and fail for a wrong one.
+TEST_BUNDLE = Path(os.environ.get("RECALL_TEST_BUNDLE") or WORKFLOWS).resolve()
+TEST_BUNDLE_FORMS = TEST_BUNDLE.parent / "forms"
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """What the bundle under test says about the cadence (read from its files, as deployed)."""
+
+    vocabulary: Vocabulary
+    decision: TemplateDecision
+    names: dict[str, str]            # element id -> its name ("中文 / English")
+    days: dict[str, int]             # timer id -> days after the decline (add_duration(decline_date, "PnD"))
+
+    @property
+    def dated(self) -> list[Stage]:
+        """The stages counted from the decline date, in the cadence's order (snooze is not)."""
+        return [s for s in self.vocabulary.stages if s.timer in self.days]
+
+    def day(self, stage: Stage) -> int:
+        return self.days[stage.timer]
+
+    def template(self, reason: str, stage: Stage | str) -> str:
+        key = stage if isinstance(stage, str) else stage.key
+        return self.decision.pick(reason, key)[1]
+
+    def name(self, element_id: str, lang: str) -> str:
+        zh, _, en = self.names[element_id].partition(" / ")
+        return en if lang == "en" else zh
+
+
+@cache
+def cadence() -> Cadence:
+    """The bundle under test's vocabulary, template decision, element names and due days (it must validate)."""
+    from lxml import etree
+
+    from engine.bundle import load_bundle
+    from engine.vocabulary import TemplateDecision
+
+    bundle = load_bundle([TEST_BUNDLE], forms_dir=TEST_BUNDLE_FORMS)
+    assert bundle.diagnostics == [], bundle.diagnostics
+    vocabulary = bundle.vocabulary
+    names, days = {}, {}
+    for path, raw in bundle.files.items():
+        if not path.endswith(".bpmn"):
+            continue
+        root = etree.fromstring(raw)
+        for el in root.iter():
+            if isinstance(el.tag, str) and el.get("id") and el.get("name"):
+                names[el.get("id")] = el.get("name")
+        for date in root.iter("{*}timeDate"):
+            found = re.fullmatch(r'\s*add_duration\(decline_date, "P(\d+)D"\)\s*', date.text or "")
+            if found:
+                days[date.getparent().getparent().get("id")] = int(found[1])
+    decision = next(el for path, raw in bundle.files.items() if path.endswith(".dmn")
+                    for el in etree.fromstring(raw).iter("{*}decision")
+                    if el.get("id") == vocabulary.template_decision)
+    return Cadence(vocabulary, TemplateDecision(decision), names, days)

@@ -2,8 +2,8 @@
 
 Used by tests/model/ and by bench/soak.py.
 
-- `RecallServer`: a migrated database (SQLite file or a PostgreSQL schema of its own), the real
-  workflows/ deployed with `recall deploy`, one user per role made with `recall users add`, and
+- `RecallServer`: a migrated database (SQLite file or a PostgreSQL schema of its own), the bundle
+  under test (workflows/, or RECALL_TEST_BUNDLE: tests/support.py) deployed with `recall deploy`, one user per role made with `recall users add`, and
   `recall serve` on the simulated clock, all as real processes.
 - `Api`: one user's HTTP calls. Every answer passes `check_answer` (no 5xx, every 4xx is
   problem+json naming a field where a field was wrong) before the caller sees it.
@@ -13,7 +13,6 @@ Used by tests/model/ and by bench/soak.py.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -24,13 +23,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from jsonschema import Draft202012Validator, FormatChecker
 
 from tests.servers import free_port, http, recall_cli
-from tests.support import ADMIN, ATS, HR, HRBP, MANAGER, OTHER_MANAGER, OWNER, PEOPLE, ROOT, WORKFLOWS
+from tests.support import (ADMIN, ATS, HR, HRBP, MANAGER, OTHER_MANAGER, OWNER, PEOPLE, ROOT, TEST_BUNDLE,
+                           TEST_BUNDLE_FORMS, cadence)
 
-FORMS = ROOT / "forms"
 CST = timezone(timedelta(hours=8))
 
 # The people the model plays, from the one user directory (tests.support.PEOPLE: who is who there):
@@ -168,7 +168,7 @@ def _recall(*args: str, env: dict) -> str:
 
 
 class RecallServer:
-    """A database of its own, the real workflows/ deployed, users, and `recall serve` (simulated clock)."""
+    """A database of its own, the bundle under test deployed, users, and `recall serve` (simulated clock)."""
 
     def __init__(self, database: str, *, pg_url: str | None = None, log_dir: Path | None = None):
         self.database = database
@@ -212,7 +212,7 @@ class RecallServer:
         for name in ("RECALL_FAULT_PAUSE", "RECALL_FAULT_FAIL", "RECALL_SERVE_PROCESSES"):
             self.env.pop(name, None)
         _recall("db", "upgrade", env=self.env)
-        _recall("deploy", str(WORKFLOWS), env=self.env)
+        _recall("deploy", str(TEST_BUNDLE), "--forms-dir", str(TEST_BUNDLE_FORMS), env=self.env)
         for name, (role, groups) in USERS.items():
             args = ["users", "add", name, "--role", role]
             for group in groups:
@@ -268,26 +268,25 @@ class RecallServer:
 
 # ------------------------------------------------------------------ deployable bundle
 def bundle_files(title_suffix: str = "") -> dict[str, str]:
-    """workflows/ and forms/ as a POST /process-definitions body; `title_suffix` changes one task title
-    of offer_recall (a harmless change: a new version of offer_recall only)."""
+    """The bundle under test as a POST /process-definitions body; `title_suffix` changes the title of
+    the first follow-up task (a harmless change: a new version of the cadence's process only)."""
     files: dict[str, str] = {}
-    for path in sorted(WORKFLOWS.rglob("*")):
-        if path.is_file() and path.suffix in (".bpmn", ".dmn", ".j2"):
-            files[f"workflows/{path.relative_to(WORKFLOWS).as_posix()}"] = path.read_text()
-    for path in sorted(FORMS.glob("*.json")):
+    for path in sorted(TEST_BUNDLE.rglob("*")):
+        if path.is_file() and path.suffix in (".bpmn", ".dmn", ".j2", ".json"):
+            files[f"workflows/{path.relative_to(TEST_BUNDLE).as_posix()}"] = path.read_text()
+    for path in sorted(TEST_BUNDLE_FORMS.glob("*.json")):
         files[f"forms/{path.name}"] = path.read_text()
     if title_suffix:
-        key = "workflows/offer_recall.bpmn"
-        old = 'name="第 30 天问候 / Day-30 greeting"'
-        assert old in files[key], "the follow_up_day_30 title changed: update bundle_files"
-        files[key] = files[key].replace(old, f'name="第 30 天问候 / Day-30 greeting{title_suffix}"')
+        bundle = cadence()
+        task = bundle.dated[0].task
+        old = f'name="{escape(bundle.names[task])}"'
+        key = next((k for k, text in files.items() if k.endswith(".bpmn") and f'id="{task}"' in text), None)
+        assert key and files[key].count(old) == 1, f"no single {old} in the diagram of {task}"
+        files[key] = files[key].replace(old, f'name="{escape(bundle.names[task] + title_suffix)}"')
     return files
 
 
 # ------------------------------------------------------------------ form data from JSON Schema
-FORM_SCHEMAS = {p.name.removesuffix(".schema.json"): json.loads(p.read_text()) for p in FORMS.glob("*.schema.json")}
-
-
 def validator(schema: dict) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=FormatChecker())
 

@@ -22,12 +22,10 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 
 from tests.model.model_support import (STEP_LOG, Violation, beijing_day, bundle_files, draw_object, is_valid, known,
                                       parse_time, text, wrong_type)
-from tests.model.recall_model import (DAY, EXTRA_TASKS, CandidateModel, CaseModel, World, end_of_beijing_day, expect,
-                                      observe_phase, reached)
+from tests.model.recall_model import (DAY, DAY_OF_TASK, EXTRA_TASKS, FOLLOW_UP_TASKS, REASONS, SNOOZE, CandidateModel,
+                                      CaseModel, World, end_of_beijing_day, expect, observe_phase, reached)
 from tests.support import ADMIN, ATS, HR, HRBP, MANAGER, OTHER_MANAGER, OWNER
 
-REASONS = ["salary", "counter_offer", "team", "career_path", "role_clarity", "commute", "family", "location",
-           "other"]
 SCOPES = ["same_role", "similar_roles", "any_role"]
 SETTLE_SECONDS = 4.0      # how long a check waits for the worker (consent answers, lapses) before failing
 DEEP_PHASES = {"assess", "handoff", "manager", "take_back", "prepare", "approve_or_send", "approve", "send",
@@ -247,7 +245,7 @@ class RecallMachine(RuleBasedStateMachine):
             if keep and rnd.random() < 0.7:
                 hints.update(keep)       # HR mostly confirms what the form shows
             return hints
-        if element.startswith("follow_up") or element in ("send_reoffer", "react_to_signal"):
+        if element in FOLLOW_UP_TASKS or element in ("send_reoffer", "react_to_signal"):
             return {"message_sent": text}
         if element == "assess_reply":
             return {"snooze_duration": lambda r: f"P{r.randint(1, 60)}D"}
@@ -488,8 +486,8 @@ class RecallMachine(RuleBasedStateMachine):
                 self.gave_consent(cand, {"granted": False})
                 case.lapse = False
                 self.ended(case, "end_no_consent")
-        elif element in ("follow_up_day_30", "follow_up_day_90", "follow_up_day_180"):
-            case.stage_done, case.stage_done_at = int(element.rsplit("_", 1)[1]), now
+        elif element in DAY_OF_TASK:
+            case.stage_done, case.stage_done_at = DAY_OF_TASK[element], now
         elif element == "assess_reply":
             if answer["outcome"] == "not_interested":
                 self.ended(case, "end_not_interested")
@@ -498,7 +496,7 @@ class RecallMachine(RuleBasedStateMachine):
                 case.snooze_due = now + int(answer["snooze_duration"][1:-1]) * DAY
             else:
                 case.phase = "handoff" if answer.get("involve_manager") else "prepare"
-        elif element == "follow_up_snooze":
+        elif element == SNOOZE.task:
             case.snooze_done_at = now
         elif element == "request_manager_contact":
             case.phase, case.manager, case.handoff_at = "manager", answer["manager_username"], now

@@ -3,7 +3,10 @@
 `World` outlives one Hypothesis example (the server does too): cases from earlier examples stay
 in it and keep being checked. `expect(case, now)` turns a case's model into what the API must
 show now — the ready tasks, the timers with their due times, the messages it waits for, or the
-end event — from the lifecycle in DESIGN.md and the durations in workflows/.
+end event — from the lifecycle in DESIGN.md and the bundle under test (workflows/, or
+RECALL_TEST_BUNDLE: tests/support.py `cadence()`): its decline reasons, its follow-up stages, their
+tasks and timers and their days after the decline are read from it, so the model follows a process
+owner's change of the vocabulary or the cadence (docs/lifecycle.md) with no code change.
 """
 from __future__ import annotations
 
@@ -11,10 +14,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tests.model.model_support import CST, known
+from tests.support import cadence
 
 DAY = timedelta(days=1)
-CADENCE = ((30, "wait_day_30", "follow_up_day_30"), (90, "wait_day_90", "follow_up_day_90"),
-           (180, "wait_day_180", "follow_up_day_180"))
+_BUNDLE = cadence()
+REASONS = _BUNDLE.vocabulary.reason_keys
+# (day after the decline, timer, follow-up task) of each stage counted from the decline date, in order
+CADENCE = tuple((_BUNDLE.day(stage), stage.timer, stage.task) for stage in _BUNDLE.dated)
+assert [day for day, _, _ in CADENCE] == sorted({day for day, _, _ in CADENCE}), \
+    f"the model expects the dated follow-ups on increasing days: {CADENCE}"
+DAY_OF_TASK = {task: day for day, _, task in CADENCE}
+# the follow-up after a snooze: the one stage not counted from the decline (its timer is the snooze HR chose)
+(SNOOZE,) = [stage for stage in _BUNDLE.vocabulary.stages if stage not in _BUNDLE.dated]
+FOLLOW_UP_TASKS = set(_BUNDLE.vocabulary.follow_up_tasks)
+# The process's own structure, not the vocabulary (docs/lifecycle.md's changes keep it): 30 more days
+# for a reply after the last dated follow-up and after the snooze follow-up.
+WAIT_AFTER_CADENCE, WAIT_AFTER_SNOOZE, LAST_WAIT_DAYS = "wait_reply_after_day_180", "wait_reply_after_snooze", 30
 # tasks of the event sub-processes (signal, consent renewal): they may be ready beside anything
 EXTRA_TASKS = {"react_to_signal", "renew_consent"}
 HIRED_ENDS = {"end_retained", "end_left"}      # both passed the start date: a recalled hire
@@ -50,7 +65,7 @@ class CaseModel:
     phase: str = "archive"   # archive cadence assess snooze handoff manager take_back prepare approve_or_send
     #                          offer_out goals onboarding ended cancelled
     end: str | None = None
-    stage_done: int = 0                 # cadence: the last follow-up completed (0, 30, 90, 180)
+    stage_done: int = 0                 # cadence: the day of the last follow-up completed (0: none yet)
     stage_done_at: datetime | None = None
     snooze_due: datetime | None = None
     snooze_done_at: datetime | None = None
@@ -108,22 +123,22 @@ def expect(case: CaseModel, now: datetime) -> Expected | None:
                     e.timers[timer] = due
                 break
         else:
-            due = case.stage_done_at + 30 * DAY
+            due = case.stage_done_at + LAST_WAIT_DAYS * DAY
             if reached(now, due):
                 return Expected(end="end_no_response")
-            e.timers["wait_reply_after_day_180"] = due
+            e.timers[WAIT_AFTER_CADENCE] = due
     elif case.phase == "snooze":
         e.messages.add("candidate_replied")
         if case.snooze_done_at is None:
             if reached(now, case.snooze_due):
-                e.ready.add("follow_up_snooze")
+                e.ready.add(SNOOZE.task)
             else:
-                e.timers["wait_snooze"] = case.snooze_due
+                e.timers[SNOOZE.timer] = case.snooze_due
         else:
-            due = case.snooze_done_at + 30 * DAY
+            due = case.snooze_done_at + LAST_WAIT_DAYS * DAY
             if reached(now, due):
                 return Expected(end="end_no_response")
-            e.timers["wait_reply_after_snooze"] = due
+            e.timers[WAIT_AFTER_SNOOZE] = due
     elif case.phase == "assess":
         e.ready.add("assess_reply")
     elif case.phase == "handoff":
@@ -178,7 +193,7 @@ def observe_phase(view: dict) -> str:
         return "offer_out"
     if "employee_left" in messages:
         return "onboarding"
-    if ready & {"follow_up_snooze"} or timers & {"wait_snooze", "wait_reply_after_snooze"}:
+    if SNOOZE.task in ready or timers & {SNOOZE.timer, WAIT_AFTER_SNOOZE}:
         return "snooze"
     return "cadence" if "candidate_replied" in messages else "unknown"
 

@@ -1,7 +1,7 @@
 """Shrunk examples of what the model-based suite (test_recall.py) found, as plain tests.
 
 Each runs against a real `recall serve` (one per database for the module, simulated clock, the
-real workflows/). A defect still open when it was written is xfail(strict=True) with the issue
+bundle under test: workflows/, or RECALL_TEST_BUNDLE). A defect still open when it was written is xfail(strict=True) with the issue
 item in its reason, and the same item is listed in model_support.KNOWN_DEFECTS (the stateful
 suite leaves that one check out). When the fix lands the test XPASSes and fails: remove its
 xfail marker and the KNOWN_DEFECTS entry together.
@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from tests.model.model_support import RecallServer
+from tests.model.recall_model import REASONS, SNOOZE
 from tests.support import ADMIN, ATS, HR, MANAGER, OWNER, PG_AVAILABLE, PG_URL
 
 pytestmark = pytest.mark.slow
@@ -33,7 +34,7 @@ class Story:
         self.s, self.api = server, server.apis
         self.candidate = f"r-{uuid.uuid4().hex[:8]}"
         assert self.api[HR].post("/candidates", {"id": self.candidate, "name": f"Regr {self.candidate}"}).status == 201
-        body = {"reason": "salary", **decline}
+        body = {"reason": REASONS[0], **decline}
         if consent_days is not None:
             self.expiry = self.day(consent_days)
             body["consent"] = {"granted": True, "scope": "similar_roles", "source": "phone call",
@@ -73,7 +74,7 @@ class Story:
         return done.body
 
     def archive(self, consent: bool = True, days: int = 300):
-        form = {"decline_reason": "salary", "talent_pool_consent": consent}
+        form = {"decline_reason": REASONS[0], "talent_pool_consent": consent}
         if consent:
             form.update(consent_scope="similar_roles", consent_expiry=self.day(days))
         return self.complete("archive_decline", **form)
@@ -149,7 +150,7 @@ def test_13_7_a_retried_message_is_replayed_not_applied_twice(server):
     story.complete("assess_reply", outcome="not_now", snooze_duration="P60D")
     again = story.send("candidate_replied", headers=key, text="想再聊聊")
     assert (again.status, again.body, again.headers.get("Idempotent-Replayed")) == (200, first.body, "true")
-    assert story.ready() == [] and "wait_snooze" in [t["element_id"] for t in story.view["waiting_timers"]]
+    assert story.ready() == [] and SNOOZE.timer in [t["element_id"] for t in story.view["waiting_timers"]]
 
 
 def test_13_8_an_early_offer_answer_does_not_accept_a_later_re_offer(server):

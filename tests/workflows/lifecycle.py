@@ -14,25 +14,15 @@ instance, its tasks and its audit trail); nothing here touches workflow internal
 """
 from __future__ import annotations
 
-import os
-import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import cache
-from pathlib import Path
 
-from lxml import etree
-
-from engine.bundle import load_bundle
-from engine.vocabulary import Stage, TemplateDecision, Vocabulary
-
-ROOT = Path(__file__).resolve().parents[2]
-# The bundle under test: workflows/ as shipped, or a process owner's changed copy before it is
-# deployed (RECALL_TEST_BUNDLE=/path/to/workflows, its forms/ beside it). The scenarios take the
-# reasons, stages, due days and templates from it, so they pass for a correct change and fail
-# for a wrong one.
-WORKFLOWS = Path(os.environ.get("RECALL_TEST_BUNDLE") or ROOT / "workflows").resolve()
-FORMS = WORKFLOWS.parent / "forms"
+# The bundle under test (workflows/, or RECALL_TEST_BUNDLE) and what it says about the cadence: the
+# scenarios take the reasons, stages, due days and templates from it (tests/support.py, shared with
+# the model of tests/model).
+# (re-exported for the scenario modules, with ROOT)
+from tests.support import ROOT, cadence  # noqa: F401
+from tests.support import TEST_BUNDLE as WORKFLOWS  # noqa: F401
+from tests.support import TEST_BUNDLE_FORMS as FORMS  # noqa: F401
 
 # who does what (actors in the audit trail)
 ATS = "ats"                 # records the decline, starts the case
@@ -57,55 +47,6 @@ REASON_MARKERS = {
     "location": ("办公地点", "location"),
     "other": ("聊", "talk"),
 }
-
-
-@dataclass(frozen=True)
-class Cadence:
-    """What the bundle under test says about the cadence (read from its files, as deployed)."""
-
-    vocabulary: Vocabulary
-    decision: TemplateDecision
-    names: dict[str, str]            # element id -> its name ("中文 / English")
-    days: dict[str, int]             # timer id -> days after the decline (add_duration(decline_date, "PnD"))
-
-    @property
-    def dated(self) -> list[Stage]:
-        """The stages counted from the decline date, in the cadence's order (snooze is not)."""
-        return [s for s in self.vocabulary.stages if s.timer in self.days]
-
-    def day(self, stage: Stage) -> int:
-        return self.days[stage.timer]
-
-    def template(self, reason: str, stage: Stage | str) -> str:
-        key = stage if isinstance(stage, str) else stage.key
-        return self.decision.pick(reason, key)[1]
-
-    def name(self, element_id: str, lang: str) -> str:
-        zh, _, en = self.names[element_id].partition(" / ")
-        return en if lang == "en" else zh
-
-
-@cache
-def cadence() -> Cadence:
-    bundle = load_bundle([WORKFLOWS], forms_dir=FORMS)
-    assert bundle.diagnostics == [], bundle.diagnostics
-    vocabulary = bundle.vocabulary
-    names, days = {}, {}
-    for path, raw in bundle.files.items():
-        if not path.endswith(".bpmn"):
-            continue
-        root = etree.fromstring(raw)
-        for el in root.iter():
-            if isinstance(el.tag, str) and el.get("id") and el.get("name"):
-                names[el.get("id")] = el.get("name")
-        for date in root.iter("{*}timeDate"):
-            found = re.fullmatch(r'\s*add_duration\(decline_date, "P(\d+)D"\)\s*', date.text or "")
-            if found:
-                days[date.getparent().getparent().get("id")] = int(found[1])
-    decision = next(el for path, raw in bundle.files.items() if path.endswith(".dmn")
-                    for el in etree.fromstring(raw).iter("{*}decision")
-                    if el.get("id") == vocabulary.template_decision)
-    return Cadence(vocabulary, TemplateDecision(decision), names, days)
 
 
 class Case:
