@@ -1,7 +1,8 @@
 """An uploaded bundle -> a temporary workflows/ + forms/ tree the engine can deploy.
 
 Paths are checked before anything is written: relative, no '..', known suffixes.
-A bare `x.bpmn`/`x.dmn` goes to workflows/, a bare `x.json` to forms/.
+A bare `x.bpmn`/`x.dmn` goes to workflows/, a bare `x.json` to forms/; workflows/ holds two JSON
+files, messages.json and vocabulary.json.
 """
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from pathlib import Path, PurePosixPath
 
 from marshmallow import ValidationError
 
+from engine import message_rules, vocabulary
+
 MAX_FILES = 500
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 SUFFIXES = (".bpmn", ".dmn", ".json", ".j2")
+# the process owner's data files of workflows/ (engine/message_rules.py, engine/vocabulary.py)
+BUNDLE_JSON = (message_rules.FILE_NAME, vocabulary.FILE_NAME)
 
 
 def place(name: str) -> PurePosixPath:
@@ -36,8 +41,9 @@ def place(name: str) -> PurePosixPath:
         raise ValueError("templates go in templates/<lang>/<id>.j2")
     if top == "forms" and (len(rest.parts) != 1 or rest.suffix.lower() != ".json"):
         raise ValueError("forms are forms/<name>.json")
-    if top == "workflows" and rest.suffix.lower() == ".json" and rest.as_posix() != "messages.json":
-        raise ValueError("JSON files are forms (forms/) or the message declarations (workflows/messages.json)")
+    if top == "workflows" and rest.suffix.lower() == ".json" and rest.as_posix() not in BUNDLE_JSON:
+        raise ValueError("JSON files are forms (forms/), the message declarations (workflows/messages.json) "
+                         "or the vocabulary (workflows/vocabulary.json)")
     return PurePosixPath(top) / rest
 
 

@@ -2,9 +2,10 @@
 detail lists every version, newest first, with the latest version's bundle and form files."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
-from tests.support import script_process
+from tests.support import HR, OWNER, ROOT, WORKFLOWS, script_process
 
 FORM = '{"type": "object", "properties": {"note": {"type": "string"}}}'
 
@@ -47,3 +48,25 @@ def test_an_unknown_process_is_a_404_naming_it(as_user):
     missing = as_user("owner").get("/process-definitions/missing")
     assert missing.status_code == 404
     assert missing.json["detail"] == "no deployed process definition missing"
+
+
+def test_a_bundle_deployed_over_http_carries_its_vocabulary(as_user):
+    """workflows/vocabulary.json is part of a bundle like the diagrams (engine/vocabulary.py): a process
+    owner deploying over HTTP sends it, GET /vocabulary serves it and a decline's reason is checked
+    against it (without it the new version would know no reason and refuse every decline)."""
+    forms = ROOT / "forms"
+    files = {f"workflows/{p.relative_to(WORKFLOWS).as_posix()}": p.read_text(encoding="utf-8")
+             for p in sorted(WORKFLOWS.rglob("*")) if p.is_file()}
+    files |= {f"forms/{p.name}": p.read_text(encoding="utf-8") for p in sorted(forms.glob("*.json"))}
+    vocabulary = json.loads(files["workflows/vocabulary.json"])
+    next(r for r in vocabulary["decline_reasons"] if r["key"] == "other")["en"] = "Something else"
+    files["workflows/vocabulary.json"] = json.dumps(vocabulary, ensure_ascii=False)
+    ui = "forms/archive_decline.uischema.json"           # the form's labels are the vocabulary's (checked)
+    files[ui] = files[ui].replace("其他 / Other", "其他 / Something else")
+    deployed = as_user(OWNER).post("/process-definitions", json={"files": files})
+    assert deployed.status_code == 201, deployed.json
+    served = as_user(HR).get("/vocabulary?process_key=offer_recall").json
+    assert {r["key"]: r["en"] for r in served["decline_reasons"]}["other"] == "Something else"
+    assert as_user(HR).post("/candidates", json={"id": "c-voc", "name": "Qian Voc"}).status_code == 201
+    declined = as_user(HR).post("/candidates/c-voc/declines", json={"reason": "other"})
+    assert declined.status_code == 201, declined.json

@@ -22,8 +22,9 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 
 from tests.model.model_support import (STEP_LOG, Violation, beijing_day, bundle_files, draw_object, is_valid, known,
                                       parse_time, text, wrong_type)
-from tests.model.recall_model import (DAY, DAY_OF_TASK, EXTRA_TASKS, FOLLOW_UP_TASKS, REASONS, SNOOZE, CandidateModel,
-                                      CaseModel, World, end_of_beijing_day, expect, observe_phase, reached)
+from tests.model.recall_model import (DAY, DAY_OF_TASK, EXTRA_TASKS, FOLLOW_UP_TASKS, PROCESS, REASONS, SNOOZE,
+                                      CandidateModel, CaseModel, World, end_of_beijing_day, expect, observe_phase,
+                                      reached)
 from tests.support import ADMIN, ATS, HR, HRBP, MANAGER, OTHER_MANAGER, OWNER
 
 SCOPES = ["same_role", "similar_roles", "any_role"]
@@ -744,10 +745,10 @@ class RecallMachine(RuleBasedStateMachine):
         if answer.status != 201:
             raise Violation(f"deploy: {answer.status} {answer.body}")
         versions = {v["process_key"]: v for v in answer.body["versions"]}
-        if "offer_recall" not in versions or not versions["offer_recall"]["created"]:
-            raise Violation(f"a changed offer_recall made no new version: {answer.body}")
-        if versions["offer_recall"]["version"] != self.w.latest_version + 1:
-            raise Violation(f"new version {versions['offer_recall']['version']} after {self.w.latest_version}")
+        if PROCESS not in versions or not versions[PROCESS]["created"]:
+            raise Violation(f"a changed {PROCESS} made no new version: {answer.body}")
+        if versions[PROCESS]["version"] != self.w.latest_version + 1:
+            raise Violation(f"new version {versions[PROCESS]['version']} after {self.w.latest_version}")
         self.w.latest_version += 1
 
     # ------------------------------------------------------------------ invariants

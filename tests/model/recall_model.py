@@ -18,6 +18,7 @@ from tests.support import cadence
 
 DAY = timedelta(days=1)
 _BUNDLE = cadence()
+PROCESS = _BUNDLE.vocabulary.process          # the recall process a decline starts
 REASONS = _BUNDLE.vocabulary.reason_keys
 # (day after the decline, timer, follow-up task) of each stage counted from the decline date, in order
 CADENCE = tuple((_BUNDLE.day(stage), stage.timer, stage.task) for stage in _BUNDLE.dated)
