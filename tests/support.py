@@ -199,6 +199,7 @@ class Cadence:
     decision: TemplateDecision
     names: dict[str, str]            # element id -> its name ("中文 / English")
     days: dict[str, int]             # timer id -> days after the decline (add_duration(decline_date, "PnD"))
+    durations: dict[str, int]        # timer id -> its fixed wait in days (timeDuration "PnD")
 
     @property
     def dated(self) -> list[Stage]:
@@ -219,7 +220,8 @@ class Cadence:
 
 @cache
 def cadence() -> Cadence:
-    """The bundle under test's vocabulary, template decision, element names and due days (it must validate)."""
+    """The bundle under test's vocabulary, template decision, element names, due days and fixed waits
+    (it must validate)."""
     from lxml import etree
 
     from engine.bundle import load_bundle
@@ -228,7 +230,7 @@ def cadence() -> Cadence:
     bundle = load_bundle([TEST_BUNDLE], forms_dir=TEST_BUNDLE_FORMS)
     assert bundle.diagnostics == [], bundle.diagnostics
     vocabulary = bundle.vocabulary
-    names, days = {}, {}
+    names, days, durations = {}, {}, {}
     for path, raw in bundle.files.items():
         if not path.endswith(".bpmn"):
             continue
@@ -240,7 +242,11 @@ def cadence() -> Cadence:
             found = re.fullmatch(r'\s*add_duration\(decline_date, "P(\d+)D"\)\s*', date.text or "")
             if found:
                 days[date.getparent().getparent().get("id")] = int(found[1])
+        for wait in root.iter("{*}timeDuration"):
+            found = re.fullmatch(r'\s*"P(\d+)D"\s*', wait.text or "")
+            if found:
+                durations[wait.getparent().getparent().get("id")] = int(found[1])
     decision = next(el for path, raw in bundle.files.items() if path.endswith(".dmn")
                     for el in etree.fromstring(raw).iter("{*}decision")
                     if el.get("id") == vocabulary.template_decision)
-    return Cadence(vocabulary, TemplateDecision(decision), names, days)
+    return Cadence(vocabulary, TemplateDecision(decision), names, days, durations)
