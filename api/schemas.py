@@ -1,6 +1,6 @@
 """marshmallow schemas: they validate requests, shape responses and generate the OpenAPI document.
 
-Field names of tasks and instances are a contract (DESIGN.md "Shapes clients rely on"):
+Field names of tasks and instances are a contract (docs/api.md, first paragraph):
 add fields freely, never rename or drop one.
 """
 from __future__ import annotations

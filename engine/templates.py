@@ -5,7 +5,7 @@ and are deployed with the process version, so a running case keeps the wording i
 started with. The engine renders the one a task names in `suggestion_template_id`
 when the task becomes ready, with the task's data (the candidate's recorded needs,
 open questions, decline reason) as context; HR edits and sends it themselves.
-Plain text is rendered without escaping; `render_html` escapes every value.
+Messages are plain text and rendered without escaping (nothing here renders HTML).
 
 Bounded: a template is a process owner's file and may be wrong or hostile. Rendering stops with
 a `TemplateProblem` naming the template once the text would pass `MAX_RENDERED_CHARS`, without
