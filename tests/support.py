@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -199,7 +200,7 @@ class Cadence:
     decision: TemplateDecision
     names: dict[str, str]            # element id -> its name ("中文 / English")
     days: dict[str, int]             # timer id -> days after the decline (add_duration(decline_date, "PnD"))
-    durations: dict[str, int]        # timer id -> its fixed wait in days (timeDuration "PnD")
+    durations: dict[str, timedelta]  # timer id -> its fixed wait (a quoted timeDuration: "P30D", "P6W", "PT24H")
 
     @property
     def dated(self) -> list[Stage]:
@@ -223,6 +224,7 @@ def cadence() -> Cadence:
     """The bundle under test's vocabulary, template decision, element names, due days and fixed waits
     (it must validate)."""
     from lxml import etree
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as Timer
 
     from engine.bundle import load_bundle
     from engine.vocabulary import TemplateDecision
@@ -243,9 +245,10 @@ def cadence() -> Cadence:
             if found:
                 days[date.getparent().getparent().get("id")] = int(found[1])
         for wait in root.iter("{*}timeDuration"):
-            found = re.fullmatch(r'\s*"P(\d+)D"\s*', wait.text or "")
-            if found:
-                durations[wait.getparent().getparent().get("id")] = int(found[1])
+            found = re.fullmatch(r'\s*"(P[^"]+)"\s*', wait.text or "")
+            parts = Timer.parse_iso_duration(found[1]) if found else {}
+            if parts and not {"years", "months"} & set(parts):      # a fixed length, whenever it starts
+                durations[wait.getparent().getparent().get("id")] = timedelta(**parts)
     decision = next(el for path, raw in bundle.files.items() if path.endswith(".dmn")
                     for el in etree.fromstring(raw).iter("{*}decision")
                     if el.get("id") == vocabulary.template_decision)

@@ -30,10 +30,10 @@ DAY_OF_TASK = {task: day for day, _, task in CADENCE}
 FOLLOW_UP_TASKS = set(_BUNDLE.vocabulary.follow_up_tasks)
 # The process's own structure, not the vocabulary (docs/lifecycle.md's changes keep these element ids):
 # the wait for a reply after the last dated follow-up and after the snooze follow-up, and how long a
-# hiring manager has for the contact before HR takes it back; their days are the bundle's.
+# hiring manager has for the contact before HR takes it back; their durations are the bundle's.
 WAIT_AFTER_CADENCE, WAIT_AFTER_SNOOZE, MANAGER_OVERDUE = \
     "wait_reply_after_day_180", "wait_reply_after_snooze", "manager_contact_overdue"
-WAIT_DAYS = {timer: _BUNDLE.durations[timer] for timer in (WAIT_AFTER_CADENCE, WAIT_AFTER_SNOOZE, MANAGER_OVERDUE)}
+WAITS = {timer: _BUNDLE.durations[timer] for timer in (WAIT_AFTER_CADENCE, WAIT_AFTER_SNOOZE, MANAGER_OVERDUE)}
 # tasks of the event sub-processes (signal, consent renewal): they may be ready beside anything
 EXTRA_TASKS = {"react_to_signal", "renew_consent"}
 HIRED_ENDS = {"end_retained", "end_left"}      # both passed the start date: a recalled hire
@@ -127,7 +127,7 @@ def expect(case: CaseModel, now: datetime) -> Expected | None:
                     e.timers[timer] = due
                 break
         else:
-            due = case.stage_done_at + WAIT_DAYS[WAIT_AFTER_CADENCE] * DAY
+            due = case.stage_done_at + WAITS[WAIT_AFTER_CADENCE]
             if reached(now, due):
                 return Expected(end="end_no_response")
             e.timers[WAIT_AFTER_CADENCE] = due
@@ -139,7 +139,7 @@ def expect(case: CaseModel, now: datetime) -> Expected | None:
             else:
                 e.timers[SNOOZE.timer] = case.snooze_due
         else:
-            due = case.snooze_done_at + WAIT_DAYS[WAIT_AFTER_SNOOZE] * DAY
+            due = case.snooze_done_at + WAITS[WAIT_AFTER_SNOOZE]
             if reached(now, due):
                 return Expected(end="end_no_response")
             e.timers[WAIT_AFTER_SNOOZE] = due
@@ -148,7 +148,7 @@ def expect(case: CaseModel, now: datetime) -> Expected | None:
     elif case.phase == "handoff":
         e.ready.add("request_manager_contact")
     elif case.phase == "manager":
-        overdue = case.handoff_at + WAIT_DAYS[MANAGER_OVERDUE] * DAY
+        overdue = case.handoff_at + WAITS[MANAGER_OVERDUE]
         if reached(now, overdue):
             e.ready.add("take_back_contact")
         else:

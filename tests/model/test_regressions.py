@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from tests.model.model_support import RecallServer
-from tests.model.recall_model import MANAGER_OVERDUE, REASONS, SNOOZE, WAIT_DAYS
+from tests.model.recall_model import MANAGER_OVERDUE, REASONS, SNOOZE, WAITS
 from tests.support import ADMIN, ATS, HR, MANAGER, OWNER, PG_AVAILABLE, PG_URL
 
 pytestmark = pytest.mark.slow
@@ -196,6 +196,6 @@ def test_m2_a_timer_due_exactly_now_fires_when_the_clock_gets_there(server):
     story.complete("request_manager_contact", manager_username=MANAGER, talking_points="团队新增导师")
     overdue = [t["due_at"] for t in story.view["waiting_timers"] if t["element_id"] == MANAGER_OVERDUE]
     assert overdue, story.view
-    story.advance(f"P{WAIT_DAYS[MANAGER_OVERDUE]}D")   # exactly the boundary timer's due time
+    story.advance(f"PT{WAITS[MANAGER_OVERDUE].total_seconds():.0f}S")   # exactly the boundary timer's due time
     assert story.ready() == ["take_back_contact"], story.view
 
