@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_ZONE = "Asia/Shanghai"
 _BEIJING = timezone(timedelta(hours=8), "CST")
 _zone = None
+_claimed: str | None = None      # the zone an engine made from settings set for this process
 
 
 def load_zone(name: str):
@@ -33,6 +34,20 @@ def use_zone(name: str) -> None:
     """Set the service's zone (RecallEngine.from_settings does, from RECALL_TIMEZONE)."""
     global _zone
     _zone = load_zone(name)
+
+
+def claim_zone(name: str) -> None:
+    """Set the process's zone for an engine made from settings (`RecallEngine.from_settings`).
+
+    The zone is deliberately one per process: the days are read and printed in places no engine
+    is passed to (marshmallow fields, the archive's views). So a second engine asking for a
+    different zone is refused, instead of silently moving the first one's days."""
+    global _claimed
+    if _claimed is not None and _claimed != name:
+        raise ValueError(f"RECALL_TIMEZONE={name!r}: this process already serves days in {_claimed!r} "
+                         "(the calendar zone is one per process; run another service for another zone)")
+    use_zone(name)
+    _claimed = name
 
 
 def zone():

@@ -85,7 +85,7 @@ class RecallEngine:
                       database_time: bool = False) -> "RecallEngine":
         """The engine `settings` describe. `database_time`: it will run a timer worker, so on
         PostgreSQL its system clock follows the database server's (engine/clock.py, `clock_for`)."""
-        days.use_zone(settings.timezone)     # one zone per process for the days people enter
+        days.claim_zone(settings.timezone)     # one zone per process for the days people enter
         db = db or Database(settings.database_url)
         faults = Faults.from_env()
         clock = clock_for(settings, db, skew=faults.clock_skew, database_time=database_time)

@@ -30,3 +30,20 @@ def test_an_open_end_stays_open():
     start, end = days.span(date(2026, 1, 5), None)
     assert (start, end) == (days.start_of_day(date(2026, 1, 5)), None)
     assert days.span(None, date(2026, 1, 5))[1] == days.start_of_day(date(2026, 1, 6))
+
+
+def test_the_zone_is_one_per_process_a_second_engine_with_another_zone_is_refused(tmp_path, monkeypatch):
+    from engine.config import Settings
+    from engine.service import RecallEngine
+
+    monkeypatch.setattr(days, "_claimed", None)
+    monkeypatch.setattr(days, "_zone", days.zone())
+    first = RecallEngine.from_settings(Settings.from_env({"RECALL_DATABASE_URL": f"sqlite:///{tmp_path}/a.db"}))
+    same = RecallEngine.from_settings(Settings.from_env({"RECALL_DATABASE_URL": f"sqlite:///{tmp_path}/b.db",
+                                                         "RECALL_TIMEZONE": "Asia/Shanghai"}))
+    with pytest.raises(ValueError, match="RECALL_TIMEZONE='Europe/Berlin'.*already serves days in 'Asia/Shanghai'"):
+        RecallEngine.from_settings(Settings.from_env({"RECALL_DATABASE_URL": f"sqlite:///{tmp_path}/c.db",
+                                                      "RECALL_TIMEZONE": "Europe/Berlin"}))
+    assert days.start_of_day(date(2026, 1, 5)) == datetime(2026, 1, 4, 16, 0, tzinfo=timezone.utc)   # still Beijing
+    for engine in (first, same):
+        engine.db.dispose()
