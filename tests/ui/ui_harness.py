@@ -42,9 +42,10 @@ def chromium_or_skip() -> str:
 
 
 class Server:
-    """`recall serve` in a subprocess, on a fresh SQLite database with workflows/ deployed."""
+    """`recall serve` in a subprocess, on a fresh SQLite database with workflows/ deployed (or
+    `workflows`, a changed copy whose forms are beside it in `forms/`)."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, *, workflows: Path = ROOT / "workflows"):
         from engine import users
         from engine.db import Database
         from engine.migrate import upgrade
@@ -55,7 +56,7 @@ class Server:
                "RECALL_WORKER_POLL_SECONDS": "0.2"}
         engine = RecallEngine(Database(self.url_db))
         upgrade(engine.db)
-        engine.deploy([ROOT / "workflows"], forms_dir=ROOT / "forms")
+        engine.deploy([workflows], forms_dir=workflows.parent / "forms")
         self.tokens = {name: users.add_user(engine.db, name, role, groups)[1]
                        for name, (role, groups) in PEOPLE.items()}
         engine.db.dispose()
