@@ -1,10 +1,11 @@
 """Helpers shared by every test suite: who is who (one user directory), the API app and its callers,
-fixture bundles, tiny generated diagrams and the bundle under test (`cadence()`). The fixtures built
-on them are in tests/conftest.py."""
+fixture bundles, tiny generated diagrams, the bundle under test (`cadence()`), racing threads (`race()`)
+and the whole database as text (`database_text()`). The fixtures built on them are in tests/conftest.py."""
 from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -98,6 +99,57 @@ def start_approval(caller, candidate_id="c-1", **extra):
                                                         "variables": {"candidate_id": candidate_id}, **extra})
     assert response.status_code == 201, response.json
     return response.json
+
+
+def race(count: int, call, timeout: float = 60) -> list:
+    """Run `call()` in `count` threads released together (one barrier); their results in thread order.
+    A thread's exception is raised here once all have finished, and a thread still running after
+    `timeout` seconds fails the test, so a failed racer is reported as itself, not as an answer
+    missing from the list."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = call()
+        except BaseException as exc:  # noqa: BLE001 - raised in the test's thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), f"a racer still runs after {timeout}s"
+    if errors:
+        raise errors[0]
+    return results
+
+
+def database_text(db) -> str:
+    """Everything the database holds, as text: every row of every table (PostgreSQL: row_to_json;
+    SQLite: each non-binary column) and the workflow states decompressed. The erasure tests search it
+    for the person's name, phone and e-mail."""
+    import zlib
+
+    from sqlalchemy import inspect, select
+
+    from engine.models import ProcessInstance
+
+    chunks = []
+    with db.engine.connect() as conn:
+        for table in inspect(conn).get_table_names():
+            if db.dialect == "postgresql":
+                chunks.extend(conn.execute(text(f'SELECT row_to_json(t)::text FROM "{table}" t')).scalars())
+            else:
+                for row in conn.exec_driver_sql(f'SELECT * FROM "{table}"'):
+                    chunks.extend(str(v) for v in row if not isinstance(v, bytes))
+        for (state,) in conn.execute(select(ProcessInstance.state)):
+            state = bytes(state)
+            chunks.append((zlib.decompress(state[2:]) if state.startswith(b"z:") else state).decode())
+    return "\n".join(chunks)
 
 # PostgreSQL for tests: RECALL_TEST_POSTGRES_URL; RECALL_TEST_POSTGRES=0 skips it, =1 makes
 # an unreachable server an error instead of a skip (CI).

@@ -7,20 +7,19 @@ anywhere in the database, and the funnel counts are unchanged.
 from __future__ import annotations
 
 import sqlite3
-import zlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from tests.archive.archive_helpers import archive_decline, complete, reply, send_follow_up, task, wait
-from tests.support import ATS, BOT, HR, MANAGER
+from tests.support import ATS, BOT, HR, MANAGER, database_text
 from engine.archive import SearchFilters, Viewer
 from engine.archive.privacy import ERASED, Scrubber
 from engine.errors import NotFound
-from engine.models import AuditEvent, HumanTask, ProcessInstance
+from engine.models import AuditEvent, HumanTask
 
 NAME, PHONE = "雷霆万钧Qx", "13955550101"
 EMAIL, WECOM = "leiting.qx@example.com", "wm-leiting-7731"
@@ -37,23 +36,6 @@ def test_the_scrubber_erases_free_text_and_identifiers_but_keeps_codes():
         "message_sent": ERASED, "reply": {"text": ERASED, "channel": "wecom"}, "salary": None,
         "contact": ERASED, "title": ERASED, "talking_points": [ERASED, ERASED], "count": 3,
         "candidate_id": "cand-1", "about": ERASED, "suggestion_template_id": "day_90_salary"}
-
-
-def _database_text(db) -> str:
-    """Everything the database holds, as text (workflow states decompressed)."""
-    chunks = []
-    with db.engine.connect() as conn:
-        for table in inspect(conn).get_table_names():
-            if db.dialect == "postgresql":
-                rows = conn.execute(text(f'SELECT row_to_json(t)::text FROM "{table}" t')).scalars()
-                chunks.extend(rows)
-            else:
-                for row in conn.exec_driver_sql(f'SELECT * FROM "{table}"'):
-                    chunks.extend(str(v) for v in row if not isinstance(v, bytes))
-        for (state,) in conn.execute(select(ProcessInstance.state)):
-            state = bytes(state)
-            chunks.append((zlib.decompress(state[2:]) if state.startswith(b"z:") else state).decode())
-    return "\n".join(chunks)
 
 
 def _funnel(archive):
@@ -87,7 +69,7 @@ def test_erasure_removes_the_person_everywhere_and_keeps_the_counts(archive, rec
     seen = archive.get_candidate(person.id, viewer=Viewer(MANAGER, "manager"))
     assert seen.phone == PHONE                                        # audited read while the task is open
     recall.deliver_message("new_hire_feedback", {"candidate_id": person.id}, {"text": f"{NAME} {PHONE}"}, actor=BOT)
-    assert PHONE in _database_text(recall.db) and NAME in _database_text(recall.db)
+    assert PHONE in database_text(recall.db) and NAME in database_text(recall.db)
     before = _funnel(archive)
 
     report = archive.erase(person.id, actor=HR)
@@ -103,8 +85,8 @@ def test_erasure_removes_the_person_everywhere_and_keeps_the_counts(archive, rec
         kinds = [e.kind for e in s.scalars(select(AuditEvent).where(AuditEvent.kind.in_(("candidate_erased",))))]
     assert manager_task.status == "cancelled" and kinds == ["candidate_erased"]
     for secret in (NAME, PHONE, EMAIL, WECOM, "QX 门店的晋升节奏", "沟通能力强"):
-        assert secret not in _database_text(recall.db), secret
-    assert "路人甲" in _database_text(recall.db)                      # nobody else's data was touched
+        assert secret not in database_text(recall.db), secret
+    assert "路人甲" in database_text(recall.db)                      # nobody else's data was touched
     assert _funnel(archive) == before
 
     if recall.db.dialect == "sqlite":            # the file itself, after VACUUM
@@ -167,7 +149,7 @@ def test_consent_answers_renewal_lapse_and_retention(archive, recall):
     with recall.db.read_transaction() as s:
         anonymised = s.scalars(select(AuditEvent).where(AuditEvent.kind == "candidate_anonymised")).one()
     assert anonymised.details["candidate_id"] == lapsing.id and anonymised.actor == "worker:retention"
-    assert "到期乙QX" not in _database_text(recall.db)
+    assert "到期乙QX" not in database_text(recall.db)
     assert archive.get_candidate(renewing.id, viewer=Viewer(HR, "hr")).name == "续期甲QX"
 
 

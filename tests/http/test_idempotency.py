@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.support import PREFIX, bearer
+from tests.support import PREFIX, bearer, race
 
 START = {"process_key": "approval", "business_key": "cand-7", "variables": {"candidate_id": "c-7"}}
 
@@ -72,18 +72,8 @@ def test_a_retry_while_the_first_runs_is_409_then_replays(app, tokens, engine, m
 
 def test_concurrent_identical_requests_start_one_instance(app, tokens, as_user):
     headers = bearer(tokens["ats"], **{"Idempotency-Key": "burst"})
-    barrier = threading.Barrier(6)
-    statuses = []
-
-    def post():
-        barrier.wait()
-        statuses.append(app.test_client().post(f"{PREFIX}/process-instances", json=START,
-                                               headers=headers).status_code)
-    threads = [threading.Thread(target=post) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    statuses = race(6, lambda: app.test_client().post(f"{PREFIX}/process-instances", json=START,
+                                                      headers=headers).status_code, timeout=30)
     assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}
     assert len(_instances(as_user)) == 1
 

@@ -6,13 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 from tests.servers import free_port, http, recall_cli
-from tests.support import ENGINE_BUNDLE, ROOT
+from tests.support import ENGINE_BUNDLE, ROOT, race
 
 pytestmark = pytest.mark.slow
 
@@ -58,16 +57,7 @@ def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(database_url, tmp_
         # 8 threads complete one task over HTTP: exactly one 2xx
         racing = http("POST", f"{base}/process-instances", {**start, "variables": {"candidate_id": "c-2"}},
                        auth)[2]["ready_tasks"][0]["id"]
-        barrier, statuses = threading.Barrier(8), []
-
-        def complete():
-            barrier.wait()
-            statuses.append(http("POST", f"{base}/tasks/{racing}/complete", answer, auth)[0])
-        threads = [threading.Thread(target=complete) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        statuses = race(8, lambda: http("POST", f"{base}/tasks/{racing}/complete", answer, auth)[0])
         assert sorted(statuses) == [200] + [409] * 7, statuses
     finally:
         server.send_signal(signal.SIGTERM)

@@ -1,9 +1,7 @@
 """The inbox and safe completion: who sees what, ETag/If-Match, 409, one winner among 8."""
 from __future__ import annotations
 
-import threading
-
-from tests.support import PREFIX, REVIEW_YES, bearer, start_approval
+from tests.support import PREFIX, REVIEW_YES, bearer, race, start_approval
 
 
 def _ids(response):
@@ -95,19 +93,11 @@ def test_if_match_guards_completion_against_a_change_in_between(as_user):
 
 def test_eight_concurrent_completions_one_wins(app, as_user, tokens):
     task_id = start_approval(as_user("hr.li"))["ready_tasks"][0]["id"]
-    barrier = threading.Barrier(8)
-    statuses: list[int] = []
 
     def complete():
-        client = app.test_client()
-        barrier.wait()
-        statuses.append(client.post(f"{PREFIX}/tasks/{task_id}/complete", json={"data": REVIEW_YES},
-                                    headers=bearer(tokens["hr.li"])).status_code)
-    threads = [threading.Thread(target=complete) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+        return app.test_client().post(f"{PREFIX}/tasks/{task_id}/complete", json={"data": REVIEW_YES},
+                                      headers=bearer(tokens["hr.li"])).status_code
+    statuses = race(8, complete)
     assert sorted(statuses) == [200] + [409] * 7, statuses
     history = as_user("root").get(f"/tasks/{task_id}")
     assert history.json["status"] == "completed"

@@ -9,39 +9,22 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import zlib
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, insert, select, text, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import make_url
 
 from tests.archive.archive_helpers import archive_decline, complete, wait
-from tests.support import ATS, BOT, HR
+from tests.support import ATS, BOT, HR, database_text
 from engine.models import AuditEvent, BufferedMessage, HumanTask, IdempotencyRecord, ProcessInstance
 
 NAME, PHONE, EMAIL = "Erin Wu", "13812345678", "erin.wu@example.com"
 
 
-def _database_text(db) -> str:
-    """Everything the database holds, as text (workflow states decompressed), lower-cased."""
-    chunks = []
-    with db.engine.connect() as conn:
-        for table in inspect(conn).get_table_names():
-            if db.dialect == "postgresql":
-                chunks.extend(conn.execute(text(f'SELECT row_to_json(t)::text FROM "{table}" t')).scalars())
-            else:
-                for row in conn.exec_driver_sql(f'SELECT * FROM "{table}"'):
-                    chunks.extend(str(v) for v in row if not isinstance(v, bytes))
-        for (state,) in conn.execute(select(ProcessInstance.state)):
-            state = bytes(state)
-            chunks.append((zlib.decompress(state[2:]) if state.startswith(b"z:") else state).decode())
-    # JSON escapes non-ASCII and "@"-free text alike; compare on decoded text
-    return "\n".join(chunks).lower()
-
-
 def _secrets_in(haystack: str) -> list[str]:
+    """The person's strings in `haystack`, which the caller lower-cases (the name counts in any case)."""
     return [s for s in (NAME.lower(), "erin", PHONE, EMAIL) if s in haystack]
 
 
@@ -81,7 +64,7 @@ def test_erasure_finds_a_case_started_with_the_candidate_id_under_another_busine
         history = json.dumps(root.get(f"/process-instances/{instance_id}/history").get_json(),
                              ensure_ascii=False).lower()
         assert _secrets_in(history) == [], instance_id
-    assert _secrets_in(_database_text(engine.db)) == []
+    assert _secrets_in(database_text(engine.db).lower()) == []
 
 
 def test_a_withdrawn_consent_ends_a_case_started_under_another_business_key(api):
@@ -141,12 +124,12 @@ def test_erasure_scrubs_by_field_every_variant_of_the_person(recall, archive_of)
     archive_decline(recall, other_case, reason="team")
     wait(recall, days=31)
     _plant(recall, case, person.id)
-    assert len(_secrets_in(_database_text(recall.db))) == 4
+    assert len(_secrets_in(database_text(recall.db).lower())) == 4
     before = archive.funnel(group_by="template")
 
     archive.erase(person.id, actor=HR)
 
-    assert _secrets_in(_database_text(recall.db)) == []
+    assert _secrets_in(database_text(recall.db).lower()) == []
     with recall.db.read_transaction() as s:
         details = [e.details for e in s.scalars(select(AuditEvent).where(AuditEvent.instance_id == case,
                                                                           AuditEvent.kind == "message_delivered"))]
@@ -157,7 +140,7 @@ def test_erasure_scrubs_by_field_every_variant_of_the_person(recall, archive_of)
     assert details[-1]["payload"]["decline_reason"] == "salary"
     assert details[-1]["payload"]["from"] == "[erased]" and details[-1]["payload"]["who"]["mobile"] is None
     assert record.response_body["delivered_to"] == [case]
-    assert "路人甲" in _database_text(recall.db)                    # nobody else's data was touched
+    assert "路人甲" in database_text(recall.db).lower()        # nobody else's data was touched
     assert archive.funnel(group_by="template") == before
 
 
