@@ -13,27 +13,19 @@ import pytest
 from engine.clock import SimulatedClock
 from engine.db import Database
 from engine.faults import InjectedFault
-from engine.migrate import upgrade
 from engine.service import RecallEngine
+from tests.servers import migrated_sqlite
 from tests.support import ENGINE_BUNDLE
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 ANSWER = {"decision": "yes", "reason": "salary", "manager": "wang"}
 
 
-def _migrated_sqlite(path) -> str:
-    url = f"sqlite:///{path}"
-    database = Database(url)
-    upgrade(database)
-    database.dispose()
-    return url
-
-
 @pytest.fixture
 def pair(database_url, tmp_path):
     """Engine `a` on the test's database, engine `b` on a SQLite file of its own; each its own clock."""
     engines = []
-    for url in (database_url, _migrated_sqlite(tmp_path / "other.sqlite3")):
+    for url in (database_url, migrated_sqlite(tmp_path / "other.sqlite3")):
         engine = RecallEngine(Database(url), clock=SimulatedClock(START), script_timeout=0.5)
         engine.deploy([ENGINE_BUNDLE])
         engines.append(engine)
@@ -100,7 +92,7 @@ def test_two_apps_in_one_process_answer_by_their_own_settings(database_url, tmp_
     small = create_app({"RECALL_DATABASE_URL": database_url, "RECALL_CLOCK": "simulated", "TESTING": True,
                         "RECALL_MAX_BODY_BYTES": "2048", "RECALL_RETENTION_DAYS": 10,
                         "RECALL_TIMER_MAX_ATTEMPTS": "2"})
-    large = create_app({"RECALL_DATABASE_URL": _migrated_sqlite(tmp_path / "large.sqlite3"), "TESTING": True,
+    large = create_app({"RECALL_DATABASE_URL": migrated_sqlite(tmp_path / "large.sqlite3"), "TESTING": True,
                         "RECALL_CLOCK": "system", "RECALL_RETENTION_DAYS": "99"})
     try:
         body = {"process_key": "approval", "variables": {"note": "x" * 4000}}
