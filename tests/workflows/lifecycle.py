@@ -24,13 +24,13 @@ from tests.support import ROOT, cadence  # noqa: F401
 from tests.support import TEST_BUNDLE as WORKFLOWS  # noqa: F401
 from tests.support import TEST_BUNDLE_FORMS as FORMS  # noqa: F401
 
-# who does what (actors in the audit trail)
-ATS = "ats"                 # records the decline, starts the case
-HR = "hr.li"                # the recruiter working the case
+# who does what (actors in the audit trail): the ATS records the decline and starts the case, HR works
+# it, hands the candidate to the hiring MANAGER, HRBP approves re-offers, BOT delivers the candidate's
+# messages (tests/support.py's who is who; MANAGER re-exported for the scenario modules)
+from tests.support import ATS, BOT, HR, HRBP, MANAGER  # noqa: F401
+
+# and two actors only these scenarios use
 HR_2 = "hr.chen"            # a colleague who picks up a handed-back contact
-MANAGER = "wang.li"         # the hiring manager HR hands the candidate to
-HRBP = "hrbp.zhou"          # approves re-offers, answers escalated feedback
-BOT = "wecom-bot"           # delivers the candidate's messages
 HRIS = "hris"               # delivers "employee left"
 
 CST = timezone(timedelta(hours=8))

@@ -20,9 +20,9 @@ from lxml import etree
 from engine import bundle as bundle_module
 from engine.bundle import load_bundle
 
-from .lifecycle import ROOT
+from tests.support import FIXTURES, OWNER, PEOPLE, PREFIX, ROOT, bearer, make_app
 
-BUNDLES = ROOT / "tests" / "fixtures" / "bundles"
+BUNDLES = FIXTURES / "bundles"
 DMN12 = BUNDLES / "dmn12"
 DMN_FILE = "workflows/follow_up_template.dmn"
 MAIN = "workflows/recall_case.bpmn"
@@ -129,15 +129,13 @@ def test_a_crashing_check_does_not_stop_the_others(tmp_path, monkeypatch):
 
 @pytest.fixture
 def owner_api(database_url):
-    from api import create_app
     from engine import users
 
-    app = create_app({"RECALL_DATABASE_URL": database_url, "RECALL_CLOCK": "simulated", "TESTING": True})
+    app = make_app(database_url)
     engine = app.extensions["recall"].engine
-    token = users.add_user(engine.db, "owner", "process_owner", ())[1]
+    token = users.add_user(engine.db, OWNER, PEOPLE[OWNER][0], ())[1]
     client = app.test_client()
-    yield lambda files: client.post("/api/v1/process-definitions", json={"files": files},
-                                    headers={"Authorization": f"Bearer {token}"})
+    yield lambda files: client.post(f"{PREFIX}/process-definitions", json={"files": files}, headers=bearer(token))
     engine.db.dispose()
 
 
