@@ -99,7 +99,7 @@ def measure(url: str) -> dict[str, dict]:
         finally:
             sys.setprofile(None)
         return {"files": len(trace.files), "functions": len(trace.functions), "calls": trace.calls,
-                "cross": trace.cross, "statements": statements[0] - n0}
+                "cross": trace.cross, "statements": statements[0] - n0, "file_names": sorted(trace.files)}
 
     review = {"decision": "yes", "reason": "salary", "manager": "mgr.wang"}
     for warm in (True, False):
@@ -119,6 +119,7 @@ def measure(url: str) -> dict[str, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--postgres", help="measure on this PostgreSQL URL instead of SQLite")
+    parser.add_argument("--files", action="store_true", help="also list the files each one entered")
     args = parser.parse_args()
     if args.postgres:
         from engine_overhead import postgres_schema
@@ -132,6 +133,9 @@ def main() -> None:
     for name, figures in result.items():
         print(f"{name:18}" + "".join(f"{figures[c]:>12}" for c in columns))
     print(" ".join(f"{name.replace(' ', '_')}_{c}={figures[c]}" for name, figures in result.items() for c in columns))
+    if args.files:
+        for name, figures in result.items():
+            print(f"{name}: " + " ".join(figures["file_names"]))
 
 
 if __name__ == "__main__":

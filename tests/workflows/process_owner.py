@@ -1,4 +1,4 @@
-"""The three process-owner changes of docs/lifecycle.md ("Changing the vocabulary and the cadence"),
+"""The three process-owner changes of docs/lifecycle.md ("The vocabulary: reasons, stages, roles", its "How to ..." recipes),
 applied to a copy of workflows/ and forms/ exactly as that page lists the file edits — no code.
 
 1. a new decline reason `relocation` (搬迁): vocabulary, the two forms' enum (and the archive
