@@ -6,15 +6,13 @@ RECALL_TEST_POSTGRES=1 to make an unreachable server an error instead of a skip.
 """
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from engine.clock import SimulatedClock
 from engine.db import Database
-from engine.migrate import upgrade
+from tests.servers import migrated_database
 from tests.support import HAND_OFF_MANAGERS, PEOPLE, PG_AVAILABLE, PG_URL, WORKFLOWS, app_with_workflows
 
 
@@ -25,29 +23,8 @@ def pytest_report_header(config):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """A migrated, empty database; yields its URL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'recall.sqlite3'}"
-        database = Database(url)
-        upgrade(database)
-        database.dispose()
+    with migrated_database(request.param, tmp_path) as url:
         yield url
-        return
-    if not PG_AVAILABLE:
-        pytest.skip("PostgreSQL is not reachable")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    database = Database(url)
-    upgrade(database)
-    database.dispose()
-    try:
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -61,6 +61,19 @@ def pg_schema():
         admin.dispose()
 
 
+@contextmanager
+def migrated_database(kind: str, directory: Path):
+    """A migrated, empty database: "sqlite", a file in `directory`; "postgresql", a schema of its own
+    (pg_schema, dropped afterwards; the test is skipped when PostgreSQL is unreachable). Yields its URL."""
+    if kind == "postgresql":
+        if not PG_AVAILABLE:
+            pytest.skip("PostgreSQL is not reachable")
+        with pg_schema() as url:
+            yield url
+    else:
+        yield migrated_sqlite(directory / "recall.sqlite3")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -164,26 +177,16 @@ class Server:
 def served_workflows(kind: str, tmp: Path, *, user: str = "hr.li", **env):
     """A real `recall serve` on a fresh `kind` database ("sqlite"/"postgresql") with workflows/
     deployed; yields (server, token of `user`, an HR). `env`: extra RECALL_* settings."""
-    if kind == "postgresql":
-        if not PG_AVAILABLE:
-            pytest.skip("PostgreSQL is not reachable")
-        context = pg_schema()
-        url = context.__enter__()
-    else:
-        context, url = None, migrated_sqlite(tmp / "recall.sqlite3")
-    try:
-        from engine.db import Database
-        from engine.service import RecallEngine
+    from engine.db import Database
+    from engine.service import RecallEngine
 
+    with migrated_database(kind, tmp) as url:
         engine = RecallEngine(Database(url))
         engine.deploy([WORKFLOWS], actor="process.owner")
         engine.db.dispose()
         token = add_user(url, user, "hr")
         with Server(url, tmp / "serve.log", RECALL_CLOCK="simulated", **env) as server:
             yield server, token
-    finally:
-        if context is not None:
-            context.__exit__(None, None, None)
 
 
 def start_worker(url: str, log_path: Path, **env) -> subprocess.Popen:

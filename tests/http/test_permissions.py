@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.servers import migrated_sqlite
 from tests.support import PEOPLE, PREFIX, add_people, bearer, make_app
 
 ROLES = ("admin", "process_owner", "hr", "manager", "integrator")
@@ -58,14 +59,7 @@ PUBLIC = {
 
 @pytest.fixture(scope="module")
 def table_app(tmp_path_factory):
-    from engine.db import Database
-    from engine.migrate import upgrade
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('permissions') / 'recall.sqlite3'}"
-    database = Database(url)
-    upgrade(database)
-    database.dispose()
-    app = make_app(url)
+    app = make_app(migrated_sqlite(tmp_path_factory.mktemp("permissions") / "recall.sqlite3"))
     tokens = add_people(app.extensions["recall"].engine)
     yield app, tokens
     app.extensions["recall"].engine.db.dispose()

@@ -12,7 +12,6 @@ about two minutes together (RECALL_FUZZ_EXAMPLES raises it for a longer run).
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 import schemathesis
@@ -24,10 +23,10 @@ from schemathesis.specs.openapi.checks import (
     content_type_conformance, response_headers_conformance, response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy import create_engine, text
 
 from api.permissions import PERMISSIONS
-from tests.support import ENGINE_BUNDLE, PG_AVAILABLE, PG_URL, PREFIX, ROOT, add_people, make_app
+from tests.servers import migrated_database
+from tests.support import ENGINE_BUNDLE, PREFIX, ROOT, add_people, make_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
 
@@ -41,59 +40,31 @@ ROLES = {"admin": "root", "process_owner": "owner", "hr": "hr.li", "manager": "m
          "anonymous": None}
 
 
-def _database(kind: str, tmp_path_factory):
-    from engine.db import Database
-    from engine.migrate import upgrade
-
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'recall.sqlite3'}"
-        drop = None
-    else:
-        if not PG_AVAILABLE:
-            pytest.skip("PostgreSQL is not reachable")
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-
-        def drop():
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-    database = Database(url)
-    upgrade(database)
-    database.dispose()
-    return url, drop
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def fuzzed(request, tmp_path_factory):
     """(schema, tokens by role, ids that exist) on a database with both bundles deployed and a case or two."""
-    url, drop = _database(request.param, tmp_path_factory)
-    app = make_app(url)
-    engine = app.extensions["recall"].engine
-    try:
-        engine.deploy([ENGINE_BUNDLE])
-        engine.deploy([ROOT / "workflows"])
-        people = add_people(engine)
-        tokens = {role: (people[name] if name else None) for role, name in ROLES.items()}
-        client = app.test_client()
-        hr = {"Authorization": f"Bearer {tokens['hr']}"}
-        candidate = client.post(f"{PREFIX}/candidates", json={"name": "张三", "phone": "13800000000"}, headers=hr)
-        assert candidate.status_code == 201, candidate.get_json()
-        candidate_id = candidate.get_json()["id"]
-        decline = client.post(f"{PREFIX}/candidates/{candidate_id}/declines",
-                              json={"reason": "salary", "hiring_manager": "mgr"}, headers=hr)
-        assert decline.status_code == 201, decline.get_json()
-        approval = engine.start_instance("approval", variables={"candidate_id": "c-1"}, actor="root")
-        known = {"candidate_id": candidate_id, "instance_id": decline.get_json()["instance_id"],
-                 "task_id": approval.ready_tasks[0].id, "process_key": "offer_recall"}
-        yield schemathesis.openapi.from_wsgi(f"{PREFIX}/openapi.json", app), tokens, known
-    finally:
-        engine.db.dispose()
-        if drop is not None:
-            drop()
+    with migrated_database(request.param, tmp_path_factory.mktemp("schemathesis")) as url:
+        app = make_app(url)
+        engine = app.extensions["recall"].engine
+        try:
+            engine.deploy([ENGINE_BUNDLE])
+            engine.deploy([ROOT / "workflows"])
+            people = add_people(engine)
+            tokens = {role: (people[name] if name else None) for role, name in ROLES.items()}
+            client = app.test_client()
+            hr = {"Authorization": f"Bearer {tokens['hr']}"}
+            candidate = client.post(f"{PREFIX}/candidates", json={"name": "张三", "phone": "13800000000"}, headers=hr)
+            assert candidate.status_code == 201, candidate.get_json()
+            candidate_id = candidate.get_json()["id"]
+            decline = client.post(f"{PREFIX}/candidates/{candidate_id}/declines",
+                                  json={"reason": "salary", "hiring_manager": "mgr"}, headers=hr)
+            assert decline.status_code == 201, decline.get_json()
+            approval = engine.start_instance("approval", variables={"candidate_id": "c-1"}, actor="root")
+            known = {"candidate_id": candidate_id, "instance_id": decline.get_json()["instance_id"],
+                     "task_id": approval.ready_tasks[0].id, "process_key": "offer_recall"}
+            yield schemathesis.openapi.from_wsgi(f"{PREFIX}/openapi.json", app), tokens, known
+        finally:
+            engine.db.dispose()
 
 
 def test_every_operation_of_the_document_is_fuzzed(fuzzed):
