@@ -40,7 +40,12 @@ class TalentArchive:
             return self._detail(s, candidate, Viewer(actor, "admin"))
 
     def update_candidate(self, candidate_id: str, changes: dict, *, actor: str) -> CandidateView:
-        """Change profile fields, tags or consent; a withdrawn consent ends the running cases now."""
+        """Change profile fields, tags or consent; a withdrawn consent ends the running cases now.
+
+        A person's change: when the worker changed one of the cases meanwhile, it runs again."""
+        return again_on_conflict(lambda: self._update_candidate(candidate_id, changes, actor=actor), pinned=False)
+
+    def _update_candidate(self, candidate_id: str, changes: dict, *, actor: str) -> CandidateView:
         with self.db.write_transaction() as s:
             now = self.clock.now()
             candidate = records.load(s, candidate_id, for_update=True)
@@ -120,7 +125,11 @@ class TalentArchive:
 
     def record_signal(self, candidate_id: str, signal: dict, *, actor: str) -> SignalResult:
         """Record a signal and deliver `candidate_signal` to the candidate's cases in their cadence:
-        each raises `react_to_signal` for HR at once."""
+        each raises `react_to_signal` for HR at once. Runs again (nothing of the first try kept) when
+        the worker changed one of those cases meanwhile."""
+        return again_on_conflict(lambda: self._record_signal(candidate_id, signal, actor=actor), pinned=False)
+
+    def _record_signal(self, candidate_id: str, signal: dict, *, actor: str) -> SignalResult:
         with self.db.write_transaction() as s:
             candidate = records.load(s, candidate_id, for_update=True)
             now = self.clock.now()
@@ -146,10 +155,14 @@ class TalentArchive:
 
     # ---------------------------------------------------------------- privacy
     def erase(self, candidate_id: str, *, actor: str, reason: str = "erasure") -> ErasureReport:
-        """Remove the person's personal data everywhere and cancel their running cases."""
-        with self.db.write_transaction() as s:
-            candidate = records.load(s, candidate_id, for_update=True)
-            report = self._erase(s, candidate, actor=actor, reason=reason)
+        """Remove the person's personal data everywhere and cancel their running cases (again when
+        the worker changed one of them meanwhile)."""
+        def once() -> ErasureReport:
+            with self.db.write_transaction() as s:
+                candidate = records.load(s, candidate_id, for_update=True)
+                return self._erase(s, candidate, actor=actor, reason=reason)
+
+        report = again_on_conflict(once, pinned=False)
         if not privacy.checkpoint(self.db):
             privacy.mark_pending(self.engine, report.candidate_id)
             report.status = "pending"
