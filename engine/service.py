@@ -148,10 +148,15 @@ class RecallEngine:
 
     def cancel_instance(self, instance_id: str, *, actor: str, reason: str = "",
                         expected_version: int | None = None) -> InstanceView:
-        """Cancel a live or failed instance; InvalidState (409) if it has already ended."""
-        with self.db.write_transaction() as s:
-            done = self.ops.cancel(s, instance_id, actor=actor, reason=reason, expected_version=expected_version)
-            return view_after(done.change) if done.change is not None else self._read_instance(s, instance_id)
+        """Cancel a live or failed instance; InvalidState (409) if it has already ended.
+
+        Without `expected_version` it runs again when the worker changed the instance meanwhile."""
+        def once() -> InstanceView:
+            with self.db.write_transaction() as s:
+                done = self.ops.cancel(s, instance_id, actor=actor, reason=reason, expected_version=expected_version)
+                return view_after(done.change) if done.change is not None else self._read_instance(s, instance_id)
+
+        return again_on_conflict(once, pinned=expected_version is not None)
 
     def retry_instance(self, instance_id: str, *, actor: str, data: dict | None = None,
                        upgrade: bool = False, expected_version: int | None = None) -> InstanceView:

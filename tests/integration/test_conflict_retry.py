@@ -57,3 +57,15 @@ def test_a_case_that_keeps_changing_is_refused_after_a_few_attempts(engine, monk
     with pytest.raises(ConcurrentChange):
         engine.complete_task(inst.ready_tasks[0].id, REVIEW, actor="hr.li")
     assert engine.get_instance(inst.id).ready_tasks[0].id == inst.ready_tasks[0].id   # nothing half-written
+
+
+def test_a_cancel_that_meets_another_change_runs_again_unless_pinned(engine, monkeypatch):
+    engine.deploy([ENGINE_BUNDLE])
+    inst = engine.start_instance("approval", variables={"candidate_id": "c-4"})
+    left = _lose_first_saves(engine, monkeypatch, 1)
+    assert engine.cancel_instance(inst.id, actor="hr.li", reason="duplicate").status == "cancelled" and left == [0]
+    other = engine.start_instance("approval", variables={"candidate_id": "c-5"})
+    _lose_first_saves(engine, monkeypatch, 1)
+    with pytest.raises((ConcurrentChange, StaleVersion)):
+        engine.cancel_instance(other.id, actor="hr.li", expected_version=other.row_version)
+    assert engine.get_instance(other.id).status not in ("cancelled",)
