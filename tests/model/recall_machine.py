@@ -571,11 +571,18 @@ class RecallMachine(RuleBasedStateMachine):
         headers = {"Idempotency-Key": f"model-msg-{uuid.uuid4().hex}"} if retry else {}
         answer = self.api[ATS].post("/messages", body, headers=headers)
         self.touched.add(case)
-        if retry:
+        if retry and answer.ok:
             again = self.api[ATS].post("/messages", body, headers=headers)
             if (again.status, again.body) != (answer.status, answer.body) \
                     or again.headers.get("Idempotent-Replayed") != "true":
                 raise Violation(f"a retried message was not replayed: {again.status} {again.body}")
+        elif retry:
+            # only 2xx answers are kept (docs/api.md): a refused message's key is released and the retry
+            # runs again; nothing changed in between, so it is refused the same way, not replayed
+            again = self.api[ATS].post("/messages", body, headers=headers)
+            if again.status != answer.status or again.headers.get("Idempotent-Replayed"):
+                raise Violation(f"a retry of a message refused with {answer.status} answered {again.status} "
+                                f"(replayed: {again.headers.get('Idempotent-Replayed')}): {again.body}")
         self.after_message(model, cand, name, payload, answer)
         if rnd.randint(0, 4) == 0:
             twice = self.api[ATS].post("/messages", body)
