@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Sequence
@@ -77,6 +78,10 @@ class RecallEngine:
         # The session-level operations every caller composes (engine/operations.py); the methods
         # below open a unit of work around one of them. The talent archive plugs its completion
         # hooks and case lookup in here (engine.archive.install).
+        # Held by a worker of this engine through each timer round and by run_until_idle: "advance
+        # the clock and return once all that became due ran" must not return while the embedded
+        # worker is still firing a timer it leased a moment before (flaky on PostgreSQL otherwise).
+        self.timer_rounds = threading.Lock()
         self.ops = Operations(self.runtime, max_task_data_bytes=settings.max_task_data_bytes,
                               max_instance_state_bytes=settings.max_instance_state_bytes)
 
@@ -286,15 +291,17 @@ class RecallEngine:
         return timers.fire_due(self.runtime, self.db, limit=limit, worker=worker, policy=self.retry_policy)
 
     def run_until_idle(self, *, worker: str = "inline") -> FiringReport:
-        """Fire timers until none is due (simulated clock: after each advance)."""
+        """Fire timers until none is due (simulated clock: after each advance), after any round a
+        worker of this engine has under way (it may hold leases on timers that are due)."""
         total = FiringReport()
-        while True:
-            report = self.fire_due_timers(worker=worker)
-            total.fired += report.fired
-            total.conflicts += report.conflicts
-            total.errors += report.errors
-            if report.fired == 0:
-                return total
+        with self.timer_rounds:
+            while True:
+                report = self.fire_due_timers(worker=worker)
+                total.fired += report.fired
+                total.conflicts += report.conflicts
+                total.errors += report.errors
+                if report.fired == 0:
+                    return total
 
     # ---------- views ----------
     def _read_instance(self, s, instance_id: str) -> InstanceView:

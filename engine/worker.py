@@ -102,7 +102,8 @@ class Worker:
 
     def run_once(self) -> int:
         started = time.monotonic()
-        report = self.engine.fire_due_timers(limit=self.batch_size, worker=self.name)
+        with self.engine.timer_rounds:          # run_until_idle waits for this round (engine/service.py)
+            report = self.engine.fire_due_timers(limit=self.batch_size, worker=self.name)
         self.last_report = report
         expired = self.engine.expire_messages()
         self.run_jobs()
