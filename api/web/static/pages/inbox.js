@@ -1,0 +1,45 @@
+// The inbox: the user's and their groups' tasks, with queues.
+import { get } from "../api.js";
+import { formatDuration, h, time } from "../dom.js";
+import { pick, t } from "../i18n.js";
+import { alertBox, heading, href, state, updateClock } from "../ui.js";
+import { candidateLink, queueLabel } from "../views.js";
+
+export async function inboxPage(body, ctx) {
+  body.append(heading(t("inbox_title")));
+  if (state.me.role === "integrator") {
+    body.append(alertBox(t("no_workspace_role"), "info"), h("p", {}, h("a", { href: href("processes") }, t("nav_processes"))));
+    return;
+  }
+  const inbox = await get("/workspace/inbox");
+  updateClock(inbox.now);
+  const selected = ctx.query.get("queue") || "all";
+  const queues = [{ queue: "all", count: inbox.total }, ...inbox.queues, { queue: "overdue", count: inbox.overdue }];
+  const queueNav = h("nav", { class: "queues", "aria-label": t("queues") }, h("ul", {}, queues.map((q) => h("li", {},
+    h("a", { href: href(q.queue === "all" ? "" : `?queue=${encodeURIComponent(q.queue)}`), "aria-current": q.queue === selected ? "page" : null, class: q.queue === "overdue" && q.count ? "has-overdue" : null },
+      queueLabel(q.queue), " ", h("span", { class: "count" }, String(q.count)))))));
+  body.append(queueNav, h("p", { class: "muted", id: "inbox-summary" }, t("inbox_count", { n: inbox.total, overdue: inbox.overdue })));
+  if (inbox.truncated) body.append(alertBox(t("inbox_truncated"), "info"));
+  const items = inbox.items.filter((task) => selected === "all" || (selected === "overdue" ? task.overdue : task.queue === selected));
+  if (!items.length) {
+    body.append(h("p", { class: "empty" }, inbox.total ? t("inbox_filtered_empty") : t("inbox_empty")));
+    return;
+  }
+  const rows = items.map((task) => {
+    const who = task.candidate_name ? { name: task.candidate_name } : null;
+    const candidateCell = h("td", { "data-label": t("col_candidate") }, candidateLink(task.candidate_id, who));
+    const due = task.effective_due_at;
+    const row = h("tr", { class: task.overdue ? "overdue" : null, "data-task-id": task.id, "data-element-id": task.element_id },
+      h("th", { scope: "row", "data-label": t("col_step") }, h("a", { href: href(`tasks/${task.id}`) }, pick(task.title || task.element_id))),
+      candidateCell,
+      h("td", { "data-label": t("col_waited") }, formatDuration(task.waited_seconds)),
+      h("td", { "data-label": t("col_due") }, due ? [time(due), task.follow_up_due_at && !task.due_at ? h("span", { class: "muted" }, ` (${t("due_follow_up")})`) : null] : t("no_due"),
+        task.overdue ? [" ", h("strong", { class: "badge overdue" }, t("overdue"))] : null),
+      h("td", { "data-label": t("col_queue") }, queueLabel(task.queue)));
+    return row;
+  });
+  body.append(h("table", { class: "inbox" },
+    h("caption", { class: "visually-hidden" }, `${t("inbox_title")}: ${queueLabel(selected)}`),
+    h("thead", {}, h("tr", {}, [t("col_step"), t("col_candidate"), t("col_waited"), t("col_due"), t("col_queue")].map((x) => h("th", { scope: "col" }, x)))),
+    h("tbody", {}, rows)));
+}

@@ -1,0 +1,182 @@
+// A task: its form drawn from the JSON Schema, and beside it the candidate's context and the suggestion.
+import { ApiError, get, post, request } from "../api.js";
+import { append, clear, h, time } from "../dom.js";
+import { SchemaForm } from "../form.js";
+import { label, pick, REASONS, STAGE_TASKS, STATUSES, t } from "../i18n.js";
+import { alertBox, announce, errorMessage, go, heading, href, render, state, toast } from "../ui.js";
+import { allHistory, candidate, candidateLink, list, messageList, messagesFromHistory } from "../views.js";
+
+export async function taskPage(body, ctx, taskId) {
+  const { data: task, etag } = await request("GET", `/tasks/${encodeURIComponent(taskId)}`);
+  const data = task.data || {};
+  const schema = (task.form && task.form.schema) || { type: "object", properties: {} };
+  const ui = (task.form && task.form.ui_schema) || {};
+  const title = pick(task.title || schema.title || task.element_id);
+  const h1 = heading(title);
+  h1.id = "task-title";
+  body.append(h1);
+  if (schema.description) body.append(h("p", { class: "lead" }, pick(schema.description)));
+
+  const meta = h("dl", { class: "meta" });
+  const addMeta = (term, ...value) => append(meta, [h("dt", {}, term), h("dd", {}, ...value)]);
+  const candidateDd = data.candidate_id ? h("span", {}, data.candidate_id) : null;
+  if (candidateDd) addMeta(t("col_candidate"), candidateDd);
+  if (state.me.role !== "manager") {
+    addMeta(t("case_label"), h("a", { href: href(`cases/${task.instance_id}`) }, t("view_diagram")));
+  }
+  addMeta(t("created_label"), time(task.created_at));
+  if (task.due_at) addMeta(t("due_label"), time(task.due_at));
+  addMeta(task.assignee ? t("assignee_label") : t("group_label"), task.assignee || `${(task.candidate_groups || []).join(", ")} (${t("unassigned")})`);
+  body.append(h("section", { class: "task-meta", "aria-label": t("task_meta") }, meta));
+
+  if (task.status !== "ready") {
+    body.append(alertBox(t("task_done_readonly", { status: label(STATUSES, task.status) }), "info"),
+      h("p", {}, h("a", { href: href("") }, t("back_to_inbox"))));
+    return;
+  }
+
+  if (!task.assignee && ["hr", "manager"].includes(state.me.role)) {
+    const claim = h("button", { type: "button", class: "secondary", id: "claim" }, t("claim"));
+    claim.addEventListener("click", async () => {
+      try {
+        await post(`/tasks/${encodeURIComponent(task.id)}/claim`);
+        toast(t("claimed"));
+        render();
+      } catch (err) { toast(errorMessage(err)); }
+    });
+    body.querySelector(".task-meta").append(claim);
+  }
+
+  const isFollowUp = task.element_id in STAGE_TASKS || "suggested_message" in data;
+  const layout = h("div", { class: `task-layout${isFollowUp ? " context-first" : ""}` });
+  const formSection = h("section", { class: "task-form", "aria-labelledby": "task-title" });
+  const form = new SchemaForm(schema, ui, data, { idPrefix: "fld" });
+  const status = h("div", { class: "form-status", role: "alert" });
+  const submit = h("button", { type: "submit", class: "primary", id: "complete" }, t("complete"));
+  const formEl = h("form", { novalidate: true, "aria-labelledby": "task-title", id: "task-form" },
+    form.element, status, h("div", { class: "actions" }, submit, h("a", { href: href(""), class: "button-like secondary" }, t("back_to_inbox"))));
+  formSection.append(formEl);
+  const aside = h("aside", { class: "task-context", "aria-labelledby": "context-title" }, heading(t("context_title"), 2));
+  aside.querySelector("h2").id = "context-title";
+  // follow-ups: the suggestion and the candidate's story come first (also on a phone)
+  if (isFollowUp) layout.append(aside, formSection);
+  else layout.append(formSection, aside);
+  body.append(layout);
+
+  taskContext(aside, task, form, candidateDd).catch(() => {});
+  if (state.me.role === "process_owner") {      // reads every task, completes none
+    for (const control of formEl.querySelectorAll("input, select, textarea, .schema-form button")) control.disabled = true;
+    submit.remove();
+    status.append(h("p", { class: "notice info" }, t("read_only_owner")));
+  }
+
+  formEl.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clear(status);
+    form.clearErrors();
+    submit.disabled = true;
+    submit.textContent = t("completing");
+    formEl.setAttribute("aria-busy", "true");
+    try {
+      await request("POST", `/tasks/${encodeURIComponent(task.id)}/complete`, {
+        body: { data: form.value() }, headers: etag ? { "If-Match": etag } : {},
+      });
+      let next = null;
+      try {
+        const inbox = await get("/workspace/inbox");
+        next = inbox.items.find((x) => x.id !== task.id) || null;
+      } catch { /* the inbox page will tell */ }
+      const done = t("task_completed", { title });
+      toast(next ? `${done} ${t("next_task", { title: pick(next.title) })}` : `${done} ${t("all_done")}`);
+      go(next ? `tasks/${next.id}` : "");
+      return;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 422) {
+        form.showErrors(err.errors.length ? err.errors : [{ field: "(form)", message: err.message }]);
+      } else if (err instanceof ApiError && err.status === 412) {
+        const reload = h("button", { type: "button", class: "secondary" }, t("reload"));
+        reload.addEventListener("click", () => render());
+        status.append(h("p", { class: "notice error" }, t("stale_task"), " ", reload));
+      } else if (err instanceof ApiError && err.status === 409) {
+        status.append(h("p", { class: "notice error" }, t("task_not_open"), " ", h("a", { href: href("") }, t("back_to_inbox"))));
+      } else {
+        status.append(h("p", { class: "notice error" }, errorMessage(err)));
+      }
+    } finally {
+      submit.disabled = false;
+      submit.textContent = t("complete");
+      formEl.removeAttribute("aria-busy");
+    }
+  });
+}
+
+async function taskContext(aside, task, form, candidateDd) {
+  const data = task.data || {};
+  const isFollowUp = task.element_id in STAGE_TASKS || "suggested_message" in data;
+  const c = await candidate(data.candidate_id);
+  if (candidateDd) clear(candidateDd).append(candidateLink(data.candidate_id, c));
+
+  const who = h("section", { class: "context-block" }, heading(t("col_candidate"), 3),
+    h("p", { class: "candidate-name" }, candidateLink(data.candidate_id, c)));
+  const contact = c && [["phone", c.phone], ["email", c.email], ["wecom", c.wecom_external_id]].filter(([, v]) => v);
+  if (contact && contact.length) {
+    who.append(h("dl", { class: "meta compact" }, contact.map(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v)])));
+  }
+  aside.append(who);
+
+  if (isFollowUp && (data.suggested_message || data.suggestion_error)) {
+    const block = h("section", { class: "context-block suggestion", "aria-labelledby": "suggestion-title" },
+      h("h3", { id: "suggestion-title" }, t("suggested_message")));
+    if (data.suggested_message) {
+      const text = h("p", { class: "suggestion-text", id: "suggested-message" }, data.suggested_message);
+      const copy = h("button", { type: "button", class: "primary", id: "copy-suggestion", "aria-describedby": "suggested-message" }, t("copy"));
+      copy.addEventListener("click", async () => {
+        let ok = false;
+        try {
+          await navigator.clipboard.writeText(data.suggested_message);
+          ok = true;
+        } catch {
+          const range = document.createRange();
+          range.selectNodeContents(text);
+          const sel = window.getSelection();
+          sel.removeAllRanges();
+          sel.addRange(range);
+          try { ok = document.execCommand("copy"); } catch { ok = false; }
+        }
+        copy.textContent = ok ? `✓ ${t("copy")}` : t("copy");
+        copy.dataset.copied = ok ? "true" : "false";
+        announce(ok ? t("copied") : t("copy_failed"));
+        toast(ok ? t("copied") : t("copy_failed"));
+      });
+      const use = h("button", { type: "button", class: "secondary", id: "use-suggestion" }, t("use_suggestion"));
+      use.addEventListener("click", () => {
+        const entry = form.fields.get("message_sent");
+        const control = entry && (typeof entry.focusEl === "function" ? entry.focusEl() : entry.focusEl);
+        if (control) { control.value = data.suggested_message; control.focus(); }
+      });
+      block.append(h("p", { class: "hint" }, t("suggestion_hint")), text, h("div", { class: "actions" }, copy, use));
+    }
+    if (data.suggestion_error) block.append(alertBox(t("suggestion_error", { error: data.suggestion_error })));
+    aside.append(block);
+  }
+
+  const latest = c && Array.isArray(c.declines) && c.declines.length ? c.declines[c.declines.length - 1] : {};
+  const reason = data.decline_reason || latest.reason;
+  const detail = data.decline_detail || latest.detail;
+  aside.append(h("section", { class: "context-block" }, heading(t("decline_reason"), 3),
+    h("p", { class: "reason" }, reason ? h("strong", {}, label(REASONS, reason)) : t("none_recorded")),
+    detail ? h("p", { class: "detail" }, detail) : null));
+  aside.append(h("section", { class: "context-block" }, heading(t("needs"), 3), list(data.needs || (c && c.needs))));
+  aside.append(h("section", { class: "context-block" }, heading(t("open_questions"), 3), list(data.open_questions || (c && c.open_questions))));
+  if (data.talking_points) {
+    aside.append(h("section", { class: "context-block" }, heading(t("talking_points"), 3), h("p", { class: "detail" }, data.talking_points)));
+  }
+  let messages = c && Array.isArray(c.messages) ? c.messages : null;
+  if (!messages && ["hr", "admin", "process_owner"].includes(state.me.role)) {
+    try { messages = messagesFromHistory(await allHistory(task.instance_id)); } catch { messages = null; }
+  }
+  aside.append(h("section", { class: "context-block", id: "past-messages" }, heading(t("past_messages"), 3), messageList(messages || [])));
+  if (c && data.candidate_id && state.me.role !== "manager") {
+    aside.append(h("p", {}, h("a", { href: href(`candidates/${encodeURIComponent(data.candidate_id)}`) }, t("open_candidate"))));
+  }
+}

@@ -1,0 +1,137 @@
+// Data and view pieces more than one page uses: candidates (cached per session), their names and links,
+// queues, a case's history and its messages, lists, badges, process element names, drawing diagrams.
+import { get } from "./api.js";
+import { h, time } from "./dom.js";
+import { CHANNELS, label, MESSAGE_ROLES, STAGE_TASKS, STAGES, STATUSES, t } from "./i18n.js";
+import { alertBox, href, state } from "./ui.js";
+
+export async function candidate(id) {
+  if (!id || !(state.features && state.features.candidates)) return null;
+  if (!state.candidates.has(id)) {
+    state.candidates.set(id, get(`/candidates/${encodeURIComponent(id)}`).catch(() => null));
+  }
+  return state.candidates.get(id);
+}
+
+export function candidateName(c, id) {
+  if (c && c.name) return c.name;
+  if (!id) return "—";
+  return /^[0-9a-f]{8}-[0-9a-f-]{27}$/i.test(id) ? `${t("col_candidate")} #${id.slice(0, 8)}` : id;
+}
+
+export function candidateLink(id, c) {
+  const text = candidateName(c, id);
+  if (!id) return text;
+  if (state.features && state.features.candidates && state.me && state.me.role !== "manager") {
+    return h("a", { href: href(`candidates/${encodeURIComponent(id)}`) }, text);
+  }
+  return text;
+}
+
+export function queueLabel(queue) {
+  if (queue === "all") return t("queue_all");
+  if (queue === "mine") return t("queue_mine");
+  if (queue === "overdue") return t("queue_overdue");
+  if (queue.startsWith("group:")) return t("queue_group", { group: queue.slice(6) });
+  if (queue.startsWith("user:")) return t("queue_user", { user: queue.slice(5) });
+  return queue;
+}
+
+export async function allHistory(instanceId) {
+  const items = [];
+  let offset = 0;
+  for (let i = 0; i < 20; i += 1) {
+    const page = await get(`/process-instances/${encodeURIComponent(instanceId)}/history?limit=200&offset=${offset}`);
+    items.push(...page.items);
+    if (!page.next) break;
+    offset += 200;
+  }
+  return items;
+}
+
+// Messages of a case from its history (when the archive does not list them).
+export function messagesFromHistory(items) {
+  const out = [];
+  for (const e of items) {
+    const data = (e.details && e.details.data) || {};
+    if (e.kind === "task_completed" && (e.element_id || "") in STAGE_TASKS && data.message_sent && data.outcome !== "skipped") {
+      out.push({ at: e.at, direction: "sent", stage: STAGE_TASKS[e.element_id], element_id: e.element_id, channel: data.channel, text: data.message_sent });
+    } else if (e.kind === "message_delivered" && e.details && (MESSAGE_ROLES.reply || []).includes(e.details.name)) {
+      const payload = e.details.payload || {};
+      out.push({ at: e.at, direction: "received", element_id: e.element_id, channel: payload.channel, text: payload.text || JSON.stringify(payload) });
+    }
+  }
+  return out;
+}
+
+export function messageList(messages) {
+  if (!messages || !messages.length) return h("p", { class: "muted" }, t("no_messages"));
+  const sorted = [...messages].sort((a, b) => String(a.at).localeCompare(String(b.at)));
+  return h("ol", { class: "messages" }, sorted.map((m) => h("li", { class: `message ${m.direction === "received" ? "received" : "sent"}` },
+    h("p", { class: "message-meta" },
+      h("strong", {}, m.direction === "received" ? t("received") : t("sent")), " · ", time(m.at),
+      m.stage && STAGES[m.stage] ? ` · ${label(STAGES, m.stage)}` : "",
+      m.channel ? ` · ${label(CHANNELS, m.channel)}` : ""),
+    h("p", { class: "message-text" }, m.text || ""))));
+}
+
+export function list(items) {
+  const values = (items || []).filter((x) => x !== null && x !== undefined && String(x).trim() !== "");
+  if (!values.length) return h("p", { class: "muted" }, t("none_recorded"));
+  return h("ul", {}, values.map((x) => h("li", {}, typeof x === "object" ? describeObject(x) : String(x))));
+}
+
+function describeObject(obj) {
+  return Object.entries(obj).filter(([, v]) => v !== null && v !== "" && v !== undefined)
+    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ");
+}
+
+export function statusBadge(status) {
+  return h("span", { class: `badge status-${status}` }, label(STATUSES, status));
+}
+
+// Candidates whose name, phone or email contains `text` (the newest 200), plus full-text matches.
+export async function findCandidates(text) {
+  const needle = text.toLowerCase();
+  const [recent, matched] = await Promise.all([
+    get("/candidates?limit=200").catch(() => ({ items: [] })),
+    get(`/candidates?limit=20&q=${encodeURIComponent(text)}`).catch(() => ({ items: [] })),
+  ]);
+  const found = new Map();
+  for (const c of recent.items || []) {
+    if ([c.name, c.phone, c.email, c.wecom_external_id].some((v) => v && String(v).toLowerCase().includes(needle))) found.set(c.id, c);
+  }
+  for (const c of matched.items || []) if (!found.has(c.id)) found.set(c.id, c);
+  return [...found.values()];
+}
+
+// Element names of the deployed processes, to say "第 30 天问候" rather than an element id.
+export async function processNames() {
+  if (!state.names) {
+    state.names = get("/workspace/diagrams/offer_recall").then((d) => {
+      const raw = {};
+      for (const file of d.files) {
+        const doc = new DOMParser().parseFromString(file.xml, "application/xml");
+        for (const el of doc.getElementsByTagName("*")) if (el.getAttribute("id") && el.getAttribute("name")) raw[el.getAttribute("id")] = el.getAttribute("name");
+      }
+      return raw;
+    }).catch(() => ({}));
+  }
+  return state.names;
+}
+
+
+export async function drawAll(figures) {
+  await new Promise((resolve) => requestAnimationFrame(resolve));
+  for (const f of figures) {
+    try {
+      if (!document.body.contains(f.figure)) return;
+      await f.draw();
+      f.figure.dataset.drawn = "true";
+    } catch (err) {
+      f.figure.append(alertBox(t("diagram_failed", { error: err.message || err })));
+      f.figure.dataset.drawn = "error";
+    }
+  }
+  document.dispatchEvent(new CustomEvent("recall:diagrams-drawn"));
+}
