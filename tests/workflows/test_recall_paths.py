@@ -136,7 +136,7 @@ def test_manager_hand_off_with_the_two_day_reminder(new_case):
     case.archive()
     greet(case, late=3)
     case.reply()
-    case.complete("assess_reply", outcome="interested", involve_manager=True)
+    case.complete("assess_reply", outcome="interested", involve_manager=True, notes="HR: 担心加班")
     request = case.task("request_manager_contact")
     assert request.candidate_groups == ["hr"] and request.assignee is None
     case.complete("request_manager_contact", manager_username=MANAGER, talking_points="团队新增两名资深导师")
@@ -146,6 +146,7 @@ def test_manager_hand_off_with_the_two_day_reminder(new_case):
     assert task.lane == "Hiring Manager"
     assert task.data["needs"] == ["弹性工作", "重视团队氛围"]           # the manager sees the archive
     assert task.data["talking_points"] == "团队新增两名资深导师"
+    assert "notes" not in task.data                # the manager's call notes start empty, not with HR's assessment
     assert task.due_at == case.day(FIRST_DAY + 3) + timedelta(days=2)
     assert case.engine.list_tasks(user=MANAGER, groups=["hiring_manager"])[0].id == task.id
     assert case.engine.list_tasks(user=HR, groups=["hr"]) == []               # not in HR's inbox
@@ -177,7 +178,7 @@ def test_manager_hand_off_overdue_after_five_days_goes_back_to_hr(new_case):
     case.archive()
     greet(case, late=5)
     case.reply()
-    case.complete("assess_reply", outcome="interested", involve_manager=True)
+    case.complete("assess_reply", outcome="interested", involve_manager=True, notes="HR 的评估")
     case.complete("request_manager_contact", manager_username="zhao.min", talking_points="岗位说明已更新")
     manager_task = case.task("manager_contact_candidate")
     assert manager_task.assignee == "zhao.min"
@@ -186,6 +187,7 @@ def test_manager_hand_off_overdue_after_five_days_goes_back_to_hr(new_case):
     assert case.engine.get_task(manager_task.id).status == "cancelled"
     task = case.task("take_back_contact")
     assert task.candidate_groups == ["hr"] and task.assignee is None
+    assert "notes" not in task.data                # another HR's call notes do not start with the assessment
     case.complete("take_back_contact", by=HR_2, contact_outcome="not_interested", notes="候选人已接受其他 offer")
 
     case.assert_ended("end_not_interested")
