@@ -10,6 +10,7 @@ from typing import Mapping
 
 from flask import Flask, redirect
 
+from .compression import compress
 from .extension import RecallAPI
 from .headers import secure
 from .web import web_bp
@@ -30,5 +31,6 @@ def create_app(config: Mapping | None = None, *, engine=None, url_prefix: str = 
         return redirect(f"{url_prefix}/docs")
 
     app.after_request(secure)      # anything the API and the workspace did not cover (api/headers.py)
+    app.after_request(compress)    # gzip for text answers the client accepts it for (api/compression.py)
 
     return app

@@ -7,10 +7,21 @@ signs in with the user's API token, kept in `sessionStorage` and sent as
 the Content-Security-Policy below allows only this origin's own scripts. No build step, no
 CDN: the files in `static/` are served as they are (bpmn-js's viewer is vendored, with its
 license, in `static/vendor/bpmn-js/`).
+
+Static files are served twice. The shell points at `/app/static/v/<version>/...`, where
+`<version>` is a hash of every file under `static/` computed once when the app is made:
+those answers may be cached for a year (`immutable`), and a changed file gives a new
+version, so a new shell loads new files. The ES modules import each other by relative
+URL, so versioning the directory versions them all without a list of files. The plain
+`/app/static/...` URLs (bookmarks, tests, a page drawn by an older shell) keep working
+with a short cache. The shell itself is `no-store`.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+import hashlib
+from pathlib import Path
+
+from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
 
 from ..state import EXTENSION_KEY
 
@@ -20,6 +31,33 @@ web_bp = Blueprint("recall_web", __name__, template_folder="templates", static_f
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
+STATIC_DIR = Path(__file__).with_name("static")
+VERSION_KEY = "recall_web.static_version"
+LONG_CACHE = "public, max-age=31536000, immutable"
+SHORT_CACHE = "public, max-age=300"
+
+
+def static_version(directory: Path = STATIC_DIR) -> str:
+    """A hash of the names and bytes of every file under `directory`: it changes when any file does."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@web_bp.record_once
+def _hash_static_files(setup_state) -> None:
+    setup_state.app.extensions[VERSION_KEY] = static_version()
+
+
+@web_bp.get("/static/v/<version>/<path:filename>")
+def versioned_static(version: str, filename: str):
+    """A static file under its directory's version: cached for a year if the version is the current one."""
+    response = send_from_directory(STATIC_DIR, filename)
+    current = version == current_app.extensions[VERSION_KEY]
+    response.headers["Cache-Control"] = LONG_CACHE if current else SHORT_CACHE
+    return response
 
 
 @web_bp.get("/")
@@ -28,7 +66,9 @@ def shell(page: str = ""):
     """The workspace shell; the page itself is drawn in the browser."""
     recall = current_app.extensions.get(EXTENSION_KEY)
     api_prefix = recall.url_prefix if recall is not None else "/api/v1"
-    return render_template("recall_web/shell.html", api_prefix=api_prefix)
+    version = current_app.extensions[VERSION_KEY]
+    return render_template("recall_web/shell.html", api_prefix=api_prefix,
+                           static_base=url_for("recall_web.static", filename="") + f"v/{version}/")
 
 
 @web_bp.after_request
@@ -39,4 +79,6 @@ def security_headers(response):
     response.headers.setdefault("X-Frame-Options", "DENY")
     if response.mimetype == "text/html":
         response.headers["Cache-Control"] = "no-store"
+    elif request.endpoint == "recall_web.static":
+        response.headers["Cache-Control"] = SHORT_CACHE
     return response
