@@ -10,6 +10,12 @@ row of that timer in the case (a late worker does not move it), else — when th
 already due as the case reached it, so the engine passed it without a firing — its date
 expression evaluated on the task's data (`add_duration(decline_date, "P90D")`), else when the
 task appeared. It counts as overdue once FOLLOW_UP_GRACE has passed without it being done.
+
+Inbox order (`sort="due"`, the default): overdue first, then by due time, then oldest waiting. A task
+with no due time at all (an archive form, an assessment) sorts as if due UNDATED_DUE after it began
+waiting, so one that has waited 22 days is not below a follow-up that became due 7 hours ago; it is
+not marked overdue for that (it has no deadline), only placed. Other orders: `waited` (longest first),
+`candidate` (the name shown, else the id), `step` (the task's title); `descending` flips any of them.
 """
 from __future__ import annotations
 
@@ -29,7 +35,9 @@ from .vocabulary import Vocabulary, from_json as vocabulary_from_json
 
 INBOX_LIMIT = 500
 FOLLOW_UP_GRACE = timedelta(days=1)
-_FAR = timedelta(days=365 * 1000)
+UNDATED_DUE = timedelta(days=2)       # where an undated task sorts among dated ones: 2 days after it began waiting
+INBOX_SORTS = ("due", "waited", "candidate", "step")
+_DESCENDING_FIRST = frozenset({"waited"})   # the sorts whose natural order is largest first
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
@@ -116,9 +124,10 @@ def vocabulary(engine, process_key: str) -> DeployedVocabulary:
 
 # ---------------------------------------------------------------- inbox
 def inbox(engine, *, user_name: str, scope_user: str | None, scope_groups, with_names: bool,
-          limit: int = INBOX_LIMIT) -> Inbox:
-    """The caller's ready tasks (the scope of GET /tasks) with candidate, due time and queue,
-    overdue first, then by due time, then oldest first; and the count of each queue."""
+          limit: int = INBOX_LIMIT, sort: str = "due", descending: bool | None = None) -> Inbox:
+    """The caller's ready tasks (the scope of GET /tasks) with candidate, due time and queue, in the
+    order `sort` names (module docstring; `descending` None: the sort's natural direction); and the
+    count of each queue."""
     rows = engine.list_tasks(status="ready", user=scope_user, groups=scope_groups, limit=limit + 1)
     truncated = len(rows) > limit
     rows = rows[:limit]
@@ -138,7 +147,7 @@ def inbox(engine, *, user_name: str, scope_user: str | None, scope_groups, with_
         items.append(InboxItem(task, fact.candidate_id, names.get(fact.candidate_id), follow_due,
                                task.due_at or follow_due, overdue,
                                max(0, int((now - waited_from).total_seconds())), _queue(task, user_name), fact.stage))
-    items.sort(key=lambda i: (not i.overdue, i.effective_due_at or now + _FAR, i.task.created_at, i.task.id))
+    _order(items, sort, descending, now)
     queues: dict[str, list[int]] = {}
     if scope_user is not None:
         queues["mine"] = [0, 0]
@@ -150,6 +159,24 @@ def inbox(engine, *, user_name: str, scope_user: str | None, scope_groups, with_
         entry[1] += int(item.overdue)
     return Inbox(now, len(items), sum(int(i.overdue) for i in items), truncated,
                  [QueueCount(q, c, o) for q, (c, o) in queues.items()], items)
+
+
+def _order(items: list[InboxItem], sort: str, descending: bool | None, now: datetime) -> None:
+    if sort not in INBOX_SORTS:
+        raise ValueError(f"unknown inbox sort {sort!r}")
+
+    def by_due(i: InboxItem):
+        placed = i.effective_due_at or now - timedelta(seconds=i.waited_seconds) + UNDATED_DUE
+        return (not i.overdue, placed, -i.waited_seconds, i.task.id)
+
+    keys = {
+        "due": by_due,
+        "waited": lambda i: (i.waited_seconds, by_due(i)),
+        "candidate": lambda i: (i.candidate_name is None and i.candidate_id is None,
+                                i.candidate_name or i.candidate_id or "", by_due(i)),
+        "step": lambda i: (i.task.title or i.task.element_id, i.task.element_id, by_due(i)),
+    }
+    items.sort(key=keys[sort], reverse=sort in _DESCENDING_FIRST if descending is None else descending)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 - `GET /workspace/me`: who the token belongs to, and the clock (the simulated one in demos).
 - `GET /workspace/inbox`: the caller's inbox (same scope as `GET /tasks`) in one request, each
-  task with its candidate id, its effective due time and whether it is overdue, sorted by due
-  time, with the count of each queue.
+  task with its candidate id, its effective due time and whether it is overdue, overdue first and
+  then due soonest (or `?sort=due|waited|candidate|step&order=asc|desc`), with the count of each queue.
 - `GET /workspace/diagrams/{process_key}`: the BPMN XML (with DI) of a deployed version and
   of the processes it calls, for drawing.
 - `GET /workspace/diagrams/{process_key}/waiting`: how many active cases of the process wait
@@ -56,6 +56,15 @@ class InboxTaskSchema(TaskSchema):
     queue = fields.String(required=True, metadata={"description": "'mine' or 'group:<name>'"})
     stage = fields.String(allow_none=True, metadata={
         "description": "a follow-up's cadence stage (a key of GET /vocabulary's stages); null for other tasks"})
+
+
+class InboxQuerySchema(Strict):
+    sort = fields.String(load_default="due", validate=validate.OneOf(readmodels.INBOX_SORTS), metadata={
+        "description": "due: overdue first, then due soonest (an undated task as if due 2 days after it began "
+                       "waiting), then oldest waiting; waited: longest first; candidate: by name (else id); "
+                       "step: by task title"})
+    order = fields.String(validate=validate.OneOf(("asc", "desc")), metadata={
+        "description": "default: desc for waited, asc for the others"})
 
 
 class QueueCountSchema(Strict):
@@ -147,13 +156,16 @@ class Me(MethodView):
 
 @blp.route("/workspace/inbox", tags=TAGS)
 class Inbox(MethodView):
+    @blp.arguments(InboxQuerySchema, location="query", unknown="raise")
     @blp.response(200, InboxSchema)
-    def get(self):
+    def get(self, query):
         """Your inbox in one read: tasks with candidate id and due time, overdue first; counts per queue."""
         user = current_user()
         scope_user, scope_groups = task_scope(user)
+        order = query.get("order")
         found = readmodels.inbox(engine(), user_name=user.name, scope_user=scope_user, scope_groups=scope_groups,
-                                 with_names=user.role in CONTACT_ROLES)
+                                 with_names=user.role in CONTACT_ROLES, sort=query["sort"],
+                                 descending=None if order is None else order == "desc")
         return {"now": found.now, "total": found.total, "overdue": found.overdue, "truncated": found.truncated,
                 "queues": [asdict(q) for q in found.queues],
                 "items": [{**asdict(i.task), "candidate_id": i.candidate_id, "candidate_name": i.candidate_name,

@@ -98,6 +98,49 @@ def test_overdue_tasks_come_first_then_by_due_time(as_user, recall_workflows):
     assert items[1]["instance_id"] == fresh["id"]
 
 
+def test_an_undated_task_that_waited_long_is_not_below_a_fresh_dated_one(as_user, recall_workflows):
+    """Undated tasks sort as if due UNDATED_DUE after they began waiting: 30 days of waiting beats a
+    follow-up due two hours ago; `effective_due_at` and `overdue` stay what they were (undated: none)."""
+    hr, root = as_user("hr.li"), as_user("root")
+    waiting = _start_recall(hr, candidate_id="c-waiting")
+    followed = _start_recall(hr, candidate_id="c-followed")
+    hr.post(f"/tasks/{followed['ready_tasks'][0]['id']}/complete", json={"data": ARCHIVE})
+    due = _parse(hr.get(f"/process-instances/{followed['id']}").json["waiting_timers"][0]["due_at"])
+    root.post("/testing/clock", json={"set": (due + timedelta(hours=2)).isoformat()})
+    items = hr.get("/workspace/inbox").json["items"]
+    assert [(t["candidate_id"], t["overdue"]) for t in items] == [("c-waiting", False), ("c-followed", False)]
+    assert items[0]["effective_due_at"] is None and items[0]["instance_id"] == waiting["id"]
+
+
+def test_the_inbox_sorts_by_a_column_either_way(as_user, recall_workflows):
+    hr, root = as_user("hr.li"), as_user("root")
+    late = _start_recall(hr, candidate_id="c-b", decline_date="2025-11-01T09:00:00+08:00")
+    hr.post(f"/tasks/{late['ready_tasks'][0]['id']}/complete", json={"data": ARCHIVE})
+    root.post("/testing/clock", json={"advance": "PT1H"})
+    _start_recall(hr, candidate_id="c-a")
+    root.post("/testing/clock", json={"advance": "PT1H"})
+    _start_recall(hr, candidate_id="c-c")
+
+    def order(query):
+        answer = hr.get(f"/workspace/inbox{query}")
+        assert answer.status_code == 200, answer.json
+        return [t["candidate_id"] for t in answer.json["items"]]
+
+    assert order("") == order("?sort=due") == order("?sort=due&order=asc") == ["c-b", "c-a", "c-c"]
+    assert order("?sort=due&order=desc") == ["c-c", "c-a", "c-b"]
+    assert order("?sort=waited") == ["c-b", "c-a", "c-c"]            # longest waiting first by default
+    assert order("?sort=waited&order=asc") == ["c-c", "c-a", "c-b"]
+    assert order("?sort=candidate") == ["c-a", "c-b", "c-c"]
+    assert order("?sort=candidate&order=desc") == ["c-c", "c-b", "c-a"]
+    steps = hr.get("/workspace/inbox?sort=step").json["items"]
+    titles = [t["title"] for t in steps]
+    assert titles == sorted(titles) and len(set(titles)) == 2
+    assert [t["candidate_id"] for t in steps if t["element_id"] == "archive_decline"] == ["c-a", "c-c"]
+    for bad in ("?sort=colour", "?order=up", "?sort="):
+        refused = hr.get(f"/workspace/inbox{bad}")
+        assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+
+
 def test_diagram_files_of_a_version_main_process_first(as_user, recall_workflows):
     reader = as_user("mgr")
     diagram = reader.get("/workspace/diagrams/offer_recall")
