@@ -6,6 +6,7 @@ table is refused (fail closed); a test checks that every route is listed.
 """
 from __future__ import annotations
 
+from engine.assignment import MANAGER_GROUP
 from engine.users import ROLES
 
 ADMIN, PROCESS_OWNER, HR, MANAGER, INTEGRATOR = ROLES
@@ -35,6 +36,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "GET /tasks/{task_id}": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
     "POST /tasks/{task_id}/claim": frozenset({ADMIN, HR, MANAGER}),
     "POST /tasks/{task_id}/complete": frozenset({ADMIN, HR, MANAGER}),
+    "POST /tasks/{task_id}/release": frozenset({ADMIN, HR, MANAGER}),     # who, per task: can_hand_over_task
+    "POST /tasks/{task_id}/reassign": frozenset({ADMIN, HR, MANAGER}),
     "POST /messages": frozenset({ADMIN, HR, INTEGRATOR}),
     "GET /testing/clock": EVERYONE,
     "POST /testing/clock": frozenset({ADMIN, PROCESS_OWNER, INTEGRATOR}),
@@ -53,6 +56,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "POST /candidates/{candidate_id}/declines": frozenset({ADMIN, HR, INTEGRATOR}),
     "POST /candidates/{candidate_id}/signals": frozenset({ADMIN, HR, INTEGRATOR}),
     "GET /analytics/funnel": frozenset({ADMIN, PROCESS_OWNER, HR}),
+    # the user directory (api/resources/users.py): pickers are for the roles that pick people
+    "GET /users": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
+    "GET /users/me": EVERYONE,
+    # sign-in for people (api/resources/session.py); signing in needs no token
+    "POST /session": PUBLIC,
+    "GET /session": EVERYONE,
+    "DELETE /session": EVERYONE,
 }
 
 # Roles that see every task (admin may also act on any; process owners only read).
@@ -95,3 +105,14 @@ def can_act_on_task(user, task) -> bool:
         return False
     return task.assignee == user.name or (
         user.role == HR and task.assignee is None and bool(set(task.candidate_groups) & set(user.groups)))
+
+
+def can_hand_over_task(user, task) -> bool:
+    """Release or reassign: the holder, an admin, or HR for a task of their groups or of the hiring
+    manager's lane (HR passes a hand-off on when the manager is away), whoever holds it."""
+    if user.role in ACTS_ON_ANY_TASK or (task.assignee is not None and task.assignee == user.name):
+        return True
+    if user.role != HR:
+        return False
+    groups = set(task.candidate_groups)
+    return bool(groups & set(user.groups)) or MANAGER_GROUP in groups

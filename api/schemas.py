@@ -154,6 +154,12 @@ class CompleteTaskSchema(Strict):
     data = fields.Dict(load_default=dict, metadata={"description": "form data, validated against the task's form"})
 
 
+class ReassignTaskSchema(Strict):
+    to = fields.String(required=True, validate=validate.Length(min=1, max=255),
+                       metadata={"description": "user name: an active member of the task's group, or a "
+                                                "manager for a task of the hiring manager's lane"})
+
+
 # ---------- instances ----------
 class TimerSchema(Strict):
     element_id = fields.String(required=True)

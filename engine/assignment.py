@@ -5,17 +5,20 @@
   (`approve_reoffer` separateFrom `prepare_reoffer`: the preparer never approves their own offer).
   Who completed a task is the engine's record (the `task_completed` audit event), never task data.
 - A form field marked `x-recall-user` names a user the directory must know with that role
-  (the hand-off's `manager_username`): an unknown user or a wrong role is a 422 naming the field.
+  (the hand-off's `manager_username`): an unknown or deactivated user or a wrong role is a 422
+  naming the field.
 """
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import NotAssignee
+from .errors import FieldError, FormValidationError, NotAssignee
 from .forms import SEPARATE_FROM, check_user_fields
 from .models import AuditEvent, User
 
+# The lane whose tasks go to one named manager (lane_owners), not to a group's queue.
+MANAGER_GROUP = "hiring_manager"
 
 
 class FourEyesViolation(NotAssignee):
@@ -47,13 +50,29 @@ def check_four_eyes(session: Session, definition, *, instance_id: str, element_i
 
 
 def directory_lookup(session: Session):
-    """name -> (role, groups) of a user in the directory, or None."""
+    """name -> (role, groups, active) of a user in the directory, or None."""
     def lookup(name: str):
-        found = session.execute(select(User.role, User.groups).where(User.name == name)).first()
-        return None if found is None else (found.role, tuple(found.groups or ()))
+        found = session.execute(select(User.role, User.groups, User.active).where(User.name == name)).first()
+        return None if found is None else (found.role, tuple(found.groups or ()), bool(found.active))
     return lookup
 
 
 def check_users(session: Session, schema: dict | None, data: dict, *, prefix: str = "") -> None:
     """Every `x-recall-user` field of the answer names a directory user of the wanted role."""
     check_user_fields(schema, data, directory_lookup(session), prefix=prefix)
+
+
+def check_may_hold(session: Session, name: str, candidate_group: str | None, *, field: str = "to") -> None:
+    """`name` may be given a task of `candidate_group`: a member of that group, or a manager for a
+    task of the hiring manager's lane (a hand-off goes to a named manager, as `lane_owners` does).
+
+    Refused as a 422 naming `field`, so a picker shows which choice was wrong."""
+    found = directory_lookup(session)(name) if isinstance(name, str) and name else None
+    # TODO(issue 15, Q1): also require the user's active flag once engine.users has it (migration 0007).
+    if found is None:
+        raise FormValidationError([FieldError(field, f"no user {name!r} in the directory")])
+    role, groups = found
+    if candidate_group in groups or (candidate_group == MANAGER_GROUP and role == "manager"):
+        return
+    wanted = "a hiring manager" if candidate_group == MANAGER_GROUP else f"a member of group {candidate_group!r}"
+    raise FormValidationError([FieldError(field, f"{name!r} cannot take this task: it needs {wanted}")])

@@ -20,17 +20,17 @@ from enum import Enum
 from typing import Callable
 from uuid import UUID
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
 from SpiffWorkflow.task import TaskState
 
 from . import messages, sidetables
-from .assignment import check_four_eyes, check_users
+from .assignment import check_four_eyes, check_may_hold, check_users
 from .datasize import check_data_size, check_state_size
 from .definitions import latest_definition_id
-from .errors import InvalidState, NotAssignee, NotFound, StaleVersion, TaskNotReady
+from .errors import ConcurrentChange, InvalidState, NotAssignee, NotFound, StaleVersion, TaskNotReady
 from .forms import refuse_reserved, start_schema_name, validate_form_data, validate_start_variables
 from .instances import Change, InstanceRecord, Loaded, UnloadableInstance, instance_columns
 from .models import HumanTask, ProcessInstance
@@ -271,6 +271,63 @@ class Operations:
             hook(session, self, instance_id=row.instance_id, element_id=row.element_id, data=data, actor=actor,
                  definition=loaded.definition)
         return self._changed(loaded, derived)
+
+    # ---------------------------------------------------------------- who holds a task
+    def release(self, session: Session, task_id: str, *, actor: str,
+                authorize: Callable[[TaskView], None] | None = None) -> TaskView:
+        """Give a claimed task back to its group's queue; audited `task_released` with who held it.
+
+        The task's row only (the workflow's state does not know who holds a task, like a claim).
+        An unclaimed task is answered as it is, with no audit: a second click changes nothing."""
+        row = self._ready_task(session, task_id, authorize)
+        view = task_view(row)
+        if row.assignee is None:
+            return view
+        self._set_assignee(session, row, None)
+        self.audit(session, row.instance_id, "task_released", actor, row.element_id, task_id,
+                   {"from": row.assignee})
+        view.assignee = None
+        return view
+
+    def reassign(self, session: Session, task_id: str, *, to: str, actor: str,
+                 authorize: Callable[[TaskView], None] | None = None) -> TaskView:
+        """Give a ready task to `to`: a member of its group, or a manager for a hand-off
+        (`assignment.check_may_hold`, 422 naming `to`); the four-eyes rule holds for them too.
+
+        Audited `task_reassigned` with from/to; reassigning to the holder changes nothing."""
+        row = self._ready_task(session, task_id, authorize)
+        view = task_view(row)
+        check_may_hold(session, to, row.candidate_group)
+        if row.assignee == to:
+            return view
+        definition_id = session.scalar(select(ProcessInstance.definition_id)
+                                       .where(ProcessInstance.id == row.instance_id))
+        check_four_eyes(session, self.runtime.specs.get(session, definition_id), instance_id=row.instance_id,
+                        element_id=row.element_id, user=to)
+        self._set_assignee(session, row, to)
+        self.audit(session, row.instance_id, "task_reassigned", actor, row.element_id, task_id,
+                   {"from": row.assignee, "to": to})
+        view.assignee = to
+        return view
+
+    def _ready_task(self, session: Session, task_id: str, authorize):
+        row = session.execute(select(*_TASK_VIEW_COLUMNS).where(_TASKS.c.id == task_id)).first()
+        if row is None:
+            raise NotFound(f"no task {task_id}")
+        if authorize is not None:
+            authorize(task_view(row))
+        if row.status != "ready":
+            raise TaskNotReady(f"task {task_id} ({row.element_id}) is {row.status}")
+        return row
+
+    @staticmethod
+    def _set_assignee(session: Session, row, assignee: str | None) -> None:
+        """Change the holder only if nobody changed it since `row` was read (a racing claim)."""
+        holder = _TASKS.c.assignee.is_(None) if row.assignee is None else _TASKS.c.assignee == row.assignee
+        result = session.execute(update(_TASKS).where(_TASKS.c.id == row.id, _TASKS.c.status == "ready", holder)
+                                 .values(assignee=assignee))
+        if result.rowcount != 1:
+            raise ConcurrentChange(f"task {row.id} changed hands meanwhile")
 
     # ---------------------------------------------------------------- signals and messages
     def signal(self, session: Session, instance_id: str, name: str, payload: dict, *,

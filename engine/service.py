@@ -236,6 +236,22 @@ class RecallEngine:
             view.assignee = user
             return view
 
+    def release_task(self, task_id: str, *, actor: str,
+                     authorize: Callable[[TaskView], None] | None = None) -> TaskView:
+        """Back to the group's queue (engine.ops.release); a claim racing it makes it run again."""
+        def unit():
+            with self.db.write_transaction() as s:
+                return self.ops.release(s, task_id, actor=actor, authorize=authorize)
+        return again_on_conflict(unit, pinned=False)
+
+    def reassign_task(self, task_id: str, *, to: str, actor: str,
+                      authorize: Callable[[TaskView], None] | None = None) -> TaskView:
+        """Give the task to `to` (engine.ops.reassign: 422 naming `to` when they may not hold it)."""
+        def unit():
+            with self.db.write_transaction() as s:
+                return self.ops.reassign(s, task_id, to=to, actor=actor, authorize=authorize)
+        return again_on_conflict(unit, pinned=False)
+
     def complete_task(self, task_id: str, data: dict | None = None, *, actor: str,
                       expected_version: int | None = None, enforce_assignee: bool = False,
                       authorize: Callable[[TaskView], None] | None = None) -> InstanceView:

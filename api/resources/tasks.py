@@ -1,4 +1,5 @@
-"""Human tasks: the inbox, one task with its form, claim, complete (If-Match, 409, 422 per field)."""
+"""Human tasks: the inbox, one task with its form, claim, complete (If-Match, 409, 422 per field),
+release and reassign."""
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -9,8 +10,13 @@ from engine.errors import NotFound
 from ..blueprint import Blueprint
 from ..etags import ETAG_HEADER, IF_MATCH_PARAMETER, etag, expected_version
 from ..pagination import page
-from ..permissions import ACTS_ON_ANY_TASK, SEES_ALL_TASKS, can_act_on_task, can_see_task, task_scope
-from ..schemas import CompleteTaskSchema, InstanceSchema, TaskDetailSchema, TaskPageSchema, TaskQuerySchema, TaskSchema
+from ..permissions import (
+    ACTS_ON_ANY_TASK, SEES_ALL_TASKS, can_act_on_task, can_hand_over_task, can_see_task, task_scope,
+)
+from ..schemas import (
+    CompleteTaskSchema, InstanceSchema, ReassignTaskSchema, TaskDetailSchema, TaskPageSchema, TaskQuerySchema,
+    TaskSchema,
+)
 from ..state import current_user, engine
 from .precondition import stale_is_412
 
@@ -34,6 +40,17 @@ def _may_act(task) -> None:
     if not can_act_on_task(user, task):
         who = f"assigned to {task.assignee}" if task.assignee else "not assigned to you"
         raise Forbidden(f"task {task.id} ({task.element_id}) is {who}; role {user.role!r} cannot act on it")
+
+
+def _may_hand_over(task) -> None:
+    """Release or reassign (api/permissions.py:can_hand_over_task); a task you may neither see nor
+    hand over answers as a missing one, like elsewhere."""
+    user = current_user()
+    if can_hand_over_task(user, task):
+        return
+    _may_see(task)
+    raise Forbidden(f"task {task.id} ({task.element_id}) is held by {task.assignee or 'nobody'}; "
+                    f"role {user.role!r} cannot hand it over")
 
 
 @blp.route("/tasks", tags=TAGS)
@@ -99,3 +116,27 @@ class Complete(MethodView):
                                           enforce_assignee=user.role not in ACTS_ON_ANY_TASK,
                                           authorize=_may_act)
         return view, 200, {"ETag": etag(view.row_version)}
+
+
+@blp.route("/tasks/<task_id>/release", tags=TAGS)
+class Release(MethodView):
+    @blp.response(200, TaskSchema)
+    def post(self, task_id):
+        """Give a claimed task back to its group's queue (the holder, HR of its group, an admin).
+
+        Audited `task_released`; releasing an unclaimed task answers it unchanged (a second click
+        is harmless). 409 if the task is no longer ready."""
+        return engine().release_task(task_id, actor=current_user().name, authorize=_may_hand_over)
+
+
+@blp.route("/tasks/<task_id>/reassign", tags=TAGS)
+class Reassign(MethodView):
+    @blp.arguments(ReassignTaskSchema)
+    @blp.response(200, TaskSchema)
+    def post(self, body, task_id):
+        """Give a ready task to `to`: a member of its group, or a manager for a hiring manager's task.
+
+        422 naming `to` for anyone else; audited `task_reassigned` with from/to; the same `to`
+        again changes nothing. The four-eyes rule holds for `to` (403)."""
+        return engine().reassign_task(task_id, to=body["to"], actor=current_user().name,
+                                      authorize=_may_hand_over)
