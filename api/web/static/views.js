@@ -69,7 +69,7 @@ export function messageList(messages) {
   const sorted = [...messages].sort((a, b) => String(a.at).localeCompare(String(b.at)));
   return h("ol", { class: "messages" }, sorted.map((m) => h("li", { class: `message ${m.direction === "received" ? "received" : "sent"}` },
     h("p", { class: "message-meta" },
-      h("strong", {}, m.direction === "received" ? t("received") : t("sent")), " · ", time(m.at),
+      h("strong", {}, m.stage === "signal" ? t("signal_received") : m.direction === "received" ? t("received") : t("sent")), " · ", time(m.at),
       m.stage && STAGES[m.stage] ? ` · ${label(STAGES, m.stage)}` : "",
       m.channel ? ` · ${label(CHANNELS, m.channel)}` : ""),
     h("p", { class: "message-text" }, m.text || ""))));

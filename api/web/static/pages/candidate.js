@@ -1,9 +1,10 @@
-// A candidate's page: contact data, declines and cases, needs, messages and the timeline.
+// A candidate's page: contact data, declines and cases, needs, messages, what HR records, and the timeline.
 import { apiFeatures, get } from "../api.js";
 import { append, h, time } from "../dom.js";
 import { CONSENT_SCOPES, HISTORY_KINDS, label, MESSAGES, pick, REASONS, t } from "../i18n.js";
 import { alertBox, heading, href, state } from "../ui.js";
 import { candidateName, list, messageList, processNames, statusBadge } from "../views.js";
+import { recordSection, signalKindLabel } from "./record.js";
 
 export async function candidatePage(body, ctx, id) {
   await apiFeatures();
@@ -53,6 +54,8 @@ export async function candidatePage(body, ctx, id) {
     h("h2", {}, t("open_questions")), list(union("open_questions"))));
   grid.append(h("section", { class: "card", "aria-labelledby": "trail-title" }, h("h2", { id: "trail-title" }, t("interview_trail")), interviewTrail(c.interview_trail),
     c.notes ? [h("h2", {}, t("notes")), h("p", { class: "detail" }, c.notes)] : null));
+  const record = recordSection(c);
+  if (record) grid.append(record);
   grid.append(h("section", { class: "card wide", "aria-labelledby": "messages-title" }, h("h2", { id: "messages-title" }, t("messages")), messageList(c.messages || [])));
 
   const timeline = c.timeline || [];
@@ -86,7 +89,7 @@ function timelineText(e, names) {
       return m ? t("tl_consent_until", { scope: label(CONSENT_SCOPES, m[1]), date: m[2] }) : t("consent_granted");
     case "consent_withdrawn": return t("tl_consent_withdrawn");
     case "consent_refused": return t("tl_consent_refused");
-    case "signal": return t("tl_signal", { kind: summary.replace(/^signal: /, "") });
+    case "signal": return t("tl_signal", { kind: signalKindLabel(summary.replace(/^signal: /, "")) });
     case "task_completed": return t("tl_task", { name: el });
     case "timer_fired": return t("tl_timer", { name: el });
     case "message_delivered": m = summary.match(/^(\w+) delivered/); return t("tl_message", { name: m ? label(MESSAGES, m[1]) : summary });

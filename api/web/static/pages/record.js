@@ -1,0 +1,131 @@
+// What HR (or an admin) records for a candidate from their page, so no integrator or curl is needed:
+// a reply, an offer answer given by phone, new-hire feedback, that the employee left — the same
+// POST /messages an integrator uses, correlated on the candidate — and a signal
+// (POST /candidates/{id}/signals). The server audits each as the signed-in person.
+import { ApiError, request } from "../api.js";
+import { clear, h, uid } from "../dom.js";
+import { SchemaForm } from "../form.js";
+import { CHANNELS, pick, t } from "../i18n.js";
+import { errorMessage, render, state, toast } from "../ui.js";
+
+const both = (map) => Object.values(map).map(([zh, en]) => `${zh} / ${en}`);
+const channel = () => ({ type: "string", title: "渠道 / Channel", enum: Object.keys(CHANNELS) });
+const SIGNAL_KINDS = {
+  open_to_work: ["愿意重新考虑工作机会", "Open to work again"],
+  family_resolved: ["家庭情况已解决", "Family situation resolved"],
+  left_new_job: ["已离开新工作", "Left the new job"],
+  other: ["其他", "Other"],
+};
+
+// Each action: the form (titles "中文 / English", as the task forms) and where it goes.
+const ACTIONS = {
+  candidate_replied: {
+    schema: () => ({ type: "object", required: ["text"], properties: {
+      text: { type: "string", title: "候选人的回复 / What the candidate said" }, channel: channel() } }),
+    ui: () => ({ text: { "ui:widget": "textarea", "ui:options": { rows: 3 } }, channel: { "ui:enumNames": both(CHANNELS) } }),
+  },
+  offer_response: {
+    schema: () => ({ type: "object", required: ["decision"], properties: {
+      decision: { type: "string", title: "候选人的决定 / The candidate's decision", enum: ["accepted", "declined"] },
+      note: { type: "string", title: "备注 / Note" } } }),
+    ui: () => ({ decision: { "ui:widget": "radio", "ui:enumNames": ["接受 / Accepted", "拒绝 / Declined"] },
+      note: { "ui:widget": "textarea", "ui:options": { rows: 2 } } }),
+  },
+  new_hire_feedback: {
+    schema: () => ({ type: "object", required: ["text"], properties: {
+      text: { type: "string", title: "新员工的反馈 / The new hire's feedback" }, channel: channel() } }),
+    ui: () => ({ text: { "ui:widget": "textarea", "ui:options": { rows: 3 } }, channel: { "ui:enumNames": both(CHANNELS) } }),
+  },
+  employee_left: {
+    schema: () => ({ type: "object", properties: {
+      reason: { type: "string", title: "离职原因 / Why they left" },
+      last_day: { type: "string", format: "date", title: "最后工作日 / Last day" } } }),
+    ui: () => ({ reason: { "ui:widget": "textarea", "ui:options": { rows: 2 } } }),
+  },
+  signal: {
+    schema: () => ({ type: "object", required: ["kind"], properties: {
+      kind: { type: "string", title: "动态 / Signal", enum: Object.keys(SIGNAL_KINDS) },
+      text: { type: "string", title: "说明 / Note" },
+      source: { type: "string", title: "来源 / Source", description: "例如:企业微信、领英、内推。 / E.g. WeCom, LinkedIn, a referral." },
+      consent_noted: { type: "boolean", title: "候选人同意我们再联系 / The candidate agrees to be contacted" } } }),
+    ui: () => ({ kind: { "ui:enumNames": both(SIGNAL_KINDS) }, text: { "ui:widget": "textarea", "ui:options": { rows: 2 } } }),
+  },
+};
+
+export function signalKindLabel(kind) {
+  return SIGNAL_KINDS[kind] ? pick(SIGNAL_KINDS[kind].join(" / ")) : kind;
+}
+
+function newKey() {
+  return `web-record-${window.crypto && crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`}`;
+}
+
+/** The "record what the candidate did" card of a candidate's page (hr, admin). */
+export function recordSection(c) {
+  if (!["hr", "admin"].includes(state.me.role)) return null;
+  const section = h("section", { class: "card wide", "aria-labelledby": "record-title", id: "record" },
+    h("h2", { id: "record-title", tabindex: "-1" }, t("record_title")), h("p", { class: "hint" }, t("record_intro")));
+  const choiceId = uid("what");
+  const choice = h("select", { id: choiceId, name: "what" }, h("option", { value: "" }, t("choose")),
+    Object.keys(ACTIONS).map((k) => h("option", { value: k }, t(`record_${k}`))));
+  const slot = h("div", {});
+  section.append(h("div", { class: "field" }, h("label", { for: choiceId }, t("record_what")), choice), slot);
+  choice.addEventListener("change", () => {
+    clear(slot);
+    if (choice.value) slot.append(actionForm(c, choice.value));
+  });
+  return section;
+}
+
+function actionForm(c, action) {
+  const spec = ACTIONS[action];
+  const form = new SchemaForm(spec.schema(), spec.ui(), {}, { idPrefix: `rec-${action}` });
+  const status = h("div", { class: "form-status", role: "alert" });
+  const submit = h("button", { type: "submit", class: "primary", id: "record-submit" }, t("record_submit"));
+  const formEl = h("form", { novalidate: true, class: "record-form", "data-action": action }, form.element, status,
+    h("div", { class: "actions" }, submit));
+  // one key per filled-in form: a double click or a retry after a lost answer records it once
+  const key = newKey();
+  let busy = false;
+  formEl.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (busy) return;
+    busy = true;
+    clear(status);
+    form.clearErrors();
+    submit.disabled = true;
+    try {
+      const value = form.value() || {};
+      // the messages declare no required payload field, so an empty reply would be accepted: say so here
+      const missing = (spec.schema().required || []).filter((name) => value[name] === undefined || String(value[name]).trim() === "");
+      if (missing.length) {
+        form.showErrors(missing.map((field) => ({ field, message: "Missing data for required field." })));
+        return;
+      }
+      let answer;
+      if (action === "signal") {
+        // signals take no Idempotency-Key (yet): `busy` keeps a double click to one request
+        answer = await request("POST", `/candidates/${encodeURIComponent(c.id)}/signals`, { body: value });
+        toast(answer.data && answer.data.status === "delivered" ? t("record_signal_delivered") : t("record_signal_recorded"));
+      } else {
+        answer = await request("POST", "/messages", {
+          body: { name: action, correlation: { candidate_id: c.id }, payload: value }, headers: { "Idempotency-Key": key } });
+        toast(answer.status === 202 ? t("record_buffered") : t("record_delivered"));
+      }
+      state.candidates.delete(String(c.id));
+      render({ keepFocus: "record-title" });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 422 && err.errors.length) {
+        form.showErrors(err.errors.map((e) => ({ ...e, field: String(e.field || "").replace(/^payload\./, "") })));
+      } else if (err instanceof ApiError && (err.type.endsWith("message-not-awaited") || err.type.endsWith("no-case-for-message"))) {
+        status.append(h("p", { class: "notice error" }, t("record_not_awaited", { what: t(`record_${action}`) })));
+      } else {
+        status.append(h("p", { class: "notice error" }, errorMessage(err)));
+      }
+    } finally {
+      busy = false;
+      submit.disabled = false;
+    }
+  });
+  return formEl;
+}
