@@ -5,8 +5,7 @@
   (`approve_reoffer` separateFrom `prepare_reoffer`: the preparer never approves their own offer).
   Who completed a task is the engine's record (the `task_completed` audit event), never task data.
 - A form field marked `x-recall-user` names a user the directory must know with that role
-  (the hand-off's `manager_username`): an unknown or deactivated user or a wrong role is a 422
-  naming the field.
+  (the hand-off's `manager_username`): an unknown user or a wrong role is a 422 naming the field.
 """
 from __future__ import annotations
 
@@ -50,10 +49,10 @@ def check_four_eyes(session: Session, definition, *, instance_id: str, element_i
 
 
 def directory_lookup(session: Session):
-    """name -> (role, groups, active) of a user in the directory, or None."""
+    """name -> (role, groups) of a user in the directory, or None."""
     def lookup(name: str):
-        found = session.execute(select(User.role, User.groups, User.active).where(User.name == name)).first()
-        return None if found is None else (found.role, tuple(found.groups or ()), bool(found.active))
+        found = session.execute(select(User.role, User.groups).where(User.name == name)).first()
+        return None if found is None else (found.role, tuple(found.groups or ()))
     return lookup
 
 
