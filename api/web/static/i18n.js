@@ -248,6 +248,14 @@ const STRINGS = {
   record_not_awaited: ["现在没有案件在等待“{what}”:没有记录任何内容。", "No case is waiting for \u201c{what}\u201d now: nothing was recorded."],
   signal_received: ["新动态", "Signal"],
 
+  // releasing and reassigning a task (pages/handover.js)
+  release: ["释放任务", "Release"],
+  released: ["任务已放回小组队列。", "The task is back in its group's queue."],
+  reassign: ["转交", "Reassign"],
+  reassign_to: ["转交给", "Give it to"],
+  reassign_hint: ["任务所在小组的成员;用人经理的任务也可以交给其他经理。", "A member of the task's group; a hiring manager's task may also go to another manager."],
+  reassigned: ["任务已转交给 {to}。", "The task now belongs to {to}."],
+
   err_required: ["必填", "Required"],
   err_enum: ["请选择一个有效选项", "Choose one of the options"],
   err_min_length: ["不能为空", "Must not be empty"],
@@ -298,6 +306,7 @@ export const HISTORY_KINDS = {
   message_delivered: ["收到消息", "Message received"], task_claimed: ["任务认领", "Task claimed"],
   instance_cancelled: ["案件取消", "Case cancelled"], instance_completed: ["案件结束", "Case ended"],
   instance_error: ["出错", "Error"], instance_retried: ["重试", "Retried"],
+  task_released: ["任务释放", "Task released"], task_reassigned: ["任务转交", "Task reassigned"],
 };
 
 const LANG_KEY = "recall.lang";

@@ -5,6 +5,7 @@ import { SchemaForm } from "../form.js";
 import { label, pick, REASONS, STAGE_TASKS, STATUSES, t } from "../i18n.js";
 import { alertBox, announce, errorMessage, go, heading, href, render, state, toast } from "../ui.js";
 import { allHistory, candidate, candidateLink, list, messageList, messagesFromHistory } from "../views.js";
+import { handoverControls } from "./handover.js";
 
 export async function taskPage(body, ctx, taskId) {
   const { data: task, etag } = await request("GET", `/tasks/${encodeURIComponent(taskId)}`);
@@ -46,6 +47,8 @@ export async function taskPage(body, ctx, taskId) {
     });
     body.querySelector(".task-meta").append(claim);
   }
+  const handover = handoverControls(task);
+  if (handover) body.querySelector(".task-meta").append(handover);
 
   const isFollowUp = task.element_id in STAGE_TASKS || "suggested_message" in data;
   const layout = h("div", { class: `task-layout${isFollowUp ? " context-first" : ""}` });

@@ -1,0 +1,95 @@
+"""Releasing and reassigning a task in the browser (issue 15, "release a claimed task and reassign it"),
+in Chromium against a real `recall serve`: HR claims and releases a task (audited as HR), a reassign to
+someone outside the task's group is refused beside the field, and a hiring manager passes their hand-off
+to another manager, in English at phone width.
+"""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.support import MANAGER, SECOND_MANAGER
+from tests.ui.test_workspace import seed_case, sign_in
+from tests.ui.ui_harness import Browser, Server, chromium_or_skip
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    chromium_or_skip()
+    srv = Server(tmp_path_factory.mktemp("ui-handover"))
+    yield srv
+    output = srv.stop()
+    assert "Traceback" not in output, output
+
+
+@pytest.fixture(scope="module")
+def browser():
+    b = Browser(chromium_or_skip())
+    yield b
+    b.close()
+    assert not b.errors, b.errors
+
+
+def history(server, instance_id):
+    return server.ok("GET", f"/process-instances/{instance_id}/history?limit=200", user="hr.li")["items"]
+
+
+def test_hr_claims_releases_and_cannot_give_a_task_outside_its_group(server, browser):
+    _, instance_id = seed_case(server, name="冯雪", reason="salary", decline_date="2026-02-01", archive_it=False)
+    task = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=archive_decline", user="hr.li")["items"][0]
+    page = browser.page(server.base)
+    sign_in(page, server, "hr.li")
+    page.goto(f"/app/tasks/{task['id']}")
+    page.wait_for_selector("#task-form")
+    assert page.locator("#release").count() == 0          # nothing to release while nobody holds it
+    page.locator("#claim").click()
+    page.wait_for_selector("#release")
+    page.locator("#release").click()
+    expect(page.locator("#toast")).to_have_text("任务已放回小组队列。")
+    page.wait_for_selector("#claim")
+    assert server.ok("GET", f"/tasks/{task['id']}", user="hr.li")["assignee"] is None
+    released = [e for e in history(server, instance_id) if e["kind"] == "task_released"]
+    assert [(e["actor"], e["details"].get("from")) for e in released] == [("hr.li", "hr.li")]
+
+    page.locator("#handover summary").click()
+    page.get_by_label("转交给").fill("hr.wang")               # HR, but in group hrbp only
+    page.locator("#reassign").click()
+    error = page.locator("#handover .field-error")
+    expect(error).to_be_visible()
+    assert page.get_by_label("转交给").get_attribute("aria-invalid") == "true"
+    assert server.ok("GET", f"/tasks/{task['id']}", user="hr.li")["assignee"] is None
+    page.context.close()
+
+
+def test_a_hiring_manager_passes_the_hand_off_to_another_manager_in_english_on_a_phone(server, browser):
+    candidate_id, instance_id = seed_case(server, name="Zhou Lan", reason="career_path", decline_date="2026-02-01")
+    server.ok("POST", "/messages", {"name": "candidate_replied", "correlation": {"candidate_id": candidate_id},
+                                    "payload": {"text": "Open to talk"}}, user="hr.li")
+    assess = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=assess_reply", user="hr.li")["items"][0]
+    server.ok("POST", f"/tasks/{assess['id']}/complete", {"data": {"outcome": "interested", "involve_manager": True}},
+              user="hr.li")
+    request = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=request_manager_contact",
+                        user="hr.li")["items"][0]
+    server.ok("POST", f"/tasks/{request['id']}/complete", {"data": {
+        "manager_username": MANAGER, "talking_points": "Growth path"}}, user="hr.li")
+    hand_off = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=manager_contact_candidate",
+                         user=MANAGER)["items"][0]
+
+    page = browser.page(server.base, width=390, height=844)
+    sign_in(page, server, MANAGER)
+    page.get_by_role("button", name="Switch to English").click()
+    page.wait_for_selector("h1:text('My inbox')")
+    page.goto(f"/app/tasks/{hand_off['id']}")
+    page.wait_for_selector("#task-form")
+    page.locator("#handover summary").click()
+    page.get_by_label("Give it to").fill(SECOND_MANAGER)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.locator("#reassign").click()
+    page.wait_for_selector("main[data-ready=inbox]")
+    expect(page.locator("#toast")).to_have_text(f"The task now belongs to {SECOND_MANAGER}.")
+    assert server.ok("GET", f"/tasks/{hand_off['id']}", user=SECOND_MANAGER)["assignee"] == SECOND_MANAGER
+    moved = [e for e in history(server, instance_id) if e["kind"] == "task_reassigned"]
+    assert [(e["actor"], e["details"].get("to")) for e in moved] == [(MANAGER, SECOND_MANAGER)]
+    page.context.close()
