@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 
 from .archive_models import Candidate
 from .errors import NotFound
@@ -308,31 +308,108 @@ def _utc(value):
 
 
 def waiting_counts(engine, process_key: str) -> WaitingCounts:
-    """How many active cases of this process wait at each element (all versions; called processes included)."""
+    """How many active cases wait at each element of `process_key` (all versions), as the inbox sees them.
+
+    A process called by others (department_handoff) counts what waits inside it in every case that
+    called it, at its own elements; the caller counts the same case at its call activity. A ready
+    task is overdue once its due time (the inbox's `due_at`) has passed, a timer once it is past due."""
     now = engine.clock.now()
-    active = (ProcessInstance.process_key == process_key) & ProcessInstance.status.in_(ACTIVE)
     counts: dict[str, ElementCount] = {}
 
     def entry(element_id) -> ElementCount:
         return counts.setdefault(element_id, ElementCount(element_id))
 
+    def late(due) -> bool:
+        return due is not None and _utc(due) < now
+
+    def soonest(e: ElementCount, due) -> None:
+        due = _utc(due)
+        if due is not None and (e.next_due_at is None or due < e.next_due_at):
+            e.next_due_at = due
+
     with engine.db.read_transaction() as s:
-        instances = s.scalar(select(func.count()).select_from(ProcessInstance).where(active))
-        for element_id, n in s.execute(
-                select(HumanTask.element_id, func.count()).join(
-                    ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-                .where(active, HumanTask.status == "ready").group_by(HumanTask.element_id)):
-            entry(element_id).tasks = n
-        for element_id, n, first, late in s.execute(
-                select(WaitingTimer.element_id, func.count(), func.min(WaitingTimer.due_at),
-                       func.count().filter(WaitingTimer.due_at < now))
-                .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id)
-                .where(active).group_by(WaitingTimer.element_id)):
-            e = entry(element_id)
-            e.timers, e.overdue, e.next_due_at = n, late, _utc(first)
-        for element_id, n in s.execute(
-                select(MessageSubscription.element_id, func.count())
-                .join(ProcessInstance, ProcessInstance.id == MessageSubscription.instance_id)
-                .where(active).group_by(MessageSubscription.element_id)):
-            entry(element_id).messages = n
+        own, inside_calls = _process_elements(engine, s, process_key)
+        called = set().union(*inside_calls.values()) if inside_calls else set()
+        scope = ProcessInstance.status.in_(ACTIVE) & (
+            (ProcessInstance.process_key == process_key) | _element_in(own | called))
+        seen: set[str] = set()
+
+        def place(instance_id, instance_key, element_id):
+            """The elements of this diagram a row counts at: its own element and the call activity around it."""
+            if element_id not in own and element_id not in called and instance_key != process_key:
+                return []
+            seen.add(instance_id)
+            return [element_id] * (element_id in own or instance_key == process_key) + \
+                [call for call, inside in inside_calls.items() if element_id in inside]
+
+        for instance_id, key, element_id, due in s.execute(
+                select(HumanTask.instance_id, ProcessInstance.process_key, HumanTask.element_id, HumanTask.due_at)
+                .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                .where(scope, HumanTask.status == "ready")):
+            for at in place(instance_id, key, element_id):
+                e = entry(at)
+                e.tasks += 1
+                e.overdue += late(due)
+                soonest(e, due)
+        for instance_id, key, element_id, due in s.execute(
+                select(WaitingTimer.instance_id, ProcessInstance.process_key, WaitingTimer.element_id,
+                       WaitingTimer.due_at)
+                .join(ProcessInstance, ProcessInstance.id == WaitingTimer.instance_id).where(scope)):
+            for at in place(instance_id, key, element_id):
+                e = entry(at)
+                e.timers += 1
+                if at == element_id:
+                    e.overdue += late(due)
+                    soonest(e, due)
+        for instance_id, key, element_id in s.execute(
+                select(MessageSubscription.instance_id, ProcessInstance.process_key, MessageSubscription.element_id)
+                .join(ProcessInstance, ProcessInstance.id == MessageSubscription.instance_id).where(scope)):
+            for at in place(instance_id, key, element_id):
+                entry(at).messages += 1
+        instances = s.scalar(select(func.count()).select_from(ProcessInstance).where(
+            ProcessInstance.status.in_(ACTIVE), ProcessInstance.process_key == process_key))
+    if not instances:
+        instances = len(seen)       # a called process: the cases waiting somewhere inside it
     return WaitingCounts(process_key, now, instances, sorted(counts.values(), key=lambda e: e.element_id))
+
+
+def _element_in(elements: set[str]):
+    """Instances with a ready task, a timer or a subscription at one of `elements` (a called process's)."""
+    if not elements:
+        return false()
+    ids = sorted(elements)
+    return (ProcessInstance.id.in_(select(HumanTask.instance_id).where(HumanTask.status == "ready",
+                                                                        HumanTask.element_id.in_(ids)))
+            | ProcessInstance.id.in_(select(WaitingTimer.instance_id).where(WaitingTimer.element_id.in_(ids)))
+            | ProcessInstance.id.in_(select(MessageSubscription.instance_id)
+                                     .where(MessageSubscription.element_id.in_(ids))))
+
+
+def _process_elements(engine, s, process_key: str) -> tuple[set[str], dict[str, set[str]]]:
+    """(element ids of `process_key`, {its call activity: every element id inside the process it calls,
+    nested calls included}), from each process's newest deployed definition that holds it."""
+    specs: dict[str, object] = {}
+    for definition_id, in s.execute(select(ProcessDefinition.id).order_by(ProcessDefinition.version)):
+        loaded = engine.specs.get(s, definition_id)
+        for spec in (loaded.spec, *loaded.subprocess_specs.values()):
+            specs[spec.name] = spec       # newer versions win
+
+    def elements(name: str) -> set[str]:
+        spec = specs.get(name)
+        return {t.bpmn_id for t in spec.task_specs.values() if getattr(t, "bpmn_id", None)} if spec else set()
+
+    def calls(name: str) -> dict[str, str]:
+        spec = specs.get(name)
+        return {t.bpmn_id: t.spec for t in spec.task_specs.values()
+                if type(t).__name__ == "CallActivity" and getattr(t, "bpmn_id", None)} if spec else {}
+
+    def inside(name: str, seen: frozenset = frozenset()) -> set[str]:
+        if name in seen:
+            return set()
+        found = elements(name)
+        for called in calls(name).values():
+            found |= inside(called, seen | {name})
+        return found
+
+    return elements(process_key), {call: inside(called, frozenset({process_key}))
+                                   for call, called in calls(process_key).items()}

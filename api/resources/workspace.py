@@ -106,8 +106,10 @@ class ElementCountSchema(Strict):
     tasks = fields.Integer(required=True)
     timers = fields.Integer(required=True)
     messages = fields.Integer(required=True)
-    overdue = fields.Integer(required=True, metadata={"description": "timers already past due"})
-    next_due_at = fields.DateTime(allow_none=True)
+    overdue = fields.Integer(required=True, metadata={
+        "description": "ready tasks past their due time (as the inbox's due_at) and timers already past due"})
+    next_due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "the soonest due time of a task or timer here; at a call activity, of the tasks inside"})
 
 
 class WaitingSchema(Strict):
@@ -187,7 +189,8 @@ class Diagram(MethodView):
 class Waiting(MethodView):
     @blp.response(200, WaitingSchema)
     def get(self, process_key):
-        """How many active cases of this process wait at each element (all versions; called processes included)."""
+        """How many active cases wait at each element of this process (all versions): a called process counts
+        what waits inside it in the cases that called it, the caller counts those cases at its call activity."""
         return asdict(readmodels.waiting_counts(engine(), process_key))
 
 

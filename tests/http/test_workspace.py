@@ -187,6 +187,36 @@ def test_waiting_counts_cases_per_element_for_active_instances(as_user, recall_w
     assert (nothing["active_instances"], nothing["elements"]) == (0, [])
 
 
+def test_a_hand_off_is_counted_inside_department_handoff_and_at_its_call_activity(as_user, recall_workflows, engine):
+    """The owner's counts match the inbox for called processes: the manager's task waits in
+    department_handoff (its own diagram) and the case waits at the call activity in offer_recall."""
+    from tests.archive.archive_helpers import complete, reply
+
+    hr, owner, root = as_user("hr.li"), as_user("owner"), as_user("root")
+    case = _start_recall(hr, candidate_id="c-h")
+    hr.post(f"/tasks/{case['ready_tasks'][0]['id']}/complete", json={"data": ARCHIVE})
+    reply(engine, "c-h")
+    complete(engine, case["id"], "assess_reply", outcome="interested", involve_manager=True)
+    complete(engine, case["id"], "request_manager_contact", manager_username="mgr", talking_points="新排班")
+    [task] = as_user("mgr").get("/workspace/inbox").json["items"]
+    assert task["element_id"] == "manager_contact_candidate" and task["overdue"] is False
+
+    inside = {e["element_id"]: e for e in owner.get("/workspace/diagrams/department_handoff/waiting").json["elements"]}
+    assert inside["manager_contact_candidate"]["tasks"] == 1
+    assert _parse(inside["manager_contact_candidate"]["next_due_at"]) == _parse(task["effective_due_at"])
+    assert inside["manager_reminder_due"]["timers"] == 1 and inside["manager_contact_overdue"]["timers"] == 1
+    outer = owner.get("/workspace/diagrams/offer_recall/waiting").json
+    at_call = next(e for e in outer["elements"] if e["element_id"] == "department_handoff")
+    assert (at_call["tasks"], at_call["overdue"]) == (1, 0)
+    assert owner.get("/workspace/diagrams/department_handoff/waiting").json["active_instances"] == 1
+
+    root.post("/testing/clock", json={"advance": "P2DT1H"})       # the reminder fired; still the manager's
+    [late] = as_user("mgr").get("/workspace/inbox").json["items"]
+    inside = {e["element_id"]: e for e in owner.get("/workspace/diagrams/department_handoff/waiting").json["elements"]}
+    assert inside["manager_contact_candidate"]["overdue"] == int(late["overdue"])
+    assert "manager_reminder_due" not in inside
+
+
 def test_inbox_names_candidates_only_for_roles_that_see_contact_data(as_user, recall_workflows):
     hr = as_user("hr.li")
     who = hr.post("/candidates", json={"name": "张伟", "phone": "13800000000"})
