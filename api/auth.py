@@ -1,6 +1,14 @@
-"""Request guard run before every API view: body size, bearer token, role, media type, input at the edge."""
+"""Request guard run before every API view: body size, who is calling, role, media type, input at the edge.
+
+Who is calling: an `Authorization: Bearer` API token (integrators, scripts, admins), else a
+workspace session cookie (people who signed in with a password or a link, engine/signin.py).
+A cookie is sent by the browser on its own, so every unsafe request it authenticates must
+also carry the session's `X-CSRF-Token` (a cross-site page cannot read it); a token request
+needs none (nothing sends a bearer token on its own).
+"""
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 
@@ -16,6 +24,9 @@ log = logging.getLogger("recall.api")
 JSON_TYPES = ("application/json",)
 MULTIPART_ENDPOINTS = frozenset({"POST /process-definitions"})
 _PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+SESSION_COOKIE = "recall_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def endpoint_key(rule: str, method: str, prefix: str) -> str:
@@ -45,11 +56,20 @@ def guard():
     if verdict is None:
         log.error("no permission entry for %s: refused", key)
         return problem(403, f"{key} is not open to anyone (missing from the permission table)")
-    if not verdict:      # not public: a token is needed
-        user = st.tokens.authenticate(st.engine.db, bearer_token())
+    if not verdict:      # not public: a token or a session is needed
+        token = bearer_token()
+        user = st.tokens.authenticate(st.engine.db, token) if token else None
+        if token is None and (signed_in := st.signin.authenticate(request.cookies.get(SESSION_COOKIE))):
+            user, csrf = signed_in
+            g.recall_csrf = csrf
+            sent = request.headers.get(CSRF_HEADER, "")
+            if request.method not in SAFE_METHODS and not hmac.compare_digest(sent.encode(), csrf.encode()):
+                return problem(403, f"a request signed in by the session cookie must send the {CSRF_HEADER} "
+                                    "header the sign-in answer gave (POST/GET /session)", slug="csrf",
+                               title="CSRF token missing or wrong")
         if user is None:
             return problem(401, "send a valid API token as 'Authorization: Bearer <token>' "
-                                "(create one with `recall users add`)",
+                                "(create one with `recall users add`) or sign in (POST /session)",
                            headers={"WWW-Authenticate": 'Bearer realm="offer-recall"'})
         g.recall_user = user
         if not allowed(key, user.role):

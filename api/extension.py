@@ -25,6 +25,7 @@ from engine.archive import install as install_archive
 from engine.archive.privacy import PrivacySettings
 from engine.config import Settings
 from engine.idempotency import IdempotencyStore
+from engine.signin import Signin
 from engine.users import TokenCache
 
 from .docs import docs_bp
@@ -34,6 +35,7 @@ from .resources import definitions, health, instances, messages, tasks, testing
 from .resources import metrics
 from .resources import workspace
 from .resources import analytics, candidates
+from .resources import session, users
 from .schemas import ProblemSchema
 from .state import EXTENSION_KEY, RecallState
 
@@ -51,11 +53,14 @@ TAGS = [
     {"name": "candidates", "description": "The talent archive: candidates, declines, signals, erasure"},
     {"name": "analytics", "description": "The recall funnel, from the audit trail"},
 ]
+TAGS.append({"name": "users", "description": "The user directory for pickers, and who is signed in"})
+TAGS.append({"name": "session", "description": "Password or link sign-in for people: a session cookie with CSRF"})
 TAGS.append({"name": "monitoring", "description": "Prometheus metrics (public, like /health)"})
 RESOURCES = (health, definitions, instances, tasks, messages)
 RESOURCES += (workspace,)
 RESOURCES += (candidates, analytics)
 RESOURCES += (metrics,)
+RESOURCES += (users, session)
 
 
 class _Spec(Api):
@@ -111,7 +116,8 @@ class RecallAPI:
         store = IdempotencyStore(engine.db, ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
                                  stale_after=timedelta(seconds=settings.idempotency_stale_seconds))
         state = RecallState(engine, settings, PrivacySettings.from_settings(settings), self.url_prefix, store,
-                            TokenCache(settings.token_cache_seconds))
+                            TokenCache(settings.token_cache_seconds),
+                            Signin(engine, timedelta(minutes=settings.session_idle_minutes)))
         app.extensions[EXTENSION_KEY] = state
 
         spec = _Spec(app, config_prefix="RECALL_SPEC", spec_kwargs={

@@ -56,6 +56,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "POST /candidates/{candidate_id}/declines": frozenset({ADMIN, HR, INTEGRATOR}),
     "POST /candidates/{candidate_id}/signals": frozenset({ADMIN, HR, INTEGRATOR}),
     "GET /analytics/funnel": frozenset({ADMIN, PROCESS_OWNER, HR}),
+    # the user directory (api/resources/users.py): pickers are for the roles that pick people
+    "GET /users": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
+    "GET /users/me": EVERYONE,
+    # sign-in for people (api/resources/session.py); signing in needs no token
+    "POST /session": PUBLIC,
+    "GET /session": EVERYONE,
+    "DELETE /session": EVERYONE,
 }
 
 # Roles that see every task (admin may also act on any; process owners only read).

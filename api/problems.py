@@ -23,6 +23,7 @@ from engine.errors import (
 from engine.assignment import FourEyesViolation
 from engine.idempotency import IdempotencyKeyReused, RequestInFlight
 from engine.messages import MessageIdReused, MessageNotAwaited, MessageRejected, NoCaseForMessage
+from engine.signin import SigninRefused
 from engine.users import InvalidUser
 
 log = logging.getLogger("recall.api")
@@ -41,6 +42,7 @@ ENGINE_ERRORS: list[tuple[type[RecallError], int, str, str]] = [
     (MessageNotRoutable, 422, "message-not-routable", "Message cannot be routed"),
     (IdempotencyKeyReused, 422, "idempotency-key-reused", "Idempotency key reused"),
     (InvalidUser, 422, "invalid-user", "Invalid user"),
+    (SigninRefused, 401, "signin-refused", "Sign-in refused"),
     (NotFound, 404, "not-found", "Not found"),
     (FourEyesViolation, 403, "four-eyes", "Someone else must do this task"),
     (NotAssignee, 403, "not-assignee", "Task assigned to someone else"),

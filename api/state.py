@@ -8,6 +8,7 @@ from flask import current_app, g
 from engine.archive.privacy import PrivacySettings
 from engine.config import Settings
 from engine.idempotency import IdempotencyStore
+from engine.signin import Signin
 from engine.users import TokenCache
 
 
@@ -22,6 +23,7 @@ class RecallState:
     url_prefix: str
     idempotency: IdempotencyStore
     tokens: TokenCache
+    signin: Signin              # password and link sign-in, session cookies (engine/signin.py)
     spec: object = None         # apispec.APISpec, filled when the blueprints are registered
 
 

@@ -1,14 +1,16 @@
-"""`recall users`: API users and their tokens."""
+"""`recall users`: the user directory, API tokens, passwords and one-time sign-in links."""
 from __future__ import annotations
 
 import click
 
 from .common import open_database
 
+SIGNIN_PATH = "/app/signin#token="
+
 
 @click.group()
 def users() -> None:
-    """API users and their tokens."""
+    """The user directory: people and integrators, their tokens and sign-in."""
 
 
 @users.command("add")
@@ -16,18 +18,32 @@ def users() -> None:
 @click.option("--role", required=True, type=click.Choice(["admin", "process_owner", "hr", "manager", "integrator"]))
 @click.option("--group", "groups", multiple=True,
               help="candidate group (repeatable); default: hr -> hr, manager -> hiring_manager")
-def users_add(name: str, role: str, groups: tuple[str, ...]) -> None:
-    """Create a user; prints its API token alone on the last line (shown only once)."""
+@click.option("--display-name", help='the name people see, e.g. "王经理"')
+@click.option("--email", help="e-mail address (for the channels to come)")
+@click.option("--wecom-id", "wecom_user_id", help="WeCom user id (for the channels to come)")
+@click.option("--password-prompt", is_flag=True, help="ask for a password for the workspace sign-in")
+@click.option("--link", is_flag=True, help="also print a one-time sign-in link (valid 24 hours)")
+def users_add(name: str, role: str, groups: tuple[str, ...], display_name: str | None, email: str | None,
+              wecom_user_id: str | None, password_prompt: bool, link: bool) -> None:
+    """Create a user; prints its API token alone on the last line (shown only once), or with
+    --link the one-time sign-in link on the last line."""
     from engine.errors import RecallError
+    from engine.signin import issue_link
     from engine.users import add_user
+    password = click.prompt("password", hide_input=True, confirmation_prompt=True) if password_prompt else None
     try:
         with open_database() as database:
-            user, token = add_user(database, name, role, groups)
+            user, token = add_user(database, name, role, groups, display_name=display_name, email=email,
+                                   wecom_user_id=wecom_user_id, password=password)
+            signin = issue_link(database, name) if link else None
     except RecallError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"user {user.name} ({user.role}; groups: {', '.join(user.groups) or '-'}) created; "
                "its token, shown only now:", err=False)
     click.echo(token)
+    if signin:
+        click.echo("one-time sign-in link (valid 24 hours, shown only now; prefix the service's address):")
+        click.echo(SIGNIN_PATH + signin)
 
 
 @users.command("token")
@@ -45,25 +61,81 @@ def users_token(name: str) -> None:
     click.echo(token)
 
 
+@users.command("password")
+@click.argument("name")
+def users_password(name: str) -> None:
+    """Set or replace NAME's workspace password (asked twice); their open sessions end."""
+    from engine.errors import RecallError
+    from engine.signin import set_password
+    password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        with open_database() as database:
+            set_password(database, name, password)
+    except RecallError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"password of {name} set")
+
+
+@users.command("link")
+@click.argument("name")
+def users_link(name: str) -> None:
+    """Print a one-time sign-in link for NAME (valid 24 hours) alone on the last line."""
+    from engine.errors import RecallError
+    from engine.signin import issue_link
+    try:
+        with open_database() as database:
+            token = issue_link(database, name)
+    except RecallError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"one-time sign-in link for {name} (valid 24 hours, shown only now):")
+    click.echo(SIGNIN_PATH + token)
+
+
 @users.command("list")
 def users_list() -> None:
-    """Users, roles and groups (never tokens)."""
+    """Users: name, role, groups, display name, active, created (never tokens, passwords or links)."""
     from engine.users import list_users
     with open_database() as database:
         people = list_users(database)
     for user in people:
-        click.echo(f"{user.name}\t{user.role}\t{','.join(user.groups) or '-'}\t{user.created_at:%Y-%m-%d}")
+        click.echo(f"{user.name}\t{user.role}\t{','.join(user.groups) or '-'}\t{user.display_name or '-'}\t"
+                   f"{'active' if user.active else 'inactive'}\t{user.created_at:%Y-%m-%d}")
+
+
+@users.command("deactivate")
+@click.argument("name")
+def users_deactivate(name: str) -> None:
+    """Stop NAME from acting (token, password and sessions refused; pickers skip them); history keeps the name."""
+    _set_active(name, False)
+
+
+@users.command("activate")
+@click.argument("name")
+def users_activate(name: str) -> None:
+    """Let a deactivated user act again."""
+    _set_active(name, True)
+
+
+def _set_active(name: str, active: bool) -> None:
+    from engine.errors import RecallError
+    from engine.users import set_active
+    try:
+        with open_database() as database:
+            set_active(database, name, active)
+    except RecallError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {name} {'activated' if active else 'deactivated'}")
 
 
 @users.command("remove")
 @click.argument("name")
 def users_remove(name: str) -> None:
-    """Delete a user; their token stops working at once."""
+    """Delete a user who never acted, deactivate one the history names; their token stops working at once."""
     from engine.errors import RecallError
     from engine.users import remove_user
     try:
         with open_database() as database:
-            remove_user(database, name)
+            outcome = remove_user(database, name)
     except RecallError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"user {name} removed")
+    click.echo(f"user {name} {outcome}" + (" (the history names them)" if outcome == "deactivated" else ""))

@@ -5,7 +5,8 @@
   (`approve_reoffer` separateFrom `prepare_reoffer`: the preparer never approves their own offer).
   Who completed a task is the engine's record (the `task_completed` audit event), never task data.
 - A form field marked `x-recall-user` names a user the directory must know with that role
-  (the hand-off's `manager_username`): an unknown user or a wrong role is a 422 naming the field.
+  (the hand-off's `manager_username`): an unknown or deactivated user or a wrong role is a 422
+  naming the field.
 """
 from __future__ import annotations
 
@@ -49,10 +50,10 @@ def check_four_eyes(session: Session, definition, *, instance_id: str, element_i
 
 
 def directory_lookup(session: Session):
-    """name -> (role, groups) of a user in the directory, or None."""
+    """name -> (role, groups, active) of a user in the directory, or None."""
     def lookup(name: str):
-        found = session.execute(select(User.role, User.groups).where(User.name == name)).first()
-        return None if found is None else (found.role, tuple(found.groups or ()))
+        found = session.execute(select(User.role, User.groups, User.active).where(User.name == name)).first()
+        return None if found is None else (found.role, tuple(found.groups or ()), bool(found.active))
     return lookup
 
 
@@ -67,10 +68,11 @@ def check_may_hold(session: Session, name: str, candidate_group: str | None, *, 
 
     Refused as a 422 naming `field`, so a picker shows which choice was wrong."""
     found = directory_lookup(session)(name) if isinstance(name, str) and name else None
-    # TODO(issue 15, Q1): also require the user's active flag once engine.users has it (migration 0007).
     if found is None:
         raise FormValidationError([FieldError(field, f"no user {name!r} in the directory")])
-    role, groups = found
+    role, groups, active = found
+    if not active:
+        raise FormValidationError([FieldError(field, f"user {name!r} is deactivated")])
     if candidate_group in groups or (candidate_group == MANAGER_GROUP and role == "manager"):
         return
     wanted = "a hiring manager" if candidate_group == MANAGER_GROUP else f"a member of group {candidate_group!r}"

@@ -133,6 +133,7 @@ class Settings:
     idempotency_ttl_seconds: int = _setting(24 * 3600, _integer(0))
     idempotency_stale_seconds: int = _setting(300, _integer(0))
     token_cache_seconds: float = _setting(10.0, _number(0))
+    session_idle_minutes: int = _setting(480, _integer(1))
 
     def __post_init__(self):
         for f in fields(self):

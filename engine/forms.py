@@ -178,11 +178,12 @@ def user_fields(schema: dict | None) -> dict[str, dict]:
     return out
 
 
-def check_user_fields(schema: dict | None, data: dict, lookup: Callable[[str], tuple[str, Iterable[str]] | None],
+def check_user_fields(schema: dict | None, data: dict,
+                      lookup: Callable[[str], tuple[str, Iterable[str], bool] | None],
                       *, prefix: str = "") -> None:
-    """Each user field must name a user of the directory with the role (and group) it asks for.
+    """Each user field must name an active user of the directory with the role (and group) it asks for.
 
-    `lookup(name)` returns (role, groups) of an existing user, or None."""
+    `lookup(name)` returns (role, groups, active) of an existing user, or None."""
     errors = []
     for name, wanted in user_fields(schema).items():
         value = data.get(name)
@@ -192,6 +193,8 @@ def check_user_fields(schema: dict | None, data: dict, lookup: Callable[[str], t
         role, group = wanted.get("role"), wanted.get("group")
         if found is None:
             errors.append(FieldError(prefix + name, f"{value!r} is not a user of this system"))
+        elif not found[2]:
+            errors.append(FieldError(prefix + name, f"{value!r} is no longer active (deactivated in the directory)"))
         elif role and found[0] != role:
             errors.append(FieldError(prefix + name, f"{value!r} is not a {role} (their role is {found[0]})"))
         elif group and group not in set(found[1] or ()):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
-    Text, UniqueConstraint,
+    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
+    Text, UniqueConstraint, true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -195,7 +195,9 @@ class AuditEvent(Base):
 
 
 class User(Base):
-    """An API user; only the sha256 of the bearer token is stored (see `engine.users`)."""
+    """A person or an integrator in the directory; only the sha256 of the bearer token and the
+    scrypt hash of the password are stored (see `engine.users`). A user with history is
+    deactivated (`active` false), not deleted: their name stays in the audit trail and cases."""
 
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -205,6 +207,41 @@ class User(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     token_issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    wecom_user_id: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str | None] = mapped_column(String(255))     # scrypt$n$r$p$salt$hash
+
+
+class UserSession(Base):
+    """A signed-in browser (engine/signin.py): the cookie's random id is stored as its sha256 only."""
+
+    __tablename__ = "user_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SigninLink(Base):
+    """A one-time sign-in link (`recall users add --link`): sha256 of the token, single use, expiring."""
+
+    __tablename__ = "signin_links"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SigninFailure(Base):
+    """Failed password sign-ins per key ("user:<name>" or "address:<ip>") for the lockout."""
+
+    __tablename__ = "signin_failures"
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class IdempotencyRecord(Base):

@@ -4,6 +4,11 @@ A token is 32 random bytes (URL-safe text), shown once when it is issued; only i
 sha256 is stored. Lookup is by that hash and the match is confirmed with a
 constant-time comparison. Roles and default groups live here so the CLI and the
 API agree; what each role may do is the API's permission table.
+
+The directory also says who a person is (display name, optional email and WeCom user id for
+the channels to come) and whether they may still act (`active`): someone who left is
+deactivated, not deleted, so their name in the audit trail and in cases keeps meaning someone,
+while their token, password and sessions stop working and pickers no longer offer them.
 """
 from __future__ import annotations
 
@@ -17,10 +22,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 
 from .errors import ConflictError, NotFound, RecallError
-from .models import User
+from .models import AuditEvent, User
 
 ROLES = ("admin", "process_owner", "hr", "manager", "integrator")
 # Groups a user belongs to when none are given: the candidate groups of the BPMN lanes
@@ -29,6 +34,11 @@ DEFAULT_GROUPS = {"hr": ("hr",), "manager": ("hiring_manager",)}
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,254}$")
 GROUP_PATTERN = re.compile(r"^[a-z0-9_]{1,255}$")
 TOKEN_BYTES = 32
+SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}      # stored with each hash, so they can be raised later
+SALT_BYTES = 16
+PASSWORD_MIN, PASSWORD_MAX = 10, 1024
+EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+WECOM_PATTERN = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 
 
 class InvalidUser(RecallError):
@@ -42,6 +52,12 @@ class UserView:
     groups: tuple[str, ...] = field(default_factory=tuple)
     created_at: datetime | None = None
     token_issued_at: datetime | None = None
+    display_name: str | None = None
+    active: bool = True
+    email: str | None = None
+    wecom_user_id: str | None = None
+    has_password: bool = False
+    id: int | None = None
 
 
 def hash_token(token: str) -> str:
@@ -52,8 +68,51 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
+class WeakPassword(RecallError):
+    """The password is too short or too long (HTTP 422, field `password`)."""
+
+
+def check_password_rules(password: str) -> None:
+    if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise WeakPassword(f"a password has {PASSWORD_MIN} to {PASSWORD_MAX} characters")
+
+
+def hash_password(password: str) -> str:
+    check_password_rules(password)
+    salt = secrets.token_bytes(SALT_BYTES)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, **SCRYPT)
+    return f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """Constant-time check; a missing hash is checked against a dummy so the time is the same."""
+    try:
+        scheme, n, r, p, salt, digest = (stored or _DUMMY).split("$")
+        if scheme != "scrypt":
+            return False
+        candidate = hashlib.scrypt(password.encode("utf-8"), salt=bytes.fromhex(salt), n=int(n), r=int(r),
+                                   p=int(p), maxmem=128 * int(n) * int(r) * 2)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(candidate.hex(), digest) and stored is not None
+
+
+_DUMMY = f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${'00' * SALT_BYTES}${'00' * 64}"
+
+
 def _view(row: User) -> UserView:
-    return UserView(row.name, row.role, tuple(row.groups or ()), row.created_at, row.token_issued_at)
+    return UserView(row.name, row.role, tuple(row.groups or ()), row.created_at, row.token_issued_at,
+                    row.display_name, bool(row.active), row.email, row.wecom_user_id, row.password_hash is not None,
+                    row.id)
+
+
+def _check_profile(display_name: str | None, email: str | None, wecom_user_id: str | None) -> None:
+    if display_name is not None and not (0 < len(display_name.strip()) <= 255):
+        raise InvalidUser("display name must be 1-255 characters")
+    if email is not None and not EMAIL_PATTERN.match(email):
+        raise InvalidUser(f"email {email!r} is not an e-mail address")
+    if wecom_user_id is not None and not WECOM_PATTERN.match(wecom_user_id):
+        raise InvalidUser(f"WeCom user id {wecom_user_id!r} must be 1-64 letters, digits, '.', '_', '@' or '-'")
 
 
 def _check(name: str, role: str, groups) -> tuple[str, ...]:
@@ -68,16 +127,21 @@ def _check(name: str, role: str, groups) -> tuple[str, ...]:
     return chosen
 
 
-def add_user(db, name: str, role: str, groups=(), *, now: datetime | None = None) -> tuple[UserView, str]:
+def add_user(db, name: str, role: str, groups=(), *, display_name: str | None = None, email: str | None = None,
+             wecom_user_id: str | None = None, password: str | None = None,
+             now: datetime | None = None) -> tuple[UserView, str]:
     """Create a user; returns it with its token (the only time the token is seen)."""
     chosen = _check(name, role, groups)
+    _check_profile(display_name, email, wecom_user_id)
+    password_hash = None if password is None else hash_password(password)
     token = new_token()
     now = now or datetime.now(timezone.utc)
     with db.write_transaction() as s:
         if s.scalar(select(User.id).where(User.name == name)) is not None:
             raise ConflictError(f"user {name!r} already exists (use `recall users token {name}` for a new token)")
         row = User(name=name, role=role, groups=list(chosen), token_hash=hash_token(token),
-                   created_at=now, token_issued_at=now)
+                   created_at=now, token_issued_at=now, display_name=display_name and display_name.strip(),
+                   active=True, email=email, wecom_user_id=wecom_user_id, password_hash=password_hash)
         s.add(row)
         s.flush()
         return _view(row), token
@@ -95,15 +159,63 @@ def issue_token(db, name: str, *, now: datetime | None = None) -> str:
     return token
 
 
-def remove_user(db, name: str) -> None:
+def remove_user(db, name: str) -> str:
+    """Delete a user who never acted; deactivate one the audit trail names (their history keeps
+    its meaning). Returns "removed" or "deactivated"; either way their token, password and
+    sessions stop working at once."""
     with db.write_transaction() as s:
-        if s.execute(delete(User).where(User.name == name)).rowcount != 1:
+        row = s.scalar(select(User).where(User.name == name))
+        if row is None:
             raise NotFound(f"no user {name!r}")
+        if s.scalar(select(exists().where(AuditEvent.actor == name))):
+            _deactivate(s, row)
+            return "deactivated"
+        from .models import SigninLink, UserSession
+        s.execute(delete(UserSession).where(UserSession.user_id == row.id))
+        s.execute(delete(SigninLink).where(SigninLink.user_id == row.id))
+        s.execute(delete(User).where(User.id == row.id))
+        return "removed"
 
 
-def list_users(db) -> list[UserView]:
+def set_active(db, name: str, active: bool) -> UserView:
+    """Deactivate (sessions end, token and password refused, pickers skip them) or reactivate."""
+    with db.write_transaction() as s:
+        row = s.scalar(select(User).where(User.name == name))
+        if row is None:
+            raise NotFound(f"no user {name!r}")
+        if active:
+            row.active = True
+        else:
+            _deactivate(s, row)
+        return _view(row)
+
+
+def _deactivate(s, row: User) -> None:
+    from .models import UserSession          # engine.signin's table; imported here to keep users.py first
+    row.active = False
+    s.execute(delete(UserSession).where(UserSession.user_id == row.id))
+
+
+def list_users(db, *, group: str | None = None, role: str | None = None,
+               active: bool | None = None) -> list[UserView]:
+    """The directory, by name; filtered for pickers (a group is matched in Python: JSON lists
+    are queried differently on each database, and the directory is small)."""
+    query = select(User).order_by(User.name)
+    if role is not None:
+        query = query.where(User.role == role)
+    if active is not None:
+        query = query.where(User.active.is_(active))
     with db.read_transaction() as s:
-        return [_view(r) for r in s.scalars(select(User).order_by(User.name))]
+        found = [_view(r) for r in s.scalars(query)]
+    return [u for u in found if group is None or group in u.groups]
+
+
+def get_user(db, name: str) -> UserView:
+    with db.read_transaction() as s:
+        row = s.scalar(select(User).where(User.name == name))
+        if row is None:
+            raise NotFound(f"no user {name!r}")
+        return _view(row)
 
 
 def authenticate(db, token: str | None) -> UserView | None:
@@ -112,7 +224,7 @@ def authenticate(db, token: str | None) -> UserView | None:
         return None
     digest = hash_token(token)
     with db.read_statements() as s:
-        row = s.scalar(select(User).where(User.token_hash == digest))
+        row = s.scalar(select(User).where(User.token_hash == digest, User.active.is_(True)))
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             return None
         return _view(row)

@@ -49,6 +49,10 @@ EXPECTED = {
     "POST /candidates/{candidate_id}/declines": ("/candidates/nope/declines", {A, HR, INT}),
     "POST /candidates/{candidate_id}/signals": ("/candidates/nope/signals", {A, HR, INT}),
     "GET /analytics/funnel": ("/analytics/funnel", {A, PO, HR}),
+    "GET /users": ("/users", {A, PO, HR, M}),
+    "GET /users/me": ("/users/me", ALL),
+    "GET /session": ("/session", ALL),
+    "DELETE /session": ("/session", ALL),
 }
 PUBLIC = {
     "GET /health": "/health",
@@ -57,6 +61,8 @@ PUBLIC = {
     "GET /docs/static/{filename}": "/docs/static/swagger-ui.css",
     "GET /metrics": "/metrics",
 }
+# public writes: signing in needs no token (an empty body is refused by validation, not by the guard)
+PUBLIC_WRITES = {"POST /session": "/session"}
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +112,13 @@ def test_public_endpoints_need_no_token(table_app, key):
         assert response.status_code == 200
 
 
+@pytest.mark.parametrize("key", sorted(PUBLIC_WRITES))
+def test_public_writes_need_no_token(table_app, key):
+    app, _ = table_app
+    response = _call(app.test_client(), key, PUBLIC_WRITES[key], {})
+    assert response.status_code == 422, response.json
+
+
 def test_the_table_covers_every_route_and_nothing_else(table_app):
     from api.auth import endpoint_key
     from api.permissions import PERMISSIONS
@@ -115,7 +128,7 @@ def test_the_table_covers_every_route_and_nothing_else(table_app):
               for rule in app.url_map.iter_rules() if rule.rule.startswith(PREFIX)
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert routes == set(PERMISSIONS)
-    assert routes == set(EXPECTED) | set(PUBLIC)
+    assert routes == set(EXPECTED) | set(PUBLIC) | set(PUBLIC_WRITES)
     for key, (_, roles) in EXPECTED.items():
         assert set(PERMISSIONS[key]) == roles, key
 

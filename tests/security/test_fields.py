@@ -166,7 +166,10 @@ def test_the_hand_off_picker_takes_only_a_manager_of_the_directory(api):
     app, engine, caller = api
     case = _case(caller)
     request = _to_handoff(caller, case, "c-sec-1")
-    for who, why in (("nobody.here", "not a user"), (HR_HRBP, "not a manager"), (" wang.li", "not a user")):
+    from engine import users
+    users.set_active(engine.db, "zhao.min", False)              # a manager who left: still in the directory
+    for who, why in (("nobody.here", "not a user"), (HR_HRBP, "not a manager"), (" wang.li", "not a user"),
+                     ("zhao.min", "no longer active")):
         response = caller(HR).post(f"/tasks/{request['id']}/complete", json={"data": {
             "manager_username": who, "talking_points": "薪资结构已调整"}})
         assert _fields(response) == ["manager_username"], who
