@@ -19,6 +19,8 @@ with a short cache. The shell itself is `no-store`.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
@@ -33,6 +35,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
        "frame-ancestors 'none'")
 STATIC_DIR = Path(__file__).with_name("static")
 VERSION_KEY = "recall_web.static_version"
+MODULES_KEY = "recall_web.modules"
 LONG_CACHE = "public, max-age=31536000, immutable"
 SHORT_CACHE = "public, max-age=300"
 
@@ -46,9 +49,30 @@ def static_version(directory: Path = STATIC_DIR) -> str:
     return digest.hexdigest()[:16]
 
 
+STATIC_IMPORT = re.compile(r'^\s*(?:import|export)\b[^;"\']*?\bfrom\s*["\'](\.{1,2}/[^"\']+)["\']|^\s*import\s*["\'](\.{1,2}/[^"\']+)["\']',
+                           re.MULTILINE)
+
+
+def static_imports(entry: str = "app.js", directory: Path = STATIC_DIR) -> list[str]:
+    """The modules `entry` loads before it runs: its static imports, theirs, and so on (paths relative
+    to `directory`). A dynamic `import()` is left out: that module is loaded when a page needs it."""
+    seen, todo = set(), [entry]
+    while todo:
+        name = todo.pop()
+        if name in seen or not (directory / name).is_file():
+            continue
+        seen.add(name)
+        source = (directory / name).read_text(encoding="utf-8")
+        for match in STATIC_IMPORT.finditer(source):
+            target = (directory / name).parent / (match.group(1) or match.group(2))
+            todo.append(os.path.relpath(target, directory).replace(os.sep, "/"))
+    return sorted(seen)
+
+
 @web_bp.record_once
 def _hash_static_files(setup_state) -> None:
     setup_state.app.extensions[VERSION_KEY] = static_version()
+    setup_state.app.extensions[MODULES_KEY] = static_imports()
 
 
 @web_bp.get("/static/v/<version>/<path:filename>")
@@ -68,7 +92,8 @@ def shell(page: str = ""):
     api_prefix = recall.url_prefix if recall is not None else "/api/v1"
     version = current_app.extensions[VERSION_KEY]
     return render_template("recall_web/shell.html", api_prefix=api_prefix,
-                           static_base=url_for("recall_web.static", filename="") + f"v/{version}/")
+                           static_base=url_for("recall_web.static", filename="") + f"v/{version}/",
+                           modules=current_app.extensions[MODULES_KEY])
 
 
 @web_bp.after_request

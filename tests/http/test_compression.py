@@ -85,6 +85,10 @@ def test_static_files_are_versioned_cached_for_a_year_and_revalidate_per_represe
     assert status == 200 and headers["Cache-Control"] == "no-store"
     base = re.search(r'data-static="(/app/static/v/[0-9a-f]{16}/)"', html).group(1)
     assert f'src="{base}app.js"' in html and f'href="{base}app.css"' in html
+    # every module of the workspace is fetched at once, not one import level per round trip
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', html))
+    assert {f"{base}app.js", f"{base}api.js", f"{base}i18n.js"} <= preloaded
+    assert any(p.startswith(f"{base}pages/") for p in preloaded) and not any("vendor" in p for p in preloaded)
 
     status, headers, packed = fetch(server, "GET", f"{base}app.js", GZIP)
     assert status == 200 and headers["Content-Encoding"] == "gzip"
