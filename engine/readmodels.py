@@ -28,6 +28,7 @@ from sqlalchemy import false, func, select
 
 from .archive_models import Candidate
 from .errors import NotFound
+from .scripting import add_iso_duration
 from .models import HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, TimerFiring, WaitingTimer
 from .status import ACTIVE
 from .views import TaskView
@@ -52,6 +53,9 @@ class InboxItem:
     waited_seconds: int
     queue: str                            # "mine", "group:<name>" or "user:<name>"
     stage: str | None                     # the cadence stage of a follow-up (vocabulary key)
+    reminder_at: datetime | None = None   # a non-interrupting timer on the task (the manager's 2-day reminder)
+    reminder_due: bool = False            # that reminder's time has come
+    deadline_at: datetime | None = None   # an interrupting timer on the task (the 5-day contact deadline)
 
 
 @dataclass(frozen=True)
@@ -139,14 +143,17 @@ def inbox(engine, *, user_name: str, scope_user: str | None, scope_groups, with_
     for task in rows:
         fact = facts.get(task.id) or _Facts(None, None, None)
         follow_due = fact.follow_up_due_at
-        if task.due_at is not None:
-            overdue = now > task.due_at
+        due = fact.deadline_at or task.due_at
+        if due is not None:
+            overdue = now > due
         else:
             overdue = follow_due is not None and now > follow_due + FOLLOW_UP_GRACE
         waited_from = min(task.created_at, follow_due or task.created_at)
         items.append(InboxItem(task, fact.candidate_id, names.get(fact.candidate_id), follow_due,
-                               task.due_at or follow_due, overdue,
-                               max(0, int((now - waited_from).total_seconds())), _queue(task, user_name), fact.stage))
+                               due or follow_due, overdue,
+                               max(0, int((now - waited_from).total_seconds())), _queue(task, user_name), fact.stage,
+                               fact.reminder_at, fact.reminder_at is not None and now >= fact.reminder_at,
+                               fact.deadline_at))
     _order(items, sort, descending, now)
     queues: dict[str, list[int]] = {}
     if scope_user is not None:
@@ -184,6 +191,8 @@ class _Facts:
     candidate_id: str | None
     stage: str | None
     follow_up_due_at: datetime | None
+    reminder_at: datetime | None = None
+    deadline_at: datetime | None = None
 
 
 def _queue(task: TaskView, user_name: str) -> str:
@@ -225,8 +234,38 @@ def _task_facts(engine, rows: list[TaskView]) -> dict[str, _Facts]:
             due = before[-1] if before else (_timer_date(engine, definitions[definition_id], stage.timer, data)
                                              or task.created_at)
         candidate = data.get("candidate_id")
-        out[task_id] = _Facts(None if candidate is None else str(candidate), stage.key if stage else None, due)
+        reminder, deadline = _boundary_times(engine, definitions[definition_id], task, data)
+        out[task_id] = _Facts(None if candidate is None else str(candidate), stage.key if stage else None, due,
+                              reminder, deadline)
     return out
+
+
+def _boundary_times(engine, definition, task: TaskView, data: dict) -> tuple[datetime | None, datetime | None]:
+    """(reminder, deadline) of a task from the duration timers attached to it in the spec: the earliest
+    non-interrupting one is a reminder, the earliest interrupting one a deadline; both counted from when
+    the task appeared (the engine armed them in that same change). No SQL: the spec is cached."""
+    reminder = deadline = None
+    for expression, interrupting in _boundary_timers(definition, task.element_id):
+        try:
+            value = engine.runtime.script_engine.environment.evaluate(expression, dict(data))
+            at = add_iso_duration(task.created_at, str(value))
+        except Exception:  # noqa: BLE001 - a duration the data no longer gives: show no time rather than fail
+            continue
+        if interrupting:
+            deadline = at if deadline is None else min(deadline, at)
+        else:
+            reminder = at if reminder is None else min(reminder, at)
+    return reminder, deadline
+
+
+def _boundary_timers(definition, element_id: str) -> list[tuple[str, bool]]:
+    """(duration expression, interrupting) of each duration timer attached to `element_id`."""
+    for spec in (definition.spec, *definition.subprocess_specs.values()):
+        split = spec.task_specs.get(f"{element_id}.BoundaryEventSplit")
+        if split is not None:
+            return [(event.event_definition.expression, bool(event.cancel_activity)) for event in split.outputs
+                    if type(getattr(event, "event_definition", None)).__name__ == "DurationTimerEventDefinition"]
+    return []
 
 
 def _timer_date(engine, definition, timer_id: str, data: dict) -> datetime | None:

@@ -49,13 +49,19 @@ class InboxTaskSchema(TaskSchema):
     follow_up_due_at = fields.DateTime(allow_none=True,
                                        metadata={"description": "follow-up tasks: when their timer was due"})
     effective_due_at = fields.DateTime(allow_none=True,
-                                       metadata={"description": "due_at, else follow_up_due_at"})
+                                       metadata={"description": "deadline_at, else due_at, else follow_up_due_at"})
     overdue = fields.Boolean(required=True)
     waited_seconds = fields.Integer(required=True, metadata={
         "description": "now - created_at (for a follow-up: since its timer was due, if that is earlier)"})
     queue = fields.String(required=True, metadata={"description": "'mine' or 'group:<name>'"})
     stage = fields.String(allow_none=True, metadata={
         "description": "a follow-up's cadence stage (a key of GET /vocabulary's stages); null for other tasks"})
+    reminder_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when the task's reminder (a non-interrupting timer, e.g. the manager's 2-day one) is due"})
+    reminder_due = fields.Boolean(required=True, metadata={"description": "the reminder's time has come"})
+    deadline_at = fields.DateTime(allow_none=True, metadata={
+        "description": "the task's deadline (an interrupting timer, e.g. the 5-day contact deadline); "
+                       "when set it is the effective due time and overdue means past it"})
 
 
 class InboxQuerySchema(Strict):
@@ -173,7 +179,8 @@ class Inbox(MethodView):
                 "items": [{**asdict(i.task), "candidate_id": i.candidate_id, "candidate_name": i.candidate_name,
                            "follow_up_due_at": i.follow_up_due_at, "effective_due_at": i.effective_due_at,
                            "overdue": i.overdue, "waited_seconds": i.waited_seconds, "queue": i.queue,
-                           "stage": i.stage} for i in found.items]}
+                           "stage": i.stage, "reminder_at": i.reminder_at, "reminder_due": i.reminder_due,
+                           "deadline_at": i.deadline_at} for i in found.items]}
 
 
 @blp.route("/workspace/diagrams/<process_key>", tags=TAGS)

@@ -200,10 +200,14 @@ def test_a_hand_off_is_counted_inside_department_handoff_and_at_its_call_activit
     complete(engine, case["id"], "request_manager_contact", manager_username="mgr", talking_points="新排班")
     [task] = as_user("mgr").get("/workspace/inbox").json["items"]
     assert task["element_id"] == "manager_contact_candidate" and task["overdue"] is False
+    # the manager's inbox: the 2-day reminder with its time, due (and overdue after) the 5-day contact deadline
+    created = _parse(task["created_at"])
+    assert _parse(task["reminder_at"]) == created + timedelta(days=2) and task["reminder_due"] is False
+    assert _parse(task["deadline_at"]) == created + timedelta(days=5) == _parse(task["effective_due_at"])
 
     inside = {e["element_id"]: e for e in owner.get("/workspace/diagrams/department_handoff/waiting").json["elements"]}
     assert inside["manager_contact_candidate"]["tasks"] == 1
-    assert _parse(inside["manager_contact_candidate"]["next_due_at"]) == _parse(task["effective_due_at"])
+    assert _parse(inside["manager_contact_candidate"]["next_due_at"]) == _parse(task["reminder_at"])
     assert inside["manager_reminder_due"]["timers"] == 1 and inside["manager_contact_overdue"]["timers"] == 1
     outer = owner.get("/workspace/diagrams/offer_recall/waiting").json
     at_call = next(e for e in outer["elements"] if e["element_id"] == "department_handoff")
@@ -212,6 +216,7 @@ def test_a_hand_off_is_counted_inside_department_handoff_and_at_its_call_activit
 
     root.post("/testing/clock", json={"advance": "P2DT1H"})       # the reminder fired; still the manager's
     [late] = as_user("mgr").get("/workspace/inbox").json["items"]
+    assert late["reminder_due"] is True and late["overdue"] is False and late["reminder_at"] == task["reminder_at"]
     inside = {e["element_id"]: e for e in owner.get("/workspace/diagrams/department_handoff/waiting").json["elements"]}
     assert inside["manager_contact_candidate"]["overdue"] == int(late["overdue"])
     assert "manager_reminder_due" not in inside
