@@ -353,12 +353,29 @@ class Operations:
 
     def receive_message(self, session: Session, name: str, correlation: dict, payload: dict, *, actor: str,
                         instance_id: str | None = None, mode: str = "buffer", message_id: str | None = None,
-                        ttl: timedelta | None = None) -> Delivery:
-        """A message from outside: checked, delivered, kept for later or refused (engine/messages.py)."""
+                        ttl: timedelta | None = None, held_by: str | None = None) -> Delivery:
+        """A message from outside: checked, delivered, kept for later or refused (engine/messages.py).
+
+        `held_by`: recorded by a person who may only speak for the candidate of a case where they
+        hold a ready task (a hiring manager during their hand-off); NotAssignee otherwise."""
+        if held_by is not None:
+            self._check_holds_case(session, held_by, correlation, instance_id)
         check_data_size(payload, self.max_task_data_bytes, what="the payload", prefix="payload.")
         return messages.receive(self.runtime, session, name, correlation, payload, actor=actor,
                                 instance_id=instance_id, ttl=ttl, mode=mode, message_id=message_id,
                                 cases_of_candidate=self.cases_of_candidate)
+
+    def _check_holds_case(self, session: Session, user: str, correlation: dict, instance_id: str | None) -> None:
+        candidate = correlation.get("candidate_id")
+        cases = (self.cases_of_candidate(session, candidate)
+                 if isinstance(candidate, str) and candidate and self.cases_of_candidate is not None else [])
+        if instance_id is not None:
+            cases = [case for case in cases if case == instance_id]
+        held = cases and session.scalar(select(HumanTask.id).where(
+            HumanTask.instance_id.in_(cases), HumanTask.assignee == user, HumanTask.status == "ready").limit(1))
+        if not held:
+            raise NotAssignee(f"{user} holds no task in a case of candidate {candidate!r}: a hiring manager "
+                              "records the candidate's messages only during their hand-off")
 
     def expire_messages(self, session: Session) -> int:
         """Drop buffered messages past their expiry (each audited)."""

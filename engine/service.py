@@ -279,16 +279,17 @@ class RecallEngine:
     def deliver_message(self, name: str, correlation: dict | None = None, payload: dict | None = None,
                         *, actor: str = "system", instance_id: str | None = None,
                         ttl: timedelta | None = None, mode: str = "buffer",
-                        message_id: str | None = None) -> Delivery:
+                        message_id: str | None = None, held_by: str | None = None) -> Delivery:
         """A message from outside: delivered, kept for later, or refused (see engine/messages.py).
 
         `mode="deliver_or_fail"`: 404/409 instead of keeping it; `message_id`: a second delivery
-        of the same id answers like the first; `ttl` overrides the declared buffer duration."""
+        of the same id answers like the first; `ttl` overrides the declared buffer duration;
+        `held_by`: only for a candidate of whom that user holds a ready task (engine.ops)."""
         def receive():
             with self.db.write_transaction() as s:
                 return self.ops.receive_message(s, name, dict(correlation or {}), dict(payload or {}),
                                                 actor=actor, instance_id=instance_id, ttl=ttl, mode=mode,
-                                                message_id=message_id)
+                                                message_id=message_id, held_by=held_by)
 
         for attempt in (1, 2):
             try:

@@ -176,6 +176,9 @@ class MessageOutSchema(Strict):
     text = fields.String(allow_none=True)
     instance_id = fields.String(allow_none=True)
     actor = fields.String()
+    name = fields.String(allow_none=True, metadata={"description": "what was received: candidate_replied, "
+                         "offer_response, new_hire_feedback, employee_left or candidate_signal (a signal, not a "
+                         "reply, whatever its stage); null for a sent message"})
 
 
 class SignalSchema(Strict):
@@ -352,9 +355,12 @@ class Declines(MethodView):
 
 @blp.route("/candidates/<candidate_id>/signals", tags=TAGS)
 class Signals(MethodView):
+    @idempotent
+    @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
     @blp.arguments(SignalInSchema)
     @blp.response(201, SignalResultSchema)
     def post(self, body, candidate_id):
         """Record something new about a candidate; a case in its follow-up cadence raises `react_to_signal`
-        for HR at once (BPMN signal `candidate_signal`, for this candidate's cases only)."""
+        for HR at once (BPMN signal `candidate_signal`, for this candidate's cases only). With an
+        `Idempotency-Key`, a second click answers the first signal instead of recording another."""
         return archive().record_signal(candidate_id, body, actor=current_user().name)

@@ -10,6 +10,7 @@ from flask.views import MethodView
 
 from ..blueprint import Blueprint
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from ..permissions import MANAGER
 from ..schemas import DeliverySchema, MessageSchema, ProblemSchema
 from ..state import current_user, engine
 
@@ -25,6 +26,8 @@ class Messages(MethodView):
     @blp.response(200, DeliverySchema, description="delivered to the instances listed")
     @blp.alt_response(202, schema=DeliverySchema, description="nobody waits yet: buffered until it expires",
                       success=True)
+    @blp.alt_response(403, schema=ProblemSchema, content_type=PROBLEM,
+                      description="a hiring manager holding no task of this candidate's cases")
     @blp.alt_response(404, schema=ProblemSchema, content_type=PROBLEM,
                       description="deliver_or_fail: no case has these correlation values")
     @blp.alt_response(409, schema=ProblemSchema, content_type=PROBLEM,
@@ -34,10 +37,15 @@ class Messages(MethodView):
                       description="name no deployed process catches, undeclared correlation key or payload "
                                   "field, unknown candidate")
     def post(self, message):
-        """Deliver a message; candidate-facing messages correlate on {"candidate_id": ...}."""
+        """Deliver a message; candidate-facing messages correlate on {"candidate_id": ...}.
+
+        HR record what a candidate told them the same way; a hiring manager only for the candidate
+        of a case where they hold a ready task (their hand-off), 403 `not-assignee` otherwise."""
+        user = current_user()
         delivery = engine().deliver_message(message["name"], message["correlation"], message["payload"],
-                                            actor=current_user().name, instance_id=message["instance_id"],
-                                            mode=message["mode"], message_id=message["message_id"])
+                                            actor=user.name, instance_id=message["instance_id"],
+                                            mode=message["mode"], message_id=message["message_id"],
+                                            held_by=user.name if user.role == MANAGER else None)
         body = {"status": "delivered" if delivery.delivered_to else "buffered",
                 "delivered_to": delivery.delivered_to, "buffered_id": delivery.buffered_id,
                 "expires_at": delivery.expires_at}

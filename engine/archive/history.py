@@ -64,7 +64,8 @@ def received_message(event: AuditEvent, stage: str | None, vocabulary: Vocabular
     else:
         channel = payload.get("channel")
     return MessageView(at=event.at, direction="received", stage=stage, element_id=event.element_id,
-                       channel=channel, text=text, instance_id=event.instance_id, actor=event.actor)
+                       channel=channel, text=text, instance_id=event.instance_id, actor=event.actor,
+                       name=details.get("name"))
 
 
 def messages(events: list[AuditEvent], signals: list[CandidateSignal], vocabulary: Vocabulary) -> list[MessageView]:
@@ -84,7 +85,8 @@ def messages(events: list[AuditEvent], signals: list[CandidateSignal], vocabular
     for s in signals:
         if not s.delivered_to:          # delivered ones are in their case's trail already
             out.append(MessageView(at=s.received_at, direction="received", stage="signal", element_id=None,
-                                   channel=s.source, text=s.text, instance_id=None, actor=s.recorded_by))
+                                   channel=s.source, text=s.text, instance_id=None, actor=s.recorded_by,
+                                   name="candidate_signal"))
     out.sort(key=lambda m: m.at)        # stable: the trail's order among equal times
     return out
 

@@ -55,6 +55,9 @@ class MessageView:
     text: str | None
     instance_id: str | None
     actor: str
+    # what was received: candidate_replied, offer_response, new_hire_feedback, employee_left or
+    # candidate_signal (a reply to HR's reaction to a signal has stage "signal" but is a reply); None if sent
+    name: str | None = None
 
 
 @dataclass

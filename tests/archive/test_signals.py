@@ -47,6 +47,8 @@ def test_a_signal_during_the_cadence_raises_react_to_signal_now(archive, recall)
     view = archive.get_candidate(candidate.id, viewer=Viewer(HR, "hr"))
     assert [(m.direction, m.stage) for m in view.messages] == [
         ("sent", "day_30"), ("received", "signal"), ("sent", "signal"), ("received", "signal")]
+    # the signal is a signal, the answer to HR's reaction a reply (issue 15)
+    assert [m.name for m in view.messages] == [None, "candidate_signal", None, "candidate_replied"]
     assert view.signals[0].delivered_to == [case] and view.signals[0].consent_noted
     assert [c.id for c in archive.search(SearchFilters(q="解决")).items] == [candidate.id]
 
