@@ -1,10 +1,13 @@
 """The HR web workspace: one HTML shell and its static files, served under `/app/`.
 
 Every page (`/app/`, `/app/tasks/<id>`, `/app/candidates/<id>`, ...) answers the same shell;
-`static/app.js` reads the path and draws the page from the JSON API (`/api/v1`). The browser
-signs in with the user's API token, kept in `sessionStorage` and sent as
-`Authorization: Bearer` — no cookie, so no request can be forged from another site, and
-the Content-Security-Policy below allows only this origin's own scripts. No build step, no
+`static/app.js` reads the path and draws the page from the JSON API (`/api/v1`). People sign
+in with a user name and password or a one-time link (`POST /api/v1/session`): the API sets an
+HttpOnly, SameSite=Strict session cookie scoped to its prefix, and every write the page sends
+carries the session's `X-CSRF-Token` (the API refuses a cookie-authenticated write without it,
+api/auth.py), so no other site can act for the user. Administrators and integrators may paste
+an API token instead, kept in the tab's `sessionStorage` and sent as `Authorization: Bearer`.
+The Content-Security-Policy below allows only this origin's own scripts. No build step, no
 CDN: the files in `static/` are served as they are (bpmn-js's viewer is vendored, with its
 license, in `static/vendor/bpmn-js/`).
 

@@ -1,6 +1,11 @@
-// The JSON API client: Bearer token from sessionStorage, problem+json errors as ApiError.
+// The JSON API client, problem+json errors as ApiError. People are signed in by the session
+// cookie (POST /session with a password or a one-time link) and send its CSRF token on every
+// write; administrators and integrators may use an API token instead, kept in this tab's
+// sessionStorage and sent as Authorization: Bearer.
 
 const TOKEN_KEY = "recall.token";
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+let csrfToken = null;      // the session's CSRF token, in memory only: a new tab asks GET /session
 export const API = document.documentElement.dataset.api || "/api/v1";
 
 export class ApiError extends Error {
@@ -24,12 +29,36 @@ export function setToken(token) {
   } catch { /* storage disabled: the user signs in again on reload */ }
 }
 
+export function setSession(csrf) { csrfToken = csrf || null; }
+export function signedIn() { return Boolean(getToken() || csrfToken); }
+
+// A new tab or a reload: is this browser signed in by a session cookie? (401: no.)
+export async function restoreSession() {
+  try {
+    csrfToken = (await request("GET", "/session", { token: null, quiet401: true })).data.csrf_token;
+  } catch {
+    csrfToken = null;
+  }
+  return csrfToken;
+}
+
+// Forget the token and the session here at once; a cookie session also ends on the server.
+export function signOut() {
+  const csrf = getToken() ? null : csrfToken;
+  setToken(null);
+  csrfToken = null;
+  if (!csrf) return Promise.resolve();
+  return fetch(`${API}/session`, { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } })
+    .catch(() => undefined);
+}
+
 let onUnauthorized = () => {};
 export function whenUnauthorized(callback) { onUnauthorized = callback; }
 
 export async function request(method, path, { body, headers = {}, token = getToken(), quiet401 = false } = {}) {
-  const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "omit", cache: "no-store" };
+  const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin", cache: "no-store" };
   if (token) init.headers.Authorization = `Bearer ${token}`;
+  else if (csrfToken && UNSAFE.has(method)) init.headers["X-CSRF-Token"] = csrfToken;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);

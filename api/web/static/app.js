@@ -1,6 +1,6 @@
 // The HR workspace: a small router. Each page is a module of pages/ drawing itself from the JSON API;
 // the chrome and the pieces pages share are in ui.js and views.js.
-import { ApiError, apiFeatures, get, getToken, setToken, whenUnauthorized } from "./api.js";
+import { ApiError, apiFeatures, get, restoreSession, setSession, setToken, signedIn, whenUnauthorized } from "./api.js";
 import { clear, h } from "./dom.js";
 import { lang, setLang, setVocabulary, t } from "./i18n.js";
 import { casePage } from "./pages/case.js";
@@ -39,6 +39,7 @@ document.addEventListener("click", (event) => {
   render();
 });
 let renderedUrl = null;
+let sessionChecked = false;     // asked once per page load: a new tab shares the session cookie
 window.addEventListener("popstate", () => {
   if (location.pathname + location.search !== renderedUrl) render();   // not for #fragment moves
 });
@@ -48,6 +49,7 @@ document.getElementById("skip-link").addEventListener("click", (event) => {
 });
 whenUnauthorized(() => {
   setToken(null);
+  setSession(null);
   state.me = null;
   if (appPath() !== "signin") go(`signin?next=${encodeURIComponent(appPath() + location.search)}`, { replace: true });
 });
@@ -58,11 +60,15 @@ async function render({ keepFocus } = {}) {
   const path = appPath();
   const query = new URLSearchParams(location.search);
   setLang(lang());
-  if (!getToken() && path !== "signin") {
+  if (!signedIn() && !sessionChecked) {
+    sessionChecked = true;
+    await restoreSession();
+  }
+  if (!signedIn() && path !== "signin") {
     history.replaceState(null, "", href(`signin?next=${encodeURIComponent(path + location.search)}`));
     return render();
   }
-  if (getToken() && !state.me) {
+  if (signedIn() && !state.me) {
     try {
       state.me = await get("/workspace/me");
     } catch (err) {

@@ -1,7 +1,7 @@
 // The workspace's chrome and shared page pieces: shared state, links and in-app navigation, toast,
 // announcements, headings, alerts and error texts. Pages import these; app.js owns the render loop and
 // registers it here (setRenderer), so a page can ask for a re-render without importing the router.
-import { ApiError, setToken } from "./api.js";
+import { ApiError, signOut } from "./api.js";
 import { clear, h, time } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
 
@@ -71,7 +71,7 @@ export function renderChrome() {
       state.me.name, " · ", t(`role_${state.me.role}`)));
     const out = h("button", { type: "button", class: "link-button" }, t("sign_out"));
     out.addEventListener("click", () => {
-      setToken(null);
+      signOut();
       state.me = null;
       state.candidates.clear();
       toast(t("signed_out"));

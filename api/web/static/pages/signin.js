@@ -1,43 +1,100 @@
-// Sign in with an API token (kept in this tab's sessionStorage).
-import { ApiError, request, setToken } from "../api.js";
+// Sign in: a user name and password (the session cookie), a one-time sign-in link
+// (/app/signin#token=...), or, for administrators and integrators, an API token kept in this
+// tab's sessionStorage. One error line under the form, tied to the field it is about.
+import { ApiError, request, setSession, setToken } from "../api.js";
 import { h, uid } from "../dom.js";
 import { t } from "../i18n.js";
 import { errorMessage, go, heading, href, state } from "../ui.js";
 
+function field(id, label, attrs, hint) {
+  const input = h("input", { id, ...attrs });
+  const parts = [h("label", { for: id }, label)];
+  if (hint) {
+    parts.push(h("p", { class: "hint", id: `${id}-help` }, hint));
+    input.setAttribute("aria-describedby", `${id}-help`);
+  }
+  return [h("div", { class: "field" }, ...parts, input), input];
+}
+
+function refusal(err, usedToken) {
+  if (!(err instanceof ApiError)) return errorMessage(err);
+  if (err.status === 429) return t("signin_locked", { minutes: (err.problem.detail || "").match(/(\d+) minute/)?.[1] || 15 });
+  if (err.status === 401) return usedToken ? t("token_invalid") : t("signin_wrong");
+  return errorMessage(err);
+}
+
 export async function signinPage(body, ctx) {
-  const id = uid("token");
-  const errorEl = h("p", { class: "field-error", id: `${id}-err`, hidden: true });
-  const input = h("input", { id, name: "token", type: "password", autocomplete: "off", spellcheck: "false", "aria-describedby": `${id}-help`, required: true });
+  const id = uid("signin");
+  const [nameField, nameInput] = field(`${id}-name`, t("username_label"),
+    { name: "username", type: "text", autocomplete: "username", spellcheck: "false", autocapitalize: "none" });
+  const [passwordField, passwordInput] = field(`${id}-password`, t("password_label"),
+    { name: "password", type: "password", autocomplete: "current-password" });
+  const [tokenField, tokenInput] = field(`${id}-token`, t("token_label"),
+    { name: "token", type: "password", autocomplete: "off", spellcheck: "false" }, t("signin_or_token"));
+  const errorEl = h("p", { class: "field-error", id: `${id}-err`, role: "alert", hidden: true });
   const form = h("form", { class: "card narrow", novalidate: true },
-    h("div", { class: "field" }, h("label", { for: id }, t("token_label")),
-      h("p", { class: "hint", id: `${id}-help` }, t("signin_intro")), input, errorEl),
+    h("p", { class: "hint" }, t("signin_intro")), nameField, passwordField, tokenField, errorEl,
     h("button", { type: "submit", class: "primary" }, t("signin_button")));
   body.append(heading(t("signin_title")), form);
-  const fail = (text) => {
+
+  const fail = (text, input) => {
     errorEl.textContent = text;
     errorEl.hidden = false;
+    for (const other of [nameInput, passwordInput, tokenInput]) other.removeAttribute("aria-invalid");
     input.setAttribute("aria-invalid", "true");
-    input.setAttribute("aria-describedby", `${id}-help ${id}-err`);
+    input.setAttribute("aria-errormessage", errorEl.id);
     input.focus();
   };
+  const enter = async () => {
+    state.me = (await request("GET", "/workspace/me")).data;
+    state.features = null;
+    state.candidates.clear();
+    const next = ctx.query.get("next");
+    const target = next && !next.startsWith("/") && !next.startsWith("signin") ? next : "";
+    go(state.me.role === "integrator" && !target ? "processes" : target, { replace: true });
+  };
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const token = input.value.trim();
-    if (!token) return fail(t("token_required"));
+    const token = tokenInput.value.trim();
+    const name = nameInput.value.trim();
+    if (!token && (!name || !passwordInput.value)) return fail(t("signin_missing"), name ? passwordInput : nameInput);
     try {
-      const me = (await request("GET", "/workspace/me", { token, quiet401: true })).data;
-      setToken(token);
-      state.me = me;
-      state.features = null;
-      state.candidates.clear();
-      const next = ctx.query.get("next");
-      const target = next && !next.startsWith("/") && !next.startsWith("signin") ? next : "";
-      go(me.role === "integrator" && !target ? "processes" : target, { replace: true });
+      if (token) {
+        await request("GET", "/workspace/me", { token, quiet401: true });
+        setSession(null);
+        setToken(token);
+      } else {
+        const session = (await request("POST", "/session", { token: null, quiet401: true,
+          body: { name, password: passwordInput.value } })).data;
+        setToken(null);
+        setSession(session.csrf_token);
+      }
+      await enter();
     } catch (err) {
-      fail(err instanceof ApiError && err.status === 401 ? t("token_invalid") : errorMessage(err));
+      passwordInput.value = "";
+      fail(refusal(err, Boolean(token)), token ? tokenInput : passwordInput);
     }
     return undefined;
   });
+
+  // a one-time sign-in link: the token is in the #fragment (never sent to a server log); used at once
+  const linkToken = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (linkToken) {
+    history.replaceState(null, "", location.pathname + location.search);
+    errorEl.textContent = t("signin_link");
+    errorEl.hidden = false;
+    try {
+      const session = (await request("POST", "/session", { token: null, quiet401: true,
+        body: { link_token: linkToken } })).data;
+      setToken(null);
+      setSession(session.csrf_token);
+      await enter();
+      return;
+    } catch (err) {
+      fail(err instanceof ApiError && err.status === 401 ? t("link_invalid") : errorMessage(err), nameInput);
+    }
+  }
   if (state.me) body.append(h("p", {}, h("a", { href: href("") }, t("back_to_inbox"))));
-  setTimeout(() => input.focus(), 0);
+  setTimeout(() => nameInput.focus(), 0);
 }

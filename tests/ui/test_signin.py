@@ -1,0 +1,93 @@
+"""Signing in as a person in the browser (issue 15, "sign-in that lasts"), Chromium against a real
+`recall serve`: a wrong password is refused beside the form, the right one sets an HttpOnly session
+cookie (no token in sessionStorage), a new tab is signed in too, a write carries the CSRF token,
+sign-out ends the session on the server, and a one-time sign-in link works once.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.support import MANAGER
+from tests.ui.test_workspace import seed_case
+from tests.ui.ui_harness import Browser, Server, chromium_or_skip
+
+pytestmark = pytest.mark.slow
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    chromium_or_skip()
+    srv = Server(tmp_path_factory.mktemp("ui-signin"))
+    yield srv
+    output = srv.stop()
+    assert "Traceback" not in output, output
+
+
+@pytest.fixture(scope="module")
+def browser():
+    b = Browser(chromium_or_skip())
+    yield b
+    b.close()
+    assert not b.errors, b.errors
+
+
+def _database(server):
+    from engine.db import Database
+    return Database(server.url_db)
+
+
+def test_hr_signs_in_with_a_password_works_in_a_new_tab_and_signs_out(server, browser):
+    from engine.signin import set_password
+    database = _database(server)
+    set_password(database, "hr.li", PASSWORD)
+    database.dispose()
+    _, instance_id = seed_case(server, name="秦岚", reason="salary", decline_date="2026-02-01", archive_it=False)
+    task = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=archive_decline", user="hr.li")["items"][0]
+
+    page = browser.page(server.base)
+    page.goto("/app/")
+    page.wait_for_url(re.compile(r"/app/signin\?next="))
+    page.get_by_label("用户名").fill("hr.li")
+    page.get_by_label("密码", exact=True).fill("not the password")
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator(".field-error")).to_have_text("用户名或密码错误")
+    page.get_by_label("密码", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_selector("h1:text('我的待办')")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "recall_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert page.evaluate("sessionStorage.getItem('recall.token')") is None
+
+    tab = page.context.new_page()                      # a new tab shares the cookie: no second sign-in
+    tab.goto(f"/app/tasks/{task['id']}")
+    tab.wait_for_selector("#claim")
+    tab.locator("#claim").click()                      # a write: sent with the X-CSRF-Token header
+    expect(tab.locator("#toast")).to_be_visible()
+    assert server.ok("GET", f"/tasks/{task['id']}", user="hr.li")["assignee"] == "hr.li"
+
+    page.locator("#session").get_by_role("button", name="退出").click()
+    page.wait_for_url(re.compile(r"/app/signin"))
+    tab.goto("/app/")                                  # the session ended on the server, not only here
+    tab.wait_for_url(re.compile(r"/app/signin\?next="))
+    kinds = [e["actor"] for e in server.ok("GET", f"/process-instances/{instance_id}/history?limit=200",
+                                           user="hr.li")["items"] if e["kind"] == "task_claimed"]
+    assert kinds == ["hr.li"]
+
+
+def test_a_one_time_sign_in_link_works_once(server, browser):
+    from engine.signin import issue_link
+    database = _database(server)
+    token = issue_link(database, MANAGER)
+    database.dispose()
+    page = browser.page(server.base, lang="en")
+    page.goto(f"/app/signin#token={token}")
+    page.wait_for_selector("main[data-ready]:not([data-ready=signin])")
+    assert "#token" not in page.url
+    expect(page.locator("#session .who")).to_contain_text(MANAGER)
+    again = browser.page(server.base, lang="en")
+    again.goto(f"/app/signin#token={token}")
+    expect(again.locator(".field-error")).to_contain_text("not valid")
