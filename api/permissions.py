@@ -38,7 +38,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "POST /tasks/{task_id}/complete": frozenset({ADMIN, HR, MANAGER}),
     "POST /tasks/{task_id}/release": frozenset({ADMIN, HR, MANAGER}),     # who, per task: can_hand_over_task
     "POST /tasks/{task_id}/reassign": frozenset({ADMIN, HR, MANAGER}),
-    "POST /messages": frozenset({ADMIN, HR, INTEGRATOR}),
+    "POST /messages": frozenset({ADMIN, HR, MANAGER, INTEGRATOR}),   # a manager: their hand-off's candidate
     "GET /testing/clock": EVERYONE,
     "POST /testing/clock": frozenset({ADMIN, PROCESS_OWNER, INTEGRATOR}),
     # read-only views of the web workspace (api/resources/workspace.py)

@@ -13,7 +13,7 @@ from marshmallow import ValidationError, fields, validate
 
 from engine import days
 from engine.archive import SearchFilters, TalentArchive, Viewer
-from engine.archive.access import CandidateAccessDenied
+from engine.archive.access import CONTACT_ROLES, CandidateAccessDenied
 from engine.archive.records import CONSENT_SCOPES, InvalidCandidateData
 from engine.errors import NotFound
 from engine.archive.views import CONTACT_FIELDS
@@ -120,7 +120,9 @@ class SearchQuerySchema(PageQuerySchema):
     role = fields.String(validate=validate.Length(min=1, max=255))
     tag = fields.String(validate=validate.Length(min=1, max=64))
     q = fields.String(validate=validate.Length(min=1, max=200),
-                      metadata={"description": "full text over notes, needs, open questions, decline details, signals"})
+                      metadata={"description": "full text over notes, needs, open questions, decline details, "
+                                "signals; for callers who may see contact fields also part of the name or email, "
+                                "or a phone number in any format (+86, spaces, dashes)"})
     declined_from = Day(metadata={"description": "a decline on or after this day (in RECALL_TIMEZONE)"})
     declined_to = Day(metadata={"description": "a decline on or before this day (in RECALL_TIMEZONE)"})
     due_within_days = fields.Integer(validate=validate.Range(min=0, max=366),
@@ -284,12 +286,14 @@ class Candidates(MethodView):
     @blp.arguments(SearchQuerySchema, location="query", unknown="raise")
     @blp.response(200, CandidatePageSchema)
     def get(self, query):
-        """Find candidates again: by decline reason, role, tag, decline dates, free text, or who is due
-        a follow-up (`due_within_days=7`: this week). Newest decline first."""
+        """Find candidates again: by decline reason, role, tag, decline dates, free text (and name, phone,
+        email for who may see them), or who is due a follow-up (`due_within_days=7`: this week).
+        Newest decline first."""
         declined_from, declined_to = days.span(query.get("declined_from"), query.get("declined_to"))
         filters = SearchFilters(
             reason=query.get("reason"), role=query.get("role"), tag=query.get("tag"), q=query.get("q"),
-            declined_from=declined_from, declined_to=declined_to, due_within_days=query.get("due_within_days"))
+            declined_from=declined_from, declined_to=declined_to, due_within_days=query.get("due_within_days"),
+            contact=current_user().role in CONTACT_ROLES)
         limit, offset = query["limit"], query["offset"]
         found = archive().search(filters, limit=limit + 1, offset=offset, count=query["count"])
         body = page(found.items, limit=limit, offset=offset)

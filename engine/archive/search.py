@@ -150,6 +150,9 @@ class SearchFilters:
     declined_from: datetime | None = None
     declined_to: datetime | None = None      # exclusive
     due_within_days: int | None = None
+    # `q` also finds a person by name, phone (any format) and email: only for a caller who may
+    # see contact fields (engine/archive/access.py); for anyone else it never matches on them.
+    contact: bool = False
 
 
 @dataclass
@@ -183,6 +186,45 @@ def _fts_match(dialect: str, q: str):
     def join(query):
         return query.select_from(Candidate).join(CandidateSearch, CandidateSearch.candidate_id == Candidate.id).where(match)
     return exists, join
+
+
+_PHONE_QUERY = re.compile(r"[\d\s\-+().]+")
+_PHONE_PUNCTUATION = (" ", "-", "+", "(", ")", ".")
+MIN_PHONE_DIGITS = 4
+
+
+def phone_digits(value: str | None) -> str:
+    """A phone number as its digits without a Chinese country prefix: "+86 137-0000-1234",
+    "0086 13700001234" and "137 0000 1234" are all "13700001234"."""
+    digits = re.sub(r"\D", "", value or "")
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) >= 11:
+            return digits[len(prefix):]
+    return digits
+
+
+def _like_part(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def contact_match(q: str):
+    """The condition on a candidate's own contact fields for `q`: part of the name, part of the
+    email (case-insensitive), or the phone's digits (a query made of a phone's characters with at
+    least MIN_PHONE_DIGITS digits). None when `q` is blank. Read per candidate: these fields have
+    no index, and the archive's contact searches are a person's, not a job's."""
+    value = unicodedata.normalize("NFKC", q or "").strip()
+    if not value:
+        return None
+    needle = _like_part(value.casefold())
+    conditions = [func.lower(Candidate.name).like(needle, escape="\\"),
+                  func.lower(Candidate.email).like(needle, escape="\\")]
+    digits = phone_digits(value)
+    if _PHONE_QUERY.fullmatch(value) and len(digits) >= MIN_PHONE_DIGITS:
+        phone = Candidate.phone
+        for mark in _PHONE_PUNCTUATION:
+            phone = func.replace(phone, mark, "")
+        conditions.append(phone.like(_like_part(digits), escape="\\"))
+    return or_(*conditions)
 
 
 def _due_queries(now: datetime, days: int, vocabulary: Vocabulary):
@@ -250,9 +292,17 @@ def _matching(dialect: str, filters: SearchFilters, now: datetime, vocabulary: V
             .where(CandidateTag.tag == tag))
     if filters.q:
         full_text = _fts_match(dialect, filters.q)
-        if full_text is None:
+        contact = contact_match(filters.q) if filters.contact else None
+        if contact is not None:
+            checks, drivers = [contact], [select(Candidate.id).where(contact)]
+            if full_text is not None:
+                checks.append(full_text[0])
+                drivers.append(full_text[1](select(Candidate.id)))
+            members["q"] = (or_(*checks), Candidate.id.in_(union(*drivers)))
+        elif full_text is None:
             return None
-        members["q"] = full_text
+        else:
+            members["q"] = full_text
     if filters.due_within_days is not None:
         # Always a list: due follow-ups are few, and a per-candidate check would join two tables.
         if due_ids is None:
