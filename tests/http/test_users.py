@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -84,3 +86,32 @@ def test_token_cache_keeps_only_found_users_and_is_bounded(database_url, db):
     assert len(cache._entries) == 3                         # the two least recently used were dropped
     assert cache.authenticate(db, None) is None and cache.authenticate(db, "x" * 300) is None
     assert len(cache._entries) == 3
+
+
+@pytest.fixture
+def app_for_users(database_url):
+    app = make_app(database_url)
+    yield app
+    app.extensions["recall"].engine.db.dispose()
+
+
+def test_remove_deactivates_someone_the_history_names_and_a_prompted_password_signs_in(database_url, app_for_users):
+    from engine.signin import Signin
+    from engine.users import list_users
+    engine = app_for_users.extensions["recall"].engine
+    from cli import main
+    prompted = CliRunner().invoke(
+        main, ["users", "add", "li.hr", "--role", "hr", "--display-name", "李 HR", "--password-prompt"],
+        input="a long password\na long password\n", env={"RECALL_DATABASE_URL": database_url})
+    assert prompted.exit_code == 0, prompted.output
+    assert Signin(engine, timedelta(minutes=5)).with_password("li.hr", "a long password", address=None).user.name == "li.hr"
+    weak = CliRunner().invoke(main, ["users", "add", "short", "--role", "hr", "--password-prompt"],
+                              input="2short\n2short\n", env={"RECALL_DATABASE_URL": database_url})
+    assert weak.exit_code == 1 and "10 to 1024 characters" in weak.output
+    assert _recall(database_url, "users", "add", "new.one", "--role", "manager").exit_code == 0
+    assert _recall(database_url, "users", "remove", "new.one").output.strip() == "user new.one removed"
+    removed = _recall(database_url, "users", "remove", "li.hr")        # signed in: the audit trail names them
+    assert removed.exit_code == 0 and "deactivated" in removed.output
+    assert [(u.name, u.active) for u in list_users(engine.db)] == [("li.hr", False)]
+    assert _recall(database_url, "users", "activate", "li.hr").exit_code == 0
+    assert [u.active for u in list_users(engine.db)] == [True]
