@@ -149,7 +149,9 @@ export function drawDiagram({ xml, title, description, marks = {}, focus }) {
     scale = Math.max(0.85, Math.min(1, available / (inner.width + 2 * pad)));
     apply();
     scrollTo(focus);
-    canvasHost.querySelector("svg")?.setAttribute("aria-hidden", "true");
+    const svg = canvasHost.querySelector("svg");   // a picture: the scroll region around it takes the focus
+    svg?.setAttribute("aria-hidden", "true");
+    svg?.setAttribute("tabindex", "-1");            // bpmn-js makes it focusable (tabindex 0)
     return viewer;
   };
   return { figure, draw };
