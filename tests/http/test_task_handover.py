@@ -77,3 +77,11 @@ def test_release_and_reassign_of_a_missing_task_is_404(client, tokens):
     for action, body in (("release", {}), ("reassign", {"to": "hr.li"})):
         answer = client.post(f"{PREFIX}/tasks/nope/{action}", json=body, headers=bearer(tokens["hr.li"]))
         assert answer.status_code == 404
+
+
+def test_a_deactivated_member_cannot_be_given_a_task(as_user, engine):
+    task_id = start_approval(as_user("ats"))["ready_tasks"][0]["id"]
+    users.add_user(engine.db, "hr.left", "hr")
+    users.set_active(engine.db, "hr.left", False)
+    refused = as_user("hr.li").post(f"/tasks/{task_id}/reassign", json={"to": "hr.left"})
+    assert refused.status_code == 422 and [e["field"] for e in refused.json["errors"]] == ["to"]
