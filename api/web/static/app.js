@@ -3,6 +3,7 @@
 import { ApiError, apiFeatures, get, restoreSession, setSession, setToken, signedIn, whenUnauthorized } from "./api.js";
 import { clear, h } from "./dom.js";
 import { lang, setLang, setVocabulary, t } from "./i18n.js";
+import { confirmLeave, isDirty, restoreValues, setDirty, snapshotValues } from "./keep.js";
 import { casePage } from "./pages/case.js";
 import { candidatePage } from "./pages/candidate.js";
 import { candidatesPage } from "./pages/candidates.js";
@@ -35,13 +36,16 @@ document.addEventListener("click", (event) => {
   if (a.target || a.hasAttribute("download") || a.origin !== location.origin || !a.pathname.startsWith(BASE)) return;
   if (a.pathname.startsWith(`${BASE}static/`) || (a.getAttribute("href") || "").startsWith("#")) return;
   event.preventDefault();
+  if (!confirmLeave(t("leave_unsaved"))) return;
   history.pushState(null, "", a.pathname + a.search);
   render();
 });
 let renderedUrl = null;
 let sessionChecked = false;     // asked once per page load: a new tab shares the session cookie
 window.addEventListener("popstate", () => {
-  if (location.pathname + location.search !== renderedUrl) render();   // not for #fragment moves
+  if (location.pathname + location.search === renderedUrl) return;   // not for #fragment moves
+  if (!confirmLeave(t("leave_unsaved"))) { history.pushState(null, "", renderedUrl); return; }
+  render();
 });
 document.getElementById("skip-link").addEventListener("click", (event) => {
   event.preventDefault();
@@ -55,8 +59,10 @@ whenUnauthorized(() => {
 });
 
 // ---------------------------------------------------------------- render loop
-async function render({ keepFocus } = {}) {
+// keepValues (the language switch): the page is drawn again with what was typed put back
+async function render({ keepFocus, keepValues } = {}) {
   const seq = ++renderSeq;
+  const kept = keepValues ? { values: snapshotValues(document.getElementById("main")), dirty: isDirty() } : null;
   const path = appPath();
   const query = new URLSearchParams(location.search);
   setLang(lang());
@@ -109,6 +115,8 @@ async function render({ keepFocus } = {}) {
   }
   if (seq !== renderSeq) return undefined;
   clear(main).append(body);
+  if (kept) restoreValues(body, kept.values);
+  setDirty(kept && kept.dirty);
   main.removeAttribute("aria-busy");
   main.dataset.ready = path || "inbox";     // tests and scripts wait for this
   const h1 = body.querySelector("h1");

@@ -255,6 +255,11 @@ const STRINGS = {
   record_not_awaited: ["现在没有案件在等待“{what}”:没有记录任何内容。", "No case is waiting for \u201c{what}\u201d now: nothing was recorded."],
   signal_received: ["新动态", "Signal"],
 
+  // nothing typed is lost (keep.js)
+  leave_unsaved: ["这个表单里有尚未提交的修改。确定要离开吗?", "This form has changes that were not submitted. Leave anyway?"],
+  draft_restored: ["已恢复你上次未提交的草稿。", "Your unsent draft is back."],
+  discard_draft: ["丢弃草稿", "Discard the draft"],
+
   // releasing and reassigning a task (pages/handover.js)
   release: ["释放任务", "Release"],
   released: ["任务已放回小组队列。", "The task is back in its group's queue."],

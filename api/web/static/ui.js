@@ -4,6 +4,7 @@
 import { ApiError, signOut } from "./api.js";
 import { clear, h, time } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
+import { confirmLeave, discardDrafts } from "./keep.js";
 
 export const BASE = document.documentElement.dataset.base || "/app/";
 export const state = { me: null, features: null, candidates: new Map() };
@@ -64,13 +65,15 @@ export function renderChrome() {
   const session = clear(document.getElementById("session"));
   const langButton = h("button", { type: "button", class: "link-button", lang: lang() === "en" ? "zh-CN" : "en", id: "lang-switch" }, t("switch_lang"));
   langButton.setAttribute("aria-label", t("switch_lang_label"));
-  langButton.addEventListener("click", () => { setLang(lang() === "en" ? "zh" : "en"); render({ keepFocus: "lang-switch" }); });
+  langButton.addEventListener("click", () => { setLang(lang() === "en" ? "zh" : "en"); render({ keepFocus: "lang-switch", keepValues: true }); });
   session.append(langButton);
   if (state.me) {
     session.append(h("span", { class: "who" }, h("span", { class: "visually-hidden" }, `${t("signed_in_as")}: `),
       state.me.name, " · ", t(`role_${state.me.role}`)));
     const out = h("button", { type: "button", class: "link-button" }, t("sign_out"));
     out.addEventListener("click", () => {
+      if (!confirmLeave(t("leave_unsaved"))) return;
+      discardDrafts(state.me.name);
       signOut();
       state.me = null;
       state.candidates.clear();

@@ -3,6 +3,7 @@ import { ApiError, get, post, request } from "../api.js";
 import { append, clear, h, time } from "../dom.js";
 import { SchemaForm } from "../form.js";
 import { label, pick, REASONS, STAGE_TASKS, STATUSES, t } from "../i18n.js";
+import { discardDraft, loadDraft, saveDraft, setDirty } from "../keep.js";
 import { alertBox, announce, errorMessage, go, heading, href, render, state, toast } from "../ui.js";
 import { allHistory, candidate, candidateLink, list, messageList, messagesFromHistory } from "../views.js";
 import { handoverControls } from "./handover.js";
@@ -53,7 +54,10 @@ export async function taskPage(body, ctx, taskId) {
   const isFollowUp = task.element_id in STAGE_TASKS || "suggested_message" in data;
   const layout = h("div", { class: `task-layout${isFollowUp ? " context-first" : ""}` });
   const formSection = h("section", { class: "task-form", "aria-labelledby": "task-title" });
-  const form = new SchemaForm(schema, ui, data, { idPrefix: "fld" });
+  // what this person typed before a reload or a redraw (kept locally until the task is completed)
+  const canComplete = state.me.role !== "process_owner";
+  const draft = canComplete ? loadDraft(state.me.name, task.id) : null;
+  const form = new SchemaForm(schema, ui, draft ? { ...data, ...draft } : data, { idPrefix: "fld" });
   const status = h("div", { class: "form-status", role: "alert" });
   const submit = h("button", { type: "submit", class: "primary", id: "complete" }, t("complete"));
   const formEl = h("form", { novalidate: true, "aria-labelledby": "task-title", id: "task-form" },
@@ -67,7 +71,16 @@ export async function taskPage(body, ctx, taskId) {
   body.append(layout);
 
   taskContext(aside, task, form, candidateDd).catch(() => {});
-  if (state.me.role === "process_owner") {      // reads every task, completes none
+  if (draft) {
+    const discard = h("button", { type: "button", class: "link-button", id: "discard-draft" }, t("discard_draft"));
+    discard.addEventListener("click", () => { discardDraft(state.me.name, task.id); setDirty(false); render(); });
+    formSection.prepend(h("p", { class: "notice info", role: "status", id: "draft-notice" }, t("draft_restored"), " ", discard));
+  }
+  if (canComplete) {
+    const keepDraft = () => saveDraft(state.me.name, task.id, form.value());
+    formEl.addEventListener("input", keepDraft);
+    formEl.addEventListener("change", keepDraft);
+  } else {      // a process owner reads every task, completes none
     for (const control of formEl.querySelectorAll("input, select, textarea, .schema-form button")) control.disabled = true;
     submit.remove();
     status.append(h("p", { class: "notice info" }, t("read_only_owner")));
@@ -89,6 +102,7 @@ export async function taskPage(body, ctx, taskId) {
         const inbox = await get("/workspace/inbox");
         next = inbox.items.find((x) => x.id !== task.id) || null;
       } catch { /* the inbox page will tell */ }
+      discardDraft(state.me.name, task.id);
       const done = t("task_completed", { title });
       toast(next ? `${done} ${t("next_task", { title: pick(next.title) })}` : `${done} ${t("all_done")}`);
       go(next ? `tasks/${next.id}` : "");
@@ -101,6 +115,7 @@ export async function taskPage(body, ctx, taskId) {
         reload.addEventListener("click", () => render());
         status.append(h("p", { class: "notice error" }, t("stale_task"), " ", reload));
       } else if (err instanceof ApiError && err.status === 409) {
+        discardDraft(state.me.name, task.id);      // nobody can complete it any more
         status.append(h("p", { class: "notice error" }, t("task_not_open"), " ", h("a", { href: href("") }, t("back_to_inbox"))));
       } else {
         status.append(h("p", { class: "notice error" }, errorMessage(err)));
@@ -155,7 +170,11 @@ async function taskContext(aside, task, form, candidateDd) {
       use.addEventListener("click", () => {
         const entry = form.fields.get("message_sent");
         const control = entry && (typeof entry.focusEl === "function" ? entry.focusEl() : entry.focusEl);
-        if (control) { control.value = data.suggested_message; control.focus(); }
+        if (!control) return;
+        control.value = data.suggested_message;
+        control.dispatchEvent(new Event("input", { bubbles: true }));      // kept in the draft
+        setDirty(true);
+        control.focus();
       });
       block.append(h("p", { class: "hint" }, t("suggestion_hint")), text, h("div", { class: "actions" }, copy, use));
     }
