@@ -1,6 +1,6 @@
 """A cold inbox on a throttled phone: time from navigation to the inbox list drawn, in Chromium.
 
-    .venv/bin/python bench/phone_load.py [--runs N] [--tasks N] [--before DIR] [--after DIR]
+    .venv/bin/python bench/phone_load.py [--quick] [--runs N] [--tasks N] [--before DIR] [--after DIR]
 
 Per side (a checkout of this repository: `--after` defaults to this one; `--before` is another,
 e.g. `git worktree add /tmp/before <commit>`), a real `recall serve` of that checkout on a fresh
@@ -147,7 +147,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=40)
     parser.add_argument("--before", type=Path, help="another checkout to compare with (e.g. a git worktree)")
     parser.add_argument("--after", type=Path, default=ROOT)
+    parser.add_argument("--quick", action="store_true", help="one run, 10 tasks: does the measurement still work")
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.tasks = 1, 10
     from playwright.sync_api import sync_playwright
 
     sides = [("before", args.before)] if args.before else []
