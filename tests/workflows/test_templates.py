@@ -60,7 +60,7 @@ def task_data(reason: str, stage: str, lang: str, *, archive: str = "full") -> d
         data.update(decline_detail="", needs=[], open_questions=[])
     # archive == "missing": HR left the optional fields out of the archive form altogether
     if stage == "snooze":
-        data.update(reply={"candidate_id": "cand-042", "text": "最近不方便,过两周再说"}, snooze_duration="P14D")
+        data.update(reply={"candidate_id": "cand-042", "text": "最近不方便,过两周再说"}, snooze_for="P2W")
     return data
 
 
@@ -116,7 +116,11 @@ def test_later_stages_quote_the_candidates_own_words(templates):
     text = render(templates, "day_90_family", "en", task_data("family", "day_90", "en"))
     assert "flexible hours, a friendly team" in text and "[fill in:" in text
     named = render(templates, "day_90_salary", "zh", {**task_data("salary", "day_90", "zh"), "candidate_name": "张伟"})
-    assert named.startswith("张伟,")
+    assert named.startswith("张伟 你好,")
+    for (lang, name, greeting), (reason, stage) in product(
+            (("zh", "林一", "林一 你好,"), ("en", "Lin Yi", "Hi Lin Yi,")), product(REASONS, STAGES)):
+        data = {**task_data(reason, stage, lang), "candidate_name": name}          # every one greets by name
+        assert render(templates, template_id(reason, stage), lang, data).startswith(greeting), (lang, reason, stage)
     text = render(templates, "day_180_other", "en", task_data("other", "day_180", "en"))
     assert '"my employer matched with a 20% raise"' in text
 
