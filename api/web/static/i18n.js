@@ -260,6 +260,30 @@ const STRINGS = {
   draft_restored: ["已恢复你上次未提交的草稿。", "Your unsent draft is back."],
   discard_draft: ["丢弃草稿", "Discard the draft"],
 
+  // changing a candidate's record (pages/profile.js)
+  edit_profile: ["编辑资料、标签、备注、需求和疑问", "Edit the profile, tags, notes, needs and questions"],
+  save: ["保存", "Save"],
+  profile_saved: ["资料已保存。", "Profile saved."],
+  give_consent: ["记录人才库同意", "Record a talent-pool consent"],
+  renew_consent: ["续期或修改人才库同意", "Renew or change the talent-pool consent"],
+  consent_saved: ["同意已记录。", "Consent recorded."],
+  withdraw_consent: ["撤回同意", "Withdraw consent"],
+  withdraw_confirm: ["撤回人才库同意后,此人所有进行中的案件都会结束。确定撤回吗?", "Withdrawing the consent ends every running case of this person. Withdraw?"],
+  consent_withdrawn: ["同意已撤回,进行中的案件已结束。", "Consent withdrawn; the running cases have ended."],
+  privacy_title: ["隐私", "Privacy"],
+  erase_hint: ["应本人要求删除:联系方式、备注、需求、疑问、面试记录、标签、未到岗说明、动态内容和同意来源都会清除,所有案件中的任务数据、消息和审计详情也会清除;进行中的案件会取消;只保留匿名统计。",
+    "On the person's request: contact data, notes, needs, questions, interview trail, tags, decline details, signal texts and consent sources are blanked, and so are the task data, messages and audit details of every case; running cases are cancelled; only anonymous counts stay."],
+  erase: ["删除此人的个人数据", "Erase this person"],
+  erase_confirm: ["确定删除 {name} 的个人数据吗?联系方式、备注、需求、疑问、面试记录、标签、未到岗说明、动态内容、同意来源,以及所有案件中的任务数据、消息和审计详情都会被清除,进行中的案件会取消。此操作无法撤销。",
+    "Erase {name}? Contact data, notes, needs, questions, interview trail, tags, decline details, signal texts, consent sources, and the task data, messages and audit details of every case are removed; running cases are cancelled. This cannot be undone."],
+  erased: ["个人数据已删除({cases} 个进行中的案件已取消)。", "Erased ({cases} running cases cancelled)."],
+
+  // ending a case (pages/case.js)
+  cancel_case: ["取消案件", "Cancel the case"],
+  cancel_reason: ["取消原因", "Why it is cancelled"],
+  cancel_confirm: ["取消后案件结束,等待中的任务和定时器都会取消。确定取消吗?", "Cancelling ends the case: its waiting tasks and timers are cancelled. Cancel it?"],
+  case_cancelled: ["案件已取消。", "The case is cancelled."],
+
   // releasing and reassigning a task (pages/handover.js)
   release: ["释放任务", "Release"],
   released: ["任务已放回小组队列。", "The task is back in its group's queue."],

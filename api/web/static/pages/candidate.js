@@ -4,6 +4,7 @@ import { append, h, time } from "../dom.js";
 import { CONSENT_SCOPES, HISTORY_KINDS, label, MESSAGES, pick, REASONS, t } from "../i18n.js";
 import { alertBox, heading, href, state } from "../ui.js";
 import { candidateName, list, messageList, processNames, statusBadge } from "../views.js";
+import { profileSections } from "./profile.js";
 import { recordSection, signalKindLabel } from "./record.js";
 
 export async function candidatePage(body, ctx, id) {
@@ -56,6 +57,7 @@ export async function candidatePage(body, ctx, id) {
     c.notes ? [h("h2", {}, t("notes")), h("p", { class: "detail" }, c.notes)] : null));
   const record = recordSection(c);
   if (record) grid.append(record);
+  grid.append(...profileSections(c));
   grid.append(h("section", { class: "card wide", "aria-labelledby": "messages-title" }, h("h2", { id: "messages-title" }, t("messages")), messageList(c.messages || [])));
 
   const timeline = c.timeline || [];

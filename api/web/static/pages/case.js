@@ -1,9 +1,9 @@
 // A case: its BPMN diagram with what is done, current and waiting, and its history.
-import { ApiError, get } from "../api.js";
+import { ApiError, get, post } from "../api.js";
 import { callActivities, drawDiagram, elementIds, elementNames, nameOf } from "../diagram.js";
-import { formatDateTime, h, time } from "../dom.js";
+import { formatDateTime, h, time, uid } from "../dom.js";
 import { HISTORY_KINDS, label, pick, t } from "../i18n.js";
-import { alertBox, heading, href } from "../ui.js";
+import { alertBox, errorMessage, heading, href, render, state, toast } from "../ui.js";
 import { allHistory, candidate, candidateLink, drawAll, statusBadge } from "../views.js";
 
 export async function casePage(body, ctx, instanceId) {
@@ -38,6 +38,8 @@ export async function casePage(body, ctx, instanceId) {
     h("dt", {}, t("version")), h("dd", {}, String(inst.version)),
     h("dt", {}, t("created_label")), h("dd", {}, time(inst.created_at)));
   body.append(facts);
+  const cancel = cancelControl(inst);
+  if (cancel) body.append(cancel);
 
   const done = new Set();
   for (const e of history) {
@@ -101,4 +103,40 @@ function historyTable(history, names) {
     h("ol", { class: "timeline" }, shown.map((e) => h("li", {},
       time(e.at), " ", h("strong", {}, HISTORY_KINDS[e.kind] ? label(HISTORY_KINDS, e.kind) : e.kind),
       e.element_id ? ` · ${nameOf(names, e.element_id)}` : "", h("span", { class: "muted" }, ` — ${e.actor}`)))));
+}
+
+// HR, admins and process owners may end a running case; the reason goes into its history.
+function cancelControl(inst) {
+  if (!["hr", "admin", "process_owner"].includes(state.me.role) || ["completed", "cancelled"].includes(inst.status)) return null;
+  const id = uid("cancel-reason");
+  const reason = h("textarea", { id, name: "reason", rows: 2, required: true, "aria-required": "true" });
+  const errorEl = h("p", { class: "field-error", id: `${id}-err`, hidden: true });
+  const submit = h("button", { type: "submit", class: "secondary", id: "cancel-case" }, t("cancel_case"));
+  const form = h("form", { novalidate: true, id: "cancel-form" },
+    h("div", { class: "field" }, h("label", { for: id }, t("cancel_reason")), reason, errorEl), h("div", { class: "actions" }, submit));
+  const fail = (text) => {
+    errorEl.textContent = text;
+    errorEl.hidden = false;
+    reason.setAttribute("aria-invalid", "true");
+    reason.setAttribute("aria-describedby", errorEl.id);
+    reason.focus();
+  };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    errorEl.hidden = true;
+    if (!reason.value.trim()) { fail(t("err_required")); return; }
+    if (!window.confirm(t("cancel_confirm"))) return;
+    submit.disabled = true;
+    try {
+      await post(`/process-instances/${encodeURIComponent(inst.id)}/cancel`, { reason: reason.value.trim() });
+      toast(t("case_cancelled"));
+      render();
+    } catch (err) {
+      const field = err instanceof ApiError && err.errors.find((e) => e.field === "reason");
+      fail(field ? field.message : errorMessage(err));
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return h("details", { class: "card cancel-box", id: "cancel" }, h("summary", {}, t("cancel_case")), form);
 }
