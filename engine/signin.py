@@ -122,6 +122,9 @@ class Signin:
 
     def _open(self, s, user_id: int, now: datetime, how: str, address: str | None) -> SignedIn:
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+        # this user's sessions that ended by idling go now, so the table does not grow for ever
+        s.execute(delete(UserSession).where(UserSession.user_id == user_id,
+                                            UserSession.last_seen_at < now - self.idle))
         s.add(UserSession(id_hash=hash_token(session_id), user_id=user_id, created_at=now, last_seen_at=now))
         row = s.get(User, user_id)
         self.engine.ops.audit(s, None, "signed_in", row.name, details={"method": how, "address": address})

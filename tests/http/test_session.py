@@ -91,9 +91,12 @@ def test_a_session_ends_after_the_idle_limit_and_on_sign_out(app, client, engine
     assert client.get(f"{PREFIX}/session").status_code == 200
     now[0] += idle + timedelta(minutes=1)
     assert client.get(f"{PREFIX}/session").status_code == 401
-    # sign-out: needs the CSRF token, then the session is gone at once
-    now[0] = start
+    # signing in again removes the session that idled out
     csrf = _sign_in(client).json["csrf_token"]
+    from engine.models import UserSession
+    with engine.db.read_transaction() as s:
+        assert len(s.scalars(select(UserSession)).all()) == 1
+    # sign-out: needs the CSRF token, then the session is gone at once
     assert client.delete(f"{PREFIX}/session").status_code == 403
     out = client.delete(f"{PREFIX}/session", headers={"X-CSRF-Token": csrf})
     assert out.status_code == 204 and "recall_session=;" in out.headers["Set-Cookie"]
