@@ -93,3 +93,39 @@ def test_a_hiring_manager_passes_the_hand_off_to_another_manager_in_english_on_a
     moved = [e for e in history(server, instance_id) if e["kind"] == "task_reassigned"]
     assert [(e["actor"], e["details"].get("to")) for e in moved] == [(MANAGER, SECOND_MANAGER)]
     page.context.close()
+
+
+def test_hr_picks_the_hiring_manager_from_the_directory(server, browser):
+    """request_manager_contact's manager (x-recall-user) and the decline's hiring manager are pick-lists
+    of the active managers (GET /users), not a user name to type."""
+    candidate_id, instance_id = seed_case(server, name="韦青", reason="career_path", decline_date="2026-02-01")
+    server.ok("POST", "/messages", {"name": "candidate_replied", "correlation": {"candidate_id": candidate_id},
+                                    "payload": {"text": "可以聊聊"}}, user="hr.li")
+    assess = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=assess_reply", user="hr.li")["items"][0]
+    server.ok("POST", f"/tasks/{assess['id']}/complete", {"data": {"outcome": "interested", "involve_manager": True}},
+              user="hr.li")
+    request = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=request_manager_contact",
+                        user="hr.li")["items"][0]
+    managers = sorted(u["name"] for u in server.ok("GET", "/users?role=manager&active=true", user="hr.li")["items"])
+    assert MANAGER in managers and SECOND_MANAGER in managers
+
+    page = browser.page(server.base)
+    sign_in(page, server, "hr.li")
+    page.goto(f"/app/tasks/{request['id']}")
+    page.wait_for_selector("#task-form")
+    picker = page.locator("select[name=manager_username]")
+    options = [o.strip() for o in picker.locator("option").all_inner_texts()]
+    assert sorted(o for o in options if o in managers) == managers
+    picker.select_option(label=SECOND_MANAGER)
+    page.get_by_label("沟通要点", exact=False).fill("介绍新的带教计划")
+    page.locator("#complete").click()
+    page.wait_for_selector("main[data-ready]:not([data-ready^='tasks/" + request["id"] + "'])")
+    hand_off = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=manager_contact_candidate",
+                         user=SECOND_MANAGER)["items"]
+    assert [t["assignee"] for t in hand_off] == [SECOND_MANAGER]
+
+    page.goto("/app/declines/new")
+    page.wait_for_selector("#record-decline")
+    decline_picker = page.locator("select[name=hiring_manager]")
+    assert MANAGER in [o.strip() for o in decline_picker.locator("option").all_inner_texts()]
+    page.context.close()

@@ -135,3 +135,23 @@ export async function drawAll(figures) {
   }
   document.dispatchEvent(new CustomEvent("recall:diagrams-drawn"));
 }
+
+// A form field naming a user (`"x-recall-user": {role?, group?}` in its JSON Schema) becomes a pick-list of
+// the active users the directory lists for it (GET /users), shown by display name; the field stays a
+// text box when the directory cannot be read or lists nobody. The server still checks the person (422).
+export async function withUserPickers(schema, ui) {
+  const props = schema.properties || {};
+  const out = { schema: { ...schema, properties: { ...props } }, ui: { ...ui } };
+  await Promise.all(Object.entries(props).filter(([, p]) => p && p["x-recall-user"]).map(async ([name, p]) => {
+    const want = p["x-recall-user"];
+    const query = new URLSearchParams({ active: "true" });
+    if (want.role) query.set("role", want.role);
+    if (want.group) query.set("group", want.group);
+    const page = await get(`/users?${query}`).catch(() => null);
+    const people = (page && page.items) || [];
+    if (!people.length) return;
+    out.schema.properties[name] = { ...p, enum: people.map((u) => u.name) };
+    out.ui[name] = { ...(ui[name] || {}), "ui:enumNames": people.map((u) => (u.display_name ? `${u.display_name} (${u.name})` : u.name)) };
+  }));
+  return out;
+}

@@ -4,7 +4,7 @@ import { clear, h, localDate, uid } from "../dom.js";
 import { SchemaForm } from "../form.js";
 import { CONSENT_SCOPES, lang, REASONS, t } from "../i18n.js";
 import { alertBox, errorMessage, go, heading, state, toast } from "../ui.js";
-import { candidateName, findCandidates } from "../views.js";
+import { candidateName, findCandidates, withUserPickers } from "../views.js";
 
 const CANDIDATE_FORM = {
   type: "object",
@@ -26,7 +26,7 @@ const declineSchema = () => ({
     detail: { type: "string", title: "原因说明 / Details", description: "候选人的原话或具体情况。 / In the candidate's words." },
     decline_date: { type: "string", format: "date", title: "未到岗日期 / Decline date", description: "各阶段的跟进从这一天算起。 / Every follow-up of the cadence counts from this day." },
     role: { type: "string", title: "岗位 / Role" },
-    hiring_manager: { type: "string", title: "用人经理 / Hiring manager" },
+    hiring_manager: { type: "string", title: "用人经理 / Hiring manager", "x-recall-user": { group: "hiring_manager" } },
     needs: { type: "array", title: "核心需求 / Needs", items: { type: "string" } },
     open_questions: { type: "array", title: "未解答的疑问 / Open questions", items: { type: "string" } },
     consent: {
@@ -62,7 +62,8 @@ export async function newDeclinePage(body, ctx) {
   const idempotencyKey = `web-decline-${window.crypto && crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`}`;
   const candidateForm = new SchemaForm(CANDIDATE_FORM, {}, {}, { idPrefix: "cand" });
   const today = localDate(state.me && state.me.now);
-  const declineForm = new SchemaForm(declineSchema(), declineUiSchema(), { decline_date: today, lang: lang() === "en" ? "en" : "zh", consent: { granted: false } }, { idPrefix: "dec" });
+  const picked = await withUserPickers(declineSchema(), declineUiSchema());
+  const declineForm = new SchemaForm(picked.schema, picked.ui, { decline_date: today, lang: lang() === "en" ? "en" : "zh", consent: { granted: false } }, { idPrefix: "dec" });
 
   // candidate: pick an existing one or enter a new one
   const chosenBox = h("div", { class: "chosen", "aria-live": "polite" });

@@ -5,14 +5,14 @@ import { SchemaForm } from "../form.js";
 import { label, pick, REASONS, STAGE_TASKS, STATUSES, t } from "../i18n.js";
 import { discardDraft, loadDraft, saveDraft, setDirty } from "../keep.js";
 import { alertBox, announce, errorMessage, go, heading, href, render, state, toast } from "../ui.js";
-import { allHistory, candidate, candidateLink, list, messageList, messagesFromHistory } from "../views.js";
+import { allHistory, candidate, candidateLink, list, messageList, messagesFromHistory, withUserPickers } from "../views.js";
 import { handoverControls } from "./handover.js";
 
 export async function taskPage(body, ctx, taskId) {
   const { data: task, etag } = await request("GET", `/tasks/${encodeURIComponent(taskId)}`);
   const data = task.data || {};
-  const schema = (task.form && task.form.schema) || { type: "object", properties: {} };
-  const ui = (task.form && task.form.ui_schema) || {};
+  const { schema, ui } = await withUserPickers((task.form && task.form.schema) || { type: "object", properties: {} },
+    (task.form && task.form.ui_schema) || {});
   const title = pick(task.title || schema.title || task.element_id);
   const h1 = heading(title);
   h1.id = "task-title";
