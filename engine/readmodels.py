@@ -20,12 +20,13 @@ not marked overdue for that (it has no deadline), only placed. Other orders: `wa
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from lxml import etree
 from sqlalchemy import false, func, select
 
+from . import templates as message_templates
 from .archive_models import Candidate
 from .errors import NotFound
 from .scripting import add_iso_duration
@@ -294,6 +295,36 @@ def _candidate_names(engine, ids: set[str]) -> dict[str, str]:
     with engine.db.read_transaction() as s:
         return {cid: name for cid, name in s.execute(
             select(Candidate.id, Candidate.name).where(Candidate.id.in_(sorted(ids)))) if name}
+
+
+# ---------------------------------------------------------------- personal suggestions
+def greet_by_name(engine, task: TaskView) -> TaskView:
+    """`task` (with its prefill data) with the suggestion rendered again, greeting the candidate by the
+    archive's name; for a viewer allowed to see names (the caller decides). Only for display: the name
+    never enters workflow state or task data, which keep the nameless greeting. `message_sent` follows
+    when it is still the untouched suggestion. Unchanged when there is no template, no name or the
+    template fails (the stored suggestion or its error stay)."""
+    data = task.data if isinstance(task.data, dict) else {}
+    template_id, candidate_id = data.get(message_templates.TEMPLATE_VAR), data.get("candidate_id")
+    if not template_id or candidate_id is None:
+        return task
+    with engine.db.read_transaction() as s:
+        row = s.execute(select(ProcessInstance.definition_id, Candidate.name)
+                        .select_from(ProcessInstance)
+                        .outerjoin(Candidate, Candidate.id == str(candidate_id))
+                        .where(ProcessInstance.id == task.instance_id)).first()
+        if row is None or not row.name:
+            return task
+        templates = engine.specs.get(s, row.definition_id).templates
+    try:
+        text = message_templates.render(templates, template_id, data.get(message_templates.LANG_VAR) or
+                                        message_templates.DEFAULT_LANG, {**data, "candidate_name": row.name})
+    except message_templates.TemplateProblem:
+        return task
+    shown = {**data, "suggested_message": text}
+    if data.get("message_sent") == data.get("suggested_message"):
+        shown["message_sent"] = text
+    return replace(task, data=shown)
 
 
 # ---------------------------------------------------------------- diagrams

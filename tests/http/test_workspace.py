@@ -236,6 +236,32 @@ def test_inbox_names_candidates_only_for_roles_that_see_contact_data(as_user, re
     assert seen_by_owner["candidate_id"] == who.json["id"] and seen_by_owner["candidate_name"] is None
 
 
+def test_the_suggestion_greets_by_name_only_when_shown_to_someone_who_may_see_it(as_user, recall_workflows, engine):
+    """Rendered at display time (GET /tasks/{id}) with the archive's name for HR; a role that may not see
+    names gets the nameless greeting; the greeting with the name is never stored."""
+    import json
+
+    from tests.support import database_text
+
+    hr, root = as_user("hr.li"), as_user("root")
+    who = hr.post("/candidates", json={"name": "林一", "phone": "13800000001"}).json["id"]
+    started = hr.post(f"/candidates/{who}/declines", json={"reason": "team", "decline_date": "2026-01-05T09:00:00+08:00"})
+    assert started.status_code == 201, started.json
+    [archive] = hr.get("/workspace/inbox").json["items"]
+    assert hr.post(f"/tasks/{archive['id']}/complete", json={"data": ARCHIVE}).status_code == 200
+    root.post("/testing/clock", json={"advance": "P31D"})
+    [follow_up] = hr.get("/workspace/inbox").json["items"]
+
+    for_hr = hr.get(f"/tasks/{follow_up['id']}").json["data"]
+    assert for_hr["suggested_message"].startswith("林一 你好,") and for_hr["message_sent"] == for_hr["suggested_message"]
+    for_owner = as_user("owner").get(f"/tasks/{follow_up['id']}").json["data"]
+    assert for_owner["suggested_message"].startswith("您好,") and "林一" not in str(for_owner)
+    stored = database_text(engine.db)
+    assert "林一 你好" not in stored and json.dumps("林一 你好")[1:-1] not in stored      # as text or JSON-escaped
+    assert "林一" in stored or json.dumps("林一")[1:-1] in stored                     # (the archive keeps the name)
+    assert engine.get_task(follow_up["id"]).data["suggested_message"] == for_owner["suggested_message"]
+
+
 def test_vocabulary_is_the_deployed_one(as_user, recall_workflows):
     """Reasons and stages with zh/en labels come from the deployed workflows/vocabulary.json."""
     import json
