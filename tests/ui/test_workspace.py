@@ -164,7 +164,7 @@ def test_hr_records_a_decline_fixes_a_field_and_sends_the_day_30_follow_up(serve
     first.locator("th a").click()
     page.wait_for_selector("h1:text('第 30 天问候')")
     suggestion = page.locator("#suggested-message").inner_text()
-    assert suggestion.startswith("您好") and suggestion == page.get_by_label("实际发送的消息").input_value()
+    assert suggestion.startswith("张伟 你好") and suggestion == page.get_by_label("实际发送的消息").input_value()  # by name
     context = page.locator("aside.task-context")
     for text in ("张伟", "团队氛围", "面试时觉得团队氛围紧张", "弹性工作", "有人带教", "晋升路径是什么?"):
         expect(context).to_contain_text(text)
