@@ -107,7 +107,8 @@ def _poison(case, where: str, value, index: int) -> None:
 def test_no_operation_answers_a_server_error(fuzzed, method, path, role):
     schema, tokens, known = fuzzed
     operation = schema[PREFIX + path][method]
-    headers = {"Authorization": f"Bearer {tokens[role]}"} if tokens[role] else {}
+    # identity: the WSGI transport does not decode gzip as an HTTP client does (tests/http/test_compression.py)
+    headers = {"Accept-Encoding": "identity", **({"Authorization": f"Bearer {tokens[role]}"} if tokens[role] else {})}
     generated = st.one_of(operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
                           operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
 
