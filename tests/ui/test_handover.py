@@ -1,9 +1,13 @@
 """Releasing and reassigning a task in the browser (issue 15, "release a claimed task and reassign it"),
 in Chromium against a real `recall serve`: HR claims and releases a task (audited as HR), a reassign to
 someone outside the task's group is refused beside the field, and a hiring manager passes their hand-off
-to another manager, in English at phone width.
+to another manager, in English at phone width; HR picks the manager from the directory; the manager
+records what the candidate told them from the hand-off.
 """
 from __future__ import annotations
+
+import json
+import sqlite3
 
 import pytest
 from playwright.sync_api import expect
@@ -128,4 +132,36 @@ def test_hr_picks_the_hiring_manager_from_the_directory(server, browser):
     page.wait_for_selector("#record-decline")
     decline_picker = page.locator("select[name=hiring_manager]")
     assert MANAGER in [o.strip() for o in decline_picker.locator("option").all_inner_texts()]
+    page.context.close()
+
+
+def test_the_manager_records_what_the_candidate_told_them_from_the_hand_off(server, browser):
+    candidate_id, instance_id = seed_case(server, name="顾城", reason="career_path", decline_date="2026-02-01")
+    server.ok("POST", "/messages", {"name": "candidate_replied", "correlation": {"candidate_id": candidate_id},
+                                    "payload": {"text": "想了解晋升"}}, user="hr.li")
+    assess = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=assess_reply", user="hr.li")["items"][0]
+    server.ok("POST", f"/tasks/{assess['id']}/complete", {"data": {"outcome": "interested", "involve_manager": True}},
+              user="hr.li")
+    request = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=request_manager_contact",
+                        user="hr.li")["items"][0]
+    server.ok("POST", f"/tasks/{request['id']}/complete", {"data": {
+        "manager_username": MANAGER, "talking_points": "带教"}}, user="hr.li")
+    hand_off = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=manager_contact_candidate",
+                         user=MANAGER)["items"][0]
+
+    page = browser.page(server.base)
+    sign_in(page, server, MANAGER)
+    page.goto(f"/app/tasks/{hand_off['id']}")
+    page.wait_for_selector("#record")
+    assert page.locator("#record select[name=what] option").all_inner_texts()[1:] == ["候选人回复了"]
+    page.locator("#record select[name=what]").select_option(label="候选人回复了")
+    page.get_by_label("候选人的回复").fill("周末再打给我")
+    page.locator("#record-submit").dblclick()
+    # the hand-off does not wait for replies: kept until the case does (once, despite the double click)
+    expect(page.locator("#toast")).to_have_text("已记录;目前没有案件在等待,案件开始等待时会收到。")
+    page.wait_for_selector("#task-form")
+    with sqlite3.connect(server.url_db.removeprefix("sqlite:///")) as db:
+        kept = db.execute("SELECT payload FROM buffered_messages WHERE name = 'candidate_replied' AND status = 'buffered'"
+                          " AND correlation LIKE ?", (f"%{candidate_id}%",)).fetchall()
+    assert [json.loads(payload) for (payload,) in kept] == [{"text": "周末再打给我"}]
     page.context.close()

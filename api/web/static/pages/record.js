@@ -60,14 +60,16 @@ function newKey() {
   return `web-record-${window.crypto && crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`}`;
 }
 
-/** The "record what the candidate did" card of a candidate's page (hr, admin). */
-export function recordSection(c) {
-  if (!["hr", "admin"].includes(state.me.role)) return null;
+/** The "record what the candidate did" card: every action for HR and admins on a candidate's page;
+ * `kinds` narrows it (a hiring manager records the replies of their hand-off's candidate). */
+export function recordSection(c, { kinds } = {}) {
+  const allowed = kinds || (["hr", "admin"].includes(state.me.role) ? Object.keys(ACTIONS) : []);
+  if (!allowed.length) return null;
   const section = h("section", { class: "card wide", "aria-labelledby": "record-title", id: "record" },
     h("h2", { id: "record-title", tabindex: "-1" }, t("record_title")), h("p", { class: "hint" }, t("record_intro")));
   const choiceId = uid("what");
   const choice = h("select", { id: choiceId, name: "what" }, h("option", { value: "" }, t("choose")),
-    Object.keys(ACTIONS).map((k) => h("option", { value: k }, t(`record_${k}`))));
+    allowed.map((k) => h("option", { value: k }, t(`record_${k}`))));
   const slot = h("div", {});
   section.append(h("div", { class: "field" }, h("label", { for: choiceId }, t("record_what")), choice), slot);
   choice.addEventListener("change", () => {

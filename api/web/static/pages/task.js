@@ -7,6 +7,7 @@ import { discardDraft, loadDraft, saveDraft, setDirty } from "../keep.js";
 import { alertBox, announce, errorMessage, go, heading, href, render, state, toast } from "../ui.js";
 import { allHistory, candidate, candidateLink, list, messageList, messagesFromHistory, withUserPickers } from "../views.js";
 import { handoverControls } from "./handover.js";
+import { recordSection } from "./record.js";
 
 export async function taskPage(body, ctx, taskId) {
   const { data: task, etag } = await request("GET", `/tasks/${encodeURIComponent(taskId)}`);
@@ -198,6 +199,10 @@ async function taskContext(aside, task, form, candidateDd) {
     try { messages = messagesFromHistory(await allHistory(task.instance_id)); } catch { messages = null; }
   }
   aside.append(h("section", { class: "context-block", id: "past-messages" }, heading(t("past_messages"), 3), messageList(messages || [])));
+  // the manager holding a hand-off records what the candidate told them (POST /messages, theirs only)
+  if (data.candidate_id && state.me.role === "manager" && task.assignee === state.me.name) {
+    aside.append(recordSection(c || { id: data.candidate_id }, { kinds: ["candidate_replied"] }));
+  }
   if (c && data.candidate_id && state.me.role !== "manager") {
     aside.append(h("p", {}, h("a", { href: href(`candidates/${encodeURIComponent(data.candidate_id)}`) }, t("open_candidate"))));
   }
