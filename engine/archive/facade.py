@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from .. import days, vocabulary
 from ..archive_models import Candidate, CandidateDecline, CandidateSignal
+from ..assignment import MANAGER_GROUP, check_may_hold
 from ..errors import NotFound
 from ..operations import SignalOutcome
 from ..runtime import again_on_conflict
@@ -91,6 +92,8 @@ class TalentArchive:
         with self.db.write_transaction() as s:
             candidate = records.load(s, candidate_id, for_update=True)
             records.check_reason(vocabulary.deployed(s, cases.RECALL_PROCESS), decline.get("reason"))
+            if decline.get("hiring_manager"):       # the hand-off's default: an active manager (422 naming it)
+                check_may_hold(s, decline["hiring_manager"], MANAGER_GROUP, field="hiring_manager")
             now = self.clock.now()
             decline_date: datetime = decline.get("decline_date") or now
             if not isinstance(decline_date, datetime):      # a calendar day: the count starts with it (engine/days.py)

@@ -216,3 +216,17 @@ def test_a_misspelled_four_eyes_reference_is_refused_at_deploy(tmp_path):
     diagram.write_text(diagram.read_text().replace('value="prepare_reoffer"', 'value="prepare_reofer"'))
     problems = [str(d) for d in load_bundle([tmp_path / "workflows"]).diagnostics]
     assert len(problems) == 1 and "approve_reoffer: separateFrom names 'prepare_reofer'" in problems[0], problems
+
+
+def test_a_decline_names_an_active_hiring_manager_or_nothing_is_recorded(api):
+    app, engine, caller = api
+    from engine import users
+    users.set_active(engine.db, "zhao.min", False)
+    hr = caller(HR)
+    _ok(hr.post("/candidates", json={"id": "c-sec-9", "name": "安全测试乙"}), 201)
+    for who, why in (("nobody.here", "no user"), (HR_HRBP, "hiring manager"), ("zhao.min", "deactivated")):
+        response = hr.post("/candidates/c-sec-9/declines", json={"reason": "salary", "hiring_manager": who})
+        assert _fields(response) == ["hiring_manager"], who
+        assert why in response.get_json()["errors"][0]["message"], who
+    assert _ok(hr.get("/candidates/c-sec-9"))["declines"] == []
+    _ok(hr.post("/candidates/c-sec-9/declines", json={"reason": "salary", "hiring_manager": MANAGER}), 201)
