@@ -33,7 +33,7 @@ from .scripting import add_iso_duration
 from .models import HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, TimerFiring, WaitingTimer
 from .status import ACTIVE
 from .views import TaskView
-from .vocabulary import Vocabulary, from_json as vocabulary_from_json
+from .vocabulary import Vocabulary, from_json as vocabulary_from_json, split_name
 
 INBOX_LIMIT = 500
 FOLLOW_UP_GRACE = timedelta(days=1)
@@ -113,18 +113,25 @@ class DeployedVocabulary:
     process_key: str
     version: int
     vocabulary: Vocabulary
+    processes: list[tuple[str, str, str]] = field(default_factory=list)   # (key, zh, en) of every deployed process
 
 
 # ---------------------------------------------------------------- vocabulary
 def vocabulary(engine, process_key: str) -> DeployedVocabulary:
-    """The vocabulary of the newest deployed version of `process_key` (NotFound if none)."""
+    """The vocabulary of the newest deployed version of `process_key` (NotFound if none), with the names
+    of every deployed process (their specs are cached: the specs are read once per process)."""
     with engine.db.read_transaction() as s:
         row = s.execute(select(ProcessDefinition.version, ProcessDefinition.vocabulary_json)
                         .where(ProcessDefinition.process_key == process_key)
                         .order_by(ProcessDefinition.version.desc()).limit(1)).first()
-    if row is None:
-        raise NotFound(f"no deployed process definition {process_key}")
-    return DeployedVocabulary(process_key, row.version, vocabulary_from_json(row.vocabulary_json))
+        if row is None:
+            raise NotFound(f"no deployed process definition {process_key}")
+        names: dict[str, str | None] = {}
+        for definition_id, in s.execute(select(ProcessDefinition.id).order_by(ProcessDefinition.id)):
+            spec = engine.specs.get(s, definition_id).spec
+            names[spec.name] = spec.description      # the BPMN process name; the latest deployment wins
+    processes = [(key, *split_name(name, key)) for key, name in sorted(names.items())]
+    return DeployedVocabulary(process_key, row.version, vocabulary_from_json(row.vocabulary_json), processes)
 
 
 # ---------------------------------------------------------------- inbox

@@ -56,6 +56,42 @@ SENT_STAGES = {"signal_reaction": "signal", "manager_contact": "handoff", "conta
                "reoffer_sent": "reoffer"}
 
 
+# The product's own words, the same for every bundle: what the history of a case says happened
+# (audit kinds, engine and archive) and the groups people work in. Served by GET /vocabulary beside
+# the deployed words so that no page shows a code.
+HISTORY_KINDS = {
+    "instance_started": ("案件开始", "Case started"), "instance_completed": ("案件结束", "Case ended"),
+    "instance_cancelled": ("案件取消", "Case cancelled"), "instance_error": ("出错", "Error"),
+    "instance_retried": ("重试", "Retried"), "instance_repaired": ("已修复", "Repaired"),
+    "task_completed": ("任务完成", "Task completed"), "task_claimed": ("任务认领", "Task claimed"),
+    "task_released": ("任务释放", "Task released"), "task_reassigned": ("任务转交", "Task reassigned"),
+    "element_completed": ("步骤完成", "Step done"), "timer_fired": ("定时器到期", "Timer fired"),
+    "message_delivered": ("收到消息", "Message received"), "message_buffered": ("消息暂存", "Message held"),
+    "message_expired": ("消息过期", "Message expired"), "message_replayed": ("重复消息", "Message repeated"),
+    "incident": ("故障", "Incident"), "stalled": ("停滞", "Stalled"),
+    "definition_deployed": ("流程发布", "Process deployed"),
+    "candidate_created": ("建立候选人档案", "Candidate created"),
+    "candidate_changed": ("修改候选人档案", "Candidate changed"),
+    "decline_recorded": ("记录未到岗", "Decline recorded"), "decline_changed": ("修改未到岗记录", "Decline changed"),
+    "signal_recorded": ("记录新动态", "Signal recorded"), "contact_viewed": ("查看联系方式", "Contact viewed"),
+    "consent_changed": ("授权变更", "Consent changed"), "consent_lapsed": ("授权过期", "Consent lapsed"),
+    "consent_renewal_requested": ("请求续期授权", "Consent renewal requested"),
+    "erasure_pending": ("待删除", "Erasure pending"), "erasure_completed": ("已删除个人信息", "Erasure completed"),
+    "data_erased": ("个人信息已删除", "Data erased"),
+    "signed_in": ("登录", "Signed in"), "signed_out": ("退出登录", "Signed out"),
+    "signin_failed": ("登录失败", "Sign-in failed"), "signin_locked": ("登录已锁定", "Sign-in locked"),
+}
+GROUPS = {
+    "hr": ("人力资源", "HR"), "hiring_manager": ("用人部门经理", "Hiring manager"), "hrbp": ("HRBP", "HRBP"),
+}
+
+
+def split_name(name: str | None, key: str) -> tuple[str, str]:
+    """A BPMN name written "中文 / English" as (zh, en); a name in one language (or none: the key) for both."""
+    zh, sep, en = (name or key).partition(" / ")
+    return (zh.strip(), en.strip()) if sep else (zh.strip(), zh.strip())
+
+
 @dataclass(frozen=True)
 class Term:
     """A reason or a stage: its key and its labels."""

@@ -9,7 +9,8 @@
 - `GET /workspace/diagrams/{process_key}/waiting`: how many active cases of the process wait
   at each element (ready tasks, timers, message subscriptions), for process owners.
 - `GET /vocabulary`: the deployed vocabulary (decline reasons, cadence stages with zh/en labels,
-  element roles) that the web app's pick-lists, filters and labels are built from.
+  element roles), the process names and the labels of history kinds and groups, that the web
+  app's pick-lists, filters and labels are built from.
 
 The reads and their rules live in the engine's read models (engine/readmodels.py); this module
 only maps HTTP to them.
@@ -22,6 +23,7 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from engine import readmodels
+from engine.vocabulary import GROUPS, HISTORY_KINDS
 from engine.archive.access import CONTACT_ROLES      # who sees candidates' names (contact fields)
 from engine.archive.cases import RECALL_PROCESS
 
@@ -149,6 +151,11 @@ class VocabularySchema(Strict):
     roles = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True,
                         metadata={"description": "element ids by what the archive reads them for"})
     messages = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+    processes = fields.List(fields.Nested(TermSchema), required=True, metadata={
+        "description": "every deployed process (called ones too) by its BPMN name, zh and en"})
+    history_kinds = fields.List(fields.Nested(TermSchema), required=True,
+                                metadata={"description": "what a history entry's kind means"})
+    groups = fields.List(fields.Nested(TermSchema), required=True, metadata={"description": "the groups' names"})
 
 
 # ---------- views ----------
@@ -211,4 +218,10 @@ class Vocabulary(MethodView):
         words = found.vocabulary.as_dict()
         return {"process_key": found.process_key, "version": found.version,
                 "decline_reasons": words["decline_reasons"], "stages": words["stages"], "roles": words["roles"],
-                "messages": words["messages"]}
+                "messages": words["messages"],
+                "processes": [{"key": k, "zh": zh, "en": en} for k, zh, en in found.processes],
+                "history_kinds": _terms(HISTORY_KINDS), "groups": _terms(GROUPS)}
+
+
+def _terms(words: dict[str, tuple[str, str]]) -> list[dict]:
+    return [{"key": key, "zh": zh, "en": en} for key, (zh, en) in words.items()]

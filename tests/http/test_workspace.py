@@ -277,6 +277,21 @@ def test_vocabulary_is_the_deployed_one(as_user, recall_workflows):
     assert as_user("hr.li").get("/vocabulary?process_key=nope").status_code == 404
 
 
+def test_vocabulary_names_processes_history_kinds_and_groups(as_user, recall_workflows):
+    """Names, not ids: the BPMN process names (zh/en) of every deployed process, and labels for the
+    history kinds and the groups, so no page shows a key or a code."""
+    words = as_user("mgr").get("/vocabulary").json
+    processes = {p["key"]: (p["zh"], p["en"]) for p in words["processes"]}
+    assert processes["department_handoff"] == ("用人部门沟通", "Department hand-off")
+    shipped = ("offer_recall", "department_handoff", "reoffer", "onboarding_goals")
+    assert all(processes[key][0] != processes[key][1] for key in shipped)       # both languages, no key
+    kinds = {k["key"]: (k["zh"], k["en"]) for k in words["history_kinds"]}
+    assert kinds["decline_recorded"] == ("记录未到岗", "Decline recorded")
+    assert {"instance_started", "task_completed", "timer_fired", "signal_recorded", "consent_changed"} <= set(kinds)
+    groups = {g["key"]: (g["zh"], g["en"]) for g in words["groups"]}
+    assert groups["hiring_manager"] == ("用人部门经理", "Hiring manager") and "hr" in groups
+
+
 def test_the_inbox_counts_its_statements(as_user, recall_workflows, engine):
     """GET /workspace/inbox reads tasks, their data and cases' versions, the follow-ups' timer firings
     and the candidates' names: four statements however many tasks (no vocabulary read per request)."""
