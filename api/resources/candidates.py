@@ -14,14 +14,15 @@ from marshmallow import ValidationError, fields, validate
 from engine import days
 from engine.archive import SearchFilters, TalentArchive, Viewer
 from engine.archive.access import CONTACT_ROLES, CandidateAccessDenied
-from engine.archive.records import CONSENT_SCOPES, InvalidCandidateData
+from engine.archive.records import CONSENT_SCOPES, DuplicateCandidate, InvalidCandidateData
 from engine.errors import NotFound
 from engine.archive.views import CONTACT_FIELDS
 
 from ..blueprint import Blueprint
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ..pagination import page
-from ..schemas import Day, DayOrMoment, PageQuerySchema, PageSchema, Strict
+from ..problems import problem
+from ..schemas import Day, DayOrMoment, PageQuerySchema, PageSchema, ProblemSchema, Strict
 from ..state import current_user, engine, state
 
 blp = Blueprint("candidates", __name__, description="The talent archive")
@@ -90,6 +91,12 @@ class ProfileSchema(Strict):
 class CandidateInSchema(ProfileSchema):
     id = fields.String(validate=validate.Regexp(ID_PATTERN),
                        metadata={"description": "optional: the ATS's own id (default: a UUID)"})
+    name = _str(255, required=True, metadata={"description": "required, not blank"})
+
+
+class CreateQuerySchema(Strict):
+    allow_duplicate = fields.Boolean(load_default=False, metadata={"description":
+        "create even when a candidate with the same phone, email, or name and role exists (else 409)"})
 
 
 class DeclineInSchema(Strict):
@@ -276,6 +283,17 @@ class ErasureSchema(Strict):
         "erasure_completed)"})
 
 
+def _duplicates(exc: DuplicateCandidate, *, contact: bool):
+    found = []
+    for d in exc.found:
+        item = {"id": d.id, "matched_on": list(d.matched_on), "role_applied": d.role_applied}
+        if contact:
+            item.update(d.contact)
+        found.append(item)
+    return problem(409, str(exc), title="Candidate may already exist", slug="duplicate-candidate",
+                   duplicates=found)
+
+
 # ---------------------------------------------------------------- views
 def _invalid(exc: InvalidCandidateData) -> ValidationError:
     return ValidationError({exc.field: [exc.message]})
@@ -301,14 +319,25 @@ class Candidates(MethodView):
         body["total_at_least"] = found.total_at_least
         return body
 
+    @blp.arguments(CreateQuerySchema, location="query", unknown="raise")
     @blp.arguments(CandidateInSchema)
     @blp.response(201, CandidateSchema, headers={"Location": {"schema": {"type": "string"}}})
-    def post(self, body):
-        """Add a candidate to the archive (personal data lives here, never in workflow state)."""
+    @blp.alt_response(409, schema=ProblemSchema, content_type="application/problem+json",
+                      description="duplicate-candidate: `duplicates` lists the existing ones")
+    def post(self, query, body):
+        """Add a candidate to the archive (personal data lives here, never in workflow state).
+
+        A name is required (422 naming `name`). One with the same phone (any format), email
+        (case-insensitive) or name and role already there: 409 `duplicate-candidate` whose
+        `duplicates` are `{id, matched_on, role_applied}` plus the contact fields for callers who
+        may see them, so the form can offer to use that one; `?allow_duplicate=true` creates anyway."""
+        user = current_user()
         try:
-            view = archive().create_candidate(body, actor=current_user().name)
+            view = archive().create_candidate(body, actor=user.name, check_duplicates=not query["allow_duplicate"])
         except InvalidCandidateData as exc:
             raise _invalid(exc) from exc
+        except DuplicateCandidate as exc:
+            return _duplicates(exc, contact=user.role in CONTACT_ROLES)
         return view, 201, {"Location": url_for(".Candidate", candidate_id=view.id)}
 
 

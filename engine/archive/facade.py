@@ -33,8 +33,14 @@ class TalentArchive:
         self.settings = settings or privacy.PrivacySettings.from_settings(engine.settings)
 
     # ---------------------------------------------------------------- candidates
-    def create_candidate(self, data: dict, *, actor: str) -> CandidateView:
+    def create_candidate(self, data: dict, *, actor: str, check_duplicates: bool = False) -> CandidateView:
+        """A new candidate (a name required). `check_duplicates`: refuse with DuplicateCandidate
+        when one with the same phone, email or name and role exists (a person at a form)."""
         with self.db.write_transaction() as s:
+            if check_duplicates:
+                found = records.duplicates(s, data)
+                if found:
+                    raise records.DuplicateCandidate(found)
             candidate = records.create(s, data, actor=actor, now=self.clock.now())
             self.engine.ops.audit(s, None, "candidate_created", actor, None, None,
                                       {"candidate_id": candidate.id, "fields": sorted(k for k in data if data[k])})

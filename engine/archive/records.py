@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..archive_models import (
     Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag,
 )
 from .. import days
-from ..errors import NotFound, RecallError
+from ..errors import ConflictError, NotFound, RecallError
 from . import search
 from ..vocabulary import Vocabulary
-from .views import CandidateView, ConsentView, DeclineView, SignalView
+from .views import CONTACT_FIELDS, CandidateView, ConsentView, DeclineView, SignalView
 
 CONSENT_SCOPES = ("same_role", "similar_roles", "any_role")
 PROFILE_FIELDS = ("name", "phone", "email", "wecom_external_id", "role_applied", "needs", "open_questions",
@@ -42,7 +43,72 @@ def load(session: Session, candidate_id: str, *, for_update: bool = False) -> Ca
     return candidate
 
 
+def _check_name(data: dict, *, required: bool) -> None:
+    """A candidate needs a name: HR must be able to tell who a case is about (issue 15)."""
+    if (required or "name" in data) and not (data.get("name") or "").strip():
+        raise InvalidCandidateData("name", "a candidate needs a name")
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An existing candidate that looks like the one being created, and on what."""
+
+    id: str
+    matched_on: tuple[str, ...]         # "phone", "email", "name_and_role"
+    role_applied: str | None
+    contact: dict                       # name, phone, email, wecom_external_id: for who may see them
+
+
+MIN_DUPLICATE_PHONE_DIGITS = 7
+
+
+class DuplicateCandidate(ConflictError):
+    """Creating a candidate who looks like one the archive has (HTTP 409 `duplicate-candidate`)."""
+
+    def __init__(self, found: list[Duplicate]):
+        self.found = found
+        super().__init__(f"the archive already has {len(found)} candidate(s) with the same "
+                         + " or ".join(sorted({m for d in found for m in d.matched_on}))
+                         + ": use one of them, or create anyway with allow_duplicate=true")
+
+
+def duplicates(session: Session, data: dict) -> list[Duplicate]:
+    """Candidates (not erased) with the same phone (its digits, any format, +86/0086 dropped), the
+    same email (case-insensitive), or the same name and role as `data`, oldest first."""
+    checks: dict[str, object] = {}
+    digits = search.phone_digits(data.get("phone"))
+    if len(digits) >= MIN_DUPLICATE_PHONE_DIGITS:
+        phone = Candidate.phone
+        for mark in search.PHONE_PUNCTUATION:
+            phone = func.replace(phone, mark, "")
+        checks["phone"] = phone.like("%" + digits)
+    email = (data.get("email") or "").strip().lower()
+    if email:
+        checks["email"] = func.lower(Candidate.email) == email
+    name, role = (data.get("name") or "").strip(), (data.get("role_applied") or "").strip()
+    if name and role:
+        checks["name_and_role"] = and_(Candidate.name == name, Candidate.role_applied == role)
+    if not checks:
+        return []
+    found = session.scalars(select(Candidate).where(Candidate.anonymised_at.is_(None), or_(*checks.values()))
+                            .order_by(Candidate.created_at, Candidate.id)).all()
+    out = []
+    for candidate in found:
+        matched = []
+        if "phone" in checks and search.phone_digits(candidate.phone) == digits:
+            matched.append("phone")
+        if "email" in checks and (candidate.email or "").strip().lower() == email:
+            matched.append("email")
+        if "name_and_role" in checks and candidate.name == name and candidate.role_applied == role:
+            matched.append("name_and_role")
+        if matched:
+            out.append(Duplicate(candidate.id, tuple(matched), candidate.role_applied,
+                                 {field: getattr(candidate, field) for field in CONTACT_FIELDS}))
+    return out
+
+
 def create(session: Session, data: dict, *, actor: str, now: datetime) -> Candidate:
+    _check_name(data, required=True)
     candidate = Candidate(id=data.get("id") or str(uuid.uuid4()), needs=[], open_questions=[],
                           interview_trail=[], listed_at=now, created_at=now, updated_at=now, created_by=actor,
                           consent_granted=False)
@@ -61,6 +127,7 @@ def create(session: Session, data: dict, *, actor: str, now: datetime) -> Candid
 
 
 def update(session: Session, candidate: Candidate, data: dict, *, actor: str, now: datetime) -> None:
+    _check_name(data, required=False)
     _apply_profile(candidate, data)
     if "tags" in data:
         set_tags(session, candidate.id, data["tags"])

@@ -189,7 +189,7 @@ def _fts_match(dialect: str, q: str):
 
 
 _PHONE_QUERY = re.compile(r"[\d\s\-+().]+")
-_PHONE_PUNCTUATION = (" ", "-", "+", "(", ")", ".")
+PHONE_PUNCTUATION = (" ", "-", "+", "(", ")", ".")
 MIN_PHONE_DIGITS = 4
 
 
@@ -221,7 +221,7 @@ def contact_match(q: str):
     digits = phone_digits(value)
     if _PHONE_QUERY.fullmatch(value) and len(digits) >= MIN_PHONE_DIGITS:
         phone = Candidate.phone
-        for mark in _PHONE_PUNCTUATION:
+        for mark in PHONE_PUNCTUATION:
             phone = func.replace(phone, mark, "")
         conditions.append(phone.like(_like_part(digits), escape="\\"))
     return or_(*conditions)

@@ -18,18 +18,18 @@ DAY = "2027-01-05"
 ])
 def test_the_archive_refuses_a_granted_consent_without_scope_or_future_expiry(archive, consent, field):
     with pytest.raises(InvalidCandidateData) as refused:
-        archive.create_candidate({"consent": consent}, actor=HR)
+        archive.create_candidate({"name": "林一", "consent": consent}, actor=HR)
     assert refused.value.field == field
 
 
 def test_over_http_the_422_names_the_missing_field(api):
     _, _, as_user = api
-    no_scope = as_user(HR).post("/candidates", json={"consent": {"granted": True}})
+    no_scope = as_user(HR).post("/candidates", json={"name": "林一", "consent": {"granted": True}})
     assert no_scope.status_code == 422 and [e["field"] for e in no_scope.json["errors"]] == ["consent.scope"]
-    no_expiry = as_user(HR).post("/candidates", json={"consent": {"granted": True, "scope": "similar_roles"}})
+    no_expiry = as_user(HR).post("/candidates", json={"name": "林一", "consent": {"granted": True, "scope": "similar_roles"}})
     assert no_expiry.status_code == 422 and [e["field"] for e in no_expiry.json["errors"]] == ["consent.expires_at"]
     granted = {"granted": True, "scope": "similar_roles", "expires_at": DAY}
-    created = as_user(ATS).post("/candidates", json={"consent": granted})
+    created = as_user(ATS).post("/candidates", json={"name": "林一", "consent": granted})
     assert created.status_code == 201 and created.json["consent"]["expires_on"] == DAY
     cid = created.json["id"]
     refused = as_user(HR).patch(f"/candidates/{cid}", json={"consent": {"granted": True, "scope": "any_role"}})
