@@ -5,18 +5,42 @@ import { pick, t } from "../i18n.js";
 import { alertBox, heading, href, state, updateClock } from "../ui.js";
 import { candidateLink, queueLabel } from "../views.js";
 
+const SORTS = ["due", "waited", "candidate", "step"];
+const COLUMNS = { col_step: "step", col_candidate: "candidate", col_waited: "waited", col_due: "due" };
+
 export async function inboxPage(body, ctx) {
   body.append(heading(t("inbox_title")));
   if (state.me.role === "integrator") {
     body.append(alertBox(t("no_workspace_role"), "info"), h("p", {}, h("a", { href: href("processes") }, t("nav_processes"))));
     return;
   }
-  const inbox = await get("/workspace/inbox");
+  // the order the server keeps (overdue first, then due soonest) unless a column header asked for another
+  const sort = SORTS.includes(ctx.query.get("sort")) ? ctx.query.get("sort") : "due";
+  const asked = ["asc", "desc"].includes(ctx.query.get("order")) ? ctx.query.get("order") : null;
+  const order = asked || (sort === "waited" ? "desc" : "asc");
+  const params = new URLSearchParams();
+  if (sort !== "due") params.set("sort", sort);
+  if (asked) params.set("order", asked);
+  const inbox = await get(`/workspace/inbox${params.toString() ? `?${params}` : ""}`);
   updateClock(inbox.now);
   const selected = ctx.query.get("queue") || "all";
+  const link = (queue, more = params) => {
+    const q = new URLSearchParams(more);
+    if (queue !== "all") q.set("queue", queue);
+    return href(q.toString() ? `?${q}` : "");
+  };
+  const header = (key) => {
+    const column = COLUMNS[key];
+    if (!column) return h("th", { scope: "col" }, t(key));
+    const current = column === sort;
+    const next = current ? (order === "asc" ? "desc" : "asc") : (column === "waited" ? "desc" : "asc");
+    return h("th", { scope: "col", "aria-sort": current ? (order === "asc" ? "ascending" : "descending") : null },
+      h("a", { href: link(selected, { sort: column, order: next }), class: "sort", "data-sort": column }, t(key),
+        current ? h("span", { "aria-hidden": "true" }, order === "asc" ? " ↑" : " ↓") : null));
+  };
   const queues = [{ queue: "all", count: inbox.total }, ...inbox.queues, { queue: "overdue", count: inbox.overdue }];
   const queueNav = h("nav", { class: "queues", "aria-label": t("queues") }, h("ul", {}, queues.map((q) => h("li", {},
-    h("a", { href: href(q.queue === "all" ? "" : `?queue=${encodeURIComponent(q.queue)}`), "aria-current": q.queue === selected ? "page" : null, class: q.queue === "overdue" && q.count ? "has-overdue" : null },
+    h("a", { href: link(q.queue), "aria-current": q.queue === selected ? "page" : null, class: q.queue === "overdue" && q.count ? "has-overdue" : null },
       queueLabel(q.queue), " ", h("span", { class: "count" }, String(q.count)))))));
   body.append(queueNav, h("p", { class: "muted", id: "inbox-summary" }, t("inbox_count", { n: inbox.total, overdue: inbox.overdue })));
   if (inbox.truncated) body.append(alertBox(t("inbox_truncated"), "info"));
@@ -40,6 +64,6 @@ export async function inboxPage(body, ctx) {
   });
   body.append(h("table", { class: "inbox" },
     h("caption", { class: "visually-hidden" }, `${t("inbox_title")}: ${queueLabel(selected)}`),
-    h("thead", {}, h("tr", {}, [t("col_step"), t("col_candidate"), t("col_waited"), t("col_due"), t("col_queue")].map((x) => h("th", { scope: "col" }, x)))),
+    h("thead", {}, h("tr", {}, ["col_step", "col_candidate", "col_waited", "col_due", "col_queue"].map(header))),
     h("tbody", {}, rows)));
 }
