@@ -210,14 +210,6 @@ def list_users(db, *, group: str | None = None, role: str | None = None,
     return [u for u in found if group is None or group in u.groups]
 
 
-def get_user(db, name: str) -> UserView:
-    with db.read_transaction() as s:
-        row = s.scalar(select(User).where(User.name == name))
-        if row is None:
-            raise NotFound(f"no user {name!r}")
-        return _view(row)
-
-
 def authenticate(db, token: str | None) -> UserView | None:
     """The user holding `token`, or None."""
     if not token or len(token) > 256:
