@@ -57,7 +57,6 @@ class UserView:
     email: str | None = None
     wecom_user_id: str | None = None
     has_password: bool = False
-    id: int | None = None
 
 
 def hash_token(token: str) -> str:
@@ -102,8 +101,7 @@ _DUMMY = f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${'00' * SALT_BYTES}$
 
 def _view(row: User) -> UserView:
     return UserView(row.name, row.role, tuple(row.groups or ()), row.created_at, row.token_issued_at,
-                    row.display_name, bool(row.active), row.email, row.wecom_user_id, row.password_hash is not None,
-                    row.id)
+                    row.display_name, bool(row.active), row.email, row.wecom_user_id, row.password_hash is not None)
 
 
 def _check_profile(display_name: str | None, email: str | None, wecom_user_id: str | None) -> None:
