@@ -30,7 +30,8 @@ from . import templates as message_templates
 from .archive_models import Candidate
 from .errors import NotFound
 from .scripting import add_iso_duration
-from .models import HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, TimerFiring, WaitingTimer
+from .models import (HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, TimerFiring, User,
+                     WaitingTimer)
 from .status import ACTIVE
 from .views import TaskView
 from .vocabulary import Vocabulary, from_json as vocabulary_from_json, split_name
@@ -57,6 +58,7 @@ class InboxItem:
     reminder_at: datetime | None = None   # a non-interrupting timer on the task (the manager's 2-day reminder)
     reminder_due: bool = False            # that reminder's time has come
     deadline_at: datetime | None = None   # an interrupting timer on the task (the 5-day contact deadline)
+    assignee_name: str | None = None      # the assignee's display name, else their user name
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def inbox(engine, *, user_name: str, scope_user: str | None, scope_groups, with_
                                due or follow_due, overdue,
                                max(0, int((now - waited_from).total_seconds())), _queue(task, user_name), fact.stage,
                                fact.reminder_at, fact.reminder_at is not None and now >= fact.reminder_at,
-                               fact.deadline_at))
+                               fact.deadline_at, fact.assignee_name or task.assignee))
     _order(items, sort, descending, now)
     queues: dict[str, list[int]] = {}
     if scope_user is not None:
@@ -201,6 +203,7 @@ class _Facts:
     follow_up_due_at: datetime | None
     reminder_at: datetime | None = None
     deadline_at: datetime | None = None
+    assignee_name: str | None = None
 
 
 def _queue(task: TaskView, user_name: str) -> str:
@@ -215,12 +218,13 @@ def _task_facts(engine, rows: list[TaskView]) -> dict[str, _Facts]:
         return {}
     by_id = {t.id: t for t in rows}
     with engine.db.read_transaction() as s:
-        found = s.execute(select(HumanTask.id, HumanTask.data, ProcessInstance.definition_id)
+        found = s.execute(select(HumanTask.id, HumanTask.data, ProcessInstance.definition_id, User.display_name)
                           .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                          .outerjoin(User, User.name == HumanTask.assignee)
                           .where(HumanTask.id.in_(list(by_id)))).all()
         definitions = {d: engine.specs.get(s, d) for d in {r.definition_id for r in found}}
         stages = {}
-        for task_id, _, definition_id in found:
+        for task_id, _, definition_id, _ in found:
             stage = definitions[definition_id].vocabulary.stage_of_task(by_id[task_id].element_id)
             if stage is not None:
                 stages[task_id] = stage
@@ -233,7 +237,7 @@ def _task_facts(engine, rows: list[TaskView]) -> dict[str, _Facts]:
                     .order_by(TimerFiring.fired_at, TimerFiring.id)):
                 firings.setdefault((instance_id, element_id), []).append((due_at, fired_at))
     out = {}
-    for task_id, data, definition_id in found:
+    for task_id, data, definition_id, assignee_name in found:
         data = data if isinstance(data, dict) else {}
         task, stage = by_id[task_id], stages.get(task_id)
         due = None
@@ -244,7 +248,7 @@ def _task_facts(engine, rows: list[TaskView]) -> dict[str, _Facts]:
         candidate = data.get("candidate_id")
         reminder, deadline = _boundary_times(engine, definitions[definition_id], task, data)
         out[task_id] = _Facts(None if candidate is None else str(candidate), stage.key if stage else None, due,
-                              reminder, deadline)
+                              reminder, deadline, assignee_name)
     return out
 
 

@@ -61,6 +61,8 @@ class InboxTaskSchema(TaskSchema):
     reminder_at = fields.DateTime(allow_none=True, metadata={
         "description": "when the task's reminder (a non-interrupting timer, e.g. the manager's 2-day one) is due"})
     reminder_due = fields.Boolean(required=True, metadata={"description": "the reminder's time has come"})
+    assignee_name = fields.String(allow_none=True, metadata={
+        "description": "the assignee's display name (the user name when they have none); null when unclaimed"})
     deadline_at = fields.DateTime(allow_none=True, metadata={
         "description": "the task's deadline (an interrupting timer, e.g. the 5-day contact deadline); "
                        "when set it is the effective due time and overdue means past it"})
@@ -187,7 +189,7 @@ class Inbox(MethodView):
                            "follow_up_due_at": i.follow_up_due_at, "effective_due_at": i.effective_due_at,
                            "overdue": i.overdue, "waited_seconds": i.waited_seconds, "queue": i.queue,
                            "stage": i.stage, "reminder_at": i.reminder_at, "reminder_due": i.reminder_due,
-                           "deadline_at": i.deadline_at} for i in found.items]}
+                           "deadline_at": i.deadline_at, "assignee_name": i.assignee_name} for i in found.items]}
 
 
 @blp.route("/workspace/diagrams/<process_key>", tags=TAGS)

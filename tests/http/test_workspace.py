@@ -200,6 +200,7 @@ def test_a_hand_off_is_counted_inside_department_handoff_and_at_its_call_activit
     complete(engine, case["id"], "request_manager_contact", manager_username="mgr", talking_points="新排班")
     [task] = as_user("mgr").get("/workspace/inbox").json["items"]
     assert task["element_id"] == "manager_contact_candidate" and task["overdue"] is False
+    assert task["assignee"] == task["assignee_name"] == "mgr"          # no display name: the user name
     # the manager's inbox: the 2-day reminder with its time, due (and overdue after) the 5-day contact deadline
     created = _parse(task["created_at"])
     assert _parse(task["reminder_at"]) == created + timedelta(days=2) and task["reminder_due"] is False
@@ -220,6 +221,20 @@ def test_a_hand_off_is_counted_inside_department_handoff_and_at_its_call_activit
     inside = {e["element_id"]: e for e in owner.get("/workspace/diagrams/department_handoff/waiting").json["elements"]}
     assert inside["manager_contact_candidate"]["overdue"] == int(late["overdue"])
     assert "manager_reminder_due" not in inside
+
+
+def test_the_inbox_names_the_assignee_by_display_name(as_user, recall_workflows, engine):
+    from engine.users import add_user
+
+    add_user(engine.db, "li.na", "hr", ["hr"], display_name="李娜")
+    hr = as_user("hr.li")
+    case = _start_recall(hr, candidate_id="c-d")
+    task_id = case["ready_tasks"][0]["id"]
+    [open_task] = as_user("root").get("/workspace/inbox").json["items"]
+    assert open_task["assignee"] is None and open_task["assignee_name"] is None
+    engine.claim_task(task_id, user="li.na")
+    [item] = as_user("root").get("/workspace/inbox").json["items"]
+    assert (item["id"], item["assignee"], item["assignee_name"]) == (task_id, "li.na", "李娜")
 
 
 def test_inbox_names_candidates_only_for_roles_that_see_contact_data(as_user, recall_workflows):
