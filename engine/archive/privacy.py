@@ -50,7 +50,7 @@ PERSONAL_KEYS = frozenset({
 CODE_KEYS = frozenset({
     "decline_reason", "outcome", "channel", "action", "contact_outcome", "consent_outcome", "consent_scope",
     "scope", "status", "decision", "stage", "suggestion_template_id", "template_id", "lang", "snooze_duration",
-    "needs_approval", "approval_needed", "event", "kind", "type",
+    "needs_approval", "approval_needed", "event", "kind", "type", "snooze_for",
 })
 # Structural keys of audit details (top level and `correlation`), written by the engine itself.
 AUDIT_KEYS = CODE_KEYS | frozenset({

@@ -64,7 +64,7 @@ def _ready(engine, instance_id):
 
 
 def _snooze(engine, instance_id):
-    complete(engine, instance_id, "assess_reply", outcome="not_now", snooze_duration="P60D")
+    complete(engine, instance_id, "assess_reply", outcome="not_now", snooze_for="P3M")
     assert _ready(engine, instance_id) == []
 
 
@@ -74,7 +74,7 @@ def test_a_retry_with_the_same_idempotency_key_is_not_a_second_reply(api):
     candidate, case = _case(engine, archive)
     first = as_user(ATS).post("/messages", json=_reply(candidate), headers={"Idempotency-Key": "reply-1"})
     assert first.status_code == 200 and first.get_json()["delivered_to"] == [case]
-    _snooze(engine, case)                                              # HR snoozes the case for 60 days
+    _snooze(engine, case)                                              # HR snoozes the case for 3 months
     retry = as_user(ATS).post("/messages", json=_reply(candidate), headers={"Idempotency-Key": "reply-1"})
     assert retry.status_code == 200 and retry.headers.get("Idempotent-Replayed") == "true"
     assert retry.get_json() == first.get_json()

@@ -15,10 +15,12 @@ import json
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, precondition, rule
+
+from engine.scripting import add_iso_duration
 
 from tests.model.model_support import (STEP_LOG, Violation, beijing_day, bundle_files, draw_object, is_valid, known,
                                       parse_time, text, wrong_type)
@@ -26,6 +28,8 @@ from tests.model.recall_model import (DAY, DAY_OF_TASK, EXTRA_TASKS, FOLLOW_UP_T
                                       CandidateModel, CaseModel, World, end_of_beijing_day, expect, observe_phase,
                                       reached)
 from tests.support import ADMIN, ATS, HR, HRBP, MANAGER, OTHER_MANAGER, OWNER
+
+SNOOZE_LENGTHS = ("P2W", "P1M", "P3M", "P6M")      # the assess_reply form's snooze choices besides a date
 
 SCOPES = ["same_role", "similar_roles", "any_role"]
 SETTLE_SECONDS = 4.0      # how long a check waits for the worker (consent answers, lapses) before failing
@@ -252,7 +256,7 @@ class RecallMachine(RuleBasedStateMachine):
         if element in FOLLOW_UP_TASKS or element in ("send_reoffer", "react_to_signal"):
             return {"message_sent": text}
         if element == "assess_reply":
-            return {"snooze_duration": lambda r: f"P{r.randint(1, 60)}D"}
+            return {"snooze_for": lambda r: r.choice(SNOOZE_LENGTHS)}     # "until" a date: tests/workflows
         if element == "request_manager_contact":
             return {"manager_username": MANAGER}
         if element == "prepare_reoffer":
@@ -497,7 +501,7 @@ class RecallMachine(RuleBasedStateMachine):
                 self.ended(case, "end_not_interested")
             elif answer["outcome"] == "not_now":
                 case.phase, case.snooze_done_at = "snooze", None
-                case.snooze_due = now + int(answer["snooze_duration"][1:-1]) * DAY
+                case.snooze_due = add_iso_duration(now.astimezone(timezone.utc), answer["snooze_for"])
             else:
                 case.phase = "handoff" if answer.get("involve_manager") else "prepare"
         elif element == SNOOZE.task:

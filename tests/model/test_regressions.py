@@ -147,7 +147,7 @@ def test_13_7_a_retried_message_is_replayed_not_applied_twice(server):
     key = {"Idempotency-Key": f"regr-{uuid.uuid4().hex}"}
     first = story.send("candidate_replied", headers=key, text="想再聊聊")
     assert first.status == 200
-    story.complete("assess_reply", outcome="not_now", snooze_duration="P60D")
+    story.complete("assess_reply", outcome="not_now", snooze_for="P3M")
     again = story.send("candidate_replied", headers=key, text="想再聊聊")
     assert (again.status, again.body, again.headers.get("Idempotent-Replayed")) == (200, first.body, "true")
     assert story.ready() == [] and SNOOZE.timer in [t["element_id"] for t in story.view["waiting_timers"]]

@@ -12,7 +12,7 @@ import pytest
 
 from engine.errors import NotAssignee
 
-from .lifecycle import ATS, BOT, HR, HR_2, HRBP, MANAGER, REASON_MARKERS, Case, cadence
+from .lifecycle import ATS, BOT, CST, HR, HR_2, HRBP, MANAGER, REASON_MARKERS, Case, cadence
 
 CADENCE = cadence()                 # the bundle's stages, due days and templates (lifecycle.py)
 FIRST = CADENCE.dated[0]            # the day-30 greeting as shipped
@@ -110,7 +110,7 @@ def test_not_now_snoozes_then_the_candidate_replies(new_case):
     d = FIRST_DAY + 3
     case.on_day(d)
     case.reply("家里还有事,过两周再说吧")
-    case.complete("assess_reply", outcome="not_now", snooze_duration="P14D")
+    case.complete("assess_reply", outcome="not_now", snooze_for="P2W")
     snooze = CADENCE.vocabulary.stage_of_task("follow_up_snooze")
     assert case.timers() == {snooze.timer: case.day(d) + timedelta(days=14)}
     assert case.messages() == ["candidate_replied"]
@@ -129,6 +129,48 @@ def test_not_now_snoozes_then_the_candidate_replies(new_case):
                                   (snooze.task, HR), ("assess_reply", HR)]
     assert case.timers_fired() == [FIRST.timer, snooze.timer]
     assert case.messages_delivered() == [("candidate_replied", BOT), ("candidate_replied", BOT)]
+
+
+@pytest.mark.parametrize(("choice", "until", "due"), [
+    ("P2W", None, lambda day: day + timedelta(weeks=2)),
+    ("P1M", None, lambda day: day.replace(month=day.month + 1)),
+    ("P3M", None, lambda day: day.replace(month=day.month + 3)),
+    ("P6M", None, lambda day: day.replace(month=day.month + 6)),
+    ("until", "2026-05-20", lambda day: day.replace(month=5, day=20)),
+])
+def test_each_snooze_choice_is_due_when_it_says(new_case, choice, until, due):
+    """HR picks 2 weeks, 1 / 3 / 6 months or a date (no ISO duration to type); a date is due that day at
+    the time of day the cadence's follow-ups are (the decline's), and the follow-up after snooze comes then."""
+    case = new_case(reason="family")
+    case.archive()
+    greet(case)
+    d = FIRST_DAY + 3
+    case.on_day(d)
+    case.reply("过段时间再说")
+    answer = {"snooze_for": choice, **({"snooze_until": until} if until else {})}
+    case.complete("assess_reply", outcome="not_now", **answer)
+    [(timer, at)] = case.timers().items()
+    local = case.day(d).astimezone(CST)
+    assert at == due(local) and timer == ("wait_snooze_until" if until else "wait_snooze")
+    case.clock.set(at - timedelta(minutes=1))
+    case.engine.run_until_idle()
+    assert case.ready() == []
+    case.clock.set(at)
+    case.engine.run_until_idle()
+    assert case.ready() == ["follow_up_snooze"]
+
+
+def test_a_snooze_needs_a_choice_and_a_date_for_until(new_case):
+    case = new_case(reason="family")
+    case.archive()
+    greet(case)
+    case.reply()
+    task = case.task("assess_reply")
+    for bad in ({"outcome": "not_now"}, {"outcome": "not_now", "snooze_for": "until"},
+                {"outcome": "not_now", "snooze_for": "P30D"}):
+        with pytest.raises(Exception) as refused:
+            case.engine.complete_task(task.id, bad, actor=HR)
+        assert "snooze" in str(refused.value)
 
 
 def test_manager_hand_off_with_the_two_day_reminder(new_case):
