@@ -120,3 +120,39 @@ def test_new_hire_feedback_in_english_at_phone_width_is_kept_until_a_case_waits(
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.context.close()
 
+
+
+def test_a_decline_for_someone_the_archive_has_offers_that_record(server, browser):
+    existing = server.ok("POST", "/candidates", {"name": "钱多多", "phone": "138 0000 1111"}, user="hr.li")
+    page = browser.page(server.base)
+    sign_in(page, server, "hr.li")
+    page.goto("/app/declines/new")
+    page.wait_for_selector("#record-decline")
+    page.get_by_label("姓名").fill("钱小多")
+    page.get_by_label("电话").fill("+86 138-0000-1111")
+    page.get_by_label("未到岗原因").select_option(label="薪资")
+    page.locator("#record-decline").click()
+    notice = page.locator("#duplicates")
+    expect(notice).to_contain_text("档案里可能已经有这个人")
+    expect(notice).to_contain_text("钱多多")
+    names = [c["name"] for c in server.ok("GET", "/candidates?limit=100", user="hr.li")["items"]]
+    assert "钱小多" not in names                                # nothing created yet
+    notice.locator(".use-existing").first.click()
+    expect(page.locator(".chosen")).to_contain_text("钱多多")
+    page.locator("#record-decline").click()
+    page.wait_for_selector("#task-form")
+    declines = server.ok("GET", f"/candidates/{existing['id']}", user="hr.li")["declines"]
+    assert [d["reason"] for d in declines] == ["salary"]
+    assert "钱小多" not in [c["name"] for c in server.ok("GET", "/candidates?limit=100", user="hr.li")["items"]]
+
+    # not the same person after all: a new record anyway
+    page.goto("/app/declines/new")
+    page.wait_for_selector("#record-decline")
+    page.get_by_label("姓名").fill("钱三多")
+    page.get_by_label("电话").fill("13800001111")
+    page.get_by_label("未到岗原因").select_option(label="薪资")
+    page.locator("#record-decline").click()
+    page.locator("#create-anyway").click()
+    page.wait_for_selector("#task-form")
+    assert "钱三多" in [c["name"] for c in server.ok("GET", "/candidates?limit=100", user="hr.li")["items"]]
+    page.context.close()

@@ -278,6 +278,13 @@ const STRINGS = {
     "Erase {name}? Contact data, notes, needs, questions, interview trail, tags, decline details, signal texts, consent sources, and the task data, messages and audit details of every case are removed; running cases are cancelled. This cannot be undone."],
   erased: ["个人数据已删除({cases} 个进行中的案件已取消)。", "Erased ({cases} running cases cancelled)."],
 
+  // possible duplicates when recording a decline for a new person (pages/decline.js)
+  duplicates_found: ["档案里可能已经有这个人:", "The archive may already have this person:"],
+  matched_on: ["相同的", "same"],
+  match_phone: ["电话", "phone"], match_email: ["邮箱", "email"], match_name_and_role: ["姓名和岗位", "name and role"],
+  use_existing: ["使用这条记录", "Use this record"],
+  create_anyway: ["不是同一个人,新建记录", "Not the same person: create a new record"],
+
   // ending a case (pages/case.js)
   cancel_case: ["取消案件", "Cancel the case"],
   cancel_reason: ["取消原因", "Why it is cancelled"],

@@ -55,6 +55,7 @@ export async function newDeclinePage(body, ctx) {
   await apiFeatures();
   if (!state.features.candidates) { body.append(alertBox(t("archive_unavailable"), "info")); return; }
   let chosen = null;
+  let allowDuplicate = false;     // HR saw the possible duplicates and wants a new record anyway
   const preset = ctx.query.get("candidate");
   if (preset) chosen = await get(`/candidates/${encodeURIComponent(preset)}`).catch(() => null);
 
@@ -113,6 +114,24 @@ export async function newDeclinePage(body, ctx) {
   body.append(formEl);
   showChosen();
 
+  // the archive may already know this person (same phone, email, or name and role): use that record or not
+  const duplicatesNotice = (found) => {
+    const items = found.map((d) => {
+      const use = h("button", { type: "button", class: "secondary use-existing" }, t("use_existing"));
+      use.addEventListener("click", async () => {
+        chosen = await get(`/candidates/${encodeURIComponent(d.id)}`).catch(() => ({ ...d }));
+        clear(status);
+        showChosen();
+        submit.focus();
+      });
+      return h("li", {}, `${candidateName(d, d.id)}${d.role_applied ? ` · ${d.role_applied}` : ""} · ${t("matched_on")}: `,
+        [].concat(d.matched_on || []).map((m) => t(`match_${m}`)).join(", "), " ", use);
+    });
+    const anyway = h("button", { type: "button", class: "link-button", id: "create-anyway" }, t("create_anyway"));
+    anyway.addEventListener("click", () => { allowDuplicate = true; formEl.requestSubmit(); });
+    return h("div", { class: "notice info", id: "duplicates" }, h("p", {}, t("duplicates_found")), h("ul", {}, items), anyway);
+  };
+
   formEl.addEventListener("submit", async (event) => {
     event.preventDefault();
     clear(status);
@@ -128,11 +147,15 @@ export async function newDeclinePage(body, ctx) {
       if (!who) {
         try {
           const person = candidateForm.value();
-          who = await post("/candidates", { ...person, ...(decline.role && !person.role_applied ? { role_applied: decline.role } : {}) });
+          who = await post(`/candidates${allowDuplicate ? "?allow_duplicate=true" : ""}`, { ...person, ...(decline.role && !person.role_applied ? { role_applied: decline.role } : {}) });
           chosen = who;          // created: a retry records the decline for this one, not a new candidate
           showChosen();
         } catch (err) {
           if (err instanceof ApiError && err.status === 422) { candidateForm.showErrors(err.errors); return; }
+          if (err instanceof ApiError && err.status === 409 && Array.isArray(err.problem.duplicates)) {
+            status.append(duplicatesNotice(err.problem.duplicates));
+            return;
+          }
           throw err;
         }
       }
