@@ -15,7 +15,6 @@ import pytest
 
 from tests.support import OWNER
 from tests.ui.test_workspace import seed_case
-from tests.ui.ui_harness import Browser, Server, chromium_or_skip
 
 pytestmark = pytest.mark.slow
 AXE = (Path(__file__).with_name("vendor") / "axe.min.js").read_text(encoding="utf-8")
@@ -25,23 +24,6 @@ RUN = """async () => {
   return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
                                          targets: v.nodes.map((n) => n.target.join(" ")) }));
 }"""
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    chromium_or_skip()
-    srv = Server(tmp_path_factory.mktemp("axe"))
-    yield srv
-    output = srv.stop()
-    assert "Traceback" not in output, output
-
-
-@pytest.fixture(scope="module")
-def browser():
-    b = Browser(chromium_or_skip())
-    yield b
-    b.close()
-    assert not b.errors, b.errors
 
 
 @pytest.fixture(scope="module")

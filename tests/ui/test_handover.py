@@ -14,26 +14,8 @@ from playwright.sync_api import expect
 
 from tests.support import MANAGER, SECOND_MANAGER
 from tests.ui.test_workspace import seed_case, sign_in
-from tests.ui.ui_harness import Browser, Server, chromium_or_skip
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    chromium_or_skip()
-    srv = Server(tmp_path_factory.mktemp("ui-handover"))
-    yield srv
-    output = srv.stop()
-    assert "Traceback" not in output, output
-
-
-@pytest.fixture(scope="module")
-def browser():
-    b = Browser(chromium_or_skip())
-    yield b
-    b.close()
-    assert not b.errors, b.errors
 
 
 def history(server, instance_id):

@@ -8,26 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.ui.test_workspace import seed_case, sign_in
-from tests.ui.ui_harness import Browser, Server, chromium_or_skip
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    chromium_or_skip()
-    srv = Server(tmp_path_factory.mktemp("ui-sort"))
-    yield srv
-    output = srv.stop()
-    assert "Traceback" not in output, output
-
-
-@pytest.fixture(scope="module")
-def browser():
-    b = Browser(chromium_or_skip())
-    yield b
-    b.close()
-    assert not b.errors, b.errors
 
 
 def shown(page):

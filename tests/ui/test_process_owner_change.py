@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support import ADMIN, HR
-from tests.ui.ui_harness import Browser, Server, chromium_or_skip
+from tests.ui.ui_harness import Server, chromium_or_skip
 from tests.workflows.process_owner import apply_all
 
 pytestmark = pytest.mark.slow
@@ -32,14 +32,6 @@ def server(tmp_path_factory):
     yield srv
     output = srv.stop()
     assert "Traceback" not in output, output
-
-
-@pytest.fixture(scope="module")
-def browser():
-    b = Browser(chromium_or_skip())
-    yield b
-    b.close()
-    assert not b.errors, b.errors
 
 
 def record_decline(page, server, *, name: str, reason: str, consent: str, scope: str, submit: str):

@@ -15,26 +15,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support import MANAGER, OTHER_MANAGER
-from tests.ui.ui_harness import SCREENSHOTS, Browser, Server, chromium_or_skip
+from tests.ui.ui_harness import SCREENSHOTS
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    chromium_or_skip()
-    srv = Server(tmp_path_factory.mktemp("ui"))
-    yield srv
-    output = srv.stop()
-    assert "Traceback" not in output, output
-
-
-@pytest.fixture(scope="module")
-def browser():
-    b = Browser(chromium_or_skip())
-    yield b
-    b.close()
-    assert not b.errors, b.errors
 
 
 def shot(page, name, *, full_page=True, element=None):
