@@ -84,17 +84,3 @@ export async function request(method, path, { body, headers = {}, token = getTok
 export const get = async (path, opts) => (await request("GET", path, opts)).data;
 export const post = async (path, body, opts = {}) => (await request("POST", path, { ...opts, body })).data;
 
-// Which optional parts of the API are deployed (e.g. the candidate archive), from the
-// public OpenAPI document; read once per page load.
-let features = null;
-export async function apiFeatures() {
-  if (features) return features;
-  try {
-    const doc = (await request("GET", "/openapi.json", { token: null })).data || {};
-    const paths = Object.keys(doc.paths || {});
-    features = { candidates: paths.some((p) => p.endsWith("/candidates")) };
-  } catch {
-    features = { candidates: false };
-  }
-  return features;
-}

@@ -1,6 +1,6 @@
 // The HR workspace: a small router. Each page is a module of pages/ drawing itself from the JSON API;
 // the chrome and the pieces pages share are in ui.js and views.js.
-import { ApiError, apiFeatures, get, restoreSession, setSession, setToken, signedIn, whenUnauthorized } from "./api.js";
+import { ApiError, get, restoreSession, setSession, setToken, signedIn, whenUnauthorized } from "./api.js";
 import { clear, h } from "./dom.js";
 import { lang, setLang, setVocabulary, t } from "./i18n.js";
 import { confirmLeave, isDirty, restoreValues, setDirty, snapshotValues } from "./keep.js";
@@ -85,7 +85,6 @@ async function render({ keepFocus, keepValues } = {}) {
       return undefined;
     }
   }
-  if (!state.features && state.me) state.features = await apiFeatures();
   if (!state.vocabulary && state.me) {
     // reasons, stages and their labels as deployed (none yet: an empty vocabulary)
     state.vocabulary = await get("/vocabulary").catch(() => ({ decline_reasons: [], stages: [] }));

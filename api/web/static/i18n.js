@@ -134,7 +134,6 @@ const STRINGS = {
   col_role: ["应聘岗位", "Role"],
   col_reason: ["最近原因", "Latest reason"],
   col_tags: ["标签", "Tags"],
-  archive_unavailable: ["候选人档案暂不可用(接口尚未部署)。", "The candidate archive is not available (its API is not deployed)."],
   candidate_title: ["候选人:{name}", "Candidate: {name}"],
   role_applied: ["应聘岗位", "Role applied for"],
   tags: ["标签", "Tags"],

@@ -7,7 +7,7 @@ import { lang, setLang, t } from "./i18n.js";
 import { confirmLeave, discardDrafts } from "./keep.js";
 
 export const BASE = document.documentElement.dataset.base || "/app/";
-export const state = { me: null, features: null, candidates: new Map() };
+export const state = { me: null, candidates: new Map() };
 
 let renderer = () => {};
 /** The render loop lives in app.js (it imports every page); pages reach it through here. */

@@ -6,7 +6,7 @@ import { CHANNELS, label, MESSAGE_ROLES, STAGE_TASKS, STAGES, STATUSES, t } from
 import { alertBox, href, state } from "./ui.js";
 
 export async function candidate(id) {
-  if (!id || !(state.features && state.features.candidates)) return null;
+  if (!id) return null;
   if (!state.candidates.has(id)) {
     state.candidates.set(id, get(`/candidates/${encodeURIComponent(id)}`).catch(() => null));
   }
@@ -22,7 +22,7 @@ export function candidateName(c, id) {
 export function candidateLink(id, c) {
   const text = candidateName(c, id);
   if (!id) return text;
-  if (state.features && state.features.candidates && state.me && state.me.role !== "manager") {
+  if (state.me && state.me.role !== "manager") {
     return h("a", { href: href(`candidates/${encodeURIComponent(id)}`) }, text);
   }
   return text;

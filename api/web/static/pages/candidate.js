@@ -1,15 +1,13 @@
 // A candidate's page: contact data, declines and cases, needs, messages, what HR records, and the timeline.
-import { apiFeatures, get } from "../api.js";
+import { get } from "../api.js";
 import { append, h, time } from "../dom.js";
 import { CONSENT_SCOPES, HISTORY_KINDS, label, MESSAGES, pick, REASONS, t } from "../i18n.js";
-import { alertBox, heading, href, state } from "../ui.js";
+import { heading, href, state } from "../ui.js";
 import { candidateName, list, messageList, processNames, statusBadge } from "../views.js";
 import { profileSections } from "./profile.js";
 import { recordSection, signalKindLabel } from "./record.js";
 
 export async function candidatePage(body, ctx, id) {
-  await apiFeatures();
-  if (!state.features.candidates) { body.append(heading(t("candidates_title")), alertBox(t("archive_unavailable"), "info")); return; }
   const c = await get(`/candidates/${encodeURIComponent(id)}`);
   state.candidates.set(id, Promise.resolve(c));
   body.append(heading(t("candidate_title", { name: candidateName(c, id) })));

@@ -1,14 +1,12 @@
 // Search the archive.
-import { apiFeatures, get } from "../api.js";
+import { get } from "../api.js";
 import { h, time, uid } from "../dom.js";
 import { label, REASONS, t } from "../i18n.js";
-import { alertBox, go, heading, href, state } from "../ui.js";
+import { go, heading, href } from "../ui.js";
 import { candidateName } from "../views.js";
 
 export async function candidatesPage(body, ctx) {
   body.append(heading(t("candidates_title")));
-  await apiFeatures();
-  if (!state.features.candidates) { body.append(alertBox(t("archive_unavailable"), "info")); return; }
   const q = ctx.query.get("q") || "";
   const reason = ctx.query.get("reason") || "";
   const due = ctx.query.get("due") === "7";

@@ -1,9 +1,9 @@
 // Record a decline (which starts a case), for an existing or a new candidate.
-import { ApiError, apiFeatures, get, post } from "../api.js";
+import { ApiError, get, post } from "../api.js";
 import { clear, h, localDate, uid } from "../dom.js";
 import { SchemaForm } from "../form.js";
 import { CONSENT_SCOPES, lang, REASONS, t } from "../i18n.js";
-import { alertBox, errorMessage, go, heading, state, toast } from "../ui.js";
+import { errorMessage, go, heading, state, toast } from "../ui.js";
 import { candidateName, findCandidates, withUserPickers } from "../views.js";
 
 const CANDIDATE_FORM = {
@@ -52,8 +52,6 @@ const declineUiSchema = () => ({
 
 export async function newDeclinePage(body, ctx) {
   body.append(heading(t("new_decline_title")), h("p", { class: "lead" }, t("new_decline_intro")));
-  await apiFeatures();
-  if (!state.features.candidates) { body.append(alertBox(t("archive_unavailable"), "info")); return; }
   let chosen = null;
   let allowDuplicate = false;     // HR saw the possible duplicates and wants a new record anyway
   const preset = ctx.query.get("candidate");

@@ -47,7 +47,6 @@ export async function signinPage(body, ctx) {
   };
   const enter = async () => {
     state.me = (await request("GET", "/workspace/me")).data;
-    state.features = null;
     state.candidates.clear();
     const next = ctx.query.get("next");
     const target = next && !next.startsWith("/") && !next.startsWith("signin") ? next : "";
