@@ -36,11 +36,15 @@ def open_engine(settings: Settings, *, database_time: bool = False):
 
 @contextmanager
 def open_database() -> Iterator:
-    """The database alone, for commands that need no engine (users); disposed on the way out."""
+    """The database alone, for commands that need no engine (users); disposed on the way out. A refusal
+    of ours inside (an unknown user, a weak password) ends the command with its message, not a traceback."""
     from engine.db import Database
+    from engine.errors import RecallError
     database = Database(load_settings().database_url)
     try:
         yield database
+    except RecallError as exc:
+        raise click.ClickException(str(exc)) from exc
     finally:
         database.dispose()
 

@@ -27,17 +27,13 @@ def users_add(name: str, role: str, groups: tuple[str, ...], display_name: str |
               wecom_user_id: str | None, password_prompt: bool, link: bool) -> None:
     """Create a user; prints its API token alone on the last line (shown only once), or with
     --link the one-time sign-in link on the last line."""
-    from engine.errors import RecallError
     from engine.signin import issue_link
     from engine.users import add_user
     password = click.prompt("password", hide_input=True, confirmation_prompt=True) if password_prompt else None
-    try:
-        with open_database() as database:
-            user, token = add_user(database, name, role, groups, display_name=display_name, email=email,
-                                   wecom_user_id=wecom_user_id, password=password)
-            signin = issue_link(database, name) if link else None
-    except RecallError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with open_database() as database:
+        user, token = add_user(database, name, role, groups, display_name=display_name, email=email,
+                               wecom_user_id=wecom_user_id, password=password)
+        signin = issue_link(database, name) if link else None
     click.echo(f"user {user.name} ({user.role}; groups: {', '.join(user.groups) or '-'}) created; "
                "its token, shown only now:", err=False)
     click.echo(token)
@@ -50,13 +46,9 @@ def users_add(name: str, role: str, groups: tuple[str, ...], display_name: str |
 @click.argument("name")
 def users_token(name: str) -> None:
     """Issue a new token for NAME (the old one stops working); prints it alone on the last line."""
-    from engine.errors import RecallError
     from engine.users import issue_token
-    try:
-        with open_database() as database:
-            token = issue_token(database, name)
-    except RecallError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with open_database() as database:
+        token = issue_token(database, name)
     click.echo(f"new token for {name}, shown only now:")
     click.echo(token)
 
@@ -65,14 +57,10 @@ def users_token(name: str) -> None:
 @click.argument("name")
 def users_password(name: str) -> None:
     """Set or replace NAME's workspace password (asked twice); their open sessions end."""
-    from engine.errors import RecallError
     from engine.signin import set_password
     password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    try:
-        with open_database() as database:
-            set_password(database, name, password)
-    except RecallError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with open_database() as database:
+        set_password(database, name, password)
     click.echo(f"password of {name} set")
 
 
@@ -80,13 +68,9 @@ def users_password(name: str) -> None:
 @click.argument("name")
 def users_link(name: str) -> None:
     """Print a one-time sign-in link for NAME (valid 24 hours) alone on the last line."""
-    from engine.errors import RecallError
     from engine.signin import issue_link
-    try:
-        with open_database() as database:
-            token = issue_link(database, name)
-    except RecallError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with open_database() as database:
+        token = issue_link(database, name)
     click.echo(f"one-time sign-in link for {name} (valid 24 hours, shown only now):")
     click.echo(SIGNIN_PATH + token)
 
@@ -117,13 +101,9 @@ def users_activate(name: str) -> None:
 
 
 def _set_active(name: str, active: bool) -> None:
-    from engine.errors import RecallError
     from engine.users import set_active
-    try:
-        with open_database() as database:
-            set_active(database, name, active)
-    except RecallError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with open_database() as database:
+        set_active(database, name, active)
     click.echo(f"user {name} {'activated' if active else 'deactivated'}")
 
 
@@ -131,11 +111,7 @@ def _set_active(name: str, active: bool) -> None:
 @click.argument("name")
 def users_remove(name: str) -> None:
     """Delete a user who never acted, deactivate one the history names; their token stops working at once."""
-    from engine.errors import RecallError
     from engine.users import remove_user
-    try:
-        with open_database() as database:
-            outcome = remove_user(database, name)
-    except RecallError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with open_database() as database:
+        outcome = remove_user(database, name)
     click.echo(f"user {name} {outcome}" + (" (the history names them)" if outcome == "deactivated" else ""))
