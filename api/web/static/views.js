@@ -155,3 +155,12 @@ export async function withUserPickers(schema, ui) {
   }));
   return out;
 }
+
+// The person's own fields, as the decline form creates them and the profile edits them.
+export const PERSON_FIELDS = {
+    name: { type: "string", title: "姓名 / Name" },
+    phone: { type: "string", title: "电话 / Phone" },
+    email: { type: "string", title: "邮箱 / Email", format: "email" },
+    wecom_external_id: { type: "string", title: "企业微信 ID / WeCom id" },
+    role_applied: { type: "string", title: "应聘岗位 / Role applied for" },
+};

@@ -4,18 +4,12 @@ import { clear, h, localDate, uid } from "../dom.js";
 import { SchemaForm } from "../form.js";
 import { CONSENT_SCOPES, lang, REASONS, t } from "../i18n.js";
 import { errorMessage, go, heading, state, toast } from "../ui.js";
-import { candidateName, findCandidates, withUserPickers } from "../views.js";
+import { candidateName, findCandidates, PERSON_FIELDS, withUserPickers } from "../views.js";
 
 const CANDIDATE_FORM = {
   type: "object",
   required: ["name"],
-  properties: {
-    name: { type: "string", title: "姓名 / Name" },
-    phone: { type: "string", title: "电话 / Phone" },
-    email: { type: "string", title: "邮箱 / Email", format: "email" },
-    wecom_external_id: { type: "string", title: "企业微信 ID / WeCom id" },
-    role_applied: { type: "string", title: "应聘岗位 / Role applied for" },
-  },
+  properties: { ...PERSON_FIELDS },
 };
 // Built when shown: the reasons are the deployed vocabulary's (not known at import).
 const declineSchema = () => ({

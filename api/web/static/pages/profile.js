@@ -7,6 +7,7 @@ import { h } from "../dom.js";
 import { SchemaForm } from "../form.js";
 import { CONSENT_SCOPES, t } from "../i18n.js";
 import { errorMessage, go, render, state, toast } from "../ui.js";
+import { PERSON_FIELDS } from "../views.js";
 
 const both = (map) => Object.values(map).map(([zh, en]) => `${zh} / ${en}`);
 const strings = (title) => ({ type: "array", title, items: { type: "string" } });
@@ -14,11 +15,7 @@ const PROFILE = {
   type: "object",
   required: ["name"],
   properties: {
-    name: { type: "string", title: "姓名 / Name" },
-    phone: { type: "string", title: "电话 / Phone" },
-    email: { type: "string", title: "邮箱 / Email", format: "email" },
-    wecom_external_id: { type: "string", title: "企业微信 ID / WeCom id" },
-    role_applied: { type: "string", title: "应聘岗位 / Role applied for" },
+    ...PERSON_FIELDS,
     tags: strings("标签 / Tags"),
     needs: strings("核心需求 / Needs"),
     open_questions: strings("未解答的疑问 / Open questions"),
