@@ -224,7 +224,11 @@ class CandidateSummarySchema(Strict):
     open_questions = fields.List(fields.String())
     consent = fields.Nested(ConsentSchema, required=True)
     last_decline = fields.Nested(DeclineSchema, allow_none=True)
-    next_follow_up_at = fields.DateTime(allow_none=True, metadata={"description": "earliest cadence timer waiting"})
+    next_follow_up_at = fields.DateTime(allow_none=True, metadata={
+        "description": "the earliest open follow-up task's due time (when its stage's timer was due), else the "
+                       "earliest cadence timer waiting"})
+    next_follow_up_open = fields.Boolean(metadata={"description": "a follow-up task is waiting for HR"})
+    next_follow_up_overdue = fields.Boolean(metadata={"description": "that open follow-up is overdue (the inbox's rule)"})
     listed_at = fields.DateTime()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

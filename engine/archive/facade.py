@@ -83,11 +83,11 @@ class TalentArchive:
             ids = [c.id for c in rows]
             tags = records.tags_of(s, ids)
             last = records.last_declines(s, ids)
-            due = search.next_follow_ups(s, ids, known)
+            due = search.next_follow_ups(s, ids, known, self.clock.now())
             items = []
             for c in rows:
                 view = records.summary_view(c, tags=tags[c.id], contact=True, last_decline=last.get(c.id))
-                view.next_follow_up_at = due.get(c.id)
+                view.set_next_follow_up(due.get(c.id))
                 items.append(view)
             return CandidatePage(items=items, total=found.total, total_at_least=found.total_at_least)
 
@@ -275,7 +275,7 @@ class TalentArchive:
         view.messages = history.messages(events, signals, known)
         view.signals = [records.signal_view(x) for x in signals]
         view.timeline = history.timeline(candidate, declines, records.consents_of(s, candidate.id), signals, events)
-        view.next_follow_up_at = search.next_follow_ups(s, [candidate.id], known).get(candidate.id)
+        view.set_next_follow_up(search.next_follow_ups(s, [candidate.id], known, self.clock.now()).get(candidate.id))
         if granted.handoff_task is not None:
             task = granted.handoff_task
             shown = [f for f in CONTACT_FIELDS if getattr(candidate, f)]

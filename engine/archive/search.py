@@ -26,7 +26,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from ..archive_models import Candidate, CandidateDecline, CandidateSearch, CandidateTag
-from ..models import HumanTask, ProcessInstance, WaitingTimer
+from ..models import HumanTask, ProcessInstance, TimerFiring, WaitingTimer
+from ..readmodels import FOLLOW_UP_GRACE
 from ..status import LIVE
 from ..vocabulary import Vocabulary
 
@@ -374,14 +375,48 @@ def load_page(session: Session, ids: list[str]) -> list[Candidate]:
     return [rows[i] for i in ids if i in rows]
 
 
-def next_follow_ups(session: Session, candidate_ids: list[str], vocabulary: Vocabulary) -> dict[str, datetime]:
-    """Earliest waiting cadence timer per candidate (for the page shown)."""
+@dataclass(frozen=True)
+class NextFollowUp:
+    """A candidate's next follow-up: an open one HR has not sent yet (`open`, due when its stage's
+    timer was due, `overdue` once the inbox's grace has passed) comes before a timer still waiting."""
+    due_at: datetime
+    open: bool = False
+    overdue: bool = False
+
+
+def next_follow_ups(session: Session, candidate_ids: list[str], vocabulary: Vocabulary,
+                    now: datetime) -> dict[str, NextFollowUp]:
+    """Per candidate on the page shown: the earliest open follow-up task, else the earliest waiting
+    cadence timer (the same due time and overdue rule as the inbox's)."""
     if not candidate_ids:
         return {}
+    out: dict[str, NextFollowUp] = {}
+    open_tasks = session.execute(
+        select(ProcessInstance.business_key, HumanTask.instance_id, HumanTask.element_id, HumanTask.created_at)
+        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .where(ProcessInstance.business_key.in_(candidate_ids), ProcessInstance.status.in_(LIVE),
+               HumanTask.status == "ready", HumanTask.element_id.in_(follow_up_tasks(vocabulary)))).all()
+    if open_tasks:
+        timers = {s.task: s.timer for s in vocabulary.stages}
+        firings: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
+        for instance_id, element_id, due_at, fired_at in session.execute(
+                select(TimerFiring.instance_id, TimerFiring.element_id, TimerFiring.due_at, TimerFiring.fired_at)
+                .where(TimerFiring.instance_id.in_({r.instance_id for r in open_tasks}),
+                       TimerFiring.element_id.in_(set(timers.values()) or {""}))
+                .order_by(TimerFiring.fired_at, TimerFiring.id)):
+            firings.setdefault((instance_id, element_id), []).append((due_at, fired_at))
+        for key, instance_id, element_id, created_at in open_tasks:
+            before = [due for due, fired in firings.get((instance_id, timers.get(element_id, "")), [])
+                      if fired <= created_at]
+            due = before[-1] if before else created_at
+            known = out.get(key)
+            if known is None or due < known.due_at:
+                out[key] = NextFollowUp(due, open=True, overdue=now > due + FOLLOW_UP_GRACE)
     rows = session.execute(
         select(ProcessInstance.business_key, func.min(WaitingTimer.due_at))
         .join(WaitingTimer, WaitingTimer.instance_id == ProcessInstance.id)
-        .where(ProcessInstance.business_key.in_(candidate_ids), ProcessInstance.status.in_(LIVE),
-               WaitingTimer.element_id.in_(follow_up_timers(vocabulary)))
+        .where(ProcessInstance.business_key.in_([i for i in candidate_ids if i not in out]),
+               ProcessInstance.status.in_(LIVE), WaitingTimer.element_id.in_(follow_up_timers(vocabulary)))
         .group_by(ProcessInstance.business_key)).all()
-    return {key: due for key, due in rows}
+    out.update({key: NextFollowUp(due) for key, due in rows})
+    return out

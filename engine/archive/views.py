@@ -106,7 +106,15 @@ class CandidateView:
     signals: list[SignalView] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
     next_follow_up_at: datetime | None = None
+    next_follow_up_open: bool = False        # a follow-up task is waiting for HR (not only a timer)
+    next_follow_up_overdue: bool = False
     last_decline: DeclineView | None = None
+
+    def set_next_follow_up(self, due) -> None:
+        """`due`: a search.NextFollowUp or None."""
+        if due is not None:
+            self.next_follow_up_at, self.next_follow_up_open, self.next_follow_up_overdue = \
+                due.due_at, due.open, due.overdue
 
 
 @dataclass

@@ -155,3 +155,26 @@ def test_who_is_due_a_follow_up_this_week(archive, recall):
     send_follow_up(recall, first, "follow_up_day_30")
     assert due(7) == {late.id}
     assert {c.id for c in archive.search(SearchFilters(due_within_days=7, reason="team")).items} == {late.id}
+
+
+def test_the_next_follow_up_of_a_candidate_is_the_open_one_then_overdue_then_the_next_timer(archive, recall):
+    """The candidate list's "next follow-up": an open follow-up task counts (due when its timer was due),
+    it is overdue a day after that (the inbox's rule), and once sent the next cadence timer is shown."""
+    c = _candidate(archive, "跟进")
+    case = archive.record_decline(c.id, {"reason": "salary"}, actor=ATS).instance_id
+    archive_decline(recall, case)
+    first_due = archive.search(SearchFilters()).items[0]
+    assert first_due.next_follow_up_at is not None and not first_due.next_follow_up_open
+    wait(recall, days=30, hours=1)                          # the day-30 timer fired: a task waits for HR
+    listed = archive.search(SearchFilters()).items[0]
+    assert listed.next_follow_up_open and not listed.next_follow_up_overdue
+    assert listed.next_follow_up_at == first_due.next_follow_up_at       # due when its timer was due
+    view = archive.get_candidate(c.id, viewer=Viewer(HR, "hr"))
+    assert view.next_follow_up_open and view.next_follow_up_at == listed.next_follow_up_at
+    wait(recall, days=2)
+    listed = archive.search(SearchFilters()).items[0]
+    assert listed.next_follow_up_open and listed.next_follow_up_overdue
+    send_follow_up(recall, case, "follow_up_day_30")
+    listed = archive.search(SearchFilters()).items[0]
+    assert not listed.next_follow_up_open and not listed.next_follow_up_overdue
+    assert listed.next_follow_up_at > first_due.next_follow_up_at + timedelta(days=50)   # the day-90 timer

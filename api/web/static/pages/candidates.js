@@ -50,7 +50,15 @@ export async function candidatesPage(body, ctx) {
         h("th", { scope: "row", "data-label": t("col_name") }, h("a", { href: href(`candidates/${encodeURIComponent(c.id)}`) }, candidateName(c, c.id))),
         h("td", { "data-label": t("col_role") }, c.role_applied || (last && last.role) || "—"),
         h("td", { "data-label": t("col_reason") }, last ? [label(REASONS, last.reason), " · ", time(last.decline_day || last.decline_date, true)] : "—"),
-        h("td", { "data-label": t("col_next_follow_up") }, c.next_follow_up_at ? time(c.next_follow_up_at) : "—"),
+        h("td", { "data-label": t("col_next_follow_up") }, nextFollowUp(c)),
         h("td", { "data-label": t("col_tags") }, (c.tags || []).length ? (c.tags || []).map((x) => h("span", { class: "tag" }, x)) : "—"));
     }))));
+}
+
+// An open follow-up (HR has not sent it yet) says so, and whether it is overdue; else the next timer.
+function nextFollowUp(c) {
+  if (!c.next_follow_up_at) return "—";
+  return [time(c.next_follow_up_at),
+    c.next_follow_up_overdue ? [" ", h("strong", { class: "badge overdue" }, t("overdue"))]
+      : c.next_follow_up_open ? [" ", h("span", { class: "badge" }, t("follow_up_open"))] : null];
 }
