@@ -126,6 +126,7 @@ const STRINGS = {
   due_this_week: ["本周需跟进", "Follow-up due this week"],
   candidates_found: ["共 {n} 位候选人", "{n} candidate(s)"],
   col_next_follow_up: ["下次跟进", "Next follow-up"],
+  follow_up_open: ["待发送", "To send"],
   find_hint: ["姓名、电话、邮箱或关键词", "Name, phone, email or keywords"],
   reason_filter: ["原因", "Reason"],
   any_reason: ["全部原因", "Any reason"],
@@ -247,6 +248,7 @@ const STRINGS = {
   record_employee_left: ["员工已离职", "The employee left"],
   record_signal: ["新动态(例如愿意重新考虑)", "A signal (e.g. open to work again)"],
   record_submit: ["记录", "Record"],
+  record_reply: ["记录候选人的回复", "Record the candidate's reply"],
   record_delivered: ["已记录,案件已收到。", "Recorded; the case has it."],
   record_buffered: ["已记录;目前没有案件在等待,案件开始等待时会收到。", "Recorded; no case waits for it yet, it is kept until one does."],
   record_signal_delivered: ["动态已记录,已为 HR 生成跟进任务。", "Signal recorded; HR has a task to react to it."],
@@ -302,6 +304,7 @@ const STRINGS = {
   err_enum: ["请选择一个有效选项", "Choose one of the options"],
   err_min_length: ["不能为空", "Must not be empty"],
   err_date: ["请输入有效日期", "Enter a valid date"],
+  err_future: ["不能晚于现在", "Cannot be in the future"],
   err_type: ["格式不正确", "Wrong type of value"],
   err_minimum: ["数值太小", "Too small"],
   err_maximum: ["数值太大", "Too large"],
@@ -401,7 +404,8 @@ export function friendlyError(message) {
   if (/should be non-empty|is too short|Shorter than minimum length|minLength/i.test(m)) {
     return /\[\]/.test(m) ? t("err_min_items") : t("err_min_length");
   }
-  if (/is not a 'date'|Not a valid date/i.test(m)) return t("err_date");
+  if (/is not a 'date(-time)?'|Not a valid date/i.test(m)) return t("err_date");
+  if (/is in the future/i.test(m)) return t("err_future");
   if (/is less than( or equal to)? the minimum|greater than or equal/i.test(m)) return t("err_minimum");
   if (/is greater than( or equal to)? the maximum|less than or equal/i.test(m)) return t("err_maximum");
   if (/does not match/i.test(m)) return t("err_pattern");
