@@ -28,6 +28,7 @@ const ROUTES = [
   [/^cases\/([^/]+)$/, casePage],
   [/^processes$/, processesPage],
   [/^processes\/([^/]+)$/, processPage],
+  [/^account$/, async (...args) => (await import("./pages/account.js")).accountPage(...args)],
 ];
 
 document.addEventListener("click", (event) => {
