@@ -55,6 +55,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "DELETE /candidates/{candidate_id}": frozenset({ADMIN, HR}),
     "POST /candidates/{candidate_id}/declines": frozenset({ADMIN, HR, INTEGRATOR}),
     "POST /candidates/{candidate_id}/signals": frozenset({ADMIN, HR, INTEGRATOR}),
+    "POST /candidates/{candidate_id}/merge": frozenset({ADMIN, HR}),
     "GET /analytics/funnel": frozenset({ADMIN, PROCESS_OWNER, HR}),
     # the user directory (api/resources/users.py): pickers are for the roles that pick people
     "GET /users": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
@@ -63,7 +64,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "POST /session": PUBLIC,
     "GET /session": EVERYONE,
     "DELETE /session": EVERYONE,
-    "POST /session/password": EVERYONE,
 }
 
 # Roles that see every task (admin may also act on any; process owners only read).

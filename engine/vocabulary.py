@@ -72,6 +72,7 @@ HISTORY_KINDS = {
     "definition_deployed": ("流程发布", "Process deployed"),
     "candidate_created": ("建立候选人档案", "Candidate created"),
     "candidate_changed": ("修改候选人档案", "Candidate changed"),
+    "candidate_merged": ("合并候选人档案", "Records merged"),
     "decline_recorded": ("记录未到岗", "Decline recorded"), "decline_changed": ("修改未到岗记录", "Decline changed"),
     "signal_recorded": ("记录新动态", "Signal recorded"), "contact_viewed": ("查看联系方式", "Contact viewed"),
     "consent_changed": ("授权变更", "Consent changed"), "consent_lapsed": ("授权过期", "Consent lapsed"),
@@ -80,7 +81,6 @@ HISTORY_KINDS = {
     "data_erased": ("个人信息已删除", "Data erased"),
     "signed_in": ("登录", "Signed in"), "signed_out": ("退出登录", "Signed out"),
     "signin_failed": ("登录失败", "Sign-in failed"), "signin_locked": ("登录已锁定", "Sign-in locked"),
-    "password_changed": ("修改密码", "Password changed"),
 }
 GROUPS = {
     "hr": ("人力资源", "HR"), "hiring_manager": ("用人部门经理", "Hiring manager"), "hrbp": ("HRBP", "HRBP"),

@@ -358,6 +358,13 @@ class Candidate(MethodView):
             # the answer for an id that does not exist: a caller who may not see a candidate
             # cannot tell whether it exists (issue 12.12)
             raise NotFound(f"no candidate {candidate_id}") from exc
+        except NotFound:
+            target = archive().merged_into(candidate_id) if user.role in CONTACT_ROLES else None
+            if target is None:
+                raise
+            # a merged record: where it lives on (an old link in the workspace follows it)
+            return problem(404, f"candidate {candidate_id} was merged into {target}", title="Candidate merged",
+                           slug="candidate-merged", merged_into=target)
 
     @blp.arguments(ProfileSchema)
     @blp.response(200, CandidateSchema)
@@ -401,3 +408,27 @@ class Signals(MethodView):
         for HR at once (BPMN signal `candidate_signal`, for this candidate's cases only). With an
         `Idempotency-Key`, a second click answers the first signal instead of recording another."""
         return archive().record_signal(candidate_id, body, actor=current_user().name)
+
+
+class MergeInSchema(Strict):
+    from_id = fields.String(required=True, data_key="from", validate=validate.Length(min=1, max=36), metadata={
+        "description": "the other record's id: it is absorbed into this one and deleted"})
+
+
+@blp.route("/candidates/<candidate_id>/merge", tags=TAGS)
+class Merge(MethodView):
+    @idempotent
+    @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
+    @blp.arguments(MergeInSchema)
+    @blp.response(200, CandidateSchema)
+    @blp.alt_response(409, schema=ProblemSchema, content_type="application/problem+json",
+                      description="`from` (or this record) was merged into another already")
+    def post(self, body, candidate_id):
+        """Merge two records of one person: this one survives, `from` is absorbed (its declines, cases,
+        messages, signals, consent history and tags move here; empty profile fields are filled from it;
+        the stricter consent holds) and deleted: `GET` of its id answers 404 with `merged_into`.
+        Audited on both ids; `Idempotency-Key` makes a second click answer the first merge."""
+        try:
+            return archive().merge(candidate_id, body["from_id"], actor=current_user().name)
+        except InvalidCandidateData as exc:
+            raise _invalid(exc) from exc

@@ -13,7 +13,7 @@ from ..assignment import MANAGER_GROUP, check_may_hold
 from ..errors import NotFound
 from ..operations import SignalOutcome
 from ..runtime import again_on_conflict
-from . import access, analytics, cases, consent, history, privacy, records, search
+from . import access, analytics, cases, consent, history, merge, privacy, records, search
 from .access import Viewer
 from .search import SearchFilters
 from .views import (
@@ -162,6 +162,26 @@ class TalentArchive:
             return SignalResult(signal_id=row.id, candidate_id=candidate.id, delivered_to=delivered,
                                 status="delivered" if delivered else "recorded")
 
+    # ---------------------------------------------------------------- duplicates
+    def merge(self, candidate_id: str, absorbed_id: str, *, actor: str) -> CandidateView:
+        """Merge record `absorbed_id` into `candidate_id`, which survives (engine/archive/merge.py): one
+        unit of work, run again when the worker changed one of the cases meanwhile. When the merged
+        consent is withdrawn, the running cases end now (consent.lapse), as on a change."""
+        return again_on_conflict(lambda: self._merge(candidate_id, absorbed_id, actor=actor), pinned=False)
+
+    def _merge(self, candidate_id: str, absorbed_id: str, *, actor: str) -> CandidateView:
+        with self.db.write_transaction() as s:
+            now = self.clock.now()
+            survivor, _ = merge.merge(self.engine, s, candidate_id, absorbed_id, actor=actor, now=now)
+            if merge.must_end_cases(s, survivor):
+                consent.lapse(self.engine, s, survivor, now=now, actor=actor)
+            return self._detail(s, survivor, Viewer(actor, "admin"))
+
+    def merged_into(self, candidate_id: str) -> str | None:
+        """The record a merged (absorbed) id lives on in, or None."""
+        with self.db.read_transaction() as s:
+            return merge.merged_into(s, candidate_id)
+
     # ---------------------------------------------------------------- privacy
     def erase(self, candidate_id: str, *, actor: str, reason: str = "erasure") -> ErasureReport:
         """Remove the person's personal data everywhere and cancel their running cases (again when
@@ -182,6 +202,7 @@ class TalentArchive:
         privacy.secure_delete_on(s)
         scrubber = privacy.scrubber_for(s, candidate)
         ids = cases.instance_ids(s, candidate.id, thorough=True)     # every case that refers to the person
+        ids += [i for i in merge.cases_of_absorbed(s, candidate.id) if i not in ids]   # and merged records'
         # side rows first: the cancellations below only add rows without personal data
         tasks, audits, buffered = privacy.scrub_side_rows(s, ids, candidate.id, scrubber)
         cancelled, scrubbed = privacy.scrub_cases(self.engine, s, ids, scrubber, actor=actor, reason=reason)

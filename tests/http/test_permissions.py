@@ -48,12 +48,12 @@ EXPECTED = {
     "DELETE /candidates/{candidate_id}": ("/candidates/nope", {A, HR}),
     "POST /candidates/{candidate_id}/declines": ("/candidates/nope/declines", {A, HR, INT}),
     "POST /candidates/{candidate_id}/signals": ("/candidates/nope/signals", {A, HR, INT}),
+    "POST /candidates/{candidate_id}/merge": ("/candidates/nope/merge", {A, HR}),
     "GET /analytics/funnel": ("/analytics/funnel", {A, PO, HR}),
     "GET /users": ("/users", {A, PO, HR, M}),
     "GET /users/me": ("/users/me", ALL),
     "GET /session": ("/session", ALL),
     "DELETE /session": ("/session", ALL),
-    "POST /session/password": ("/session/password", ALL),
 }
 PUBLIC = {
     "GET /health": "/health",

@@ -7,6 +7,7 @@ import { confirmLeave, isDirty, restoreValues, setDirty, snapshotValues } from "
 import { casePage } from "./pages/case.js";
 import { candidatePage } from "./pages/candidate.js";
 import { candidatesPage } from "./pages/candidates.js";
+import { mergePage } from "./pages/merge.js";
 import { newDeclinePage } from "./pages/decline.js";
 import { inboxPage } from "./pages/inbox.js";
 import { processesPage, processPage } from "./pages/processes.js";
@@ -24,11 +25,11 @@ const ROUTES = [
   [/^tasks\/([^/]+)$/, taskPage],
   [/^candidates$/, candidatesPage],
   [/^candidates\/([^/]+)$/, candidatePage],
+  [/^candidates\/([^/]+)\/merge$/, mergePage],
   [/^declines\/new$/, newDeclinePage],
   [/^cases\/([^/]+)$/, casePage],
   [/^processes$/, processesPage],
   [/^processes\/([^/]+)$/, processPage],
-  [/^account$/, async (...args) => (await import("./pages/account.js")).accountPage(...args)],
 ];
 
 document.addEventListener("click", (event) => {

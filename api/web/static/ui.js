@@ -70,7 +70,6 @@ export function renderChrome() {
   if (state.me) {
     session.append(h("span", { class: "who" }, h("span", { class: "visually-hidden" }, `${t("signed_in_as")}: `),
       state.me.name, " · ", t(`role_${state.me.role}`)));
-    session.append(h("a", { href: href("account"), "aria-current": appPath() === "account" ? "page" : null }, t("nav_account")));
     const out = h("button", { type: "button", class: "link-button" }, t("sign_out"));
     out.addEventListener("click", () => {
       if (!confirmLeave(t("leave_unsaved"))) return;

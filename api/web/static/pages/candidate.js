@@ -1,18 +1,26 @@
 // A candidate's page: contact data, declines and cases, needs, messages, what HR records, and the timeline.
-import { get } from "../api.js";
+import { ApiError, get } from "../api.js";
 import { append, h, time } from "../dom.js";
 import { CONSENT_SCOPES, HISTORY_KINDS, label, MESSAGES, pick, REASONS, t } from "../i18n.js";
-import { heading, href, state } from "../ui.js";
+import { go, heading, href, state, toast } from "../ui.js";
 import { candidateName, list, messageList, processNames, statusBadge } from "../views.js";
 import { profileSections } from "./profile.js";
 import { recordSection, signalKindLabel } from "./record.js";
 
 export async function candidatePage(body, ctx, id) {
-  const c = await get(`/candidates/${encodeURIComponent(id)}`);
+  let c;
+  try {
+    c = await get(`/candidates/${encodeURIComponent(id)}`);
+  } catch (err) {     // an old link to a record merged into another: go on to that one
+    if (!(err instanceof ApiError && err.status === 404 && err.problem.merged_into)) throw err;
+    toast(t("merged_redirect"));
+    return go(`candidates/${encodeURIComponent(err.problem.merged_into)}`, { replace: true });
+  }
   state.candidates.set(id, Promise.resolve(c));
   body.append(heading(t("candidate_title", { name: candidateName(c, id) })));
   if (state.me.role === "hr" || state.me.role === "admin") {
-    body.append(h("p", {}, h("a", { class: "button-like secondary", href: href(`declines/new?candidate=${encodeURIComponent(id)}`) }, t("record_decline_for"))));
+    body.append(h("p", {}, h("a", { class: "button-like secondary", href: href(`declines/new?candidate=${encodeURIComponent(id)}`) }, t("record_decline_for")),
+      " ", h("a", { class: "button-like secondary", href: href(`candidates/${encodeURIComponent(id)}/merge`) }, t("merge_link"))));
   }
   const grid = h("div", { class: "candidate-grid" });
   body.append(grid);
