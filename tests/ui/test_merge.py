@@ -73,7 +73,10 @@ def test_in_english_at_phone_width_with_the_other_record_preset(server, browser)
     _ready(page, f"candidates/{survivor}/merge")
     expect(page.locator("h1")).to_have_text("Merge a duplicate record into Lena Zhou")
     expect(page.locator("#merge-compare-title")).to_have_text("Both records side by side")
-    expect(page.locator("table.merge-compare")).to_contain_text("The stricter one")
+    expect(page.locator("#merge-compare")).to_contain_text("the stricter one holds")
+    consent_row = page.locator("table.merge-compare tbody tr").last      # the absorbed record's grant stands
+    expect(consent_row.locator("td").nth(0)).to_have_text("Not recorded")
+    expect(consent_row.locator("td").nth(2)).to_contain_text("Similar roles · 2027-06-30")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     serious = [v for v in violations(page) if v["impact"] in ("serious", "critical")]
     assert not serious, serious

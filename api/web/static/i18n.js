@@ -190,7 +190,7 @@ const STRINGS = {
   merge_after: ["合并后", "After merging"],
   merge_signals: ["新动态", "Signals"],
   merge_no_consent: ["未记录", "Not recorded"],
-  merge_consent_rule: ["取更严格的一份:任一份拒绝或撤回则不授权", "The stricter one: not granted if either refused or withdrew"],
+  merge_consent_rule: ["人才库同意取更严格的一份:任一份拒绝或撤回则不授权;两份都同意时取较窄的范围和较早的到期日。", "Talent-pool consent: the stricter one holds — not granted if either record refused or withdrew; with two grants, the narrower scope and the earlier expiry."],
   merge_moves: ["合并后另一份档案的链接会转到这里。此操作会记入审计记录,无法撤销。",
     "Afterwards, links to the other record lead here. The merge is audited and cannot be undone."],
   merge_confirm: ["确认合并", "Merge the records"],

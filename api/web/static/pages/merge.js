@@ -68,19 +68,19 @@ export async function mergePage(body, ctx, id) {
 // Both records side by side: what each holds, what the merged record will hold, what moves.
 function comparison(me, other, id, status) {
   const union = (a, b) => [...new Set([...(a || []), ...(b || [])])];
-  const consentText = (c) => {
-    const x = c.consent || {};
-    if (!x.recorded_at) return t("merge_no_consent");
+  const consentText = (x) => {
+    if (!x || !x.recorded_at) return t("merge_no_consent");
     return x.granted ? `${t("consent_granted")} · ${label(CONSENT_SCOPES, x.scope)} · ${x.expires_on || ""}` : t("consent_not_granted");
   };
   const rows = [
-    ...CONTACT.map((f) => [t(f === "wecom_external_id" ? "wecom" : f === "name" ? "col_name" : f), me[f], other[f], me[f] || other[f]]),
-    [t("tags"), (me.tags || []).join("、"), (other.tags || []).join("、"), union(me.tags, other.tags).join("、")],
-    [t("needs"), (me.needs || []).join("、"), (other.needs || []).join("、"), union(me.needs, other.needs).join("、")],
+    ...CONTACT.filter((f) => me[f] || other[f])
+      .map((f) => [t(f === "wecom_external_id" ? "wecom" : f === "name" ? "col_name" : f), me[f], other[f], me[f] || other[f]]),
+    ...["tags", "needs"].filter((f) => (me[f] || []).length || (other[f] || []).length)
+      .map((f) => [t(f), (me[f] || []).join("、"), (other[f] || []).join("、"), union(me[f], other[f]).join("、")]),
     [t("declines"), String((me.declines || []).length), String((other.declines || []).length), String((me.declines || []).length + (other.declines || []).length)],
     [t("cases"), String((me.cases || []).length), String((other.cases || []).length), String((me.cases || []).length + (other.cases || []).length)],
     [t("merge_signals"), String((me.signals || []).length), String((other.signals || []).length), String((me.signals || []).length + (other.signals || []).length)],
-    [t("consent"), consentText(me), consentText(other), t("merge_consent_rule")],
+    [t("consent"), consentText(me.consent), consentText(other.consent), consentText(mergedConsent(me.consent, other.consent))],
   ];
   const heads = [t("merge_field"), t("merge_this"), t("merge_other"), t("merge_after")];
   const table = h("table", { class: "merge-compare" },
@@ -110,5 +110,18 @@ function comparison(me, other, id, status) {
   return h("section", { class: "card", "aria-labelledby": "merge-compare-title" },
     h("h2", { id: "merge-compare-title", tabindex: "-1" }, t("merge_compare")),
     h("p", {}, t("merge_explain", { other: candidateName(other, other.id), name: candidateName(me, id) })),
-    table, h("p", { class: "hint" }, t("merge_moves")), h("div", { class: "actions" }, confirm));
+    table, h("p", { class: "hint" }, t("merge_consent_rule")), h("p", { class: "hint" }, t("merge_moves")),
+    h("div", { class: "actions" }, confirm));
+}
+
+// What the server will hold (docs/privacy.md, "Merging duplicates"): the stricter consent. A record
+// with no decision adds nothing; a refusal or withdrawal wins; two grants: narrower scope, earlier day.
+function mergedConsent(a, b) {
+  if (!b || !b.recorded_at) return a;
+  if (!a || !a.recorded_at) return b;
+  if (!a.granted || !b.granted) return { recorded_at: true, granted: false };
+  const scopes = Object.keys(CONSENT_SCOPES);
+  const scope = scopes.indexOf(a.scope) <= scopes.indexOf(b.scope) ? a.scope : b.scope;
+  const day = [a.expires_on, b.expires_on].filter(Boolean).sort()[0];
+  return { recorded_at: true, granted: true, scope, expires_on: day };
 }
