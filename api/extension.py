@@ -20,6 +20,7 @@ from flask import Flask, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.archive import install as install_archive
 from engine.archive.privacy import PrivacySettings
@@ -36,6 +37,7 @@ from .resources import metrics
 from .resources import workspace
 from .resources import analytics, candidates
 from .resources import session, users
+from .resources import events, webhooks
 from .schemas import ProblemSchema
 from .state import EXTENSION_KEY, RecallState
 
@@ -61,6 +63,9 @@ RESOURCES += (workspace,)
 RESOURCES += (candidates, analytics)
 RESOURCES += (metrics,)
 RESOURCES += (users, session)
+TAGS.append({"name": "events", "description": "The event feed for integrators: what happened, in commit order"})
+TAGS.append({"name": "webhooks", "description": "Webhooks (admin): the event feed pushed to a URL, signed"})
+RESOURCES += (events, webhooks)
 
 
 class _Spec(Api):
@@ -119,6 +124,9 @@ class RecallAPI:
                             TokenCache(settings.token_cache_seconds),
                             Signin(engine, timedelta(minutes=settings.session_idle_minutes)))
         app.extensions[EXTENSION_KEY] = state
+        if settings.trusted_proxies:      # behind TLS-terminating proxies: their X-Forwarded-* (docs/security.md)
+            n = settings.trusted_proxies
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=0, x_prefix=0)
 
         spec = _Spec(app, config_prefix="RECALL_SPEC", spec_kwargs={
             "title": API_TITLE, "version": API_VERSION, "openapi_version": "3.0.3",

@@ -64,6 +64,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "POST /session": PUBLIC,
     "GET /session": EVERYONE,
     "DELETE /session": EVERYONE,
+    "POST /session/password": EVERYONE,
+    # the event feed (api/resources/events.py) and webhooks (api/resources/webhooks.py)
+    "GET /events": frozenset({ADMIN, INTEGRATOR}),
+    "GET /webhooks": frozenset({ADMIN}),
+    "POST /webhooks": frozenset({ADMIN}),
+    "GET /webhooks/{webhook_id}": frozenset({ADMIN}),
+    "PATCH /webhooks/{webhook_id}": frozenset({ADMIN}),
+    "DELETE /webhooks/{webhook_id}": frozenset({ADMIN}),
+    "GET /webhooks/{webhook_id}/deliveries": frozenset({ADMIN}),
+    "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": frozenset({ADMIN}),
 }
 
 # Roles that see every task (admin may also act on any; process owners only read).

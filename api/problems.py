@@ -20,6 +20,7 @@ from engine.errors import (
     BundleInvalid, ConflictError, FormValidationError, InvalidState, MessageNotRoutable, NotAssignee,
     NotFound, RecallError, StaleVersion, TaskNotReady,
 )
+from engine.events import CursorExpired
 from engine.assignment import FourEyesViolation
 from engine.idempotency import IdempotencyKeyReused, RequestInFlight
 from engine.messages import MessageIdReused, MessageNotAwaited, MessageRejected, NoCaseForMessage
@@ -33,6 +34,7 @@ TYPE_BASE = "urn:offer-recall:problem:"
 
 # Engine error -> (status, type slug, title). First match wins: specific before general.
 ENGINE_ERRORS: list[tuple[type[RecallError], int, str, str]] = [
+    (CursorExpired, 410, "cursor-expired", "Cursor expired"),
     (MessageRejected, 422, "message-invalid", "Message is invalid"),
     (NoCaseForMessage, 404, "no-case-for-message", "No case for this message"),
     (MessageNotAwaited, 409, "message-not-awaited", "No case waits for this message"),

@@ -53,8 +53,9 @@ def _log(event: str, level: int = logging.INFO, **fields) -> None:
 
 
 def _waitress(app, settings: Settings, **where):
+    # X-Forwarded-* reach the app only when RECALL_TRUSTED_PROXIES says a proxy sets them (ProxyFix, api/extension.py)
     server = create_server(app, threads=settings.serve_threads, max_request_body_size=settings.max_body_bytes + 64 * 1024,
-                           ident="offer-recall", **where)
+                           ident="offer-recall", clear_untrusted_proxy_headers=not settings.trusted_proxies, **where)
     channel = _draining_channel(settings.max_body_bytes)
     servers = [server] if isinstance(server, BaseWSGIServer) else [
         s for s in getattr(server, "map", {}).values() if isinstance(s, BaseWSGIServer)]
@@ -159,6 +160,7 @@ def serve(*, host: str | None = None, port: int | None = None, processes: int | 
         return
     from engine.archive.jobs import archive_jobs
     from engine.service import RecallEngine
+    from engine.webhooks import webhook_jobs
     from engine.worker import Worker
 
     # The engine is made here, not by the app, because the embedded worker needs the database's time.
@@ -170,7 +172,7 @@ def serve(*, host: str | None = None, port: int | None = None, processes: int | 
     server = _waitress(app, settings, host=host, port=port)
     worker = thread = None
     if settings.embedded_worker:
-        worker = Worker(engine, jobs=archive_jobs(settings), name=f"serve:{port}")
+        worker = Worker(engine, jobs=[*archive_jobs(settings), *webhook_jobs(settings)], name=f"serve:{port}")
         thread = worker.start_thread()
 
     _stop_on_signals("serve_stopping")
@@ -257,6 +259,7 @@ def _supervise(*, host: str, port: int, processes: int, config: dict | None) -> 
     from engine.archive import install as install_archive
     from engine.archive.jobs import archive_jobs
     from engine.clock import SharedSimulatedClock
+    from engine.webhooks import webhook_jobs
     from engine.worker import Worker
 
     settings = Settings.from_env(overrides=config)
@@ -288,7 +291,8 @@ def _supervise(*, host: str, port: int, processes: int, config: dict | None) -> 
             from engine.service import RecallEngine
             engine = RecallEngine.from_settings(settings, database_time=True)
             install_archive(engine)         # as in the children's apps: the worker runs the archive's jobs
-            worker = Worker(engine, jobs=archive_jobs(settings), name=f"serve:{sock.getsockname()[1]}")
+            worker = Worker(engine, jobs=[*archive_jobs(settings), *webhook_jobs(settings)],
+                            name=f"serve:{sock.getsockname()[1]}")
             thread = worker.start_thread()
         command = [sys.executable, "-m", "cli", "serve", "--listen-fd", str(sock.fileno()),
                    "--supervisor-pid", str(os.getpid())]

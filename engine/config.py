@@ -123,6 +123,14 @@ class Settings:
     retention_days: int = _setting(180, _integer(0))
     consent_renewal_days: int = _setting(30, _integer(0))
     privacy_job_seconds: float = _setting(60.0, _number(0))
+    # ---- the event feed and webhooks (engine/events.py, engine/webhooks.py)
+    event_retention_days: int = _setting(30, _integer(1))
+    webhook_timeout_seconds: float = _setting(5.0, _number(0, above=True))
+    webhook_retry_seconds: float = _setting(30.0, _number(0, above=True))     # the first retry's wait; doubles
+    webhook_retry_max_seconds: float = _setting(3 * 3600.0, _number(0, above=True))
+    webhook_retry_for_seconds: float = _setting(3 * 24 * 3600.0, _number(0, above=True))
+    webhook_lease_seconds: float = _setting(60.0, _number(0, above=True))
+    webhook_batch_size: int = _setting(20, _integer(1))
     # ---- the HTTP API and `recall serve` (api/)
     host: str = _setting("127.0.0.1", TEXT)
     port: int = _setting(8000, PORT)
@@ -134,6 +142,7 @@ class Settings:
     idempotency_stale_seconds: int = _setting(300, _integer(0))
     token_cache_seconds: float = _setting(10.0, _number(0))
     session_idle_minutes: int = _setting(480, _integer(1))
+    trusted_proxies: int = _setting(0, _integer(0))          # proxy hops whose X-Forwarded-* are believed
 
     def __post_init__(self):
         for f in fields(self):

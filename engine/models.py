@@ -263,3 +263,83 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+
+class Event(Base):
+    """The integrators' event feed (engine/events.py): what happened, by ids only, written in the
+    same transaction as the change it describes. Ordered by (txid, id): on PostgreSQL `txid` is
+    the writing transaction's id and the feed serves only events older than the oldest writing
+    transaction still in flight; on SQLite (one writer at a time) it is 0 and `id` is commit order.
+    Kept RECALL_EVENT_RETENTION_DAYS, then pruned by the worker."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_position", "txid", "id"), {"sqlite_autoincrement": True})
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    txid: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str | None] = mapped_column(String(255))
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(255))
+    candidate_id: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict] = mapped_column(JSON)
+
+
+class EventPrune(Base):
+    """The newest feed position the retention job removed: an older cursor has missed events (410)."""
+
+    __tablename__ = "event_prunes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    up_to_txid: Mapped[int] = mapped_column(BigInteger)
+    up_to_id: Mapped[int] = mapped_column(BigInteger)
+    pruned: Mapped[int] = mapped_column(Integer)
+
+
+class WebhookSubscription(Base):
+    """An admin's webhook (engine/webhooks.py): the event kinds it wants, its signing secret and how far
+    through the feed its deliveries were made (cursor_txid, cursor_id)."""
+
+    __tablename__ = "webhook_subscriptions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    kinds: Mapped[list] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(String(255))
+    secret: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))                 # active / disabled
+    disabled_reason: Mapped[str | None] = mapped_column(String(255))
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failures_in_row: Mapped[int] = mapped_column(Integer)
+    cursor_txid: Mapped[int] = mapped_column(BigInteger)
+    cursor_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookDelivery(Base):
+    """One event for one subscription: its attempts so far, the next one, the last answer (an excerpt)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id", name="uq_webhook_deliveries_subscription_event"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+                                                 index=True)
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    event_kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSON)                      # the event as sent (ids only)
+    status: Mapped[str] = mapped_column(String(16))                 # pending / delivered / failed
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retry_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_excerpt: Mapped[str | None] = mapped_column(String(512))
+    error: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -23,6 +23,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 
 from . import clock as clock_mod
+from . import events as feed
 from . import sidetables
 from . import templates as message_templates
 from .definitions import LoadedDefinition, SpecCache
@@ -306,6 +307,9 @@ class Runtime:
                                          {"end_event": derived.end_event}, at=now))
         self._save(session, loaded, derived, change, failure, is_new=is_new, now=now)
         session.connection().execute(_INSERT_AUDIT, audit)
+        feed.insert_rows(session, feed.for_change(
+            audit, derived, instance_id=row.id, at=now, actor=change.actor,
+            offer_answers=loaded.definition.vocabulary.message("offer_answer")))
         for event in wf.get_events():
             self._route_outbound(session, row.id, event, change.actor)
         return derived
@@ -358,8 +362,9 @@ class Runtime:
 
     # ---------- audit ----------
     def audit(self, session, instance_id, kind, actor, element_id=None, task_id=None, details=None):
-        session.connection().execute(_INSERT_AUDIT, [self._audit_row(instance_id, kind, actor, element_id,
-                                                                     task_id, details)])
+        row = self._audit_row(instance_id, kind, actor, element_id, task_id, details)
+        session.connection().execute(_INSERT_AUDIT, [row])
+        feed.insert_rows(session, feed.from_audit(row))        # the integrators' feed, same transaction
 
     def _audit_row(self, instance_id, kind, actor, element_id=None, task_id=None, details=None,
                    *, at=None) -> dict:

@@ -77,6 +77,8 @@ class Derived:
     errored_tasks: list = field(default_factory=list)
     task_rows: list[dict] = field(default_factory=list)   # ready task rows after the save
     waiting_events: int = 0                                # catch events waiting (any kind)
+    created_tasks: list[dict] = field(default_factory=list)    # task rows sidetables.write inserted
+    assigned_tasks: list[tuple] = field(default_factory=list)  # (task id, element id, assignee, previous)
 
     @property
     def stalled(self) -> bool:
@@ -260,12 +262,15 @@ def write(session: Session, instance, derived: Derived, *, now: datetime, actor:
             new_rows.append(dict(row, form_schema=t.form_schema, form_ui_schema=t.form_ui_schema,
                                  data=prefill(t.data)))
         elif row["due_at"] != t.due_at or (t.assignee and row["assignee"] != t.assignee):
+            if t.assignee and row["assignee"] != t.assignee:
+                derived.assigned_tasks.append((task_id, t.element_id, t.assignee, row["assignee"]))
             row["due_at"], row["assignee"] = t.due_at, t.assignee or row["assignee"]
             connection.execute(_RETARGET_TASK, {"b_id": task_id, "b_due": row["due_at"],
                                                 "b_assignee": row["assignee"]})
         rows.append(row)
     if new_rows:
         connection.execute(_INSERT_TASKS, new_rows)
+    derived.created_tasks = new_rows
 
     timers_have, subscriptions_have = {}, {}
     for r in () if is_new else connection.execute(_WAITING_ROWS, {"b_instance": instance_id}):

@@ -81,6 +81,11 @@ HISTORY_KINDS = {
     "data_erased": ("个人信息已删除", "Data erased"),
     "signed_in": ("登录", "Signed in"), "signed_out": ("退出登录", "Signed out"),
     "signin_failed": ("登录失败", "Sign-in failed"), "signin_locked": ("登录已锁定", "Sign-in locked"),
+    "webhook_created": ("新建 Webhook", "Webhook created"), "webhook_changed": ("修改 Webhook", "Webhook changed"),
+    "webhook_enabled": ("启用 Webhook", "Webhook enabled"), "webhook_disabled": ("停用 Webhook", "Webhook disabled"),
+    "webhook_deleted": ("删除 Webhook", "Webhook deleted"),
+    "webhook_redelivered": ("重新推送 Webhook", "Webhook redelivered"),
+    "password_changed": ("修改密码", "Password changed"),
 }
 GROUPS = {
     "hr": ("人力资源", "HR"), "hiring_manager": ("用人部门经理", "Hiring manager"), "hrbp": ("HRBP", "HRBP"),

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ..archive_models import (
     Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag,
 )
-from .. import days
+from .. import days, events
 from ..errors import ConflictError, NotFound, RecallError
 from . import search
 from ..vocabulary import Vocabulary
@@ -219,6 +219,9 @@ def record_consent(session: Session, candidate: Candidate, consent: dict, *, act
         candidate.consent_lapsed_at = None
     refresh_retention(candidate)
     session.flush()
+    events.emit(session, "consent.changed", at=now, actor=actor, candidate_id=candidate.id, data={
+        "status": "granted" if granted else "withdrawn", "scope": row.scope if granted else None,
+        "expires_at": row.expires_at.isoformat() if granted and row.expires_at else None})
     return row
 
 

@@ -54,6 +54,15 @@ EXPECTED = {
     "GET /users/me": ("/users/me", ALL),
     "GET /session": ("/session", ALL),
     "DELETE /session": ("/session", ALL),
+    "POST /session/password": ("/session/password", ALL),
+    "GET /events": ("/events", {A, INT}),
+    "GET /webhooks": ("/webhooks", {A}),
+    "POST /webhooks": ("/webhooks", {A}),
+    "GET /webhooks/{webhook_id}": ("/webhooks/nope", {A}),
+    "PATCH /webhooks/{webhook_id}": ("/webhooks/nope", {A}),
+    "DELETE /webhooks/{webhook_id}": ("/webhooks/nope", {A}),
+    "GET /webhooks/{webhook_id}/deliveries": ("/webhooks/nope/deliveries", {A}),
+    "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": ("/webhooks/nope/deliveries/x/redeliver", {A}),
 }
 PUBLIC = {
     "GET /health": "/health",
