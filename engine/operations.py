@@ -1,10 +1,12 @@
-"""The engine's session-level operations: start, cancel, retry, complete, signal, deliver, scrub, audit.
+"""The engine's session-level operations: start, cancel, retry, complete, claim/release/reassign a task,
+signal, deliver, scrub, audit.
 
 Each runs in the caller's `Session` and never commits, so a caller with a unit of work of its
 own composes them (the archive records a decline and starts its case in one transaction). Every
 rule of an operation lives here once: `RecallEngine` (engine/service.py) only opens the unit of
 work, applies its retry policy and calls one of these; the archive (engine/archive/) and the
-privacy jobs call the same ones. Each goes through the one change path (`Runtime.change`).
+privacy jobs call the same ones. Each that changes a case goes through the one change path
+(`Runtime.change`); who holds a task (claim, release, reassign) is the task's row only.
 
     ops = engine.ops
     with engine.db.write_transaction() as session:
@@ -20,7 +22,7 @@ from enum import Enum
 from typing import Callable
 from uuid import UUID
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
@@ -273,6 +275,28 @@ class Operations:
         return self._changed(loaded, derived)
 
     # ---------------------------------------------------------------- who holds a task
+    def claim(self, session: Session, task_id: str, *, user: str,
+              authorize: Callable[[TaskView], None] | None = None) -> TaskView:
+        """Take a ready task: unclaimed or already `user`'s (NotAssignee if someone else holds it);
+        the four-eyes rule holds; audited `task_claimed` (again on a second claim by the holder).
+
+        The task's row only (the workflow's state does not know who holds a task)."""
+        row = self._ready_task(session, task_id, authorize)
+        result = session.execute(
+            update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "ready",
+                                 or_(_TASKS.c.assignee.is_(None), _TASKS.c.assignee == user))
+            .values(assignee=user))
+        if result.rowcount != 1:
+            raise NotAssignee(f"task {task_id} is assigned to {row.assignee}")
+        definition_id = session.scalar(select(ProcessInstance.definition_id)
+                                       .where(ProcessInstance.id == row.instance_id))
+        check_four_eyes(session, self.runtime.specs.get(session, definition_id), instance_id=row.instance_id,
+                        element_id=row.element_id, user=user)
+        self.audit(session, row.instance_id, "task_claimed", user, row.element_id, task_id, {})
+        view = task_view(row)
+        view.assignee = user
+        return view
+
     def release(self, session: Session, task_id: str, *, actor: str,
                 authorize: Callable[[TaskView], None] | None = None) -> TaskView:
         """Give a claimed task back to its group's queue; audited `task_released` with who held it.

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Sequence
 
-from sqlalchemy import Integer, bindparam, false, or_, select, update
+from sqlalchemy import Integer, bindparam, false, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from . import days, sidetables, timers
@@ -28,8 +28,7 @@ from .metrics import Metrics
 from .definitions import (
     DeployedProcess, SpecCache, definition_detail, definition_version, definition_versions, deploy_bundle,
 )
-from .errors import NotAssignee, NotFound, TaskNotReady
-from .assignment import check_four_eyes
+from .errors import NotFound
 from .models import (
     AuditEvent, HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, WaitingTimer,
 )
@@ -214,27 +213,9 @@ class RecallEngine:
 
     def claim_task(self, task_id: str, *, user: str,
                    authorize: Callable[[TaskView], None] | None = None) -> TaskView:
+        """Take a ready task (engine.ops.claim: NotAssignee when someone else holds it)."""
         with self.db.write_transaction() as s:
-            row = s.connection().execute(_TASK_ROW, {"b_id": task_id}).first()
-            if row is None:
-                raise NotFound(f"no task {task_id}")
-            if authorize is not None:
-                authorize(task_view(row))
-            if row.status != "ready":
-                raise TaskNotReady(f"task {task_id} ({row.element_id}) is {row.status}")
-            result = s.execute(
-                update(HumanTask).where(HumanTask.id == task_id, HumanTask.status == "ready",
-                                        or_(HumanTask.assignee.is_(None), HumanTask.assignee == user))
-                .values(assignee=user).execution_options(synchronize_session=False))
-            if result.rowcount != 1:
-                raise NotAssignee(f"task {task_id} is assigned to {row.assignee}")
-            definition_id = s.scalar(select(ProcessInstance.definition_id).where(ProcessInstance.id == row.instance_id))
-            check_four_eyes(s, self.specs.get(s, definition_id), instance_id=row.instance_id,
-                            element_id=row.element_id, user=user)
-            self.ops.audit(s, row.instance_id, "task_claimed", user, row.element_id, task_id, {})
-            view = task_view(row)
-            view.assignee = user
-            return view
+            return self.ops.claim(s, task_id, user=user, authorize=authorize)
 
     def release_task(self, task_id: str, *, actor: str,
                      authorize: Callable[[TaskView], None] | None = None) -> TaskView:
