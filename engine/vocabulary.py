@@ -85,7 +85,6 @@ HISTORY_KINDS = {
     "webhook_enabled": ("启用 Webhook", "Webhook enabled"), "webhook_disabled": ("停用 Webhook", "Webhook disabled"),
     "webhook_deleted": ("删除 Webhook", "Webhook deleted"),
     "webhook_redelivered": ("重新推送 Webhook", "Webhook redelivered"),
-    "password_changed": ("修改密码", "Password changed"),
 }
 GROUPS = {
     "hr": ("人力资源", "HR"), "hiring_manager": ("用人部门经理", "Hiring manager"), "hrbp": ("HRBP", "HRBP"),
