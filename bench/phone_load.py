@@ -1,6 +1,6 @@
 """A cold inbox on a throttled phone: time from navigation to the inbox list drawn, in Chromium.
 
-    .venv/bin/python bench/phone_load.py [--quick] [--runs N] [--tasks N] [--before DIR] [--after DIR]
+    .venv/bin/python bench/phone_load.py [--quick] [--trace] [--runs N] [--tasks N] [--before DIR] [--after DIR]
 
 Per side (a checkout of this repository: `--after` defaults to this one; `--before` is another,
 e.g. `git worktree add /tmp/before <commit>`), a real `recall serve` of that checkout on a fresh
@@ -12,8 +12,10 @@ mobile link: 1.6 Mbps down, 750 kbps up, 150 ms round trip, CPU ×4. The user is
 stops when `table.inbox` has its rows (a MutationObserver records `performance.now()`, i.e.
 milliseconds since navigation start). Bytes are the encoded bytes on the wire (CDP
 `loadingFinished.encodedDataLength`), requests every request the page made. "warm" is a second
-load in the same context (what the cache keeps). Medians of N; a table and the ratios
-after/before. Chromium: Debian's /usr/bin/chromium (or RECALL_TEST_CHROMIUM), through
+load in the same context (what the cache keeps). Both sides are served at once and take turns,
+run by run, so that a load spike on the machine hits both. Medians of N; a table and the ratios
+after/before. `--trace` prints the first run's requests (start and end, ms since navigation)
+and the page's `performance.mark()`s. Chromium: Debian's /usr/bin/chromium (or RECALL_TEST_CHROMIUM), through
 Playwright's `executable_path`.
 """
 from __future__ import annotations
@@ -103,8 +105,14 @@ class Side:
         self.log.close()
 
 
-def load(context, base: str) -> dict:
-    """One load of /app/ in `context` under throttling: ms to the drawn inbox, bytes, requests."""
+TIMELINE = """() => performance.getEntries()
+  .filter((e) => e.entryType === "navigation" || e.entryType === "resource" || e.entryType === "mark")
+  .map((e) => [e.name.replace(location.origin, ""), Math.round(e.startTime), Math.round(e.responseEnd)])"""
+
+
+def load(context, base: str, trace: bool = False) -> dict:
+    """One load of /app/ in `context` under throttling: ms to the drawn inbox, bytes, requests.
+    `trace`: print when each request started and ended (ms since navigation) and when the list was drawn."""
     page = context.new_page()
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
@@ -119,20 +127,31 @@ def load(context, base: str) -> dict:
     page.wait_for_function("() => window.__drawn !== null", timeout=60_000, polling=50)
     ms = page.evaluate("() => window.__drawn")
     page.wait_for_load_state("networkidle")      # count what the page still fetches after drawing
+    if trace:
+        for name, start, end in sorted(page.evaluate(TIMELINE), key=lambda row: row[1]):
+            print(f"  {start:>6} {end:>6}  {name[:90]}")
+        print(f"  drawn at {ms:.0f}")
     page.close()
     return {"ms": ms, **seen}
 
 
-def measure(browser, side: Side, runs: int) -> dict:
-    cold, warm = [], []
-    for _ in range(runs):
-        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
-                                      timezone_id="Asia/Shanghai", device_scale_factor=1, is_mobile=True)
-        context.add_init_script(f"sessionStorage.setItem('recall.token', {json.dumps(side.token)});" + DRAWN)
-        cold.append(load(context, side.base))
-        warm.append(load(context, side.base))
+def load_twice(browser, side: Side, trace: bool = False) -> tuple[dict, dict]:
+    """A cold load in a fresh context (empty cache), then a warm one in the same context."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                                  timezone_id="Asia/Shanghai", device_scale_factor=1, is_mobile=True)
+    context.add_init_script(f"sessionStorage.setItem('recall.token', {json.dumps(side.token)});" + DRAWN)
+    try:
+        if trace:
+            print(f"{side.name}: cold load, ms since navigation (request start, end; marks)")
+        cold = load(context, side.base, trace=trace)
+        if trace:
+            print(f"{side.name}: warm load")
+        return cold, load(context, side.base, trace=trace)
+    finally:
         context.close()
 
+
+def summary(cold: list[dict], warm: list[dict]) -> dict:
     def med(rows, key):
         return statistics.median(row[key] for row in rows)
 
@@ -148,6 +167,7 @@ def main() -> None:
     parser.add_argument("--before", type=Path, help="another checkout to compare with (e.g. a git worktree)")
     parser.add_argument("--after", type=Path, default=ROOT)
     parser.add_argument("--quick", action="store_true", help="one run, 10 tasks: does the measurement still work")
+    parser.add_argument("--trace", action="store_true", help="print the request timeline of each side's first cold load")
     args = parser.parse_args()
     if args.quick:
         args.runs, args.tasks = 1, 10
@@ -158,14 +178,21 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory(prefix="phone-load-") as tmp, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        running: list[Side] = []
         try:
             for name, directory in sides:
-                side = Side(name, directory.resolve(), args.tasks, Path(tmp))
-                try:
-                    results[name] = measure(browser, side, args.runs)
-                finally:
-                    side.stop()
+                running.append(Side(name, directory.resolve(), args.tasks, Path(tmp)))
+            # the sides take turns, run by run, so that a load spike on the machine hits both
+            loads = {side.name: ([], []) for side in running}
+            for run in range(args.runs):
+                for side in running:
+                    cold, warm = load_twice(browser, side, trace=args.trace and run == 0)
+                    loads[side.name][0].append(cold)
+                    loads[side.name][1].append(warm)
+            results = {name: summary(*rows) for name, rows in loads.items()}
         finally:
+            for side in running:
+                side.stop()
             browser.close()
     print(f"cold inbox load, {args.tasks} tasks, {DOWN_BPS / 1e6:g} Mbps down / {UP_BPS / 1e3:g} kbps up, "
           f"{RTT_MS} ms RTT, CPU x{CPU_SLOWDOWN}, median of {args.runs}")

@@ -7,7 +7,9 @@ HttpOnly, SameSite=Strict session cookie scoped to its prefix, and every write t
 carries the session's `X-CSRF-Token` (the API refuses a cookie-authenticated write without it,
 api/auth.py), so no other site can act for the user. Administrators and integrators may paste
 an API token instead, kept in the tab's `sessionStorage` and sent as `Authorization: Bearer`.
-The Content-Security-Policy below allows only this origin's own scripts. No build step, no
+The Content-Security-Policy below allows only this origin's own scripts, and in the shell the
+one inline script, `static/boot.js`, by its SHA-256: it sends the page's first reads (who is
+signed in, the vocabulary, the inbox) while the modules are still on their way. No build step, no
 CDN: the files in `static/` are served as they are (bpmn-js's viewer is vendored, with its
 license, in `static/vendor/bpmn-js/`).
 
@@ -17,16 +19,19 @@ those answers may be cached for a year (`immutable`), and a changed file gives a
 version, so a new shell loads new files. The ES modules import each other by relative
 URL, so versioning the directory versions them all without a list of files. The plain
 `/app/static/...` URLs (bookmarks, tests, a page drawn by an older shell) keep working
-with a short cache. The shell itself is `no-store`.
+with a short cache. The shell itself is `no-store`. It preloads (`modulepreload`) what `app.js`
+imports, i.e. the inbox's modules; other pages' modules are imported when first drawn.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
 from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
+from markupsafe import Markup
 
 from ..state import EXTENSION_KEY
 
@@ -39,6 +44,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
 STATIC_DIR = Path(__file__).with_name("static")
 VERSION_KEY = "recall_web.static_version"
 MODULES_KEY = "recall_web.modules"
+BOOT_KEY = "recall_web.boot"
 LONG_CACHE = "public, max-age=31536000, immutable"
 SHORT_CACHE = "public, max-age=300"
 
@@ -72,10 +78,20 @@ def static_imports(entry: str = "app.js", directory: Path = STATIC_DIR) -> list[
     return sorted(seen)
 
 
+def boot_script(directory: Path = STATIC_DIR) -> tuple[str, str]:
+    """`boot.js`, inlined into the shell, and the CSP source that allows exactly it (its SHA-256)."""
+    source = (directory / "boot.js").read_text(encoding="utf-8")
+    if "</" in source or "<!--" in source:
+        raise ValueError("boot.js must not contain '</' or '<!--': it is inlined in a <script> element")
+    digest = base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii")
+    return source, f"'sha256-{digest}'"
+
+
 @web_bp.record_once
 def _hash_static_files(setup_state) -> None:
     setup_state.app.extensions[VERSION_KEY] = static_version()
     setup_state.app.extensions[MODULES_KEY] = static_imports()
+    setup_state.app.extensions[BOOT_KEY] = boot_script()
 
 
 @web_bp.get("/static/v/<version>/<path:filename>")
@@ -94,9 +110,14 @@ def shell(page: str = ""):
     recall = current_app.extensions.get(EXTENSION_KEY)
     api_prefix = recall.url_prefix if recall is not None else "/api/v1"
     version = current_app.extensions[VERSION_KEY]
-    return render_template("recall_web/shell.html", api_prefix=api_prefix,
-                           static_base=url_for("recall_web.static", filename="") + f"v/{version}/",
-                           modules=current_app.extensions[MODULES_KEY])
+    boot, boot_hash = current_app.extensions[BOOT_KEY]
+    response = current_app.make_response(render_template(
+        "recall_web/shell.html", api_prefix=api_prefix, boot=Markup(boot),
+        static_base=url_for("recall_web.static", filename="") + f"v/{version}/",
+        modules=current_app.extensions[MODULES_KEY]))
+    # the one inline script, boot.js, by its hash: no other inline script runs
+    response.headers["Content-Security-Policy"] = CSP.replace("script-src 'self'", f"script-src 'self' {boot_hash}")
+    return response
 
 
 @web_bp.after_request

@@ -22,14 +22,29 @@ export function getToken() {
   try { return sessionStorage.getItem(TOKEN_KEY); } catch { return null; }
 }
 
+// The first reads of a page load were sent by boot.js before this module arrived: the answer to
+// GET `path` sent with `token` (null: the session cookie) is taken over once. All are dropped once
+// the first page is drawn or the sign-in changes, so a stale answer (a 401) is never used.
+const early = window.recallEarly instanceof Map ? window.recallEarly : new Map();
+
+function takeEarly(path, token) {
+  const sent = early.get(path);
+  if (!sent || sent.token !== (token || null)) return null;
+  early.delete(path);
+  return sent.response;
+}
+
+export function dropEarly() { early.clear(); }
+
 export function setToken(token) {
+  dropEarly();
   try {
     if (token) sessionStorage.setItem(TOKEN_KEY, token);
     else sessionStorage.removeItem(TOKEN_KEY);
   } catch { /* storage disabled: the user signs in again on reload */ }
 }
 
-export function setSession(csrf) { csrfToken = csrf || null; }
+export function setSession(csrf) { dropEarly(); csrfToken = csrf || null; }
 export function signedIn() { return Boolean(getToken() || csrfToken); }
 
 // A new tab or a reload: is this browser signed in by a session cookie? (401: no.)
@@ -63,9 +78,10 @@ export async function request(method, path, { body, headers = {}, token = getTok
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
+  const sentEarly = method === "GET" && !Object.keys(headers).length ? takeEarly(path, token) : null;
   let response;
   try {
-    response = await fetch(path.startsWith("http") ? path : API + path, init);
+    response = await (sentEarly || fetch(path.startsWith("http") ? path : API + path, init));
   } catch (err) {
     throw new ApiError(0, { title: "network", detail: String(err && err.message || err) });
   }

@@ -1,35 +1,31 @@
 // The HR workspace: a small router. Each page is a module of pages/ drawing itself from the JSON API;
-// the chrome and the pieces pages share are in ui.js and views.js.
-import { ApiError, get, restoreSession, setSession, setToken, signedIn, whenUnauthorized } from "./api.js";
+// the chrome and the pieces pages share are in ui.js and views.js. Only the inbox (the first page
+// after signing in) is imported up front: every other page module is imported when its route is
+// first drawn, so a cold load fetches and runs fewer files (the shell preloads what app.js imports).
+import { ApiError, dropEarly, get, restoreSession, setSession, setToken, signedIn, whenUnauthorized } from "./api.js";
 import { clear, h } from "./dom.js";
 import { lang, setLang, setVocabulary, t } from "./i18n.js";
 import { confirmLeave, isDirty, restoreValues, setDirty, snapshotValues } from "./keep.js";
-import { casePage } from "./pages/case.js";
-import { candidatePage } from "./pages/candidate.js";
-import { candidatesPage } from "./pages/candidates.js";
-import { mergePage } from "./pages/merge.js";
-import { newDeclinePage } from "./pages/decline.js";
 import { inboxPage } from "./pages/inbox.js";
-import { processesPage, processPage } from "./pages/processes.js";
-import { signinPage } from "./pages/signin.js";
-import { taskPage } from "./pages/task.js";
 import { alertBox, appPath, BASE, errorMessage, go, heading, href, renderChrome, setRenderer, state } from "./ui.js";
 
+performance.mark("app");                  // the modules are here and run (bench/phone_load.py --trace)
 let renderSeq = 0;
 let firstRender = true;
 
 // ---------------------------------------------------------------- routing
+const lazy = (load, name) => async (...args) => (await load())[name](...args);
 const ROUTES = [
   [/^$/, inboxPage],
-  [/^signin$/, signinPage],
-  [/^tasks\/([^/]+)$/, taskPage],
-  [/^candidates$/, candidatesPage],
-  [/^candidates\/([^/]+)$/, candidatePage],
-  [/^candidates\/([^/]+)\/merge$/, mergePage],
-  [/^declines\/new$/, newDeclinePage],
-  [/^cases\/([^/]+)$/, casePage],
-  [/^processes$/, processesPage],
-  [/^processes\/([^/]+)$/, processPage],
+  [/^signin$/, lazy(() => import("./pages/signin.js"), "signinPage")],
+  [/^tasks\/([^/]+)$/, lazy(() => import("./pages/task.js"), "taskPage")],
+  [/^candidates$/, lazy(() => import("./pages/candidates.js"), "candidatesPage")],
+  [/^candidates\/([^/]+)$/, lazy(() => import("./pages/candidate.js"), "candidatePage")],
+  [/^candidates\/([^/]+)\/merge$/, lazy(() => import("./pages/merge.js"), "mergePage")],
+  [/^declines\/new$/, lazy(() => import("./pages/decline.js"), "newDeclinePage")],
+  [/^cases\/([^/]+)$/, lazy(() => import("./pages/case.js"), "casePage")],
+  [/^processes$/, lazy(() => import("./pages/processes.js"), "processesPage")],
+  [/^processes\/([^/]+)$/, lazy(() => import("./pages/processes.js"), "processPage")],
 ];
 
 document.addEventListener("click", (event) => {
@@ -76,6 +72,9 @@ async function render({ keepFocus, keepValues } = {}) {
     history.replaceState(null, "", href(`signin?next=${encodeURIComponent(path + location.search)}`));
     return render();
   }
+  // reasons, stages and their labels as deployed (none yet: an empty vocabulary), asked with /workspace/me
+  const vocabulary = signedIn() && !state.vocabulary
+    ? get("/vocabulary", { quiet401: true }).catch(() => ({ decline_reasons: [], stages: [] })) : null;
   if (signedIn() && !state.me) {
     try {
       state.me = await get("/workspace/me");
@@ -87,9 +86,8 @@ async function render({ keepFocus, keepValues } = {}) {
       return undefined;
     }
   }
-  if (!state.vocabulary && state.me) {
-    // reasons, stages and their labels as deployed (none yet: an empty vocabulary)
-    state.vocabulary = await get("/vocabulary").catch(() => ({ decline_reasons: [], stages: [] }));
+  if (vocabulary && state.me) {
+    state.vocabulary = await vocabulary;
     setVocabulary(state.vocabulary);
   }
   if (seq !== renderSeq) return undefined;
@@ -125,6 +123,7 @@ async function render({ keepFocus, keepValues } = {}) {
   if (keepFocus) document.getElementById(keepFocus)?.focus();
   else if (!firstRender && h1) h1.focus();
   firstRender = false;
+  dropEarly();                              // what boot.js asked for is used or no longer wanted
   document.dispatchEvent(new CustomEvent("recall:rendered", { detail: { path } }));
   return undefined;
 }
