@@ -126,6 +126,11 @@ class TaskSchema(Strict):
     due_at = fields.DateTime(allow_none=True)
     completed_at = fields.DateTime(allow_none=True)
     completed_by = fields.String(allow_none=True)
+    assignee_name = fields.String(allow_none=True, metadata={
+        "description": "the assignee's display name (the user name when they have none); null when unclaimed "
+                       "(and in the answer of a completion, which reads nothing back)"})
+    completed_by_name = fields.String(allow_none=True, metadata={
+        "description": "who completed it, by display name (else user name); null while not completed"})
 
 
 class FormSchema(Strict):
@@ -230,6 +235,9 @@ class AuditEntrySchema(Strict):
     element_id = fields.String(allow_none=True)
     task_id = fields.String(allow_none=True)
     details = fields.Dict(required=True)
+    actor_name = fields.String(allow_none=True, metadata={
+        "description": "the actor's display name (else user name) when the actor is a person of the directory; "
+                       "null for the engine, a timer worker ('worker:<name>') or 'system'"})
 
 
 class HistoryPageSchema(PageSchema):

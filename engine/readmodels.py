@@ -30,10 +30,10 @@ from . import templates as message_templates
 from .archive_models import Candidate
 from .errors import NotFound
 from .scripting import add_iso_duration
-from .models import (HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, TimerFiring, User,
-                     WaitingTimer)
+from .models import (AuditEvent, HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance, TimerFiring,
+                     User, WaitingTimer)
 from .status import ACTIVE
-from .views import TaskView
+from .views import AuditEntry, TaskView
 from .vocabulary import Vocabulary, from_json as vocabulary_from_json, split_name
 
 INBOX_LIMIT = 500
@@ -138,17 +138,28 @@ def vocabulary(engine, process_key: str) -> DeployedVocabulary:
 
 # ---------------------------------------------------------------- inbox
 def inbox(engine, *, user_name: str, scope_user: str | None, scope_groups, with_names: bool,
-          limit: int = INBOX_LIMIT, sort: str = "due", descending: bool | None = None) -> Inbox:
+          limit: int = INBOX_LIMIT, sort: str = "due", descending: bool | None = None,
+          handoff_task: str | None = None) -> Inbox:
     """The caller's ready tasks (the scope of GET /tasks) with candidate, due time and queue, in the
     order `sort` names (module docstring; `descending` None: the sort's natural direction); and the
-    count of each queue."""
+    count of each queue.
+
+    Candidates' names: every task's when `with_names` (the roles that see contact data); otherwise, when
+    `handoff_task` names the hiring manager's hand-off element, only those of the hand-offs open and
+    assigned to the caller (the archive's access rule), audited (`_handoff_names`)."""
     rows = engine.list_tasks(status="ready", user=scope_user, groups=scope_groups, limit=limit + 1)
     truncated = len(rows) > limit
     rows = rows[:limit]
     now = engine.clock.now()
     facts = _task_facts(engine, rows)
-    names = _candidate_names(engine, {f.candidate_id for f in facts.values() if f.candidate_id}) \
-        if with_names else {}
+    if with_names:
+        names = _candidate_names(engine, {f.candidate_id for f in facts.values() if f.candidate_id})
+    elif handoff_task is not None:
+        names = _handoff_names(engine, user_name, [
+            (t, facts[t.id].candidate_id) for t in rows
+            if t.element_id == handoff_task and t.assignee == user_name and t.id in facts and facts[t.id].candidate_id])
+    else:
+        names = {}
     items = []
     for task in rows:
         fact = facts.get(task.id) or _Facts(None, None, None)
@@ -306,6 +317,59 @@ def _candidate_names(engine, ids: set[str]) -> dict[str, str]:
     with engine.db.read_transaction() as s:
         return {cid: name for cid, name in s.execute(
             select(Candidate.id, Candidate.name).where(Candidate.id.in_(sorted(ids)))) if name}
+
+
+def _handoff_names(engine, viewer: str, handoffs: list[tuple[TaskView, str]]) -> dict[str, str]:
+    """The names of the candidates of the hand-offs open and assigned to `viewer` (the manager may read
+    them while the hand-off is theirs). Reading personal data is audited: the first time the viewer is
+    shown a hand-off's name, one `contact_viewed` row (fields ["name"], via "inbox") joins the case's
+    trail, as GET /candidates/{id} writes one per read; later inbox reads of the same hand-off add none,
+    so the candidate's timeline is not one line per page load. A read, then a write only when needed."""
+    if not handoffs:
+        return {}
+    with engine.db.read_transaction() as s:
+        names = {cid: name for cid, name in s.execute(
+            select(Candidate.id, Candidate.name).where(Candidate.id.in_(sorted({c for _, c in handoffs})))) if name}
+        seen = set(s.scalars(select(AuditEvent.task_id).where(
+            AuditEvent.kind == "contact_viewed", AuditEvent.actor == viewer,
+            AuditEvent.task_id.in_([t.id for t, _ in handoffs]))))
+    first = [(t, c) for t, c in handoffs if c in names and t.id not in seen]
+    if first:
+        with engine.db.write_transaction() as s:
+            for task, candidate_id in first:
+                engine.ops.audit(s, task.instance_id, "contact_viewed", viewer, task.element_id, task.id,
+                                 {"candidate_id": candidate_id, "fields": ["name"], "via": "inbox"})
+    return names
+
+
+# ---------------------------------------------------------------- people's names
+def user_names(engine, names) -> dict[str, str]:
+    """{user name: what to call them} for the given names the directory holds: the display name, else the
+    user name. One statement however many names; names not in the directory (the engine, a worker) are
+    left out, for the caller to say what they are."""
+    wanted = sorted({n for n in names if n})
+    if not wanted:
+        return {}
+    with engine.db.read_transaction() as s:
+        return {name: display or name for name, display in s.execute(
+            select(User.name, User.display_name).where(User.name.in_(wanted)))}
+
+
+def name_tasks(engine, tasks: list[TaskView]) -> list[TaskView]:
+    """`tasks` with `assignee_name` and `completed_by_name` filled (one statement for all of them)."""
+    known = user_names(engine, [n for t in tasks for n in (t.assignee, t.completed_by)])
+    for task in tasks:
+        task.assignee_name = known.get(task.assignee) if task.assignee else None
+        task.completed_by_name = known.get(task.completed_by) if task.completed_by else None
+    return tasks
+
+
+def name_actors(engine, entries: list[AuditEntry]) -> list[AuditEntry]:
+    """History entries with `actor_name` filled for the actors who are people of the directory (one statement)."""
+    known = user_names(engine, [e.actor for e in entries])
+    for entry in entries:
+        entry.actor_name = known.get(entry.actor)
+    return entries
 
 
 # ---------------------------------------------------------------- personal suggestions

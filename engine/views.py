@@ -56,6 +56,8 @@ class TaskView:
     form: dict | None = None        # {"schema": ..., "ui_schema": ...}; only on single-task reads
     data: dict | None = None        # prefill; only on single-task reads
     instance_version: int | None = None
+    assignee_name: str | None = None        # display names (else the user name), filled by readmodels.name_tasks
+    completed_by_name: str | None = None
 
 
 @dataclass
@@ -86,6 +88,7 @@ class AuditEntry:
     element_id: str | None
     task_id: str | None
     details: dict
+    actor_name: str | None = None   # the directory's display name (else the user name); None: not a person
 
 
 @dataclass

@@ -160,6 +160,8 @@ class DeclineSchema(Strict):
                                                            "(YYYY-MM-DD in RECALL_TIMEZONE)"})
     role = fields.String(allow_none=True)
     hiring_manager = fields.String(allow_none=True)
+    hiring_manager_name = fields.String(allow_none=True, metadata={
+        "description": "the hiring manager's display name (else user name); on GET /candidates/{id}"})
     instance_id = fields.String(allow_none=True)
     needs = fields.List(fields.String())
     open_questions = fields.List(fields.String())
@@ -208,6 +210,8 @@ class TimelineSchema(Strict):
     summary = fields.String()
     instance_id = fields.String(allow_none=True)
     element_id = fields.String(allow_none=True)
+    actor_name = fields.String(allow_none=True, metadata={
+        "description": "the actor's display name (else user name); null for the engine or a timer worker"})
 
 
 class CandidateSummarySchema(Strict):

@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import url_for
 from flask.views import MethodView
 
+from engine import readmodels
+
 from ..blueprint import Blueprint
 from ..etags import ETAG_HEADER, IF_MATCH_PARAMETER, etag, expected_version
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
@@ -50,8 +52,11 @@ class Instances(MethodView):
 class Instance(MethodView):
     @blp.response(200, InstanceSchema, headers=ETAG_HEADER)
     def get(self, instance_id):
-        """One instance with its ready tasks, waiting timers (due times) and waiting messages."""
-        return _instance_response(engine().get_instance(instance_id))
+        """One instance with its ready tasks (their people by display name), waiting timers (due times) and
+        waiting messages."""
+        view = engine().get_instance(instance_id)
+        readmodels.name_tasks(engine(), view.ready_tasks)
+        return _instance_response(view)
 
 
 @blp.route("/process-instances/<instance_id>/history", tags=TAGS)
@@ -59,10 +64,10 @@ class History(MethodView):
     @blp.arguments(PageQuerySchema, location="query", unknown="raise")
     @blp.response(200, HistoryPageSchema)
     def get(self, query, instance_id):
-        """The audit trail: who did what, when, in order."""
+        """The audit trail: who did what, when, in order (people also by display name: `actor_name`)."""
         entries = engine().history(instance_id)
         offset, limit = query["offset"], query["limit"]
-        return page(entries[offset:offset + limit + 1], limit=limit, offset=offset)
+        return page(readmodels.name_actors(engine(), entries[offset:offset + limit + 1]), limit=limit, offset=offset)
 
 
 @blp.route("/process-instances/<instance_id>/cancel", tags=TAGS)

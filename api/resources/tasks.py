@@ -55,6 +55,11 @@ def _may_hand_over(task) -> None:
                     f"role {user.role!r} cannot hand it over")
 
 
+def _named(task):
+    """The task with its people's display names (readmodels.name_tasks)."""
+    return readmodels.name_tasks(engine(), [task])[0]
+
+
 @blp.route("/tasks", tags=TAGS)
 class Tasks(MethodView):
     @blp.arguments(TaskQuerySchema, location="query", unknown="raise")
@@ -81,7 +86,7 @@ class Tasks(MethodView):
         rows = engine().list_tasks(instance_id=query.get("instance_id"), element_id=query.get("element_id"),
                                    status=status, user=scope_user, groups=scope_groups,
                                    limit=limit + 1, offset=offset)
-        return page(rows, limit=limit, offset=offset)
+        return page(readmodels.name_tasks(engine(), rows), limit=limit, offset=offset)
 
 
 @blp.route("/tasks/<task_id>", tags=TAGS)
@@ -92,6 +97,7 @@ class Task(MethodView):
         task = engine().get_task(task_id, authorize=_may_see)
         if current_user().role in CONTACT_ROLES:          # the suggestion greets by name, for those who see it
             task = readmodels.greet_by_name(engine(), task)
+        readmodels.name_tasks(engine(), [task])
         return task, 200, {"ETag": etag(task.instance_version)}
 
 
@@ -100,7 +106,7 @@ class Claim(MethodView):
     @blp.response(200, TaskSchema)
     def post(self, task_id):
         """Take an unclaimed task of your group (403 if someone else holds it, 409 if it is no longer ready)."""
-        return engine().claim_task(task_id, user=current_user().name, authorize=_may_act)
+        return _named(engine().claim_task(task_id, user=current_user().name, authorize=_may_act))
 
 
 @blp.route("/tasks/<task_id>/complete", tags=TAGS)
@@ -130,7 +136,7 @@ class Release(MethodView):
 
         Audited `task_released`; releasing an unclaimed task answers it unchanged (a second click
         is harmless). 409 if the task is no longer ready."""
-        return engine().release_task(task_id, actor=current_user().name, authorize=_may_hand_over)
+        return _named(engine().release_task(task_id, actor=current_user().name, authorize=_may_hand_over))
 
 
 @blp.route("/tasks/<task_id>/reassign", tags=TAGS)
@@ -142,5 +148,5 @@ class Reassign(MethodView):
 
         422 naming `to` for anyone else; audited `task_reassigned` with from/to; the same `to`
         again changes nothing. The four-eyes rule holds for `to` (403)."""
-        return engine().reassign_task(task_id, to=body["to"], actor=current_user().name,
-                                      authorize=_may_hand_over)
+        return _named(engine().reassign_task(task_id, to=body["to"], actor=current_user().name,
+                                             authorize=_may_hand_over))

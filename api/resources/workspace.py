@@ -24,7 +24,7 @@ from marshmallow import fields, validate
 
 from engine import readmodels
 from engine.vocabulary import GROUPS, HISTORY_KINDS
-from engine.archive.access import CONTACT_ROLES      # who sees candidates' names (contact fields)
+from engine.archive.access import CONTACT_ROLES, HANDOFF_ROLES, HANDOFF_TASK   # who sees candidates' names
 from engine.archive.cases import RECALL_PROCESS
 
 from ..blueprint import Blueprint
@@ -38,6 +38,8 @@ INBOX_LIMIT = readmodels.INBOX_LIMIT
 # ---------- schemas (here, not in api/schemas.py: only this module uses them) ----------
 class MeSchema(Strict):
     name = fields.String(required=True)
+    display_name = fields.String(allow_none=True, required=True, metadata={
+        "description": "what the workspace calls the user (the directory's display name); null when none is set"})
     role = fields.String(required=True)
     groups = fields.List(fields.String(), required=True)
     now = fields.DateTime(required=True, metadata={"description": "the service's clock (simulated in demos)"})
@@ -47,7 +49,9 @@ class MeSchema(Strict):
 class InboxTaskSchema(TaskSchema):
     candidate_id = fields.String(allow_none=True, metadata={"description": "from the task's data"})
     candidate_name = fields.String(allow_none=True, metadata={
-        "description": "from the archive, for roles that see contact fields (hr, admin); null otherwise or once erased"})
+        "description": "from the archive, for roles that see contact fields (hr, admin), and for a hiring manager "
+                       "on the hand-offs open and assigned to them (the first time audited as contact_viewed); "
+                       "null otherwise or once erased"})
     follow_up_due_at = fields.DateTime(allow_none=True,
                                        metadata={"description": "follow-up tasks: when their timer was due"})
     effective_due_at = fields.DateTime(allow_none=True,
@@ -167,7 +171,8 @@ class Me(MethodView):
     def get(self):
         """The signed-in user (name, role, groups) and the service's clock."""
         user, eng = current_user(), engine()
-        return {"name": user.name, "role": user.role, "groups": list(user.groups), "now": eng.clock.now(),
+        return {"name": user.name, "display_name": user.display_name, "role": user.role,
+                "groups": list(user.groups), "now": eng.clock.now(),
                 "simulated_clock": bool(getattr(eng.clock, "simulated", False))}
 
 
@@ -182,7 +187,8 @@ class Inbox(MethodView):
         order = query.get("order")
         found = readmodels.inbox(engine(), user_name=user.name, scope_user=scope_user, scope_groups=scope_groups,
                                  with_names=user.role in CONTACT_ROLES, sort=query["sort"],
-                                 descending=None if order is None else order == "desc")
+                                 descending=None if order is None else order == "desc",
+                                 handoff_task=HANDOFF_TASK if user.role in HANDOFF_ROLES else None)
         return {"now": found.now, "total": found.total, "overdue": found.overdue, "truncated": found.truncated,
                 "queues": [asdict(q) for q in found.queues],
                 "items": [{**asdict(i.task), "candidate_id": i.candidate_id, "candidate_name": i.candidate_name,

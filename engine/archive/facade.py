@@ -296,6 +296,7 @@ class TalentArchive:
         view.messages = history.messages(events, signals, known)
         view.signals = [records.signal_view(x) for x in signals]
         view.timeline = history.timeline(candidate, declines, records.consents_of(s, candidate.id), signals, events)
+        history.name_people(s, view)
         view.set_next_follow_up(search.next_follow_ups(s, [candidate.id], known, self.clock.now()).get(candidate.id))
         if granted.handoff_task is not None:
             task = granted.handoff_task

@@ -10,13 +10,27 @@ from sqlalchemy.orm import Session
 
 from .. import days
 from ..archive_models import Candidate, CandidateConsent, CandidateDecline, CandidateSignal
-from ..models import AuditEvent, ProcessInstance
+from ..models import AuditEvent, ProcessInstance, User
 from ..vocabulary import Vocabulary
 from .views import CaseView, MessageView, TimelineEntry
 
 TIMELINE_KINDS = ("instance_started", "task_completed", "timer_fired", "message_delivered", "instance_completed",
                   "instance_cancelled", "instance_error", "contact_viewed", "data_erased", "decline_recorded",
                   "consent_changed", "decline_changed")
+
+
+def name_people(session: Session, view) -> None:
+    """A candidate view's people by name: each timeline entry's `actor_name` and each decline's
+    `hiring_manager_name` (the directory's display name, else the user name); the engine, a worker or
+    'system' keep None. One statement."""
+    wanted = sorted({e.actor for e in view.timeline if e.actor} | {d.hiring_manager for d in view.declines
+                                                                   if d.hiring_manager})
+    known = {name: display or name for name, display in session.execute(
+        select(User.name, User.display_name).where(User.name.in_(wanted)))} if wanted else {}
+    for entry in view.timeline:
+        entry.actor_name = known.get(entry.actor)
+    for decline in view.declines:
+        decline.hiring_manager_name = known.get(decline.hiring_manager) if decline.hiring_manager else None
 
 
 def cases(session: Session, ids: list[str]) -> list[CaseView]:

@@ -33,6 +33,7 @@ class DeclineView:
     lang: str
     created_at: datetime
     decline_day: str | None = None      # the calendar day (RECALL_TIMEZONE) of decline_date
+    hiring_manager_name: str | None = None   # their display name (else user name), on a candidate's read
 
 
 @dataclass
@@ -80,6 +81,7 @@ class TimelineEntry:
     summary: str
     instance_id: str | None = None
     element_id: str | None = None
+    actor_name: str | None = None     # the actor's display name (else user name); None when not a person
 
 
 @dataclass

@@ -244,7 +244,7 @@ def test_the_process_owner_sees_how_many_cases_wait_at_each_element(server, brow
     page = browser.page(server.base)
     sign_in(page, server, "owner")
     page.locator("#nav").get_by_role("link", name="流程", exact=True).click()
-    page.get_by_role("link", name="offer_recall").click()
+    page.locator("main").get_by_role("link", name="入职召回", exact=True).click()     # the process by its name
     page.wait_for_selector("figure.diagram[data-drawn=true]")
     waiting = server.ok("GET", "/workspace/diagrams/offer_recall/waiting", user="owner")
     expected = {e["element_id"]: e["tasks"] + e["timers"] + e["messages"] for e in waiting["elements"]}

@@ -71,6 +71,10 @@ const STRINGS = {
   assignee_label: ["负责人", "Assignee"],
   group_label: ["候选组", "Group"],
   unassigned: ["未认领", "unclaimed"],
+  completed_by_label: ["完成人", "Completed by"],
+  actor_engine: ["系统", "System"],
+  actor_system: ["系统", "System"],
+  actor_worker: ["定时任务", "Scheduler"],
   claim: ["认领", "Claim"],
   claimed: ["已认领", "Claimed"],
   complete: ["完成任务", "Complete task"],
@@ -346,10 +350,15 @@ export const REASONS = {};
 export const STAGES = {};
 export const STAGE_TASKS = {};     // follow-up task element id -> stage key
 export const MESSAGE_ROLES = {};   // e.g. reply -> ["candidate_replied"]
+export const PROCESSES = {};       // process key -> its BPMN name [zh, en]
+export const GROUPS = {};          // group (a lane's candidate group) -> [zh, en]
 
 export function setVocabulary(words) {
-  for (const map of [REASONS, STAGES, STAGE_TASKS, MESSAGE_ROLES]) for (const key of Object.keys(map)) delete map[key];
+  for (const map of [REASONS, STAGES, STAGE_TASKS, MESSAGE_ROLES, PROCESSES, GROUPS]) for (const key of Object.keys(map)) delete map[key];
   Object.assign(MESSAGE_ROLES, (words && words.messages) || {});
+  for (const p of (words && words.processes) || []) PROCESSES[p.key] = [p.zh, p.en];
+  for (const g of (words && words.groups) || []) GROUPS[g.key] = [g.zh, g.en];
+  for (const k of (words && words.history_kinds) || []) HISTORY_KINDS[k.key] = [k.zh, k.en];   // the server's, every kind
   for (const r of (words && words.decline_reasons) || []) REASONS[r.key] = [r.zh, r.en];
   for (const s of (words && words.stages) || []) {
     STAGES[s.key] = [s.zh, s.en];

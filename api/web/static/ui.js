@@ -68,8 +68,10 @@ export function renderChrome() {
   langButton.addEventListener("click", () => { setLang(lang() === "en" ? "zh" : "en"); render({ keepFocus: "lang-switch", keepValues: true }); });
   session.append(langButton);
   if (state.me) {
-    session.append(h("span", { class: "who" }, h("span", { class: "visually-hidden" }, `${t("signed_in_as")}: `),
-      state.me.name, " · ", t(`role_${state.me.role}`)));
+    // the person by the directory's display name; the user name they sign in with stays in the tooltip
+    session.append(h("span", { class: "who", title: state.me.name }, h("span", { class: "visually-hidden" }, `${t("signed_in_as")}: `),
+      state.me.display_name || state.me.name, " · ", t(`role_${state.me.role}`)));
+    session.append(h("a", { href: href("account"), "aria-current": appPath() === "account" ? "page" : null }, t("nav_account")));
     const out = h("button", { type: "button", class: "link-button" }, t("sign_out"));
     out.addEventListener("click", () => {
       if (!confirmLeave(t("leave_unsaved"))) return;

@@ -2,7 +2,7 @@
 // queues, a case's history and its messages, lists, badges, process element names, drawing diagrams.
 import { get } from "./api.js";
 import { h, time } from "./dom.js";
-import { CHANNELS, label, MESSAGE_ROLES, STAGE_TASKS, STAGES, STATUSES, t } from "./i18n.js";
+import { CHANNELS, GROUPS, label, MESSAGE_ROLES, PROCESSES, STAGE_TASKS, STAGES, STATUSES, t } from "./i18n.js";
 import { alertBox, href, state } from "./ui.js";
 
 export async function candidate(id) {
@@ -28,13 +28,33 @@ export function candidateLink(id, c) {
   return text;
 }
 
-export function queueLabel(queue) {
+// `people`: user name -> display name, for the queues of other people's tasks (an admin's inbox)
+export function queueLabel(queue, people = {}) {
   if (queue === "all") return t("queue_all");
   if (queue === "mine") return t("queue_mine");
   if (queue === "overdue") return t("queue_overdue");
-  if (queue.startsWith("group:")) return t("queue_group", { group: queue.slice(6) });
-  if (queue.startsWith("user:")) return t("queue_user", { user: queue.slice(5) });
+  if (queue.startsWith("group:")) return t("queue_group", { group: groupLabel(queue.slice(6)) });
+  if (queue.startsWith("user:")) return t("queue_user", { user: people[queue.slice(5)] || queue.slice(5) });
   return queue;
+}
+
+// Names, not codes (GET /vocabulary): a group by its label, a process by its BPMN name, in the user's language.
+export function groupLabel(group) { return label(GROUPS, group); }
+export function processLabel(key) { return label(PROCESSES, key); }
+
+// Who did something: a person by display name (the API's *_name), the engine or a timer worker by what it is.
+export function personName(user, name) {
+  if (name) return name;
+  if (!user) return "—";
+  if (user === "engine" || user === "system") return t(`actor_${user}`);
+  if (user.startsWith("worker:")) return t("actor_worker");
+  return user;
+}
+
+// A task's holder: the assignee by name, else its groups (unclaimed).
+export function holderText(task) {
+  if (task.assignee) return personName(task.assignee, task.assignee_name);
+  return `${(task.candidate_groups || []).map(groupLabel).join(", ")} (${t("unassigned")})`;
 }
 
 export async function allHistory(instanceId) {

@@ -3,7 +3,7 @@ import { ApiError, get } from "../api.js";
 import { append, h, time } from "../dom.js";
 import { CONSENT_SCOPES, HISTORY_KINDS, label, MESSAGES, pick, REASONS, t } from "../i18n.js";
 import { go, heading, href, state, toast } from "../ui.js";
-import { candidateName, list, messageList, processNames, statusBadge } from "../views.js";
+import { candidateName, list, messageList, personName, processNames, statusBadge } from "../views.js";
 import { profileSections } from "./profile.js";
 import { recordSection, signalKindLabel } from "./record.js";
 
@@ -47,7 +47,7 @@ export async function candidatePage(body, ctx, id) {
   grid.append(h("section", { class: "card", "aria-labelledby": "declines-title" }, h("h2", { id: "declines-title" }, t("declines")),
     declines.length ? h("ol", { class: "declines" }, declines.map((d) => h("li", {},
       h("p", {}, h("strong", {}, label(REASONS, d.reason)), d.decline_date ? [" · ", time(d.decline_day || d.decline_date, true)] : null,
-        d.role ? ` · ${t("role")}: ${d.role}` : "", d.hiring_manager ? ` · ${t("hiring_manager")}: ${d.hiring_manager}` : ""),
+        d.role ? ` · ${t("role")}: ${d.role}` : "", d.hiring_manager ? ` · ${t("hiring_manager")}: ${personName(d.hiring_manager, d.hiring_manager_name)}` : ""),
       d.detail ? h("p", { class: "detail" }, d.detail) : null))) : h("p", { class: "muted" }, t("none_recorded")),
     h("h3", { id: "cases-title" }, t("cases")),
     cases.length ? h("ul", { "aria-labelledby": "cases-title" }, cases.map((x) => h("li", {},
@@ -70,7 +70,7 @@ export async function candidatePage(body, ctx, id) {
   grid.append(h("section", { class: "card wide", "aria-labelledby": "timeline-title" }, h("h2", { id: "timeline-title" }, t("timeline")),
     timeline.length ? h("ol", { class: "timeline" }, timeline.map((e) => h("li", {},
       time(e.at), " ", h("strong", {}, timelineText(e, names)),
-      e.actor ? h("span", { class: "muted" }, ` · ${e.actor}`) : null,
+      e.actor ? h("span", { class: "muted", title: e.actor }, ` · ${personName(e.actor, e.actor_name)}`) : null,
       e.instance_id && state.me.role !== "manager" ? [" ", h("a", { href: href(`cases/${e.instance_id}`), "aria-label": `${t("view_diagram")}: ${timelineText(e, names)}` }, "↗")] : null)))
       : h("p", { class: "muted" }, t("none_recorded"))));
 }

@@ -2,9 +2,9 @@
 import { ApiError, get, post } from "../api.js";
 import { callActivities, drawDiagram, elementIds, elementNames, nameOf } from "../diagram.js";
 import { formatDateTime, h, time, uid } from "../dom.js";
-import { HISTORY_KINDS, label, pick, t } from "../i18n.js";
+import { HISTORY_KINDS, label, MESSAGES, pick, t } from "../i18n.js";
 import { alertBox, errorMessage, heading, href, render, state, toast } from "../ui.js";
-import { allHistory, candidate, candidateLink, drawAll, statusBadge } from "../views.js";
+import { allHistory, candidate, candidateLink, drawAll, holderText, personName, statusBadge } from "../views.js";
 
 export async function casePage(body, ctx, instanceId) {
   body.append(heading(t("case_title")));
@@ -55,12 +55,12 @@ export async function casePage(body, ctx, instanceId) {
   const nowList = h("section", { class: "card now", "aria-labelledby": "now-title", id: "case-now" }, h("h2", { id: "now-title" }, t("now_section")),
     h("h3", {}, t("current_tasks")),
     inst.ready_tasks.length ? h("ul", {}, inst.ready_tasks.map((x) => h("li", { "data-element-id": x.element_id },
-      h("a", { href: href(`tasks/${x.id}`) }, pick(x.title || x.element_id)), ` (${x.assignee || (x.candidate_groups || []).join(", ")})`))) : h("p", { class: "muted" }, t("nothing_waiting")),
+      h("a", { href: href(`tasks/${x.id}`) }, pick(x.title || x.element_id)), ` (${holderText(x)})`))) : h("p", { class: "muted" }, t("nothing_waiting")),
     h("h3", {}, t("waiting_timers")),
     inst.waiting_timers.length ? h("ul", {}, inst.waiting_timers.map((x) => h("li", { "data-element-id": x.element_id },
       `${nameOf(names, x.element_id)} — `, t("due_at", { when: formatDateTime(x.due_at) })))) : h("p", { class: "muted" }, t("nothing_waiting")),
     h("h3", {}, t("waiting_messages")),
-    inst.waiting_messages.length ? h("ul", {}, inst.waiting_messages.map((x) => h("li", {}, `${x.name} (${nameOf(names, x.element_id)})`))) : h("p", { class: "muted" }, t("nothing_waiting")));
+    inst.waiting_messages.length ? h("ul", {}, inst.waiting_messages.map((x) => h("li", {}, `${label(MESSAGES, x.name)} (${nameOf(names, x.element_id)})`))) : h("p", { class: "muted" }, t("nothing_waiting")));
 
   // a case inside a called process: the call activity that runs it is current too
   const fileIds = diagram.files.map((file) => elementIds(file.xml));
@@ -102,7 +102,7 @@ function historyTable(history, names) {
   return h("section", { class: "card", "aria-labelledby": "history-title" }, h("h2", { id: "history-title" }, t("history")),
     h("ol", { class: "timeline" }, shown.map((e) => h("li", {},
       time(e.at), " ", h("strong", {}, HISTORY_KINDS[e.kind] ? label(HISTORY_KINDS, e.kind) : e.kind),
-      e.element_id ? ` · ${nameOf(names, e.element_id)}` : "", h("span", { class: "muted" }, ` — ${e.actor}`)))));
+      e.element_id ? ` · ${nameOf(names, e.element_id)}` : "", h("span", { class: "muted", title: e.actor }, ` — ${personName(e.actor, e.actor_name)}`)))));
 }
 
 // HR, admins and process owners may end a running case; the reason goes into its history.

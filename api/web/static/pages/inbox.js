@@ -24,6 +24,7 @@ export async function inboxPage(body, ctx) {
   const inbox = await get(`/workspace/inbox${params.toString() ? `?${params}` : ""}`);
   updateClock(inbox.now);
   const selected = ctx.query.get("queue") || "all";
+  const people = Object.fromEntries(inbox.items.filter((x) => x.assignee && x.assignee_name).map((x) => [x.assignee, x.assignee_name]));
   const link = (queue, more = params) => {
     const q = new URLSearchParams(more);
     if (queue !== "all") q.set("queue", queue);
@@ -41,7 +42,7 @@ export async function inboxPage(body, ctx) {
   const queues = [{ queue: "all", count: inbox.total }, ...inbox.queues, { queue: "overdue", count: inbox.overdue }];
   const queueNav = h("nav", { class: "queues", "aria-label": t("queues") }, h("ul", {}, queues.map((q) => h("li", {},
     h("a", { href: link(q.queue), "aria-current": q.queue === selected ? "page" : null, class: q.queue === "overdue" && q.count ? "has-overdue" : null },
-      queueLabel(q.queue), " ", h("span", { class: "count" }, String(q.count)))))));
+      queueLabel(q.queue, people), " ", h("span", { class: "count" }, String(q.count)))))));
   body.append(queueNav, h("p", { class: "muted", id: "inbox-summary" }, t("inbox_count", { n: inbox.total, overdue: inbox.overdue })));
   if (inbox.truncated) body.append(alertBox(t("inbox_truncated"), "info"));
   const items = inbox.items.filter((task) => selected === "all" || (selected === "overdue" ? task.overdue : task.queue === selected));
@@ -59,11 +60,11 @@ export async function inboxPage(body, ctx) {
       h("td", { "data-label": t("col_waited") }, formatDuration(task.waited_seconds)),
       h("td", { "data-label": t("col_due") }, due ? [time(due), task.follow_up_due_at && !task.due_at ? h("span", { class: "muted" }, ` (${t("due_follow_up")})`) : null] : t("no_due"),
         task.overdue ? [" ", h("strong", { class: "badge overdue" }, t("overdue"))] : null),
-      h("td", { "data-label": t("col_queue") }, queueLabel(task.queue)));
+      h("td", { "data-label": t("col_queue") }, queueLabel(task.queue, people)));
     return row;
   });
   body.append(h("table", { class: "inbox" },
-    h("caption", { class: "visually-hidden" }, `${t("inbox_title")}: ${queueLabel(selected)}`),
+    h("caption", { class: "visually-hidden" }, `${t("inbox_title")}: ${queueLabel(selected, people)}`),
     h("thead", {}, h("tr", {}, ["col_step", "col_candidate", "col_waited", "col_due", "col_queue"].map(header))),
     h("tbody", {}, rows)));
 }

@@ -4,7 +4,7 @@ import { drawDiagram, elementNames, nameOf } from "../diagram.js";
 import { h, time } from "../dom.js";
 import { t } from "../i18n.js";
 import { heading, href } from "../ui.js";
-import { drawAll } from "../views.js";
+import { drawAll, personName, processLabel } from "../views.js";
 
 export async function processesPage(body) {
   body.append(heading(t("processes_title")));
@@ -13,9 +13,11 @@ export async function processesPage(body) {
     h("caption", { class: "visually-hidden" }, t("processes_title")),
     h("thead", {}, h("tr", {}, [t("col_process"), t("col_version"), t("col_deployed")].map((x) => h("th", { scope: "col" }, x)))),
     h("tbody", {}, page.items.map((d) => h("tr", {},
-      h("th", { scope: "row", "data-label": t("col_process") }, h("a", { href: href(`processes/${encodeURIComponent(d.process_key)}`) }, d.process_key)),
+      // the process by its BPMN name (GET /vocabulary); its key, the API's word for it, in the tooltip
+      h("th", { scope: "row", "data-label": t("col_process") }, h("a", { href: href(`processes/${encodeURIComponent(d.process_key)}`),
+        title: d.process_key, "data-process-key": d.process_key }, processLabel(d.process_key))),
       h("td", { "data-label": t("col_version") }, String(d.latest_version)),
-      h("td", { "data-label": t("col_deployed") }, time(d.deployed_at), ` · ${d.deployed_by}`))))));
+      h("td", { "data-label": t("col_deployed") }, time(d.deployed_at), ` · ${personName(d.deployed_by)}`))))));
 }
 
 export async function processPage(body, ctx, key) {

@@ -5,7 +5,9 @@ import { SchemaForm } from "../form.js";
 import { label, pick, REASONS, STAGE_TASKS, STATUSES, t } from "../i18n.js";
 import { discardDraft, loadDraft, saveDraft, setDirty } from "../keep.js";
 import { alertBox, announce, errorMessage, go, heading, href, render, state, toast } from "../ui.js";
-import { allHistory, candidate, candidateLink, list, messageList, messagesFromHistory, withUserPickers } from "../views.js";
+import {
+  allHistory, candidate, candidateLink, candidateName, holderText, list, messageList, messagesFromHistory, personName, withUserPickers,
+} from "../views.js";
 import { handoverControls } from "./handover.js";
 import { recordSection } from "./record.js";
 
@@ -22,17 +24,25 @@ export async function taskPage(body, ctx, taskId) {
 
   const meta = h("dl", { class: "meta" });
   const addMeta = (term, ...value) => append(meta, [h("dt", {}, term), h("dd", {}, ...value)]);
-  const candidateDd = data.candidate_id ? h("span", {}, data.candidate_id) : null;
+  // "a candidate #1a2b3c4d" until the archive says the name (to those who may see it), never the bare id
+  const candidateDd = data.candidate_id ? h("span", {}, candidateName(null, String(data.candidate_id))) : null;
   if (candidateDd) addMeta(t("col_candidate"), candidateDd);
   if (state.me.role !== "manager") {
     addMeta(t("case_label"), h("a", { href: href(`cases/${task.instance_id}`) }, t("view_diagram")));
   }
   addMeta(t("created_label"), time(task.created_at));
   if (task.due_at) addMeta(t("due_label"), time(task.due_at));
-  addMeta(task.assignee ? t("assignee_label") : t("group_label"), task.assignee || `${(task.candidate_groups || []).join(", ")} (${t("unassigned")})`);
+  if (task.status === "ready" || !task.completed_by) {
+    addMeta(task.assignee ? t("assignee_label") : t("group_label"), h("span", { title: task.assignee || null }, holderText(task)));
+  }
+  if (task.completed_by) {
+    addMeta(t("completed_by_label"), h("span", { title: task.completed_by }, personName(task.completed_by, task.completed_by_name)),
+      task.completed_at ? [" · ", time(task.completed_at)] : null);
+  }
   body.append(h("section", { class: "task-meta", "aria-label": t("task_meta") }, meta));
 
   if (task.status !== "ready") {
+    if (candidateDd) candidate(data.candidate_id).then((c) => clear(candidateDd).append(candidateLink(data.candidate_id, c))).catch(() => {});
     body.append(alertBox(t("task_done_readonly", { status: label(STATUSES, task.status) }), "info"),
       h("p", {}, h("a", { href: href("") }, t("back_to_inbox"))));
     return;
