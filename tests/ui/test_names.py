@@ -113,3 +113,18 @@ def test_no_page_shows_an_id_or_a_code_where_a_name_belongs(server, browser, cas
     assert "张伟" in seen[(MANAGER, f"tasks/{cases['hand_off']}")]
     owner_inbox = seen[(OWNER, "")]
     assert "王立" in owner_inbox and "张伟" not in owner_inbox and "李四" not in owner_inbox   # no names for the owner
+
+
+def test_a_reassigned_task_is_said_to_belong_to_the_person_by_name(server, browser, cases):
+    follow_up = server.ok("GET", f"/tasks?instance_id={cases['follow_up_case']}", user=ADMIN)["items"][0]
+    page = browser.page(server.base)
+    sign_in(page, server, ADMIN)
+    page.goto(f"/app/tasks/{follow_up['id']}")
+    page.wait_for_selector("#task-form")
+    page.locator("#handover summary").click()
+    page.get_by_label("转交给").fill(HR)
+    page.locator("#reassign").click()
+    page.wait_for_selector("main[data-ready=inbox]")
+    assert page.inner_text("#toast") == "任务已转交给 李娜。"
+    assert server.ok("GET", f"/tasks/{follow_up['id']}", user=HR)["assignee_name"] == "李娜"
+    page.context.close()

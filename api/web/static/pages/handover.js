@@ -71,8 +71,8 @@ export function handoverControls(task) {
     if (!to) { fail(t("err_required")); return; }
     submit.disabled = true;
     try {
-      await post(`/tasks/${encodeURIComponent(task.id)}/reassign`, { to });
-      toast(t("reassigned", { to }));
+      const moved = await post(`/tasks/${encodeURIComponent(task.id)}/reassign`, { to });
+      toast(t("reassigned", { to: (moved && moved.assignee_name) || to }));      // by name (the API's assignee_name)
       // it may have left this person's inbox (a colleague's task is theirs): back to the inbox
       go("");
     } catch (err) {
