@@ -20,6 +20,7 @@ from flask import Flask, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.archive import install as install_archive
 from engine.archive.privacy import PrivacySettings
@@ -123,6 +124,9 @@ class RecallAPI:
                             TokenCache(settings.token_cache_seconds),
                             Signin(engine, timedelta(minutes=settings.session_idle_minutes)))
         app.extensions[EXTENSION_KEY] = state
+        if settings.trusted_proxies:      # behind TLS-terminating proxies: their X-Forwarded-* (docs/security.md)
+            n = settings.trusted_proxies
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=0, x_prefix=0)
 
         spec = _Spec(app, config_prefix="RECALL_SPEC", spec_kwargs={
             "title": API_TITLE, "version": API_VERSION, "openapi_version": "3.0.3",

@@ -64,6 +64,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "POST /session": PUBLIC,
     "GET /session": EVERYONE,
     "DELETE /session": EVERYONE,
+    "POST /session/password": EVERYONE,
     # the event feed (api/resources/events.py) and webhooks (api/resources/webhooks.py)
     "GET /events": frozenset({ADMIN, INTEGRATOR}),
     "GET /webhooks": frozenset({ADMIN}),

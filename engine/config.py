@@ -142,6 +142,7 @@ class Settings:
     idempotency_stale_seconds: int = _setting(300, _integer(0))
     token_cache_seconds: float = _setting(10.0, _number(0))
     session_idle_minutes: int = _setting(480, _integer(1))
+    trusted_proxies: int = _setting(0, _integer(0))          # proxy hops whose X-Forwarded-* are believed
 
     def __post_init__(self):
         for f in fields(self):

@@ -14,6 +14,15 @@ after `USER_LIMIT` (or `ADDRESS_LIMIT`) failures within `WINDOW`, that key is lo
 `LOCKOUT`. An unknown name and a wrong password get the same answer and take the same time
 (a dummy hash is checked). Expiry is measured by the wall clock (`self.clock`), not the engine's
 simulated clock, so moving simulated time in a test or demo does not sign people out.
+
+A person changes their own password (`change_password`) with the current one — a wrong one
+counts as a failed sign-in, so guessing through it is locked out alike — or without it when they
+have none yet (they came in by a one-time link). Their other sessions end; the one asking stays.
+
+Nothing here grows without bound: writes sweep what has ended (`_sweep`), every sign-in the
+sessions that idled out (anyone's), every failure the failure rows whose window and lockout are
+over, every new link the links past their expiry. Rows locked by a concurrent writer are skipped
+(`SKIP LOCKED` on PostgreSQL), so a sweep never waits for nor deadlocks with a sign-in.
 """
 from __future__ import annotations
 
@@ -22,11 +31,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from .errors import RecallError
 from .models import SigninFailure, SigninLink, User, UserSession
-from .users import UserView, _view, hash_password, hash_token, verify_password
+from .users import UserView, _view, check_password_rules, hash_password, hash_token, verify_password
 
 USER_LIMIT, ADDRESS_LIMIT = 5, 20
 WINDOW = LOCKOUT = timedelta(minutes=15)
@@ -37,6 +46,14 @@ SESSION_ID_BYTES = 32
 
 class SigninRefused(RecallError):
     """Wrong name or password, an inactive user, or a used/expired link (HTTP 401; one answer for all)."""
+
+
+class PasswordRefused(RecallError):
+    """Changing a password: the current one is wrong, or the new one is the same (HTTP 422 naming `field`)."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
 
 
 class SigninLocked(RecallError):
@@ -55,13 +72,20 @@ def issue_link(db, name: str, *, now: datetime | None = None) -> str:
     """A one-time sign-in link token for `name`, valid for LINK_LIFETIME (only its hash is stored)."""
     from .errors import NotFound
     token = secrets.token_urlsafe(SESSION_ID_BYTES)
+    now = now or datetime.now(timezone.utc)
     with db.write_transaction() as s:
         user_id = s.scalar(select(User.id).where(User.name == name))
         if user_id is None:
             raise NotFound(f"no user {name!r}")
-        s.add(SigninLink(token_hash=hash_token(token), user_id=user_id,
-                         expires_at=(now or datetime.now(timezone.utc)) + LINK_LIFETIME))
+        _sweep(s, SigninLink, SigninLink.token_hash, SigninLink.expires_at <= now)
+        s.add(SigninLink(token_hash=hash_token(token), user_id=user_id, expires_at=now + LINK_LIFETIME))
     return token
+
+
+def _sweep(s, model, key, ended) -> int:
+    """Delete the rows of `model` that have `ended`, skipping any a concurrent writer holds."""
+    doomed = select(key).where(ended).with_for_update(skip_locked=True)
+    return s.execute(delete(model).where(key.in_(doomed)).execution_options(synchronize_session=False)).rowcount
 
 
 def set_password(db, name: str, password: str) -> None:
@@ -122,9 +146,8 @@ class Signin:
 
     def _open(self, s, user_id: int, now: datetime, how: str, address: str | None) -> SignedIn:
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
-        # this user's sessions that ended by idling go now, so the table does not grow for ever
-        s.execute(delete(UserSession).where(UserSession.user_id == user_id,
-                                            UserSession.last_seen_at < now - self.idle))
+        # every session that ended by idling (anyone's) goes now, so the table does not grow for ever
+        _sweep(s, UserSession, UserSession.id_hash, UserSession.last_seen_at < now - self.idle)
         s.add(UserSession(id_hash=hash_token(session_id), user_id=user_id, created_at=now, last_seen_at=now))
         row = s.get(User, user_id)
         self.engine.ops.audit(s, None, "signed_in", row.name, details={"method": how, "address": address})
@@ -139,9 +162,14 @@ class Signin:
             wait = max(1, int((max(until) - now).total_seconds()))
             raise SigninLocked(f"too many failed sign-ins: try again in {(wait + 59) // 60} minute(s)", wait)
 
-    def _failed(self, keys: list[str], now: datetime, name: str, address: str | None) -> None:
+    def _failed(self, keys: list[str], now: datetime, name: str, address: str | None, *,
+                during: str | None = None) -> None:
         locked = []
         with self.db.write_transaction() as s:
+            # failures whose window and lockout are over count for nothing any more: they go
+            _sweep(s, SigninFailure, SigninFailure.key,
+                   and_(SigninFailure.first_at < now - WINDOW,
+                        or_(SigninFailure.locked_until.is_(None), SigninFailure.locked_until <= now)))
             for key, limit in zip(keys, (USER_LIMIT, ADDRESS_LIMIT)):
                 row = s.get(SigninFailure, key, with_for_update=True)
                 if row is None:
@@ -154,11 +182,49 @@ class Signin:
                     row.locked_until = now + LOCKOUT
                     locked.append(key.split(":", 1)[0])
             actor = (name or "")[:255] or "anonymous"
-            self.engine.ops.audit(s, None, "signin_failed", actor, details={"address": address})
+            self.engine.ops.audit(s, None, "signin_failed", actor,
+                                  details={"address": address, **({"during": during} if during else {})})
             if locked:
                 self.engine.ops.audit(s, None, "signin_locked", actor,
                                       details={"address": address, "by": locked,
                                                "minutes": int(LOCKOUT.total_seconds() // 60)})
+
+    # ---------------------------------------------------------------- own password
+    def change_password(self, name: str, current: str | None, new: str, *, keep_session: str | None,
+                        address: str | None) -> int:
+        """Replace `name`'s password. `current` must be right when they have one (a wrong one is a
+        failed sign-in: counted, audited, locked out alike; PasswordRefused naming current_password);
+        not needed when they have none yet. The new one follows the length rules (WeakPassword) and
+        differs from the current one. Every other session of theirs ends, `keep_session` (the cookie
+        of the request, if any) stays. Audited `password_changed`; returns the sessions ended."""
+        check_password_rules(new)
+        now = self.clock()
+        keys = [f"user:{name.lower()[:300]}"] + ([f"address:{address[:300]}"] if address else [])
+        self._refuse_if_locked(keys, now, name)
+        with self.db.read_transaction() as s:
+            row = s.scalar(select(User).where(User.name == name))
+            if row is None or not row.active:
+                raise SigninRefused("the user is not signed in")
+            user_id, stored = row.id, row.password_hash
+        if stored is not None:
+            if not current:
+                raise PasswordRefused("required to change a password you have", "current_password")
+            if not verify_password(stored, current):
+                self._failed(keys, now, name, address, during="password_change")
+                raise PasswordRefused("the current password is wrong", "current_password")
+            if verify_password(stored, new):
+                raise PasswordRefused("the new password is the current one: choose another", "new_password")
+        hashed = hash_password(new)
+        with self.db.write_transaction() as s:
+            s.execute(update(User).where(User.id == user_id).values(password_hash=hashed))
+            others = delete(UserSession).where(UserSession.user_id == user_id)
+            if keep_session:
+                others = others.where(UserSession.id_hash != hash_token(keep_session))
+            ended = s.execute(others).rowcount
+            s.execute(delete(SigninFailure).where(SigninFailure.key == keys[0]))
+            self.engine.ops.audit(s, None, "password_changed", name,
+                                  details={"address": address, "first": stored is None, "sessions_ended": ended})
+        return ended
 
     # ---------------------------------------------------------------- sessions
     def authenticate(self, session_id: str | None) -> tuple[UserView, str] | None:

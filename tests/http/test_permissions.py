@@ -54,6 +54,7 @@ EXPECTED = {
     "GET /users/me": ("/users/me", ALL),
     "GET /session": ("/session", ALL),
     "DELETE /session": ("/session", ALL),
+    "POST /session/password": ("/session/password", ALL),
     "GET /events": ("/events", {A, INT}),
     "GET /webhooks": ("/webhooks", {A}),
     "POST /webhooks": ("/webhooks", {A}),

@@ -26,6 +26,7 @@ const ROUTES = [
   [/^cases\/([^/]+)$/, lazy(() => import("./pages/case.js"), "casePage")],
   [/^processes$/, lazy(() => import("./pages/processes.js"), "processesPage")],
   [/^processes\/([^/]+)$/, lazy(() => import("./pages/processes.js"), "processPage")],
+  [/^account$/, lazy(() => import("./pages/account.js"), "accountPage")],
   [/^webhooks$/, lazy(() => import("./pages/webhooks.js"), "webhooksPage")],
 ];
 

@@ -1,6 +1,7 @@
 // Sign in: a user name and password (the session cookie), a one-time sign-in link
-// (/app/signin#token=...), or, for administrators and integrators, an API token kept in this
-// tab's sessionStorage. One error line under the form, tied to the field it is about.
+// (/app/signin#token=...; someone with no password yet goes on to set one, pages/account.js), or,
+// for administrators and integrators, an API token kept in this tab's sessionStorage. One error
+// line under the form, tied to the field it is about.
 import { ApiError, request, setSession, setToken } from "../api.js";
 import { h, uid } from "../dom.js";
 import { t } from "../i18n.js";
@@ -45,12 +46,15 @@ export async function signinPage(body, ctx) {
     input.setAttribute("aria-errormessage", errorEl.id);
     input.focus();
   };
-  const enter = async () => {
+  // needsPassword: signed in by a one-time link and no password yet: the account page asks for one first
+  const enter = async (needsPassword = false) => {
     state.me = (await request("GET", "/workspace/me")).data;
     state.candidates.clear();
     const next = ctx.query.get("next");
     const target = next && !next.startsWith("/") && !next.startsWith("signin") ? next : "";
-    go(state.me.role === "integrator" && !target ? "processes" : target, { replace: true });
+    const onward = state.me.role === "integrator" && !target ? "processes" : target;
+    if (needsPassword) go(`account?welcome=1${onward ? `&next=${encodeURIComponent(onward)}` : ""}`, { replace: true });
+    else go(onward, { replace: true });
   };
 
   form.addEventListener("submit", async (event) => {
@@ -88,7 +92,7 @@ export async function signinPage(body, ctx) {
         body: { link_token: linkToken } })).data;
       setToken(null);
       setSession(session.csrf_token);
-      await enter();
+      await enter(session.has_password === false);
       return;
     } catch (err) {
       fail(err instanceof ApiError && err.status === 401 ? t("link_invalid") : errorMessage(err), nameInput);
