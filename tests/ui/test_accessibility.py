@@ -35,7 +35,8 @@ def pages(server):
     return {"inbox": ("", "hr.li"), "task": (f"tasks/{task}", "hr.li"), "candidates": ("candidates", "hr.li"),
             "candidate": (f"candidates/{candidate}", "hr.li"), "new decline": ("declines/new", "hr.li"),
             "case": (f"cases/{instance}", "hr.li"), "processes": ("processes", OWNER),
-            "process": ("processes/offer_recall", OWNER), "sign-in": ("signin", None)}
+            "process": ("processes/offer_recall", OWNER), "account": ("account", "hr.li"),
+            "sign-in": ("signin", None)}
 
 
 def violations(page) -> list[dict]:
