@@ -72,7 +72,6 @@ export function renderChrome() {
     session.append(h("span", { class: "who", title: state.me.name }, h("span", { class: "visually-hidden" }, `${t("signed_in_as")}: `),
       state.me.display_name || state.me.name, " · ", t(`role_${state.me.role}`)));
     session.append(h("a", { href: href("account"), "aria-current": appPath() === "account" ? "page" : null }, t("nav_account")));
-    session.append(h("a", { href: href("account"), "aria-current": appPath() === "account" ? "page" : null }, t("nav_account")));
     const out = h("button", { type: "button", class: "link-button" }, t("sign_out"));
     out.addEventListener("click", () => {
       if (!confirmLeave(t("leave_unsaved"))) return;
