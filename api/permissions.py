@@ -51,8 +51,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "GET /candidates": frozenset({ADMIN, HR}),
     "POST /candidates": frozenset({ADMIN, HR, INTEGRATOR}),
     "GET /candidates/{candidate_id}": frozenset({ADMIN, HR, MANAGER}),
-    "PATCH /candidates/{candidate_id}": frozenset({ADMIN, HR}),
-    "DELETE /candidates/{candidate_id}": frozenset({ADMIN, HR}),
+    # an integrator: only the candidates it created or was given (engine/archive/sync.py)
+    "PATCH /candidates/{candidate_id}": frozenset({ADMIN, HR, INTEGRATOR}),
+    "DELETE /candidates/{candidate_id}": frozenset({ADMIN, HR, INTEGRATOR}),
+    "PUT /candidates/by-external-id/{external_id}": frozenset({ADMIN, HR, INTEGRATOR}),
+    "POST /candidates/bulk": frozenset({ADMIN, HR, INTEGRATOR}),
     "POST /candidates/{candidate_id}/declines": frozenset({ADMIN, HR, INTEGRATOR}),
     "POST /candidates/{candidate_id}/signals": frozenset({ADMIN, HR, INTEGRATOR}),
     "POST /candidates/{candidate_id}/merge": frozenset({ADMIN, HR}),

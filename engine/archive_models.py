@@ -141,3 +141,17 @@ class ArchiveCursor(Base):
     last_event_id: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
+
+
+class CandidateExternalId(Base):
+    """A source system's own id for a candidate or a decline (engine/archive/sync.py): unique per
+    (source, kind, external_id), where the source is the integrator's user name. A candidate may
+    carry several (one per source, more after a merge); erasure deletes them."""
+
+    __tablename__ = "candidate_external_ids"
+    source: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)          # candidate / decline
+    external_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    candidate_id: Mapped[str] = mapped_column(ForeignKey("candidates.id"), index=True)
+    decline_id: Mapped[str | None] = mapped_column(String(36))                # kind decline: the decline
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -6,6 +6,8 @@ for that candidate (each such read is audited). Who may call which endpoint is a
 """
 from __future__ import annotations
 
+import json
+
 import marshmallow as ma
 from flask import url_for
 from flask.views import MethodView
@@ -15,13 +17,14 @@ from engine import days
 from engine.archive import SearchFilters, TalentArchive, Viewer
 from engine.archive.access import CONTACT_ROLES, CandidateAccessDenied
 from engine.archive.records import CONSENT_SCOPES, DuplicateCandidate, InvalidCandidateData
+from engine.archive.sync import BULK_LIMIT, ExternalIdTaken, SyncArchive
 from engine.errors import NotFound
 from engine.archive.views import CONTACT_FIELDS
 
 from ..blueprint import Blueprint
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ..pagination import page
-from ..problems import problem
+from ..problems import handle_exception, problem
 from ..schemas import Day, DayOrMoment, PageQuerySchema, PageSchema, ProblemSchema, Strict
 from ..state import current_user, engine, state
 
@@ -86,6 +89,12 @@ class ProfileSchema(Strict):
     interview_trail = fields.List(fields.Nested(InterviewRoundSchema), validate=validate.Length(max=50))
     notes = _str(20000, allow_none=True)
     consent = fields.Nested(ConsentInSchema, allow_none=True)
+    external_id = fields.String(validate=validate.Length(min=1, max=255), metadata={"description":
+        "the source system's own id (unique per source): a second create with it is 409 with existing_id; "
+        "on PATCH it links this candidate to that id"})
+    source = fields.String(validate=validate.Length(min=1, max=255), metadata={"description":
+        "whose external_id it is; default and for everyone but an admin: the caller's user name. An admin "
+        "links a candidate to an integrator's id this way, putting it in that integrator's scope"})
 
 
 class CandidateInSchema(ProfileSchema):
@@ -111,6 +120,9 @@ class DeclineInSchema(Strict):
     open_questions = _str_list(load_default=None, allow_none=True)
     consent = fields.Nested(ConsentInSchema, load_default=None, allow_none=True)
     lang = fields.String(load_default="zh", validate=validate.OneOf(("zh", "en")))
+    external_id = fields.String(validate=validate.Length(min=1, max=255), metadata={"description":
+        "the source system's id of this decline (the caller's): sent again, the decline recorded with it "
+        "is answered (200, existing: true), for ever, and nothing new starts"})
 
 
 class SignalInSchema(Strict):
@@ -228,6 +240,9 @@ class CandidateSummarySchema(Strict):
     open_questions = fields.List(fields.String())
     consent = fields.Nested(ConsentSchema, required=True)
     last_decline = fields.Nested(DeclineSchema, allow_none=True)
+    external_ids = fields.List(fields.Dict(), metadata={"description":
+        "[{source, external_id}]: the source systems' ids of this candidate (filled on a single candidate's "
+        "answer, empty in lists)"})
     next_follow_up_at = fields.DateTime(allow_none=True, metadata={
         "description": "the earliest open follow-up task's due time (when its stage's timer was due), else the "
                        "earliest cadence timer waiting"})
@@ -266,6 +281,9 @@ class DeclineResultSchema(Strict):
     decline_id = fields.String(required=True)
     instance_id = fields.String(required=True, metadata={"description": "the offer_recall case started"})
     candidate_id = fields.String(required=True)
+    external_id = fields.String(allow_none=True)
+    existing = fields.Boolean(metadata={"description": "true: recorded before under this external_id; "
+                                                       "nothing new was recorded or started"})
 
 
 class SignalResultSchema(Strict):
@@ -289,6 +307,16 @@ class ErasureSchema(Strict):
         "done: nothing of the person is left in the database files; pending (SQLite): a reader kept the "
         "write-ahead log from being truncated, the worker retries until it is (audit: erasure_pending, "
         "erasure_completed)"})
+
+
+def _taken(exc: ExternalIdTaken):
+    return problem(409, str(exc), title="External id already used", slug="external-id-exists",
+                   existing_id=exc.existing_id, candidate_id=exc.candidate_id, kind=exc.kind)
+
+
+def _viewer() -> Viewer:
+    user = current_user()
+    return Viewer(user.name, user.role)
 
 
 def _duplicates(exc: DuplicateCandidate, *, contact: bool):
@@ -331,7 +359,8 @@ class Candidates(MethodView):
     @blp.arguments(CandidateInSchema)
     @blp.response(201, CandidateSchema, headers={"Location": {"schema": {"type": "string"}}})
     @blp.alt_response(409, schema=ProblemSchema, content_type="application/problem+json",
-                      description="duplicate-candidate: `duplicates` lists the existing ones")
+                      description="duplicate-candidate: `duplicates` lists the existing ones; external-id-exists: "
+                                  "`existing_id` is the candidate holding this source's external_id")
     def post(self, query, body):
         """Add a candidate to the archive (personal data lives here, never in workflow state).
 
@@ -341,9 +370,12 @@ class Candidates(MethodView):
         may see them, so the form can offer to use that one; `?allow_duplicate=true` creates anyway."""
         user = current_user()
         try:
-            view = archive().create_candidate(body, actor=user.name, check_duplicates=not query["allow_duplicate"])
+            view = archive().create_candidate(body, actor=user.name, check_duplicates=not query["allow_duplicate"],
+                                              viewer=_viewer())
         except InvalidCandidateData as exc:
             raise _invalid(exc) from exc
+        except ExternalIdTaken as exc:
+            return _taken(exc)
         except DuplicateCandidate as exc:
             return _duplicates(exc, contact=user.role in CONTACT_ROLES)
         return view, 201, {"Location": url_for(".Candidate", candidate_id=view.id)}
@@ -373,17 +405,21 @@ class Candidate(MethodView):
     @blp.arguments(ProfileSchema)
     @blp.response(200, CandidateSchema)
     def patch(self, body, candidate_id):
-        """Change profile fields, tags or consent (a withdrawn consent ends the candidate's running cases)."""
+        """Change profile fields, tags or consent (a withdrawn consent ends the candidate's running cases).
+        An integrator: only a candidate it created or was given (else 404)."""
         try:
-            return archive().update_candidate(candidate_id, body, actor=current_user().name)
+            return archive().update_candidate(candidate_id, body, actor=current_user().name, viewer=_viewer())
         except InvalidCandidateData as exc:
             raise _invalid(exc) from exc
+        except ExternalIdTaken as exc:
+            return _taken(exc)
 
     @blp.response(200, ErasureSchema)
     def delete(self, candidate_id):
         """Erase the person: personal data removed from the archive, every case's workflow state, task
-        data, rendered messages and audit details; running cases cancelled; anonymous counts kept."""
-        return archive().erase(candidate_id, actor=current_user().name)
+        data, rendered messages and audit details; running cases cancelled; anonymous counts kept.
+        An integrator: only a candidate it created or was given (else 404)."""
+        return archive().erase(candidate_id, actor=current_user().name, viewer=_viewer())
 
 
 @blp.route("/candidates/<candidate_id>/declines", tags=TAGS)
@@ -392,13 +428,21 @@ class Declines(MethodView):
     @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
     @blp.arguments(DeclineInSchema)
     @blp.response(201, DeclineResultSchema, headers={"Location": {"schema": {"type": "string"}}})
+    @blp.alt_response(200, schema=DeclineResultSchema, description="a decline with this `external_id` was "
+                      "recorded before (the caller's source): it is answered, nothing new starts")
+    @blp.alt_response(409, schema=ProblemSchema, content_type="application/problem+json",
+                      description="external-id-exists: the caller's `external_id` names a decline of another candidate")
     def post(self, body, candidate_id):
-        """Record a decline and start `offer_recall` for it; `Idempotency-Key` makes retries safe."""
+        """Record a decline and start `offer_recall` for it; `Idempotency-Key` makes retries safe, and an
+        `external_id` (the source's id of the decline) makes a re-sent decline find the first, for ever."""
         try:
             result = archive().record_decline(candidate_id, body, actor=current_user().name)
         except InvalidCandidateData as exc:
             raise _invalid(exc) from exc
-        return result, 201, {"Location": url_for("recall_instances.Instance", instance_id=result.instance_id)}
+        except ExternalIdTaken as exc:
+            return _taken(exc)
+        location = {"Location": url_for("recall_instances.Instance", instance_id=result.instance_id)}
+        return result, 200 if result.existing else 201, location
 
 
 @blp.route("/candidates/<candidate_id>/signals", tags=TAGS)
@@ -436,3 +480,139 @@ class Merge(MethodView):
             return archive().merge(candidate_id, body["from_id"], actor=current_user().name)
         except InvalidCandidateData as exc:
             raise _invalid(exc) from exc
+
+
+# ---------------------------------------------------------------- sync in (issue 16): engine/archive/sync.py
+EXTERNAL_ID = validate.Length(min=1, max=255)
+
+
+def _external_id(value: str) -> str:
+    try:
+        EXTERNAL_ID(value)
+    except ValidationError as exc:
+        raise ValidationError({"external_id": exc.messages}) from exc
+    return value
+
+
+class UpsertSchema(CandidateInSchema):
+    class Meta:
+        exclude = ("external_id",)
+
+
+@blp.route("/candidates/by-external-id/<external_id>", tags=TAGS)
+class CandidateByExternalId(MethodView):
+    @blp.arguments(CreateQuerySchema, location="query", unknown="raise")
+    @blp.arguments(UpsertSchema)
+    @blp.response(200, CandidateSchema)
+    @blp.alt_response(201, schema=CandidateSchema, description="created: no candidate carried this id yet")
+    @blp.alt_response(409, schema=ProblemSchema, content_type="application/problem+json",
+                      description="duplicate-candidate (on create): `duplicates` lists the existing ones")
+    def put(self, query, body, external_id):
+        """Upsert by the source system's id (the caller's, or an admin's `source`): no candidate carries
+        it yet → created (201); else the fields the body carries are set (200; fields left out stay as
+        they are; nothing differs → nothing written). Same body as `POST /candidates`; idempotent. An
+        integrator changes only candidates it created or was given, and sees contact fields only of those
+        it created. `consent: {"granted": false}` withdraws (the running cases end)."""
+        try:
+            view, status = SyncArchive(archive()).upsert(_external_id(external_id), body, viewer=_viewer(),
+                                                         check_duplicates=not query["allow_duplicate"])
+        except InvalidCandidateData as exc:
+            raise _invalid(exc) from exc
+        except DuplicateCandidate as exc:
+            return _duplicates(exc, contact=current_user().role in CONTACT_ROLES)
+        if status == "created":
+            return view, 201, {"Location": url_for(".Candidate", candidate_id=view.id)}
+        return view
+
+
+class ItemList(fields.List):
+    """A list of objects each checked on its own by the view (a bad item fails alone), documented
+    as its inner schema."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise ValidationError("a list of objects")
+        return value
+
+
+class BulkDeclineSchema(DeclineInSchema):
+    external_id = fields.String(required=True, validate=EXTERNAL_ID,
+                                metadata={"description": "the source's id of this decline: a re-run finds it"})
+
+
+class BulkItemSchema(CandidateInSchema):
+    external_id = fields.String(required=True, validate=EXTERNAL_ID,
+                                metadata={"description": "the source's id of this candidate: created or updated by it"})
+    declines = fields.List(fields.Nested(BulkDeclineSchema), validate=validate.Length(max=50))
+
+
+class BulkInSchema(Strict):
+    items = ItemList(fields.Nested(BulkItemSchema), required=True, validate=validate.Length(
+        min=1, max=BULK_LIMIT, error=f"give 1 to {BULK_LIMIT} items per call (the limit); split larger runs"))
+
+
+class BulkDeclineResultSchema(Strict):
+    external_id = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": ["created", "existing"]})
+    decline_id = fields.String(allow_none=True)
+    instance_id = fields.String(allow_none=True)
+
+
+class BulkItemResultSchema(Strict):
+    index = fields.Integer(required=True, metadata={"description": "the item's place in the request, from 0"})
+    external_id = fields.String(allow_none=True)
+    status = fields.String(required=True, metadata={"enum": ["created", "updated", "unchanged", "failed"]})
+    id = fields.String(allow_none=True, metadata={"description": "the candidate's id in the archive"})
+    declines = fields.List(fields.Nested(BulkDeclineResultSchema), required=True)
+    problem = fields.Dict(allow_none=True, metadata={"description": "failed: the problem+json this item alone "
+                                                                     "would have got (status, type, errors)"})
+
+
+class BulkResultSchema(Strict):
+    items = fields.List(fields.Nested(BulkItemResultSchema), required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+def _item_problem(exc: Exception) -> dict:
+    if isinstance(exc, InvalidCandidateData):
+        exc = _invalid(exc)
+    body = json.loads((_taken(exc) if isinstance(exc, ExternalIdTaken) else
+                       _duplicates(exc, contact=current_user().role in CONTACT_ROLES)
+                       if isinstance(exc, DuplicateCandidate) else handle_exception(exc)).get_data())
+    return body
+
+
+@blp.route("/candidates/bulk", tags=TAGS)
+class CandidatesBulk(MethodView):
+    @blp.arguments(CreateQuerySchema, location="query", unknown="raise")
+    @blp.arguments(BulkInSchema)
+    @blp.response(200, BulkResultSchema)
+    def post(self, query, body):
+        """For nightly jobs: up to 500 candidates (engine.archive.sync.BULK_LIMIT), each with its declines, by the source's ids.
+        Each item is its own unit of work with its own result: its candidate upserted as by
+        `PUT /candidates/by-external-id/{external_id}`, its declines recorded (an `external_id` seen
+        before: `existing`, nothing starts). A re-run is a no-op (`unchanged`). A bad item fails alone
+        (`failed` with the `problem` it would have got; `errors[].field` names its field); the others
+        are kept. The answer is 200 whatever the items' fates: read each `status`."""
+        schema, results = BulkItemSchema(), []
+        valid: list[tuple[int, dict]] = []
+        for index, raw in enumerate(body["items"]):
+            try:
+                valid.append((index, schema.load(raw)))
+            except ValidationError as exc:
+                results.append({"index": index, "external_id": raw.get("external_id") if isinstance(
+                    raw.get("external_id"), str) else None, "status": "failed", "id": None, "declines": [],
+                    "problem": _item_problem(exc)})
+        done = SyncArchive(archive()).bulk([item for _, item in valid], viewer=_viewer(),
+                                           check_duplicates=not query["allow_duplicate"])
+        for (index, _), item in zip(valid, done):
+            results.append({"index": index, "external_id": item.external_id, "status": item.status,
+                            "id": item.candidate_id, "problem": _item_problem(item.error) if item.error else None,
+                            "declines": [{"external_id": d.external_id, "status": d.status,
+                                          "decline_id": d.result.decline_id, "instance_id": d.result.instance_id}
+                                         for d in item.declines]})
+        results.sort(key=lambda r: r["index"])
+        counts = {status: 0 for status in ("created", "updated", "unchanged", "failed")}
+        for r in results:
+            counts[r["status"]] += 1
+        return {"items": results, "counts": counts}

@@ -1,6 +1,7 @@
 """Who sees a candidate's contact fields (name, phone, email, WeCom id).
 
-`hr` and `admin` always do. A hiring manager (`manager`) reads a candidate only if a
+`hr` and `admin` always do; an integrator only for the candidates it created (engine/archive/sync.py).
+A hiring manager (`manager`) reads a candidate only if a
 hand-off task for that candidate is or was theirs, and sees the contact fields only
 while that task is open (ready and assigned to them); every such read is audited.
 Which roles may call which endpoint at all is the API's permission table.
@@ -36,9 +37,11 @@ class Access:
     handoff_task: HumanTask | None = None     # the open task that grants a manager the contact fields
 
 
-def decide(session: Session, viewer: Viewer, instance_ids: list[str]) -> Access:
+def decide(session: Session, viewer: Viewer, instance_ids: list[str], *, created_by: str | None = None) -> Access:
     if viewer.role in CONTACT_ROLES:
         return Access(contact=True)
+    if viewer.role == "integrator":
+        return Access(contact=created_by is not None and created_by == viewer.name)
     if viewer.role not in HANDOFF_ROLES:
         return Access(contact=False)
     tasks = session.scalars(

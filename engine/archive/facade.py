@@ -13,7 +13,7 @@ from ..assignment import MANAGER_GROUP, check_may_hold
 from ..errors import NotFound
 from ..operations import SignalOutcome
 from ..runtime import again_on_conflict
-from . import access, analytics, cases, consent, history, merge, privacy, records, search
+from . import access, analytics, cases, consent, history, merge, privacy, records, search, sync
 from .access import Viewer
 from .search import SearchFilters
 from .views import (
@@ -33,35 +33,68 @@ class TalentArchive:
         self.settings = settings or privacy.PrivacySettings.from_settings(engine.settings)
 
     # ---------------------------------------------------------------- candidates
-    def create_candidate(self, data: dict, *, actor: str, check_duplicates: bool = False) -> CandidateView:
+    def create_candidate(self, data: dict, *, actor: str, check_duplicates: bool = False,
+                         viewer: Viewer | None = None) -> CandidateView:
         """A new candidate (a name required). `check_duplicates`: refuse with DuplicateCandidate
-        when one with the same phone, email or name and role exists (a person at a form)."""
-        with self.db.write_transaction() as s:
-            if check_duplicates:
-                found = records.duplicates(s, data)
-                if found:
-                    raise records.DuplicateCandidate(found)
-            candidate = records.create(s, data, actor=actor, now=self.clock.now())
-            self.engine.ops.audit(s, None, "candidate_created", actor, None, None,
-                                      {"candidate_id": candidate.id, "fields": sorted(k for k in data if data[k])})
-            return self._detail(s, candidate, Viewer(actor, "admin"))
+        when one with the same phone, email or name and role exists (a person at a form). With an
+        `external_id`, linked to it for the caller's source (sync.py; taken: ExternalIdTaken)."""
+        viewer = viewer or Viewer(actor, "admin")
 
-    def update_candidate(self, candidate_id: str, changes: dict, *, actor: str) -> CandidateView:
+        def once() -> CandidateView:
+            with self.db.write_transaction() as s:
+                external_id = data.get("external_id")
+                source = sync.source_of(viewer, data) if external_id else None
+                if external_id:
+                    sync.check_free(s, source, external_id)
+                candidate = self._create(s, {k: v for k, v in data.items() if k not in ("external_id", "source")},
+                                         actor=actor, check_duplicates=check_duplicates)
+                if external_id:
+                    sync.link(s, source, sync.CANDIDATE, external_id, candidate.id, now=self.clock.now())
+                return self._detail(s, candidate, viewer)
+        return sync.racing(once) if data.get("external_id") else once()
+
+    def _create(self, s, data: dict, *, actor: str, check_duplicates: bool) -> Candidate:
+        if check_duplicates:
+            found = records.duplicates(s, data)
+            if found:
+                raise records.DuplicateCandidate(found)
+        candidate = records.create(s, data, actor=actor, now=self.clock.now())
+        self.engine.ops.audit(s, None, "candidate_created", actor, None, None,
+                              {"candidate_id": candidate.id, "fields": sorted(k for k in data if data[k])})
+        return candidate
+
+    def update_candidate(self, candidate_id: str, changes: dict, *, actor: str,
+                         viewer: Viewer | None = None) -> CandidateView:
         """Change profile fields, tags or consent; a withdrawn consent ends the running cases now.
+        An integrator (`viewer`) only within its scope (sync.py); an `external_id` (with an admin's
+        `source`) links the candidate to that source's id.
 
         A person's change: when the worker changed one of the cases meanwhile, it runs again."""
-        return again_on_conflict(lambda: self._update_candidate(candidate_id, changes, actor=actor), pinned=False)
+        viewer = viewer or Viewer(actor, "admin")
+        return again_on_conflict(lambda: self._update_candidate(candidate_id, changes, actor=actor, viewer=viewer),
+                                 pinned=False)
 
-    def _update_candidate(self, candidate_id: str, changes: dict, *, actor: str) -> CandidateView:
+    def _update_candidate(self, candidate_id: str, changes: dict, *, actor: str, viewer: Viewer) -> CandidateView:
         with self.db.write_transaction() as s:
             now = self.clock.now()
             candidate = records.load(s, candidate_id, for_update=True)
+            sync.check_scope(s, candidate, viewer)
+            external_id = changes.get("external_id")
+            if external_id:
+                source = sync.source_of(viewer, changes)
+                found = sync.find(s, source, sync.CANDIDATE, external_id)
+                if found is not None and found.candidate_id != candidate.id:
+                    raise sync.ExternalIdTaken(sync.CANDIDATE, external_id, found.candidate_id, found.candidate_id)
+                if found is None:
+                    sync.link(s, source, sync.CANDIDATE, external_id, candidate.id, now=now)
+            changes = {k: v for k, v in changes.items() if k not in ("external_id", "source")}
             records.update(s, candidate, changes, actor=actor, now=now)
             self.engine.ops.audit(s, None, "candidate_changed", actor, None, None,
-                                      {"candidate_id": candidate.id, "fields": sorted(changes)})
+                                      {"candidate_id": candidate.id,
+                                       "fields": sorted([*changes, *(["external_id"] if external_id else [])])})
             if candidate.consent_withdrawn_at is not None and candidate.consent_lapsed_at is None:
                 consent.lapse(self.engine, s, candidate, now=now, actor=actor)
-            return self._detail(s, candidate, Viewer(actor, "admin"))
+            return self._detail(s, candidate, viewer)
 
     def get_candidate(self, candidate_id: str, *, viewer: Viewer) -> CandidateView:
         """The candidate with declines, consent, cases, messages and timeline; contact fields only
@@ -92,45 +125,64 @@ class TalentArchive:
             return CandidatePage(items=items, total=found.total, total_at_least=found.total_at_least)
 
     # ---------------------------------------------------------------- declines and signals
-    def record_decline(self, candidate_id: str, decline: dict, *, actor: str) -> DeclineResult:
+    def record_decline(self, candidate_id: str, decline: dict, *, actor: str,
+                       source: str | None = None) -> DeclineResult:
         """Record a decline and start `offer_recall` for it; workflow data gets the candidate id,
-        reason, date, language, needs and questions — never contact data."""
-        with self.db.write_transaction() as s:
-            candidate = records.load(s, candidate_id, for_update=True)
-            records.check_reason(vocabulary.deployed(s, cases.RECALL_PROCESS), decline.get("reason"))
-            if decline.get("hiring_manager"):       # the hand-off's default: an active manager (422 naming it)
-                check_may_hold(s, decline["hiring_manager"], MANAGER_GROUP, field="hiring_manager")
-            now = self.clock.now()
-            decline_date: datetime = decline.get("decline_date") or now
-            if not isinstance(decline_date, datetime):      # a calendar day: the count starts with it (engine/days.py)
-                decline_date = days.start_of_day(decline_date)
-            needs = list(decline.get("needs") or candidate.needs or [])
-            questions = list(decline.get("open_questions") or candidate.open_questions or [])
-            lang = decline.get("lang") or "zh"
-            row = CandidateDecline(id=str(uuid.uuid4()), candidate_id=candidate.id, reason=decline["reason"],
-                                   detail=decline.get("detail"), decline_date=decline_date,
-                                   role=decline.get("role") or candidate.role_applied,
-                                   hiring_manager=decline.get("hiring_manager"), needs=needs,
-                                   open_questions=questions, lang=lang, created_at=now, created_by=actor)
-            had_declines = bool(records.declines_of(s, candidate.id))
-            s.add(row)
-            if decline.get("consent") is not None:
-                records.record_consent(s, candidate, decline["consent"], actor=actor, now=now, source="decline")
-            # listed by the latest decline (the creation time only until the first one)
-            candidate.listed_at = max(candidate.listed_at, decline_date) if had_declines else decline_date
-            candidate.updated_at = now
-            records.refresh_retention(candidate)
-            s.flush()
-            records.reindex(s, candidate)
-            variables = {"candidate_id": candidate.id, "decline_date": decline_date.isoformat(),
-                         "decline_reason": row.reason, "lang": lang, "needs": needs, "open_questions": questions,
-                         **records.decline_prefill(candidate, row)}
-            row.instance_id = self.engine.ops.start(s, cases.RECALL_PROCESS, variables=variables,
-                                                    business_key=candidate.id, actor=actor).instance.id
-            self.engine.ops.audit(s, row.instance_id, "decline_recorded", actor, None, None,
-                                      {"candidate_id": candidate.id, "decline_id": row.id,
-                                       "decline_reason": row.reason, "decline_date": decline_date.isoformat()})
-            return DeclineResult(decline_id=row.id, instance_id=row.instance_id, candidate_id=candidate.id)
+        reason, date, language, needs and questions — never contact data. With an `external_id`
+        its source (default: `actor`) used before for this candidate: that decline (`existing`)."""
+        def once() -> DeclineResult:
+            with self.db.write_transaction() as s:
+                candidate = records.load(s, candidate_id, for_update=True)
+                return self._record_decline(s, candidate, decline, actor=actor, source=source or actor)
+        return sync.racing(once) if decline.get("external_id") else once()
+
+    def _record_decline(self, s, candidate: Candidate, decline: dict, *, actor: str, source: str) -> DeclineResult:
+        external_id = decline.get("external_id")
+        if external_id:
+            found = sync.find(s, source, sync.DECLINE, external_id)
+            if found is not None:
+                if found.candidate_id != candidate.id:
+                    raise sync.ExternalIdTaken(sync.DECLINE, external_id, found.decline_id, found.candidate_id)
+                row = s.get(CandidateDecline, found.decline_id)
+                return DeclineResult(decline_id=row.id, instance_id=row.instance_id, candidate_id=candidate.id,
+                                     external_id=external_id, existing=True)
+        records.check_reason(vocabulary.deployed(s, cases.RECALL_PROCESS), decline.get("reason"))
+        if decline.get("hiring_manager"):       # the hand-off's default: an active manager (422 naming it)
+            check_may_hold(s, decline["hiring_manager"], MANAGER_GROUP, field="hiring_manager")
+        now = self.clock.now()
+        decline_date: datetime = decline.get("decline_date") or now
+        if not isinstance(decline_date, datetime):      # a calendar day: the count starts with it (engine/days.py)
+            decline_date = days.start_of_day(decline_date)
+        needs = list(decline.get("needs") or candidate.needs or [])
+        questions = list(decline.get("open_questions") or candidate.open_questions or [])
+        lang = decline.get("lang") or "zh"
+        row = CandidateDecline(id=str(uuid.uuid4()), candidate_id=candidate.id, reason=decline["reason"],
+                               detail=decline.get("detail"), decline_date=decline_date,
+                               role=decline.get("role") or candidate.role_applied,
+                               hiring_manager=decline.get("hiring_manager"), needs=needs,
+                               open_questions=questions, lang=lang, created_at=now, created_by=actor)
+        had_declines = bool(records.declines_of(s, candidate.id))
+        s.add(row)
+        if decline.get("consent") is not None:
+            records.record_consent(s, candidate, decline["consent"], actor=actor, now=now, source="decline")
+        # listed by the latest decline (the creation time only until the first one)
+        candidate.listed_at = max(candidate.listed_at, decline_date) if had_declines else decline_date
+        candidate.updated_at = now
+        records.refresh_retention(candidate)
+        s.flush()
+        records.reindex(s, candidate)
+        variables = {"candidate_id": candidate.id, "decline_date": decline_date.isoformat(),
+                     "decline_reason": row.reason, "lang": lang, "needs": needs, "open_questions": questions,
+                     **records.decline_prefill(candidate, row)}
+        row.instance_id = self.engine.ops.start(s, cases.RECALL_PROCESS, variables=variables,
+                                                business_key=candidate.id, actor=actor).instance.id
+        self.engine.ops.audit(s, row.instance_id, "decline_recorded", actor, None, None,
+                                  {"candidate_id": candidate.id, "decline_id": row.id,
+                                   "decline_reason": row.reason, "decline_date": decline_date.isoformat()})
+        if external_id:
+            sync.link(s, source, sync.DECLINE, external_id, candidate.id, decline_id=row.id, now=now)
+        return DeclineResult(decline_id=row.id, instance_id=row.instance_id, candidate_id=candidate.id,
+                             external_id=external_id)
 
     def record_signal(self, candidate_id: str, signal: dict, *, actor: str) -> SignalResult:
         """Record a signal and deliver `candidate_signal` to the candidate's cases in their cadence:
@@ -183,12 +235,14 @@ class TalentArchive:
             return merge.merged_into(s, candidate_id)
 
     # ---------------------------------------------------------------- privacy
-    def erase(self, candidate_id: str, *, actor: str, reason: str = "erasure") -> ErasureReport:
+    def erase(self, candidate_id: str, *, actor: str, reason: str = "erasure",
+              viewer: Viewer | None = None) -> ErasureReport:
         """Remove the person's personal data everywhere and cancel their running cases (again when
-        the worker changed one of them meanwhile)."""
+        the worker changed one of them meanwhile). An integrator (`viewer`) only within its scope."""
         def once() -> ErasureReport:
             with self.db.write_transaction() as s:
                 candidate = records.load(s, candidate_id, for_update=True)
+                sync.check_scope(s, candidate, viewer)
                 return self._erase(s, candidate, actor=actor, reason=reason)
 
         report = again_on_conflict(once, pinned=False)
@@ -207,6 +261,7 @@ class TalentArchive:
         tasks, audits, buffered = privacy.scrub_side_rows(s, ids, candidate.id, scrubber)
         cancelled, scrubbed = privacy.scrub_cases(self.engine, s, ids, scrubber, actor=actor, reason=reason)
         privacy.erase_archive(s, candidate, now=now, reason=reason)
+        sync.forget(s, candidate.id)        # the source systems' ids would point at the person
         kind = "candidate_erased" if reason == "erasure" else "candidate_anonymised"
         self.engine.ops.audit(s, None, kind, actor, None, None,
                                   {"candidate_id": candidate.id, "reason": reason, "cases": scrubbed,
@@ -284,12 +339,13 @@ class TalentArchive:
     # ---------------------------------------------------------------- views
     def _detail(self, s, candidate: Candidate, viewer: Viewer) -> CandidateView:
         ids = cases.instance_ids(s, candidate.id)
-        granted = access.decide(s, viewer, ids)
+        granted = access.decide(s, viewer, ids, created_by=candidate.created_by)
         declines = records.declines_of(s, candidate.id)
         signals = records.signals_of(s, candidate.id)
         view = records.summary_view(candidate, tags=records.tags_of(s, [candidate.id])[candidate.id],
                                     contact=granted.contact, last_decline=declines[-1] if declines else None)
         view.declines = [records.decline_view(d) for d in declines]
+        view.external_ids = sync.external_ids_of(s, candidate.id)
         view.cases = history.cases(s, ids)
         events = history.case_events(s, ids)
         known = vocabulary.known(s)

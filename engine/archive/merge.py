@@ -30,7 +30,9 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from ..archive_models import Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag
+from ..archive_models import (
+    Candidate, CandidateConsent, CandidateDecline, CandidateExternalId, CandidateSignal, CandidateTag,
+)
 from ..errors import ConflictError, NotFound
 from ..instances import Change, UnloadableInstance
 from ..models import AuditEvent, BufferedMessage, HumanTask, MessageSubscription, ProcessInstance
@@ -247,7 +249,7 @@ def merge(engine, session: Session, survivor_id: str, absorbed_id: str, *, actor
     filled = _merge_profile(session, survivor, absorbed)
     session.flush()
     moved = {}
-    for table in (CandidateDecline, CandidateSignal, CandidateConsent):
+    for table in (CandidateDecline, CandidateSignal, CandidateConsent, CandidateExternalId):   # ids: sync.py
         moved[table.__tablename__] = session.execute(
             update(table).where(table.candidate_id == absorbed.id).values(candidate_id=survivor.id)
             .execution_options(synchronize_session=False)).rowcount

@@ -111,6 +111,7 @@ class CandidateView:
     next_follow_up_open: bool = False        # a follow-up task is waiting for HR (not only a timer)
     next_follow_up_overdue: bool = False
     last_decline: DeclineView | None = None
+    external_ids: list[dict] = field(default_factory=list)    # [{source, external_id}] (engine/archive/sync.py)
 
     def set_next_follow_up(self, due) -> None:
         """`due`: a search.NextFollowUp or None."""
@@ -131,6 +132,8 @@ class DeclineResult:
     decline_id: str
     instance_id: str
     candidate_id: str
+    external_id: str | None = None
+    existing: bool = False          # a decline with this external_id was recorded before: nothing new
 
 
 @dataclass

@@ -1,0 +1,247 @@
+"""Sync in (issue 16): an integrator keeps the archive in step by its own ids.
+
+A candidate or a decline may carry the source system's id (`external_id`). It is unique per
+(source, kind, external_id): the source is the user name of the integrator's token (an admin
+may name another source, to give an integrator a candidate it did not create). So a re-sent
+decline is found for ever, a second create of the same ATS id is a conflict naming the
+existing record, and `upsert` creates or changes by that id.
+
+An integrator's scope: the candidates it created, and those carrying an id of its source
+(linked by an admin). Inside it, it may upsert, withdraw consent and ask for erasure; it sees
+contact fields only of the candidates it created. Merging moves the links to the survivor
+(merge.py); erasure deletes them (the ATS's id would point at the person).
+
+Everything here runs in the caller's transaction, except `SyncArchive`'s public methods,
+each one unit of work (bulk: one per item, so a bad item never loses the good ones).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .. import days
+from ..archive_models import Candidate, CandidateExternalId
+from ..errors import ConcurrentChange, ConflictError, NotFound, RecallError
+from ..runtime import again_on_conflict
+from . import consent, records
+from .access import Viewer
+from .views import CandidateView, DeclineResult
+
+CANDIDATE, DECLINE = "candidate", "decline"
+INTEGRATOR = "integrator"
+BULK_LIMIT = 500            # items per POST /candidates/bulk (docs/api.md)
+
+
+class ExternalIdTaken(ConflictError):
+    """This source's id already names another record (HTTP 409 `external-id-exists`, with `existing_id`)."""
+
+    def __init__(self, kind: str, external_id: str, existing_id: str, candidate_id: str):
+        self.kind, self.external_id = kind, external_id
+        self.existing_id, self.candidate_id = existing_id, candidate_id
+        super().__init__(f"{kind} external_id {external_id!r} is already {kind} {existing_id}"
+                         + (f" of candidate {candidate_id}" if kind == DECLINE else "")
+                         + (": PUT /candidates/by-external-id/{external_id} updates it" if kind == CANDIDATE else ""))
+
+
+# ---------------------------------------------------------------- links, in the caller's transaction
+def find(session: Session, source: str, kind: str, external_id: str) -> CandidateExternalId | None:
+    return session.get(CandidateExternalId, (source, kind, external_id))
+
+
+def link(session: Session, source: str, kind: str, external_id: str, candidate_id: str, *, now,
+         decline_id: str | None = None) -> None:
+    session.add(CandidateExternalId(source=source, kind=kind, external_id=external_id, candidate_id=candidate_id,
+                                    decline_id=decline_id, created_at=now))
+    session.flush()
+
+
+def racing(unit):
+    """Run a unit of work that may link an id, again when a concurrent one linked the same id first
+    (PostgreSQL: the loser's INSERT breaks the primary key; run again, it finds that link)."""
+    def guarded():
+        try:
+            return unit()
+        except IntegrityError as exc:
+            raise ConcurrentChange(f"another request linked the same external id first: {exc.orig}") from exc
+    return again_on_conflict(guarded, pinned=False)
+
+
+def check_free(session: Session, source: str, external_id: str) -> None:
+    """Creating a candidate under an id its source used before: 409 naming the existing record."""
+    found = find(session, source, CANDIDATE, external_id)
+    if found is not None:
+        raise ExternalIdTaken(CANDIDATE, external_id, found.candidate_id, found.candidate_id)
+
+
+def external_ids_of(session: Session, candidate_id: str) -> list[dict]:
+    return [{"source": source, "external_id": eid} for source, eid in session.execute(
+        select(CandidateExternalId.source, CandidateExternalId.external_id)
+        .where(CandidateExternalId.candidate_id == candidate_id, CandidateExternalId.kind == CANDIDATE)
+        .order_by(CandidateExternalId.source, CandidateExternalId.external_id))]
+
+
+def decline_ids_of(session: Session, decline_ids: list[str]) -> dict[str, str]:
+    """decline id -> its external id (any source)."""
+    if not decline_ids:
+        return {}
+    return dict(session.execute(select(CandidateExternalId.decline_id, CandidateExternalId.external_id)
+                                .where(CandidateExternalId.kind == DECLINE,
+                                       CandidateExternalId.decline_id.in_(decline_ids))).all())
+
+
+def in_scope(session: Session, candidate: Candidate, viewer: Viewer) -> bool:
+    if viewer.role != INTEGRATOR or candidate.created_by == viewer.name:
+        return True
+    return session.scalar(select(CandidateExternalId.candidate_id).where(
+        CandidateExternalId.source == viewer.name, CandidateExternalId.kind == CANDIDATE,
+        CandidateExternalId.candidate_id == candidate.id).limit(1)) is not None
+
+
+def check_scope(session: Session, candidate: Candidate, viewer: Viewer | None) -> None:
+    """An integrator acts only on its candidates; another is 'not found' (it cannot tell it exists)."""
+    if viewer is not None and not in_scope(session, candidate, viewer):
+        raise NotFound(f"no candidate {candidate.id} among those {viewer.name} created or was given")
+
+
+def forget(session: Session, candidate_id: str) -> None:
+    """Erasure: the source systems' ids of the person and of their declines go."""
+    session.execute(delete(CandidateExternalId).where(CandidateExternalId.candidate_id == candidate_id)
+                    .execution_options(synchronize_session=False))
+
+
+def source_of(viewer: Viewer, data: dict) -> str:
+    """The source of the ids in `data`: the caller, or for an admin the `source` it names."""
+    named = data.get("source")
+    if named and named != viewer.name and viewer.role != "admin":
+        raise records.InvalidCandidateData("source", "only an admin may name another source than the caller")
+    return named or viewer.name
+
+
+# ---------------------------------------------------------------- what an upsert changes
+def _same_consent(candidate: Candidate, wanted: dict) -> bool:
+    withdraw = bool(wanted.get("withdraw")) or not wanted.get("granted", candidate.consent_granted)
+    if withdraw:
+        return not candidate.consent_granted and candidate.consent_withdrawn_at is not None
+    try:
+        expires_at = days.as_end_of_day(wanted.get("expires_at"))
+    except (TypeError, ValueError):
+        return False            # let record_consent name the field
+    return (bool(candidate.consent_granted) and candidate.consent_scope == wanted.get("scope")
+            and candidate.consent_expires_at == expires_at
+            and (wanted.get("source") in (None, candidate.consent_source)))
+
+
+def changes_of(session: Session, candidate: Candidate, data: dict) -> dict:
+    """The part of `data` that differs from what the archive holds (None, "" and [] alike)."""
+    out = {}
+    for name in records.PROFILE_FIELDS:
+        if name in data and (data[name] or None) != (getattr(candidate, name) or None):
+            out[name] = data[name]
+    if "tags" in data:
+        wanted = sorted(dict.fromkeys(t.strip() for t in data["tags"] or () if t and t.strip()))
+        if wanted != records.tags_of(session, [candidate.id])[candidate.id]:
+            out["tags"] = data["tags"]
+    if data.get("consent") is not None and not _same_consent(candidate, data["consent"]):
+        out["consent"] = data["consent"]
+    return out
+
+
+# ---------------------------------------------------------------- results
+@dataclass
+class SyncedDecline:
+    external_id: str
+    status: str                     # created / existing / failed
+    result: DeclineResult | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class SyncedCandidate:
+    index: int
+    external_id: str | None
+    status: str                     # created / updated / unchanged / failed
+    candidate_id: str | None = None
+    declines: list[SyncedDecline] = field(default_factory=list)
+    error: Exception | None = None
+
+
+PROFILE_KEYS = (*records.PROFILE_FIELDS, "tags", "consent", "id")
+
+
+class SyncArchive:
+    """Upsert by the source's id, and bulk: the front door of sync in (each method a unit of work)."""
+
+    def __init__(self, archive):
+        self.archive = archive          # engine.archive.TalentArchive
+        self.engine = archive.engine
+        self.db = archive.db
+        self.clock = archive.clock
+
+    def upsert(self, external_id: str, data: dict, *, viewer: Viewer,
+               check_duplicates: bool = True) -> tuple[CandidateView, str]:
+        """Create (status "created") or change ("updated", or "unchanged" when nothing differs) the
+        candidate that carries `external_id` of the caller's source. Fields absent from `data`
+        stay as they are; a withdrawn consent ends the running cases."""
+        def once():
+            with self.db.write_transaction() as s:
+                candidate, status = self._upsert(s, external_id, data, viewer=viewer,
+                                                 check_duplicates=check_duplicates)
+                return self.archive._detail(s, candidate, viewer), status
+        return racing(once)
+
+    def _upsert(self, s: Session, external_id: str, data: dict, *, viewer: Viewer,
+                check_duplicates: bool) -> tuple[Candidate, str]:
+        now = self.clock.now()
+        source = source_of(viewer, data)
+        profile = {k: v for k, v in data.items() if k in PROFILE_KEYS}
+        found = find(s, source, CANDIDATE, external_id)
+        if found is None:
+            candidate = self.archive._create(s, profile, actor=viewer.name, check_duplicates=check_duplicates)
+            link(s, source, CANDIDATE, external_id, candidate.id, now=now)
+            return candidate, "created"
+        candidate = records.load(s, found.candidate_id, for_update=True)
+        check_scope(s, candidate, viewer)
+        profile.pop("id", None)
+        changes = changes_of(s, candidate, profile)
+        if not changes:
+            return candidate, "unchanged"
+        records.update(s, candidate, changes, actor=viewer.name, now=now)
+        self.engine.ops.audit(s, None, "candidate_changed", viewer.name, None, None,
+                              {"candidate_id": candidate.id, "fields": sorted(changes)})
+        if candidate.consent_withdrawn_at is not None and candidate.consent_lapsed_at is None:
+            consent.lapse(self.engine, s, candidate, now=now, actor=viewer.name)
+        return candidate, "updated"
+
+    def bulk(self, items: list[dict], *, viewer: Viewer, check_duplicates: bool = True) -> list[SyncedCandidate]:
+        """Each item ({external_id, profile fields, declines: [{external_id, ...}]}) in its own unit
+        of work: its candidate upserted and its declines recorded (an external id seen before: the
+        existing one, nothing new). A refused item is rolled back whole and reported; the others stay."""
+        out = []
+        for index, item in enumerate(items):
+            def once(index=index, item=item):
+                return self._bulk_item(index, item, viewer, check_duplicates)
+            try:
+                out.append(racing(once))
+            except RecallError as exc:
+                out.append(SyncedCandidate(index, item.get("external_id"), "failed", error=exc))
+        return out
+
+    def _bulk_item(self, index: int, item: dict, viewer: Viewer, check_duplicates: bool) -> SyncedCandidate:
+        with self.db.write_transaction() as s:
+            candidate, status = self._upsert(s, item["external_id"], item, viewer=viewer,
+                                             check_duplicates=check_duplicates)
+            result = SyncedCandidate(index, item["external_id"], status, candidate.id)
+            for n, decline in enumerate(item.get("declines") or ()):
+                try:
+                    done = self.archive._record_decline(s, candidate, decline, actor=viewer.name,
+                                                        source=source_of(viewer, item))
+                except records.InvalidCandidateData as exc:     # name the decline within the item
+                    raise records.InvalidCandidateData(f"declines[{n}].{exc.field}", exc.message) from exc
+                result.declines.append(SyncedDecline(decline["external_id"],
+                                                     "existing" if done.existing else "created", done))
+            if status == "unchanged" and any(d.status == "created" for d in result.declines):
+                result.status = "updated"
+            return result
