@@ -93,12 +93,15 @@ async function render({ keepFocus, keepValues } = {}) {
     setVocabulary(state.vocabulary);
   }
   if (seq !== renderSeq) return undefined;
-  renderChrome();
-  const main = clear(document.getElementById("main"));
+  // The first draw keeps the shell's own "loading" line and draws the chrome with the page: the
+  // browser lays the page out once, not once for the chrome and again for the page (a phone's CPU).
+  const chromeWithPage = firstRender;
+  if (!chromeWithPage) renderChrome();
+  const main = document.getElementById("main");
+  if (!chromeWithPage) clear(main).append(h("p", { class: "loading" }, t("loading")));
   main.setAttribute("aria-busy", "true");
   delete main.dataset.ready;
   renderedUrl = location.pathname + location.search;
-  main.append(h("p", { class: "loading" }, t("loading")));
   let page = null;
   let params = [];
   for (const [pattern, fn] of ROUTES) {
@@ -115,6 +118,7 @@ async function render({ keepFocus, keepValues } = {}) {
     body.append(alertBox(errorMessage(err)));
   }
   if (seq !== renderSeq) return undefined;
+  if (chromeWithPage) renderChrome();
   clear(main).append(body);
   if (kept) restoreValues(body, kept.values);
   setDirty(kept && kept.dirty);
