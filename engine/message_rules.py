@@ -6,8 +6,9 @@
 Per message name: `correlation` (the correlation keys a sender must give, exactly), `buffer`
 (`false`: the message is taken only by a case that waits for it now, else 409; or an ISO 8601
 duration: how long it may wait for a case to reach its catch event) and `payload` (the fields
-it may carry, each a JSON Schema 2020-12; none declared: it carries none; any other field is
-refused with 422 naming it; the
+it may carry, each a JSON Schema 2020-12 whose formats are checked; none declared: it carries none;
+any other field is refused with 422 naming it; a `"format": "date-time"` field is a moment the message
+reports, such as when the candidate replied: it must not be after the engine's now; the
 engine's reserved variables and the correlation keys cannot be declared). `description` is free
 text. The file is validated when the bundle is (file:line diagnostics, see `read_declarations`),
 stored with each deployed version, and read back by `engine.messages` when a message arrives.
@@ -46,7 +47,14 @@ class Declaration:
         return sorted(self.payload_schema.get("properties", {}))
 
     def payload_validator(self) -> Draft202012Validator:
-        return Draft202012Validator(self.payload_schema)
+        # formats are checked: a "date-time" is RFC 3339 with its offset, a "date" a calendar day
+        return Draft202012Validator(self.payload_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+    @property
+    def moments(self) -> list[str]:
+        """Payload fields that are a moment the message reports ("format": "date-time"): never after now."""
+        return sorted(k for k, v in self.payload_schema.get("properties", {}).items()
+                      if isinstance(v, dict) and v.get("format") == "date-time")
 
 
 def _line(text: str, *keys: str) -> int:

@@ -127,8 +127,10 @@ def catalogue(runtime, session: Session) -> tuple[set[str], dict[str, message_ru
 
 # ---------------------------------------------------------------- checks
 def check_message(name: str, correlation: dict, payload: dict, *, caught: set[str],
-                  declaration: message_rules.Declaration | None, instance_id: str | None) -> None:
-    """Raise MessageRejected naming every bad field; return when the message is well formed."""
+                  declaration: message_rules.Declaration | None, instance_id: str | None,
+                  now: datetime | None = None) -> None:
+    """Raise MessageRejected naming every bad field; return when the message is well formed.
+    `now`: the engine's time; a declared date-time (a moment the message reports) may not be after it."""
     if name not in caught:
         close = difflib.get_close_matches(name, sorted(caught), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else (
@@ -161,8 +163,27 @@ def check_message(name: str, correlation: dict, payload: dict, *, caught: set[st
         for error in declaration.payload_validator().iter_errors(known):
             path = ".".join(str(p) for p in error.absolute_path)
             errors.append(FieldError(f"payload.{path}" if path else "payload", error.message))
+        errors += _future_moments(declaration, known, now, {e.field for e in errors})
     if errors:
         raise MessageRejected(errors)
+
+
+def _future_moments(declaration: message_rules.Declaration, known: dict, now: datetime | None,
+                    refused: set[str]) -> list[FieldError]:
+    """A moment the message reports (a declared date-time, well formed) that is after `now`."""
+    out = []
+    for key in declaration.moments if now is not None else ():
+        value = known.get(key)
+        if not isinstance(value, str) or f"payload.{key}" in refused:
+            continue
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        if at.tzinfo is not None and at > now:
+            out.append(FieldError(f"payload.{key}", f"{value} is in the future (now: {now.isoformat()}); "
+                                  "a message reports what already happened"))
+    return out
 
 
 def _single_value(correlation: dict) -> str | None:
@@ -227,7 +248,8 @@ def receive(runtime, session: Session, name: str, correlation: dict, payload: di
         raise MessageNotRoutable("message name is required")
     caught, declarations = catalogue(runtime, session)
     declaration = declarations.get(name)
-    check_message(name, correlation, payload, caught=caught, declaration=declaration, instance_id=instance_id)
+    check_message(name, correlation, payload, caught=caught, declaration=declaration, instance_id=instance_id,
+                  now=runtime.clock.now())
     remembered = None
     if message_id is not None:
         remembered = _remember(runtime, session, name, message_id, correlation, payload, instance_id, actor)

@@ -173,6 +173,27 @@ def test_payload_fields_and_correlation_keys_must_be_declared(api):
     assert _fields(_problem(as_user(ATS).post("/messages", json=typed), 422)) == ["payload.decision"]
 
 
+def test_when_the_candidate_replied_is_a_moment_with_its_offset_and_not_in_the_future(api):
+    """candidate_replied's replied_at (the web form's "when"): an RFC 3339 date-time, not after the
+    engine's now; a refused one is 422 naming payload.replied_at and nothing is delivered."""
+    engine, archive, as_user = api
+    candidate, case = _case(engine, archive)
+    now = engine.clock.now()
+    for bad in ("2026-01-05 09:00", "2026-01-05T09:00", "yesterday",
+                (now + timedelta(minutes=5)).isoformat()):
+        message = _reply(candidate)
+        message["payload"]["replied_at"] = bad
+        body = _problem(as_user(HR).post("/messages", json=message), 422)
+        assert _fields(body) == ["payload.replied_at"], (bad, body)
+        assert _ready(engine, case) == []
+    earlier = (now - timedelta(hours=3)).isoformat()
+    message = _reply(candidate)
+    message["payload"]["replied_at"] = earlier
+    ok = as_user(HR).post("/messages", json=message)
+    assert ok.status_code == 200 and ok.get_json()["delivered_to"] == [case]
+    assert engine.get_task(engine.list_tasks(instance_id=case)[0].id).data["reply"]["replied_at"] == earlier
+
+
 def test_an_expired_buffered_message_is_audited_and_counted(api):
     engine, archive, as_user = api
     candidate, _ = _case(engine, archive, cadence=False)
