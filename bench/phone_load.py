@@ -15,8 +15,8 @@ milliseconds since navigation start). Bytes are the encoded bytes on the wire (C
 load in the same context (what the cache keeps). Both sides are served at once and take turns,
 run by run, so that a load spike on the machine hits both. Medians of N; a table and the ratios
 after/before. `--trace` prints the first run's requests (start and end, ms since navigation)
-and the page's `performance.mark()`s. Chromium: Debian's /usr/bin/chromium (or RECALL_TEST_CHROMIUM), through
-Playwright's `executable_path`.
+and the page's `performance.mark()`s. Chromium: Debian's /usr/bin/chromium (or
+RECALL_TEST_CHROMIUM), through Playwright's `executable_path`.
 """
 from __future__ import annotations
 
