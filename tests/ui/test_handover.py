@@ -145,5 +145,7 @@ def test_the_manager_records_what_the_candidate_told_them_from_the_hand_off(serv
     with sqlite3.connect(server.url_db.removeprefix("sqlite:///")) as db:
         kept = db.execute("SELECT payload FROM buffered_messages WHERE name = 'candidate_replied' AND status = 'buffered'"
                           " AND correlation LIKE ?", (f"%{candidate_id}%",)).fetchall()
-    assert [json.loads(payload) for (payload,) in kept] == [{"text": "周末再打给我"}]
+    kept = [json.loads(payload) for (payload,) in kept]
+    assert [k.pop("replied_at")[:10] for k in kept] == ["2026-01-05"]      # "when": now, the service's
+    assert kept == [{"text": "周末再打给我"}]
     page.context.close()

@@ -16,11 +16,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port
+from tests.servers import free_port, migrated_database
 from tests.support import PEOPLE, ROOT
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("RECALL_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -43,19 +44,21 @@ def chromium_or_skip() -> str:
 
 class Server:
     """`recall serve` in a subprocess, on a fresh SQLite database with workflows/ deployed (or
-    `workflows`, a changed copy whose forms are beside it in `forms/`)."""
+    `workflows`, a changed copy whose forms are beside it in `forms/`). `database="postgresql"`: a
+    fresh schema of its own instead (tests/servers.py `migrated_database`, dropped by `stop()`; the
+    test is skipped when PostgreSQL is unreachable)."""
 
-    def __init__(self, tmp: Path, *, workflows: Path = ROOT / "workflows"):
+    def __init__(self, tmp: Path, *, workflows: Path = ROOT / "workflows", database: str = "sqlite"):
         from engine import users
         from engine.db import Database
-        from engine.migrate import upgrade
         from engine.service import RecallEngine
 
-        self.url_db = f"sqlite:///{tmp / 'recall.sqlite3'}"
+        self._resources = ExitStack()
+        self.database = database
+        self.url_db = self._resources.enter_context(migrated_database(database, tmp))   # migrated
         env = {"RECALL_DATABASE_URL": self.url_db, "RECALL_CLOCK": "simulated",
                "RECALL_WORKER_POLL_SECONDS": "0.2"}
         engine = RecallEngine(Database(self.url_db))
-        upgrade(engine.db)
         engine.deploy([workflows], forms_dir=workflows.parent / "forms")
         self.tokens = {name: users.add_user(engine.db, name, role, groups)[1]
                        for name, (role, groups) in PEOPLE.items()}
@@ -74,7 +77,8 @@ class Server:
             except OSError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"recall serve did not come up:\n{self.output()}")
+                output = self.stop()
+                raise RuntimeError(f"recall serve did not come up:\n{output}")
             time.sleep(0.1)
 
     def api(self, method: str, path: str, body=None, *, user: str | None = None, headers=None):
@@ -110,6 +114,7 @@ class Server:
             self.process.wait(timeout=5)
         output = self.output()
         self.log.close()
+        self._resources.close()         # a PostgreSQL schema is dropped once nobody uses it
         return output
 
 

@@ -61,7 +61,7 @@ export async function candidatePage(body, ctx, id) {
     h("h2", {}, t("open_questions")), list(union("open_questions"))));
   grid.append(h("section", { class: "card", "aria-labelledby": "trail-title" }, h("h2", { id: "trail-title" }, t("interview_trail")), interviewTrail(c.interview_trail),
     c.notes ? [h("h2", {}, t("notes")), h("p", { class: "detail" }, c.notes)] : null));
-  const record = recordSection(c);
+  const record = recordSection(c, { preset: ctx.query.get("record") });
   if (record) grid.append(record);
   grid.append(...profileSections(c));
   grid.append(h("section", { class: "card wide", "aria-labelledby": "messages-title" }, h("h2", { id: "messages-title" }, t("messages")), messageList(c.messages || [])));

@@ -38,6 +38,10 @@ export async function casePage(body, ctx, instanceId) {
     h("dt", {}, t("version")), h("dd", {}, String(inst.version)),
     h("dt", {}, t("created_label")), h("dd", {}, time(inst.created_at)));
   body.append(facts);
+  if (candidateId && ["hr", "admin"].includes(state.me.role) && !["completed", "cancelled"].includes(inst.status)) {
+    body.append(h("p", {}, h("a", { class: "button-like secondary", id: "record-reply",
+      href: href(`candidates/${encodeURIComponent(candidateId)}?record=candidate_replied`) }, t("record_reply"))));
+  }
   const cancel = cancelControl(inst);
   if (cancel) body.append(cancel);
 

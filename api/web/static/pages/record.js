@@ -2,11 +2,12 @@
 // a reply, an offer answer given by phone, new-hire feedback, that the employee left — the same
 // POST /messages an integrator uses, correlated on the candidate — and a signal
 // (POST /candidates/{id}/signals). The server audits each as the signed-in person.
-import { ApiError, request } from "../api.js";
+import { ApiError, get, request } from "../api.js";
 import { clear, h, uid } from "../dom.js";
 import { SchemaForm } from "../form.js";
 import { CHANNELS, pick, t } from "../i18n.js";
-import { errorMessage, render, state, toast } from "../ui.js";
+import { setDirty } from "../keep.js";
+import { errorMessage, render, state, toast, updateClock } from "../ui.js";
 
 const both = (map) => Object.values(map).map(([zh, en]) => `${zh} / ${en}`);
 const channel = () => ({ type: "string", title: "渠道 / Channel", enum: Object.keys(CHANNELS) });
@@ -20,9 +21,12 @@ const SIGNAL_KINDS = {
 // Each action: the form (titles "中文 / English", as the task forms) and where it goes.
 const ACTIONS = {
   candidate_replied: {
-    schema: () => ({ type: "object", required: ["text"], properties: {
-      text: { type: "string", title: "候选人的回复 / What the candidate said" }, channel: channel() } }),
+    schema: () => ({ type: "object", required: ["text", "replied_at"], properties: {
+      text: { type: "string", title: "候选人的回复 / What the candidate said" }, channel: channel(),
+      replied_at: { type: "string", format: "date-time", title: "回复时间 / When they replied",
+        description: "默认为现在,不能晚于现在。 / Now unless you change it; not in the future." } } }),
     ui: () => ({ text: { "ui:widget": "textarea", "ui:options": { rows: 3 } }, channel: { "ui:enumNames": both(CHANNELS) } }),
+    moment: "replied_at",
   },
   offer_response: {
     schema: () => ({ type: "object", required: ["decision"], properties: {
@@ -60,9 +64,21 @@ function newKey() {
   return `web-record-${window.crypto && crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`}`;
 }
 
+// "2026-07-05T17:03" (a datetime-local input, this browser's zone) <-> an instant with its offset
+const pad = (n) => String(Math.floor(Math.abs(n))).padStart(2, "0");
+function toLocalInput(iso) {
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+function withOffset(d) {
+  const minutes = -d.getTimezoneOffset();
+  return `${toLocalInput(d)}:${pad(d.getSeconds())}${minutes >= 0 ? "+" : "-"}${pad(minutes / 60)}:${pad(minutes % 60)}`;
+}
+
 /** The "record what the candidate did" card: every action for HR and admins on a candidate's page;
- * `kinds` narrows it (a hiring manager records the replies of their hand-off's candidate). */
-export function recordSection(c, { kinds } = {}) {
+ * `kinds` narrows it (a hiring manager records the replies of their hand-off's candidate); `preset`
+ * opens one action's form at once (the case page's "record the candidate's reply"). */
+export function recordSection(c, { kinds, preset } = {}) {
   const allowed = kinds || (["hr", "admin"].includes(state.me.role) ? Object.keys(ACTIONS) : []);
   if (!allowed.length) return null;
   const section = h("section", { class: "card wide", "aria-labelledby": "record-title", id: "record" },
@@ -72,16 +88,30 @@ export function recordSection(c, { kinds } = {}) {
     allowed.map((k) => h("option", { value: k }, t(`record_${k}`))));
   const slot = h("div", {});
   section.append(h("div", { class: "field" }, h("label", { for: choiceId }, t("record_what")), choice), slot);
-  choice.addEventListener("change", () => {
+  let shown = 0;
+  const show = async () => {
+    const seq = ++shown;
     clear(slot);
-    if (choice.value) slot.append(actionForm(c, choice.value));
-  });
+    if (!choice.value) return;
+    const spec = ACTIONS[choice.value];
+    // "now" is the service's (a simulated clock in tests and demos), asked when the form opens
+    const now = spec.moment ? ((await get("/workspace/me").catch(() => null)) || {}).now || new Date().toISOString() : null;
+    if (now) updateClock(now);
+    if (seq === shown) slot.append(actionForm(c, choice.value, now));
+  };
+  choice.addEventListener("change", show);
+  if (preset && allowed.includes(preset)) {
+    choice.value = preset;
+    show();
+    document.addEventListener("recall:rendered", () => document.getElementById("record-title")?.focus(), { once: true });
+  }
   return section;
 }
 
-function actionForm(c, action) {
+function actionForm(c, action, now) {
   const spec = ACTIONS[action];
-  const form = new SchemaForm(spec.schema(), spec.ui(), {}, { idPrefix: `rec-${action}` });
+  const form = new SchemaForm(spec.schema(), spec.ui(), spec.moment ? { [spec.moment]: toLocalInput(now) } : {},
+    { idPrefix: `rec-${action}` });
   const status = h("div", { class: "form-status", role: "alert" });
   const submit = h("button", { type: "submit", class: "primary", id: "record-submit" }, t("record_submit"));
   const formEl = h("form", { novalidate: true, class: "record-form", "data-action": action }, form.element, status,
@@ -104,6 +134,12 @@ function actionForm(c, action) {
         form.showErrors(missing.map((field) => ({ field, message: "Missing data for required field." })));
         return;
       }
+      if (spec.moment) {
+        const when = new Date(value[spec.moment]);      // no offset: this browser's time zone
+        if (Number.isNaN(when.getTime())) { form.showErrors([{ field: spec.moment, message: "is not a 'date-time'" }]); return; }
+        if (when.getTime() > new Date(now).getTime()) { form.showErrors([{ field: spec.moment, message: "is in the future" }]); return; }
+        value[spec.moment] = withOffset(when);
+      }
       let answer;
       if (action === "signal") {
         // signals take no Idempotency-Key (yet): `busy` keeps a double click to one request
@@ -115,6 +151,9 @@ function actionForm(c, action) {
         toast(answer.status === 202 ? t("record_buffered") : t("record_delivered"));
       }
       state.candidates.delete(String(c.id));
+      setDirty(false);            // recorded: leaving now loses nothing
+      // recorded: the case page's "record the reply" preset is done, the card is drawn afresh
+      if (new URLSearchParams(location.search).has("record")) history.replaceState(null, "", location.pathname);
       render({ keepFocus: "record-title" });
     } catch (err) {
       if (err instanceof ApiError && err.status === 422 && err.errors.length) {
