@@ -202,6 +202,9 @@ class MessageOutSchema(Strict):
     name = fields.String(allow_none=True, metadata={"description": "what was received: candidate_replied, "
                          "offer_response, new_hire_feedback, employee_left or candidate_signal (a signal, not a "
                          "reply, whatever its stage); null for a sent message"})
+    recorded_at = fields.DateTime(allow_none=True, metadata={
+        "description": "a reply recorded later than the candidate gave it: `at` is when they answered "
+                       "(the recorded `replied_at`), this is when it was recorded"})
 
 
 class SignalSchema(Strict):

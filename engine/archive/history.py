@@ -5,6 +5,8 @@ received ones are the candidate's messages delivered to the case. Nothing is kep
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -77,9 +79,24 @@ def received_message(event: AuditEvent, stage: str | None, vocabulary: Vocabular
         stage, channel = "signal", payload.get("source")
     else:
         channel = payload.get("channel")
-    return MessageView(at=event.at, direction="received", stage=stage, element_id=event.element_id,
+    given = _given_at(payload.get("replied_at"), event.at)
+    return MessageView(at=given or event.at, direction="received", stage=stage, element_id=event.element_id,
                        channel=channel, text=text, instance_id=event.instance_id, actor=event.actor,
-                       name=details.get("name"))
+                       name=details.get("name"), recorded_at=event.at if given else None)
+
+
+def _given_at(value, recorded: datetime) -> datetime | None:
+    """When the candidate answered, as the person recording it said (`replied_at`, checked when it was
+    delivered: a date-time not after then); None if not said or the same as the recording."""
+    if not isinstance(value, str):
+        return None
+    try:
+        given = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if given.tzinfo is None or given >= recorded:
+        return None
+    return given.astimezone(recorded.tzinfo)
 
 
 def messages(events: list[AuditEvent], signals: list[CandidateSignal], vocabulary: Vocabulary) -> list[MessageView]:

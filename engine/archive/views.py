@@ -59,6 +59,7 @@ class MessageView:
     # what was received: candidate_replied, offer_response, new_hire_feedback, employee_left or
     # candidate_signal (a reply to HR's reaction to a signal has stage "signal" but is a reply); None if sent
     name: str | None = None
+    recorded_at: datetime | None = None   # a reply recorded later than it was given: when it was recorded
 
 
 @dataclass

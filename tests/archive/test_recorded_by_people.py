@@ -3,6 +3,8 @@ same POST /messages an integrator uses: audited as that person, a second click h
 only for the candidate of their own hand-off."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from tests.archive.test_api import DECLINE, PERSON, _complete
 from tests.support import ATS, HR, MANAGER
 
@@ -60,3 +62,23 @@ def test_hr_records_a_signal_once_and_it_shows_as_a_signal(api):
     assert [(e["kind"], e["actor"]) for e in view["timeline"] if e["kind"] not in ("candidate_created",)] == [
         ("signal", HR)]
     assert not [m for m in view["messages"] if m["name"] == "candidate_replied"]
+
+
+def test_a_reply_recorded_later_is_listed_when_the_candidate_gave_it(api):
+    """`replied_at` (the reply form's "when") places the message in the candidate's list; the time it
+    was recorded stays beside it. A reply without it is listed when it was recorded."""
+    _, _, as_user = api
+    cid = as_user(ATS).post("/candidates", json=PERSON).json["id"]
+    instance_id = as_user(ATS).post(f"/candidates/{cid}/declines", json=DECLINE).json["instance_id"]
+    _complete(as_user, HR, instance_id, "archive_decline", decline_reason="commute", talent_pool_consent=True,
+              consent_scope="similar_roles", consent_expiry="2027-01-05")
+    now = as_user("root").post("/testing/clock", json={"advance": "P10D"}).json["now"]
+    recorded = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    given = (recorded - timedelta(hours=3)).astimezone()
+    replied = as_user(HR).post("/messages", json={
+        "name": "candidate_replied", "correlation": {"candidate_id": cid},
+        "payload": {"text": "周一电话里说可以聊", "channel": "phone", "replied_at": given.isoformat()}})
+    assert replied.status_code == 200, replied.json
+    [message] = [m for m in as_user(HR).get(f"/candidates/{cid}").json["messages"] if m["direction"] == "received"]
+    assert datetime.fromisoformat(message["at"].replace("Z", "+00:00")) == given
+    assert datetime.fromisoformat(message["recorded_at"].replace("Z", "+00:00")) == recorded

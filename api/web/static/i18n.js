@@ -193,6 +193,7 @@ const STRINGS = {
   candidates_found: ["共 {n} 位候选人", "{n} candidate(s)"],
   col_next_follow_up: ["下次跟进", "Next follow-up"],
   follow_up_open: ["待发送", "To send"],
+  recorded_on: ["记录于", "recorded"],
   find_hint: ["姓名、电话、邮箱或关键词", "Name, phone, email or keywords"],
   reason_filter: ["原因", "Reason"],
   any_reason: ["全部原因", "Any reason"],

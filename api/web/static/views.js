@@ -91,7 +91,8 @@ export function messageList(messages) {
     h("p", { class: "message-meta" },
       h("strong", {}, m.stage === "signal" ? t("signal_received") : m.direction === "received" ? t("received") : t("sent")), " · ", time(m.at),
       m.stage && STAGES[m.stage] ? ` · ${label(STAGES, m.stage)}` : "",
-      m.channel ? ` · ${label(CHANNELS, m.channel)}` : ""),
+      m.channel ? ` · ${label(CHANNELS, m.channel)}` : "",
+      m.recorded_at ? [" · ", t("recorded_on"), " ", time(m.recorded_at)] : null),
     h("p", { class: "message-text" }, m.text || ""))));
 }
 
