@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from tests.ui.test_accessibility import violations
 from tests.ui.test_workspace import seed_case, sign_in
+from tests.ui.ui_harness import shot
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +42,7 @@ def test_hr_merges_a_duplicate_and_an_old_link_leads_to_the_survivor(server, bro
     expect(role_row.locator("td").nth(2)).to_have_text("门店主管")          # filled from the other record
     expect(table.locator("tbody tr", has_text="未到岗").locator("td").nth(2)).to_have_text("1")
     assert server.api("GET", f"/candidates/{absorbed}", user="hr.li")[0] == 200      # nothing merged yet
+    shot(page, "merge.png")
 
     page.locator("#merge-confirm").dblclick()
     _ready(page, f"candidates/{survivor}")

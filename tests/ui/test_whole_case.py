@@ -19,9 +19,10 @@ from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import update
 
 from tests.support import HR, HRBP, MANAGER, WORKFLOWS
-from tests.ui.ui_harness import Server, chromium_or_skip
+from tests.ui.ui_harness import Server, chromium_or_skip, shot
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +30,7 @@ PASSWORD = "a long walk to end_retained"
 # the tasks' titles, "中文 / English" in the diagrams: each page shows the part of its language
 TITLES = {m[1]: tuple(m[2].split(" / ", 1)) for path in sorted(WORKFLOWS.glob("*.bpmn"))
           for m in re.finditer(r'<bpmn:userTask id="(\w+)" name="([^"]+)"', path.read_text(encoding="utf-8"))}
+DISPLAY = {HR: "周敏", MANAGER: "王立", HRBP: "赵倩"}
 VIEWS = {"zh": {"width": 1280, "height": 900}, "en": {"width": 390, "height": 844}}
 
 
@@ -36,6 +38,7 @@ VIEWS = {"zh": {"width": 1280, "height": 900}, "en": {"width": 390, "height": 84
 def server(request, tmp_path):
     """A fresh `recall serve` per case (its own database), with passwords for the three people."""
     from engine.db import Database
+    from engine.models import User
     from engine.signin import set_password
 
     chromium_or_skip()
@@ -44,6 +47,9 @@ def server(request, tmp_path):
     try:
         for name in (HR, MANAGER, HRBP):
             set_password(database, name, PASSWORD)
+        with database.write_transaction() as session:      # people with names, as a directory has them
+            for name, display in DISPLAY.items():
+                session.execute(update(User).where(User.name == name).values(display_name=display))
     finally:
         database.dispose()
     yield srv
@@ -66,6 +72,7 @@ class Person:
         page.get_by_role("button", name=self.L("登录", "Sign in"), exact=True).click()
         page.wait_for_selector("main[data-ready=inbox]")
         expect(page.locator("h1")).to_have_text(self.L("我的待办", "My inbox"))
+        expect(page.locator("header")).to_contain_text(DISPLAY[name])      # the person by name, not id
 
     def nav(self, zh: str, en: str, ready: str):
         self.page.locator("#nav").get_by_role("link", name=self.L(zh, en), exact=True).click()
@@ -107,6 +114,10 @@ def clock(server, **change) -> datetime:
 def test_a_whole_case_from_the_decline_to_retained_in_the_browser_only(server, browser, lang):
     hr = Person(browser, server, HR, lang)
     L, page = hr.L, hr.page
+
+    def snap(of, name, **options):     # docs/screenshots: Chinese at desktop width, English on a phone
+        if server.url_db.startswith("sqlite"):
+            shot(of, f"{name}.png" if lang == "zh" else f"{name}-phone-en.png", **options)
     name = L("林一", "Lin Yi")
 
     # --- HR records the decline of a new candidate, with the hiring manager and consent
@@ -116,7 +127,7 @@ def test_a_whole_case_from_the_decline_to_retained_in_the_browser_only(server, b
     page.get_by_label(L("应聘岗位", "Role applied for")).fill(L("门店运营主管", "Store operations lead"))
     page.get_by_label(L("未到岗原因", "Decline reason")).select_option(label=L("发展路径", "Career path"))
     page.get_by_label(L("原因说明", "Details")).fill(L("担心晋升慢", "Worried about slow promotion"))
-    page.locator("select[name=hiring_manager]").select_option(value=MANAGER)
+    page.locator("select[name=hiring_manager]").select_option(label=f"{DISPLAY[MANAGER]} ({MANAGER})")
     page.get_by_label(L("核心需求 第 1 项", "Needs item 1")).fill(L("清晰的晋升路径", "A clear promotion path"))
     page.get_by_label(L("未解答的疑问 第 1 项", "Open questions item 1")).fill(L("多久能升店长?", "When could I lead a store?"))
     page.get_by_label(L("候选人同意进入人才库", "The candidate consents to the talent pool")).check()
@@ -168,6 +179,7 @@ def test_a_whole_case_from_the_decline_to_retained_in_the_browser_only(server, b
     assert server.ok("GET", f"/process-instances/{instance_id}", user=HR)["ready_tasks"] == []
     replied = local_now - timedelta(hours=3)
     when.fill(replied.strftime("%Y-%m-%dT%H:%M"))
+    snap(page, "record-reply")
     page.locator("#record-submit").click()
     expect(page.locator("#toast")).to_have_text(L("已记录,案件已收到。", "Recorded; the case has it."))
     expect(page.locator("#record form.record-form")).to_have_count(0)        # the card is drawn afresh
@@ -178,7 +190,7 @@ def test_a_whole_case_from_the_decline_to_retained_in_the_browser_only(server, b
     page.locator("[name=involve_manager]").check()
     hr.complete(task_id)
     task_id = hr.open_task("request_manager_contact")
-    page.locator("select[name=manager_username]").select_option(value=MANAGER)
+    page.locator("select[name=manager_username]").select_option(label=f"{DISPLAY[MANAGER]} ({MANAGER})")
     page.locator("[name=talking_points]").fill(L("她关心晋升速度:讲讲去年 3 位店长的成长", "She cares about promotion: tell her about last year's 3 store leads"))
     hr.complete(task_id)
 
@@ -189,6 +201,7 @@ def test_a_whole_case_from_the_decline_to_retained_in_the_browser_only(server, b
         L("她关心晋升速度", "She cares about promotion"))
     manager.radio("contact_outcome", L("愿意接收新 offer", "Ready for an offer"))
     manager.page.locator("[name=notes]").fill(L("希望一年内带店", "Wants to lead a store within a year"))
+    snap(manager.page, "handoff-manager")
     manager.complete(task_id)
     manager.page.context.close()
 
@@ -206,6 +219,7 @@ def test_a_whole_case_from_the_decline_to_retained_in_the_browser_only(server, b
     task_id = hrbp.open_task("approve_reoffer")
     hrbp.radio("approved", L("是", "Yes"))
     hrbp.page.locator("[name=comment]").fill(L("同意,人才难得", "Approved: worth it"))
+    snap(hrbp.page, "approval-hrbp")
     hrbp.complete(task_id)
     hrbp.page.context.close()
 
@@ -247,6 +261,7 @@ def test_a_whole_case_from_the_decline_to_retained_in_the_browser_only(server, b
     page.wait_for_selector(f"main[data-ready='cases/{instance_id}']")
     expect(page.locator("dl.meta")).to_contain_text(L("留任", "Retained"))
     assert page.locator("#record-reply").count() == 0             # nothing to reply to in an ended case
+    snap(page, "case-retained", full_page=False)
     hr.page.context.close()
 
     case = server.ok("GET", f"/process-instances/{instance_id}", user=HR)

@@ -15,19 +15,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support import MANAGER, OTHER_MANAGER
-from tests.ui.ui_harness import SCREENSHOTS
+from tests.ui.ui_harness import shot
 
 pytestmark = pytest.mark.slow
-
-
-def shot(page, name, *, full_page=True, element=None):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("document.getElementById('toast').hidden = true")    # a passing toast is not the page
-    target = page.locator(element) if element else page
-    options = {"path": str(SCREENSHOTS / name), "animations": "disabled"}
-    if not element:
-        options["full_page"] = full_page
-    target.screenshot(**options)
 
 
 def sign_in(page, server, user):

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -24,12 +25,28 @@ import pytest
 from tests.servers import free_port, migrated_database
 from tests.support import PEOPLE, ROOT
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+# docs/screenshots/ is refreshed only when asked (RECALL_TEST_SCREENSHOTS=1); otherwise the same shots
+# are taken into a temporary directory, so a test run leaves the tree as it was.
+SHOTS_TO = SCREENSHOTS if os.environ.get("RECALL_TEST_SCREENSHOTS") == "1" else \
+    Path(tempfile.gettempdir()) / "recall-screenshots"
 CHROMIUM = os.environ.get("RECALL_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+
+
+def shot(page, name: str, *, full_page: bool = True, element: str | None = None) -> Path:
+    """A screenshot of the page (or one element) as docs/screenshots/`name` shows it."""
+    SHOTS_TO.mkdir(parents=True, exist_ok=True)
+    page.evaluate("document.getElementById('toast').hidden = true")    # a passing toast is not the page
+    target = page.locator(element) if element else page
+    options = {"path": str(SHOTS_TO / name), "animations": "disabled"}
+    if not element:
+        options["full_page"] = full_page
+    target.screenshot(**options)
+    return SHOTS_TO / name
 
 
 def chromium_or_skip() -> str:
