@@ -20,7 +20,9 @@ def test_an_admin_manages_a_webhook_on_a_phone(server, browser):
     page.goto("/app/signin")
     page.wait_for_selector("main[data-ready=signin]")
     page.evaluate("token => sessionStorage.setItem('recall.token', token)", server.tokens[ADMIN])
-    page.goto("/app/webhooks")
+    page.goto("/app/")
+    page.wait_for_selector("main[data-ready]")
+    page.locator("#nav").get_by_role("link", name="Webhook", exact=True).click()    # in an admin's menu
     page.wait_for_selector("main[data-ready=webhooks]")
 
     page.get_by_role("button", name="创建").click()                       # nothing filled: said beside the field

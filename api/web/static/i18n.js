@@ -68,6 +68,7 @@ const STRINGS = {
 
   // webhooks (pages/webhooks.js, admin)
   webhooks_title: ["Webhook 推送", "Webhooks"],
+  nav_webhooks: ["Webhook", "Webhooks"],
   webhooks_intro: ["把事件(案件结束、任务创建等,只含编号)签名后推送给外部系统。由后台 worker 发送,失败会按指数退避重试。",
     "Push events (a case ended, a task was created…, ids only) to another system, signed. The worker sends them and retries failures with exponential backoff."],
   webhooks_list: ["已有的 Webhook", "Webhooks"],

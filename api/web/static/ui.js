@@ -54,6 +54,7 @@ export function renderChrome() {
   if (role === "hr" || role === "admin") links.push(["declines/new", t("nav_new_decline")]);
   if (role === "hr" || role === "admin") links.push(["candidates", t("nav_candidates")]);
   if (role) links.push(["processes", t("nav_processes")]);
+  if (role === "admin") links.push(["webhooks", t("nav_webhooks")]);
   const here = appPath();
   const list = h("ul", {});
   for (const [path, text] of links) {
