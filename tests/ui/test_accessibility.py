@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import OWNER
+from tests.support import ADMIN, OWNER
 from tests.ui.test_workspace import seed_case
 
 pytestmark = pytest.mark.slow
@@ -36,6 +36,7 @@ def pages(server):
             "candidate": (f"candidates/{candidate}", "hr.li"), "new decline": ("declines/new", "hr.li"),
             "case": (f"cases/{instance}", "hr.li"), "processes": ("processes", OWNER),
             "process": ("processes/offer_recall", OWNER), "account": ("account", "hr.li"),
+            "merge": (f"candidates/{candidate}/merge", "hr.li"), "webhooks": ("webhooks", ADMIN),
             "sign-in": ("signin", None)}
 
 
