@@ -54,6 +54,7 @@ KINDS = {
     "candidate.reaccepted": "the candidate accepted a re-offer (the offer answer message, decision accepted)",
     "consent.changed": "a candidate's talent-pool consent was granted, withdrawn or lapsed (data.status)",
     "candidate.erased": "a candidate's personal data was erased (data.reason: erasure or retention)",
+    "candidate.merged": "HR merged two records of one person: candidate_id is gone, data.merged_into holds it all",
 }
 MAX_LIMIT = 1000
 _CODE = re.compile(r"^[A-Za-z0-9_:.+\-]{1,64}$")
@@ -159,6 +160,9 @@ def from_audit(audit: dict, *, offer_answers: frozenset | set = frozenset()) -> 
     if kind == "consent_lapsed":
         return [_row("consent.changed", **base, candidate_id=_candidate(details),
                      data={"status": "lapsed", "reason": _code(details.get("reason"))})]
+    if kind == "candidate_merged" and details.get("merged_into"):       # the absorbed record's row
+        return [_row("candidate.merged", **base, candidate_id=_candidate(details),
+                     data={"merged_into": details["merged_into"]})]
     if kind in ("candidate_erased", "candidate_anonymised"):
         return [_row("candidate.erased", **base, candidate_id=_candidate(details),
                      data={"reason": "erasure" if kind == "candidate_erased" else "retention"})]

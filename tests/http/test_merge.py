@@ -60,6 +60,9 @@ def test_hr_merges_and_the_running_case_goes_on_with_the_survivor(api):
     history = as_user(ADMIN).get(f"/process-instances/{case}/history").json["items"]
     merged_events = [e for e in history if e["kind"] == "candidate_merged"]
     assert len(merged_events) == 1 and merged_events[0]["actor"] == HR
+    # the integrator's feed says where the absorbed record went, once (the per-case rewrite is not news)
+    feed = as_user(ATS).get("/events?kinds=candidate.merged").json["events"]
+    assert [(e["candidate_id"], e["data"], e["actor"]) for e in feed] == [(absorbed, {"merged_into": survivor}, HR)]
 
 
 def test_only_hr_and_admin_merge_and_refusals_name_the_problem(api):
