@@ -1,21 +1,33 @@
 """Request guard run before every API view: body size, who is calling, role, media type, input at the edge.
 
-Who is calling: an `Authorization: Bearer` API token (integrators, scripts, admins), else a
+Who is calling: an `Authorization: Bearer` API token (integrators, scripts, admins; a `read`
+token may only GET, engine/tokens.py), else a
 workspace session cookie (people who signed in with a password or a link, engine/signin.py).
 A cookie is sent by the browser on its own, so every unsafe request it authenticates must
 also carry the session's `X-CSRF-Token` (a cross-site page cannot read it); a token request
 needs none (nothing sends a bearer token on its own).
+
+Rate limit (RECALL_RATE_LIMIT, engine/ratelimit.py): every request is counted for its caller —
+the token it sent, the session of its cookie, else its client address (a wrong token counts
+for the address) — before anything else is done for it; over the limit it is answered 429
+`rate-limited` with `Retry-After`. Counted answers carry `RateLimit-Limit`, `-Remaining` and
+`-Reset`. `GET /health` and `GET /metrics` are not counted (monitoring polls them).
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
 import logging
 import re
+import threading
 
-from flask import g, request
+from flask import after_this_request, current_app, g, request
+
+from engine.ratelimit import RateLimiter, parse_rate
 
 from .inputs import check_request
-from .permissions import PERMISSIONS, allowed
+from .permissions import PERMISSIONS, allowed, scope_allows
 from .problems import problem
 from .state import state
 
@@ -27,6 +39,9 @@ _PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 SESSION_COOKIE = "recall_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+NOT_RATE_LIMITED = frozenset({"GET /health", "GET /metrics"})
+_LIMITER_KEY = "recall_rate_limiter"
+_limiter_lock = threading.Lock()
 
 
 def endpoint_key(rule: str, method: str, prefix: str) -> str:
@@ -58,8 +73,14 @@ def guard():
         return problem(403, f"{key} is not open to anyone (missing from the permission table)")
     if not verdict:      # not public: a token or a session is needed
         token = bearer_token()
-        user = st.tokens.authenticate(st.engine.db, token) if token else None
-        if token is None and (signed_in := st.signin.authenticate(request.cookies.get(SESSION_COOKIE))):
+        found = st.tokens.resolve(st.engine.db, token, st.engine.clock.now()) if token else None
+        user = found.user if found else None
+        cookie = request.cookies.get(SESSION_COOKIE) if token is None else None
+        signed_in = st.signin.authenticate(cookie) if cookie else None
+        caller = (f"token:{found.token_id}" if found else f"session:{_digest(cookie)}" if signed_in else None)
+        if (refused := rate_limit(key, caller)) is not None:
+            return refused
+        if signed_in:
             user, csrf = signed_in
             g.recall_csrf = csrf
             sent = request.headers.get(CSRF_HEADER, "")
@@ -72,15 +93,61 @@ def guard():
                                 "(create one with `recall users add`) or sign in (POST /session)",
                            headers={"WWW-Authenticate": 'Bearer realm="offer-recall"'})
         g.recall_user = user
+        g.recall_token = found          # None for a session
         if not allowed(key, user.role):
             roles = ", ".join(sorted(PERMISSIONS[key]))
             return problem(403, f"role {user.role!r} may not call {key} (allowed: {roles})")
+        if found is not None and not scope_allows(found.scope, request.method):
+            return problem(403, f"this token's scope is {found.scope!r}: it may only read (GET), not call {key}",
+                           slug="token-scope", title="Not allowed by the token's scope")
+    elif (refused := rate_limit(key, None)) is not None:
+        return refused
     if request.method in ("POST", "PUT", "PATCH") and _has_body():
         accepted = request.is_json or (key in MULTIPART_ENDPOINTS and request.mimetype == "multipart/form-data")
         if not accepted:
             wanted = "application/json" + (" or multipart/form-data" if key in MULTIPART_ENDPOINTS else "")
             return problem(415, f"send the request body as {wanted}, not {request.mimetype or 'no content type'}")
     return check_request()      # NUL bytes, lone surrogates, deep or unparseable JSON (api/inputs.py)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:32]
+
+
+def limiter() -> RateLimiter | None:
+    """This app's rate limiter (made on first use), or None when RECALL_RATE_LIMIT=off."""
+    extensions = current_app.extensions
+    if _LIMITER_KEY not in extensions:
+        with _limiter_lock:
+            if _LIMITER_KEY not in extensions:
+                settings = state().settings
+                rate = parse_rate(settings.rate_limit)
+                extensions[_LIMITER_KEY] = rate and RateLimiter(rate, processes=settings.serve_processes)
+    return extensions[_LIMITER_KEY]
+
+
+def rate_limit(key: str, caller: str | None):
+    """Count this request for `caller` (None: its client address): a 429 problem when over the limit,
+    else None, the RateLimit-* headers added to the answer either way."""
+    counter = limiter()
+    if counter is None or key in NOT_RATE_LIMITED:
+        return None
+    verdict = counter.hit(caller or f"address:{request.remote_addr or '-'}")
+    headers = verdict.headers()
+    if verdict.allowed:
+        @after_this_request
+        def add_headers(response):
+            for name, value in headers.items():
+                response.headers.setdefault(name, value)
+            return response
+        return None
+    kind = (caller or "address:").split(":", 1)[0]
+    log.warning(json.dumps({"event": "rate_limited", "caller": kind, "endpoint": key, "limit": verdict.limit,
+                            "retry_after_s": verdict.reset}))
+    return problem(429, f"more than {verdict.limit} requests within {counter.rate.window} s from this "
+                        f"{'client address' if caller is None else kind} (RECALL_RATE_LIMIT {counter.rate}, "
+                        f"this process's share); retry after {verdict.reset} s",
+                   slug="rate-limited", title="Too many requests", headers=headers)
 
 
 def _has_body() -> bool:

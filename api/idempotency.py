@@ -2,7 +2,7 @@
 
 Same key + same request -> the first response is replayed (status and body, with
 `Idempotent-Replayed: true`); same key + another request -> 422; a retry while the
-first request still runs -> 409. Keys are per user and per endpoint. Only 2xx
+first request still runs -> 409 with `Retry-After`. Keys are per user and per endpoint. Only 2xx
 responses are kept: when the first request fails, its key is released so that a
 retry can succeed. See engine/idempotency.py for the storage side.
 """
@@ -17,15 +17,17 @@ import re
 from flask import Response, current_app, request
 from werkzeug.exceptions import BadRequest
 
-from engine.idempotency import Replay
+from engine.idempotency import Replay, RequestInFlight
 
 from .auth import endpoint_key
 from .inputs import NO_BODY, parsed_body
+from .problems import problem
 from .state import current_user, state
 
 log = logging.getLogger("recall.api")
 
 HEADER = "Idempotency-Key"
+IN_FLIGHT_RETRY_AFTER_S = 1      # the first request usually answers within milliseconds
 KEPT_HEADERS = ("Location",)
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 IDEMPOTENCY_PARAMETER = {
@@ -57,8 +59,12 @@ def idempotent(view):
             raise BadRequest(f"{HEADER} must be 1-255 visible ASCII characters")
         st = state()
         scope = endpoint_key(request.url_rule.rule, request.method, st.url_prefix)
-        outcome = st.idempotency.begin(scope=scope, user=current_user().name, key=key,
-                                       request_hash=request_fingerprint())
+        try:
+            outcome = st.idempotency.begin(scope=scope, user=current_user().name, key=key,
+                                           request_hash=request_fingerprint())
+        except RequestInFlight as exc:      # 409 with Retry-After: the same retry will be answered then
+            return problem(409, str(exc), slug="request-in-flight", title="Request still in progress",
+                           headers={"Retry-After": str(IN_FLIGHT_RETRY_AFTER_S)})
         if isinstance(outcome, Replay):
             return _replay(outcome)
         try:

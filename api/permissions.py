@@ -63,6 +63,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the user directory (api/resources/users.py): pickers are for the roles that pick people
     "GET /users": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
     "GET /users/me": EVERYONE,
+    # API tokens (api/resources/users.py, engine/tokens.py): an admin issues and revokes them
+    "GET /users/{name}/tokens": frozenset({ADMIN}),
+    "POST /users/{name}/tokens": frozenset({ADMIN}),
+    "DELETE /users/{name}/tokens/{token_id}": frozenset({ADMIN}),
     # sign-in for people (api/resources/session.py); signing in needs no token
     "POST /session": PUBLIC,
     "GET /session": EVERYONE,
@@ -90,6 +94,14 @@ def allowed(key: str, role: str | None) -> bool | None:
     if roles is None:
         return None
     return isinstance(roles, _Public) or role in roles
+
+
+READ_SCOPE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def scope_allows(scope: str, method: str) -> bool:
+    """A token's scope (engine/tokens.py): `write` may do what the role allows, `read` only read."""
+    return scope == "write" or (scope == "read" and method in READ_SCOPE_METHODS)
 
 
 def task_scope(user) -> tuple[str | None, list[str] | None]:

@@ -27,6 +27,8 @@ from engine.messages import MessageIdReused, MessageNotAwaited, MessageRejected,
 from engine.signin import SigninRefused
 from engine.users import InvalidUser
 
+from .headers import request_id
+
 log = logging.getLogger("recall.api")
 
 PROBLEM_JSON = "application/problem+json"
@@ -74,6 +76,8 @@ def problem(status: int, detail: str | None = None, *, title: str | None = None,
         "errors": errors or [],
         **extra,
     }
+    if (rid := request_id()) is not None:
+        body["request_id"] = rid        # the X-Request-Id of the answer (api/headers.py)
     response = Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
                         mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():

@@ -91,6 +91,8 @@ class ProblemSchema(Strict):
     errors = fields.List(fields.Nested(FieldErrorSchema), required=True)
     diagnostics = fields.List(fields.Nested(DiagnosticSchema), metadata={"description": "bundle-invalid only"})
     error_id = fields.String(metadata={"description": "internal-error only: quote it when reporting"})
+    request_id = fields.String(metadata={"description": "the answer's X-Request-Id (the client's own when it "
+                                                        "sent a sane one): quote it when reporting"})
 
 
 # ---------- pagination ----------

@@ -264,6 +264,7 @@ def _supervise(*, host: str, port: int, processes: int, config: dict | None) -> 
 
     settings = Settings.from_env(overrides=config)
     env = {**os.environ, **settings.as_env()}       # the children read the same settings
+    env["RECALL_SERVE_PROCESSES"] = str(processes)  # each allows its share of RECALL_RATE_LIMIT
     stop_signal: list[int] = []
 
     def stop(signum, _frame):

@@ -19,8 +19,10 @@ from .common import load_settings
 def serve(host: str | None, port: int | None, processes: int | None, listen_fd: int | None,
           supervisor_pid: int | None) -> None:
     """Serve the HTTP API (waitress) with the timer worker embedded (RECALL_EMBEDDED_WORKER=0: without)."""
+    from api.headers import log_request_ids
     from api.server import serve as run, serve_child     # Flask only for this command
     load_settings()
+    log_request_ids()           # the request id in every log line written during a request
     try:
         if listen_fd is not None:
             serve_child(listen_fd, supervisor_pid or os.getppid())

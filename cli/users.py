@@ -1,6 +1,8 @@
 """`recall users`: the user directory, API tokens, passwords and one-time sign-in links."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import click
 
 from .common import open_database
@@ -42,15 +44,94 @@ def users_add(name: str, role: str, groups: tuple[str, ...], display_name: str |
         click.echo(SIGNIN_PATH + signin)
 
 
-@users.command("token")
-@click.argument("name")
-def users_token(name: str) -> None:
-    """Issue a new token for NAME (the old one stops working); prints it alone on the last line."""
-    from engine.users import issue_token
+class _TokenGroup(click.Group):
+    """`recall users token add|list|revoke ...`; `recall users token NAME` (as before) replaces NAME's
+    token named "default"."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["replace", *args]
+        return super().parse_args(ctx, args)
+
+
+@users.group("token", cls=_TokenGroup)
+def users_token() -> None:
+    """API tokens: several per user, each named, scoped (read/write), maybe expiring (audited)."""
+
+
+@users_token.command("add")
+@click.argument("user")
+@click.option("--name", "token_name", required=True, help="the token's name, unique for the user (e.g. ats-2026-12)")
+@click.option("--scope", type=click.Choice(["read", "write"]), default="write", show_default=True,
+              help="read: GET only; write: what the user's role may do")
+@click.option("--expires-in-days", type=click.IntRange(min=1), default=None, help="expire after so many days")
+@click.option("--actor", default="cli", show_default=True, help="who is named in the audit trail")
+def token_add(user: str, token_name: str, scope: str, expires_in_days: int | None, actor: str) -> None:
+    """Issue a new token for USER (their other tokens keep working); prints it alone on the last line."""
+    from datetime import timedelta
+
+    from engine.tokens import add_token
+    with _engine() as engine:
+        expires = engine.clock.now() + timedelta(days=expires_in_days) if expires_in_days else None
+        view, secret = add_token(engine, user, token_name, scope=scope, expires_at=expires, actor=actor)
+    click.echo(f"token {view.name} ({view.scope}; id {view.id}; expires {_when(view.expires_at)}) for {user}, "
+               "shown only now:")
+    click.echo(secret)
+
+
+@users_token.command("list")
+@click.argument("user")
+def token_list(user: str) -> None:
+    """USER's tokens: id, name, scope, created, expires (never the secrets)."""
+    from engine.tokens import list_tokens
     with open_database() as database:
-        token = issue_token(database, name)
-    click.echo(f"new token for {name}, shown only now:")
-    click.echo(token)
+        found = list_tokens(database, user)
+    for view in found:
+        click.echo(f"{view.id}\t{view.name}\t{view.scope}\t{view.created_at:%Y-%m-%d %H:%M}\t{_when(view.expires_at)}")
+
+
+@users_token.command("revoke")
+@click.argument("user")
+@click.argument("token_id")
+@click.option("--actor", default="cli", show_default=True, help="who is named in the audit trail")
+def token_revoke(user: str, token_id: str, actor: str) -> None:
+    """Revoke USER's token TOKEN_ID (see `list`): refused from now on."""
+    from engine.tokens import revoke_token
+    with _engine() as engine:
+        view = revoke_token(engine, user, token_id, actor=actor)
+    click.echo(f"token {view.name} ({view.id}) of {user} revoked")
+
+
+@users_token.command("replace", hidden=True)
+@click.argument("user")
+def token_replace(user: str) -> None:
+    """Replace USER's token named "default" (it stops working); prints the new one alone on the last line."""
+    from engine.tokens import add_token
+    from engine.users import DEFAULT_TOKEN
+    with _engine() as engine:
+        _, secret = add_token(engine, user, DEFAULT_TOKEN, actor="cli", replace=True)
+    click.echo(f"new token for {user}, shown only now:")
+    click.echo(secret)
+
+
+def _when(moment) -> str:
+    return "never" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+@contextmanager
+def _engine():
+    """The engine (for the audit trail and the service's clock) over open_database's refusal handling."""
+    from engine.archive import install
+    from engine.service import RecallEngine
+
+    from .common import load_settings
+    with open_database():
+        engine = RecallEngine.from_settings(load_settings())
+        install(engine)
+        try:
+            yield engine
+        finally:
+            engine.db.dispose()
 
 
 @users.command("password")

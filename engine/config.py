@@ -76,11 +76,25 @@ def _zone(name: str) -> bool:
     return True
 
 
+def _rate(raw) -> str:
+    from .ratelimit import parse_rate
+    rate = parse_rate(raw)          # ValueError when it is neither 'off' nor N/period
+    return "off" if rate is None else str(rate)
+
+
 TEXT = _Kind(str, "a text")
 PATH = _Kind(Path, "a path")
 FLAG = _Kind(_flag, "1 or 0 (true/false, yes/no, on/off)")
 ZONE = _Kind(str, "an IANA time zone name such as 'Asia/Shanghai'", _zone)
 PORT = _integer(0, 65535)
+def _is_rate(value) -> bool:
+    try:
+        return _rate(value) == value
+    except ValueError:
+        return False
+
+
+RATE = _Kind(_rate, "'off' or N/second, N/minute or N/hour (N >= 1), like '600/minute'", _is_rate)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -140,9 +154,10 @@ class Settings:
     max_body_bytes: int = _setting(1024 * 1024, _integer(1024))
     idempotency_ttl_seconds: int = _setting(24 * 3600, _integer(0))
     idempotency_stale_seconds: int = _setting(300, _integer(0))
-    token_cache_seconds: float = _setting(10.0, _number(0))
+    token_cache_seconds: float = _setting(0.0, _number(0))     # 0: a revoked token fails at once
     session_idle_minutes: int = _setting(480, _integer(1))
     trusted_proxies: int = _setting(0, _integer(0))          # proxy hops whose X-Forwarded-* are believed
+    rate_limit: str = _setting("6000/minute", RATE)          # per token, session or client address (api/auth.py)
 
     def __post_init__(self):
         for f in fields(self):

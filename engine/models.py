@@ -204,6 +204,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     role: Mapped[str] = mapped_column(String(32))
     groups: Mapped[list] = mapped_column(JSON)
+    # Unused since migration 0010 (the tokens are in api_tokens): a random placeholder that matches no
+    # token; kept because SQLite cannot drop a UNIQUE column without copying the table.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     token_issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -212,6 +214,23 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     wecom_user_id: Mapped[str | None] = mapped_column(String(64))
     password_hash: Mapped[str | None] = mapped_column(String(255))     # scrypt$n$r$p$salt$hash
+
+
+class ApiToken(Base):
+    """A user's bearer token (engine/tokens.py): several per user, each named, scoped (`read`: GET
+    only; `write`: what the role allows) and optionally expiring; only the sha256 of the secret is
+    stored. Revoking deletes the row at once (the audit trail keeps `token_revoked` with its id)."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_api_tokens_user_id_name"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class UserSession(Base):

@@ -1,8 +1,9 @@
 """API users and their bearer tokens.
 
 A token is 32 random bytes (URL-safe text), shown once when it is issued; only its
-sha256 is stored. Lookup is by that hash and the match is confirmed with a
-constant-time comparison. Roles and default groups live here so the CLI and the
+sha256 is stored (table api_tokens: several per user, each named, scoped and maybe
+expiring; engine/tokens.py creates, lists and revokes them). Lookup is by that hash and
+the match is confirmed with a constant-time comparison. Roles and default groups live here so the CLI and the
 API agree; what each role may do is the API's permission table.
 
 The directory also says who a person is (display name, optional email and WeCom user id for
@@ -25,7 +26,7 @@ from datetime import datetime, timezone
 from sqlalchemy import delete, exists, select
 
 from .errors import ConflictError, NotFound, RecallError
-from .models import AuditEvent, User
+from .models import ApiToken, AuditEvent, User
 
 ROLES = ("admin", "process_owner", "hr", "manager", "integrator")
 # Groups a user belongs to when none are given: the candidate groups of the BPMN lanes
@@ -39,6 +40,10 @@ SALT_BYTES = 16
 PASSWORD_MIN, PASSWORD_MAX = 10, 1024
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 WECOM_PATTERN = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+
+
+DEFAULT_TOKEN = "default"          # the token `recall users add` prints (and `recall users token NAME` replaces)
+WRITE_SCOPE = "write"
 
 
 class InvalidUser(RecallError):
@@ -57,6 +62,15 @@ class UserView:
     email: str | None = None
     wecom_user_id: str | None = None
     has_password: bool = False
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    """Who a bearer token belongs to, and which token it is (its id, scope and expiry)."""
+    user: UserView
+    token_id: str
+    scope: str
+    expires_at: datetime | None
 
 
 def hash_token(token: str) -> str:
@@ -136,25 +150,21 @@ def add_user(db, name: str, role: str, groups=(), *, display_name: str | None = 
     now = now or datetime.now(timezone.utc)
     with db.write_transaction() as s:
         if s.scalar(select(User.id).where(User.name == name)) is not None:
-            raise ConflictError(f"user {name!r} already exists (use `recall users token {name}` for a new token)")
-        row = User(name=name, role=role, groups=list(chosen), token_hash=hash_token(token),
+            raise ConflictError(f"user {name!r} already exists (use `recall users token add {name}` for a new token)")
+        row = User(name=name, role=role, groups=list(chosen), token_hash=secrets.token_hex(32),  # unused (0010)
                    created_at=now, token_issued_at=now, display_name=display_name and display_name.strip(),
                    active=True, email=email, wecom_user_id=wecom_user_id, password_hash=password_hash)
         s.add(row)
         s.flush()
+        s.add(token_row(row.id, DEFAULT_TOKEN, token, WRITE_SCOPE, now=now))
         return _view(row), token
 
 
-def issue_token(db, name: str, *, now: datetime | None = None) -> str:
-    """Replace a user's token; the old one stops working at once."""
-    token = new_token()
-    with db.write_transaction() as s:
-        row = s.scalar(select(User).where(User.name == name))
-        if row is None:
-            raise NotFound(f"no user {name!r}")
-        row.token_hash = hash_token(token)
-        row.token_issued_at = now or datetime.now(timezone.utc)
-    return token
+def token_row(user_id: int, name: str, token: str, scope: str, *, now: datetime, created_by: str | None = None,
+              expires_at: datetime | None = None) -> ApiToken:
+    import uuid
+    return ApiToken(id=str(uuid.uuid4()), user_id=user_id, name=name, token_hash=hash_token(token), scope=scope,
+                    created_at=now, created_by=created_by, expires_at=expires_at)
 
 
 def remove_user(db, name: str) -> str:
@@ -171,6 +181,7 @@ def remove_user(db, name: str) -> str:
         from .models import SigninLink, UserSession
         s.execute(delete(UserSession).where(UserSession.user_id == row.id))
         s.execute(delete(SigninLink).where(SigninLink.user_id == row.id))
+        s.execute(delete(ApiToken).where(ApiToken.user_id == row.id))
         s.execute(delete(User).where(User.id == row.id))
         return "removed"
 
@@ -208,50 +219,71 @@ def list_users(db, *, group: str | None = None, role: str | None = None,
     return [u for u in found if group is None or group in u.groups]
 
 
-def authenticate(db, token: str | None) -> UserView | None:
-    """The user holding `token`, or None."""
+def authenticate(db, token: str | None, now: datetime | None = None) -> Authenticated | None:
+    """The active user holding `token` and the token's id, scope and expiry; None for an unknown,
+    revoked (deleted) or expired (at `now`) token."""
     if not token or len(token) > 256:
         return None
     digest = hash_token(token)
     with db.read_statements() as s:
-        row = s.scalar(select(User).where(User.token_hash == digest, User.active.is_(True)))
-        if row is None or not hmac.compare_digest(row.token_hash, digest):
+        found = s.execute(select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
+                          .where(ApiToken.token_hash == digest, User.active.is_(True))).first()
+        if found is None or not hmac.compare_digest(found.ApiToken.token_hash, digest):
             return None
-        return _view(row)
+        user, row = found
+        if row.expires_at is not None and row.expires_at <= (now or datetime.now(timezone.utc)):
+            return None
+        return Authenticated(_view(user), row.id, row.scope, row.expires_at)
 
 
 class TokenCache:
     """token -> user for `ttl` seconds, in this process: one SELECT per token per `ttl`
-    instead of one per request. Only found users are kept (an unknown token is looked up
-    every time, so a new token works at once and junk tokens cannot fill the cache); a
-    removed user or a replaced token stops working here within `ttl`. `ttl=0` turns the
-    cache off. At most `max_entries` tokens, least recently used dropped first."""
+    instead of one per request. Off by default (RECALL_TOKEN_CACHE_SECONDS=0), so a revoked
+    token fails at once in every process. Only found users are kept (an unknown token is looked
+    up every time, so a new token works at once and junk tokens cannot fill the cache); a token
+    revoked through this process is dropped at once (`forget`), one revoked elsewhere or a removed
+    user stops working here within `ttl`; an expired token fails at once (its expiry is kept with
+    it). At most `max_entries` tokens, least recently used dropped first."""
 
     def __init__(self, ttl: float, *, max_entries: int = 4096, clock=time.monotonic):
         self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
-        self._entries: OrderedDict[str, tuple[float, UserView]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, Authenticated]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def authenticate(self, db, token: str | None) -> UserView | None:
+    def authenticate(self, db, token: str | None, now: datetime | None = None) -> UserView | None:
+        found = self.resolve(db, token, now)
+        return found.user if found else None
+
+    def resolve(self, db, token: str | None, now: datetime | None = None) -> Authenticated | None:
         if self.ttl <= 0 or not token or len(token) > 256:
-            return authenticate(db, token)
+            return authenticate(db, token, now)
         digest = hash_token(token)
-        now = self.clock()
+        tick = self.clock()
         with self._lock:
             hit = self._entries.get(digest)
-            if hit is not None and hit[0] > now:
+            if hit is not None and hit[0] > tick:
+                expires = hit[1].expires_at
+                if expires is not None and expires <= (now or datetime.now(timezone.utc)):
+                    self._entries.pop(digest, None)
+                    return None
                 self._entries.move_to_end(digest)
                 return hit[1]
-        user = authenticate(db, token)
+        found = authenticate(db, token, now)
         with self._lock:
-            if user is None:
+            if found is None:
                 self._entries.pop(digest, None)
             else:
-                self._entries[digest] = (now + self.ttl, user)
+                self._entries[digest] = (tick + self.ttl, found)
                 self._entries.move_to_end(digest)
                 while len(self._entries) > self.max_entries:
                     self._entries.popitem(last=False)
-        return user
+        return found
+
+    def forget(self, token_id: str) -> None:
+        """Drop a revoked token at once."""
+        with self._lock:
+            for digest in [d for d, (_, a) in self._entries.items() if a.token_id == token_id]:
+                del self._entries[digest]
 
     def clear(self) -> None:
         with self._lock:

@@ -82,6 +82,7 @@ HISTORY_KINDS = {
     "signed_in": ("登录", "Signed in"), "signed_out": ("退出登录", "Signed out"),
     "signin_failed": ("登录失败", "Sign-in failed"), "signin_locked": ("登录已锁定", "Sign-in locked"),
     "password_changed": ("修改密码", "Password changed"),
+    "token_created": ("新建 API 令牌", "API token created"), "token_revoked": ("吊销 API 令牌", "API token revoked"),
     "webhook_created": ("新建 Webhook", "Webhook created"), "webhook_changed": ("修改 Webhook", "Webhook changed"),
     "webhook_enabled": ("启用 Webhook", "Webhook enabled"), "webhook_disabled": ("停用 Webhook", "Webhook disabled"),
     "webhook_deleted": ("删除 Webhook", "Webhook deleted"),

@@ -4,17 +4,21 @@
   active users of group `hiring_manager`): name, display name, role, groups and the active
   flag — never email, WeCom id, tokens or passwords.
 - `GET /users/me`: the caller's own directory entry (their email and WeCom id included).
+- `GET/POST /users/{name}/tokens`, `DELETE /users/{name}/tokens/{token_id}` (admin): a user's API
+  tokens — several at once, each named, scoped (`read`/`write`) and maybe expiring; the secret is
+  in the creation answer only (engine/tokens.py). Audited `token_created`/`token_revoked`.
 """
 from __future__ import annotations
 
 from flask.views import MethodView
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
+from engine.tokens import SCOPES, TOKEN_NAME, InvalidToken, add_token, list_tokens, revoke_token
 from engine.users import GROUP_PATTERN, ROLES, list_users
 
 from ..blueprint import Blueprint
-from ..schemas import Strict
-from ..state import current_user, engine
+from ..schemas import ProblemSchema, Strict
+from ..state import current_user, engine, state
 
 blp = Blueprint("users", __name__, description="The user directory")
 TAGS = ["users"]
@@ -68,3 +72,75 @@ class Me(MethodView):
         user = current_user()
         return {**directory_entry(user), "email": user.email, "wecom_user_id": user.wecom_user_id,
                 "has_password": user.has_password}
+
+
+class NewTokenSchema(Strict):
+    name = fields.String(required=True, validate=validate.Regexp(TOKEN_NAME),
+                         metadata={"description": "unique among the user's tokens; 1-64 letters, digits, '.', '_', '-'",
+                                   "example": "ats-2026-12"})
+    scope = fields.String(load_default="write", validate=validate.OneOf(SCOPES),
+                          metadata={"description": "write: what the user's role may do; read: GET only"})
+    expires_at = fields.AwareDateTime(load_default=None, allow_none=True,
+                                      metadata={"description": "RFC 3339 with offset, after now; none: never"})
+
+
+class TokenSchema(Strict):
+    id = fields.String(required=True)
+    user = fields.String(required=True)
+    name = fields.String(required=True)
+    scope = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    created_by = fields.String(allow_none=True, required=True)
+    expires_at = fields.DateTime(allow_none=True, required=True)
+    expired = fields.Boolean(required=True)
+
+
+class CreatedTokenSchema(TokenSchema):
+    token = fields.String(required=True, metadata={"description": "the secret: shown only in this answer"})
+
+
+class TokenListSchema(Strict):
+    items = fields.List(fields.Nested(TokenSchema), required=True)
+
+
+def _token(view, now) -> dict:
+    return {"id": view.id, "user": view.user, "name": view.name, "scope": view.scope,
+            "created_at": view.created_at, "created_by": view.created_by, "expires_at": view.expires_at,
+            "expired": view.expired(now)}
+
+
+@blp.route("/users/<name>/tokens", tags=TAGS)
+class Tokens(MethodView):
+    @blp.response(200, TokenListSchema)
+    @blp.alt_response(404, schema=ProblemSchema, content_type="application/problem+json", description="no such user")
+    def get(self, name):
+        """A user's API tokens (never their secrets), oldest first; expired ones until revoked (admin)."""
+        now = engine().clock.now()
+        return {"items": [_token(t, now) for t in list_tokens(engine().db, name)]}
+
+    @blp.arguments(NewTokenSchema)
+    @blp.response(201, CreatedTokenSchema)
+    @blp.alt_response(404, schema=ProblemSchema, content_type="application/problem+json", description="no such user")
+    @blp.alt_response(409, schema=ProblemSchema, content_type="application/problem+json",
+                      description="the user already has a token of that name")
+    def post(self, body, name):
+        """Issue a token for a user (admin): the secret is in this answer only, stored as its sha256.
+        Rotate by issuing a new one and revoking the old: both work in between."""
+        try:
+            view, secret = add_token(engine(), name, body["name"], scope=body["scope"],
+                                     expires_at=body["expires_at"], actor=current_user().name)
+        except InvalidToken as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
+        return {**_token(view, engine().clock.now()), "token": secret}
+
+
+@blp.route("/users/<name>/tokens/<token_id>", tags=TAGS)
+class Token(MethodView):
+    @blp.response(204)
+    @blp.alt_response(404, schema=ProblemSchema, content_type="application/problem+json",
+                      description="no such user, or no such token of theirs")
+    def delete(self, name, token_id):
+        """Revoke a user's token (admin): refused from the next request on."""
+        view = revoke_token(engine(), name, token_id, actor=current_user().name)
+        state().tokens.forget(view.id)
+        return ""

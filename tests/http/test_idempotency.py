@@ -65,6 +65,7 @@ def test_a_retry_while_the_first_runs_is_409_then_replays(app, tokens, engine, m
     release.set()
     thread.join(10)
     assert during.status_code == 409 and during.json["type"].endswith(":request-in-flight")
+    assert during.headers["Retry-After"] == "1"
     assert results["first"].status_code == 201
     after = app.test_client().post(f"{PREFIX}/process-instances", json=START, headers=headers)
     assert after.status_code == 201 and after.json == results["first"].json

@@ -17,13 +17,16 @@ def _recall(database_url, *args):
 
 
 def test_add_prints_the_token_last_and_stores_only_its_hash(database_url, db):
-    from engine.models import User
+    from engine.models import ApiToken, User
     result = _recall(database_url, "users", "add", "hr.li", "--role", "hr", "--group", "hr", "--group", "hrbp")
     assert result.exit_code == 0, result.output
     token = result.output.strip().splitlines()[-1]
     with db.read_transaction() as s:
         row = s.scalar(select(User).where(User.name == "hr.li"))
-    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in row.token_hash
+        stored = s.scalar(select(ApiToken).where(ApiToken.user_id == row.id))
+    assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in stored.token_hash
+    assert (stored.name, stored.scope, stored.expires_at) == ("default", "write", None)
+    assert row.token_hash != stored.token_hash          # the old column holds a placeholder only
     assert (row.role, row.groups) == ("hr", ["hr", "hrbp"])
     listing = _recall(database_url, "users", "list").output
     assert "hr.li\thr\thr,hrbp" in listing and token not in listing
