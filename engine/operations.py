@@ -282,6 +282,7 @@ class Operations:
 
         The task's row only (the workflow's state does not know who holds a task)."""
         row = self._ready_task(session, task_id, authorize)
+        stamp = self._touch_case(session, row.instance_id)
         result = session.execute(
             update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "ready",
                                  or_(_TASKS.c.assignee.is_(None), _TASKS.c.assignee == user))
@@ -295,6 +296,7 @@ class Operations:
         self.audit(session, row.instance_id, "task_claimed", user, row.element_id, task_id, {})
         view = task_view(row)
         view.assignee = user
+        view.instance_version = stamp
         return view
 
     def release(self, session: Session, task_id: str, *, actor: str,
@@ -307,6 +309,7 @@ class Operations:
         view = task_view(row)
         if row.assignee is None:
             return view
+        view.instance_version = self._touch_case(session, row.instance_id)
         self._set_assignee(session, row, None)
         self.audit(session, row.instance_id, "task_released", actor, row.element_id, task_id,
                    {"from": row.assignee})
@@ -328,6 +331,7 @@ class Operations:
                                        .where(ProcessInstance.id == row.instance_id))
         check_four_eyes(session, self.runtime.specs.get(session, definition_id), instance_id=row.instance_id,
                         element_id=row.element_id, user=to)
+        view.instance_version = self._touch_case(session, row.instance_id)
         self._set_assignee(session, row, to)
         self.audit(session, row.instance_id, "task_reassigned", actor, row.element_id, task_id,
                    {"from": row.assignee, "to": to})
@@ -343,6 +347,16 @@ class Operations:
         if row.status != "ready":
             raise TaskNotReady(f"task {task_id} ({row.element_id}) is {row.status}")
         return row
+
+    def _touch_case(self, session: Session, instance_id: str) -> int:
+        """A change of who holds a task is a change of its case: the instance's version (its ETag) and
+        `updated_at` move on, like after any step of the workflow. Locks the instance's row before the
+        task's, in the order a workflow change takes them (no deadlock on PostgreSQL); a change of the
+        workflow racing this one then loses its optimistic lock and runs again."""
+        return session.execute(
+            update(ProcessInstance).where(ProcessInstance.id == instance_id)
+            .values(version=ProcessInstance.version + 1, updated_at=self.clock.now())
+            .returning(ProcessInstance.version).execution_options(synchronize_session=False)).scalar_one()
 
     @staticmethod
     def _set_assignee(session: Session, row, assignee: str | None) -> None:

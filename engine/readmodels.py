@@ -319,6 +319,16 @@ def _candidate_names(engine, ids: set[str]) -> dict[str, str]:
             select(Candidate.id, Candidate.name).where(Candidate.id.in_(sorted(ids)))) if name}
 
 
+def case_candidates(engine, ids: set[str], *, with_names: bool) -> dict[str, dict]:
+    """{business key: {id, name?}} for the keys that are a candidate's id (one query); the name only
+    `with_names` (a caller who may see contact data) and only while the archive holds it."""
+    if not ids:
+        return {}
+    with engine.db.read_transaction() as s:
+        rows = s.execute(select(Candidate.id, Candidate.name).where(Candidate.id.in_(sorted(ids))))
+        return {cid: ({"id": cid, "name": name} if with_names and name else {"id": cid}) for cid, name in rows}
+
+
 def _handoff_names(engine, viewer: str, handoffs: list[tuple[TaskView, str]]) -> dict[str, str]:
     """The names of the candidates of the hand-offs open and assigned to `viewer` (the manager may read
     them while the hand-off is theirs). Reading personal data is audited: the first time the viewer is

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Sequence
 
-from sqlalchemy import Integer, bindparam, false, or_, select
+from sqlalchemy import Integer, and_, bindparam, false, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from . import days, sidetables, timers
@@ -140,15 +140,47 @@ class RecallEngine:
         with self.db.read_statements() as s:
             return self._read_instance(s, instance_id)
 
-    def list_instances(self, *, process_key=None, status=None, business_key=None,
+    def list_instances(self, *, process_key=None, status=None, business_key=None, updated_after=None,
+                       sort: str = "created_at", after: tuple | None = None,
                        limit: int = 50, offset: int = 0) -> list[InstanceView]:
+        """Instances in `sort` order (`created_at`, `updated_at`, `-` for newest first; then by id).
+
+        `status` is one status or a list of them; `updated_after` keeps instances changed after that
+        moment; `after` = (sort key, id) of the last row seen starts right after it (keyset paging:
+        stable while instances start or change), `offset` counts rows (deprecated)."""
+        column = ProcessInstance.updated_at if sort.lstrip("-") == "updated_at" else ProcessInstance.created_at
+        descending = sort.startswith("-")
+        statuses = [status] if isinstance(status, str) else list(status or ())
         with self.db.read_statements() as s:
             q = _where_equal(select(ProcessInstance, ProcessDefinition.version).join(ProcessDefinition),
-                             {ProcessInstance.process_key: process_key, ProcessInstance.status: status,
+                             {ProcessInstance.process_key: process_key,
                               ProcessInstance.business_key: business_key})
-            rows = s.execute(q.order_by(ProcessInstance.created_at, ProcessInstance.id)
-                             .limit(limit).offset(offset)).all()
+            if statuses:
+                q = q.where(ProcessInstance.status.in_(statuses))
+            if updated_after is not None:
+                q = q.where(ProcessInstance.updated_at > updated_after)
+            if after is not None:
+                key, last_id = after
+                beyond = (column < key, ProcessInstance.id < last_id) if descending \
+                    else (column > key, ProcessInstance.id > last_id)
+                q = q.where(or_(beyond[0], and_(column == key, beyond[1])))
+            order = (column.desc(), ProcessInstance.id.desc()) if descending else (column, ProcessInstance.id)
+            rows = s.execute(q.order_by(*order).limit(limit).offset(offset)).all()
             return [instance_view(inst, version) for inst, version in rows]
+
+    def ready_tasks_of(self, instance_ids: Sequence[str]) -> dict[str, list[TaskView]]:
+        """The ready tasks of these instances (one query), oldest first per instance."""
+        out: dict[str, list[TaskView]] = {i: [] for i in instance_ids}
+        if not instance_ids:
+            return out
+        tasks = HumanTask.__table__.c
+        with self.db.read_statements() as s:
+            rows = s.execute(select(*_TASK_VIEW_COLUMNS).where(tasks.instance_id.in_(list(instance_ids)),
+                                                               tasks.status == "ready")
+                             .order_by(tasks.created_at, tasks.id))
+            for row in rows:
+                out[row.instance_id].append(task_view(row))
+        return out
 
     def cancel_instance(self, instance_id: str, *, actor: str, reason: str = "",
                         expected_version: int | None = None) -> InstanceView:

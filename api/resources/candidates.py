@@ -16,14 +16,16 @@ from marshmallow import ValidationError, fields, validate
 from engine import days
 from engine.archive import SearchFilters, TalentArchive, Viewer
 from engine.archive.access import CONTACT_ROLES, CandidateAccessDenied
+from engine.archive.search import CANDIDATE_SORTS
 from engine.archive.records import CONSENT_SCOPES, DuplicateCandidate, InvalidCandidateData
 from engine.archive.sync import BULK_LIMIT, ExternalIdTaken, SyncArchive
 from engine.errors import NotFound
 from engine.archive.views import CONTACT_FIELDS
 
 from ..blueprint import Blueprint
+from ..etags import conditional
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from ..pagination import page
+from ..pagination import decode_cursor, deprecated_offset, keyset_page, offset_paging, page
 from ..problems import handle_exception, problem
 from ..schemas import Day, DayOrMoment, PageQuerySchema, PageSchema, ProblemSchema, Strict
 from ..state import current_user, engine, state
@@ -134,6 +136,7 @@ class SignalInSchema(Strict):
 
 
 class SearchQuerySchema(PageQuerySchema):
+    offset = deprecated_offset()
     reason = fields.String(validate=validate.Length(min=1, max=64), metadata={
         "description": "a decline reason (GET /vocabulary; a reason of an earlier version still finds its declines)"})
     role = fields.String(validate=validate.Length(min=1, max=255))
@@ -148,6 +151,15 @@ class SearchQuerySchema(PageQuerySchema):
                                      metadata={"description": "a follow-up due within this many days (7: this week)"})
     count = fields.String(load_default="capped", validate=validate.OneOf(("capped", "exact")),
                           metadata={"description": "capped (default): total exact up to 500; exact: count all"})
+    updated_after = fields.AwareDateTime(format="iso", metadata={
+        "description": "RFC 3339 with an offset: only candidates changed after this moment"})
+    sort = fields.String(load_default="-listed_at", validate=validate.OneOf(CANDIDATE_SORTS), metadata={
+        "description": "-listed_at (default: newest decline first), created_at, updated_at ('-': newest "
+                       "first), then by id. A walk that must see every candidate once: created_at; a sync "
+                       "of changes: updated_at (a candidate changed during the walk comes again later)"})
+    after = fields.String(validate=validate.Length(min=1, max=1000), metadata={
+        "description": "the cursor of the previous page (its `next` link carries it): starts right after "
+                       "that page's last row"})
 
 
 # ---------------------------------------------------------------- answers
@@ -278,6 +290,8 @@ class CandidatePageSchema(PageSchema):
     total = fields.Integer(allow_none=True, required=True,
                            metadata={"description": "exact; null when more than total_at_least - 1 match"})
     total_at_least = fields.Integer(required=True)
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "`after` of the next page (null on the last page or with offset paging)"})
 
 
 class DeclineResultSchema(Strict):
@@ -340,20 +354,29 @@ def _invalid(exc: InvalidCandidateData) -> ValidationError:
 
 @blp.route("/candidates", tags=TAGS)
 class Candidates(MethodView):
+    @conditional(blp)
     @blp.arguments(SearchQuerySchema, location="query", unknown="raise")
     @blp.response(200, CandidatePageSchema)
     def get(self, query):
         """Find candidates again: by decline reason, role, tag, decline dates, free text (and name, phone,
-        email for who may see them), or who is due a follow-up (`due_within_days=7`: this week).
-        Newest decline first."""
+        email for who may see them), who is due a follow-up (`due_within_days=7`: this week), or
+        changed since (`updated_after`). Newest decline first (`sort`). Page with `after` (the `next`
+        link); `offset` still works but is deprecated."""
+        by_offset = offset_paging(query)
         declined_from, declined_to = days.span(query.get("declined_from"), query.get("declined_to"))
         filters = SearchFilters(
             reason=query.get("reason"), role=query.get("role"), tag=query.get("tag"), q=query.get("q"),
             declined_from=declined_from, declined_to=declined_to, due_within_days=query.get("due_within_days"),
-            contact=current_user().role in CONTACT_ROLES)
-        limit, offset = query["limit"], query["offset"]
-        found = archive().search(filters, limit=limit + 1, offset=offset, count=query["count"])
-        body = page(found.items, limit=limit, offset=offset)
+            updated_after=query.get("updated_after"), contact=current_user().role in CONTACT_ROLES)
+        limit, offset, sort = query["limit"], query["offset"], query["sort"]
+        after = decode_cursor(query["after"], sort) if query.get("after") is not None else None
+        found = archive().search(filters, limit=limit + 1, offset=offset, count=query["count"], sort=sort,
+                                 after=after)
+        if by_offset:
+            body = {**page(found.items, limit=limit, offset=offset), "next_cursor": None}
+        else:
+            field = sort.lstrip("-")
+            body = keyset_page(found.items, limit=limit, sort=sort, key=lambda c: (getattr(c, field), c.id))
         body["total"] = found.total
         body["total_at_least"] = found.total_at_least
         return body
@@ -386,6 +409,7 @@ class Candidates(MethodView):
 
 @blp.route("/candidates/<candidate_id>", tags=TAGS)
 class Candidate(MethodView):
+    @conditional(blp)
     @blp.response(200, CandidateSchema)
     def get(self, candidate_id):
         """One candidate: declines, consent, cases, messages (sent follow-ups and replies), timeline;

@@ -10,7 +10,7 @@ from engine.archive.access import CONTACT_ROLES
 from engine.errors import NotFound
 
 from ..blueprint import Blueprint
-from ..etags import ETAG_HEADER, IF_MATCH_PARAMETER, etag, expected_version
+from ..etags import ETAG_HEADER, IF_MATCH_PARAMETER, conditional, etag, expected_version
 from ..pagination import page
 from ..permissions import (
     ACTS_ON_ANY_TASK, SEES_ALL_TASKS, can_act_on_task, can_hand_over_task, can_see_task, task_scope,
@@ -56,12 +56,19 @@ def _may_hand_over(task) -> None:
 
 
 def _named(task):
-    """The task with its people's display names (readmodels.name_tasks)."""
-    return readmodels.name_tasks(engine(), [task])[0]
+    """The task with its people's display names (readmodels.name_tasks), and its case's new ETag when
+    the hand-over changed the case (a claim, a release, a reassignment)."""
+    task = readmodels.name_tasks(engine(), [task])[0]
+    return (task, 200, {"ETag": etag(task.instance_version)}) if task.instance_version is not None else task
+
+
+_CASE_ETAG = {"ETag": {"description": "the case's version after the change (a hand-over changes the case)",
+                        "schema": {"type": "string"}}}
 
 
 @blp.route("/tasks", tags=TAGS)
 class Tasks(MethodView):
+    @conditional(blp)
     @blp.arguments(TaskQuerySchema, location="query", unknown="raise")
     @blp.response(200, TaskPageSchema)
     def get(self, query):
@@ -91,6 +98,7 @@ class Tasks(MethodView):
 
 @blp.route("/tasks/<task_id>", tags=TAGS)
 class Task(MethodView):
+    @conditional(blp)
     @blp.response(200, TaskDetailSchema, headers=ETAG_HEADER)
     def get(self, task_id):
         """One task with its form (JSON Schema + ui schema) and prefilled data; ETag for If-Match."""
@@ -103,7 +111,7 @@ class Task(MethodView):
 
 @blp.route("/tasks/<task_id>/claim", tags=TAGS)
 class Claim(MethodView):
-    @blp.response(200, TaskSchema)
+    @blp.response(200, TaskSchema, headers=_CASE_ETAG)
     def post(self, task_id):
         """Take an unclaimed task of your group (403 if someone else holds it, 409 if it is no longer ready)."""
         return _named(engine().claim_task(task_id, user=current_user().name, authorize=_may_act))
@@ -130,7 +138,7 @@ class Complete(MethodView):
 
 @blp.route("/tasks/<task_id>/release", tags=TAGS)
 class Release(MethodView):
-    @blp.response(200, TaskSchema)
+    @blp.response(200, TaskSchema, headers=_CASE_ETAG)
     def post(self, task_id):
         """Give a claimed task back to its group's queue (the holder, HR of its group, an admin).
 
@@ -142,7 +150,7 @@ class Release(MethodView):
 @blp.route("/tasks/<task_id>/reassign", tags=TAGS)
 class Reassign(MethodView):
     @blp.arguments(ReassignTaskSchema)
-    @blp.response(200, TaskSchema)
+    @blp.response(200, TaskSchema, headers=_CASE_ETAG)
     def post(self, body, task_id):
         """Give a ready task to `to`: a member of its group, or a manager for a hiring manager's task.
 

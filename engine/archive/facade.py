@@ -106,12 +106,13 @@ class TalentArchive:
             return self._detail(s, candidate, viewer)
 
     def search(self, filters: SearchFilters, *, limit: int = 50, offset: int = 0,
-               count: str = "capped") -> CandidatePage:
-        """One page of matching candidates, newest listing first, with the total (see search.find)."""
+               count: str = "capped", sort: str = "-listed_at", after: tuple | None = None) -> CandidatePage:
+        """One page of matching candidates, newest listing first (or `sort`; `after`: keyset paging),
+        with the total (see search.find)."""
         with self.db.read_transaction() as s:
             known = vocabulary.known(s)         # the follow-ups of every deployed version's cadence
             found = search.find(s, filters, now=self.clock.now(), limit=limit, offset=offset, count=count,
-                                vocabulary=known)
+                                vocabulary=known, sort=sort, after=after)
             rows = search.load_page(s, found.ids)
             ids = [c.id for c in rows]
             tags = records.tags_of(s, ids)

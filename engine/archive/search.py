@@ -151,6 +151,7 @@ class SearchFilters:
     declined_from: datetime | None = None
     declined_to: datetime | None = None      # exclusive
     due_within_days: int | None = None
+    updated_after: datetime | None = None    # changed after this moment (exclusive)
     # `q` also finds a person by name, phone (any format) and email: only for a caller who may
     # see contact fields (engine/archive/access.py); for anyone else it never matches on them.
     contact: bool = False
@@ -315,6 +316,8 @@ def _matching(dialect: str, filters: SearchFilters, now: datetime, vocabulary: V
         members["due"] = (due, due)
     query = select(Candidate.id)
     conditions: list = [Candidate.anonymised_at.is_(None)]
+    if filters.updated_after is not None:
+        conditions.append(Candidate.updated_at > filters.updated_after)
     driver = None if dense else next((name for name in DRIVER_ORDER if name in members), None)
     for name in DRIVER_ORDER:
         if name not in members:
@@ -329,9 +332,30 @@ def _matching(dialect: str, filters: SearchFilters, now: datetime, vocabulary: V
     return query.where(*conditions)
 
 
+CANDIDATE_SORTS = ("-listed_at", "created_at", "-created_at", "updated_at", "-updated_at")
+
+
+def sort_order(sort: str, after: tuple | None = None):
+    """(ORDER BY columns, keyset condition or None) of a sort: its column then the id, `-` newest first;
+    `after` = (sort key, id) of the last row seen: the rows strictly after it in that order."""
+    column = getattr(Candidate, sort.lstrip("-"))
+    descending = sort.startswith("-")
+    order = (column.desc(), Candidate.id.desc()) if descending else (column, Candidate.id)
+    if after is None:
+        return order, None
+    key, last_id = after
+    if descending:
+        return order, or_(column < key, and_(column == key, Candidate.id < last_id))
+    return order, or_(column > key, and_(column == key, Candidate.id > last_id))
+
+
 def find(session: Session, filters: SearchFilters, *, now: datetime, limit: int, offset: int,
-         vocabulary: Vocabulary, count: str = "capped") -> Found:
-    """Ids of one page of matching candidates (newest listing first) and the total.
+         vocabulary: Vocabulary, count: str = "capped", sort: str = "-listed_at",
+         after: tuple | None = None) -> Found:
+    """Ids of one page of matching candidates (newest listing first, or `sort`) and the total.
+
+    `after` (keyset paging) = (sort key, id) of the previous page's last row: the page starts
+    right after it; the total counts every match, not only those after it.
 
     The total is counted first (exactly up to TOTAL_CAP, or all of it with count="exact").
     A result within the cap is small: the page is read through the filters'
@@ -361,11 +385,13 @@ def find(session: Session, filters: SearchFilters, *, now: datetime, limit: int,
     else:
         at_least = session.scalar(select(func.count()).select_from(matching.limit(TOTAL_CAP + 1).subquery())) or 0
         total = at_least if at_least <= TOTAL_CAP else None
-    order = (Candidate.listed_at.desc(), Candidate.id.desc())
+    order, beyond = sort_order(sort, after)
     if at_least == 0:
         return Found([], total, 0)
     if at_least > TOTAL_CAP:
         matching = _matching(dialect, filters, now, vocabulary, dense=True, due_ids=due_ids)
+    if beyond is not None:
+        matching = matching.where(beyond)
     ids = list(session.scalars(matching.order_by(*order).limit(limit).offset(offset)))
     return Found(ids, total, at_least)
 
