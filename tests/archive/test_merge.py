@@ -71,7 +71,7 @@ def test_everything_moves_to_the_survivor_and_a_running_case_listens_to_it(archi
                                                      AuditEvent.instance_id == old_case)).all()
     assert {e.details["candidate_id"] for e in events} == {survivor.id, absorbed.id}
     assert {e.actor for e in events} == {HR} and len(on_case) == 1
-    assert "合并甲" not in str([e.details for e in events]) and not any(p in str([e.details for e in events]) for p in ("6666", OLD["email"]))
+    assert "合并甲" not in str([e.details for e in events]) and not any(p in str([e.details for e in events]) for p in (OLD["phone"], NEW["phone"], OLD["email"]))
 
 
 def test_the_stricter_consent_holds_and_a_withdrawal_ends_the_cases(archive, recall):
