@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, send_from_directory
+from flask import Blueprint, current_app, render_template, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import NotFound
 
 from .blueprint import guarded
+from .contract import cached_document
 from .headers import DOCS_CSP, secure
 from .state import EXTENSION_KEY
 
@@ -31,8 +32,12 @@ docs_bp = guarded(Blueprint("recall_docs", __name__, template_folder="templates"
 
 @docs_bp.get("/openapi.json")
 def openapi_json():
-    spec = current_app.extensions[EXTENSION_KEY].spec
-    return current_app.response_class(current_app.json.dumps(spec.to_dict()), mimetype="application/json")
+    """The public document; `?internal=true`: with the web workspace's views and the simulated
+    clock too (api/contract.py)."""
+    st = current_app.extensions[EXTENSION_KEY]
+    internal = request.args.get("internal", "").lower() in ("1", "true", "yes")
+    document = cached_document(st.spec, st.url_prefix, internal=internal)
+    return current_app.response_class(current_app.json.dumps(document), mimetype="application/json")
 
 
 @docs_bp.get("/docs")

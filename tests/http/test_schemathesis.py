@@ -1,4 +1,5 @@
-"""Property-based run of schemathesis against /api/v1/openapi.json (in-process WSGI), on SQLite and PostgreSQL.
+"""Property-based run of schemathesis against /api/v1/openapi.json?internal=true (the public document
+plus the web workspace's views and the simulated clock; in-process WSGI), on SQLite and PostgreSQL.
 
 Every operation of the document (the permission table lists them all; a test checks that the
 two agree) is fuzzed as every role — admin, process owner, HR, manager, integrator — and with
@@ -62,7 +63,7 @@ def fuzzed(request, tmp_path_factory):
             approval = engine.start_instance("approval", variables={"candidate_id": "c-1"}, actor="root")
             known = {"candidate_id": candidate_id, "instance_id": decline.get_json()["instance_id"],
                      "task_id": approval.ready_tasks[0].id, "process_key": "offer_recall"}
-            yield schemathesis.openapi.from_wsgi(f"{PREFIX}/openapi.json", app), tokens, known
+            yield schemathesis.openapi.from_wsgi(f"{PREFIX}/openapi.json?internal=true", app), tokens, known
         finally:
             engine.db.dispose()
 
