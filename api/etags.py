@@ -63,6 +63,13 @@ def none_match(header: str | None, tag: str) -> bool:
     return _opaque(tag) in {m.group(1) for m in _TAG.finditer(header)}
 
 
+def _per_caller(response) -> None:
+    """An answer depends on who asks (a case's ETag does not say who): a shared cache must not keep it,
+    a browser's only for the same sign-in, and revalidate each time."""
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.vary.update(("Authorization", "Cookie"))
+
+
 def conditional(blp):
     """A GET view's decorator (outermost, above `@blp.response`): an ETag on every 200 (the view's own,
     else a weak one of the body) and 304 when If-None-Match names it."""
@@ -77,7 +84,8 @@ def conditional(blp):
                 tag = 'W/"' + hashlib.sha256(response.get_data()).hexdigest()[:32] + '"'
                 response.headers["ETag"] = tag
             if none_match(request.headers.get("If-None-Match"), tag):
-                return Response(status=304, headers={"ETag": tag})
+                response = Response(status=304, headers={"ETag": tag})
+            _per_caller(response)
             return response
         documented = blp.alt_response(304, description="Not Modified: the If-None-Match ETag is still current")(wrapper)
         arguments = getattr(documented, "_apidoc", {}).get("arguments")

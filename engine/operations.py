@@ -280,7 +280,8 @@ class Operations:
         """Take a ready task: unclaimed or already `user`'s (NotAssignee if someone else holds it);
         the four-eyes rule holds; audited `task_claimed` (again on a second claim by the holder).
 
-        The task's row only (the workflow's state does not know who holds a task)."""
+        The task's row and the case's stamp (`_touch_case`); the workflow's state does not know who holds
+        a task."""
         row = self._ready_task(session, task_id, authorize)
         stamp = self._touch_case(session, row.instance_id)
         result = session.execute(
@@ -303,7 +304,7 @@ class Operations:
                 authorize: Callable[[TaskView], None] | None = None) -> TaskView:
         """Give a claimed task back to its group's queue; audited `task_released` with who held it.
 
-        The task's row only (the workflow's state does not know who holds a task, like a claim).
+        The task's row and the case's stamp, like a claim.
         An unclaimed task is answered as it is, with no audit: a second click changes nothing."""
         row = self._ready_task(session, task_id, authorize)
         view = task_view(row)

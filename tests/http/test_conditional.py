@@ -9,6 +9,8 @@ def _unchanged(caller, path: str, tag: str, sent: str | None = None) -> None:
     again = caller.get(path, headers={"If-None-Match": sent or tag})
     assert again.status_code == 304, (path, again.status_code)
     assert again.get_data() == b"" and again.headers["ETag"] == tag
+    assert again.headers["Cache-Control"] == "private, no-cache"
+    assert {"Authorization", "Cookie"} <= {v.strip() for v in again.headers["Vary"].split(",")}
 
 
 def _changed(caller, path: str, old: str):
