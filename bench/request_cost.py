@@ -49,7 +49,8 @@ def run(url: str, cases: int, profile_path: Path | None) -> dict:
     from engine import users
     from engine.migrate import upgrade
 
-    app = create_app({"RECALL_DATABASE_URL": url, "RECALL_CLOCK": "simulated"})
+    app = create_app({"RECALL_DATABASE_URL": url, "RECALL_CLOCK": "simulated",
+                      "RECALL_RATE_LIMIT": "off"})      # thousands of requests per token; no 429s measured
     engine = app.extensions["recall"].engine
     upgrade(engine.db)
     engine.deploy([BUNDLE])

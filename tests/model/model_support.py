@@ -208,7 +208,9 @@ class RecallServer:
         self.env = {**os.environ, "RECALL_DATABASE_URL": self.url, "RECALL_CLOCK": "simulated",
                     "RECALL_WORKER_POLL_SECONDS": "0.1",
                     # consent answers and lapses apply within one worker round, not a minute later
-                    "RECALL_PRIVACY_JOB_SECONDS": "0", "RECALL_LOG_LEVEL": "WARNING"}
+                    "RECALL_PRIVACY_JOB_SECONDS": "0", "RECALL_LOG_LEVEL": "WARNING",
+                    # the model checks the service, not the rate limit (tests/http/test_rate_limit.py)
+                    "RECALL_RATE_LIMIT": "off"}
         for name in ("RECALL_FAULT_PAUSE", "RECALL_FAULT_FAIL", "RECALL_SERVE_PROCESSES"):
             self.env.pop(name, None)
         _recall("db", "upgrade", env=self.env)
