@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -165,8 +166,34 @@ def tags_of(session: Session, candidate_ids: list[str]) -> dict[str, list[str]]:
     return out
 
 
+_PENDING_REINDEX = "recall.pending_reindex"
+
+
+@contextmanager
+def one_reindex(session: Session):
+    """Inside: `reindex` only notes the candidate; on leaving without an error, each noted
+    candidate's document is built and written once (a bulk item creates, records a decline and
+    may change consent: one write instead of one per step). Nested uses join the outer one."""
+    if _PENDING_REINDEX in session.info:
+        yield
+        return
+    pending: dict[str, Candidate] = {}
+    session.info[_PENDING_REINDEX] = pending
+    try:
+        yield
+    finally:
+        session.info.pop(_PENDING_REINDEX, None)
+    for candidate in pending.values():
+        reindex(session, candidate)
+
+
 def reindex(session: Session, candidate: Candidate) -> None:
-    """Rebuild the search document: notes, needs, questions, decline details, signal texts."""
+    """Rebuild the search document: notes, needs, questions, decline details, signal texts
+    (inside `one_reindex`: later, once)."""
+    pending = session.info.get(_PENDING_REINDEX)
+    if pending is not None:
+        pending[candidate.id] = candidate
+        return
     declines = session.execute(select(CandidateDecline.detail, CandidateDecline.needs,
                                       CandidateDecline.open_questions)
                                .where(CandidateDecline.candidate_id == candidate.id)).all()

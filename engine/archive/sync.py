@@ -230,7 +230,7 @@ class SyncArchive:
         return out
 
     def _bulk_item(self, index: int, item: dict, viewer: Viewer, check_duplicates: bool) -> SyncedCandidate:
-        with self.db.write_transaction() as s:
+        with self.db.write_transaction() as s, records.one_reindex(s):
             candidate, status = self._upsert(s, item["external_id"], item, viewer=viewer,
                                              check_duplicates=check_duplicates)
             result = SyncedCandidate(index, item["external_id"], status, candidate.id)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from engine.archive import Viewer
+from engine.archive import SearchFilters, Viewer
 from engine.archive.records import DuplicateCandidate, InvalidCandidateData
 from engine.archive.sync import ExternalIdTaken, SyncArchive
 from engine.archive_models import CandidateDecline, CandidateExternalId
@@ -124,6 +124,29 @@ def test_bulk_keeps_the_good_items_and_a_rerun_is_a_no_op(archive, recall):
     assert [d.status for r in second for d in r.declines] == ["existing", "created", "existing"]
     assert second[0].candidate_id == first[0].candidate_id
     assert _count(recall, ProcessInstance) == 3
+
+
+def test_a_bulk_item_writes_its_search_document_once_with_the_declines_in_it(archive, recall):
+    writes = []
+
+    def watch(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith(("INSERT INTO CANDIDATE_SEARCH", "UPDATE CANDIDATE_SEARCH")):
+            writes.append(statement)
+    event.listen(recall.db.engine, "before_cursor_execute", watch)
+    try:
+        out = SyncArchive(archive).bulk(
+            [{"external_id": "S-1", "name": "索引甲", "notes": "擅长排班",
+              "declines": [{"external_id": "SD-1", "reason": "salary", "detail": "通勤太远"},
+                           {"external_id": "SD-2", "reason": "salary", "detail": "想做夜班"}]},
+             {"external_id": "S-2", "name": "索引乙", "notes": "擅长排班",
+              "declines": [{"external_id": "SD-3", "reason": "no-such-reason", "detail": "通勤太远"}]}],
+            viewer=ME)
+    finally:
+        event.remove(recall.db.engine, "before_cursor_execute", watch)
+    assert [r.status for r in out] == ["created", "failed"]
+    assert len(writes) == 1                      # one item, a create and two declines: one document
+    for q in ("擅长排班", "通勤太远", "夜班"):      # ... holding the notes and both declines; none of the failed item
+        assert [c.id for c in archive.search(SearchFilters(q=q)).items] == [out[0].candidate_id]
 
 
 def test_bulk_reports_a_duplicate_person_without_stopping(archive, recall):
