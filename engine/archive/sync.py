@@ -103,7 +103,7 @@ def in_scope(session: Session, candidate: Candidate, viewer: Viewer) -> bool:
 def check_scope(session: Session, candidate: Candidate, viewer: Viewer | None) -> None:
     """An integrator acts only on its candidates; another is 'not found' (it cannot tell it exists)."""
     if viewer is not None and not in_scope(session, candidate, viewer):
-        raise NotFound(f"no candidate {candidate.id} among those {viewer.name} created or was given")
+        raise NotFound(f"no candidate {candidate.id}")       # word for word a missing one's answer
 
 
 def forget(session: Session, candidate_id: str) -> None:
