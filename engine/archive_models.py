@@ -7,14 +7,25 @@ GIN index on PostgreSQL); migration 0004 creates them, see `engine.archive.searc
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint, text,
+    JSON, BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint, event, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base, BigId, UTCDateTime
+
+
+def phone_digits(value: str | None) -> str:
+    """A phone number as its digits without a Chinese country prefix: "+86 137-0000-1234",
+    "0086 13700001234" and "137 0000 1234" are all "13700001234"."""
+    digits = re.sub(r"\D", "", value or "")
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) >= 11:
+            return digits[len(prefix):]
+    return digits
 
 
 class Candidate(Base):
@@ -29,10 +40,14 @@ class Candidate(Base):
         # Membership checks by id that need no table row (id -> listing key).
         Index("ix_candidate_live", "id", "listed_at", sqlite_where=text("anonymised_at IS NULL"),
               postgresql_where=text("anonymised_at IS NULL")),
+        # The duplicate-person check by phone (records.duplicates): an indexed equality.
+        Index("ix_candidate_phone_digits", "phone_digits"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(255))
     phone: Mapped[str | None] = mapped_column(String(64))
+    # phone_digits(phone), or None without digits: kept by the "set" listener below (erasure clears it)
+    phone_digits: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(320))
     wecom_external_id: Mapped[str | None] = mapped_column(String(255))
     role_applied: Mapped[str | None] = mapped_column(String(255), index=True)
@@ -57,6 +72,11 @@ class Candidate(Base):
     retention_from: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     anonymised_reason: Mapped[str | None] = mapped_column(String(32))   # erasure / retention
+
+
+@event.listens_for(Candidate.phone, "set", propagate=True)
+def _phone_set(candidate: Candidate, value, _old, _initiator) -> None:
+    candidate.phone_digits = phone_digits(value) or None
 
 
 class CandidateTag(Base):

@@ -79,10 +79,7 @@ def duplicates(session: Session, data: dict) -> list[Duplicate]:
     checks: dict[str, object] = {}
     digits = search.phone_digits(data.get("phone"))
     if len(digits) >= MIN_DUPLICATE_PHONE_DIGITS:
-        phone = Candidate.phone
-        for mark in search.PHONE_PUNCTUATION:
-            phone = func.replace(phone, mark, "")
-        checks["phone"] = phone.like("%" + digits)
+        checks["phone"] = Candidate.phone_digits == digits       # indexed (ix_candidate_phone_digits)
     email = (data.get("email") or "").strip().lower()
     if email:
         checks["email"] = func.lower(Candidate.email) == email

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from ..archive_models import Candidate, CandidateDecline, CandidateSearch, CandidateTag
+from ..archive_models import Candidate, CandidateDecline, CandidateSearch, CandidateTag, phone_digits
 from ..models import HumanTask, ProcessInstance, TimerFiring, WaitingTimer
 from ..readmodels import FOLLOW_UP_GRACE
 from ..status import LIVE
@@ -193,16 +193,6 @@ def _fts_match(dialect: str, q: str):
 _PHONE_QUERY = re.compile(r"[\d\s\-+().]+")
 PHONE_PUNCTUATION = (" ", "-", "+", "(", ")", ".")
 MIN_PHONE_DIGITS = 4
-
-
-def phone_digits(value: str | None) -> str:
-    """A phone number as its digits without a Chinese country prefix: "+86 137-0000-1234",
-    "0086 13700001234" and "137 0000 1234" are all "13700001234"."""
-    digits = re.sub(r"\D", "", value or "")
-    for prefix in ("0086", "86"):
-        if digits.startswith(prefix) and len(digits) - len(prefix) >= 11:
-            return digits[len(prefix):]
-    return digits
 
 
 def _like_part(value: str) -> str:

@@ -156,6 +156,15 @@ def test_bulk_reports_a_duplicate_person_without_stopping(archive, recall):
     assert [r.status for r in out] == ["failed", "created"] and isinstance(out[0].error, DuplicateCandidate)
 
 
+def test_the_duplicate_check_by_phone_follows_a_changed_phone(archive, recall):
+    SyncArchive(archive).upsert("P-1", {"name": "换号人", "phone": "+86 139-0000-0001"}, viewer=ME)
+    SyncArchive(archive).upsert("P-1", {"phone": "0086 13900000002"}, viewer=ME)
+    out = SyncArchive(archive).bulk([{"external_id": "P-2", "name": "别人", "phone": "13900000001"},
+                                     {"external_id": "P-3", "name": "别人", "phone": "139 0000 0002"}], viewer=ME)
+    assert [r.status for r in out] == ["created", "failed"]
+    assert out[1].error.found[0].matched_on == ("phone",)
+
+
 def test_racing_upserts_of_one_id_make_one_candidate(archive, recall):
     sync = SyncArchive(archive)
     answers = race(4, lambda: sync.upsert("ATS-RACE", {"name": "并发同步", "phone": "13600005555"}, viewer=ME))

@@ -21,3 +21,39 @@ def test_upgrade_twice_is_harmless(db):
     from engine.migrate import upgrade
     upgrade(db)
     upgrade(db)
+
+
+def test_0011_fills_the_phone_digits_of_existing_candidates(db):
+    """Rows written before 0011 get their phone's digits (no +86/0086), found by the duplicate check."""
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    from engine.archive import records
+    from engine.migrate import alembic_config
+
+    def to(revision, step):
+        cfg = alembic_config(str(db.engine.url))
+        with db.engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            step(cfg, revision)
+
+    to("0010", command.downgrade)
+    assert "phone_digits" not in {c["name"] for c in inspect(db.engine).get_columns("candidates")}
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    candidates = sa.table("candidates", *(sa.column(n) for n in (
+        "id", "name", "phone", "listed_at", "created_at", "updated_at", "created_by", "consent_granted")),
+        sa.column("needs", sa.JSON), sa.column("open_questions", sa.JSON), sa.column("interview_trail", sa.JSON))
+    rows = {"a": "+86 137-0000-1234", "b": "0086 13800001111", "c": None, "d": "分机"}
+    with db.engine.begin() as conn:
+        conn.execute(candidates.insert(), [
+            {"id": key, "name": f"旧{key}", "phone": phone, "listed_at": now, "created_at": now, "updated_at": now,
+             "created_by": "hr", "consent_granted": False, "needs": [], "open_questions": [], "interview_trail": []}
+            for key, phone in rows.items()])
+    to("head", command.upgrade)
+    with db.engine.connect() as conn:
+        filled = dict(conn.execute(sa.text("SELECT id, phone_digits FROM candidates")).all())
+    assert filled == {"a": "13700001234", "b": "13800001111", "c": None, "d": None}
+    with db.write_transaction() as s:
+        assert [d.id for d in records.duplicates(s, {"phone": "137 0000 1234"})] == ["a"]
