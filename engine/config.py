@@ -154,7 +154,7 @@ class Settings:
     max_body_bytes: int = _setting(1024 * 1024, _integer(1024))
     idempotency_ttl_seconds: int = _setting(24 * 3600, _integer(0))
     idempotency_stale_seconds: int = _setting(300, _integer(0))
-    token_cache_seconds: float = _setting(0.0, _number(0))     # 0: a revoked token fails at once
+    token_cache_seconds: float = _setting(10.0, _number(0))    # 0: a token revoked elsewhere fails at once
     session_idle_minutes: int = _setting(480, _integer(1))
     trusted_proxies: int = _setting(0, _integer(0))          # proxy hops whose X-Forwarded-* are believed
     rate_limit: str = _setting("6000/minute", RATE)          # per token, session or client address (api/auth.py)

@@ -3,8 +3,9 @@
 - Scopes: `write` (whatever the user's role may do) and `read` (only GET: a dashboard or a
   report that must not change anything; api/permissions.py `scope_allows`).
 - Rotation overlaps: add a new token, move the client over, revoke the old one; both work
-  in between. An expired token is refused at once; revoking deletes the row, so the token
-  is refused at once too (RECALL_TOKEN_CACHE_SECONDS is 0 by default, engine/users.py).
+  in between. An expired token is refused at once; revoking deletes the row: the process that
+  revoked it refuses it at once, another within RECALL_TOKEN_CACHE_SECONDS (10 s by default; 0
+  for at once everywhere, at one lookup per request; engine/users.py TokenCache).
 - The secret is returned once, by `add_token`; only its sha256 is kept.
 - Audited: `token_created` and `token_revoked`, with the token's id, name, scope, expiry and
   whose token it is — never the secret.

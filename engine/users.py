@@ -238,8 +238,8 @@ def authenticate(db, token: str | None, now: datetime | None = None) -> Authenti
 
 class TokenCache:
     """token -> user for `ttl` seconds, in this process: one SELECT per token per `ttl`
-    instead of one per request. Off by default (RECALL_TOKEN_CACHE_SECONDS=0), so a revoked
-    token fails at once in every process. Only found users are kept (an unknown token is looked
+    instead of one per request (RECALL_TOKEN_CACHE_SECONDS, 10 by default; 0 turns it off, so
+    a token revoked anywhere fails at once in every process). Only found users are kept (an unknown token is looked
     up every time, so a new token works at once and junk tokens cannot fill the cache); a token
     revoked through this process is dropped at once (`forget`), one revoked elsewhere or a removed
     user stops working here within `ttl`; an expired token fails at once (its expiry is kept with

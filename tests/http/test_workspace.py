@@ -327,6 +327,6 @@ def test_the_inbox_counts_its_statements(as_user, recall_workflows, engine):
     finally:
         event.remove(engine.db.engine, "before_cursor_execute", listener)
     assert sorted(i["stage"] or "-" for i in items) == ["-", "day_30", "day_30", "day_30"]
-    # the caller's token is looked up on every request (RECALL_TOKEN_CACHE_SECONDS=0 by default): not the inbox's
+    # the caller's token lookup (once per RECALL_TOKEN_CACHE_SECONDS) is not the inbox's
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "api_tokens" not in s]
     assert len(reads) <= 4, reads
