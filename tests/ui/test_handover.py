@@ -22,6 +22,23 @@ def history(server, instance_id):
     return server.ok("GET", f"/process-instances/{instance_id}/history?limit=200", user="hr.li")["items"]
 
 
+def at_the_hand_off(server, name: str, reply: str, talking_points: str):
+    """A case whose candidate replied and whom HR handed to MANAGER: (candidate id, case id, hand-off task)."""
+    candidate_id, instance_id = seed_case(server, name=name, reason="career_path", decline_date="2026-02-01")
+    server.ok("POST", "/messages", {"name": "candidate_replied", "correlation": {"candidate_id": candidate_id},
+                                    "payload": {"text": reply}}, user="hr.li")
+    assess = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=assess_reply", user="hr.li")["items"][0]
+    server.ok("POST", f"/tasks/{assess['id']}/complete", {"data": {"outcome": "interested", "involve_manager": True}},
+              user="hr.li")
+    request = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=request_manager_contact",
+                        user="hr.li")["items"][0]
+    server.ok("POST", f"/tasks/{request['id']}/complete", {"data": {
+        "manager_username": MANAGER, "talking_points": talking_points}}, user="hr.li")
+    hand_off = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=manager_contact_candidate",
+                         user=MANAGER)["items"][0]
+    return candidate_id, instance_id, hand_off
+
+
 def test_hr_claims_releases_and_cannot_give_a_task_outside_its_group(server, browser):
     _, instance_id = seed_case(server, name="冯雪", reason="salary", decline_date="2026-02-01", archive_it=False)
     task = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=archive_decline", user="hr.li")["items"][0]
@@ -50,18 +67,7 @@ def test_hr_claims_releases_and_cannot_give_a_task_outside_its_group(server, bro
 
 
 def test_a_hiring_manager_passes_the_hand_off_to_another_manager_in_english_on_a_phone(server, browser):
-    candidate_id, instance_id = seed_case(server, name="Zhou Lan", reason="career_path", decline_date="2026-02-01")
-    server.ok("POST", "/messages", {"name": "candidate_replied", "correlation": {"candidate_id": candidate_id},
-                                    "payload": {"text": "Open to talk"}}, user="hr.li")
-    assess = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=assess_reply", user="hr.li")["items"][0]
-    server.ok("POST", f"/tasks/{assess['id']}/complete", {"data": {"outcome": "interested", "involve_manager": True}},
-              user="hr.li")
-    request = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=request_manager_contact",
-                        user="hr.li")["items"][0]
-    server.ok("POST", f"/tasks/{request['id']}/complete", {"data": {
-        "manager_username": MANAGER, "talking_points": "Growth path"}}, user="hr.li")
-    hand_off = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=manager_contact_candidate",
-                         user=MANAGER)["items"][0]
+    candidate_id, instance_id, hand_off = at_the_hand_off(server, "Zhou Lan", "Open to talk", "Growth path")
 
     page = browser.page(server.base, width=390, height=844)
     sign_in(page, server, MANAGER)
@@ -118,18 +124,7 @@ def test_hr_picks_the_hiring_manager_from_the_directory(server, browser):
 
 
 def test_the_manager_records_what_the_candidate_told_them_from_the_hand_off(server, browser):
-    candidate_id, instance_id = seed_case(server, name="顾城", reason="career_path", decline_date="2026-02-01")
-    server.ok("POST", "/messages", {"name": "candidate_replied", "correlation": {"candidate_id": candidate_id},
-                                    "payload": {"text": "想了解晋升"}}, user="hr.li")
-    assess = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=assess_reply", user="hr.li")["items"][0]
-    server.ok("POST", f"/tasks/{assess['id']}/complete", {"data": {"outcome": "interested", "involve_manager": True}},
-              user="hr.li")
-    request = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=request_manager_contact",
-                        user="hr.li")["items"][0]
-    server.ok("POST", f"/tasks/{request['id']}/complete", {"data": {
-        "manager_username": MANAGER, "talking_points": "带教"}}, user="hr.li")
-    hand_off = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id=manager_contact_candidate",
-                         user=MANAGER)["items"][0]
+    candidate_id, instance_id, hand_off = at_the_hand_off(server, "顾城", "想了解晋升", "带教")
 
     page = browser.page(server.base)
     sign_in(page, server, MANAGER)
