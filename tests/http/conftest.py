@@ -7,6 +7,18 @@ import pytest
 from tests.support import ENGINE_BUNDLE, Caller, add_people, make_app
 
 
+@pytest.fixture(scope="session")
+def generated_client(tmp_path_factory):
+    """The typed client openapi-python-client generates from the public document, made once per
+    session (tests/http/generated_client.py)."""
+    from tests.http.generated_client import GeneratedClient, generate
+    from tests.http.openapi_compat import current_document
+
+    client = GeneratedClient(generate(current_document(), tmp_path_factory.mktemp("generated_client")))
+    yield client
+    client.close()
+
+
 @pytest.fixture
 def app(database_url):
     app = make_app(database_url)
