@@ -1,0 +1,1 @@
+"""Local servers that speak protocols of services the tests cannot reach (WeCom, mail)."""
