@@ -95,13 +95,28 @@ def _is_rate(value) -> bool:
 
 
 RATE = _Kind(_rate, "'off' or N/second, N/minute or N/hour (N >= 1), like '600/minute'", _is_rate)
+
+
+def _is_key(value) -> bool:
+    import base64
+    import binascii
+    try:
+        return len(base64.b64decode(value.strip(), validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+SECRET_KEY = _Kind(str, "base64 of 32 random bytes (`python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'`)",
+                   _is_key)
+SECRET_KEYS = _Kind(str, "comma-separated keys, each base64 of 32 bytes",
+                    lambda v: all(_is_key(k) for k in v.split(",") if k.strip()))
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def _setting(default, kind: _Kind, *, factory: Callable[[], Any] | None = None):
+def _setting(default, kind: _Kind, *, factory: Callable[[], Any] | None = None, repr: bool = True):
     if factory is not None:
-        return field(default_factory=factory, metadata={"kind": kind})
-    return field(default=default, metadata={"kind": kind})
+        return field(default_factory=factory, metadata={"kind": kind}, repr=repr)
+    return field(default=default, metadata={"kind": kind}, repr=repr)
 
 
 def _default_database_url() -> str:
@@ -145,6 +160,16 @@ class Settings:
     webhook_retry_for_seconds: float = _setting(3 * 24 * 3600.0, _number(0, above=True))
     webhook_lease_seconds: float = _setting(60.0, _number(0, above=True))
     webhook_batch_size: int = _setting(20, _integer(1))
+    # ---- channels (engine/channels): sealed settings secrets, the outbox
+    secret_key: str | None = _setting(None, SECRET_KEY, repr=False)     # base64 of 32 bytes; unset: a key file
+    secret_key_old: str | None = _setting(None, SECRET_KEYS, repr=False)  # comma-separated, still unseal
+    data_dir: Path | None = _setting(None, PATH)          # the key file's home (default: the SQLite file's folder)
+    channel_retry_seconds: float = _setting(60.0, _number(0, above=True))     # the first retry's wait; doubles
+    channel_retry_max_seconds: float = _setting(3600.0, _number(0, above=True))
+    channel_max_attempts: int = _setting(5, _integer(1))
+    channel_lease_seconds: float = _setting(120.0, _number(0, above=True))
+    channel_follow_seconds: float = _setting(60.0, _number(0, above=True))
+    channel_batch_size: int = _setting(20, _integer(1))
     # ---- the HTTP API and `recall serve` (api/)
     host: str = _setting("127.0.0.1", TEXT)
     port: int = _setting(8000, PORT)
@@ -207,4 +232,5 @@ def variable(name: str) -> str:
 
 
 def _problem(f, raw) -> str:
-    return f"{variable(f.name)}={raw!r}: expected {f.metadata['kind'].expected}"
+    shown = repr(raw) if f.repr else "<hidden>"        # a secret is never echoed, not even a wrong one
+    return f"{variable(f.name)}={shown}: expected {f.metadata['kind'].expected}"

@@ -154,6 +154,9 @@ class Metrics(Registry):
         self.worker_rounds = self.counter("recall_worker_rounds_total", "Worker rounds run by this process.")
         self.worker_round_failures = self.counter(
             "recall_worker_round_failures_total", "Worker rounds that failed as a whole (e.g. database unreachable).")
+        self.channel_sends = self.counter(
+            "recall_channel_sends_total", "Channel sends (engine/channels/outbox.py) reaching a status.",
+            ("channel", "status"))
 
 
 def database_lines(engine) -> list[str]:

@@ -27,6 +27,7 @@ def target_metadata() -> MetaData:
     every process and query, Alembic and the archive only by whoever migrates or compares the schema."""
     from . import archive_models  # noqa: F401 - its tables join Base.metadata
     from .archive import schema_objects  # noqa: F401 - registers the comparator with Alembic
+    from .channels import models as _channel_models  # noqa: F401 - channel_settings, outbox
     from .models import Base
     return Base.metadata
 

@@ -263,6 +263,8 @@ class TalentArchive:
         cancelled, scrubbed = privacy.scrub_cases(self.engine, s, ids, scrubber, actor=actor, reason=reason)
         privacy.erase_archive(s, candidate, now=now, reason=reason)
         sync.forget(s, candidate.id)        # the source systems' ids would point at the person
+        from ..channels.outbox import forget as forget_sends
+        forget_sends(s, candidate.id, now=now)      # their open sends cancelled, every text emptied
         kind = "candidate_erased" if reason == "erasure" else "candidate_anonymised"
         self.engine.ops.audit(s, None, kind, actor, None, None,
                                   {"candidate_id": candidate.id, "reason": reason, "cases": scrubbed,
