@@ -28,6 +28,7 @@ def target_metadata() -> MetaData:
     from . import archive_models  # noqa: F401 - its tables join Base.metadata
     from .archive import schema_objects  # noqa: F401 - registers the comparator with Alembic
     from .channels import models as _channel_models  # noqa: F401 - channel_settings, outbox
+    from .channels import wecom_models  # noqa: F401 - the WeCom token, contacts and states
     from .models import Base
     return Base.metadata
 
