@@ -12,3 +12,5 @@ letting replies, new contacts and callbacks flow back in.
 Nothing here sends to a candidate on the system's own initiative: a candidate message is enqueued only
 by a person's explicit action (and WeCom then asks that person to confirm in their own client).
 """
+
+from . import wecom  # noqa: F401

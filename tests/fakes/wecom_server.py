@@ -11,7 +11,8 @@ parameters and error codes — and keeps the state a real company's WeCom would:
 - `get_groupmsg_send_result`, `get_groupmsg_task`, `get_groupmsg_list_v2` (≤ 1 month window,
   API-made tasks have create_type 0 and no creator, as WeCom documents), `externalcontact/get`,
   `message/send` (app messages to employees, recorded), `auth/getuserinfo` (OAuth codes, single use);
-- switches: `fail_next(errcode, times)` (45009 rate limit, -1 busy), `expire_tokens()`,
+- switches: `fail_next(errcode, times)` (45009 rate limit, -1 busy), `expire_tokens()` (now or
+  `expire_tokens_after(calls)`),
   `drop_answer_of(path)` (does the work, then closes the connection unanswered: a crash between
   WeCom's answer and our record);
 - `post_callback(url, ...)`: a change_external_contact event POSTed to our endpoint, signed and
@@ -80,6 +81,7 @@ class FakeWeCom:
         self.codes: dict[str, str] = {}                    # OAuth code -> userid
         self._failures: list[tuple[int, str | None]] = []
         self._drop: set[str] = set()
+        self._expire_after: int | None = None
         self.now = time.time                               # WeCom's clock (a test may move it)
         self._server: ThreadingHTTPServer | None = None
 
@@ -188,6 +190,11 @@ class FakeWeCom:
             for token in self.tokens:
                 self.tokens[token] = 0
 
+    def expire_tokens_after(self, calls: int) -> None:
+        """The tokens expire once `calls` more API calls were answered (in the middle of a batch)."""
+        with self.lock:
+            self._expire_after = calls
+
     def drop_answer_of(self, path: str) -> None:
         """The next call to `path` is carried out, then the connection closes without an answer."""
         with self.lock:
@@ -261,6 +268,12 @@ class FakeWeCom:
     def _answer(self, method: str, path: str, query: dict, body: dict | None) -> dict:
         if path == "gettoken":
             return self._gettoken(query)
+        if self._expire_after is not None:
+            if self._expire_after <= 0:
+                self.expire_tokens()
+                self._expire_after = None
+            else:
+                self._expire_after -= 1
         failure = next((f for f in self._failures if f[1] in (None, path)), None)
         if failure is not None:
             self._failures.remove(failure)
