@@ -54,3 +54,20 @@ def test_refusals_and_wrong_passwords(mail_servers):
             imap.login(mail_servers.address, "wrong")
     finally:
         imap.shutdown()
+
+
+def test_with_tls_smtp_requires_starttls_and_imap_speaks_tls(mail_servers_tls):
+    import ssl
+    servers = mail_servers_tls
+    with smtplib.SMTP(servers.host, servers.smtp_port, timeout=10) as smtp:
+        smtp.ehlo()
+        assert not smtp.has_extn("auth")                        # no sign-in in the clear
+        smtp.starttls(context=ssl.create_default_context())     # trusts the servers' certificate (SSL_CERT_FILE)
+        smtp.login(SMTP_USER, SMTP_PASSWORD)
+        smtp.send_message(_message(servers.address))
+    imap = imaplib.IMAP4_SSL(servers.host, servers.imaps_port, ssl_context=ssl.create_default_context(), timeout=10)
+    try:
+        imap.login(servers.address, MAILBOX_PASSWORD)
+        assert imap.select("INBOX")[1] == [b"1"]
+    finally:
+        imap.logout()

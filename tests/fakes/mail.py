@@ -21,11 +21,13 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,6 +128,8 @@ class MailServers:
     refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
     host: str = "127.0.0.1"
     address: str = MAILBOX_USER
+    imaps_port: int | None = None           # with TLS: IMAP over implicit TLS
+    certificate: Path | None = None         # with TLS: the servers' self-signed certificate
 
     @property
     def maildir(self) -> Path:
@@ -207,9 +211,38 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: flo
     raise RuntimeError(f"dovecot did not listen on {port} within {timeout}s")
 
 
-@pytest.fixture
-def mail_servers():
-    """A private dovecot and an aiosmtpd delivering into its Maildir; both stopped at teardown."""
+def _certificate(root: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost (cert.pem, key.pem): the servers' TLS, and
+    the only authority the client trusts in a TLS test (SSL_CERT_FILE)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mail.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = root / "cert.pem", root / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@contextmanager
+def running_mail_servers(*, tls: bool = False):
+    """Start both servers (see the module's docstring); `tls`: SMTP requires STARTTLS and IMAP listens
+    with implicit TLS (`imaps_port`), both with a self-signed certificate (`servers.certificate`)."""
     if not os.path.exists(DOVECOT):
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd; .ci/run does it)")
     from aiosmtpd.controller import Controller
@@ -222,8 +255,18 @@ def mail_servers():
         (root / sub).mkdir(parents=True)
     uid, gid, internal, login = _mail_owner()
     servers = MailServers(imap_port=free_port(), smtp_port=free_port(), root=root, uid=uid, gid=gid)
+    config = _config(root, servers.imap_port, uid, gid, internal, login)
+    tls_context = None
+    if tls:
+        cert, key = _certificate(root)
+        servers.certificate, servers.imaps_port = cert, free_port()
+        config = config.replace("ssl = no", f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}").replace(
+            "  inet_listener imaps {\n    port = 0", f"  inet_listener imaps {{\n    address = 127.0.0.1\n"
+                                                   f"    port = {servers.imaps_port}")
+        tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls_context.load_cert_chain(cert, key)
     (root / "passwd").write_text(f"{MAILBOX_USER}:{{PLAIN}}{MAILBOX_PASSWORD}::::::\n")
-    (root / "dovecot.conf").write_text(_config(root, servers.imap_port, uid, gid, internal, login))
+    (root / "dovecot.conf").write_text(config)
     home = root / "home" / MAILBOX_USER
     for sub in ("tmp", "new", "cur"):
         (servers.maildir / sub).mkdir(parents=True)
@@ -233,9 +276,10 @@ def mail_servers():
     process = subprocess.Popen([DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     controller = Controller(_Handler(servers), hostname="127.0.0.1", port=servers.smtp_port,
-                            authenticator=_authenticator, auth_require_tls=False)
+                            authenticator=_authenticator, auth_require_tls=tls,
+                            tls_context=tls_context, require_starttls=tls)
     try:
-        _wait_for_port(servers.imap_port, process, root / "dovecot.log")
+        _wait_for_port(servers.imaps_port if tls else servers.imap_port, process, root / "dovecot.log")
         controller.start()
         yield servers
     finally:
@@ -252,3 +296,19 @@ def mail_servers():
         if process.stderr is not None:
             process.stderr.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def mail_servers():
+    """A private dovecot and an aiosmtpd delivering into its Maildir, without TLS; stopped at teardown."""
+    with running_mail_servers() as servers:
+        yield servers
+
+
+@pytest.fixture
+def mail_servers_tls(monkeypatch):
+    """The same with STARTTLS (SMTP) and implicit TLS (IMAP); the client trusts only their certificate."""
+    with running_mail_servers(tls=True) as servers:
+        monkeypatch.setenv("SSL_CERT_FILE", str(servers.certificate))
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        yield servers
