@@ -35,6 +35,8 @@ log = logging.getLogger("recall.api")
 
 JSON_TYPES = ("application/json",)
 MULTIPART_ENDPOINTS = frozenset({"POST /process-definitions"})
+# bodies that are not JSON, by endpoint: the media types each takes (WeCom posts its events as XML)
+OTHER_BODIES = {"POST /channels/wecom/callback": frozenset({"text/xml", "application/xml"})}
 _PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 SESSION_COOKIE = "recall_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -104,6 +106,7 @@ def guard():
         return refused
     if request.method in ("POST", "PUT", "PATCH") and _has_body():
         accepted = request.is_json or (key in MULTIPART_ENDPOINTS and request.mimetype == "multipart/form-data")
+        accepted = accepted or request.mimetype in OTHER_BODIES.get(key, ())
         if not accepted:
             wanted = "application/json" + (" or multipart/form-data" if key in MULTIPART_ENDPOINTS else "")
             return problem(415, f"send the request body as {wanted}, not {request.mimetype or 'no content type'}")

@@ -95,6 +95,11 @@ OPERATION_IDS: dict[str, str] = {
     "DELETE /webhooks/{webhook_id}": "deleteWebhook",
     "GET /webhooks/{webhook_id}/deliveries": "listWebhookDeliveries",
     "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": "redeliverWebhookDelivery",
+    "GET /channels/wecom/callback": "verifyWecomCallbackUrl",
+    "POST /channels/wecom/callback": "receiveWecomCallback",
+    "GET /channels/wecom/contacts": "listUnmatchedWecomContacts",
+    "POST /channels/wecom/contacts/{contact_id}/link": "linkWecomContact",
+    "POST /channels/wecom/states": "getWecomContactState",
 }
 
 # Request body examples of the main operations ("METHOD /path" -> body). tests/http/test_openapi_compat.py

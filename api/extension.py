@@ -38,6 +38,7 @@ from .resources import workspace
 from .resources import analytics, candidates
 from .resources import session, users
 from .resources import events, webhooks
+from .resources import wecom_callback
 from .schemas import ProblemSchema
 from .state import EXTENSION_KEY, RecallState
 
@@ -66,6 +67,7 @@ RESOURCES += (users, session)
 TAGS.append({"name": "events", "description": "The event feed for integrators: what happened, in commit order"})
 TAGS.append({"name": "webhooks", "description": "Webhooks (admin): the event feed pushed to a URL, signed"})
 RESOURCES += (events, webhooks)
+RESOURCES += (wecom_callback,)
 
 
 class _Spec(Api):

@@ -81,6 +81,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "DELETE /webhooks/{webhook_id}": frozenset({ADMIN}),
     "GET /webhooks/{webhook_id}/deliveries": frozenset({ADMIN}),
     "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": frozenset({ADMIN}),
+    # WeCom (api/resources/wecom_callback.py): its callback is public (WeCom signs and encrypts it); HR links
+    # contacts no candidate was found for and gets a candidate's "contact me" state
+    "GET /channels/wecom/callback": PUBLIC,
+    "POST /channels/wecom/callback": PUBLIC,
+    "GET /channels/wecom/contacts": frozenset({ADMIN, HR}),
+    "POST /channels/wecom/contacts/{contact_id}/link": frozenset({ADMIN, HR}),
+    "POST /channels/wecom/states": frozenset({ADMIN, HR}),
 }
 
 # Roles that see every task (admin may also act on any; process owners only read).

@@ -265,6 +265,8 @@ class TalentArchive:
         sync.forget(s, candidate.id)        # the source systems' ids would point at the person
         from ..channels.outbox import forget as forget_sends
         forget_sends(s, candidate.id, now=now)      # their open sends cancelled, every text emptied
+        from ..channels.wecom_contacts import forget as forget_wecom
+        forget_wecom(s, candidate.id)       # their WeCom contact links and "contact me" state
         kind = "candidate_erased" if reason == "erasure" else "candidate_anonymised"
         self.engine.ops.audit(s, None, kind, actor, None, None,
                                   {"candidate_id": candidate.id, "reason": reason, "cases": scrubbed,

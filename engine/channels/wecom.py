@@ -49,6 +49,10 @@ FIELDS = (
 )
 
 
+class WeComNotConfigured(ChannelError):
+    """No WeCom settings saved, or the channel is disabled."""
+
+
 def _wall() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -59,7 +63,7 @@ def load_settings(engine) -> dict:
     with engine.db.read_statements() as s:
         values = channel_settings.load(s, NAME)
     if not values:
-        raise ChannelError("WeCom is not configured (or is disabled): an admin sets it up under Channels")
+        raise WeComNotConfigured("WeCom is not configured (or is disabled): an admin sets it up under Channels")
     return values
 
 
@@ -199,4 +203,4 @@ CHANNEL = Channel(name=NAME, label_zh="企业微信", label_en="WeCom", fields=F
                   test=test, monthly_limit_per_candidate=MONTHLY_LIMIT)
 registry.register(CHANNEL)
 
-__all__ = ["CHANNEL", "contact_of", "load_settings", "client_for", "send", "follow", "test"]
+__all__ = ["CHANNEL", "WeComNotConfigured", "contact_of", "load_settings", "client_for", "send", "follow", "test"]

@@ -23,7 +23,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -96,6 +96,17 @@ def unmatched(session: Session, *, limit: int = 100) -> list[ContactView]:
                                   CandidateWecomContact.removed_at.is_(None))
                            .order_by(CandidateWecomContact.created_at.desc()).limit(limit))
     return [view(r) for r in rows]
+
+
+def move(session: Session, absorbed_id: str, survivor_id: str) -> None:
+    """A merge: the absorbed record's contact links go to the survivor, its QR state too unless the
+    survivor has one (the survivor's stays; a contact made through the other one then links nobody)."""
+    session.execute(update(CandidateWecomContact).where(CandidateWecomContact.candidate_id == absorbed_id)
+                    .values(candidate_id=survivor_id).execution_options(synchronize_session=False))
+    has_state = session.scalar(select(CandidateWecomState.state).where(CandidateWecomState.candidate_id == survivor_id))
+    states = delete(CandidateWecomState) if has_state else update(CandidateWecomState).values(candidate_id=survivor_id)
+    session.execute(states.where(CandidateWecomState.candidate_id == absorbed_id)
+                    .execution_options(synchronize_session=False))
 
 
 def forget(session: Session, candidate_id: str) -> None:

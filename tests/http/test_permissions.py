@@ -68,6 +68,9 @@ EXPECTED = {
     "DELETE /webhooks/{webhook_id}": ("/webhooks/nope", {A}),
     "GET /webhooks/{webhook_id}/deliveries": ("/webhooks/nope/deliveries", {A}),
     "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": ("/webhooks/nope/deliveries/x/redeliver", {A}),
+    "GET /channels/wecom/contacts": ("/channels/wecom/contacts", {A, HR}),
+    "POST /channels/wecom/contacts/{contact_id}/link": ("/channels/wecom/contacts/0/link", {A, HR}),
+    "POST /channels/wecom/states": ("/channels/wecom/states", {A, HR}),
 }
 PUBLIC = {
     "GET /health": "/health",
@@ -76,8 +79,10 @@ PUBLIC = {
     "GET /docs/static/{filename}": "/docs/static/swagger-ui.css",
     "GET /metrics": "/metrics",
 }
-# public writes: signing in needs no token (an empty body is refused by validation, not by the guard)
-PUBLIC_WRITES = {"POST /session": "/session"}
+# public writes: signing in needs no token (an empty body is refused by validation, not by the guard);
+# WeCom's callback neither (it is signed: without its query it is refused by validation)
+PUBLIC_WRITES = {"POST /session": "/session", "GET /channels/wecom/callback": "/channels/wecom/callback",
+                 "POST /channels/wecom/callback": "/channels/wecom/callback"}
 
 
 @pytest.fixture(scope="module")
