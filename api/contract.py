@@ -95,11 +95,14 @@ OPERATION_IDS: dict[str, str] = {
     "DELETE /webhooks/{webhook_id}": "deleteWebhook",
     "GET /webhooks/{webhook_id}/deliveries": "listWebhookDeliveries",
     "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": "redeliverWebhookDelivery",
-    "GET /channels/wecom/callback": "verifyWecomCallbackUrl",
-    "POST /channels/wecom/callback": "receiveWecomCallback",
-    "GET /channels/wecom/contacts": "listUnmatchedWecomContacts",
-    "POST /channels/wecom/contacts/{contact_id}/link": "linkWecomContact",
-    "POST /channels/wecom/states": "getWecomContactState",
+    "GET /channels": "listChannels",
+    "GET /channels/{name}": "getChannel",
+    "PUT /channels/{name}": "updateChannel",
+    "POST /channels/{name}/test": "testChannel",
+    "GET /tasks/{task_id}/sends": "listTaskSends",
+    "POST /tasks/{task_id}/sends": "sendFromTask",
+    "POST /tasks/{task_id}/sends/{send_id}/retry": "retryTaskSend",
+    "POST /tasks/{task_id}/sends/{send_id}/mark-sent": "markTaskSendSent",
 }
 
 # Request body examples of the main operations ("METHOD /path" -> body). tests/http/test_openapi_compat.py
@@ -127,6 +130,10 @@ EXAMPLES: dict[str, dict] = {
         "external_id": "ats-decl-7"},
     "POST /candidates/{candidate_id}/signals": {"kind": "open_to_work", "text": "updated their profile", "source": "linkedin"},
     "POST /webhooks": {"url": "https://ats.example.com/hooks/recall", "kinds": ["case.ended", "task.created"]},
+    "POST /tasks/{task_id}/sends": {"channel": "email", "text": "王先生您好,好久不见,最近怎么样?",
+                                    "subject": "好久不见"},
+    "PUT /channels/{name}": {"values": {"smtp_host": "smtp.example.com", "smtp_password": "app-password"},
+                             "enabled": True},
     "POST /session": {"name": "hr.li", "password": "correct horse battery staple"},
 }
 

@@ -38,7 +38,7 @@ from .resources import workspace
 from .resources import analytics, candidates
 from .resources import session, users
 from .resources import events, webhooks
-from .resources import wecom_callback
+from .resources import channels, sends
 from .schemas import ProblemSchema
 from .state import EXTENSION_KEY, RecallState
 
@@ -67,7 +67,8 @@ RESOURCES += (users, session)
 TAGS.append({"name": "events", "description": "The event feed for integrators: what happened, in commit order"})
 TAGS.append({"name": "webhooks", "description": "Webhooks (admin): the event feed pushed to a URL, signed"})
 RESOURCES += (events, webhooks)
-RESOURCES += (wecom_callback,)
+TAGS.append({"name": "channels", "description": "Channel settings (admin): WeCom and email, secrets never returned"})
+RESOURCES += (channels, sends)
 
 
 class _Spec(Api):

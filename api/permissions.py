@@ -81,13 +81,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "DELETE /webhooks/{webhook_id}": frozenset({ADMIN}),
     "GET /webhooks/{webhook_id}/deliveries": frozenset({ADMIN}),
     "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": frozenset({ADMIN}),
-    # WeCom (api/resources/wecom_callback.py): its callback is public (WeCom signs and encrypts it); HR links
-    # contacts no candidate was found for and gets a candidate's "contact me" state
-    "GET /channels/wecom/callback": PUBLIC,
-    "POST /channels/wecom/callback": PUBLIC,
-    "GET /channels/wecom/contacts": frozenset({ADMIN, HR}),
-    "POST /channels/wecom/contacts/{contact_id}/link": frozenset({ADMIN, HR}),
-    "POST /channels/wecom/states": frozenset({ADMIN, HR}),
+    # channels (issue 17): settings are the admin's (api/resources/channels.py); sending from a task is its
+    # holder's and seeing its sends whoever sees the task (api/resources/sends.py)
+    "GET /channels": frozenset({ADMIN}),
+    "GET /channels/{name}": frozenset({ADMIN}),
+    "PUT /channels/{name}": frozenset({ADMIN}),
+    "POST /channels/{name}/test": frozenset({ADMIN}),
+    "GET /tasks/{task_id}/sends": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
+    "POST /tasks/{task_id}/sends": frozenset({HR, MANAGER}),
+    "POST /tasks/{task_id}/sends/{send_id}/retry": frozenset({HR, MANAGER}),
+    "POST /tasks/{task_id}/sends/{send_id}/mark-sent": frozenset({HR, MANAGER}),
 }
 
 # Roles that see every task (admin may also act on any; process owners only read).

@@ -21,6 +21,7 @@ from engine.errors import (
     NotFound, RecallError, StaleVersion, TaskNotReady,
 )
 from engine.events import CursorExpired
+from engine.channels.sends import ChannelNotConfigured, ConsentRequired, MonthlyLimitReached, NoAddress
 from engine.assignment import FourEyesViolation
 from engine.idempotency import IdempotencyKeyReused, RequestInFlight
 from engine.messages import MessageIdReused, MessageNotAwaited, MessageRejected, NoCaseForMessage
@@ -41,6 +42,10 @@ ENGINE_ERRORS: list[tuple[type[RecallError], int, str, str]] = [
     (NoCaseForMessage, 404, "no-case-for-message", "No case for this message"),
     (MessageNotAwaited, 409, "message-not-awaited", "No case waits for this message"),
     (MessageIdReused, 409, "message-id-reused", "message_id reused"),
+    (ConsentRequired, 409, "consent-required", "No talent-pool consent"),
+    (ChannelNotConfigured, 409, "channel-not-configured", "Channel not configured"),
+    (NoAddress, 422, "no-address", "No address on this channel"),
+    (MonthlyLimitReached, 409, "monthly-limit-reached", "Monthly limit reached"),
     (FormValidationError, 422, "form-invalid", "Form data is invalid"),
     (BundleInvalid, 422, "bundle-invalid", "Process bundle is invalid"),
     (MessageNotRoutable, 422, "message-not-routable", "Message cannot be routed"),

@@ -160,6 +160,7 @@ def serve(*, host: str | None = None, port: int | None = None, processes: int | 
         return
     from engine.archive.jobs import archive_jobs
     from engine.service import RecallEngine
+    from engine.channels.outbox import channel_jobs
     from engine.webhooks import webhook_jobs
     from engine.worker import Worker
 
@@ -172,7 +173,7 @@ def serve(*, host: str | None = None, port: int | None = None, processes: int | 
     server = _waitress(app, settings, host=host, port=port)
     worker = thread = None
     if settings.embedded_worker:
-        worker = Worker(engine, jobs=[*archive_jobs(settings), *webhook_jobs(settings)], name=f"serve:{port}")
+        worker = Worker(engine, jobs=[*archive_jobs(settings), *webhook_jobs(settings), *channel_jobs(settings)], name=f"serve:{port}")
         thread = worker.start_thread()
 
     _stop_on_signals("serve_stopping")
@@ -259,6 +260,7 @@ def _supervise(*, host: str, port: int, processes: int, config: dict | None) -> 
     from engine.archive import install as install_archive
     from engine.archive.jobs import archive_jobs
     from engine.clock import SharedSimulatedClock
+    from engine.channels.outbox import channel_jobs
     from engine.webhooks import webhook_jobs
     from engine.worker import Worker
 
@@ -292,7 +294,7 @@ def _supervise(*, host: str, port: int, processes: int, config: dict | None) -> 
             from engine.service import RecallEngine
             engine = RecallEngine.from_settings(settings, database_time=True)
             install_archive(engine)         # as in the children's apps: the worker runs the archive's jobs
-            worker = Worker(engine, jobs=[*archive_jobs(settings), *webhook_jobs(settings)],
+            worker = Worker(engine, jobs=[*archive_jobs(settings), *webhook_jobs(settings), *channel_jobs(settings)],
                             name=f"serve:{sock.getsockname()[1]}")
             thread = worker.start_thread()
         command = [sys.executable, "-m", "cli", "serve", "--listen-fd", str(sock.fileno()),

@@ -15,6 +15,7 @@ from .demo import demo
 from .instances import start, status
 from .report import report
 from .serve import serve
+from .secrets import secrets
 from .users import users
 from .worker import worker
 
@@ -31,5 +32,5 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-for _command in (db, validate, deploy, worker, start, status, demo, report, serve, users):
+for _command in (db, validate, deploy, worker, start, status, demo, report, serve, users, secrets):
     main.add_command(_command)

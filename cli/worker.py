@@ -13,13 +13,14 @@ from .common import load_settings, open_engine
 def worker(poll_seconds: float | None, batch_size: int | None, once: bool) -> None:
     """Fire due timers and expire buffered messages until SIGTERM."""
     from engine.archive.jobs import archive_jobs
+    from engine.channels.outbox import channel_jobs
     from engine.webhooks import webhook_jobs
     from engine.worker import Worker
     settings = load_settings()
     # The worker runs the jobs it is given: the talent archive's consent and retention jobs, the
     # webhooks and the event feed's retention.
     w = Worker(open_engine(settings, database_time=True), poll_seconds=poll_seconds, batch_size=batch_size,
-               jobs=[*archive_jobs(settings), *webhook_jobs(settings)])
+               jobs=[*archive_jobs(settings), *webhook_jobs(settings), *channel_jobs(settings)])
     if once:
         click.echo(f"fired {w.run_once()} timer(s)")
         return

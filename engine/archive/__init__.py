@@ -25,10 +25,11 @@ def install(engine) -> None:
     nothing of the archive otherwise."""
     from .cases import instance_ids
     from .consent import record_task_answer
+    from ..channels.sends import record_sends
     from .records import record_decline_answer
 
     ops = engine.ops
-    for hook in (record_task_answer, record_decline_answer):
+    for hook in (record_task_answer, record_decline_answer, record_sends):
         if hook not in ops.completion_hooks:
             ops.completion_hooks.append(hook)
     ops.cases_of_candidate = partial(instance_ids, thorough=True)

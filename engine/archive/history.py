@@ -16,9 +16,12 @@ from ..models import AuditEvent, ProcessInstance, User
 from ..vocabulary import Vocabulary
 from .views import CaseView, MessageView, TimelineEntry
 
+# the channels' sends (engine/channels/outbox.py): ids and status only, never the text
+SEND_KINDS = ("channel_send_requested", "channel_send_awaiting", "channel_send_sent", "channel_send_failed",
+              "channel_send_cancelled", "channel_send_retrying", "channel_send_retried")
 TIMELINE_KINDS = ("instance_started", "task_completed", "timer_fired", "message_delivered", "instance_completed",
                   "instance_cancelled", "instance_error", "contact_viewed", "data_erased", "decline_recorded",
-                  "consent_changed", "decline_changed")
+                  "consent_changed", "decline_changed", *SEND_KINDS)
 
 
 def name_people(session: Session, view) -> None:
@@ -141,11 +144,23 @@ def _summary(event: AuditEvent) -> str:
     if event.kind == "decline_changed":
         return f"decline confirmed with changes in {event.element_id} by {event.actor} " \
                f"({', '.join(details.get('fields') or [])})"
+    if event.kind in SEND_KINDS:
+        return _send_summary(event.kind, details)
     if event.kind == "consent_changed":
         changes = "; ".join(f"{name}: {before!r} -> {after!r}" for name, (before, after)
                             in sorted((details.get("fields") or {}).items()))
         return f"consent changed in {event.element_id} by {event.actor} ({changes})"
     return event.kind.replace("_", " ")
+
+
+_SEND_WORDS = {"channel_send_requested": "queued, to be sent", "channel_send_awaiting": "awaiting the sender's confirmation",
+               "channel_send_sent": "sent", "channel_send_failed": "failed", "channel_send_cancelled": "cancelled",
+               "channel_send_retrying": "failed for now, will retry", "channel_send_retried": "sent again on request"}
+
+
+def _send_summary(kind: str, details: dict) -> str:
+    reason = f" ({details['reason']})" if details.get("reason") and kind != "channel_send_sent" else ""
+    return f"message via {details.get('channel')}: {_SEND_WORDS[kind]}{reason}"
 
 
 def timeline(candidate: Candidate, declines: list[CandidateDecline], consents: list[CandidateConsent],

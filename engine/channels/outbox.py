@@ -360,6 +360,7 @@ def send_due(engine, *, limit: int | None = None) -> OutboxReport:
 
 
 def run_outbox(engine) -> OutboxReport:
+    channel_settings.install(engine)        # the senders' settings.load() unseal with this engine's keys
     report = send_due(engine)
     if report.claimed:
         log.info(json.dumps({"event": "channel_outbox", **vars(report)}))
@@ -367,8 +368,10 @@ def run_outbox(engine) -> OutboxReport:
 
 
 def channel_jobs(settings) -> list[PeriodicJob]:
-    """The worker's job for the outbox: every round (it reads one indexed query when nothing is due)."""
-    return [PeriodicJob("channel_outbox", 0.0, run_outbox)]
+    """The worker's jobs for the channels: the outbox every round (one indexed query when nothing is due),
+    then the channels' own (registry.register_job). Importing engine.channels installs the channels."""
+    from .. import channels  # noqa: F401 - the channels register themselves (and their jobs) on import
+    return [PeriodicJob("channel_outbox", 0.0, run_outbox), *registry.jobs()]
 
 
 def forget(session: Session, candidate_id: str, *, now: datetime | None = None) -> int:

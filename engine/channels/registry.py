@@ -132,6 +132,21 @@ def get(name: str) -> Channel:
     return channel
 
 
+_jobs: dict[str, Any] = {}
+
+
+def register_job(job) -> None:
+    """A channel's own periodic job (an `engine.worker.PeriodicJob`: IMAP polling, a digest), run by every
+    worker with the outbox's (`engine.channels.outbox.channel_jobs`); the same name replaces."""
+    with _lock:
+        _jobs[job.name] = job
+
+
+def jobs() -> list:
+    with _lock:
+        return [_jobs[n] for n in sorted(_jobs)]
+
+
 def all_channels() -> list[Channel]:
     """Every registered channel, by name."""
     with _lock:

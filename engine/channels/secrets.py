@@ -25,6 +25,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -132,10 +133,12 @@ def _file_key(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        text = path.read_text(encoding="ascii").strip()
-        if not text:
-            raise SecretError(f"the key file {path} is empty: delete it only if nothing was sealed with it") from None
-        return _decode_key(text, f"the key file {path}")
+        for _ in range(50):         # another process made it a moment ago and is writing it
+            text = path.read_text(encoding="ascii").strip()
+            if text:
+                return _decode_key(text, f"the key file {path}")
+            time.sleep(0.02)
+        raise SecretError(f"the key file {path} is empty: delete it only if nothing was sealed with it") from None
     with os.fdopen(fd, "w", encoding="ascii") as out:
         out.write(base64.b64encode(os.urandom(32)).decode("ascii") + "\n")
     log.warning("made a new secret key file %s (set RECALL_SECRET_KEY to share one key between machines)", path)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import FieldError, FormValidationError
+from ..errors import FieldError, FormValidationError, NotFound
 from . import registry, secrets
 from .models import ChannelSettings
 
@@ -232,13 +232,50 @@ def save(session: Session, name: str, values: dict, *, actor: str, enabled: bool
     return describe(session, name)
 
 
+class ChannelAdmin:
+    """The admin's operations on channel settings (api/resources/channels.py); each one unit of work."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        install(engine)
+
+    def list(self) -> list[ChannelView]:
+        with self.engine.db.read_transaction() as s:
+            return describe_all(s)
+
+    def get(self, name: str) -> ChannelView:
+        with self.engine.db.read_transaction() as s:
+            return describe(s, name)
+
+    def save(self, name: str, values: dict, *, actor: str, enabled: bool | None = None) -> ChannelView:
+        with self.engine.db.write_transaction() as s:
+            return save(s, name, values, actor=actor, enabled=enabled, ops=self.engine.ops,
+                        now=self.engine.clock.now())
+
+    def test(self, name: str, values: dict | None, *, actor: str) -> tuple[bool, str]:
+        """Try the connection with `values` over the stored settings (nothing saved): (ok, message).
+        The channel is called outside any transaction; audited `channel_tested` (ok or not, no values)."""
+        channel = registry.get(name)
+        if channel.test is None:
+            return False, f"{channel.label_en} has no connection test"
+        with self.engine.db.read_transaction() as s:
+            plain, _ = merged(s, name, values or {})
+        try:
+            ok, message = True, channel.test(self.engine, plain)
+        except registry.ChannelError as exc:
+            ok, message = False, str(exc)
+        with self.engine.db.write_transaction() as s:
+            self.engine.ops.audit(s, None, "channel_tested", actor, details={"channel": name, "ok": ok})
+        return ok, message
+
+
 def reseal(session: Session, ring: secrets.Keyring) -> int:
     """Re-seal the stored secrets sealed with an old key (`recall secrets rotate`)."""
     count = 0
     for row in session.scalars(select(ChannelSettings).with_for_update()):
         try:
             channel = registry.get(row.channel)
-        except Exception:  # noqa: BLE001 - a channel no longer installed: its secrets are left as they are
+        except NotFound:        # a channel no longer installed: its secrets are left as they are
             continue
         values = dict(row.values)
         for f in channel.fields:

@@ -2,6 +2,7 @@
 echoing the key), a value moved to another field refused, rotation through RECALL_SECRET_KEY_OLD."""
 from __future__ import annotations
 
+import base64
 import os
 import stat
 
@@ -71,3 +72,30 @@ def test_without_a_key_a_0600_key_file_is_made_beside_the_sqlite_file_and_reused
     assert keyring(Settings(secret_key=path.read_text().strip())).unseal(sealed) == "pw"
     in_dir = Settings(data_dir=tmp_path / "data")
     assert key_file_path(in_dir) == tmp_path / "data" / "recall-secret.key"
+
+
+def test_recall_secrets_rotate_reseals_the_stored_settings_with_the_new_key(database_url, scripted):
+    from click.testing import CliRunner
+    from sqlalchemy import select
+
+    from cli import main
+    from engine.channels import settings as channel_settings
+    from engine.channels.models import ChannelSettings
+    from engine.db import Database
+    from engine.service import RecallEngine
+    from tests.channels.scripted import TEST_CHANNEL
+
+    old, new = new_key(), new_key()
+    engine = RecallEngine(Database(database_url), settings=Settings(secret_key=old))
+    with engine.db.write_transaction() as s:
+        channel_settings.install(engine)
+        channel_settings.save(s, TEST_CHANNEL, {"host": "h", "user": "u", "password": "pw-123"}, actor="root",
+                              now=engine.clock.now())
+    result = CliRunner().invoke(main, ["secrets", "rotate"], env={
+        "RECALL_DATABASE_URL": database_url, "RECALL_SECRET_KEY": new, "RECALL_SECRET_KEY_OLD": old})
+    assert result.exit_code == 0, result.output
+    assert f"re-sealed 1 secret(s) with key {key_id(base64.b64decode(new))}" in result.output
+    with engine.db.read_transaction() as s:
+        sealed = s.scalar(select(ChannelSettings.values))["password"]
+    assert keyring(Settings(secret_key=new)).unseal(sealed, context=f"{TEST_CHANNEL}.password") == "pw-123"
+    engine.db.dispose()

@@ -68,9 +68,14 @@ EXPECTED = {
     "DELETE /webhooks/{webhook_id}": ("/webhooks/nope", {A}),
     "GET /webhooks/{webhook_id}/deliveries": ("/webhooks/nope/deliveries", {A}),
     "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": ("/webhooks/nope/deliveries/x/redeliver", {A}),
-    "GET /channels/wecom/contacts": ("/channels/wecom/contacts", {A, HR}),
-    "POST /channels/wecom/contacts/{contact_id}/link": ("/channels/wecom/contacts/0/link", {A, HR}),
-    "POST /channels/wecom/states": ("/channels/wecom/states", {A, HR}),
+    "GET /channels": ("/channels", {A}),
+    "GET /channels/{name}": ("/channels/nope", {A}),
+    "PUT /channels/{name}": ("/channels/nope", {A}),
+    "POST /channels/{name}/test": ("/channels/nope/test", {A}),
+    "GET /tasks/{task_id}/sends": ("/tasks/nope/sends", {A, PO, HR, M}),
+    "POST /tasks/{task_id}/sends": ("/tasks/nope/sends", {HR, M}),
+    "POST /tasks/{task_id}/sends/{send_id}/retry": ("/tasks/nope/sends/x/retry", {HR, M}),
+    "POST /tasks/{task_id}/sends/{send_id}/mark-sent": ("/tasks/nope/sends/x/mark-sent", {HR, M}),
 }
 PUBLIC = {
     "GET /health": "/health",
@@ -79,10 +84,8 @@ PUBLIC = {
     "GET /docs/static/{filename}": "/docs/static/swagger-ui.css",
     "GET /metrics": "/metrics",
 }
-# public writes: signing in needs no token (an empty body is refused by validation, not by the guard);
-# WeCom's callback neither (it is signed: without its query it is refused by validation)
-PUBLIC_WRITES = {"POST /session": "/session", "GET /channels/wecom/callback": "/channels/wecom/callback",
-                 "POST /channels/wecom/callback": "/channels/wecom/callback"}
+# public writes: signing in needs no token (an empty body is refused by validation, not by the guard)
+PUBLIC_WRITES = {"POST /session": "/session"}
 
 
 @pytest.fixture(scope="module")
