@@ -42,6 +42,9 @@ class Candidate(Base):
               postgresql_where=text("anonymised_at IS NULL")),
         # The duplicate-person check by phone (records.duplicates): an indexed equality.
         Index("ix_candidate_phone_digits", "phone_digits"),
+        # ... by email in any case and by name and role (migration 0014)
+        Index("ix_candidate_email_key", "email_key"),
+        Index("ix_candidate_name_role", "name", "role_applied"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(255))
@@ -49,6 +52,8 @@ class Candidate(Base):
     # phone_digits(phone), or None without digits: kept by the "set" listener below (erasure clears it)
     phone_digits: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(320))
+    # email_key(email): trimmed, lower case, or None; kept by the "set" listener below
+    email_key: Mapped[str | None] = mapped_column(String(320))
     wecom_external_id: Mapped[str | None] = mapped_column(String(255))
     role_applied: Mapped[str | None] = mapped_column(String(255), index=True)
     needs: Mapped[list] = mapped_column(JSON)
@@ -77,6 +82,16 @@ class Candidate(Base):
 @event.listens_for(Candidate.phone, "set", propagate=True)
 def _phone_set(candidate: Candidate, value, _old, _initiator) -> None:
     candidate.phone_digits = phone_digits(value) or None
+
+
+def email_key(value: str | None) -> str:
+    """An email as the duplicate-person check compares it: trimmed, in lower case."""
+    return (value or "").strip().lower()
+
+
+@event.listens_for(Candidate.email, "set", propagate=True)
+def _email_set(candidate: Candidate, value, _old, _initiator) -> None:
+    candidate.email_key = email_key(value) or None
 
 
 class CandidateTag(Base):

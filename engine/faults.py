@@ -11,9 +11,11 @@ Three kinds of faults, each named by a *point* in the code:
   three times), comma-separated for several points, makes `fail(point)` raise
   `InjectedFault` — an exception from outside any diagram, like a bug or a lost
   database connection. In-process tests use `engine.faults.injected(point, times=...)`.
-  Points: ``timer_fire`` (a worker about to fire a claimed timer) and
+  Points: ``timer_fire`` (a worker about to fire a claimed timer),
   ``before_commit`` (a transaction that changed a process instance — the engine
-  steps ran, state and side tables are written — fails just before its commit).
+  steps ran, state and side tables are written — fails just before its commit)
+  and ``bulk_chunk`` (a bulk sync in the middle of a chunk: the items before it written in
+  the chunk's transaction, not committed; also a pause point).
 - clock skew: ``RECALL_FAULT_CLOCK_SKEW_SECONDS=600`` sets the engine's system clock
   (`engine.clock.SystemClock`) ten minutes ahead, as a badly synchronised machine would be.
 """
@@ -27,7 +29,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Iterator, Mapping
 
-POINTS = ("timer_fire", "before_commit")
+POINTS = ("timer_fire", "before_commit", "bulk_chunk")
 _INSTANCE_TABLE = "process_instances"
 _WRITTEN = "recall_instance_written"
 

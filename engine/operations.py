@@ -145,10 +145,12 @@ class Operations:
 
     # ---------------------------------------------------------------- start
     def start(self, session: Session, process_key: str, *, variables: dict | None, actor: str,
-              business_key: str | None = None, version: int | None = None) -> Changed:
-        """Start the latest (or `version`) of a process: start variables checked, `instance_started` audited."""
+              business_key: str | None = None, version: int | None = None,
+              definition_id: int | None = None) -> Changed:
+        """Start the latest (or `version`) of a process: start variables checked, `instance_started` audited.
+        `definition_id`: the caller read which one already (a bulk call starting many cases)."""
         variables = dict(variables or {})
-        definition = self.runtime.specs.get(session, latest_definition_id(session, process_key, version))
+        definition = self.runtime.specs.get(session, definition_id or latest_definition_id(session, process_key, version))
         check_start_variables(definition, variables)
         check_data_size(variables, self.max_task_data_bytes, what="the start variables", prefix="variables.")
         wf = self.runtime.new_workflow(definition, dict(variables))

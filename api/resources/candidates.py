@@ -616,7 +616,7 @@ class CandidatesBulk(MethodView):
     @blp.response(200, BulkResultSchema)
     def post(self, query, body):
         """For nightly jobs: up to 500 candidates (engine.archive.sync.BULK_LIMIT), each with its declines, by the source's ids.
-        Each item is its own unit of work with its own result: its candidate upserted as by
+        Each item is all or nothing, with its own result: its candidate upserted as by
         `PUT /candidates/by-external-id/{external_id}`, its declines recorded (an `external_id` seen
         before: `existing`, nothing starts). A re-run is a no-op (`unchanged`). A bad item fails alone
         (`failed` with the `problem` it would have got; `errors[].field` names its field); the others

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from .. import days, vocabulary
 from ..archive_models import Candidate, CandidateDecline, CandidateSignal
 from ..assignment import MANAGER_GROUP, check_may_hold
+from ..definitions import LoadedDefinition, latest_definition_id
 from ..errors import NotFound
 from ..operations import SignalOutcome
 from ..runtime import again_on_conflict
@@ -137,7 +138,10 @@ class TalentArchive:
                 return self._record_decline(s, candidate, decline, actor=actor, source=source or actor)
         return sync.racing(once) if decline.get("external_id") else once()
 
-    def _record_decline(self, s, candidate: Candidate, decline: dict, *, actor: str, source: str) -> DeclineResult:
+    def _record_decline(self, s, candidate: Candidate, decline: dict, *, actor: str, source: str,
+                        definition: LoadedDefinition | None = None, had_declines: bool | None = None) -> DeclineResult:
+        """`definition`: the newest offer_recall, when the caller read it already (a bulk call: once
+        per chunk); `had_declines`: whether the candidate had a decline before, when it knows."""
         external_id = decline.get("external_id")
         if external_id:
             found = sync.find(s, source, sync.DECLINE, external_id)
@@ -147,7 +151,8 @@ class TalentArchive:
                 row = s.get(CandidateDecline, found.decline_id)
                 return DeclineResult(decline_id=row.id, instance_id=row.instance_id, candidate_id=candidate.id,
                                      external_id=external_id, existing=True)
-        records.check_reason(vocabulary.deployed(s, cases.RECALL_PROCESS), decline.get("reason"))
+        definition = definition or self.recall_definition(s)
+        records.check_reason(definition.vocabulary if definition else vocabulary.EMPTY, decline.get("reason"))
         if decline.get("hiring_manager"):       # the hand-off's default: an active manager (422 naming it)
             check_may_hold(s, decline["hiring_manager"], MANAGER_GROUP, field="hiring_manager")
         now = self.clock.now()
@@ -162,21 +167,24 @@ class TalentArchive:
                                role=decline.get("role") or candidate.role_applied,
                                hiring_manager=decline.get("hiring_manager"), needs=needs,
                                open_questions=questions, lang=lang, created_at=now, created_by=actor)
-        had_declines = bool(records.declines_of(s, candidate.id))
-        s.add(row)
+        if had_declines is None:
+            had_declines = s.scalar(select(CandidateDecline.id)
+                                    .where(CandidateDecline.candidate_id == candidate.id).limit(1)) is not None
         if decline.get("consent") is not None:
             records.record_consent(s, candidate, decline["consent"], actor=actor, now=now, source="decline")
         # listed by the latest decline (the creation time only until the first one)
         candidate.listed_at = max(candidate.listed_at, decline_date) if had_declines else decline_date
         candidate.updated_at = now
         records.refresh_retention(candidate)
-        s.flush()
-        records.reindex(s, candidate)
         variables = {"candidate_id": candidate.id, "decline_date": decline_date.isoformat(),
                      "decline_reason": row.reason, "lang": lang, "needs": needs, "open_questions": questions,
                      **records.decline_prefill(candidate, row)}
-        row.instance_id = self.engine.ops.start(s, cases.RECALL_PROCESS, variables=variables,
-                                                business_key=candidate.id, actor=actor).instance.id
+        # the case first: the decline row is then written once, with its case's id
+        row.instance_id = self.engine.ops.start(s, cases.RECALL_PROCESS, variables=variables, business_key=candidate.id,
+                                                actor=actor, definition_id=definition.id if definition else None
+                                                ).instance.id
+        s.add(row)
+        records.reindex(s, candidate)
         self.engine.ops.audit(s, row.instance_id, "decline_recorded", actor, None, None,
                                   {"candidate_id": candidate.id, "decline_id": row.id,
                                    "decline_reason": row.reason, "decline_date": decline_date.isoformat()})
@@ -184,6 +192,14 @@ class TalentArchive:
             sync.link(s, source, sync.DECLINE, external_id, candidate.id, decline_id=row.id, now=now)
         return DeclineResult(decline_id=row.id, instance_id=row.instance_id, candidate_id=candidate.id,
                              external_id=external_id)
+
+    def recall_definition(self, s) -> LoadedDefinition | None:
+        """The newest deployed offer_recall (what a decline starts; its vocabulary names the reasons),
+        or None when none is deployed."""
+        try:
+            return self.engine.ops.runtime.specs.get(s, latest_definition_id(s, cases.RECALL_PROCESS))
+        except NotFound:
+            return None
 
     def record_signal(self, candidate_id: str, signal: dict, *, actor: str) -> SignalResult:
         """Record a signal and deliver `candidate_signal` to the candidate's cases in their cadence:

@@ -6,11 +6,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from ..archive_models import (
-    Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag,
+    Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag, email_key,
 )
 from .. import days, events
 from ..errors import ConflictError, NotFound, RecallError
@@ -80,11 +80,11 @@ def duplicates(session: Session, data: dict) -> list[Duplicate]:
     digits = search.phone_digits(data.get("phone"))
     if len(digits) >= MIN_DUPLICATE_PHONE_DIGITS:
         checks["phone"] = Candidate.phone_digits == digits       # indexed (ix_candidate_phone_digits)
-    email = (data.get("email") or "").strip().lower()
+    email = email_key(data.get("email"))
     if email:
-        checks["email"] = func.lower(Candidate.email) == email
+        checks["email"] = Candidate.email_key == email          # indexed (ix_candidate_email_key)
     name, role = (data.get("name") or "").strip(), (data.get("role_applied") or "").strip()
-    if name and role:
+    if name and role:           # indexed (ix_candidate_name_role)
         checks["name_and_role"] = and_(Candidate.name == name, Candidate.role_applied == role)
     if not checks:
         return []
@@ -95,7 +95,7 @@ def duplicates(session: Session, data: dict) -> list[Duplicate]:
         matched = []
         if "phone" in checks and search.phone_digits(candidate.phone) == digits:
             matched.append("phone")
-        if "email" in checks and (candidate.email or "").strip().lower() == email:
+        if "email" in checks and email_key(candidate.email) == email:
             matched.append("email")
         if "name_and_role" in checks and candidate.name == name and candidate.role_applied == role:
             matched.append("name_and_role")
@@ -110,9 +110,10 @@ def create(session: Session, data: dict, *, actor: str, now: datetime) -> Candid
     candidate = Candidate(id=data.get("id") or str(uuid.uuid4()), needs=[], open_questions=[],
                           interview_trail=[], listed_at=now, created_at=now, updated_at=now, created_by=actor,
                           consent_granted=False)
-    if session.get(Candidate, candidate.id) is not None:
+    if data.get("id") and session.get(Candidate, candidate.id) is not None:     # a new uuid4 is free
         raise InvalidCandidateData("id", f"candidate {candidate.id} already exists")
     _apply_profile(candidate, data)
+    refresh_retention(candidate)        # in the INSERT, not an UPDATE after it
     session.add(candidate)
     session.flush()
     if "tags" in data:
@@ -168,9 +169,10 @@ _PENDING_REINDEX = "recall.pending_reindex"
 
 @contextmanager
 def one_reindex(session: Session):
-    """Inside: `reindex` only notes the candidate; on leaving without an error, each noted
-    candidate's document is built and written once (a bulk item creates, records a decline and
-    may change consent: one write instead of one per step). Nested uses join the outer one."""
+    """Inside: `reindex` only notes the candidate; on leaving without an error, the noted
+    candidates' documents are built and written once each, together (`reindex_many`: a bulk item
+    creates, records a decline and may change consent: one write instead of one per step; a chunk
+    of bulk items: a few statements for all). Nested uses join the outer one."""
     if _PENDING_REINDEX in session.info:
         yield
         return
@@ -180,8 +182,22 @@ def one_reindex(session: Session):
         yield
     finally:
         session.info.pop(_PENDING_REINDEX, None)
-    for candidate in pending.values():
-        reindex(session, candidate)
+    reindex_many(session, list(pending.values()))
+
+
+@contextmanager
+def reindex_kept_on_success(session: Session):
+    """Inside `one_reindex`, a part that may fail alone (a bulk item in its savepoint): when it
+    raises, what it noted is forgotten again (its rows are gone); what others noted stays."""
+    pending = session.info.get(_PENDING_REINDEX)
+    before = dict(pending) if pending is not None else None
+    try:
+        yield
+    except BaseException:
+        if pending is not None:
+            pending.clear()
+            pending.update(before)
+        raise
 
 
 def reindex(session: Session, candidate: Candidate) -> None:
@@ -191,15 +207,27 @@ def reindex(session: Session, candidate: Candidate) -> None:
     if pending is not None:
         pending[candidate.id] = candidate
         return
-    declines = session.execute(select(CandidateDecline.detail, CandidateDecline.needs,
-                                      CandidateDecline.open_questions)
-                               .where(CandidateDecline.candidate_id == candidate.id)).all()
-    signals = session.scalars(select(CandidateSignal.text).where(CandidateSignal.candidate_id == candidate.id))
-    parts: list = [candidate.notes, *(candidate.needs or []), *(candidate.open_questions or [])]
-    for detail, needs, questions in declines:
-        parts.extend([detail, *(needs or []), *(questions or [])])
-    parts.extend(signals)
-    search.write_document(session, candidate.id, search.build_document(parts))
+    reindex_many(session, [candidate])
+
+
+def reindex_many(session: Session, candidates: list[Candidate]) -> None:
+    """`reindex` for several candidates: their declines, signals and current documents read in
+    one statement each (the rows written so far first)."""
+    if not candidates:
+        return
+    session.flush()
+    ids = [c.id for c in candidates]
+    parts: dict[str, list] = {c.id: [c.notes, *(c.needs or []), *(c.open_questions or [])] for c in candidates}
+    for candidate_id, detail, needs, questions in session.execute(
+            select(CandidateDecline.candidate_id, CandidateDecline.detail, CandidateDecline.needs,
+                   CandidateDecline.open_questions).where(CandidateDecline.candidate_id.in_(ids))
+            .order_by(CandidateDecline.candidate_id, CandidateDecline.decline_date, CandidateDecline.id)):
+        parts[candidate_id].extend([detail, *(needs or []), *(questions or [])])
+    for candidate_id, text_ in session.execute(select(CandidateSignal.candidate_id, CandidateSignal.text)
+                                               .where(CandidateSignal.candidate_id.in_(ids))
+                                               .order_by(CandidateSignal.id)):
+        parts[candidate_id].append(text_)
+    search.write_documents(session, {cid: search.build_document(p) for cid, p in parts.items()})
 
 
 # ---------------------------------------------------------------- consent

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from sqlalchemy import (
-    String, and_, any_, bindparam, column, delete, func, literal, or_, select, table, text, union, update,
+    String, and_, any_, bindparam, column, delete, func, insert, literal, or_, select, table, text, union, update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
@@ -117,14 +117,24 @@ def tsquery(terms: list[QueryTerm]) -> str:
 # ---------------------------------------------------------------- index maintenance
 def write_document(session: Session, candidate_id: str, document: str) -> None:
     """Insert or replace the candidate's search document (FTS5 follows through triggers)."""
-    current = session.execute(select(CandidateSearch.id, CandidateSearch.document)
-                              .where(CandidateSearch.candidate_id == candidate_id)).first()
-    if current is None:
-        session.add(CandidateSearch(candidate_id=candidate_id, document=document))
-        session.flush()
-    elif current.document != document:
-        session.execute(update(CandidateSearch).where(CandidateSearch.id == current.id)
-                        .values(document=document).execution_options(synchronize_session=False))
+    write_documents(session, {candidate_id: document})
+
+
+def write_documents(session: Session, documents: dict[str, str]) -> None:
+    """`write_document` for several candidates: their current documents read in one statement,
+    the new ones inserted together; an unchanged document is not written."""
+    if not documents:
+        return
+    current = {cid: (row_id, document) for row_id, cid, document in session.execute(
+        select(CandidateSearch.id, CandidateSearch.candidate_id, CandidateSearch.document)
+        .where(CandidateSearch.candidate_id.in_(list(documents))))}
+    for cid, document in documents.items():
+        if cid in current and current[cid][1] != document:
+            session.execute(update(CandidateSearch).where(CandidateSearch.id == current[cid][0])
+                            .values(document=document).execution_options(synchronize_session=False))
+    new = [{"candidate_id": cid, "document": document} for cid, document in documents.items() if cid not in current]
+    if new:
+        session.execute(insert(CandidateSearch), new)       # one statement (executemany)
 
 
 def drop_document(session: Session, candidate_id: str) -> None:

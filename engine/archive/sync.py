@@ -12,14 +12,18 @@ contact fields only of the candidates it created. Merging moves the links to the
 (merge.py); erasure deletes them (the ATS's id would point at the person).
 
 Everything here runs in the caller's transaction, except `SyncArchive`'s public methods,
-each one unit of work (bulk: one per item, so a bad item never loses the good ones).
+each one unit of work. Bulk: one transaction per chunk of `BULK_CHUNK` items, each item in a
+savepoint of its own, so a bad item is rolled back alone and never loses the good ones; a chunk
+that meets a concurrent change (a racing link, a case changed meanwhile, a deadlock) is rolled
+back and its items run again one transaction each. Chunks keep transactions short: the
+PostgreSQL event feed lags behind the longest writing transaction (docs/integrators.md).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import days
@@ -33,6 +37,9 @@ from .views import CandidateView, DeclineResult
 CANDIDATE, DECLINE = "candidate", "decline"
 INTEGRATOR = "integrator"
 BULK_LIMIT = 500            # items per POST /candidates/bulk (docs/api.md)
+BULK_CHUNK = 50             # items per transaction of a bulk call (a savepoint each)
+CONFLICT_STATES = ("40001", "40P01")    # PostgreSQL: serialization failure, deadlock
+_ABSENT = "recall.sync_absent"          # session.info: links known not to exist (a bulk chunk's read)
 
 
 class ExternalIdTaken(ConflictError):
@@ -48,25 +55,51 @@ class ExternalIdTaken(ConflictError):
 
 # ---------------------------------------------------------------- links, in the caller's transaction
 def find(session: Session, source: str, kind: str, external_id: str) -> CandidateExternalId | None:
-    return session.get(CandidateExternalId, (source, kind, external_id))
+    key = (source, kind, external_id)
+    if key in session.info.get(_ABSENT, ()):        # read for the chunk: only one linked since can exist
+        return session.identity_map.get(session.identity_key(CandidateExternalId, key)) or next(
+            (o for o in session.new if isinstance(o, CandidateExternalId)
+             and (o.source, o.kind, o.external_id) == key), None)
+    return session.get(CandidateExternalId, key)
+
+
+def read_links(session: Session, keys: set[tuple[str, str, str]]) -> None:
+    """Read the links of `keys` (source, kind, external id) in one statement, so that `find` needs
+    none for them in this transaction: those found stay in the session, the others are noted
+    absent (one linked later in the transaction is in the session too)."""
+    if not keys:
+        return
+    found = session.scalars(select(CandidateExternalId).where(
+        CandidateExternalId.source.in_({k[0] for k in keys}),
+        CandidateExternalId.external_id.in_({k[2] for k in keys}))).all()
+    session.info[_ABSENT] = keys - {(f.source, f.kind, f.external_id) for f in found}
 
 
 def link(session: Session, source: str, kind: str, external_id: str, candidate_id: str, *, now,
          decline_id: str | None = None) -> None:
     session.add(CandidateExternalId(source=source, kind=kind, external_id=external_id, candidate_id=candidate_id,
                                     decline_id=decline_id, created_at=now))
-    session.flush()
+    if _ABSENT not in session.info:     # a bulk chunk's item: written with the item's other rows, at its end
+        session.flush()
 
 
 def racing(unit):
     """Run a unit of work that may link an id, again when a concurrent one linked the same id first
     (PostgreSQL: the loser's INSERT breaks the primary key; run again, it finds that link)."""
-    def guarded():
-        try:
-            return unit()
-        except IntegrityError as exc:
-            raise ConcurrentChange(f"another request linked the same external id first: {exc.orig}") from exc
-    return again_on_conflict(guarded, pinned=False)
+    return again_on_conflict(lambda: guarded(unit), pinned=False)
+
+
+def guarded(unit):
+    """`unit()`, with a concurrent writer's traces as ConcurrentChange: a broken primary key (a
+    racing link) or a PostgreSQL serialization failure or deadlock."""
+    try:
+        return unit()
+    except IntegrityError as exc:
+        raise ConcurrentChange(f"another request linked the same external id first: {exc.orig}") from exc
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) in CONFLICT_STATES:
+            raise ConcurrentChange(f"a concurrent transaction: {exc.orig}") from exc
+        raise
 
 
 def check_free(session: Session, source: str, external_id: str) -> None:
@@ -215,33 +248,76 @@ class SyncArchive:
             consent.lapse(self.engine, s, candidate, now=now, actor=viewer.name)
         return candidate, "updated"
 
-    def bulk(self, items: list[dict], *, viewer: Viewer, check_duplicates: bool = True) -> list[SyncedCandidate]:
-        """Each item ({external_id, profile fields, declines: [{external_id, ...}]}) in its own unit
-        of work: its candidate upserted and its declines recorded (an external id seen before: the
-        existing one, nothing new). A refused item is rolled back whole and reported; the others stay."""
-        out = []
-        for index, item in enumerate(items):
-            def once(index=index, item=item):
-                return self._bulk_item(index, item, viewer, check_duplicates)
+    def bulk(self, items: list[dict], *, viewer: Viewer, check_duplicates: bool = True,
+             chunk: int = BULK_CHUNK) -> list[SyncedCandidate]:
+        """Each item ({external_id, profile fields, declines: [{external_id, ...}]}): its candidate
+        upserted and its declines recorded (an external id seen before: the existing one, nothing
+        new), all or nothing. `chunk` items share a transaction, each in a savepoint: a refused item
+        is rolled back whole and reported, the others stay. A chunk that meets a concurrent change
+        runs again one item per transaction (each again on a conflict, as `upsert`)."""
+        out: list[SyncedCandidate] = []
+        for at in range(0, len(items), chunk):
+            part = list(enumerate(items[at:at + chunk], start=at))
             try:
-                out.append(racing(once))
-            except RecallError as exc:
-                out.append(SyncedCandidate(index, item.get("external_id"), "failed", error=exc))
+                out += guarded(lambda: self._bulk_chunk(part, viewer, check_duplicates))
+            except ConcurrentChange:
+                out += [self._bulk_alone(index, item, viewer, check_duplicates) for index, item in part]
         return out
 
-    def _bulk_item(self, index: int, item: dict, viewer: Viewer, check_duplicates: bool) -> SyncedCandidate:
+    def _bulk_chunk(self, part: list[tuple[int, dict]], viewer: Viewer,
+                    check_duplicates: bool) -> list[SyncedCandidate]:
+        out = []
         with self.db.write_transaction() as s, records.one_reindex(s):
-            candidate, status = self._upsert(s, item["external_id"], item, viewer=viewer,
-                                             check_duplicates=check_duplicates)
-            result = SyncedCandidate(index, item["external_id"], status, candidate.id)
-            for n, decline in enumerate(item.get("declines") or ()):
+            definition = self.archive.recall_definition(s)          # once for the chunk
+            read_links(s, {key for _, item in part for key in _keys(viewer, item)})
+            for n, (index, item) in enumerate(part):
+                if n == len(part) // 2:
+                    self.engine.faults.pause("bulk_chunk")
+                    self.engine.faults.fail("bulk_chunk")
                 try:
-                    done = self.archive._record_decline(s, candidate, decline, actor=viewer.name,
-                                                        source=source_of(viewer, item))
-                except records.InvalidCandidateData as exc:     # name the decline within the item
-                    raise records.InvalidCandidateData(f"declines[{n}].{exc.field}", exc.message) from exc
-                result.declines.append(SyncedDecline(decline["external_id"],
-                                                     "existing" if done.existing else "created", done))
-            if status == "unchanged" and any(d.status == "created" for d in result.declines):
-                result.status = "updated"
-            return result
+                    with records.reindex_kept_on_success(s), s.begin_nested():
+                        out.append(self._bulk_item(s, index, item, viewer, check_duplicates, definition))
+                except ConcurrentChange:
+                    raise                                   # the chunk runs again, item by item
+                except RecallError as exc:
+                    out.append(SyncedCandidate(index, item.get("external_id"), "failed", error=exc))
+        return out
+
+    def _bulk_alone(self, index: int, item: dict, viewer: Viewer, check_duplicates: bool) -> SyncedCandidate:
+        def once():
+            with self.db.write_transaction() as s, records.one_reindex(s):
+                return self._bulk_item(s, index, item, viewer, check_duplicates, None)
+        try:
+            return racing(once)
+        except RecallError as exc:
+            return SyncedCandidate(index, item.get("external_id"), "failed", error=exc)
+
+    def _bulk_item(self, s: Session, index: int, item: dict, viewer: Viewer, check_duplicates: bool,
+                   definition) -> SyncedCandidate:
+        candidate, status = self._upsert(s, item["external_id"], item, viewer=viewer,
+                                         check_duplicates=check_duplicates)
+        result = SyncedCandidate(index, item["external_id"], status, candidate.id)
+        created = 0
+        for n, decline in enumerate(item.get("declines") or ()):
+            try:
+                done = self.archive._record_decline(
+                    s, candidate, decline, actor=viewer.name, source=source_of(viewer, item),
+                    definition=definition, had_declines=created > 0 if status == "created" else None)
+            except records.InvalidCandidateData as exc:     # name the decline within the item
+                raise records.InvalidCandidateData(f"declines[{n}].{exc.field}", exc.message) from exc
+            created += not done.existing
+            result.declines.append(SyncedDecline(decline["external_id"],
+                                                 "existing" if done.existing else "created", done))
+        if status == "unchanged" and created:
+            result.status = "updated"
+        return result
+
+
+def _keys(viewer: Viewer, item: dict) -> list[tuple[str, str, str]]:
+    """The links an item will look for (none when its source is refused: the item fails on it)."""
+    try:
+        source = source_of(viewer, item)
+    except RecallError:
+        return []
+    return [(source, CANDIDATE, item["external_id"]),
+            *((source, DECLINE, d["external_id"]) for d in item.get("declines") or () if d.get("external_id"))]

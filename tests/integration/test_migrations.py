@@ -57,3 +57,48 @@ def test_0011_fills_the_phone_digits_of_existing_candidates(db):
     assert filled == {"a": "13700001234", "b": "13800001111", "c": None, "d": None}
     with db.write_transaction() as s:
         assert [d.id for d in records.duplicates(s, {"phone": "137 0000 1234"})] == ["a"]
+
+
+def test_the_duplicate_indexes_migration_fills_the_email_key_of_existing_candidates(db):
+    """Rows written before the migration that indexes the duplicate check get their email's key
+    (trimmed, lower case), found by the check; the name and role are indexed too."""
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from engine.archive import records
+    from engine.migrate import alembic_config
+
+    cfg = alembic_config(str(db.engine.url))
+    ours = next(r for r in ScriptDirectory.from_config(cfg).walk_revisions()
+                if r.path.endswith("_candidate_duplicate_indexes.py"))
+
+    def to(revision, step):
+        with db.engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            step(cfg, revision)
+
+    to(ours.down_revision, command.downgrade)
+    assert "email_key" not in {c["name"] for c in inspect(db.engine).get_columns("candidates")}
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    candidates = sa.table("candidates", *(sa.column(n) for n in (
+        "id", "name", "email", "listed_at", "created_at", "updated_at", "created_by", "consent_granted")),
+        sa.column("needs", sa.JSON), sa.column("open_questions", sa.JSON), sa.column("interview_trail", sa.JSON))
+    rows = {"a": " Wang.Li@Example.COM ", "b": "x@y.cn", "c": None, "d": "  "}
+    with db.engine.begin() as conn:
+        conn.execute(candidates.insert(), [
+            {"id": key, "name": f"旧{key}", "email": email, "listed_at": now, "created_at": now, "updated_at": now,
+             "created_by": "hr", "consent_granted": False, "needs": [], "open_questions": [], "interview_trail": []}
+            for key, email in rows.items()])
+    to("head", command.upgrade)
+    with db.engine.connect() as conn:
+        filled = dict(conn.execute(sa.text("SELECT id, email_key FROM candidates")).all())
+    assert filled == {"a": "wang.li@example.com", "b": "x@y.cn", "c": None, "d": None}
+    assert {"ix_candidate_email_key", "ix_candidate_name_role"} <= {
+        i["name"] for i in inspect(db.engine).get_indexes("candidates")}
+    with db.write_transaction() as s:
+        assert [d.id for d in records.duplicates(s, {"email": "wang.li@example.com"})] == ["a"]
+        assert [d.matched_on for d in records.duplicates(s, {"name": "旧b", "role_applied": None,
+                                                             "email": "X@Y.CN"})] == [("email",)]
