@@ -103,6 +103,13 @@ OPERATION_IDS: dict[str, str] = {
     "POST /tasks/{task_id}/sends": "sendFromTask",
     "POST /tasks/{task_id}/sends/{send_id}/retry": "retryTaskSend",
     "POST /tasks/{task_id}/sends/{send_id}/mark-sent": "markTaskSendSent",
+    "GET /channels/wecom/callback": "verifyWecomCallbackUrl",
+    "POST /channels/wecom/callback": "receiveWecomCallback",
+    "GET /channels/wecom/contacts": "listUnmatchedWecomContacts",
+    "POST /channels/wecom/contacts/{contact_id}/link": "linkWecomContact",
+    "POST /channels/wecom/states": "getWecomContactState",
+    "GET /session/wecom": "startWecomSignin",
+    "GET /session/wecom/callback": "finishWecomSignin",
 }
 
 # Request body examples of the main operations ("METHOD /path" -> body). tests/http/test_openapi_compat.py

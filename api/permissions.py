@@ -91,6 +91,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "POST /tasks/{task_id}/sends": frozenset({HR, MANAGER}),
     "POST /tasks/{task_id}/sends/{send_id}/retry": frozenset({HR, MANAGER}),
     "POST /tasks/{task_id}/sends/{send_id}/mark-sent": frozenset({HR, MANAGER}),
+    # WeCom (api/resources/wecom_callback.py): its callback is public (WeCom signs and encrypts it); HR links
+    # contacts no candidate was found for and gets a candidate's "contact me" state
+    "GET /channels/wecom/callback": PUBLIC,
+    "POST /channels/wecom/callback": PUBLIC,
+    "GET /channels/wecom/contacts": frozenset({ADMIN, HR}),
+    "POST /channels/wecom/contacts/{contact_id}/link": frozenset({ADMIN, HR}),
+    "POST /channels/wecom/states": frozenset({ADMIN, HR}),
+    "GET /session/wecom": PUBLIC,                  # sign in with WeCom: whether it is on, WeCom's login URL
+    "GET /session/wecom/callback": PUBLIC,         # where WeCom sends the browser back (state cookie checked)
 }
 
 # Roles that see every task (admin may also act on any; process owners only read).

@@ -144,6 +144,17 @@ class Signin:
                 raise SigninRefused("this sign-in link is not valid (used, expired or unknown)")
             return self._open(s, used.user_id, now, "link", address)
 
+    def with_wecom(self, wecom_user_id: str, *, address: str | None) -> SignedIn:
+        """Sign in the one active user whose WeCom user id WeCom's OAuth vouched for
+        (engine/channels/wecom_signin.py); refused when none or several carry it."""
+        now = self.clock()
+        with self.db.write_transaction() as s:
+            ids = s.scalars(select(User.id).where(User.wecom_user_id == wecom_user_id, User.active.is_(True))
+                            .limit(2)).all() if wecom_user_id else []
+            if len(ids) != 1:
+                raise SigninRefused("no one in the user directory signs in with this WeCom account")
+            return self._open(s, ids[0], now, "wecom", address)
+
     def _open(self, s, user_id: int, now: datetime, how: str, address: str | None) -> SignedIn:
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         # every session that ended by idling (anyone's) goes now, so the table does not grow for ever

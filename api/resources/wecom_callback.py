@@ -9,26 +9,32 @@ and the contacts HR links by hand.
 - `GET /channels/wecom/contacts`: new WeCom contacts no candidate was found for (HR);
   `POST /channels/wecom/contacts/{contact_id}/link`: link one to a candidate;
   `POST /channels/wecom/states`: the opaque state of a candidate's "contact me" QR code.
+- Sign in with WeCom (engine/channels/wecom_signin.py): `GET /session/wecom` answers whether it is on
+  and WeCom's login URL, and sets a short-lived state cookie; WeCom sends the browser back to
+  `GET /session/wecom/callback`, which signs the person in (the session cookie, as a password would)
+  and sends them to the workspace — or to its sign-in page with `#wecom=refused`.
 """
 from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Response, request
+from flask import Response, jsonify, redirect, request
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from engine.channels import wecom_contacts, wecom_inbound
+from engine.channels import wecom_contacts, wecom_inbound, wecom_signin
 from engine.channels.registry import ChannelError
 from engine.channels.wecom import WeComNotConfigured
 from engine.channels.wecom_crypto import WeComCryptoError
+from engine.signin import SigninRefused
 
+from ..auth import SESSION_COOKIE
 from ..blueprint import Blueprint
 from ..problems import problem
 from ..schemas import ProblemSchema as _Problem, Strict
-from ..state import current_user, engine
+from ..state import current_user, engine, state
 
-blp = Blueprint("wecom_callback", __name__, description="WeCom: the callback URL and contact linking")
+blp = Blueprint("wecom_callback", __name__, description="WeCom: the callback URL, contact linking, sign-in")
 TAGS = ["channels"]
 PROBLEM = "application/problem+json"
 XML_BODY = {"required": True, "content": {"text/xml": {"schema": {
@@ -156,3 +162,61 @@ class States(MethodView):
         with eng.db.write_transaction() as s:
             state = wecom_contacts.state_for(s, body["candidate_id"], now=eng.clock.now())
         return {"candidate_id": body["candidate_id"], "state": state}
+
+
+# ---------------------------------------------------------------- sign in with WeCom
+STATE_COOKIE = "recall_wecom_state"
+STATE_SECONDS = 600
+WORKSPACE = "/app/"
+
+
+class WecomSigninSchema(Strict):
+    enabled = fields.Boolean(required=True, metadata={"description": "WeCom is set up: show \"sign in with WeCom\""})
+    url = fields.String(allow_none=True, required=True, metadata={
+        "description": "WeCom's login page to send the browser to (with this answer's state cookie)"})
+
+
+class WecomReturnSchema(Strict):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=512))
+    state = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+def _state_path() -> str:
+    return f"{state().url_prefix}/session/wecom"
+
+
+@blp.route("/session/wecom", tags=["session"])
+class WecomSignin(MethodView):
+    @blp.response(200, WecomSigninSchema)
+    def get(self):
+        """Whether sign-in with WeCom is on, and WeCom's login URL (sets the short-lived state cookie)."""
+        eng = engine()
+        if not wecom_signin.enabled(eng):
+            return {"enabled": False, "url": None}
+        started = wecom_signin.start(eng, redirect_uri=request.host_url.rstrip("/") + _state_path() + "/callback")
+        response = jsonify(WecomSigninSchema().dump({"enabled": True, "url": started.url}))
+        # Lax, not Strict: the browser comes back from WeCom's site, a cross-site navigation
+        response.set_cookie(STATE_COOKIE, started.state, max_age=STATE_SECONDS, path=_state_path(), httponly=True,
+                            samesite="Lax", secure=request.is_secure)
+        return response
+
+
+@blp.route("/session/wecom/callback", tags=["session"])
+class WecomReturn(MethodView):
+    @blp.arguments(WecomReturnSchema, location="query", unknown="exclude")
+    @blp.response(302, description="signed in: to the workspace; refused: to its sign-in page with #wecom=refused")
+    def get(self, query):
+        """Where WeCom sends the browser back: sign in the person whose WeCom user id it vouches for."""
+        try:
+            done = wecom_signin.finish(engine(), state().signin, code=query["code"], state=query["state"],
+                                       expected_state=request.cookies.get(STATE_COOKIE), address=request.remote_addr)
+        except SigninRefused:
+            response = redirect(WORKSPACE + "signin#wecom=refused", 302)
+        else:
+            response = redirect(WORKSPACE, 302)
+            response.set_cookie(SESSION_COOKIE, done.session_id, path=state().url_prefix or "/", httponly=True,
+                                samesite="Strict", secure=request.is_secure)
+        response.delete_cookie(STATE_COOKIE, path=_state_path(), httponly=True, samesite="Lax",
+                               secure=request.is_secure)
+        return response
+

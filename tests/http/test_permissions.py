@@ -76,6 +76,9 @@ EXPECTED = {
     "POST /tasks/{task_id}/sends": ("/tasks/nope/sends", {HR, M}),
     "POST /tasks/{task_id}/sends/{send_id}/retry": ("/tasks/nope/sends/x/retry", {HR, M}),
     "POST /tasks/{task_id}/sends/{send_id}/mark-sent": ("/tasks/nope/sends/x/mark-sent", {HR, M}),
+    "GET /channels/wecom/contacts": ("/channels/wecom/contacts", {A, HR}),
+    "POST /channels/wecom/contacts/{contact_id}/link": ("/channels/wecom/contacts/0/link", {A, HR}),
+    "POST /channels/wecom/states": ("/channels/wecom/states", {A, HR}),
 }
 PUBLIC = {
     "GET /health": "/health",
@@ -83,9 +86,13 @@ PUBLIC = {
     "GET /docs": "/docs",
     "GET /docs/static/{filename}": "/docs/static/swagger-ui.css",
     "GET /metrics": "/metrics",
+    "GET /session/wecom": "/session/wecom",
 }
-# public writes: signing in needs no token (an empty body is refused by validation, not by the guard)
-PUBLIC_WRITES = {"POST /session": "/session"}
+# public writes: signing in needs no token (an empty body is refused by validation, not by the guard);
+# WeCom's callback and sign-in return neither (without their query they are refused by validation)
+PUBLIC_WRITES = {"POST /session": "/session", "GET /channels/wecom/callback": "/channels/wecom/callback",
+                 "POST /channels/wecom/callback": "/channels/wecom/callback",
+                 "GET /session/wecom/callback": "/session/wecom/callback"}
 
 
 @pytest.fixture(scope="module")
