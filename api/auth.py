@@ -36,7 +36,8 @@ log = logging.getLogger("recall.api")
 JSON_TYPES = ("application/json",)
 MULTIPART_ENDPOINTS = frozenset({"POST /process-definitions"})
 # bodies that are not JSON, by endpoint: the media types each takes (WeCom posts its events as XML)
-OTHER_BODIES = {"POST /channels/wecom/callback": frozenset({"text/xml", "application/xml"})}
+OTHER_BODIES = {"POST /channels/wecom/callback": frozenset({"text/xml", "application/xml"}),
+                "POST /channels/email/inbound": frozenset({"message/rfc822"})}    # a pushed mail
 _PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 SESSION_COOKIE = "recall_session"
 CSRF_HEADER = "X-CSRF-Token"

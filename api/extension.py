@@ -39,6 +39,7 @@ from .resources import analytics, candidates
 from .resources import session, users
 from .resources import events, webhooks
 from .resources import channels, sends
+from .resources import mail_inbound
 from .resources import wecom_callback
 from .schemas import ProblemSchema
 from .state import EXTENSION_KEY, RecallState
@@ -70,6 +71,7 @@ TAGS.append({"name": "webhooks", "description": "Webhooks (admin): the event fee
 RESOURCES += (events, webhooks)
 TAGS.append({"name": "channels", "description": "Channel settings (admin): WeCom and email, secrets never returned"})
 RESOURCES += (channels, sends)
+RESOURCES += (mail_inbound,)
 RESOURCES += (wecom_callback,)
 
 

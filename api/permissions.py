@@ -91,6 +91,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "POST /tasks/{task_id}/sends": frozenset({HR, MANAGER}),
     "POST /tasks/{task_id}/sends/{send_id}/retry": frozenset({HR, MANAGER}),
     "POST /tasks/{task_id}/sends/{send_id}/mark-sent": frozenset({HR, MANAGER}),
+    # mail coming back (api/resources/mail_inbound.py): pushed by a gateway; the unmatched queue is HR's
+    "POST /channels/email/inbound": frozenset({ADMIN, INTEGRATOR}),
+    "GET /channels/email/unmatched": frozenset({ADMIN, HR}),
+    "POST /channels/email/unmatched/{inbound_id}/assign": frozenset({ADMIN, HR}),
     # WeCom (api/resources/wecom_callback.py): its callback is public (WeCom signs and encrypts it); HR links
     # contacts no candidate was found for and gets a candidate's "contact me" state
     "GET /channels/wecom/callback": PUBLIC,

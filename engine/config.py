@@ -170,6 +170,7 @@ class Settings:
     channel_lease_seconds: float = _setting(120.0, _number(0, above=True))
     channel_follow_seconds: float = _setting(60.0, _number(0, above=True))
     channel_batch_size: int = _setting(20, _integer(1))
+    email_poll_seconds: float = _setting(60.0, _number(0, above=True))     # the IMAP mailbox's poll
     # ---- the HTTP API and `recall serve` (api/)
     host: str = _setting("127.0.0.1", TEXT)
     port: int = _setting(8000, PORT)

@@ -29,6 +29,7 @@ def target_metadata() -> MetaData:
     from .archive import schema_objects  # noqa: F401 - registers the comparator with Alembic
     from .channels import models as _channel_models  # noqa: F401 - channel_settings, outbox
     from .channels import wecom_models  # noqa: F401 - the WeCom token, contacts and states
+    from .channels import email_models  # noqa: F401 - the mailbox poll's state, received mail, failing addresses
     from .models import Base
     return Base.metadata
 

@@ -87,6 +87,9 @@ HISTORY_KINDS = {
     "webhook_enabled": ("启用 Webhook", "Webhook enabled"), "webhook_disabled": ("停用 Webhook", "Webhook disabled"),
     "webhook_deleted": ("删除 Webhook", "Webhook deleted"),
     "webhook_redelivered": ("重新推送 Webhook", "Webhook redelivered"),
+    "email_received": ("收到邮件", "Email received"), "email_assigned": ("邮件已归属候选人", "Email assigned"),
+    "email_address_failing": ("邮箱地址无法送达", "Email address failing"),
+    "channel_send_bounced": ("邮件被退回", "Email bounced"),
 }
 GROUPS = {
     "hr": ("人力资源", "HR"), "hiring_manager": ("用人部门经理", "Hiring manager"), "hrbp": ("HRBP", "HRBP"),

@@ -277,6 +277,8 @@ class TalentArchive:
         # side rows first: the cancellations below only add rows without personal data
         tasks, audits, buffered = privacy.scrub_side_rows(s, ids, candidate.id, scrubber)
         cancelled, scrubbed = privacy.scrub_cases(self.engine, s, ids, scrubber, actor=actor, reason=reason)
+        from ..channels.email_inbound import forget as forget_mail
+        forget_mail(s, candidate)           # mail received from or about them (before their address is blanked)
         privacy.erase_archive(s, candidate, now=now, reason=reason)
         sync.forget(s, candidate.id)        # the source systems' ids would point at the person
         from ..channels.outbox import forget as forget_sends

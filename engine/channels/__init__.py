@@ -13,4 +13,5 @@ Nothing here sends to a candidate on the system's own initiative: a candidate me
 by a person's explicit action (and WeCom then asks that person to confirm in their own client).
 """
 
+from . import email  # noqa: F401
 from . import wecom  # noqa: F401
