@@ -83,8 +83,12 @@ def test_the_holder_sends_the_worker_sends_once_and_it_shows_on_task_timeline_an
     outbox.send_due(engine)
     assert [(o.id, o.recipient["email"], o.payload["text"]) for o in fake.sent] == [
         (send["id"], "zhou@example.com", "周先生您好,好久不见,最近怎么样?")]
-    [listed] = caller(HR).get(f"/tasks/{task_id}/sends").json["items"]
+    answer = caller(HR).get(f"/tasks/{task_id}/sends").json
+    [listed] = answer["items"]
     assert (listed["status"], listed["provider_id"]) == ("sent", "p-1")
+    assert [c for c in answer["channels"] if c["name"] == TEST_CHANNEL] == [{
+        "name": TEST_CHANNEL, "label_zh": "测试渠道", "label_en": "Test channel", "monthly_limit": 2,
+        "used_this_month": 1, "resets_on": "2026-03-01"}]
     timeline = caller(HR).get(f"/candidates/{cid}").json["timeline"]
     kinds = [e["kind"] for e in timeline if e["kind"].startswith("channel_send")]
     assert kinds == ["channel_send_requested", "channel_send_sent"]
@@ -188,3 +192,17 @@ def test_a_failed_send_is_retried_or_marked_sent_by_hand(flow):
     assert (by_hand.json["status"], by_hand.json["reason"]) == ("sent", "by_hand")
     outbox.send_due(engine)
     assert len(fake.sent) == 1                                       # the hand-sent one is not sent again
+
+
+def test_two_clicks_at_the_same_moment_make_one_send(flow, api):
+    """The task's row is locked while a send is asked for: racing requests with the same text find the first."""
+    from tests.support import Caller, race
+    caller, engine, fake, cid, task_id = flow
+    app = api[0]
+    token = caller(HR).headers["Authorization"].split()[1]
+    answers = race(4, lambda: Caller(app.test_client(), token).post(
+        f"/tasks/{task_id}/sends", json={"channel": TEST_CHANNEL, "text": "同一条消息"}))
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
+    assert len({a.json["id"] for a in answers}) == 1
+    with engine.db.read_transaction() as s:
+        assert s.execute(text("SELECT count(*) FROM outbox")).scalar() == 1
