@@ -56,8 +56,20 @@ class SendSchema(Strict):
     sent_at = fields.DateTime(allow_none=True, required=True)
 
 
+class SendChannelSchema(Strict):
+    name = fields.String(required=True)
+    label_zh = fields.String(required=True)
+    label_en = fields.String(required=True)
+    monthly_limit = fields.Integer(allow_none=True, required=True,
+                                   metadata={"description": "messages per candidate and calendar month (WeCom: 4)"})
+    used_this_month = fields.Integer(allow_none=True, required=True)
+    resets_on = fields.Date(allow_none=True, required=True)
+
+
 class SendListSchema(Strict):
     items = fields.List(fields.Nested(SendSchema), required=True)
+    channels = fields.List(fields.Nested(SendChannelSchema), required=True, metadata={
+        "description": "the channels configured now that can reach a candidate (the task page's send buttons)"})
 
 
 def _sends() -> TaskSends:
@@ -71,8 +83,10 @@ _REFUSALS = dict(schema=ProblemSchema, content_type="application/problem+json")
 class Sends(MethodView):
     @blp.response(200, SendListSchema)
     def get(self, task_id):
-        """The task's sends, oldest first, with their status (whoever may see the task)."""
-        return {"items": [asdict(v) for v in _sends().list(task_id, authorize=_may_see)]}
+        """The task's sends, oldest first, with their status (whoever may see the task), and the channels
+        one may send through now, with this month's count where a channel has a monthly limit."""
+        found, usable = _sends().list(task_id, authorize=_may_see)
+        return {"items": [asdict(v) for v in found], "channels": usable}
 
     @idempotent
     @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])

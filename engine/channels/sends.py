@@ -207,10 +207,28 @@ class TaskSends:
                 ops=self.engine.ops)
             return outbox.send_view(outbox.load(s, send_id)), True
 
-    def list(self, task_id: str, *, authorize=None) -> list[outbox.SendView]:
-        self._task(task_id, authorize)
+    def list(self, task_id: str, *, authorize=None) -> tuple[list[outbox.SendView], list[dict]]:
+        """The task's sends, and the channels one may send through now with this month's count per candidate
+        where the channel has a limit (for the task page's buttons and the cadence's "2 of 4 this month")."""
+        task = self._task(task_id, authorize)
+        now = self.engine.clock.now()
         with self.engine.db.read_transaction() as s:
-            return [outbox.send_view(r) for r in outbox.of_task(s, task_id)]
+            sent = [outbox.send_view(r) for r in outbox.of_task(s, task_id)]
+            candidate = _candidate_of(s, task.instance_id)
+            usable = []
+            for channel in registry.all_channels():
+                if channel.name not in _addresses or not channel_settings.is_configured(s, channel.name):
+                    continue
+                entry = {"name": channel.name, "label_zh": channel.label_zh, "label_en": channel.label_en,
+                         "monthly_limit": channel.monthly_limit_per_candidate, "used_this_month": None,
+                         "resets_on": None}
+                if channel.monthly_limit_per_candidate and candidate is not None:
+                    start, end = outbox.month_bounds(now, days.zone())
+                    entry["used_this_month"] = outbox.sends_this_month(
+                        s, channel=channel.name, candidate_id=candidate.id, start=start, end=end)
+                    entry["resets_on"] = end.date()
+                usable.append(entry)
+            return sent, usable
 
     def _own(self, s, task_id: str, send_id: str, actor: str) -> OutboxMessage:
         row = outbox.load(s, send_id, for_update=True)

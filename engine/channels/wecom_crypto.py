@@ -135,16 +135,20 @@ class WeComCrypto:
         return body, self.sign(timestamp, nonce, encrypt)
 
 
-def encrypted_field(body: bytes | str) -> str:
-    """The text of `<Encrypt>` in a callback's XML body (WeCom's XML has no DTD; none is accepted)."""
-    raw = body.encode("utf-8") if isinstance(body, str) else body
+def _xml(data: bytes | str, what: str) -> ElementTree.Element:
+    """`data` parsed; WeCom's XML has no DTD, so one (or an entity) is refused before parsing."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
     if b"<!DOCTYPE" in raw.upper() or b"<!ENTITY" in raw.upper():
-        raise WeComCryptoError("xml", "the callback body declares a DTD or entities: refused")
+        raise WeComCryptoError("xml", f"{what} declares a DTD or entities: refused")
     try:
-        root = ElementTree.fromstring(raw)
+        return ElementTree.fromstring(raw)
     except ElementTree.ParseError:
-        raise WeComCryptoError("xml", "the callback body is not XML") from None
-    node = root.find("Encrypt")
+        raise WeComCryptoError("xml", f"{what} is not XML") from None
+
+
+def encrypted_field(body: bytes | str) -> str:
+    """The text of `<Encrypt>` in a callback's XML body."""
+    node = _xml(body, "the callback body").find("Encrypt")
     if node is None or not (node.text or "").strip():
         raise WeComCryptoError("xml", "the callback body has no <Encrypt> element")
     return node.text.strip()
@@ -152,11 +156,4 @@ def encrypted_field(body: bytes | str) -> str:
 
 def parse_message(xml: bytes | str) -> dict[str, str]:
     """A decrypted callback message's top-level elements as {tag: text}."""
-    raw = xml.encode("utf-8") if isinstance(xml, str) else xml
-    if b"<!DOCTYPE" in raw.upper() or b"<!ENTITY" in raw.upper():
-        raise WeComCryptoError("xml", "the message declares a DTD or entities: refused")
-    try:
-        root = ElementTree.fromstring(raw)
-    except ElementTree.ParseError:
-        raise WeComCryptoError("xml", "the decrypted message is not XML") from None
-    return {child.tag: (child.text or "").strip() for child in root}
+    return {child.tag: (child.text or "").strip() for child in _xml(xml, "the decrypted message")}

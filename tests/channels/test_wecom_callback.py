@@ -5,20 +5,16 @@ event changing nothing twice, deletion, bad signatures refused and audited witho
 WeCom's API down (503, WeCom retries), erasure taking the links with the person."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select, text
-from werkzeug.serving import make_server
 
-from engine.channels import registry
 from engine.channels import settings as channel_settings
-from engine.channels.wecom import CHANNEL, NAME
+from engine.channels.wecom import NAME
 from engine.channels.wecom_models import CandidateWecomContact, CandidateWecomState
 from engine.models import AuditEvent
-from tests.channels.scripted import new_key
+from tests.channels.wecom_support import served_with_wecom
 from tests.fakes.wecom_server import FakeWeCom
-from tests.support import ADMIN, HR, MANAGER, app_with_workflows
+from tests.support import ADMIN, HR, MANAGER
 
 CONSENT = {"granted": True, "scope": "similar_roles", "expires_at": "2027-06-30"}
 PATH = "/api/v1/channels/wecom/callback"
@@ -27,20 +23,8 @@ PATH = "/api/v1/channels/wecom/callback"
 @pytest.fixture
 def served(database_url):
     """(base URL of the served app, engine, caller factory, fake WeCom) with WeCom configured."""
-    registry.register(CHANNEL)
-    app, engine, caller = app_with_workflows(database_url, RECALL_SECRET_KEY=new_key())
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    with FakeWeCom() as wecom:
-        channel_settings.install(engine)
-        with engine.db.write_transaction() as s:
-            channel_settings.save(s, NAME, wecom.settings(), actor=ADMIN, ops=engine.ops, now=engine.clock.now())
-        try:
-            yield f"http://127.0.0.1:{server.server_port}", engine, caller, wecom
-        finally:
-            server.shutdown()
-            server.server_close()
-            engine.db.dispose()
+    with served_with_wecom(database_url) as served:
+        yield served.base, served.engine, served.caller, served.wecom
 
 
 def _candidate(caller, **fields) -> str:

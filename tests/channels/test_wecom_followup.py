@@ -4,18 +4,14 @@ HR sends it via WeCom from the task, and it reaches the candidate only after HR 
 app; the send's status follows on the task; a fifth message in the month is refused before WeCom."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import update
-from werkzeug.serving import make_server
 
-from engine.channels import outbox, registry
-from engine.channels.wecom import CHANNEL, NAME
+from engine.channels import outbox
+from engine.channels.wecom import NAME
 from engine.models import User
-from tests.channels.scripted import new_key
-from tests.fakes.wecom_server import FakeWeCom
-from tests.support import ADMIN, HR, app_with_workflows
+from tests.channels.wecom_support import served_with_wecom
+from tests.support import ADMIN, HR
 
 ARCHIVE = {"decline_reason": "team", "needs": ["弹性工作"], "talent_pool_consent": True,
            "consent_scope": "any_role", "consent_expiry": "2027-01-05"}
@@ -25,36 +21,26 @@ TEXT = "王先生您好，好久不见，最近怎么样？"
 @pytest.fixture
 def followup(database_url):
     """(caller, engine, fake WeCom, candidate id, day-30 task id), HR's WeCom id is LiNa."""
-    registry.register(CHANNEL)
-    app, engine, caller = app_with_workflows(database_url, RECALL_SECRET_KEY=new_key())
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    with FakeWeCom() as wecom:
-        try:
-            with engine.db.write_transaction() as s:
-                s.execute(update(User).where(User.name == HR).values(wecom_user_id="LiNa"))
-            assert caller(ADMIN).put(f"/channels/{NAME}", json={"values": wecom.settings()}).status_code == 200
-            hr = caller(HR)
-            cid = hr.post("/candidates", json={"name": "王伟"}).json["id"]
-            instance = hr.post(f"/candidates/{cid}/declines", json={"reason": "team"}).json["instance_id"]
-            [archive] = hr.get(f"/tasks?instance_id={instance}").json["items"]
-            assert hr.post(f"/tasks/{archive['id']}/complete", json={"data": ARCHIVE}).status_code == 200
-            state = hr.post("/channels/wecom/states", json={"candidate_id": cid}).json["state"]
-            wecom.add_contact("wm-wang-wei", follow_userid="LiNa", name="王伟", state=state)
-            callback = f"http://127.0.0.1:{server.server_port}/api/v1/channels/wecom/callback"
-            assert wecom.post_callback(callback, "add_external_contact", external_userid="wm-wang-wei",
-                                       userid="LiNa", state=state) == (200, "success")
-            # the new contact is a signal the running cadence raises for HR at once
-            assert [t["element_id"] for t in hr.get(f"/tasks?instance_id={instance}").json["items"]] == \
-                ["react_to_signal"]
-            assert caller(ADMIN).post("/testing/clock", json={"advance": "P31D"}).status_code == 200
-            [task] = hr.get(f"/tasks?instance_id={instance}&element_id=follow_up_day_30").json["items"]
-            assert hr.post(f"/tasks/{task['id']}/claim").status_code == 200
-            yield caller, engine, wecom, cid, task["id"]
-        finally:
-            server.shutdown()
-            server.server_close()
-            engine.db.dispose()
+    with served_with_wecom(database_url) as served:
+        engine, caller, wecom = served.engine, served.caller, served.wecom
+        with engine.db.write_transaction() as s:
+            s.execute(update(User).where(User.name == HR).values(wecom_user_id="LiNa"))
+        hr = caller(HR)
+        cid = hr.post("/candidates", json={"name": "王伟"}).json["id"]
+        instance = hr.post(f"/candidates/{cid}/declines", json={"reason": "team"}).json["instance_id"]
+        [archive] = hr.get(f"/tasks?instance_id={instance}").json["items"]
+        assert hr.post(f"/tasks/{archive['id']}/complete", json={"data": ARCHIVE}).status_code == 200
+        state = hr.post("/channels/wecom/states", json={"candidate_id": cid}).json["state"]
+        wecom.add_contact("wm-wang-wei", follow_userid="LiNa", name="王伟", state=state)
+        assert wecom.post_callback(served.callback, "add_external_contact", external_userid="wm-wang-wei",
+                                   userid="LiNa", state=state) == (200, "success")
+        # the new contact is a signal the running cadence raises for HR at once
+        assert [t["element_id"] for t in hr.get(f"/tasks?instance_id={instance}").json["items"]] == \
+            ["react_to_signal"]
+        assert caller(ADMIN).post("/testing/clock", json={"advance": "P31D"}).status_code == 200
+        [task] = hr.get(f"/tasks?instance_id={instance}&element_id=follow_up_day_30").json["items"]
+        assert hr.post(f"/tasks/{task['id']}/claim").status_code == 200
+        yield caller, engine, wecom, cid, task["id"]
 
 
 def _status(caller, task_id) -> list[tuple]:

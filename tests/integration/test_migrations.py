@@ -23,14 +23,14 @@ def test_upgrade_twice_is_harmless(db):
     upgrade(db)
 
 
-def test_0011_fills_the_phone_digits_of_existing_candidates(db):
-    """Rows written before 0011 get their phone's digits (no +86/0086), found by the duplicate check."""
+def _filled_by_migration(db, before: str, field: str, values: dict, derived: str) -> dict:
+    """Candidates written at revision `before` with `field` = values[id], then the migrations up
+    to the head: each candidate's `derived` column (id -> value)."""
     from datetime import datetime, timezone
 
     import sqlalchemy as sa
     from alembic import command
 
-    from engine.archive import records
     from engine.migrate import alembic_config
 
     def to(revision, step):
@@ -39,21 +39,28 @@ def test_0011_fills_the_phone_digits_of_existing_candidates(db):
             cfg.attributes["connection"] = connection
             step(cfg, revision)
 
-    to("0010", command.downgrade)
-    assert "phone_digits" not in {c["name"] for c in inspect(db.engine).get_columns("candidates")}
+    to(before, command.downgrade)
+    assert derived not in {c["name"] for c in inspect(db.engine).get_columns("candidates")}
     now = datetime(2026, 12, 1, tzinfo=timezone.utc)
     candidates = sa.table("candidates", *(sa.column(n) for n in (
-        "id", "name", "phone", "listed_at", "created_at", "updated_at", "created_by", "consent_granted")),
+        "id", "name", field, "listed_at", "created_at", "updated_at", "created_by", "consent_granted")),
         sa.column("needs", sa.JSON), sa.column("open_questions", sa.JSON), sa.column("interview_trail", sa.JSON))
-    rows = {"a": "+86 137-0000-1234", "b": "0086 13800001111", "c": None, "d": "分机"}
     with db.engine.begin() as conn:
         conn.execute(candidates.insert(), [
-            {"id": key, "name": f"旧{key}", "phone": phone, "listed_at": now, "created_at": now, "updated_at": now,
+            {"id": key, "name": f"旧{key}", field: value, "listed_at": now, "created_at": now, "updated_at": now,
              "created_by": "hr", "consent_granted": False, "needs": [], "open_questions": [], "interview_trail": []}
-            for key, phone in rows.items()])
+            for key, value in values.items()])
     to("head", command.upgrade)
     with db.engine.connect() as conn:
-        filled = dict(conn.execute(sa.text("SELECT id, phone_digits FROM candidates")).all())
+        return dict(conn.execute(sa.text(f"SELECT id, {derived} FROM candidates")).all())
+
+
+def test_0011_fills_the_phone_digits_of_existing_candidates(db):
+    """Rows written before 0011 get their phone's digits (no +86/0086), found by the duplicate check."""
+    from engine.archive import records
+
+    filled = _filled_by_migration(db, "0010", "phone", {"a": "+86 137-0000-1234", "b": "0086 13800001111",
+                                                         "c": None, "d": "分机"}, "phone_digits")
     assert filled == {"a": "13700001234", "b": "13800001111", "c": None, "d": None}
     with db.write_transaction() as s:
         assert [d.id for d in records.duplicates(s, {"phone": "137 0000 1234"})] == ["a"]
@@ -62,39 +69,15 @@ def test_0011_fills_the_phone_digits_of_existing_candidates(db):
 def test_the_duplicate_indexes_migration_fills_the_email_key_of_existing_candidates(db):
     """Rows written before the migration that indexes the duplicate check get their email's key
     (trimmed, lower case), found by the check; the name and role are indexed too."""
-    from datetime import datetime, timezone
-
-    import sqlalchemy as sa
-    from alembic import command
     from alembic.script import ScriptDirectory
 
     from engine.archive import records
     from engine.migrate import alembic_config
 
-    cfg = alembic_config(str(db.engine.url))
-    ours = next(r for r in ScriptDirectory.from_config(cfg).walk_revisions()
+    ours = next(r for r in ScriptDirectory.from_config(alembic_config(str(db.engine.url))).walk_revisions()
                 if r.path.endswith("_candidate_duplicate_indexes.py"))
-
-    def to(revision, step):
-        with db.engine.begin() as connection:
-            cfg.attributes["connection"] = connection
-            step(cfg, revision)
-
-    to(ours.down_revision, command.downgrade)
-    assert "email_key" not in {c["name"] for c in inspect(db.engine).get_columns("candidates")}
-    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
-    candidates = sa.table("candidates", *(sa.column(n) for n in (
-        "id", "name", "email", "listed_at", "created_at", "updated_at", "created_by", "consent_granted")),
-        sa.column("needs", sa.JSON), sa.column("open_questions", sa.JSON), sa.column("interview_trail", sa.JSON))
-    rows = {"a": " Wang.Li@Example.COM ", "b": "x@y.cn", "c": None, "d": "  "}
-    with db.engine.begin() as conn:
-        conn.execute(candidates.insert(), [
-            {"id": key, "name": f"旧{key}", "email": email, "listed_at": now, "created_at": now, "updated_at": now,
-             "created_by": "hr", "consent_granted": False, "needs": [], "open_questions": [], "interview_trail": []}
-            for key, email in rows.items()])
-    to("head", command.upgrade)
-    with db.engine.connect() as conn:
-        filled = dict(conn.execute(sa.text("SELECT id, email_key FROM candidates")).all())
+    filled = _filled_by_migration(db, ours.down_revision, "email", {
+        "a": " Wang.Li@Example.COM ", "b": "x@y.cn", "c": None, "d": "  "}, "email_key")
     assert filled == {"a": "wang.li@example.com", "b": "x@y.cn", "c": None, "d": None}
     assert {"ix_candidate_email_key", "ix_candidate_name_role"} <= {
         i["name"] for i in inspect(db.engine).get_indexes("candidates")}

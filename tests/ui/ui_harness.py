@@ -61,11 +61,13 @@ def chromium_or_skip() -> str:
 
 class Server:
     """`recall serve` in a subprocess, on a fresh SQLite database with workflows/ deployed (or
-    `workflows`, a changed copy whose forms are beside it in `forms/`). `database="postgresql"`: a
+    `workflows`, a changed copy whose forms are beside it in `forms/`; `module`: the command's module, one
+    that adds to `cli`, e.g. a channel of the tests' own). `database="postgresql"`: a
     fresh schema of its own instead (tests/servers.py `migrated_database`, dropped by `stop()`; the
     test is skipped when PostgreSQL is unreachable)."""
 
-    def __init__(self, tmp: Path, *, workflows: Path = ROOT / "workflows", database: str = "sqlite"):
+    def __init__(self, tmp: Path, *, workflows: Path = ROOT / "workflows", database: str = "sqlite",
+                 module: str = "cli"):
         from engine import users
         from engine.db import Database
         from engine.service import RecallEngine
@@ -84,7 +86,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(tmp / "serve.log", "w+", encoding="utf-8")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--port", str(self.port)], cwd=ROOT,
+            [sys.executable, "-m", module, "serve", "--port", str(self.port)], cwd=ROOT,
             env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while True:

@@ -1,7 +1,9 @@
 // Sign in: a user name and password (the session cookie), a one-time sign-in link
-// (/app/signin#token=...; someone with no password yet goes on to set one, pages/account.js), or,
-// for administrators and integrators, an API token kept in this tab's sessionStorage. One error
-// line under the form, tied to the field it is about.
+// (/app/signin#token=...; someone with no password yet goes on to set one, pages/account.js), WeCom
+// (when the company set it up: WeCom's login page, back through /api/v1/session/wecom/callback, which
+// sets the session cookie or returns here with #wecom=refused), or, for administrators and
+// integrators, an API token kept in this tab's sessionStorage. One error line under the form, tied to
+// the field it is about.
 import { ApiError, request, setSession, setToken } from "../api.js";
 import { h, uid } from "../dom.js";
 import { t } from "../i18n.js";
@@ -98,6 +100,26 @@ export async function signinPage(body, ctx) {
       fail(err instanceof ApiError && err.status === 401 ? t("link_invalid") : errorMessage(err), nameInput);
     }
   }
+  await offerWecom(form, id, errorEl);
   if (state.me) body.append(h("p", {}, h("a", { href: href("") }, t("back_to_inbox"))));
   setTimeout(() => nameInput.focus(), 0);
+}
+
+// "Sign in with WeCom" when it is on (asking also sets the short-lived state cookie the return checks),
+// and why a return from WeCom came back here
+async function offerWecom(form, id, errorEl) {
+  if (new URLSearchParams(location.hash.slice(1)).get("wecom") === "refused") {
+    history.replaceState(null, "", location.pathname + location.search);
+    errorEl.textContent = t("signin_wecom_refused");
+    errorEl.hidden = false;
+  }
+  try {
+    const wecom = (await request("GET", "/session/wecom", { token: null, quiet401: true })).data;
+    if (wecom.enabled && wecom.url) {
+      form.append(h("p", { class: "alt-signin" },
+        h("a", { id: `${id}-wecom`, class: "button", href: wecom.url }, t("signin_wecom"))));
+    }
+  } catch {
+    // WeCom not reachable through us now: the other ways stay
+  }
 }

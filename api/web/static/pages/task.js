@@ -10,6 +10,7 @@ import {
 } from "../views.js";
 import { handoverControls } from "./handover.js";
 import { recordSection } from "./record.js";
+import { sendSection } from "./send.js";
 
 export async function taskPage(body, ctx, taskId) {
   const { data: task, etag } = await request("GET", `/tasks/${encodeURIComponent(taskId)}`);
@@ -191,6 +192,12 @@ async function taskContext(aside, task, form, candidateDd) {
     }
     if (data.suggestion_error) block.append(alertBox(t("suggestion_error", { error: data.suggestion_error })));
     aside.append(block);
+  }
+  // beside the copy button: send through a configured channel after confirming (pages/send.js)
+  if (data.candidate_id && form.fields.get("message_sent")) {
+    const slot = h("div", { class: "send-slot" });
+    (aside.querySelector(".suggestion") || aside).append(slot);
+    sendSection(task, form, data.suggested_message).then((section) => slot.replaceWith(section)).catch(() => slot.remove());
   }
 
   const latest = c && Array.isArray(c.declines) && c.declines.length ? c.declines[c.declines.length - 1] : {};
