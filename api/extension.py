@@ -37,6 +37,7 @@ from .resources import metrics
 from .resources import workspace
 from .resources import analytics, candidates
 from .resources import session, users
+from .resources import notifications
 from .resources import events, webhooks
 from .resources import channels, sends
 from .resources import mail_inbound
@@ -66,6 +67,7 @@ RESOURCES += (workspace,)
 RESOURCES += (candidates, analytics)
 RESOURCES += (metrics,)
 RESOURCES += (users, session)
+RESOURCES += (notifications,)
 TAGS.append({"name": "events", "description": "The event feed for integrators: what happened, in commit order"})
 TAGS.append({"name": "webhooks", "description": "Webhooks (admin): the event feed pushed to a URL, signed"})
 RESOURCES += (events, webhooks)

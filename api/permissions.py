@@ -63,6 +63,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the user directory (api/resources/users.py): pickers are for the roles that pick people
     "GET /users": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
     "GET /users/me": EVERYONE,
+    # notification preferences (api/resources/notifications.py): one's own, anyone's for an admin
+    "GET /users/me/notifications": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
+    "PUT /users/me/notifications": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
+    "GET /users/{name}/notifications": frozenset({ADMIN}),
+    "PUT /users/{name}/notifications": frozenset({ADMIN}),
     # API tokens (api/resources/users.py, engine/tokens.py): an admin issues and revokes them
     "GET /users/{name}/tokens": frozenset({ADMIN}),
     "POST /users/{name}/tokens": frozenset({ADMIN}),

@@ -18,7 +18,8 @@ def validate(paths: tuple[Path, ...], forms_dir: Path | None) -> None:
     from engine.bundle import load_bundle
     settings = load_settings()
     try:
-        bundle = load_bundle(list(paths) or [settings.workflows_dir], forms_dir=forms_dir)
+        bundle = load_bundle(list(paths) or [settings.workflows_dir], forms_dir=forms_dir,
+                             http_allow=settings.http_connector_allow)
     except Exception as exc:  # noqa: BLE001 - load_bundle reports per check; this is the last resort
         internal_failure("validate", exc)
     exit_on_diagnostics(bundle.diagnostics, "nothing would be deployed")

@@ -147,9 +147,13 @@ class _Doc:
     schema_ok: bool = False
 
 
-def load_bundle(paths: Sequence[str | Path], *, forms_dir: str | Path | None = None) -> Bundle:
-    """Read, parse and validate. Never raises for bad content: every problem becomes a Diagnostic."""
-    return _Loader(paths, forms_dir).run()
+def load_bundle(paths: Sequence[str | Path], *, forms_dir: str | Path | None = None,
+                http_allow: str | None = None) -> Bundle:
+    """Read, parse and validate. Never raises for bad content: every problem becomes a Diagnostic.
+    `http_allow`: RECALL_HTTP_CONNECTOR_ALLOW, the hosts an `http` service task may name."""
+    loader = _Loader(paths, forms_dir)
+    loader.http_allow = http_allow
+    return loader.run()
 
 
 def _local(el) -> str:
@@ -239,6 +243,7 @@ class _Loader:
         found = [p / vocabulary_rules.FILE_NAME for p in self.paths if p.is_dir()]
         found += [p for p in self.paths if p.name == vocabulary_rules.FILE_NAME and p.is_file()]
         self.vocabulary_path = next((p for p in found if p.is_file()), None)
+        self.http_allow: str | None = None
 
     # -- reporting ---------------------------------------------------------
     def report(self, file: str, el, message: str, line: int | None = None, element_id: str | None = None,
@@ -256,7 +261,7 @@ class _Loader:
         for doc in self._ok("bpmn"):
             for check in (self.check_schema, self.check_process_names, self.check_elements, self.check_refs,
                           self.check_calls, self.check_gateways, self.check_expressions, self.check_timers,
-                          self.check_forms):
+                          self.check_forms, self.check_service_tasks):
                 self._guarded(doc, check, doc)
         for doc in self._ok("dmn"):
             self._guarded(doc, self.check_dmn, doc)
@@ -600,6 +605,28 @@ class _Loader:
                     continue
                 for line, message in _errors(el.text, mode, el.sourceline):
                     self.report(doc.name, el, f"{what} does not compile under the restricted policy: {message}", line=line)
+
+    def check_service_tasks(self, doc: _Doc) -> None:
+        """A service task runs one of our connectors (engine/connectors.py) or is refused here."""
+        from .connectors import allow_list, check_service_task
+        for task in doc.root.iterfind(".//bpmn:serviceTask", NS):
+            operator = task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
+            if operator is None:
+                self.report(doc.name, task, "service task has no spiffworkflow:serviceTaskOperator: name the "
+                            "connector that runs it (notify or http, docs/engine.md)")
+                continue
+            params = {}
+            for param in operator.iterfind("spiffworkflow:parameters/spiffworkflow:parameter", NS):
+                if not param.get("id") or param.get("value") is None or not param.get("type"):
+                    self.report(doc.name, param, "service task parameter needs id, type and value "
+                                "(value is an expression: quote a literal text)", element_id=task.get("id"))
+                    continue
+                params[param.get("id")] = param.get("value")
+                for line, message in _errors(param.get("value"), "eval", param.sourceline):
+                    self.report(doc.name, param, f"parameter {param.get('id')!r} does not compile under the "
+                                f"restricted policy: {message}", line=line, element_id=task.get("id"))
+            for message in check_service_task(operator.get("id"), params, allow_list(self.http_allow)):
+                self.report(doc.name, task, message)
 
     def check_timers(self, doc: _Doc) -> None:
         for timer in doc.root.iterfind(".//bpmn:timerEventDefinition", NS):

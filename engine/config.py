@@ -110,6 +110,8 @@ SECRET_KEY = _Kind(str, "base64 of 32 random bytes (`python -c 'import os,base64
                    _is_key)
 SECRET_KEYS = _Kind(str, "comma-separated keys, each base64 of 32 bytes",
                     lambda v: all(_is_key(k) for k in v.split(",") if k.strip()))
+PUBLIC_URL = _Kind(lambda raw: str(raw).strip().rstrip("/"), "an absolute URL like https://recall.example.com",
+                   lambda v: v.startswith(("http://", "https://")) and len(v) > len("https://"))
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -170,6 +172,12 @@ class Settings:
     channel_lease_seconds: float = _setting(120.0, _number(0, above=True))
     channel_follow_seconds: float = _setting(60.0, _number(0, above=True))
     channel_batch_size: int = _setting(20, _integer(1))
+    # ---- internal notifications and service-task connectors (engine/notifications.py, engine/connectors.py)
+    public_url: str | None = _setting(None, PUBLIC_URL)     # links in notifications; unset: http://host:port
+    notify_digest_hour: int = _setting(9, _integer(0, 23))  # a digest's hour when the person chose none
+    notify_job_seconds: float = _setting(30.0, _number(0))
+    http_connector_allow: str = _setting("", TEXT)          # hosts a diagram's `http` service task may call
+    http_connector_timeout_seconds: float = _setting(10.0, _number(0, above=True))
     email_poll_seconds: float = _setting(60.0, _number(0, above=True))     # the IMAP mailbox's poll
     # ---- the HTTP API and `recall serve` (api/)
     host: str = _setting("127.0.0.1", TEXT)

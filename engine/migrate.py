@@ -30,6 +30,7 @@ def target_metadata() -> MetaData:
     from .channels import models as _channel_models  # noqa: F401 - channel_settings, outbox
     from .channels import wecom_models  # noqa: F401 - the WeCom token, contacts and states
     from .channels import email_models  # noqa: F401 - the mailbox poll's state, received mail, failing addresses
+    from . import notification_models  # noqa: F401 - notification preferences, notifications, their cursor
     from .models import Base
     return Base.metadata
 

@@ -23,6 +23,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 
 from . import clock as clock_mod
+from . import connectors
 from . import events as feed
 from . import sidetables
 from . import templates as message_templates
@@ -117,6 +118,7 @@ class Runtime:
         self.message_ttl = message_ttl
         self.metrics = metrics          # the engine's own (engine/metrics.py), for timers and messages
         self.faults = faults            # the engine's own fault points (engine/faults.py, tests only)
+        self.effects_engine = None      # the engine that writes service tasks' effects (engine/connectors.py)
 
     # ---------- load / create ----------
     def load(self, session: Session, instance_id: str, *, definition_id: int | None = None,
@@ -223,7 +225,7 @@ class Runtime:
 
     # ---------- the one change path ----------
     def run(self, wf: BpmnWorkflow, action: Callable[[BpmnWorkflow], None] | None,
-            steps: list, *, clock=None) -> InstanceFailure | None:
+            steps: list, *, clock=None, effects: connectors.Collector | None = None) -> InstanceFailure | None:
         """Apply `action` and run engine steps under `clock` (default: ours); never raises for diagram faults.
 
         SpiffWorkflow's do_engine_steps ends by refreshing timers, which can make a timer
@@ -238,7 +240,7 @@ class Runtime:
                     f"the process ran more than {MAX_ENGINE_STEPS} steps or {MAX_ENGINE_SECONDS:g} s without "
                     f"waiting for anyone (endless loop, self-calling process or huge multi-instance?)", task)
 
-        with clock_mod.bound(clock or self.clock):
+        with clock_mod.bound(clock or self.clock), connectors.collecting(effects):
             try:
                 if action is not None:
                     action(wf)
@@ -264,7 +266,9 @@ class Runtime:
         now = self.clock.now()
         clock = clock_mod.FixedClock(now)
         steps: list = []
-        failure = self.run(wf, action, steps, clock=clock)
+        effects = (connectors.Collector(self.effects_engine, session, row.id, loaded.definition.templates)
+                   if self.effects_engine is not None else None)     # what service tasks do, written below
+        failure = self.run(wf, action, steps, clock=clock, effects=effects)
         audit = [self._audit_row(row.id, change.kind, change.actor, change.element_id, change.task_id,
                                  change.details, at=now), *self._step_rows(row.id, steps, at=now)]
         if loaded.repaired and change.kind != "instance_repaired":
@@ -283,7 +287,8 @@ class Runtime:
             message, subscription = buffered
             steps = []
             failure = self.run(wf, self.message_action(message.name, message.correlation,
-                                                         message.payload, subscription.task_id), steps, clock=clock)
+                                                         message.payload, subscription.task_id), steps, clock=clock,
+                               effects=effects)
             audit.append(self._audit_row(
                 row.id, "message_delivered", message.sent_by, subscription.element_id, subscription.task_id,
                 {"name": message.name, "correlation": message.correlation, "buffered_id": message.id,
@@ -312,6 +317,8 @@ class Runtime:
             offer_answers=loaded.definition.vocabulary.message("offer_answer")))
         for event in wf.get_events():
             self._route_outbound(session, row.id, event, change.actor)
+        if effects is not None:
+            effects.write(now=now, actor=change.actor)
         return derived
 
     def _save(self, session, loaded, derived, change, failure, *, is_new, now):

@@ -765,6 +765,17 @@ class RestrictedScriptEngine(PythonScriptEngine):
             message = f"Error evaluating expression '{expression}': {_describe(err)}"
             raise WorkflowTaskException(message, task=task, exception=err) from err
 
+    def call_service(self, task, operation_name=None, operation_params=None, **_kwargs):
+        """A service task runs one of our connectors (engine/connectors.py); nothing leaves during the step."""
+        from .connectors import call
+        try:
+            return call(task, operation_name, operation_params or {})
+        except SpiffWorkflowException:
+            raise
+        except Exception as err:
+            raise WorkflowTaskException(f"service task {operation_name!r}: {_describe(err)}", task=task,
+                                        exception=err) from err
+
     def create_task_exec_exception(self, task, script, err):
         if isinstance(err, SpiffWorkflowException):
             return super().create_task_exec_exception(task, script, err)

@@ -74,6 +74,9 @@ class RecallEngine:
             sandbox=shared_pool(settings.script_workers, settings.script_memory_mb)),
                                self.clock, message_ttl=timedelta(seconds=settings.message_ttl_seconds),
                                metrics=self.metrics, faults=self.faults)
+        self.runtime.effects_engine = self              # service tasks' connectors write through this engine
+        from . import notifications  # noqa: F401 - the `notify` connector and the notifications' worker job
+        from . import http_connector  # noqa: F401 - the `http` connector (and its channel)
         # The session-level operations every caller composes (engine/operations.py); the methods
         # below open a unit of work around one of them. The talent archive plugs its completion
         # hooks and case lookup in here (engine.archive.install).
@@ -97,12 +100,12 @@ class RecallEngine:
 
     # ---------- definitions ----------
     def validate(self, paths: Sequence[str | Path], *, forms_dir=None):
-        return load_bundle(paths, forms_dir=forms_dir)
+        return load_bundle(paths, forms_dir=forms_dir, http_allow=self.settings.http_connector_allow)
 
     def deploy(self, paths: Sequence[str | Path], *, forms_dir=None, actor: str = "system"
                ) -> list[DeployedProcess]:
         """Validate and store a new version of each changed process; raises BundleInvalid."""
-        bundle = load_bundle(paths, forms_dir=forms_dir)
+        bundle = load_bundle(paths, forms_dir=forms_dir, http_allow=self.settings.http_connector_allow)
         with self.db.write_transaction() as s:
             results = deploy_bundle(s, bundle, self.serializer, actor=actor, now=self.clock.now())
             for r in results:

@@ -95,9 +95,10 @@ def outgoing(row) -> registry.Outgoing:
 # ---------------------------------------------------------------- writing
 def enqueue(session: Session, *, channel: str, kind: str, recipient: dict, payload: dict, actor: str | None,
             candidate_id: str | None = None, task_id: str | None = None, instance_id: str | None = None,
-            dedupe_key: str | None = None, now: datetime | None = None, ops=None) -> str:
+            dedupe_key: str | None = None, now: datetime | None = None, ops=None, id: str | None = None) -> str:
     """A new pending send in the caller's unit of work; its id. With `dedupe_key`, a second enqueue of the
-    same key returns the first row's id and writes nothing. `ops` (engine.ops): audit it on its case."""
+    same key returns the first row's id and writes nothing. `ops` (engine.ops): audit it on its case.
+    `id`: the caller's own (a service task hands it to its diagram before the row is written)."""
     registry.get(channel)
     if kind not in registry.KINDS:
         raise ValueError(f"kind {kind!r} is not one of {registry.KINDS}")
@@ -106,7 +107,7 @@ def enqueue(session: Session, *, channel: str, kind: str, recipient: dict, paylo
         if existing is not None:
             return existing
     now = now or _utcnow()
-    row = OutboxMessage(id=str(uuid.uuid4()), channel=channel, kind=kind, status="pending",
+    row = OutboxMessage(id=id or str(uuid.uuid4()), channel=channel, kind=kind, status="pending",
                         candidate_id=candidate_id, task_id=task_id, instance_id=instance_id,
                         recipient=dict(recipient), payload=dict(payload), attempts=0, next_attempt_at=now,
                         dedupe_key=dedupe_key, created_by=actor, created_at=now, updated_at=now)
@@ -346,7 +347,7 @@ def send_due(engine, *, limit: int | None = None) -> OutboxReport:
                              f"channel {item.channel} is not installed in this worker", report)
             continue
         with engine.db.read_transaction() as s:
-            configured = channel_settings.is_configured(s, item.channel)
+            configured = not channel.fields or channel_settings.is_configured(s, item.channel)
         if not configured:
             _fail_unsendable(engine, token, item, "not_configured",
                              f"{channel.label_en} is not configured (or disabled) in the channel settings", report)

@@ -20,7 +20,7 @@ from engine.errors import NotFound, RecallError
 
 FIELD_KINDS = ("text", "int", "bool", "choice", "email", "url")
 OUTCOME_STATUSES = ("sent", "awaiting_confirmation", "retry", "failed")
-KINDS = ("candidate_message", "notification")
+KINDS = ("candidate_message", "notification", "service_call")   # service_call: a diagram's `http` task
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ export async function accountPage(body, ctx) {
     current && current.box, fresh.box, again.box, status, submit);
   body.append(form);
   if (welcome || onward) body.append(h("p", {}, h("a", { href: href(onward) }, t("account_continue"))));
+  if (me.role !== "integrator") body.append(await notificationsSection(id));
 
   const fail = (key, text) => {
     const target = fields[key];
@@ -116,4 +117,48 @@ export async function accountPage(body, ctx) {
     }
     return undefined;
   });
+}
+
+// How I hear of work for me (GET/PUT /users/me/notifications): a channel the directory cannot reach me on is
+// shown but disabled; the server names a refused field, shown under the form.
+async function notificationsSection(id) {
+  const prefs = await get("/users/me/notifications");
+  const field = (label, control) => h("div", { class: "field" }, h("label", { for: control.id }, label), control);
+  const select = (key, options, value) => h("select", { id: `${id}-n-${key}` }, ...options.map(([v, label, off]) =>
+    h("option", { value: v, selected: v === value, disabled: Boolean(off) }, label)));
+  const channel = select("channel", ["wecom", "email", "none"].map((c) => [c,
+    t(`notify_channel_${c}`) + (c !== "none" && !prefs.reachable[c] ? ` ${t("notify_unreachable")}` : ""),
+    c !== "none" && !prefs.reachable[c] && prefs.channel !== c]), prefs.channel);
+  const mode = select("mode", [["immediate", t("notify_mode_immediate")], ["digest", t("notify_mode_digest")]], prefs.mode);
+  const hour = h("input", { id: `${id}-n-hour`, type: "number", min: 0, max: 23, value: prefs.digest_hour });
+  const language = select("language", [["zh", "中文"], ["en", "English"]], prefs.language);
+  const groups = h("input", { id: `${id}-n-groups`, type: "checkbox", checked: prefs.group_tasks });
+  const status = h("p", { class: "field-error", role: "alert", hidden: true });
+  const save = h("button", { type: "submit", class: "primary" }, t("notify_save"));
+  const hourBox = field(t("notify_digest_hour"), hour);
+  const showHour = () => { hourBox.hidden = mode.value !== "digest"; };
+  mode.addEventListener("change", showHour);
+  showHour();
+  const form = h("form", { class: "card narrow", novalidate: true, "aria-labelledby": `${id}-notify` },
+    h("h2", { id: `${id}-notify` }, t("notify_title")), h("p", { class: "hint" }, t("notify_intro")),
+    field(t("notify_channel"), channel), field(t("notify_mode"), mode), hourBox, field(t("notify_language"), language),
+    h("div", { class: "field" }, h("label", { for: groups.id }, groups, " ", t("notify_group_tasks"))), status, save);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.hidden = true;
+    save.disabled = true;
+    try {
+      await request("PUT", "/users/me/notifications", { body: {
+        channel: channel.value, mode: mode.value, digest_hour: Number(hour.value), language: language.value,
+        group_tasks: groups.checked } });
+      toast(t("notify_saved"));
+    } catch (err) {
+      status.textContent = err instanceof ApiError && err.errors.length
+        ? err.errors.map((e) => e.message).join("; ") : errorMessage(err);
+      status.hidden = false;
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return form;
 }
