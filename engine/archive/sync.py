@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,9 +69,10 @@ def read_links(session: Session, keys: set[tuple[str, str, str]]) -> None:
     absent (one linked later in the transaction is in the session too)."""
     if not keys:
         return
-    found = session.scalars(select(CandidateExternalId).where(
-        CandidateExternalId.source.in_({k[0] for k in keys}),
-        CandidateExternalId.external_id.in_({k[2] for k in keys}))).all()
+    found = session.scalars(select(CandidateExternalId).where(or_(*(      # each kind on the whole primary key
+        and_(CandidateExternalId.source.in_({k[0] for k in keys if k[1] == kind}), CandidateExternalId.kind == kind,
+             CandidateExternalId.external_id.in_({k[2] for k in keys if k[1] == kind}))
+        for kind in sorted({k[1] for k in keys}))))).all()
     session.info[_ABSENT] = keys - {(f.source, f.kind, f.external_id) for f in found}
 
 

@@ -5,15 +5,15 @@ A new contact (`add_external_contact`) is looked up with externalcontact/get and
 1. by `state` — the opaque code of the candidate's own "contact me" QR code (`state_for`), never their id;
 2. else by a phone in the employee's `remark_mobiles` for that contact, equal to one candidate's
    `phone_digits` (two candidates with that phone: not matched);
-3. else it is kept unmatched (with the contact's WeCom name) for HR to link by hand (`link_by_hand`).
+3. else it is kept unmatched (with the contact's WeCom name) for HR to link by hand (`link_by_hand`);
+   one nobody linked within 30 days is deleted by the worker (`purge_unmatched`).
 A match links the contact, writes the WeCom id on the candidate and records the signal
 `wecom_contact_added` ("添加了企业微信 / added us on WeCom"). `del_external_contact` (the employee
 removed them) and `del_follow_user` (they removed the employee) mark the link removed and record
 `wecom_contact_removed`; WeCom sends to a removed contact fail as `not_contact`.
 
 Repeated callbacks change nothing twice: a row per `external_userid` (unique), and `signalled_at`
-says whether the signal of its current state was recorded (a crash between the two is made good by
-WeCom's retry). Erasure deletes the person's rows (`forget`); audit details carry ids, never the
+says whether the signal of its current state was recorded (claimed before recording it). Erasure deletes the person's rows (`forget`); audit details carry ids, never the
 WeCom id or a name.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 
 from ..archive_models import Candidate, phone_digits
 from ..errors import NotFound
+from ..worker import PeriodicJob
+from . import registry
 from .wecom_models import CandidateWecomContact, CandidateWecomState
 
 log = logging.getLogger("recall.channels.wecom")
@@ -234,19 +236,42 @@ def _link(s: Session, row: CandidateWecomContact, candidate_id: str | None, matc
 
 
 def _signal_if_due(engine, ext: str, signal: dict) -> None:
-    """Record the signal of the contact's current state once (signalled_at), for a linked candidate."""
+    """Record the signal of the contact's current state once, for a linked candidate: `signalled_at` is
+    claimed first (compare-and-set: two copies of one event at the same moment make one signal) and
+    given back when recording fails (WeCom's retry of the event then records it)."""
     from ..archive import TalentArchive
 
-    with engine.db.read_statements() as s:
-        row = s.scalars(select(CandidateWecomContact).where(CandidateWecomContact.external_userid == ext)).first()
-        if row is None or row.candidate_id is None or row.signalled_at is not None:
-            return
-        if (signal is SIGNAL_ADDED) != (row.removed_at is None) or not _live(s, row.candidate_id):
-            return
-        candidate_id = row.candidate_id
-    TalentArchive(engine).record_signal(candidate_id, dict(signal), actor=ACTOR)
+    now = engine.clock.now()
     with engine.db.write_transaction() as s:
         row = s.scalars(select(CandidateWecomContact).where(CandidateWecomContact.external_userid == ext)
                         .with_for_update()).first()
-        if row is not None and row.signalled_at is None:
-            row.signalled_at = engine.clock.now()
+        due = (row is not None and row.candidate_id is not None and row.signalled_at is None
+               and (signal is SIGNAL_ADDED) == (row.removed_at is None) and _live(s, row.candidate_id))
+        if not due:
+            return
+        row.signalled_at, candidate_id = now, row.candidate_id
+    try:
+        TalentArchive(engine).record_signal(candidate_id, dict(signal), actor=ACTOR)
+    except BaseException:
+        with engine.db.write_transaction() as s:
+            s.execute(update(CandidateWecomContact).where(CandidateWecomContact.external_userid == ext,
+                                                          CandidateWecomContact.signalled_at == now)
+                      .values(signalled_at=None).execution_options(synchronize_session=False))
+        raise
+
+
+# ---------------------------------------------------------------- the worker's job
+UNMATCHED_KEEP = timedelta(days=30)
+
+
+def purge_unmatched(engine) -> int:
+    """Contacts nobody linked within UNMATCHED_KEEP (their WeCom name is personal data of someone who may
+    be no candidate at all) and removed ones never linked are deleted; returns how many."""
+    before = engine.clock.now() - UNMATCHED_KEEP
+    with engine.db.write_transaction() as s:
+        return s.execute(delete(CandidateWecomContact).where(CandidateWecomContact.candidate_id.is_(None),
+                                                             CandidateWecomContact.updated_at < before)
+                         .execution_options(synchronize_session=False)).rowcount or 0
+
+
+registry.register_job(PeriodicJob("wecom_contacts_purge", 3600.0, purge_unmatched))

@@ -201,3 +201,32 @@ def test_a_merge_moves_the_absorbed_records_wecom_link_to_the_survivor(served):
     with engine.db.read_transaction() as s:
         assert contact_of(s, survivor) == {"external_userid": "wm-dup", "follow_userid": "li.na"}
         assert s.get(CandidateWecomState, state).candidate_id == survivor
+
+
+def test_copies_of_one_event_arriving_together_make_one_link_and_one_signal(served):
+    from tests.support import race
+
+    base, engine, caller, wecom = served
+    cid = _candidate(caller, phone="13800001111")
+    wecom.add_contact("wm-race", follow_userid="li.na", remark_mobiles=("13800001111",))
+    answers = race(4, lambda: wecom.post_callback(base + PATH, "add_external_contact", external_userid="wm-race",
+                                                  userid="li.na"))
+    assert answers == [(200, "success")] * 4
+    assert len(_contacts(engine)) == 1 and _signals(caller, cid) == ["wecom_contact_added"]
+
+
+def test_contacts_nobody_linked_are_purged_after_30_days(served):
+    from datetime import timedelta
+
+    from engine.channels.wecom_contacts import purge_unmatched
+
+    base, engine, caller, wecom = served
+    cid = _candidate(caller, phone="13800001111")
+    wecom.add_contact("wm-linked", follow_userid="li.na", remark_mobiles=("13800001111",))
+    wecom.add_contact("wm-nobody", follow_userid="li.na", name="陌生人")
+    for ext in ("wm-linked", "wm-nobody"):
+        wecom.post_callback(base + PATH, "add_external_contact", external_userid=ext, userid="li.na")
+    assert purge_unmatched(engine) == 0
+    engine.clock.advance(timedelta(days=31))
+    assert purge_unmatched(engine) == 1
+    assert [(r.external_userid, r.candidate_id) for r in _contacts(engine)] == [("wm-linked", cid)]
