@@ -219,3 +219,26 @@ def test_the_24_hour_feedback_deadline_reaches_whoever_held_the_task_and_the_esc
     escalated = case.task("escalate_feedback")
     [hrbp] = to(wecom, HRBP)
     assert hrbp.startswith("【召回】hrbp 队列有一项新任务：HRBP 处理反馈") and f"/app/tasks/{escalated.id})" in hrbp
+
+
+def test_a_follow_up_due_reaches_hr_by_email_when_that_is_their_channel(engine, mail_servers):
+    """Without WeCom: HR, whose directory entry has an email address, hears of the day-30 follow-up by mail."""
+    object.__setattr__(engine, "settings", engine.settings.replacing(secret_key=new_key(), public_url=PUBLIC))
+    channel_settings.install(engine)
+    with engine.db.write_transaction() as s:
+        channel_settings.save(s, "email", mail_servers.settings(), actor="admin", ops=engine.ops, now=engine.clock.now())
+    engine.deploy([WORKFLOWS], actor="process.owner")
+    address = "li.na@example.test"
+    users.add_user(engine.db, HR, "hr", email=address)
+    assert get_preferences(engine, HR).channel == "email"             # the default: the address the directory has
+    case = Case(engine, candidate_id="cand-e1", reason="salary")
+    case.archive()                           # done before the worker came by: no news of it
+    worker_round(engine)
+    case.on_day(31)
+    follow_up = case.task("follow_up_day_30")
+    worker_round(engine)
+    [mail] = mail_servers.messages_to(address)
+    assert mail["Subject"] == f"【召回】跟进到期：{follow_up.title.split(' / ')[0]}"
+    body = mail.get_content()
+    assert f"{PUBLIC}/app/tasks/{follow_up.id}" in body and "cand-e1" not in body
+    assert mail["Auto-Submitted"] == "auto-generated"
