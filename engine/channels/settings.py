@@ -132,7 +132,8 @@ def describe(session: Session, name: str) -> ChannelView:
 
 
 def describe_all(session: Session) -> list[ChannelView]:
-    return [describe(session, c.name) for c in registry.all_channels()]
+    return [describe(session, c.name) for c in registry.all_channels()
+            if c.fields]      # a channel with nothing to set up (`http`, a diagram's service task) is not listed
 
 
 # ---------------------------------------------------------------- writing

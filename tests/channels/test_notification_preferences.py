@@ -46,3 +46,9 @@ def test_an_admin_sets_anyones_and_nobody_else_may(api):
     assert caller(HR).get(f"/users/{MANAGER}/notifications").status_code == 403
     assert caller(ATS).get("/users/me/notifications").status_code == 403
     assert caller(ADMIN).get("/users/nobody/notifications").status_code == 404
+
+
+def test_the_http_channel_has_nothing_to_set_up_and_is_not_on_the_settings_page(api):
+    _, _, caller = api
+    listed = [c["name"] for c in caller(ADMIN).get("/channels").json["items"]]
+    assert "http" not in listed and {"email", "wecom"} <= set(listed)
