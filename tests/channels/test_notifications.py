@@ -242,3 +242,17 @@ def test_a_follow_up_due_reaches_hr_by_email_when_that_is_their_channel(engine, 
     body = mail.get_content()
     assert f"{PUBLIC}/app/tasks/{follow_up.id}" in body and "cand-e1" not in body
     assert mail["Auto-Submitted"] == "auto-generated"
+
+
+def test_the_worker_runs_the_notifications_with_the_channel_jobs(company):
+    from engine.channels.outbox import channel_jobs
+    from engine.worker import Worker
+    engine, wecom = company
+    jobs = channel_jobs(engine.settings)
+    assert {"channel_outbox", "notifications"} <= {j.name for j in jobs}
+    at_the_hand_off(engine)
+    feed_settled(engine)
+    worker = Worker(engine, jobs=jobs, name="test")
+    worker.run_once()                       # the producer queues the notification ...
+    worker.run_once()                       # ... and the outbox sends it the next round
+    assert len(to(wecom, MANAGER)) == 1
