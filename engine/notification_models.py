@@ -3,13 +3,14 @@ notification made (one row per event and person: the dedupe key and the daily di
 producer's place in the event feed.
 
 They join `engine.models.Base.metadata` when imported (engine/migrate.py imports this module for the
-schema comparison). No candidate personal data is kept here: a notification's text names the task and
-its deadline, never the candidate."""
+schema comparison). The producer's texts name the task and its deadline, never the candidate; a diagram's
+`notify` text is the process owner's and might: erasure empties the texts of the person's cases
+(`forget`)."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base, UTCDateTime
@@ -65,3 +66,22 @@ class NotificationCursor(Base):
     cursor_txid: Mapped[int] = mapped_column(BigInteger)
     cursor_id: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def forget(session, instance_ids: list[str]) -> int:
+    """Erasure: the diagram-written (`connector`) notifications of these cases lose their text, here and in
+    their outbox rows (open ones are cancelled). Returns how many notifications were emptied."""
+    from .channels.models import OutboxMessage
+    if not instance_ids:
+        return 0
+    rows = list(session.scalars(select(Notification).where(Notification.instance_id.in_(list(instance_ids)),
+                                                           Notification.event == "connector")))
+    sends = {row.outbox_id for row in rows if row.outbox_id}
+    for row in rows:
+        row.text = ""
+    for send in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(sends))) if sends else ():
+        send.payload = {**(send.payload or {}), "text": "", "subject": ""}
+        if send.status in ("pending", "sending", "awaiting_confirmation"):
+            send.status, send.reason, send.next_attempt_at, send.lease_token = "cancelled", "erased", None, None
+    session.flush()
+    return len(rows)

@@ -482,6 +482,12 @@ def send_digests(engine, *, now: datetime | None = None) -> int:
             by_user.setdefault(row.user_name, []).append(row)
         configured = _configured(s)
         for name, items in by_user.items():
+            erased = [item for item in items if not item.text]      # emptied by erasure: not sent
+            for item in erased:
+                item.status = "digested"
+            items = [item for item in items if item.text]
+            if not items:
+                continue
             user = s.scalar(select(User).where(User.name == name))
             prefs = preferences_of(s, user, engine.settings) if user is not None else None
             found = _address(user, prefs, configured) if user is not None and user.active \

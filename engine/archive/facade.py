@@ -285,6 +285,8 @@ class TalentArchive:
         forget_sends(s, candidate.id, now=now)      # their open sends cancelled, every text emptied
         from ..channels.wecom_contacts import forget as forget_wecom
         forget_wecom(s, candidate.id)       # their WeCom contact links and "contact me" state
+        from ..notification_models import forget as forget_notifications
+        forget_notifications(s, ids)        # what diagrams told employees about their cases
         kind = "candidate_erased" if reason == "erasure" else "candidate_anonymised"
         self.engine.ops.audit(s, None, kind, actor, None, None,
                                   {"candidate_id": candidate.id, "reason": reason, "cases": scrubbed,

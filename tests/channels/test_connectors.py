@@ -210,3 +210,23 @@ def test_validation_refuses_what_cannot_run_naming_the_element(engine, tmp_path,
     diagnostics = engine.validate([workflows]).diagnostics
     assert [(d.element_id, d.line) for d in diagnostics] == [("call_out", 6)]
     assert diagnostics[0].message.startswith(message)
+
+
+def test_erasure_empties_what_a_diagram_told_employees_about_the_person(connected, tmp_path):
+    from engine.archive import TalentArchive
+    from engine.notification_models import Notification
+    engine, _ = connected
+    archive = TalentArchive(engine)
+    candidate = archive.create_candidate({"name": "吴敏", "consent": {"granted": True, "scope": "similar_roles",
+                                                                    "expires_at": "2027-06-30"}}, actor="hr.li")
+    key = deploy(engine, tmp_path, service_process("call_out_case", "notify", {
+        "to": '"wang.li"', "text": '"请今天联系 " + who'}))
+    engine.start_instance(key, variables={"candidate_id": candidate.id, "who": "吴敏"}, actor="hr.li")
+    [row] = _outbox(engine)
+    assert row.payload["text"] == "请今天联系 吴敏" and row.status == "pending"
+
+    archive.erase(candidate.id, actor="hr.li")
+    [row] = _outbox(engine)
+    assert (row.payload["text"], row.status, row.reason) == ("", "cancelled", "erased")
+    with engine.db.read_transaction() as s:
+        assert [n.text for n in s.scalars(select(Notification))] == [""]
