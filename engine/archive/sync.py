@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import days
-from ..archive_models import Candidate, CandidateExternalId
+from ..archive_models import Candidate, CandidateDecline, CandidateExternalId
 from ..errors import ConcurrentChange, ConflictError, NotFound, RecallError
 from ..runtime import again_on_conflict
 from . import consent, records
@@ -40,6 +40,7 @@ BULK_LIMIT = 500            # items per POST /candidates/bulk (docs/api.md)
 BULK_CHUNK = 50             # items per transaction of a bulk call (a savepoint each)
 CONFLICT_STATES = ("40001", "40P01")    # PostgreSQL: serialization failure, deadlock
 _ABSENT = "recall.sync_absent"          # session.info: links known not to exist (a bulk chunk's read)
+_READ = "recall.sync_read"              # session.info: the links that read found
 
 
 class ExternalIdTaken(ConflictError):
@@ -65,8 +66,8 @@ def find(session: Session, source: str, kind: str, external_id: str) -> Candidat
 
 def read_links(session: Session, keys: set[tuple[str, str, str]]) -> None:
     """Read the links of `keys` (source, kind, external id) in one statement, so that `find` needs
-    none for them in this transaction: those found stay in the session, the others are noted
-    absent (one linked later in the transaction is in the session too)."""
+    none for them in this transaction: those found stay in the session (with their declines), the
+    others are noted absent (one linked later in the transaction is in the session too)."""
     if not keys:
         return
     found = session.scalars(select(CandidateExternalId).where(or_(*(      # each kind on the whole primary key
@@ -74,6 +75,10 @@ def read_links(session: Session, keys: set[tuple[str, str, str]]) -> None:
              CandidateExternalId.external_id.in_({k[2] for k in keys if k[1] == kind}))
         for kind in sorted({k[1] for k in keys}))))).all()
     session.info[_ABSENT] = keys - {(f.source, f.kind, f.external_id) for f in found}
+    declines = [f.decline_id for f in found if f.kind == DECLINE and f.decline_id]
+    if declines:        # a re-sent decline answers with its row's case: read those too
+        found += session.scalars(select(CandidateDecline).where(CandidateDecline.id.in_(declines))).all()
+    session.info[_READ] = found         # held: the session's identity map keeps only weak references
 
 
 def link(session: Session, source: str, kind: str, external_id: str, candidate_id: str, *, now,
