@@ -10,7 +10,9 @@ candidates, HR's queue of unmatched mail, bounces, and erasure.
   it; it becomes the `candidate_replied` message — text with the quoted history cut off, `channel`
   email, `replied_at` the Date header (never later than now) — delivered to the candidate's case or
   kept for it like any reply;
-- anything else waits in HR's queue (`unmatched`) until someone assigns it to a candidate (`assign`).
+- anything else waits in HR's queue (`unmatched`) until someone assigns it to a candidate (`assign`);
+  so does an automatic answer (out of office: Auto-Submitted, X-Autoreply, Precedence auto_reply),
+  which is not the candidate's reply however well it matches.
 A reply is recorded whatever the consent (it is the candidate's own act); sending is another matter.
 
 The poll (`poll_mailbox`, run by the worker every RECALL_EMAIL_POLL_SECONDS) reads the folder's new
@@ -98,6 +100,8 @@ def _receive(engine, parsed: email_parse.ParsedMail, *, source: str, actor: str,
         s.add(row)
         if parsed.is_bounce:
             _bounce(engine, s, row, parsed)
+        elif parsed.is_auto_reply:
+            row.status = "unmatched"        # an out-of-office is not the candidate's answer: HR reads it
         else:
             candidate_id, outbox_id, matched_by = _match(s, parsed)
             row.outbox_id = outbox_id

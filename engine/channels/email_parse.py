@@ -44,6 +44,7 @@ class ParsedMail:
     references: list[str] = field(default_factory=list)
     text: str = ""                  # what the person wrote, quoted history and signature cut off
     is_bounce: bool = False
+    is_auto_reply: bool = False     # an out-of-office or other automatic answer (RFC 3834 and common headers)
     bounced_message_ids: list[str] = field(default_factory=list)    # the original's Message-ID(s)
     bounced_recipients: list[str] = field(default_factory=list)     # Final-Recipient addresses
     bounce_status: str | None = None                                 # e.g. "5.1.1"
@@ -77,6 +78,7 @@ def parse(raw: bytes) -> ParsedMail:
                         in_reply_to=message_ids(_header(msg, "In-Reply-To")),
                         references=message_ids(_header(msg, "References")))
     _read_bounce(msg, parsed)
+    parsed.is_auto_reply = not parsed.is_bounce and _automatic(msg)
     if not parsed.is_bounce:
         parsed.text = reply_text(body_text(msg))
     return parsed
@@ -98,6 +100,16 @@ def _date(value: str) -> datetime | None:
     except (TypeError, ValueError, IndexError):
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def _automatic(msg) -> bool:
+    """Sent by a program, not the person: Auto-Submitted other than "no", X-Autoreply/X-Autorespond,
+    Precedence auto_reply/bulk/junk (Outlook, Exchange, QQ Mail and Gmail's vacation replies set one)."""
+    submitted = _header(msg, "Auto-Submitted").lower()
+    precedence = _header(msg, "Precedence").lower()
+    return (bool(submitted) and submitted != "no") or bool(_header(msg, "X-Autoreply") or
+                                                           _header(msg, "X-Autorespond")) \
+        or precedence in ("auto_reply", "bulk", "junk")
 
 
 # ---------------------------------------------------------------- bounces

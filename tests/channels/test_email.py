@@ -155,6 +155,23 @@ def test_unmatched_mail_waits_for_hr_and_is_assigned_by_hand(mail):
     assert [q.id for q in email_inbound.unmatched(engine)] == [queue[1].id]
 
 
+def test_an_out_of_office_answer_does_not_move_the_case(mail):
+    engine, servers, archive, cid, case = mail
+    send_id = enqueue(engine, cid, case)
+    outbox.send_due(engine)
+    complete(engine, case, "follow_up_day_30", outcome="sent", channel="email", message_sent=FOLLOW_UP)
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = CANDIDATE, servers.address, "自动回复: 问候"
+    message["In-Reply-To"] = row(engine, send_id).provider_id
+    message["Auto-Submitted"] = "auto-replied"
+    message.set_content("我正在休假,2 月 20 日返回。")
+    servers.deliver(bytes(message))
+    assert email_inbound.poll_mailbox(engine).unmatched == 1
+    assert engine.list_tasks(instance_id=case, element_id="assess_reply") == []
+    [queued] = email_inbound.unmatched(engine)
+    assert queued.text == "我正在休假,2 月 20 日返回。"
+
+
 def test_a_refused_recipient_and_a_bounce_mark_the_address_failing(mail):
     engine, servers, archive, cid, case = mail
     servers.refuse["gone@example.test"] = (550, "5.1.1 mailbox unavailable")

@@ -81,3 +81,12 @@ def test_a_mail_without_message_id_gets_the_same_id_however_its_lines_end():
     raw = b"From: a@b.test\r\nSubject: x\r\n\r\nhello\r\n"
     assert parse(raw).message_id == parse(raw.replace(b"\r\n", b"\n")).message_id
     assert parse(raw).message_id != parse(raw.replace(b"hello", b"bye")).message_id
+
+
+@pytest.mark.parametrize("header", ["Auto-Submitted: auto-replied", "X-Autoreply: yes", "Precedence: auto_reply",
+                                    "Auto-Submitted: auto-generated"])
+def test_automatic_answers_are_told_apart(header):
+    raw = f"From: zhou@example.test\r\nMessage-ID: <ooo@x.test>\r\n{header}\r\nSubject: 自动回复\r\n\r\n我正在休假\r\n".encode()
+    assert parse(raw).is_auto_reply
+    person = b"From: zhou@example.test\r\nAuto-Submitted: no\r\nSubject: Re\r\n\r\nhi\r\n"
+    assert not parse(person).is_auto_reply
