@@ -94,7 +94,8 @@ def _receive(engine, parsed: email_parse.ParsedMail, *, source: str, actor: str,
         if existing is not None:
             return _view(existing, duplicate=True)
         row = EmailInbound(id=str(uuid.uuid4()), message_id=parsed.message_id[:512], source=source,
-                           from_address=parsed.from_address, from_name=(parsed.from_name or "")[:255] or None,
+                           from_address=(parsed.from_address or "")[:320] or None,
+                           from_name=(parsed.from_name or "")[:255] or None,
                            subject=parsed.subject or None, text=parsed.text or None, sent_at=parsed.date,
                            received_at=engine.clock.now(), delivered_to=[], status="unmatched")
         s.add(row)
