@@ -37,6 +37,7 @@ def pages(server):
             "case": (f"cases/{instance}", "hr.li"), "processes": ("processes", OWNER),
             "process": ("processes/offer_recall", OWNER), "account": ("account", "hr.li"),
             "merge": (f"candidates/{candidate}/merge", "hr.li"), "webhooks": ("webhooks", ADMIN),
+            "tokens": ("tokens", ADMIN),
             "sign-in": ("signin", None)}
 
 
