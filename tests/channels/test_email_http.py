@@ -83,3 +83,12 @@ def test_wrong_bodies_are_refused_clearly(api):
     assert as_json.status_code == 415 and "message/rfc822" in as_json.json["detail"]
     empty = caller(ATS).post("/channels/email/inbound", data=b"  \r\n", headers=RFC822)
     assert empty.status_code == 422 and [e["field"] for e in empty.json["errors"]] == ["body"]
+
+
+def test_a_sender_address_longer_than_the_column_is_kept_cut(api):
+    _, engine, caller = api
+    sender = "x" * 315 + "@example.test"             # 328 characters: PostgreSQL would refuse it whole
+    pushed = caller(ATS).post("/channels/email/inbound", data=_mail(sender, "很长的地址", when=engine.clock.now()),
+                              headers=RFC822)
+    assert pushed.status_code == 200, pushed.json
+    assert (pushed.json["status"], len(pushed.json["from_address"])) == ("unmatched", 320)
