@@ -52,27 +52,37 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
+def refusal(url: str, allow: list[str], addresses: list[str]) -> str | None:
+    """Why `url` may not be called when its host resolves to `addresses` (None: it may): off the allow-list,
+    or a private, loopback or link-local address reached through a `*.domain` entry."""
+    try:
+        connectors.check_url(url, allow)
+    except connectors.ConnectorError as exc:
+        return str(exc)
+    private = [a for a in addresses if connectors.is_private(a)]
+    if private and connectors.allowed(url, allow) != "exact":
+        return (f"{urlsplit(url).hostname} resolves to a private or loopback address ({private[0]}); "
+                "list the host itself in RECALL_HTTP_CONNECTOR_ALLOW to allow it")
+    return None
+
+
 def send(engine, out: Outgoing) -> Outcome:
     """The outbox's sender for `http` rows (registry.Channel.send)."""
     settings = engine.settings
     url, method = out.recipient.get("url") or "", (out.recipient.get("method") or "POST").upper()
     allow = connectors.allow_list(settings.http_connector_allow)
-    try:
-        connectors.check_url(url, allow)
-        how = connectors.allowed(url, allow)
-    except connectors.ConnectorError as exc:
-        return Outcome("failed", reason="not_allowed", detail=str(exc))
+    refused = refusal(url, allow, [])
+    if refused:
+        return Outcome("failed", reason="not_allowed", detail=refused)
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         addresses = _resolve(parts.hostname, port)
     except OSError as exc:
         return Outcome("retry", reason="unreachable", detail=str(exc))
-    private = [a for a in addresses if connectors.is_private(a)]
-    if private and how != "exact":
-        return Outcome("failed", reason="not_allowed",
-                       detail=f"{parts.hostname} resolves to a private or loopback address ({private[0]}); "
-                              "list the host itself in RECALL_HTTP_CONNECTOR_ALLOW to allow it")
+    refused = refusal(url, allow, addresses)
+    if refused:
+        return Outcome("failed", reason="not_allowed", detail=refused)
     address = addresses[0]
     body = json.dumps((out.payload or {}).get("body"), ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Recall-Send-Id": out.id,

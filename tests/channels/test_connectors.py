@@ -230,3 +230,21 @@ def test_erasure_empties_what_a_diagram_told_employees_about_the_person(connecte
     assert (row.payload["text"], row.status, row.reason) == ("", "cancelled", "erased")
     with engine.db.read_transaction() as s:
         assert [n.text for n in s.scalars(select(Notification))] == [""]
+
+
+@pytest.mark.parametrize("url, allow, addresses, refused", [
+    ("https://hooks.example.com/x", ["*.example.com"], ["93.184.216.34"], None),
+    ("https://hooks.example.com/x", ["*.example.com"], ["10.0.0.5"], "resolves to a private or loopback address"),
+    ("http://meta.example.com/", ["*.example.com"], ["169.254.169.254"], "resolves to a private"),
+    ("https://hooks.example.com/x", ["*.example.com"], ["::1"], "resolves to a private"),
+    ("https://hooks.example.com/x", ["hooks.example.com"], ["10.0.0.5"], None),          # listed exactly
+    ("http://10.0.0.5:8080/x", ["10.0.0.5:8080"], ["10.0.0.5"], None),
+    ("http://10.0.0.5:9090/x", ["10.0.0.5:8080"], ["10.0.0.5"], "not on the allow-list"),
+    ("https://example.com/x", ["*.example.com"], ["93.184.216.34"], "not on the allow-list"),
+    ("https://user:pw@hooks.example.com/x", ["hooks.example.com"], [], "must not carry a user name"),
+    ("ftp://hooks.example.com/x", ["hooks.example.com"], [], "not an absolute http"),
+])
+def test_the_senders_host_rules(url, allow, addresses, refused):
+    from engine.channels.http import refusal
+    found = refusal(url, allow, addresses)
+    assert (found is None) if refused is None else (refused in (found or "")), found
