@@ -142,6 +142,7 @@ class Contacts(MethodView):
 class Link(MethodView):
     @blp.arguments(LinkInSchema)
     @blp.response(200, ContactSchema)
+    @blp.alt_response(409, schema=_Problem, content_type=PROBLEM, description="linked to another candidate already")
     def post(self, body, contact_id):
         """Link a WeCom contact to a candidate (records the "added us on WeCom" signal)."""
         return asdict(wecom_contacts.link_by_hand(engine(), contact_id, body["candidate_id"],

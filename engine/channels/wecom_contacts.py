@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..archive_models import Candidate, phone_digits
-from ..errors import NotFound
+from ..errors import InvalidState, NotFound
 from ..worker import PeriodicJob
 from . import registry
 from .wecom_models import CandidateWecomContact, CandidateWecomState
@@ -186,7 +186,8 @@ def _removed(engine, ext: str, userid: str, change: str) -> str:
 
 
 def link_by_hand(engine, contact_id: int, candidate_id: str, *, actor: str) -> ContactView:
-    """HR links an unmatched contact to a candidate (NotFound for either; a linked one stays as it is)."""
+    """HR links an unmatched contact to a candidate (NotFound for either; InvalidState when it is linked
+    to another candidate already: the same one again changes nothing)."""
     now = engine.clock.now()
     with engine.db.write_transaction() as s:
         row = s.get(CandidateWecomContact, contact_id, with_for_update=True)
@@ -195,6 +196,8 @@ def link_by_hand(engine, contact_id: int, candidate_id: str, *, actor: str) -> C
         candidate = s.get(Candidate, candidate_id)
         if candidate is None or candidate.anonymised_at is not None:
             raise NotFound(f"candidate {candidate_id} does not exist")
+        if row.candidate_id not in (None, candidate_id):
+            raise InvalidState(f"WeCom contact {contact_id} is linked to another candidate already")
         if row.candidate_id is None:
             _link(s, row, candidate_id, "hand", now=now, name=None)
             row.updated_at, row.signalled_at = now, None

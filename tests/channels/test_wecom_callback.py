@@ -103,6 +103,11 @@ def test_an_unmatched_contact_waits_for_hr_to_link_it_by_hand(served):
     assert linked.json["name"] is None
     assert _signals(caller, cid) == ["wecom_contact_added"]
     assert caller(HR).get("/channels/wecom/contacts").json["items"] == []
+    again = caller(HR).post(f"/channels/wecom/contacts/{waiting['id']}/link", json={"candidate_id": cid})
+    assert again.status_code == 200 and _signals(caller, cid) == ["wecom_contact_added"]     # nothing twice
+    other = _candidate(caller, name="另一个人")
+    moved = caller(HR).post(f"/channels/wecom/contacts/{waiting['id']}/link", json={"candidate_id": other})
+    assert moved.status_code == 409 and "another candidate" in moved.json["detail"]
     assert caller(HR).post("/channels/wecom/contacts/999999/link", json={"candidate_id": cid}).status_code == 404
 
 

@@ -83,6 +83,7 @@ class FakeWeCom:
         self._drop: set[str] = set()
         self._expire_after: int | None = None
         self.now = time.time                               # WeCom's clock (a test may move it)
+        self.echo: str | None = None                       # the plaintext of the last URL check's echostr
         self._server: ThreadingHTTPServer | None = None
 
     # ---------------------------------------------------------------- lifecycle
