@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..archive_models import Candidate, email_key
@@ -257,6 +258,15 @@ def mailbox_key(settings: dict) -> str:
 
 
 def _last_uid(engine, key: str, uidvalidity: int) -> int:
+    """How far the folder was read; its state row is made first if missing (on its own, so that two
+    workers polling at once then queue on that row's lock instead of racing to insert it)."""
+    try:
+        with engine.db.write_transaction() as s:
+            if s.get(EmailMailboxState, key) is None:
+                s.add(EmailMailboxState(mailbox=key, uidvalidity=uidvalidity, last_uid=0,
+                                        updated_at=engine.clock.now()))
+    except IntegrityError:
+        pass                                # the other worker made it
     with engine.db.read_transaction() as s:
         state = s.get(EmailMailboxState, key)
         return state.last_uid if state is not None and state.uidvalidity == uidvalidity else 0

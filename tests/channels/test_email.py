@@ -348,3 +348,13 @@ def reply_message(servers, text: str) -> EmailMessage:
     message["From"], message["To"], message["Subject"] = "someone@elsewhere.test", servers.address, "hi"
     message.set_content(text)
     return message
+
+
+def test_two_workers_polling_at_once_record_each_mail_once(mail):
+    from tests.support import race
+    engine, servers, archive, cid, case = mail
+    for n in range(6):
+        reply(servers, sender=f"p{n}@elsewhere.test", text=f"第{n}封")
+    reports = race(2, lambda: email_inbound.poll_mailbox(_restart(engine)))      # two worker processes
+    assert sum(r.read for r in reports) == 6
+    assert sorted(r.text for r in inbound(engine)) == sorted(f"第{n}封" for n in range(6))
