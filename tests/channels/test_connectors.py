@@ -248,3 +248,30 @@ def test_the_senders_host_rules(url, allow, addresses, refused):
     from engine.channels.http import refusal
     found = refusal(url, allow, addresses)
     assert (found is None) if refused is None else (refused in (found or "")), found
+
+
+def test_https_checks_the_certificate_of_the_host_it_pinned(connected, tmp_path, receiver, monkeypatch):
+    import ssl
+    from tests.fakes.mail import _certificate
+    engine, _ = connected
+    cert, key = _certificate(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    receiver.server.socket = tls.wrap_socket(receiver.server.socket, server_side=True)
+    url = receiver.url.replace("http://127.0.0.1", "https://localhost")
+    object.__setattr__(engine, "settings", engine.settings.replacing(http_connector_allow="localhost"))
+    key_ = deploy(engine, tmp_path, service_process("call_out_case", "http", {"url": json.dumps(url)}))
+
+    engine.start_instance(key_, variables={}, actor="hr.li")
+    outbox.send_due(engine)                     # a certificate nobody vouches for: no request, tried again later
+    [row] = _outbox(engine)
+    assert (row.status, row.reason) == ("pending", "unreachable") and "CERTIFICATE" in row.detail.upper()
+    assert receiver.received == []
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))      # the one authority this client trusts
+    with engine.db.write_transaction() as s:
+        s.get(OutboxMessage, row.id).next_attempt_at = engine.clock.now()
+    outbox.send_due(engine)
+    [row] = _outbox(engine)
+    assert row.status == "sent" and len(receiver.received) == 1
+    assert receiver.received[0]["headers"]["Host"] == url.split("/")[2]
