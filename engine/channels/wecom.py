@@ -6,16 +6,18 @@
   with the task's msgid; `follow` reads get_groupmsg_send_result: sent, not a contact any more
   (`not_contact`), over WeCom's 4 per customer per month (`quota`), or not confirmed yet.
 - Never twice: before asking WeCom, the send is written down (wecom_message_tasks, with its start);
-  a send tried again (attempts > 0: the worker died between WeCom's answer and the outbox's record)
-  adopts the task WeCom made then — its msgid if recorded, else the task with the same text for the
-  same sender and candidate made since that start (get_groupmsg_list_v2, then its send results) —
-  instead of making a second one.
+  a send tried again (the worker died between WeCom's answer and the outbox's record) adopts the task
+  WeCom made then — its msgid if recorded, else the task with the same text for the same sender and
+  candidate made since that start (get_groupmsg_list_v2, then its send results) — instead of making a
+  second one; only a person's retry of a task that failed for good (not a contact, the month's limit)
+  asks for a new one.
 - A notification (to an employee) is an app message (message/send): text, or markdown with a link.
 - 45009 (rate limit) and -1 (busy), or no answer: `retry`, the outbox backs off. Wrong secret, corp
   id or agent: `failed` with reason `auth`.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from . import registry
@@ -109,13 +111,16 @@ def _candidate_message(engine, out: Outgoing) -> Outcome:
         asked = s.get(WecomMessageTask, out.id)
         asked = (asked.msgid, asked.started_at) if asked is not None else None
     client = client_for(engine)
-    if out.provider_id:
-        return _follow(client, out)
-    if asked is not None:           # asked before: a retry, maybe after a crash that lost WeCom's answer
-        msgid = asked[0] or _earlier_task(client, sender=sender, ext=ext, text=text, since=asked[1])
+    if asked is not None or out.provider_id:    # asked before: maybe a crash lost WeCom's answer
+        msgid = out.provider_id or asked[0] or _earlier_task(client, sender=sender, ext=ext, text=text,
+                                                             since=asked[1])
         if msgid:
             _record_task(engine, out.id, msgid)
-            return _awaiting(msgid, sender, adopted=True)
+            earlier = _follow(client, replace(out, provider_id=msgid))
+            if earlier.status != "failed":
+                return earlier if earlier.status == "sent" else _awaiting(msgid, sender, adopted=True)
+            # that task failed for good (not a contact then, or the month's limit): a person's retry
+            # asks for a new one
     _record_task(engine, out.id, None)
     answer = client.add_msg_template(sender=sender, external_userids=[ext], text=text)
     msgid = answer.get("msgid")

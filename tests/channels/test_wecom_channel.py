@@ -232,3 +232,31 @@ def test_no_outbox_row_without_a_recorded_task(setup):
     with engine.db.read_transaction() as s:
         assert s.scalars(select(WecomMessageTask.msgid).where(WecomMessageTask.outbox_id == send_id)).all() == \
             [_row(engine, send_id).provider_id]
+
+
+def test_a_persons_retry_of_a_send_refused_for_the_months_limit_asks_wecom_again(setup):
+    """The task failed for good (quota); next month HR retries the send: a new message task, not the old
+    failed one adopted again."""
+    from datetime import datetime
+
+    from tests.fakes.wecom_server import CHINA
+
+    engine, wecom, cid, ext = setup
+    wecom.received[(ext, datetime.now(CHINA).strftime("%Y-%m"))] = 4       # four came this month already
+    send_id = _enqueue(engine, cid, ext)
+    outbox.send_due(engine)
+    first = _row(engine, send_id).provider_id
+    assert wecom.confirm("li.na", first) == {ext: QUOTA}
+    _later(engine)
+    outbox.send_due(engine)
+    assert (_row(engine, send_id).status, _row(engine, send_id).reason) == ("failed", "quota")
+    wecom.received.clear()                                                  # a new month
+    with engine.db.write_transaction() as s:
+        outbox.retry(engine, s, outbox.load(s, send_id, for_update=True), actor=HR)
+    outbox.send_due(engine)
+    row = _row(engine, send_id)
+    assert row.status == "awaiting_confirmation" and row.provider_id != first and len(wecom.tasks) == 2
+    assert wecom.confirm("li.na", row.provider_id) == {ext: SENT}
+    _later(engine)
+    outbox.send_due(engine)
+    assert _row(engine, send_id).status == "sent" and wecom.delivered == [("li.na", ext, TEXT)]
