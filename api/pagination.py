@@ -19,7 +19,9 @@ from marshmallow import ValidationError, fields, validate
 
 def deprecated_offset() -> fields.Integer:
     """The `offset` of a keyset list: still honoured, marked deprecated in the OpenAPI document."""
-    return fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000), metadata={
+    # the default as a callable: 0 when left out, but no `default: 0` in the document, or a generated
+    # client sends offset=0 on every call (offset paging, no cursors; with `after`, a 422)
+    return fields.Integer(load_default=lambda: 0, validate=validate.Range(min=0, max=10_000_000), metadata={
         "deprecated": True,
         "description": "deprecated: follow `next` (keyset, `after`) instead; with offset, `next` keeps counting "
                        "rows, and rows that start, change or leave the filter between pages shift it"})

@@ -186,20 +186,16 @@ def walk(fetch, between=None) -> list:
 
 def _candidates(ats, who, limit=200, **query):
     listing = ats.gen.op("candidates.list_candidates")
-    client = ats.client(who)
-    unset = ats.gen.types.UNSET
-    # offset=UNSET: the document gives the deprecated offset a default of 0, which the generated
-    # client would otherwise send beside `after`
-    return lambda after: ok(listing.sync_detailed(client=client, role=ROLE, limit=limit, offset=unset,
-                                                  after=after or unset, **query))
+    client, unset = ats.client(who), ats.gen.types.UNSET
+    return lambda after: ok(listing.sync_detailed(client=client, role=ROLE, limit=limit, after=after or unset,
+                                                  **query))
 
 
 def _cases(ats, who, limit=200, **query):
     listing = ats.gen.op("process_instances.list_process_instances")
-    client = ats.client(who)
-    unset = ats.gen.types.UNSET
+    client, unset = ats.client(who), ats.gen.types.UNSET
     return lambda after: ok(listing.sync_detailed(client=client, process_key="offer_recall", limit=limit,
-                                                  offset=unset, after=after or unset, **query))
+                                                  after=after or unset, **query))
 
 
 def _items(first: int, count: int) -> list[dict]:
@@ -243,8 +239,7 @@ def test_1_a_bulk_sync_of_the_whole_file_twice_creates_everything_once(ats):
 
     # counted through the API: exactly COUNT candidates of source `ats`, COUNT cases started
     page = ok(ats.gen.op("candidates.list_candidates").sync_detailed(
-        client=ats.client(HR), role=ROLE, count=ats.gen.models.ListCandidatesCount.EXACT, limit=1,
-        offset=ats.gen.types.UNSET))
+        client=ats.client(HR), role=ROLE, count=ats.gen.models.ListCandidatesCount.EXACT, limit=1))
     assert page.total == COUNT
     synced = walk(_candidates(ats, HR, sort=ats.gen.models.ListCandidatesSort.CREATED_AT))
     ids = {r.external_id: r.id for r in first}
@@ -489,7 +484,7 @@ def test_6_a_burst_over_the_rate_limit_gets_429_with_retry_after_and_ratelimit_h
         def one(_):
             with gen.package.AuthenticatedClient(base_url=base, token=ats.tokens[ATS]) as client:
                 barrier.wait()
-                return listing.sync_detailed(client=client, limit=1, offset=gen.types.UNSET)
+                return listing.sync_detailed(client=client, limit=1)
 
         with ThreadPoolExecutor(burst) as pool:
             answers = list(pool.map(one, range(burst)))
