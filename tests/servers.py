@@ -9,17 +9,29 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from contextlib import contextmanager
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support import PG_AVAILABLE, PG_URL, ROOT, WORKFLOWS
+
+
+def local_http_server(handler) -> tuple:
+    """A ThreadingHTTPServer on a free local port, serving `handler` (a BaseHTTPRequestHandler class)
+    from a daemon thread, e.g. a webhook receiver; (server, "http://127.0.0.1:<port>"). shutdown() and
+    server_close() it when done."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def recall_cli(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:

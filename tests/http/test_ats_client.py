@@ -25,12 +25,12 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
 
-from tests.servers import Server, add_user, migrated_database
+from tests.servers import Server, add_user, local_http_server, migrated_database
 from tests.support import ADMIN, ATS, HR, WORKFLOWS
 
 COUNT = int(os.environ.get("RECALL_ATS_TEST_COUNT", "2000"))
@@ -81,10 +81,8 @@ class AtsReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/recall"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, base = local_http_server(Handler)
+        self.url = f"{base}/hooks/recall"
 
     def ended(self) -> dict[str, set[str]]:
         """instance id -> the event ids of its case.ended, after dedupe by event id."""

@@ -8,15 +8,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from engine.webhooks import run_webhooks, verify
-from tests.servers import Server, add_user, http, migrated_database
+from tests.servers import Server, add_user, http, local_http_server, migrated_database
 from tests.support import ADMIN, ATS, HR, WORKFLOWS
 
 
@@ -46,10 +45,8 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/recall"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, base = local_http_server(Handler)
+        self.url = f"{base}/hooks/recall"
 
     def events(self):
         return [json.loads(r["body"]) for r in self.received]

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from tests.support import ADMIN, ATS
 from tests.ui.test_accessibility import violations
+from tests.ui.test_workspace import sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -24,11 +25,7 @@ def _serious(page):
 
 def test_an_admin_rotates_an_integrators_token_on_a_phone(server, browser):
     page = browser.page(server.base, width=390, height=844)
-    page.goto("/app/signin")
-    page.wait_for_selector("main[data-ready=signin]")
-    page.evaluate("token => sessionStorage.setItem('recall.token', token)", server.tokens[ADMIN])
-    page.goto("/app/")
-    page.wait_for_selector("main[data-ready]")
+    sign_in(page, server, ADMIN)
     page.locator("#nav").get_by_role("link", name="API 令牌", exact=True).click()       # in an admin's menu
     page.wait_for_selector("main[data-ready=tokens]")
     expect(page.get_by_label("用户")).to_have_value(ATS)                  # the integrator first
