@@ -5,8 +5,9 @@ A cursor older than the retention (RECALL_EVENT_RETENTION_DAYS) answers 410 curs
 """
 from __future__ import annotations
 
+from flask import request
 from flask.views import MethodView
-from marshmallow import fields, validate
+from marshmallow import fields, pre_load, validate
 from webargs.fields import DelimitedList
 
 from engine.events import KINDS, MAX_LIMIT, read_feed
@@ -26,6 +27,15 @@ class FeedQuerySchema(Strict):
     kinds = DelimitedList(fields.String(validate=validate.OneOf(sorted(KINDS))),
                           metadata={"description": "only these kinds, comma-separated", "example": "case.ended"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, MAX_LIMIT))
+
+    @pre_load
+    def _repeated_kinds(self, data, **_kwargs):
+        """`kinds=a&kinds=b`, what generated clients send for a list (they ignore `explode: false`),
+        means `kinds=a,b`; read as one value it would silently filter on the first kind only."""
+        repeated = request.args.getlist("kinds")
+        if len(repeated) > 1:
+            data = {**{key: data[key] for key in data}, "kinds": ",".join(repeated)}
+        return data
 
 
 class FeedEventSchema(Strict):
