@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from tests.support import ADMIN, HR
 from tests.ui.test_accessibility import violations
 from tests.ui.test_workspace import seed_case
-from tests.ui.ui_harness import Server, chromium_or_skip
+from tests.ui.ui_harness import Server, chromium_or_skip, shot
 
 pytestmark = pytest.mark.slow
 
@@ -56,8 +56,9 @@ def test_an_admin_sets_up_the_channel_and_hr_sends_a_follow_up_through_it(server
     saved = server.ok("GET", "/channels/email", user=ADMIN)
     assert saved["values"]["password"] == {"set": True, "hint": "1234"} and saved["enabled"] is True
     card.get_by_label("SMTP 服务器").fill("mail.example.com")               # the secret left empty: kept
+    card.evaluate("form => { form.dataset.old = 'yes'; }")
     card.get_by_role("button", name="保存").click()
-    expect(page.locator("#toast")).to_have_text("渠道设置已保存")
+    page.wait_for_selector("form[data-channel=email]:not([data-old])")     # the saved card drawn again
     assert server.ok("GET", "/channels/email", user=ADMIN)["values"]["password"]["set"] is True
     card = page.locator("form[data-channel=email]")
     card.get_by_role("button", name="测试连接").click()
@@ -89,6 +90,7 @@ def test_an_admin_sets_up_the_channel_and_hr_sends_a_follow_up_through_it(server
     expect(dialog.get_by_label("邮件主题")).to_have_value("好久不见")
     dialog.get_by_label("消息内容").fill(suggested + " 祝好!")
     assert not [v for v in violations(page) if v["impact"] in ("serious", "critical")]
+    shot(page, "send-dialog-phone.png", full_page=False)
     dialog.get_by_role("button", name="确认发送").click()
     expect(page.locator("#send-dialog")).to_have_count(0)
     row = page.locator("#task-sends li.send")
@@ -106,3 +108,30 @@ def test_an_admin_sets_up_the_channel_and_hr_sends_a_follow_up_through_it(server
     [recorded] = [e for e in history if e["kind"] == "channel_sends_recorded"]
     assert recorded["details"]["sends"][0]["text_recorded"] is True
     page.context.close()
+
+
+def test_the_real_channels_settings_page_shows_wecom_and_email_without_their_secrets(tmp_path_factory, browser):
+    """The page as a company sees it (docs/channels.md's screenshot): the WeCom and email channels this
+    service ships, WeCom saved (secrets shown as set with their last four characters only)."""
+    chromium_or_skip()
+    real = Server(tmp_path_factory.mktemp("ui-real-channels"))
+    try:
+        real.ok("PUT", "/channels/wecom", {"values": {
+            "corp_id": "ww4d2c1a7e9f3b5d80", "agent_id": 1000002, "secret": "Fq3-app-secret-from-wecom-x9Kd",
+            "callback_token": "cbToken7Q2s", "encoding_aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"}},
+            user=ADMIN)
+        page = _signed_in(browser, real, ADMIN)
+        page.goto("/app/channels")
+        page.wait_for_selector("main[data-ready=channels]")
+        wecom, email = page.locator("form[data-channel=wecom]"), page.locator("form[data-channel=email]")
+        expect(wecom.locator("[data-secret=secret]")).to_have_text("已设置 ••••x9Kd")
+        expect(wecom.locator("[data-secret=encoding_aes_key]")).to_have_text("已设置 ••••2B2C")
+        expect(wecom.locator("[data-secret=callback_token]")).to_have_text("已设置 ••••")      # too short for a hint
+        expect(email.locator(".channel-state")).to_have_text("尚未配置")
+        assert "Fq3-app-secret" not in page.content()
+        assert not [v for v in violations(page) if v["impact"] in ("serious", "critical")]
+        shot(page, "channels-settings.png")
+        page.context.close()
+    finally:
+        output = real.stop()
+    assert "Traceback" not in output, output

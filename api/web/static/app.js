@@ -28,6 +28,7 @@ const ROUTES = [
   [/^processes\/([^/]+)$/, lazy(() => import("./pages/processes.js"), "processPage")],
   [/^account$/, lazy(() => import("./pages/account.js"), "accountPage")],
   [/^webhooks$/, lazy(() => import("./pages/webhooks.js"), "webhooksPage")],
+  [/^channels$/, lazy(() => import("./pages/channels.js"), "channelsPage")],
   [/^tokens$/, lazy(() => import("./pages/tokens.js"), "tokensPage")],
   [/^channels$/, lazy(() => import("./pages/channels.js"), "channelsPage")],
   [/^mail$/, lazy(() => import("./pages/mail.js"), "mailPage")],

@@ -55,6 +55,7 @@ export function renderChrome() {
   if (role === "hr" || role === "admin") links.push(["candidates", t("nav_candidates")]);
   if (role) links.push(["processes", t("nav_processes")]);
   if (role === "admin") links.push(["webhooks", t("nav_webhooks")]);
+  if (role === "admin") links.push(["channels", t("nav_channels")]);
   if (role === "admin") links.push(["tokens", t("nav_tokens")]);
   if (role === "admin") links.push(["channels", t("nav_channels")]);
   if (role === "hr" || role === "admin") links.push(["mail", t("nav_mail")]);

@@ -97,11 +97,11 @@ function channelCard(channel) {
     save.disabled = true;
     try {
       await request("PUT", `/channels/${encodeURIComponent(channel.name)}`, { body: { values: valuesOf(channel, inputs), enabled: enabled.checked } });
-      toast(t("channel_saved"));
       const fresh = channelCard(await get(`/channels/${encodeURIComponent(channel.name)}`));
       form.replaceWith(fresh);
       fresh.querySelector("h2").setAttribute("tabindex", "-1");
       fresh.querySelector("h2").focus();
+      toast(t("channel_saved"));          // once the saved card is drawn (a test waits for it)
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 422 && showErrors(err.errors))) {
         status.append(h("p", { class: "notice error" }, errorMessage(err)));
