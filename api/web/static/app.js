@@ -30,7 +30,6 @@ const ROUTES = [
   [/^webhooks$/, lazy(() => import("./pages/webhooks.js"), "webhooksPage")],
   [/^channels$/, lazy(() => import("./pages/channels.js"), "channelsPage")],
   [/^tokens$/, lazy(() => import("./pages/tokens.js"), "tokensPage")],
-  [/^channels$/, lazy(() => import("./pages/channels.js"), "channelsPage")],
   [/^mail$/, lazy(() => import("./pages/mail.js"), "mailPage")],
 ];
 

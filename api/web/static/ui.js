@@ -57,7 +57,6 @@ export function renderChrome() {
   if (role === "admin") links.push(["webhooks", t("nav_webhooks")]);
   if (role === "admin") links.push(["channels", t("nav_channels")]);
   if (role === "admin") links.push(["tokens", t("nav_tokens")]);
-  if (role === "admin") links.push(["channels", t("nav_channels")]);
   if (role === "hr" || role === "admin") links.push(["mail", t("nav_mail")]);
   const here = appPath();
   const list = h("ul", {});
