@@ -57,7 +57,7 @@ class ExternalIdTaken(ConflictError):
 # ---------------------------------------------------------------- links, in the caller's transaction
 def find(session: Session, source: str, kind: str, external_id: str) -> CandidateExternalId | None:
     key = (source, kind, external_id)
-    if key in session.info.get(_ABSENT, ()):        # read for the chunk: only one linked since can exist
+    if key in session.info.get(_ABSENT, ()):        # absent when the chunk read: only one linked since is it
         return session.identity_map.get(session.identity_key(CandidateExternalId, key)) or next(
             (o for o in session.new if isinstance(o, CandidateExternalId)
              and (o.source, o.kind, o.external_id) == key), None)
@@ -76,9 +76,10 @@ def read_links(session: Session, keys: set[tuple[str, str, str]]) -> None:
         for kind in sorted({k[1] for k in keys}))))).all()
     session.info[_ABSENT] = keys - {(f.source, f.kind, f.external_id) for f in found}
     declines = [f.decline_id for f in found if f.kind == DECLINE and f.decline_id]
+    held: list = list(found)
     if declines:        # a re-sent decline answers with its row's case: read those too
-        found += session.scalars(select(CandidateDecline).where(CandidateDecline.id.in_(declines))).all()
-    session.info[_READ] = found         # held: the session's identity map keeps only weak references
+        held += session.scalars(select(CandidateDecline).where(CandidateDecline.id.in_(declines))).all()
+    session.info[_READ] = held          # held: the session's identity map keeps only weak references
 
 
 def link(session: Session, source: str, kind: str, external_id: str, candidate_id: str, *, now,
