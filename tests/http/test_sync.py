@@ -115,3 +115,49 @@ def test_bulk_over_real_http_keeps_the_good_items_and_a_rerun_is_a_no_op(served)
                             headers={"Authorization": f"Bearer {hr_token}"})
     assert status == 200 and len(found["items"]) == 20
     assert all(c["last_decline"] for c in found["items"])
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_server_killed_in_the_middle_of_a_bulk_chunk_leaves_nothing_and_a_rerun_completes_it(kind, tmp_path):
+    """RECALL_FAULT_PAUSE=bulk_chunk holds `recall serve` in the middle of a chunk (half the items
+    written in its transaction, uncommitted); SIGKILL there. Restarted: none of the call's items
+    exists, and the same call then makes each once."""
+    import threading
+    import time
+
+    from tests.servers import Server
+
+    items = [{"external_id": f"K-{n}", "name": f"中断{n}", "role_applied": "floor-kill",
+              "declines": [{"external_id": f"KD-{n}", "reason": "salary", "decline_date": "2026-01-02"}]}
+             for n in range(10)]
+    with served_workflows(kind, tmp_path, RECALL_FAULT_PAUSE="bulk_chunk:60") as (server, hr_token):
+        url = server.env["RECALL_DATABASE_URL"]
+        auth = {"Authorization": f"Bearer {add_user(url, 'ats.kill', 'integrator')}"}
+        answer: list = []
+
+        def send():
+            try:
+                answer.append(http("POST", f"{server.base}/candidates/bulk", {"items": items}, auth, timeout=90))
+            except OSError as exc:      # the server died under the request: the connection is gone
+                answer.append(exc)
+        call = threading.Thread(target=send, daemon=True)
+        call.start()
+        deadline = time.monotonic() + 60
+        while "fault-pause bulk_chunk" not in server.log_path.read_text(errors="replace"):
+            assert time.monotonic() < deadline, "the bulk call never reached the middle of its chunk"
+            time.sleep(0.1)
+        server.proc.kill()
+        server.stop()
+        call.join(30)
+        assert len(answer) == 1 and isinstance(answer[0], OSError), answer      # no answer came
+
+        with Server(url, tmp_path / "again.log", RECALL_CLOCK="simulated") as again:
+            hr = {"Authorization": f"Bearer {hr_token}"}
+            status, _, found = http("GET", f"{again.base}/candidates?role=floor-kill&limit=100", headers=hr)
+            assert status == 200 and found["items"] == []
+            status, _, first = http("POST", f"{again.base}/candidates/bulk", {"items": items}, auth)
+            assert status == 200 and first["counts"]["created"] == 10, first
+            status, _, second = http("POST", f"{again.base}/candidates/bulk", {"items": items}, auth)
+            assert status == 200 and second["counts"]["unchanged"] == 10, second
+            status, _, found = http("GET", f"{again.base}/candidates?role=floor-kill&limit=100", headers=hr)
+            assert status == 200 and len(found["items"]) == 10
