@@ -63,6 +63,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the user directory (api/resources/users.py): pickers are for the roles that pick people
     "GET /users": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
     "GET /users/me": EVERYONE,
+    "GET /users/{name}": frozenset({ADMIN}),           # a person's full entry; setting their WeCom user id
+    "PATCH /users/{name}": frozenset({ADMIN}),
     # notification preferences (api/resources/notifications.py): one's own, anyone's for an admin
     "GET /users/me/notifications": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),
     "PUT /users/me/notifications": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER}),

@@ -1,9 +1,13 @@
-"""The user directory over HTTP, read-only (users are made with `recall users` on the server).
+"""The user directory over HTTP (users are made with `recall users` on the server).
 
 - `GET /users?group=&role=&active=`: people for pickers (the hiring-manager picker asks for
   active users of group `hiring_manager`): name, display name, role, groups and the active
   flag — never email, WeCom id, tokens or passwords.
 - `GET /users/me`: the caller's own directory entry (their email and WeCom id included).
+- `GET /users/{name}`, `PATCH /users/{name}` (admin): a person's full entry, and setting or clearing
+  their WeCom user id (what WeCom sends use as the sender, notifications as the recipient and
+  sign-in with WeCom as the match): 1-64 letters, digits, '_', '-', '.', '@'; unique among active
+  users (409 naming the field). Audited `user_updated` with the old and new value.
 - `GET/POST /users/{name}/tokens`, `DELETE /users/{name}/tokens/{token_id}` (admin): a user's API
   tokens — several at once, each named, scoped (`read`/`write`) and maybe expiring; the secret is
   in the creation answer only (engine/tokens.py). Audited `token_created`/`token_revoked`.
@@ -12,11 +16,16 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from marshmallow import ValidationError, fields, validate
+from sqlalchemy import select
+
+from engine.errors import NotFound
+from engine.models import User
 
 from engine.tokens import SCOPES, TOKEN_NAME, InvalidToken, add_token, list_tokens, revoke_token
-from engine.users import GROUP_PATTERN, ROLES, list_users
+from engine.users import GROUP_PATTERN, ROLES, WECOM_PATTERN, list_users
 
 from ..blueprint import Blueprint
+from ..problems import problem
 from ..schemas import ProblemSchema, Strict
 from ..state import current_user, engine, state
 
@@ -70,8 +79,56 @@ class Me(MethodView):
     def get(self):
         """Your own entry in the directory."""
         user = current_user()
-        return {**directory_entry(user), "email": user.email, "wecom_user_id": user.wecom_user_id,
-                "has_password": user.has_password}
+        return own_entry(user, user.has_password)
+
+
+def own_entry(user, has_password: bool) -> dict:
+    return {**directory_entry(user), "email": user.email, "wecom_user_id": user.wecom_user_id,
+            "has_password": has_password}
+
+
+class UserChangeSchema(Strict):
+    wecom_user_id = fields.String(required=True, allow_none=True, validate=validate.Regexp(
+        WECOM_PATTERN, error="a WeCom user id is 1-64 letters, digits, '_', '-', '.' or '@'"),
+        metadata={"description": "their 成员 UserID in the WeCom admin console; null clears it", "example": "WangLi"})
+
+
+@blp.route("/users/<name>", tags=TAGS)
+class OneUser(MethodView):
+    @blp.response(200, OwnUserSchema)
+    @blp.alt_response(404, schema=ProblemSchema, content_type="application/problem+json", description="no such user")
+    def get(self, name):
+        """A person's directory entry with their email and WeCom user id (admin)."""
+        with engine().db.read_transaction() as s:
+            row = s.scalar(select(User).where(User.name == name))
+            if row is None:
+                raise NotFound(f"no user {name!r}")
+            return own_entry(row, row.password_hash is not None)
+
+    @blp.arguments(UserChangeSchema)
+    @blp.response(200, OwnUserSchema)
+    @blp.alt_response(404, schema=ProblemSchema, content_type="application/problem+json", description="no such user")
+    @blp.alt_response(409, schema=ProblemSchema, content_type="application/problem+json",
+                      description="another active user has that WeCom user id")
+    def patch(self, body, name):
+        """Set or clear a person's WeCom user id (admin); audited `user_updated`."""
+        wanted = body["wecom_user_id"]
+        with engine().db.write_transaction() as s:
+            row = s.scalar(select(User).where(User.name == name))
+            if row is None:
+                raise NotFound(f"no user {name!r}")
+            holder = wanted and s.scalar(select(User.name).where(
+                User.wecom_user_id == wanted, User.active.is_(True), User.id != row.id))
+            if holder:
+                message = f"WeCom user id {wanted!r} already belongs to {holder}"
+                return problem(409, message, errors=[{"field": "wecom_user_id", "message": message, "in": "body"}])
+            if row.wecom_user_id != wanted:
+                engine().ops.audit(s, None, "user_updated", current_user().name, details={
+                    "user": name, "field": "wecom_user_id", "from": row.wecom_user_id, "to": wanted})
+                row.wecom_user_id = wanted
+            entry = own_entry(row, row.password_hash is not None)
+        state().tokens.clear()        # cached sign-ins carry the old id; the directory is small, its edits rare
+        return entry
 
 
 class NewTokenSchema(Strict):

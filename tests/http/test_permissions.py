@@ -54,6 +54,8 @@ EXPECTED = {
     "GET /analytics/funnel": ("/analytics/funnel", {A, PO, HR}),
     "GET /users": ("/users", {A, PO, HR, M}),
     "GET /users/me": ("/users/me", ALL),
+    "GET /users/{name}": ("/users/nope", {A}),
+    "PATCH /users/{name}": ("/users/nope", {A}),
     "GET /users/me/notifications": ("/users/me/notifications", {A, PO, HR, M}),
     "PUT /users/me/notifications": ("/users/me/notifications", {A, PO, HR, M}),
     "GET /users/{name}/notifications": ("/users/nope/notifications", {A}),

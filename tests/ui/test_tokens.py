@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import ADMIN, ATS
+from tests.support import ADMIN, ATS, HR, MANAGER
 from tests.ui.test_accessibility import violations
 from tests.ui.test_workspace import sign_in
+from tests.ui.ui_harness import shot
 
 pytestmark = pytest.mark.slow
 
@@ -74,4 +75,38 @@ def test_an_admin_rotates_an_integrators_token_on_a_phone(server, browser):
     expect(page.locator(f"tr[data-token='{old['id']}']")).to_have_count(0)
     assert _as_token(server, server.tokens[ATS])[0] == 401                               # the old one: refused
     assert _as_token(server, token)[0] == 200                                            # the new one still works
+    page.context.close()
+
+
+def test_an_admin_sets_changes_and_clears_a_managers_wecom_user_id(server, browser):
+    """Issue 17: the WeCom user id WeCom sends, notifications and sign-in with WeCom use, on the same page."""
+    server.ok("PATCH", f"/users/{HR}", {"wecom_user_id": "LiHR"}, user=ADMIN)
+    page = browser.page(server.base)
+    sign_in(page, server, ADMIN)
+    page.goto(f"/app/tokens?user={MANAGER}")
+    page.wait_for_selector("main[data-ready=tokens]")
+    field = page.get_by_label("企业微信 UserID")
+    expect(field).to_have_value("")
+    error = page.locator("#" + field.get_attribute("id") + "-err")
+    field.fill("王经理")                                          # not a WeCom id: said beside the field, nothing sent
+    page.get_by_role("button", name="保存", exact=True).click()
+    expect(error).to_have_text("1–64 个字母、数字或 _ - . @")
+    field.fill("LiHR")                                            # HR's: the server's 409 names the field
+    page.get_by_role("button", name="保存", exact=True).click()
+    expect(error).to_contain_text("already belongs to hr.li")
+    assert server.ok("GET", f"/users/{MANAGER}", user=ADMIN)["wecom_user_id"] is None
+    field.fill(" WangLi ")
+    page.get_by_role("button", name="保存", exact=True).click()
+    expect(page.locator("#toast")).to_have_text(f"已保存 {MANAGER} 的企业微信 UserID")
+    expect(error).to_be_hidden()
+    assert server.ok("GET", "/users/me", user=MANAGER)["wecom_user_id"] == "WangLi"
+    assert not _serious(page)
+    shot(page, "user-wecom-id.png", element="form:has(#" + field.get_attribute("id") + ")")
+    page.reload()
+    page.wait_for_selector("main[data-ready=tokens]")
+    expect(page.get_by_label("企业微信 UserID")).to_have_value("WangLi")
+    page.get_by_label("企业微信 UserID").fill("")
+    page.get_by_role("button", name="保存", exact=True).click()
+    expect(page.locator("#toast")).to_have_text(f"已清除 {MANAGER} 的企业微信 UserID")
+    assert server.ok("GET", f"/users/{MANAGER}", user=ADMIN)["wecom_user_id"] is None
     page.context.close()

@@ -197,6 +197,14 @@ const STRINGS = {
   token_secret_once: ["请立即复制并妥善保存:令牌只显示这一次,离开本页后无法再查看。它与密码同等重要,不要通过聊天或邮件明文发送。",
     "Copy it now and keep it safe: the token is shown this once and cannot be seen again after you leave this page. Treat it like a password; do not send it in chat or email."],
   token_copied: ["已复制令牌", "Token copied"],
+  user_wecom_title: ["{user} 的企业微信账号", "WeCom account of {user}"],
+  user_wecom_id: ["企业微信 UserID", "WeCom user id"],
+  user_wecom_hint: ["企业微信管理后台「通讯录」中成员的账号(UserID)。用于以本人身份发送企业微信消息、接收通知和企业微信登录;留空即清除。",
+    "The member's account (UserID) under Contacts in the WeCom admin console. Used to send WeCom messages as this person, for their notifications and for signing in with WeCom; leave empty to clear."],
+  user_wecom_save: ["保存", "Save"],
+  user_wecom_saved: ["已保存 {user} 的企业微信 UserID", "Saved the WeCom user id of {user}"],
+  user_wecom_cleared: ["已清除 {user} 的企业微信 UserID", "Cleared the WeCom user id of {user}"],
+  user_wecom_invalid: ["1–64 个字母、数字或 _ - . @", "1–64 letters, digits, _ - . or @"],
 
   // webhooks (pages/webhooks.js, admin)
   webhooks_title: ["Webhook 推送", "Webhooks"],

@@ -2,6 +2,7 @@
 // when, expiry, expired), a new one (POST: the secret is in that answer only — shown once here, with
 // a copy button and a warning), and revoking one (DELETE, after a confirmation). The API keeps no
 // "last used" time, so the page shows none. Rotation: make the new token, deploy it, revoke the old.
+// Above the tokens, the person's WeCom user id (GET/PATCH /users/{name}): set, changed or cleared.
 import { ApiError, get, request } from "../api.js";
 import { formatDate, h, localDateTime, time, uid } from "../dom.js";
 import { t } from "../i18n.js";
@@ -68,6 +69,44 @@ function tokenTable(id, user, tokens) {
         t("token_revoke")))))));
 }
 
+function wecomForm(id, entry) {
+  const user = entry.name;
+  const input = h("input", { id: `${id}-wecom`, type: "text", maxlength: "64", spellcheck: "false", autocomplete: "off",
+    value: entry.wecom_user_id || "", "aria-describedby": `${id}-wecom-help` });
+  const error = h("p", { class: "field-error", id: `${id}-wecom-err`, hidden: true });
+  const show = (text) => {
+    error.textContent = text || "";
+    error.hidden = !text;
+    if (text) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  };
+  const submit = h("button", { type: "submit", class: "primary" }, t("user_wecom_save"));
+  const form = h("form", { class: "card", novalidate: true, "aria-labelledby": `${id}-wecom-title` },
+    h("h2", { id: `${id}-wecom-title` }, t("user_wecom_title", { user })),
+    h("div", { class: "field" }, h("label", { for: input.id }, t("user_wecom_id")),
+      h("p", { class: "hint", id: `${id}-wecom-help` }, t("user_wecom_hint")), input, error), submit);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    show("");
+    const value = input.value.trim();
+    if (value && !/^[A-Za-z0-9._@-]{1,64}$/.test(value)) { show(t("user_wecom_invalid")); input.focus(); return; }
+    submit.disabled = true;
+    try {
+      const saved = (await request("PATCH", `/users/${encodeURIComponent(user)}`,
+        { body: { wecom_user_id: value || null } })).data;
+      input.value = saved.wecom_user_id || "";
+      toast(t(saved.wecom_user_id ? "user_wecom_saved" : "user_wecom_cleared", { user }));
+    } catch (err) {
+      const named = err instanceof ApiError ? err.errors.find((e) => e.field === "wecom_user_id") : null;
+      show(named ? named.message : errorMessage(err));
+      input.focus();
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
 function createForm(id, user) {
   const name = h("input", { id: `${id}-name`, type: "text", required: true, maxlength: "64", spellcheck: "false",
     autocomplete: "off", "aria-describedby": `${id}-name-help` });
@@ -124,6 +163,7 @@ export async function tokensPage(body, ctx) {
     : (users.find((u) => u.role === "integrator") || users[0] || {}).name;
   body.append(userPicker(id, users, user));
   if (!user) return;
+  body.append(wecomForm(id, await get(`/users/${encodeURIComponent(user)}`)));
   if (justMade && justMade.user === user) body.append(secretCard(justMade));
   justMade = null;
   const tokens = (await get(`/users/${encodeURIComponent(user)}/tokens`)).items;
