@@ -109,6 +109,7 @@ class Integration:
         self.server: Server | None = None
         self.starts = 0
         self.clients: dict = {}
+        self.clients_lock = threading.Lock()       # the changing thread of step 3 asks for clients too
         self.state: dict = {}
 
     def start(self, **env):
@@ -124,10 +125,11 @@ class Integration:
         """An AuthenticatedClient of the generated package for `who` (or `token`) on `server`."""
         base = (server or self.server).base.removesuffix("/api/v1")
         key = (base, token or self.tokens[who])
-        if key not in self.clients:
-            self.clients[key] = self.gen.package.AuthenticatedClient(base_url=base, token=key[1],
-                                                                     timeout=httpx.Timeout(180.0))
-        return self.clients[key]
+        with self.clients_lock:
+            if key not in self.clients:
+                self.clients[key] = self.gen.package.AuthenticatedClient(base_url=base, token=key[1],
+                                                                         timeout=httpx.Timeout(180.0))
+            return self.clients[key]
 
     def close(self):
         for made in self.clients.values():
