@@ -120,6 +120,11 @@ def test_the_real_channels_settings_page_shows_wecom_and_email_without_their_sec
             "corp_id": "ww4d2c1a7e9f3b5d80", "agent_id": 1000002, "secret": "Fq3-app-secret-from-wecom-x9Kd",
             "callback_token": "cbToken7Q2s", "encoding_aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"}},
             user=ADMIN)
+        real.ok("PUT", "/channels/email", {"values": {
+            "smtp_host": "smtp.exmail.qq.com", "smtp_port": 465, "smtp_security": "ssl",
+            "smtp_username": "recall@example.com", "smtp_password": "mail-app-password-7f3A",
+            "from_address": "hr@example.com", "from_name": "李娜(某某公司招聘)", "reply_to": "recall@example.com"}},
+            user=ADMIN)          # no IMAP host: the embedded worker would try to read a mailbox it cannot reach
         page = _signed_in(browser, real, ADMIN)
         page.goto("/app/channels")
         page.wait_for_selector("main[data-ready=channels]")
@@ -127,10 +132,20 @@ def test_the_real_channels_settings_page_shows_wecom_and_email_without_their_sec
         expect(wecom.locator("[data-secret=secret]")).to_have_text("已设置 ••••x9Kd")
         expect(wecom.locator("[data-secret=encoding_aes_key]")).to_have_text("已设置 ••••2B2C")
         expect(wecom.locator("[data-secret=callback_token]")).to_have_text("已设置 ••••")      # too short for a hint
-        expect(email.locator(".channel-state")).to_have_text("尚未配置")
-        assert "Fq3-app-secret" not in page.content()
+        expect(email.locator("[data-secret=smtp_password]")).to_have_text("已设置 ••••7f3A")
+        expect(email.get_by_label("SMTP 服务器")).to_have_value("smtp.exmail.qq.com")
+        assert "Fq3-app-secret" not in page.content() and "mail-app-password" not in page.content()
         assert not [v for v in violations(page) if v["impact"] in ("serious", "critical")]
         shot(page, "channels-settings.png")
+        page.context.close()
+        page = browser.page(real.base, lang="en")                       # the same page in English
+        page.goto("/app/signin")
+        page.wait_for_selector("main[data-ready=signin]")
+        page.evaluate("token => sessionStorage.setItem('recall.token', token)", real.tokens[ADMIN])
+        page.goto("/app/channels")
+        page.wait_for_selector("main[data-ready=channels]")
+        expect(page.locator("form[data-channel=email]").get_by_label("SMTP server")).to_have_value("smtp.exmail.qq.com")
+        shot(page, "channels-settings-en.png")
         page.context.close()
     finally:
         output = real.stop()

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from tests.support import ATS, HR
 from tests.ui.test_accessibility import violations
 from tests.ui.test_workspace import seed_case
+from tests.ui.ui_harness import shot
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +50,8 @@ def test_hr_assigns_an_unmatched_reply_to_the_candidate(server, browser):
     expect(card.get_by_label("查找候选人")).to_have_value("邮件候选人")
     card.get_by_role("button", name="查找").click()
     assert not [v for v in violations(page) if v["impact"] in ("serious", "critical")]
+    expect(card.get_by_role("button", name="归属给 邮件候选人")).to_be_visible()
+    shot(page, "mail-unmatched.png")
     card.get_by_role("button", name="归属给 邮件候选人").click()
     expect(page.locator("#toast")).to_have_text("已记为 邮件候选人 的回复")
     expect(page.locator("#mail-empty")).to_be_visible()

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from tests.support import MANAGER
 from tests.ui.test_accessibility import violations
+from tests.ui.ui_harness import shot
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -49,4 +50,5 @@ def test_a_manager_chooses_a_daily_summary_on_their_account_page(server, browser
     expect(page.get_by_label("汇总时间（点）")).to_have_value("8")
     expect(page.get_by_label("通知语言")).to_have_value("en")
     expect(page.get_by_label("我所在队列的新任务也通知我")).not_to_be_checked()
+    shot(page, "account-notifications.png")
     assert server.ok("GET", "/users/me/notifications", user=MANAGER)["mode"] == "digest"

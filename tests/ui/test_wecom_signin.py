@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from tests.fakes.wecom_server import FakeWeCom
 from tests.support import ADMIN
+from tests.ui.ui_harness import shot
 
 pytestmark = pytest.mark.slow
 
@@ -44,6 +45,7 @@ def test_the_button_appears_once_wecom_is_set_up_and_wecom_signs_hr_in(server, b
 
     page.goto("/app/signin")
     url = urlsplit(_wecom_link(page))
+    shot(page, "signin-wecom.png", full_page=False)
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
     assert (url.netloc, query["appid"], query["agentid"]) == ("login.work.weixin.qq.com", wecom.corp_id,
                                                               str(wecom.agent_id))
