@@ -36,6 +36,14 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 EXAMPLES = int(os.environ.get("RECALL_FUZZ_EXAMPLES", "8"))
 NOT_IN_THE_DOCUMENT = {"GET /openapi.json", "GET /docs", "GET /docs/static/{filename}"}
 OPERATIONS = sorted(tuple(key.split(" ", 1)) for key in PERMISSIONS if key not in NOT_IN_THE_DOCUMENT)
+
+@schemathesis.serializer("message/rfc822")
+def _raw_mail(ctx, value):
+    """A mail pushed to POST /channels/email/inbound: whatever was generated, as the raw bytes sent."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return (value if isinstance(value, str) else repr(value)).encode("utf-8", "surrogatepass")
+
 # one user per role (PEOPLE in tests/support.py), and nobody
 ROLES = {"admin": "root", "process_owner": "owner", "hr": "hr.li", "manager": "mgr", "integrator": "ats",
          "anonymous": None}
