@@ -33,6 +33,12 @@ blp = Blueprint("users", __name__, description="The user directory")
 TAGS = ["users"]
 
 
+def _problem(status: int, description: str):
+    """An error answer of an operation, documented as problem+json."""
+    return blp.alt_response(status, schema=ProblemSchema, content_type="application/problem+json",
+                            description=description)
+
+
 class UsersQuerySchema(Strict):
     group = fields.String(validate=validate.Regexp(GROUP_PATTERN), metadata={"example": "hiring_manager"})
     role = fields.String(validate=validate.OneOf(ROLES))
@@ -96,7 +102,7 @@ class UserChangeSchema(Strict):
 @blp.route("/users/<name>", tags=TAGS)
 class OneUser(MethodView):
     @blp.response(200, OwnUserSchema)
-    @blp.alt_response(404, schema=ProblemSchema, content_type="application/problem+json", description="no such user")
+    @_problem(404, "no such user")
     def get(self, name):
         """A person's directory entry with their email and WeCom user id (admin)."""
         with engine().db.read_transaction() as s:
@@ -107,9 +113,8 @@ class OneUser(MethodView):
 
     @blp.arguments(UserChangeSchema)
     @blp.response(200, OwnUserSchema)
-    @blp.alt_response(404, schema=ProblemSchema, content_type="application/problem+json", description="no such user")
-    @blp.alt_response(409, schema=ProblemSchema, content_type="application/problem+json",
-                      description="another active user has that WeCom user id")
+    @_problem(404, "no such user")
+    @_problem(409, "another active user has that WeCom user id")
     def patch(self, body, name):
         """Set or clear a person's WeCom user id (admin); audited `user_updated`."""
         wanted = body["wecom_user_id"]
@@ -169,7 +174,7 @@ def _token(view, now) -> dict:
 @blp.route("/users/<name>/tokens", tags=TAGS)
 class Tokens(MethodView):
     @blp.response(200, TokenListSchema)
-    @blp.alt_response(404, schema=ProblemSchema, content_type="application/problem+json", description="no such user")
+    @_problem(404, "no such user")
     def get(self, name):
         """A user's API tokens (never their secrets), oldest first; expired ones until revoked (admin)."""
         now = engine().clock.now()
@@ -177,9 +182,8 @@ class Tokens(MethodView):
 
     @blp.arguments(NewTokenSchema)
     @blp.response(201, CreatedTokenSchema)
-    @blp.alt_response(404, schema=ProblemSchema, content_type="application/problem+json", description="no such user")
-    @blp.alt_response(409, schema=ProblemSchema, content_type="application/problem+json",
-                      description="the user already has a token of that name")
+    @_problem(404, "no such user")
+    @_problem(409, "the user already has a token of that name")
     def post(self, body, name):
         """Issue a token for a user (admin): the secret is in this answer only, stored as its sha256.
         Rotate by issuing a new one and revoking the old: both work in between."""
@@ -194,8 +198,7 @@ class Tokens(MethodView):
 @blp.route("/users/<name>/tokens/<token_id>", tags=TAGS)
 class Token(MethodView):
     @blp.response(204)
-    @blp.alt_response(404, schema=ProblemSchema, content_type="application/problem+json",
-                      description="no such user, or no such token of theirs")
+    @_problem(404, "no such user, or no such token of theirs")
     def delete(self, name, token_id):
         """Revoke a user's token (admin): refused from the next request on."""
         view = revoke_token(engine(), name, token_id, actor=current_user().name)
