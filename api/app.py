@@ -10,6 +10,8 @@ from typing import Mapping
 
 from flask import Flask, redirect
 
+from engine.channels.builtin import load_builtin
+
 from .compression import compress
 from .extension import RecallAPI
 from .headers import secure
@@ -23,6 +25,7 @@ def create_app(config: Mapping | None = None, *, engine=None, url_prefix: str = 
         app.config.from_mapping(config)
     app.json.sort_keys = False
     app.json.ensure_ascii = False         # task titles are Chinese and English
+    load_builtin()                        # the channels WeCom and email (engine/channels/builtin.py)
     RecallAPI(app, url_prefix=url_prefix, engine=engine)
     app.register_blueprint(web_bp, url_prefix="/app")     # the HR web workspace (docs/web.md)
 

@@ -160,7 +160,7 @@ def serve(*, host: str | None = None, port: int | None = None, processes: int | 
         return
     from engine.archive.jobs import archive_jobs
     from engine.service import RecallEngine
-    from engine.channels.outbox import channel_jobs
+    from engine.channels.builtin import channel_jobs
     from engine.webhooks import webhook_jobs
     from engine.worker import Worker
 
@@ -260,7 +260,7 @@ def _supervise(*, host: str, port: int, processes: int, config: dict | None) -> 
     from engine.archive import install as install_archive
     from engine.archive.jobs import archive_jobs
     from engine.clock import SharedSimulatedClock
-    from engine.channels.outbox import channel_jobs
+    from engine.channels.builtin import channel_jobs
     from engine.webhooks import webhook_jobs
     from engine.worker import Worker
 

@@ -17,9 +17,10 @@ def secrets() -> None:
 @secrets.command()
 def rotate() -> None:
     """Re-seal every secret sealed with an old key with the current one."""
-    from engine import channels  # noqa: F401 - the installed channels declare which fields are secret
+    from engine.channels.builtin import load_builtin
     from engine.channels.secrets import engine_keyring, rotate as reseal_all
 
+    load_builtin()          # the channels declare which of their fields are secret
     engine = open_engine(load_settings())
     try:
         count = reseal_all(engine)

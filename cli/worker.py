@@ -13,7 +13,7 @@ from .common import load_settings, open_engine
 def worker(poll_seconds: float | None, batch_size: int | None, once: bool) -> None:
     """Fire due timers and expire buffered messages until SIGTERM."""
     from engine.archive.jobs import archive_jobs
-    from engine.channels.outbox import channel_jobs
+    from engine.channels.builtin import channel_jobs
     from engine.webhooks import webhook_jobs
     from engine.worker import Worker
     settings = load_settings()

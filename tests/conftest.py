@@ -42,10 +42,12 @@ def clock():
 @pytest.fixture
 def engine(db, clock):
     from engine.archive import install
+    from engine.channels.builtin import load_builtin
     from engine.service import RecallEngine
 
     engine = RecallEngine(db, clock=clock, script_timeout=0.5)
     install(engine)
+    load_builtin()
     return engine
 
 

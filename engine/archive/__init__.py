@@ -25,7 +25,7 @@ def install(engine) -> None:
     nothing of the archive otherwise."""
     from .cases import instance_ids
     from .consent import record_task_answer
-    from ..channels.sends import record_sends
+    from ..channels.archive_hooks import record_sends
     from .records import record_decline_answer
 
     ops = engine.ops

@@ -13,6 +13,7 @@ from ..assignment import MANAGER_GROUP, check_may_hold
 from ..definitions import LoadedDefinition, latest_definition_id
 from ..errors import NotFound
 from ..operations import SignalOutcome
+from ..channels import archive_hooks as channel_data
 from ..runtime import again_on_conflict
 from . import access, analytics, cases, consent, history, merge, privacy, records, search, sync
 from .access import Viewer
@@ -277,16 +278,11 @@ class TalentArchive:
         # side rows first: the cancellations below only add rows without personal data
         tasks, audits, buffered = privacy.scrub_side_rows(s, ids, candidate.id, scrubber)
         cancelled, scrubbed = privacy.scrub_cases(self.engine, s, ids, scrubber, actor=actor, reason=reason)
-        from ..channels.email_inbound import forget as forget_mail
-        forget_mail(s, candidate)           # mail received from or about them (before their address is blanked)
+        # mail from or about them (before their address is blanked), their sends emptied, WeCom contact
+        # links, what diagrams told employees about their cases
+        channel_data.forget(s, candidate, ids, now=now)
         privacy.erase_archive(s, candidate, now=now, reason=reason)
         sync.forget(s, candidate.id)        # the source systems' ids would point at the person
-        from ..channels.outbox import forget as forget_sends
-        forget_sends(s, candidate.id, now=now)      # their open sends cancelled, every text emptied
-        from ..channels.wecom_contacts import forget as forget_wecom
-        forget_wecom(s, candidate.id)       # their WeCom contact links and "contact me" state
-        from ..notification_models import forget as forget_notifications
-        forget_notifications(s, ids)        # what diagrams told employees about their cases
         kind = "candidate_erased" if reason == "erasure" else "candidate_anonymised"
         self.engine.ops.audit(s, None, kind, actor, None, None,
                                   {"candidate_id": candidate.id, "reason": reason, "cases": scrubbed,

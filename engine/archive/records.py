@@ -13,6 +13,7 @@ from ..archive_models import (
     Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag, email_key,
 )
 from .. import days, events
+from ..channels.archive_hooks import cancel_sends
 from ..errors import ConflictError, NotFound, RecallError
 from . import search
 from ..vocabulary import Vocabulary
@@ -272,8 +273,7 @@ def record_consent(session: Session, candidate: Candidate, consent: dict, *, act
     refresh_retention(candidate)
     session.flush()
     if not granted:         # nothing more goes out to them: their open channel sends end here
-        from ..channels.outbox import cancel_for_candidate
-        cancel_for_candidate(session, candidate.id, reason="consent_withdrawn", now=now, actor=actor)
+        cancel_sends(session, candidate.id, reason="consent_withdrawn", now=now, actor=actor)
     events.emit(session, "consent.changed", at=now, actor=actor, candidate_id=candidate.id, data={
         "status": "granted" if granted else "withdrawn", "scope": row.scope if granted else None,
         "expires_at": row.expires_at.isoformat() if granted and row.expires_at else None})

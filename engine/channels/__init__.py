@@ -8,10 +8,14 @@ letting replies, new contacts and callbacks flow back in.
   it, sent by the worker, retried with backoff, never twice to a candidate.
 - `wecom_crypto`, `wecom`: WeCom's callback crypto and API client, its sender and follower.
 - `email`: SMTP sending, IMAP polling, replies matched to candidates.
+- `builtin`: `load_builtin()` registers WeCom and email and their jobs; `channel_jobs(settings)` (the
+  worker's) loads them. Called where a service is assembled (the API, the worker, the command line).
+- `archive_hooks`: what the archive reaches here (erasure, merge, consent withdrawal, completed tasks'
+  sends), tables only, so that privacy never depends on which channels a process loaded.
+
+Importing a module of the package loads that module alone: the channels import the archive, the
+archive imports `archive_hooks` alone (tests/unit/test_import_graph.py).
 
 Nothing here sends to a candidate on the system's own initiative: a candidate message is enqueued only
 by a person's explicit action (and WeCom then asks that person to confirm in their own client).
 """
-
-from . import email  # noqa: F401
-from . import wecom  # noqa: F401

@@ -319,6 +319,4 @@ def test_connection(engine, settings: dict) -> str:
     return "; ".join(steps)
 
 
-registry.register(registry.Channel(NAME, "邮件", "Email", FIELDS, send=send, test=test_connection))
-
-from . import email_inbound  # noqa: E402,F401 - replies, bounces and the mailbox poll (registers its job)
+CHANNEL = registry.Channel(NAME, "邮件", "Email", FIELDS, send=send, test=test_connection)   # engine.channels.builtin

@@ -34,7 +34,7 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,7 +44,7 @@ from ..messages import MessageNotAwaited, MessageRejected
 from ..runtime import again_on_conflict
 from ..worker import PeriodicJob
 from . import email as channel
-from . import email_parse, registry
+from . import email_parse
 from .email_models import EmailInbound, EmailMailboxState
 
 log = logging.getLogger("recall.channels.email")
@@ -228,20 +228,6 @@ def _assign(engine, inbound_id: str, candidate_id: str, *, actor: str) -> Inboun
         return _view(row)
 
 
-# ---------------------------------------------------------------- erasure
-def forget(s: Session, candidate: Candidate) -> int:
-    """Erasure: the person's received mail (matched to them, or from their address) and their failing
-    address are deleted; returns the mails deleted. Call before the archive blanks the address."""
-    from .email_models import EmailFailingAddress
-    address = email_key(candidate.email)
-    mine = EmailInbound.candidate_id == candidate.id
-    deleted = s.execute(delete(EmailInbound).where(or_(mine, EmailInbound.from_address == address) if address
-                                                   else mine).execution_options(synchronize_session=False))
-    failing = EmailFailingAddress.candidate_id == candidate.id
-    s.execute(delete(EmailFailingAddress).where(or_(failing, EmailFailingAddress.address == address) if address
-                                                else failing).execution_options(synchronize_session=False))
-    return deleted.rowcount or 0
-
 
 # ---------------------------------------------------------------- the poll
 @dataclass
@@ -335,5 +321,5 @@ def run_poll(engine) -> PollReport | None:
     return report
 
 
-# Each round the worker asks; run_poll itself keeps to the engine's poll interval.
-registry.register_job(PeriodicJob("email_poll", 0.0, run_poll))
+# Each round the worker asks; run_poll itself keeps to the engine's poll interval (engine.channels.builtin).
+POLL_JOB = PeriodicJob("email_poll", 0.0, run_poll)

@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..models import Base, UTCDateTime
 
+STATUSES = ("pending", "sending", "awaiting_confirmation", "sent", "failed", "cancelled")     # an outbox row's
+OPEN = ("pending", "sending", "awaiting_confirmation")
+FINAL = ("sent", "failed", "cancelled")
+
 
 class ChannelSettings(Base):
     """One channel's settings: `values` by field key, secret fields sealed (engine/channels/secrets.py)."""

@@ -4,7 +4,7 @@
                    payload={"text": ..., "subject": None, "link": None, "language": "zh"},
                    actor="hr.li", candidate_id=..., task_id=..., instance_id=..., dedupe_key=...)
 
-The worker job (`channel_jobs(settings)`, run each round) does the rest, like engine/webhooks.py:
+The worker job (`run_outbox`, run each round: engine.channels.builtin.channel_jobs) does the rest, like engine/webhooks.py:
 
 1. Lease: due rows — `pending` whose next attempt is due, `sending` whose lease expired (a worker died
    between the provider's answer and the record), `awaiting_confirmation` whose next look is due — are
@@ -37,19 +37,15 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidState, NotFound
-from ..worker import PeriodicJob
 from . import registry
 from . import settings as channel_settings
+from .archive_hooks import WORKER_ACTOR, audit_send
 from .models import OutboxMessage
 
 log = logging.getLogger("recall.channels")
 
-STATUSES = ("pending", "sending", "awaiting_confirmation", "sent", "failed", "cancelled")
-OPEN = ("pending", "sending", "awaiting_confirmation")
-FINAL = ("sent", "failed", "cancelled")
 _OUTBOX = OutboxMessage.__table__
 DETAIL_MAX = 1000
-WORKER_ACTOR = "worker:channels"
 
 
 # ---------------------------------------------------------------- views
@@ -114,19 +110,13 @@ def enqueue(session: Session, *, channel: str, kind: str, recipient: dict, paylo
     session.add(row)
     session.flush()
     if ops is not None:
-        _audit(ops, session, row, "channel_send_requested", actor or WORKER_ACTOR)
+        audit_send(ops, session, row, "channel_send_requested", actor or WORKER_ACTOR)
     return row.id
 
 
 def _utcnow() -> datetime:
     from datetime import timezone
     return datetime.now(timezone.utc)
-
-
-def _audit(ops, session: Session, row, kind: str, actor: str, **more) -> None:
-    ops.audit(session, row.instance_id, kind, actor, None, row.task_id, {
-        "outbox_id": row.id, "channel": row.channel, "kind": row.kind, "candidate_id": row.candidate_id,
-        "status": row.status, **({"reason": row.reason} if row.reason else {}), **more})
 
 
 def load(session: Session, send_id: str, *, for_update: bool = False) -> OutboxMessage:
@@ -150,7 +140,7 @@ def retry(engine, session: Session, row: OutboxMessage, *, actor: str) -> Outbox
     row.status, row.attempts, row.next_attempt_at, row.reason, row.detail = "pending", 0, now, None, None
     row.lease_token, row.lease_until, row.updated_at = None, None, now
     session.flush()
-    _audit(engine.ops, session, row, "channel_send_retried", actor)
+    audit_send(engine.ops, session, row, "channel_send_retried", actor)
     return row
 
 
@@ -163,29 +153,9 @@ def mark_sent(engine, session: Session, row: OutboxMessage, *, actor: str) -> Ou
     row.sent_at = row.updated_at = now
     row.lease_token, row.lease_until, row.next_attempt_at = None, None, None
     session.flush()
-    _audit(engine.ops, session, row, "channel_send_sent", actor)
+    audit_send(engine.ops, session, row, "channel_send_sent", actor)
     engine.metrics.channel_sends.inc(channel=row.channel, status="sent")
     return row
-
-
-def cancel_for_candidate(session: Session, candidate_id: str, *, reason: str, ops=None, now: datetime,
-                         actor: str = WORKER_ACTOR, erase: bool = False) -> int:
-    """Cancel the candidate's open sends (consent withdrawn, erased); `erase` also empties recipient and
-    payload of every row of theirs (the outcome rows stay, with no personal data). Returns the number cancelled."""
-    rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.candidate_id == candidate_id)
-                                .with_for_update()))
-    cancelled = 0
-    for row in rows:
-        if row.status in OPEN:
-            row.status, row.reason, row.detail = "cancelled", reason, None
-            row.lease_token, row.lease_until, row.next_attempt_at, row.updated_at = None, None, None, now
-            cancelled += 1
-            if ops is not None:
-                _audit(ops, session, row, "channel_send_cancelled", actor)
-        if erase:
-            row.recipient, row.payload, row.detail, row.dedupe_key = {}, {}, None, None
-    session.flush()
-    return cancelled
 
 
 # ---------------------------------------------------------------- counting (monthly limits)
@@ -249,7 +219,7 @@ def _claim(engine, *, limit: int) -> tuple[str, list, list]:
                 if refused is not None:
                     row.status, row.reason, row.updated_at = "cancelled", refused, now
                     row.lease_token = row.lease_until = row.next_attempt_at = None
-                    _audit(engine.ops, s, row, "channel_send_cancelled", WORKER_ACTOR)
+                    audit_send(engine.ops, s, row, "channel_send_cancelled", WORKER_ACTOR)
                     engine.metrics.channel_sends.inc(channel=row.channel, status="cancelled")
                     continue
             row.lease_token, row.lease_until, row.updated_at = token, lease_end, now
@@ -325,7 +295,7 @@ def _record(engine, token: str, item: registry.Outgoing, outcome: registry.Outco
             kind = "channel_send_retrying"
         s.flush()
         if kind is not None:
-            _audit(engine.ops, s, row, kind, WORKER_ACTOR, attempts=row.attempts)
+            audit_send(engine.ops, s, row, kind, WORKER_ACTOR, attempts=row.attempts)
             engine.metrics.channel_sends.inc(channel=row.channel, status=row.status)
 
 
@@ -366,16 +336,3 @@ def run_outbox(engine) -> OutboxReport:
     if report.claimed:
         log.info(json.dumps({"event": "channel_outbox", **vars(report)}))
     return report
-
-
-def channel_jobs(settings) -> list[PeriodicJob]:
-    """The worker's jobs for the channels: the outbox every round (one indexed query when nothing is due),
-    then the channels' own (registry.register_job). Importing engine.channels installs the channels."""
-    from .. import channels  # noqa: F401 - the channels register themselves (and their jobs) on import
-    return [PeriodicJob("channel_outbox", 0.0, run_outbox), *registry.jobs()]
-
-
-def forget(session: Session, candidate_id: str, *, now: datetime | None = None) -> int:
-    """Erasure: the candidate's open sends cancelled, every row of theirs emptied of recipient and text
-    (the outcome rows stay, with ids and statuses only). Returns the number cancelled."""
-    return cancel_for_candidate(session, candidate_id, reason="erased", now=now or _utcnow(), erase=True)

@@ -1,7 +1,8 @@
 """What a channel declares: its settings fields, its sender, its follower, its test.
 
-Each channel module (`wecom`, `email`) calls `register(Channel(...))` when it is imported;
-`engine/channels/__init__.py` imports them, so `all_channels()` is complete once the package is.
+Each channel module (`wecom`, `email`) declares its `CHANNEL`; `engine.channels.builtin.load_builtin()`
+registers them, called where a service is assembled (the API's app, the worker's `channel_jobs`, the
+command line, the tests' engine fixture); the `http` connector's channel registers with the engine.
 The core (settings, outbox, the task's send flow) knows channels only through this registry.
 
 A sender is called OUTSIDE any database transaction, by the outbox worker, with the engine and one
@@ -137,7 +138,7 @@ _jobs: dict[str, Any] = {}
 
 def register_job(job) -> None:
     """A channel's own periodic job (an `engine.worker.PeriodicJob`: IMAP polling, a digest), run by every
-    worker with the outbox's (`engine.channels.outbox.channel_jobs`); the same name replaces."""
+    worker with the outbox's (`engine.channels.builtin.channel_jobs`); the same name replaces."""
     with _lock:
         _jobs[job.name] = job
 

@@ -17,7 +17,7 @@ then the worker sends it (engine/channels/outbox.py). Refused, each with a probl
 The same text on the same task and channel while a send of it is open or done answers that send
 (a second click sends nothing twice); `Idempotency-Key` is honoured by the API as for other POSTs.
 Completing the task afterwards audits `channel_sends_recorded` with the task's sends and their
-status (`record_sends`, a completion hook), so the case's trail keeps what went out by which channel.
+status (engine/channels/archive_hooks.record_sends, a completion hook), so the case's trail keeps what went out by which channel.
 """
 from __future__ import annotations
 
@@ -257,22 +257,3 @@ class TaskSends:
         with self.engine.db.write_transaction() as s:
             return outbox.send_view(outbox.mark_sent(self.engine, s, self._own(s, task_id, send_id, actor),
                                                      actor=actor))
-
-
-# ---------------------------------------------------------------- completing the task
-def record_sends(session: Session, ops, *, instance_id: str, element_id: str, data: dict, actor: str,
-                 definition=None) -> None:
-    """Completion hook: the completed task's sends and their status, audited on the case
-    (`channel_sends_recorded`), with whether the recorded `message_sent` is the text that went out."""
-    task_ids = select(HumanTask.id).where(HumanTask.instance_id == instance_id, HumanTask.element_id == element_id,
-                                          HumanTask.status == "completed", HumanTask.completed_by == actor)
-    rows = session.scalars(select(OutboxMessage).where(OutboxMessage.instance_id == instance_id,
-                                                       OutboxMessage.task_id.in_(task_ids))
-                           .order_by(OutboxMessage.created_at)).all()
-    if not rows:
-        return
-    recorded = data.get("message_sent")
-    ops.audit(session, instance_id, "channel_sends_recorded", actor, element_id, rows[-1].task_id, {
-        "sends": [{"outbox_id": r.id, "channel": r.channel, "status": r.status, "reason": r.reason,
-                   "text_recorded": recorded is not None and recorded == (r.payload or {}).get("text")}
-                  for r in rows]})

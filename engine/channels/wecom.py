@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from . import registry
 from . import settings as channel_settings
 from .registry import Channel, ChannelError, Outcome, Outgoing, SettingField
 from .wecom_client import AUTH_ERRORS, DEFAULT_API_BASE, WeComApiError, WeComBusy, WeComClient, WeComUnreachable
@@ -205,7 +204,6 @@ def test(engine, values: dict) -> str:
 
 
 CHANNEL = Channel(name=NAME, label_zh="企业微信", label_en="WeCom", fields=FIELDS, send=send, follow=follow,
-                  test=test, monthly_limit_per_candidate=MONTHLY_LIMIT)
-registry.register(CHANNEL)
+                  test=test, monthly_limit_per_candidate=MONTHLY_LIMIT)      # registered by engine.channels.builtin
 
 __all__ = ["CHANNEL", "WeComNotConfigured", "contact_of", "load_settings", "client_for", "send", "follow", "test"]

@@ -13,7 +13,7 @@ removed them) and `del_follow_user` (they removed the employee) mark the link re
 `wecom_contact_removed`; WeCom sends to a removed contact fail as `not_contact`.
 
 Repeated callbacks change nothing twice: a row per `external_userid` (unique), and `signalled_at`
-says whether the signal of its current state was recorded (claimed before recording it). Erasure deletes the person's rows (`forget`); audit details carry ids, never the
+says whether the signal of its current state was recorded (claimed before recording it). Erasure deletes the person's rows and a merge moves them (engine/channels/archive_hooks.py); audit details carry ids, never the
 WeCom id or a name.
 """
 from __future__ import annotations
@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 from ..archive_models import Candidate, phone_digits
 from ..errors import InvalidState, NotFound
 from ..worker import PeriodicJob
-from . import registry
 from .wecom_models import CandidateWecomContact, CandidateWecomState
 
 log = logging.getLogger("recall.channels.wecom")
@@ -98,23 +97,6 @@ def unmatched(session: Session, *, limit: int = 100) -> list[ContactView]:
                                   CandidateWecomContact.removed_at.is_(None))
                            .order_by(CandidateWecomContact.created_at.desc()).limit(limit))
     return [view(r) for r in rows]
-
-
-def move(session: Session, absorbed_id: str, survivor_id: str) -> None:
-    """A merge: the absorbed record's contact links go to the survivor, its QR state too unless the
-    survivor has one (the survivor's stays; a contact made through the other one then links nobody)."""
-    session.execute(update(CandidateWecomContact).where(CandidateWecomContact.candidate_id == absorbed_id)
-                    .values(candidate_id=survivor_id).execution_options(synchronize_session=False))
-    has_state = session.scalar(select(CandidateWecomState.state).where(CandidateWecomState.candidate_id == survivor_id))
-    states = delete(CandidateWecomState) if has_state else update(CandidateWecomState).values(candidate_id=survivor_id)
-    session.execute(states.where(CandidateWecomState.candidate_id == absorbed_id)
-                    .execution_options(synchronize_session=False))
-
-
-def forget(session: Session, candidate_id: str) -> None:
-    """Erasure: the person's contact links and QR state go."""
-    session.execute(delete(CandidateWecomContact).where(CandidateWecomContact.candidate_id == candidate_id))
-    session.execute(delete(CandidateWecomState).where(CandidateWecomState.candidate_id == candidate_id))
 
 
 # ---------------------------------------------------------------- WeCom's events
@@ -277,4 +259,4 @@ def purge_unmatched(engine) -> int:
                          .execution_options(synchronize_session=False)).rowcount or 0
 
 
-registry.register_job(PeriodicJob("wecom_contacts_purge", 3600.0, purge_unmatched))
+PURGE_JOB = PeriodicJob("wecom_contacts_purge", 3600.0, purge_unmatched)      # engine.channels.builtin

@@ -8,7 +8,7 @@ is sealed (AES-GCM) with a key derived from the app secret itself, so a database
 secret (sealed at rest by engine/channels/secrets.py) cannot use it, and a row fetched with another
 secret (`key_id` differs) is ignored after a rotation.
 
-Contacts are personal data: erasure deletes the person's rows (engine/channels/wecom_contacts.forget).
+Contacts are personal data: erasure deletes the person's rows (engine/channels/archive_hooks.forget).
 `candidate_id` carries no foreign key on purpose: an unmatched contact has none, and a link outlives
 nothing (erasure deletes it; a merge moves it).
 """

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from engine.channels import email as email_channel
 from engine.channels import email_inbound, outbox, registry
+from engine.channels.builtin import channel_jobs
 from engine.channels import settings as channel_settings
 from engine.channels.email_models import EmailFailingAddress, EmailInbound
 from engine.channels.models import OutboxMessage
@@ -93,7 +94,7 @@ def inbound(engine) -> list[EmailInbound]:
 
 def test_a_follow_up_goes_out_by_smtp_and_the_reply_moves_the_case_by_itself(mail):
     engine, servers, archive, cid, case = mail
-    worker = Worker(engine, jobs=outbox.channel_jobs(engine.settings))     # the outbox and the mailbox poll
+    worker = Worker(engine, jobs=channel_jobs(engine.settings))     # the outbox and the mailbox poll
     send_id = enqueue(engine, cid, case)
     worker.run_once()
     [received] = servers.received

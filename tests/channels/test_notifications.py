@@ -245,7 +245,7 @@ def test_a_follow_up_due_reaches_hr_by_email_when_that_is_their_channel(engine, 
 
 
 def test_the_worker_runs_the_notifications_with_the_channel_jobs(company):
-    from engine.channels.outbox import channel_jobs
+    from engine.channels.builtin import channel_jobs
     from engine.worker import Worker
     engine, wecom = company
     jobs = channel_jobs(engine.settings)

@@ -3,9 +3,10 @@ place of the real one (the browser tests of the settings page and the send dialo
 sender answers at once; the real email channel is tested against real servers in tests/channels)."""
 from __future__ import annotations
 
-from engine import channels  # noqa: F401 - the real channels first: the one below replaces `email`
 from engine.channels import registry
+from engine.channels.builtin import load_builtin
 
+load_builtin()          # the real channels first: the one below replaces `email`
 SENT = []
 
 

@@ -191,27 +191,55 @@ def test_the_api_does_not_import_the_command_line():
 # archive's tables and its full-text objects included (engine.migrate.target_metadata).
 SCHEMA_OWNER = {"engine.migrate"}
 
+# The channels (issue 17) are an application layer above the archive: they send to the candidates it holds
+# under the consent it keeps, and record replies and signals through it, so they may import it. The
+# archive reaches back into one module of theirs, which imports tables only: its erasure, merge and
+# consent withdrawal must reach channel data in every process, whatever channels that process loaded.
+CHANNELS = "engine.channels"
+CHANNEL_DATA = {"engine.channels.archive_hooks"}
+
+
+def _under(name: str, package: str) -> bool:
+    return (name + ".").startswith(package + ".")
+
 
 def _engine_core(name: str) -> bool:
-    return _top(name) == "engine" and not (name + ".").startswith("engine.archive.") \
-        and name not in SCHEMA_OWNER
+    return _top(name) == "engine" and not _under(name, "engine.archive") \
+        and name not in SCHEMA_OWNER and not _under(name, CHANNELS)
 
 
 def test_the_engine_core_does_not_import_the_archive():
-    assert _offenders(_engine_core, lambda t: (t + ".").startswith("engine.archive.")) == []
+    assert _offenders(_engine_core, lambda t: _under(t, "engine.archive")) == []
+
+
+def test_the_archive_reaches_the_channels_through_their_tables_only():
+    assert _offenders(lambda n: _under(n, "engine.archive"),
+                      lambda t: _under(t, CHANNELS) and _internal(t) not in CHANNEL_DATA) == []
+    tables = {"engine.models", "engine.archive_models", "engine.notification_models"}
+    for name in CHANNEL_DATA:
+        imported = {_internal(t) for t in GRAPH[name].module_level | GRAPH[name].function_level} - {None}
+        assert imported and all(t in tables or t.endswith("_models") or t == f"{CHANNELS}.models"
+                                for t in imported), sorted(imported)
+
+
+def _loads_none_of(module: str, *names: str) -> None:
+    """A fresh interpreter that imports `module` has none of `names` in sys.modules."""
+    checks = "".join(f"; assert {n!r} not in sys.modules, {n!r}" for n in names)
+    done = subprocess.run([sys.executable, "-c", f"import {module}, sys{checks}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_importing_a_channel_module_loads_no_other_channel():
+    """Registration is explicit (engine.channels.builtin.load_builtin), not a side effect of the package."""
+    _loads_none_of("engine.channels.outbox", "engine.channels.wecom", "engine.channels.email")
 
 
 def test_importing_the_models_loads_neither_alembic_nor_the_archive():
     """The models are imported by every process; Alembic (migrations) and the archive are not their business."""
-    done = subprocess.run([sys.executable, "-c", "import engine.models, sys; "
-                           "assert 'alembic' not in sys.modules, 'alembic'; "
-                           "assert 'engine.archive' not in sys.modules, 'engine.archive'"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    _loads_none_of("engine.models", "alembic", "engine.archive")
 
 
 def test_the_command_line_starts_without_flask():
     """`recall --help`, `validate` and friends: Flask is imported by `recall serve` alone."""
-    done = subprocess.run([sys.executable, "-c", "import cli, sys; assert 'flask' not in sys.modules"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    _loads_none_of("cli", "flask")
