@@ -315,10 +315,31 @@ def run_poll(engine) -> PollReport | None:
     _last_poll[engine] = now
     from . import settings as channel_settings
     channel_settings.install(engine)        # settings.load() unseals with this engine's keys
-    report = poll_mailbox(engine)
+    try:
+        report = poll_mailbox(engine)
+    except (OSError, imaplib.IMAP4.error, channel.ChannelError) as exc:
+        _poll_failed(engine, f"{type(exc).__name__}: {exc}", now)
+        return None
+    if _poll_failure.pop(engine, None) is not None:
+        log.info(json.dumps({"event": "email_poll_recovered"}))
     if report.read:
         log.info(json.dumps({"event": "email_poll", **vars(report)}))
     return report
+
+
+# A mailbox that cannot be reached (host down, refused sign-in, TLS) is an operator's matter, not a bug:
+# one warning line, no traceback, again only when the error changes or POLL_FAILURE_REPEAT_SECONDS passed.
+POLL_FAILURE_REPEAT_SECONDS = 600.0
+_poll_failure: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()       # engine -> (error, time.monotonic())
+
+
+def _poll_failed(engine, error: str, now: float) -> None:
+    previous = _poll_failure.get(engine)
+    if previous is not None and previous[0] == error and now - previous[1] < POLL_FAILURE_REPEAT_SECONDS:
+        return
+    _poll_failure[engine] = (error, now)
+    log.warning(json.dumps({"event": "email_poll_failed", "error": error[:300],
+                            "retry_seconds": engine.settings.email_poll_seconds}, ensure_ascii=False))
 
 
 # Each round the worker asks; run_poll itself keeps to the engine's poll interval (engine.channels.builtin).

@@ -359,3 +359,22 @@ def test_two_workers_polling_at_once_record_each_mail_once(mail):
     reports = race(2, lambda: email_inbound.poll_mailbox(_restart(engine)))      # two worker processes
     assert sum(r.read for r in reports) == 6
     assert sorted(r.text for r in inbound(engine)) == sorted(f"第{n}封" for n in range(6))
+
+
+def test_a_mailbox_that_cannot_be_reached_is_one_warning_line_not_a_traceback_each_poll(mail, caplog):
+    """The worker polls every RECALL_EMAIL_POLL_SECONDS: an IMAP host that is down (here: a closed port)
+    must not fill the log with a traceback per poll, nor stop the worker's other jobs."""
+    import logging
+    engine, servers, archive, cid, case = mail
+    configure(engine, {"imap_host": "127.0.0.1", "imap_port": free_port(), "imap_security": "none"})
+    caplog.set_level(logging.INFO, logger="recall.channels.email")
+    for _ in range(3):
+        assert email_inbound.run_poll(engine) is None
+        time.sleep(0.02)                                     # past the engine's poll interval (0.01 s)
+    failures = [r for r in caplog.records if "email_poll_failed" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].levelno == logging.WARNING and failures[0].exc_info is None
+    assert "ConnectionRefusedError" in failures[0].getMessage()
+    configure(engine, servers.settings())                    # the mailbox is back
+    time.sleep(0.02)
+    assert email_inbound.run_poll(engine) is not None
+    assert any("email_poll_recovered" in r.getMessage() for r in caplog.records)
