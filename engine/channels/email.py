@@ -29,7 +29,10 @@ from email.policy import SMTP as SMTP_POLICY
 from email.headerregistry import Address
 from email.utils import format_datetime
 
+from sqlalchemy import select
+
 from ..archive_models import Candidate
+from ..models import User
 from . import registry
 from .email_models import EmailFailingAddress
 from .registry import ChannelError, Outcome, SettingField
@@ -55,6 +58,11 @@ FIELDS = (
     SettingField("from_address", "发件地址", "From address", kind="email"),
     SettingField("from_name", "发件人名称", "From name", required=False, help_zh="收件人看到的名字",
                  help_en="the name recipients see"),
+    SettingField("sender_display", "发件人显示", "Sender shown as", kind="choice", choices=("person", "company"),
+                 required=False, default="company",
+                 help_zh="person:显示确认发送的人的名字(如“李娜 · 某某公司招聘”);company:只显示发件人名称",
+                 help_en="person: the name of the person who confirmed the send (\"Li Na · Acme Hiring\"); "
+                         "company: the From name only"),
     SettingField("reply_to", "回复地址(系统读取的邮箱)", "Reply-To (the mailbox the system reads)", kind="email",
                  required=False, help_zh="候选人的回复发到这里;留空则用发件地址",
                  help_en="candidates' replies go here; empty: the From address"),
@@ -100,14 +108,17 @@ def outbox_id_of(message_id: str) -> str | None:
 
 
 def build_message(settings: dict, outgoing: registry.Outgoing, message_id: str, *,
-                  now: datetime | None = None) -> EmailMessage:
-    """The MIME message of one outbox row (UTF-8; From with the display name, Reply-To, Message-ID)."""
+                  now: datetime | None = None, sender_name: str | None = None) -> EmailMessage:
+    """The MIME message of one outbox row (UTF-8; From with the display name, Reply-To, Message-ID).
+    `sender_name`: the display name of the person who confirmed the send (sender_display "person")."""
     payload, recipient = outgoing.payload or {}, outgoing.recipient or {}
     language = payload.get("language") if payload.get("language") in DEFAULT_SUBJECT else "zh"
     message = EmailMessage()
     message["Subject"] = (payload.get("subject") or "").strip() or DEFAULT_SUBJECT[language]
     # Address quotes a display name as needed ("李娜 (HR)" keeps its parentheses; formataddr would not)
-    message["From"] = Address(display_name=settings.get("from_name") or "", addr_spec=settings["from_address"])
+    company = (settings.get("from_name") or "").strip()
+    shown = f"{sender_name} · {company}" if sender_name and company else (sender_name or company)
+    message["From"] = Address(display_name=shown, addr_spec=settings["from_address"])
     message["To"] = Address(display_name=recipient.get("name") or "", addr_spec=recipient["email"])
     message["Reply-To"] = settings.get("reply_to") or settings["from_address"]
     message["Message-ID"] = message_id
@@ -210,7 +221,8 @@ def send(engine, outgoing: registry.Outgoing) -> Outcome:
             return Outcome("retry", provider_id=message_id,
                            detail=f"could not check the Sent folder before sending again: {_describe(exc)}")
     try:
-        raw = build_message(settings, outgoing, message_id).as_bytes(policy=SMTP_POLICY)
+        raw = build_message(settings, outgoing, message_id,
+                            sender_name=_sender_name(engine, settings, outgoing)).as_bytes(policy=SMTP_POLICY)
     except (ValueError, IndexError, TypeError) as exc:        # an address the header cannot hold
         return Outcome("failed", reason="bad_address", detail=f"{address!r} is not a usable address: {exc}"[:300])
     try:
@@ -245,6 +257,16 @@ def send(engine, outgoing: registry.Outgoing) -> Outcome:
         except (imaplib.IMAP4.error, OSError) as exc:    # sent all the same: the copy is a convenience
             log.warning("email %s sent, but not kept in the Sent folder: %s", message_id, _describe(exc))
     return Outcome("sent", provider_id=message_id, detail=f"accepted by {settings['smtp_host']}")
+
+
+def _sender_name(engine, settings: dict, outgoing: registry.Outgoing) -> str | None:
+    """The display name of the person who confirmed a candidate message, when the company shows people
+    as senders (one shared mailbox, each mail from the HR person or manager who wrote it)."""
+    if settings.get("sender_display") != "person" or outgoing.kind != "candidate_message" or not outgoing.created_by:
+        return None
+    with engine.db.read_transaction() as s:
+        name = s.execute(select(User.display_name).where(User.name == outgoing.created_by)).scalar()
+    return (name or "").strip()[:100] or None
 
 
 def _refusal_before_send(engine, outgoing: registry.Outgoing, address: str) -> Outcome | None:

@@ -378,3 +378,25 @@ def test_a_mailbox_that_cannot_be_reached_is_one_warning_line_not_a_traceback_ea
     time.sleep(0.02)
     assert email_inbound.run_poll(engine) is not None
     assert any("email_poll_recovered" in r.getMessage() for r in caplog.records)
+
+
+def test_with_people_shown_as_senders_a_mail_is_from_the_person_who_confirmed_it(mail):
+    """One shared mailbox, each candidate mail from the person who wrote it ("李娜 · 某某公司招聘"); a person
+    without a display name goes out under the company's From name."""
+    from sqlalchemy import update
+    from engine.models import User
+    from engine.users import add_user
+    engine, servers, archive, cid, case = mail
+    add_user(engine.db, HR, "hr", ())
+    configure(engine, {"sender_display": "person", "from_name": "某某公司招聘"})
+    with engine.db.write_transaction() as s:
+        s.execute(update(User).where(User.name == HR).values(display_name="李娜"))
+    enqueue(engine, cid, case)
+    outbox.send_due(engine)
+    with engine.db.write_transaction() as s:
+        s.execute(update(User).where(User.name == HR).values(display_name=None))
+    enqueue(engine, cid, case, text="第二封")
+    outbox.send_due(engine)
+    shown = [r.message["From"].addresses[0] for r in servers.received]
+    assert [(a.display_name, a.addr_spec) for a in shown] == [("李娜 · 某某公司招聘", "hr@mail.test"),
+                                                              ("某某公司招聘", "hr@mail.test")]
