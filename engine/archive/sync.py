@@ -239,7 +239,15 @@ class SyncArchive:
         profile = {k: v for k, v in data.items() if k in PROFILE_KEYS}
         found = find(s, source, CANDIDATE, external_id)
         if found is None:
-            candidate = self.archive._create(s, profile, actor=viewer.name, check_duplicates=check_duplicates)
+            try:
+                candidate = self.archive._create(s, profile, actor=viewer.name, check_duplicates=check_duplicates)
+            except records.DuplicateCandidate:
+                # READ COMMITTED: a racing request may have committed this very record (and its link)
+                # after we looked for the link: then it is a concurrent change (run again: found,
+                # unchanged), not someone else's duplicate.
+                if _linked_now(s, source, external_id):
+                    raise ConcurrentChange(f"another request created candidate {external_id!r} first") from None
+                raise
             link(s, source, CANDIDATE, external_id, candidate.id, now=now)
             return candidate, "created"
         candidate = records.load(s, found.candidate_id, for_update=True)
@@ -318,6 +326,13 @@ class SyncArchive:
         if status == "unchanged" and created:
             result.status = "updated"
         return result
+
+
+def _linked_now(session: Session, source: str, external_id: str) -> bool:
+    """Whether the candidate link exists in the database now (past the chunk's cache of absent links)."""
+    return session.execute(select(CandidateExternalId.candidate_id).where(
+        CandidateExternalId.source == source, CandidateExternalId.kind == CANDIDATE,
+        CandidateExternalId.external_id == external_id)).first() is not None
 
 
 def _keys(viewer: Viewer, item: dict) -> list[tuple[str, str, str]]:

@@ -256,7 +256,33 @@ def test_two_bulk_calls_racing_over_the_same_items_make_each_person_once(archive
     items = _people("R", 8)
     answers = race(2, lambda: SyncArchive(archive).bulk(items, viewer=ME, chunk=4))
     for n in range(8):
-        assert sorted(a[n].status for a in answers) == ["created", "unchanged"]
+        assert sorted(a[n].status for a in answers) == ["created", "unchanged"], [vars(a[n]) for a in answers]
         assert answers[0][n].candidate_id == answers[1][n].candidate_id
         assert _written(recall, f"分块R{n}")["candidates"] == 1
     assert _count(recall, ProcessInstance) == 8 and _count(recall, CandidateExternalId) == 16
+
+
+def test_a_person_another_request_created_while_the_chunk_ran_is_found_not_a_duplicate(archive, recall):
+    """The chunk reads its links once; a racing request that creates one of its people (link and all) and
+    commits before the chunk reaches that item used to make it `failed` as a duplicate of itself (seen
+    under load on PostgreSQL). Now the chunk runs again item by item and finds it: unchanged."""
+    import threading
+    import time
+    first, second = _people("P", 2)
+    recall.faults._pause = ("bulk_chunk", 1.5)          # after the chunk's first item, before its second
+    try:
+        answers = []
+        racer = threading.Thread(target=lambda: answers.extend(
+            SyncArchive(archive).bulk([first, second], viewer=ME, chunk=2)))
+        racer.start()
+        time.sleep(0.5)
+        alone, status = SyncArchive(archive).upsert(second["external_id"], second, viewer=ME)
+        racer.join(30)
+    finally:
+        recall.faults._pause = None
+    assert [a.status for a in answers][0] == "created" and "failed" not in [a.status for a in answers], \
+        [vars(a) for a in answers]
+    assert answers[1].candidate_id == alone.id
+    assert [answers[1].status, status].count("created") == 1         # one of the two made the person
+    for n in range(2):
+        assert _written(recall, f"分块P{n}")["candidates"] == 1
