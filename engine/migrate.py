@@ -31,6 +31,7 @@ def target_metadata() -> MetaData:
     from .channels import wecom_models  # noqa: F401 - the WeCom token, contacts and states
     from .channels import email_models  # noqa: F401 - the mailbox poll's state, received mail, failing addresses
     from . import notification_models  # noqa: F401 - notification preferences, notifications, their cursor
+    from . import ranking_models  # noqa: F401 - candidate scores, scorecards, trained models (issue 20)
     from .models import Base
     return Base.metadata
 
