@@ -110,6 +110,9 @@ HISTORY_KINDS = {
     "wecom_contact_removed": ("企业微信联系人已删除", "WeCom contact removed"),
     "wecom_contact_linked": ("企业微信联系人已关联候选人", "WeCom contact linked to the candidate"),
     "wecom_callback_refused": ("拒绝企业微信回调", "WeCom callback refused"),
+    "role_profile_saved": ("岗位档案已保存", "Role profile saved"),
+    "role_aliases_changed": ("岗位别名已修改", "Role aliases changed"),
+    "role_open_positions_changed": ("岗位空缺数已修改", "Open positions changed"),
 }
 GROUPS = {
     "hr": ("人力资源", "HR"), "hiring_manager": ("用人部门经理", "Hiring manager"), "hrbp": ("HRBP", "HRBP"),
