@@ -13,6 +13,7 @@ from ..assignment import MANAGER_GROUP, check_may_hold
 from ..definitions import LoadedDefinition, latest_definition_id
 from ..errors import NotFound
 from ..operations import SignalOutcome
+from ..candidate_pages import archive_hooks as link_data
 from ..channels import archive_hooks as channel_data
 from ..runtime import again_on_conflict
 from . import access, analytics, cases, consent, history, merge, privacy, records, search, sync
@@ -281,6 +282,7 @@ class TalentArchive:
         # mail from or about them (before their address is blanked), their sends emptied, WeCom contact
         # links, what diagrams told employees about their cases
         channel_data.forget(s, candidate, ids, now=now)
+        link_data.forget(s, candidate.id)      # their growth and goals page links
         privacy.erase_archive(s, candidate, now=now, reason=reason)
         sync.forget(s, candidate.id)        # the source systems' ids would point at the person
         kind = "candidate_erased" if reason == "erasure" else "candidate_anonymised"

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from ..archive_models import (
     Candidate, CandidateConsent, CandidateDecline, CandidateExternalId, CandidateSignal, CandidateTag,
 )
+from ..candidate_pages import archive_hooks as link_data
 from ..channels import archive_hooks as channel_data
 from ..errors import ConflictError, NotFound
 from ..instances import Change, UnloadableInstance
@@ -255,6 +256,7 @@ def merge(engine, session: Session, survivor_id: str, absorbed_id: str, *, actor
             update(table).where(table.candidate_id == absorbed.id).values(candidate_id=survivor.id)
             .execution_options(synchronize_session=False)).rowcount
     channel_data.move(session, absorbed.id, survivor.id)       # WeCom contact links (and a QR state the survivor lacks)
+    link_data.move(session, absorbed.id, survivor.id)          # growth and goals page links
     _merge_consent(session, survivor, absorbed, actor=actor, now=now)
     moved_cases = [i for i in ids if _move_case(engine, session, i, absorbed.id, survivor.id, actor=actor)]
     _move_side_rows(session, ids, absorbed.id, survivor.id)

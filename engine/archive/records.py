@@ -13,6 +13,7 @@ from ..archive_models import (
     Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag, email_key,
 )
 from .. import days, events
+from ..candidate_pages.archive_hooks import revoke_all as revoke_links
 from ..channels.archive_hooks import cancel_sends
 from ..errors import ConflictError, NotFound, RecallError
 from . import search
@@ -274,6 +275,8 @@ def record_consent(session: Session, candidate: Candidate, consent: dict, *, act
     session.flush()
     if not granted:         # nothing more goes out to them: their open channel sends end here
         cancel_sends(session, candidate.id, reason="consent_withdrawn", now=now, actor=actor)
+        if withdrawn_at is not None:    # and the pages we linked them to close
+            revoke_links(session, candidate.id, now=now, actor=actor)
     events.emit(session, "consent.changed", at=now, actor=actor, candidate_id=candidate.id, data={
         "status": "granted" if granted else "withdrawn", "scope": row.scope if granted else None,
         "expires_at": row.expires_at.isoformat() if granted and row.expires_at else None})

@@ -197,6 +197,10 @@ SCHEMA_OWNER = {"engine.migrate"}
 # consent withdrawal must reach channel data in every process, whatever channels that process loaded.
 CHANNELS = "engine.channels"
 CHANNEL_DATA = {"engine.channels.archive_hooks"}
+# The candidate pages (issue 18: signed links, growth and goals pages) are a layer above the archive too, on
+# the same terms: the archive reaches back into their tables-only hooks module alone.
+CANDIDATE_PAGES = "engine.candidate_pages"
+LINK_DATA = {"engine.candidate_pages.archive_hooks"}
 
 
 def _under(name: str, package: str) -> bool:
@@ -205,7 +209,7 @@ def _under(name: str, package: str) -> bool:
 
 def _engine_core(name: str) -> bool:
     return _top(name) == "engine" and not _under(name, "engine.archive") \
-        and name not in SCHEMA_OWNER and not _under(name, CHANNELS)
+        and name not in SCHEMA_OWNER and not _under(name, CHANNELS) and not _under(name, CANDIDATE_PAGES)
 
 
 def test_the_engine_core_does_not_import_the_archive():
@@ -219,6 +223,15 @@ def test_the_archive_reaches_the_channels_through_their_tables_only():
     for name in CHANNEL_DATA:
         imported = {_internal(t) for t in GRAPH[name].module_level | GRAPH[name].function_level} - {None}
         assert imported and all(t in tables or t.endswith("_models") or t == f"{CHANNELS}.models"
+                                for t in imported), sorted(imported)
+
+
+def test_the_archive_reaches_the_candidate_pages_through_their_tables_only():
+    assert _offenders(lambda n: _under(n, "engine.archive"),
+                      lambda t: _under(t, CANDIDATE_PAGES) and _internal(t) not in LINK_DATA) == []
+    for name in LINK_DATA:
+        imported = {_internal(t) for t in GRAPH[name].module_level | GRAPH[name].function_level} - {None}
+        assert imported and all(t in {"engine.models", "engine.archive_models", f"{CANDIDATE_PAGES}.models"}
                                 for t in imported), sorted(imported)
 
 
