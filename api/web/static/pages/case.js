@@ -5,6 +5,7 @@ import { formatDateTime, h, time, uid } from "../dom.js";
 import { HISTORY_KINDS, label, MESSAGES, pick, t } from "../i18n.js";
 import { alertBox, errorMessage, heading, href, render, state, toast } from "../ui.js";
 import { allHistory, candidate, candidateLink, drawAll, holderText, personName, statusBadge } from "../views.js";
+import { goalsLinkCard } from "./goals_link.js";
 
 export async function casePage(body, ctx, instanceId) {
   body.append(heading(t("case_title")));
@@ -42,6 +43,8 @@ export async function casePage(body, ctx, instanceId) {
     body.append(h("p", {}, h("a", { class: "button-like secondary", id: "record-reply",
       href: href(`candidates/${encodeURIComponent(candidateId)}?record=candidate_replied`) }, t("record_reply"))));
   }
+  const goalsLink = goalsLinkCard(inst, candidateId, history);
+  if (goalsLink) body.append(goalsLink);
   const cancel = cancelControl(inst);
   if (cancel) body.append(cancel);
 
