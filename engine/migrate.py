@@ -31,6 +31,8 @@ def target_metadata() -> MetaData:
     from .channels import wecom_models  # noqa: F401 - the WeCom token, contacts and states
     from .channels import email_models  # noqa: F401 - the mailbox poll's state, received mail, failing addresses
     from . import notification_models  # noqa: F401 - notification preferences, notifications, their cursor
+    from . import role_models  # noqa: F401 - role profiles, their versions, aliases, open positions
+    from .candidate_pages import models as _link_models  # noqa: F401 - signed candidate links (issue 18)
     from . import ranking_models  # noqa: F401 - candidate scores, scorecards, trained models (issue 20)
     from .models import Base
     return Base.metadata
