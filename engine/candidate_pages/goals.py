@@ -24,12 +24,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import days
+from engine.errors import RecallError
+from engine.messages import MessageIdReused
 from engine.models import AuditEvent, BufferedMessage, ProcessInstance, User
 from engine.status import LIVE
 
+from .links import Page, PageRequest, register_page
+
 FEEDBACK_MESSAGE = "new_hire_feedback"
 CHANNEL = "goals_page"
-ACTOR = "goals_page"                       # the audit trail's "who" for a feedback sent from the page
+ACTOR = "candidate:page"                   # the audit trail's "who": the link's holder (as service.py)
 ANSWER_WITHIN = timedelta(hours=24)        # the promise the page shows; the diagram's feedback_overdue timer
 ANSWER_TASKS = ("respond_feedback", "escalate_feedback")
 FEEDBACK_MAX_CHARS = 2000                  # the page's limit (messages.json allows 10,000 over the API)
@@ -202,3 +207,127 @@ def _display_names(session: Session, actors: set[str]) -> dict[str, str]:
     rows = session.execute(select(User.name, User.display_name).where(User.name.in_(actors))).all()
     return {name: display for name, display in rows if display}
 
+
+
+# ---------------------------------------------------------------- the page (kind "goals", served at /p/<token>)
+TEMPLATE = "recall_pages/goals.html"
+STATUS_TEXT = {"on_track": ("正常", "On track"), "at_risk": ("有风险", "At risk"),
+               "off_track": ("偏离", "Off track"), "done": ("已完成", "Done")}
+TEXTS = {
+    "title": ("我的入职目标", "My onboarding goals"),
+    "intro": ("这是你和 HR 约定的前 3 个月目标,以及每月回顾记录的进展和反馈。",
+              "The goals you agreed with HR for your first three months, with the progress and feedback "
+              "recorded at each monthly check-in."),
+    "goals": ("目标与进展", "Goals and progress"),
+    "measure": ("衡量方式", "Measure"), "target": ("目标值", "Target"),
+    "due_day": ("第 {day} 天完成", "Due on day {day}"),
+    "no_progress": ("还没有月度回顾", "No check-in yet"),
+    "month": ("第 {month} 个月", "Month {month}"),
+    "no_goals": ("目标还在约定中,约定后会显示在这里。", "Your goals are being agreed; they will appear here."),
+    "check_ins": ("每月反馈", "Monthly feedback"),
+    "no_check_ins": ("第一次月度回顾在入职约 30 天后。", "The first monthly check-in is about 30 days after your start."),
+    "by": ("{who} · {when}", "{who} · {when}"),
+    "feedback": ("我的反馈", "My feedback"),
+    "waiting": ("我们会在 24 小时内回复(最晚 {due})", "We will answer within 24 hours (by {due})"),
+    "held": ("上一条反馈回复后,这条会马上转给 HR", "HR receives this one as soon as the previous one is answered"),
+    "answered": ("已回复", "Answered"),
+    "sent_at": ("{when} 发出", "Sent {when}"),
+    "form_title": ("有些地方不太顺", "Something is not working"),
+    "form_help": ("工作内容、同事、工具、安排……任何不顺的地方都可以告诉我们,HR 会在 24 小时内回复。",
+                  "The work, colleagues, tools, arrangements: tell us anything that is not working. "
+                  "HR answers within 24 hours."),
+    "text_label": ("发生了什么?", "What is happening?"),
+    "send": ("发送", "Send"),
+    "sent": ("已收到。我们会在 24 小时内回复(最晚 {due}),回复会显示在这页。",
+             "Received. We will answer within 24 hours (by {due}); the answer will appear on this page."),
+    "error_empty": ("请在“发生了什么?”里写下内容再发送。", "Please write something in “What is happening?” before sending."),
+    "error_too_long": ("“发生了什么?”最多 {max} 个字,请精简后再发送。",
+                       "“What is happening?” takes at most {max} characters; please shorten it."),
+    "error_closed": ("入职回顾已经结束,这里不能再发送反馈;请直接联系 HR。",
+                     "Onboarding has ended, so feedback can no longer be sent here; please contact HR directly."),
+    "closed": ("入职回顾已经结束。", "Onboarding has ended."),
+    "characters": ("最多 {max} 字", "At most {max} characters"),
+}
+
+
+def _texts(lang: str) -> dict[str, str]:
+    index = 0 if lang == "zh" else 1
+    return {key: pair[index] for key, pair in TEXTS.items()}
+
+
+def _when(instant: datetime | None) -> str:
+    return instant.astimezone(days.zone()).strftime("%Y-%m-%d %H:%M") if instant is not None else ""
+
+
+def _case_of(session: Session, link) -> str | None:
+    """The onboarding case the link was issued for (or, without one, the candidate's newest case)."""
+    if link.instance_id:
+        return link.instance_id
+    return session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == link.candidate_id)
+                          .order_by(ProcessInstance.created_at.desc()).limit(1))
+
+
+def _context(request, *, text: str = "", error: str | None = None, sent: str | None = None) -> dict:
+    lang = request.lang
+    tx = _texts(lang)
+    with request.engine.db.read_transaction() as s:
+        instance_id = _case_of(s, request.link)
+        shown = goals_view(s, instance_id) if instance_id else None
+    index = 0 if lang == "zh" else 1
+    goals = [{"title": g.title, "measure": g.measure, "target": g.target,
+              "due": tx["due_day"].format(day=g.due_day) if g.due_day else "",
+              "status": g.latest.status if g.latest else None,
+              "status_text": STATUS_TEXT.get(g.latest.status, (g.latest.status,) * 2)[index] if g.latest else "",
+              "percent": g.latest.percent if g.latest else None,
+              "note": g.latest.note if g.latest else "",
+              "month": tx["month"].format(month=g.latest.month) if g.latest else ""}
+             for g in (shown.goals if shown else ())]
+    check_ins = [{"month": tx["month"].format(month=c.month), "by": tx["by"].format(who=c.by, when=_when(c.at)),
+                  "feedback": c.feedback} for c in reversed(shown.check_ins if shown else ())]
+    feedback = [{"text": f.text, "sent": tx["sent_at"].format(when=_when(f.received_at)),
+                 "state": f.state, "held": f.held,
+                 "promise": tx["waiting"].format(due=_when(f.answer_due)),
+                 "answer": f.answer, "answered": f"{tx['answered']} · {f.answered_by} · {_when(f.answered_at)}"
+                 if f.state == "answered" else ""}
+                for f in reversed(shown.feedback if shown else ())]
+    messages = {"empty": tx["error_empty"], "too_long": tx["error_too_long"].format(max=FEEDBACK_MAX_CHARS),
+                "closed": tx["error_closed"]}
+    return {"tx": tx, "goals": goals, "check_ins": check_ins, "feedback": feedback,
+            "open": bool(shown and shown.open), "text": text, "max_chars": FEEDBACK_MAX_CHARS,
+            "error": messages.get(error) if error else None, "error_field": "text" if error else None,
+            "sent": _sent_banner(tx, shown, sent) if sent else None}
+
+
+def _sent_banner(tx: dict, shown: GoalsView | None, text: str) -> str:
+    """"Received, answered by <time>": the promise of the newest feedback with the text just sent."""
+    mine = [f for f in (shown.feedback if shown else ()) if f.text == text]
+    due = max(f.answer_due for f in mine) if mine else None
+    return tx["sent"].format(due=_when(due))
+
+
+def render_page(request: PageRequest) -> Page:
+    return Page(TEMPLATE, _context(request))
+
+
+def post_feedback(request: PageRequest) -> Page:
+    """The form "something is not working": delivers new_hire_feedback to the case (once per nonce)."""
+    text, problem = check_feedback_text(request.form.get("text"))
+    if problem is not None:
+        return Page(TEMPLATE, _context(request, text=(request.form.get("text") or "")[:FEEDBACK_MAX_CHARS * 2],
+                                       error=problem), status=422)
+    with request.engine.db.read_transaction() as s:
+        instance_id = _case_of(s, request.link)
+        shown = goals_view(s, instance_id) if instance_id else None
+    if shown is None or not shown.open:
+        return Page(TEMPLATE, _context(request, text=text, error="closed"), status=409)
+    try:
+        send_feedback(request.engine, candidate_id=request.link.candidate_id, instance_id=instance_id,
+                      link_id=request.link.id, nonce=request.form.get("nonce") or "", text=text)
+    except MessageIdReused:            # the same form sent again with other words: it was delivered once
+        pass
+    except RecallError:                # the case stopped waiting (ended, cancelled) between read and send
+        return Page(TEMPLATE, _context(request, text=text, error="closed"), status=409)
+    return Page(TEMPLATE, _context(request, sent=text))
+
+
+register_page("goals", render_page, post=post_feedback)
