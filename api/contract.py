@@ -60,6 +60,7 @@ OPERATION_IDS: dict[str, str] = {
     "POST /tasks/{task_id}/release": "releaseTask",
     "POST /tasks/{task_id}/reassign": "reassignTask",
     "POST /messages": "deliverMessage",
+    "POST /messages/bulk": "deliverMessagesInBulk",
     "GET /testing/clock": "getTestingClock",
     "POST /testing/clock": "changeTestingClock",
     "GET /workspace/me": "getWorkspaceMe",
@@ -117,6 +118,12 @@ OPERATION_IDS: dict[str, str] = {
     "POST /channels/wecom/states": "getWecomContactState",
     "GET /session/wecom": "startWecomSignin",
     "GET /session/wecom/callback": "finishWecomSignin",
+    "GET /roles": "listRoleProfiles",
+    "GET /roles/{role_key}": "getRoleProfile",
+    "PUT /roles/{role_key}": "saveRoleProfile",
+    "PATCH /roles/{role_key}": "updateRoleOpenings",
+    "GET /roles/{role_key}/versions": "listRoleProfileVersions",
+    "POST /roles/import": "importRoleProfiles",
 }
 
 # Request body examples of the main operations ("METHOD /path" -> body). tests/http/test_openapi_compat.py
@@ -131,6 +138,11 @@ EXAMPLES: dict[str, dict] = {
     "POST /messages": {"name": "candidate_replied", "correlation": {"candidate_id": "c-42"},
                        "payload": {"text": "Happy to talk", "replied_at": "2026-03-09T10:15:00+08:00"},
                        "message_id": "ats-reply-8812"},
+    "POST /messages/bulk": {"items": [
+        {"name": "candidate_replied", "correlation": {"candidate_id": "c-42"},
+         "payload": {"text": "Happy to talk", "channel": "ats"}, "message_id": "ats-reply-8812"},
+        {"name": "offer_response", "correlation": {"candidate_id": "c-43"},
+         "payload": {"decision": "accepted"}, "message_id": "ats-offer-9031"}]},
     "POST /candidates": {"name": "张三", "phone": "13800000000", "email": "zhang.san@example.com",
                          "role_applied": "Backend engineer", "external_id": "ats-cand-42"},
     "PATCH /candidates/{candidate_id}": {"role_applied": "Senior backend engineer", "tags": ["java", "remote"]},

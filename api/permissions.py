@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "POST /tasks/{task_id}/release": frozenset({ADMIN, HR, MANAGER}),     # who, per task: can_hand_over_task
     "POST /tasks/{task_id}/reassign": frozenset({ADMIN, HR, MANAGER}),
     "POST /messages": frozenset({ADMIN, HR, MANAGER, INTEGRATOR}),   # a manager: their hand-off's candidate
+    "POST /messages/bulk": frozenset({ADMIN, HR, INTEGRATOR}),          # nightly jobs; not a manager's
     "GET /testing/clock": EVERYONE,
     "POST /testing/clock": frozenset({ADMIN, PROCESS_OWNER, INTEGRATOR}),
     # read-only views of the web workspace (api/resources/workspace.py)
@@ -111,6 +112,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "POST /channels/wecom/states": frozenset({ADMIN, HR}),
     "GET /session/wecom": PUBLIC,                  # sign in with WeCom: whether it is on, WeCom's login URL
     "GET /session/wecom/callback": PUBLIC,         # where WeCom sends the browser back (state cookie checked)
+    # role profiles (issue 18, api/resources/roles.py): HR and process owners keep them, managers read them; the
+    # HR system (an integrator) syncs them
+    "GET /roles": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER, INTEGRATOR}),
+    "GET /roles/{role_key}": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER, INTEGRATOR}),
+    "PUT /roles/{role_key}": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
+    "PATCH /roles/{role_key}": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
+    "GET /roles/{role_key}/versions": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER, INTEGRATOR}),
+    "POST /roles/import": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
 }
 
 # Roles that see every task (admin may also act on any; process owners only read).

@@ -34,6 +34,7 @@ EXPECTED = {
     "POST /tasks/{task_id}/release": ("/tasks/nope/release", {A, HR, M}),
     "POST /tasks/{task_id}/reassign": ("/tasks/nope/reassign", {A, HR, M}),
     "POST /messages": ("/messages", {A, HR, M, INT}),
+    "POST /messages/bulk": ("/messages/bulk", {A, HR, INT}),
     "GET /testing/clock": ("/testing/clock", ALL),
     "POST /testing/clock": ("/testing/clock", {A, PO, INT}),
     "GET /workspace/me": ("/workspace/me", ALL),
