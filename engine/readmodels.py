@@ -385,28 +385,35 @@ def name_actors(engine, entries: list[AuditEntry]) -> list[AuditEntry]:
 # ---------------------------------------------------------------- personal suggestions
 def greet_by_name(engine, task: TaskView) -> TaskView:
     """`task` (with its prefill data) with the suggestion rendered again, greeting the candidate by the
-    archive's name; for a viewer allowed to see names (the caller decides). Only for display: the name
-    never enters workflow state or task data, which keep the nameless greeting. `message_sent` follows
-    when it is still the untouched suggestion. Unchanged when there is no template, no name or the
-    template fails (the stored suggestion or its error stay)."""
+    archive's name (when there is one), with the role facts in force now; for a viewer allowed to see
+    names (the caller decides). Only for display: the name never enters workflow state or task data,
+    which keep the nameless greeting and the facts as of the task's creation. The facts shown
+    (`suggestion_facts`, `suggestion_missing_facts`, each with its date) are those of this rendering,
+    so a fact HR added after the task was created appears at once, and every figure shown is dated.
+    `message_sent` follows when it is still the untouched suggestion. Unchanged when there is no
+    template or the template fails (the stored suggestion or its error stay)."""
     data = task.data if isinstance(task.data, dict) else {}
     template_id, candidate_id = data.get(message_templates.TEMPLATE_VAR), data.get("candidate_id")
-    if not template_id or candidate_id is None:
+    if not template_id or candidate_id is None or task.status != "ready":
         return task
+    source = engine.runtime.role_source
     with engine.db.read_transaction() as s:
         row = s.execute(select(ProcessInstance.definition_id, Candidate.name)
                         .select_from(ProcessInstance)
                         .outerjoin(Candidate, Candidate.id == str(candidate_id))
                         .where(ProcessInstance.id == task.instance_id)).first()
-        if row is None or not row.name:
+        if row is None or not row.name and source is None:
             return task
         templates = engine.specs.get(s, row.definition_id).templates
-    try:
-        text = message_templates.render(templates, template_id, data.get(message_templates.LANG_VAR) or
-                                        message_templates.DEFAULT_LANG, {**data, "candidate_name": row.name})
-    except message_templates.TemplateProblem:
-        return task
-    shown = {**data, "suggested_message": text}
+        now = engine.clock.now()
+        try:
+            text, log = message_templates.render_suggestion(
+                templates, template_id, data, today=now.date(),
+                role_source=source and (lambda: source(s, instance_id=task.instance_id, data=data, at=now)),
+                extra={"candidate_name": row.name} if row.name else None)
+        except message_templates.TemplateProblem:
+            return task
+    shown = message_templates.with_facts({**data, "suggested_message": text}, log)
     if data.get("message_sent") == data.get("suggested_message"):
         shown["message_sent"] = text
     return replace(task, data=shown)

@@ -119,6 +119,9 @@ class Runtime:
         self.metrics = metrics          # the engine's own (engine/metrics.py), for timers and messages
         self.faults = faults            # the engine's own fault points (engine/faults.py, tests only)
         self.effects_engine = None      # the engine that writes service tasks' effects (engine/connectors.py)
+        # (session, *, instance_id, data, at) -> RoleSource | None: a case's role profile for its suggestions'
+        # facts (engine/role_facts.py); installed by the archive (engine/archive/__init__.py:install)
+        self.role_source = None
 
     # ---------- load / create ----------
     def load(self, session: Session, instance_id: str, *, definition_id: int | None = None,
@@ -342,10 +345,12 @@ class Runtime:
             loaded.row = self._update(session, row, values)
         if derived.status in ENDED:
             derived.ready_tasks, derived.timers, derived.subscriptions = [], [], []
-        templates = loaded.definition.templates
+        templates, source = loaded.definition.templates, self.role_source
         derived.task_rows = sidetables.write(
             session, row, derived, now=now, actor=change.actor, completed=change.completed_tasks,
-            prefill=lambda data: self.json_data(message_templates.prefill(templates, data)), is_new=is_new)
+            prefill=lambda data: self.json_data(message_templates.prefill(
+                templates, data, today=now.date(), role_source=source and (
+                    lambda: source(session, instance_id=row.id, data=data, at=now)))), is_new=is_new)
 
     def _update(self, session: Session, row: InstanceRecord, values: dict) -> InstanceRecord:
         """Write `values` over the instance if it is still at the version `row` was read at."""

@@ -20,6 +20,7 @@ suggestion; the case goes on and HR writes the message themselves.
 """
 from __future__ import annotations
 
+import datetime
 import functools
 import math
 import re
@@ -28,6 +29,8 @@ from pathlib import Path
 
 from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxError, pass_environment
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .role_facts import FactLog, RoleFacts, unknown_facts
 
 LANGUAGES = ("zh", "en")
 SUFFIX = ".j2"
@@ -72,10 +75,11 @@ def read_templates(workflow_dirs: list[Path]) -> tuple[dict[str, str], list[tupl
                 problems.append((label, None, "template is not UTF-8"))
                 continue
             try:
-                _environment({}, autoescape=False).parse(source)
+                parsed = _environment({}, autoescape=False).parse(source)
             except TemplateSyntaxError as exc:
                 problems.append((label, exc.lineno, f"template syntax: {exc.message}"))
                 continue
+            problems.extend((label, line, message) for line, message in unknown_facts(parsed))
             templates[f"{rel.parts[0]}/{path.name[:-len(SUFFIX)]}"] = source
     return templates, problems
 
@@ -223,6 +227,8 @@ def render(templates: dict[str, str], template_id: str, lang: str, context: dict
     name = f"{lang}/{template_id}"
     if name not in templates:
         raise TemplateProblem(f"no template {template_id!r} for language {lang!r}")
+    if "role" not in context:      # no case behind it (a preview, a test): every role fact is missing
+        context = {**context, "role": RoleFacts(None, lang=lang, today=datetime.date.today())}
     try:
         template = _environment(templates, autoescape=html).get_template(name)
         chunks, length = [], 0
@@ -240,18 +246,42 @@ def render(templates: dict[str, str], template_id: str, lang: str, context: dict
         raise TemplateProblem(f"template {name}: {type(exc).__name__}: {exc}") from exc
 
 
-def prefill(templates: dict[str, str], data: dict) -> dict:
-    """Task prefill: the task data plus the rendered suggestion when the task names a template."""
+def render_suggestion(templates: dict[str, str], template_id: str, data: dict, *, role_source=None,
+                      today: datetime.date | None = None, extra: dict | None = None) -> tuple[str, FactLog]:
+    """Render a task's suggestion with the case's role facts (`role`, engine/role_facts.py): the text and
+    what it read. `role_source`: a callable answering the case's `RoleSource`, asked only here."""
+    lang = data.get(LANG_VAR) or DEFAULT_LANG
+    lang = lang if lang in LANGUAGES else DEFAULT_LANG
+    role = RoleFacts(role_source() if role_source else None, lang=lang, today=today or datetime.date.today())
+    text = render(templates, template_id, lang, {**data, **(extra or {}), "role": role})
+    return text, role.log
+
+
+def with_facts(out: dict, log: FactLog) -> dict:
+    """`out` with the facts a suggestion used and missed (`suggestion_facts`, `suggestion_missing_facts`)."""
+    out.pop("suggestion_facts", None)
+    out.pop("suggestion_missing_facts", None)
+    if log.used:
+        out["suggestion_facts"] = list(log.used.values())
+    if log.missing:
+        out["suggestion_missing_facts"] = list(log.missing.values())
+    return out
+
+
+def prefill(templates: dict[str, str], data: dict, *, role_source=None,
+            today: datetime.date | None = None) -> dict:
+    """Task prefill: the task data plus the rendered suggestion when the task names a template, with the
+    role facts it used as of `today` (the task's creation)."""
     template_id = data.get(TEMPLATE_VAR)
     if not template_id:
         return data
     out = dict(data)
     try:
-        text = render(templates, template_id, data.get(LANG_VAR) or DEFAULT_LANG, data)
+        text, log = render_suggestion(templates, template_id, data, role_source=role_source, today=today)
     except TemplateProblem as exc:
         out["suggestion_error"] = str(exc)
         return out
     out["suggested_message"] = text
     if not out.get("message_sent"):
         out["message_sent"] = text
-    return out
+    return with_facts(out, log)

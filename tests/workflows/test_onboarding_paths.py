@@ -26,7 +26,7 @@ def test_interested_without_manager_reoffer_accepted_goals_three_check_ins_retai
     task = case.follow_up(SECOND.task, CADENCE.template("career_path", SECOND))
     if task.data["suggestion_template_id"] == "day_90_career_path":
         assert "还记得您问过「这个岗位的晋升路径是什么?」吗?" in task.data["suggested_message"]
-        assert "【请补充:近半年晋升人数】" in task.data["suggested_message"]
+        assert "【缺少岗位信息:晋升比例 — 请在「岗位档案」中补充】" in task.data["suggested_message"]
     case.on_day(CADENCE.day(SECOND) + 5)
     case.reply("晋升数据挺有说服力,想再聊聊")
     case.complete("assess_reply", outcome="interested", involve_manager=False)
