@@ -73,6 +73,9 @@ HISTORY_KINDS = {
     "candidate_created": ("建立候选人档案", "Candidate created"),
     "candidate_changed": ("修改候选人档案", "Candidate changed"),
     "candidate_merged": ("合并候选人档案", "Records merged"),
+    "ranking_pinned": ("置顶优先联系", "Pinned: call first"), "ranking_unpinned": ("取消置顶", "Unpinned"),
+    "ranking_scorecard_changed": ("修改召回评分卡", "Recall scorecard changed"),
+    "ranking_model_trained": ("训练召回模型", "Recall model trained"),
     "decline_recorded": ("记录未到岗", "Decline recorded"), "decline_changed": ("修改未到岗记录", "Decline changed"),
     "signal_recorded": ("记录新动态", "Signal recorded"), "contact_viewed": ("查看联系方式", "Contact viewed"),
     "consent_changed": ("授权变更", "Consent changed"), "consent_lapsed": ("授权过期", "Consent lapsed"),
@@ -113,6 +116,7 @@ HISTORY_KINDS = {
     "role_profile_saved": ("岗位档案已保存", "Role profile saved"),
     "role_aliases_changed": ("岗位别名已修改", "Role aliases changed"),
     "role_open_positions_changed": ("岗位空缺数已修改", "Open positions changed"),
+    "role_profiles_imported": ("岗位档案已导入", "Role profiles imported"),
 }
 GROUPS = {
     "hr": ("人力资源", "HR"), "hiring_manager": ("用人部门经理", "Hiring manager"), "hrbp": ("HRBP", "HRBP"),

@@ -28,7 +28,9 @@ log = logging.getLogger("recall.privacy")
 
 def archive_jobs(settings: Settings) -> list[PeriodicJob]:
     """The jobs the archive needs a worker to run, at the interval `settings` ask for."""
-    return [PeriodicJob("privacy", settings.privacy_job_seconds, run_privacy_jobs)]
+    from .ranking_train import run_ranking_job      # the recall likelihood's scores and model (docs/ranking.md)
+    return [PeriodicJob("privacy", settings.privacy_job_seconds, run_privacy_jobs),
+            PeriodicJob("ranking", settings.privacy_job_seconds, run_ranking_job)]
 
 
 def run_privacy_jobs(engine):

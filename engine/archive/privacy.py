@@ -30,6 +30,7 @@ from typing import Iterable
 from sqlalchemy import Text, cast, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from ..ranking_models import forget as forget_ranking
 from ..archive_models import (
     ArchiveCursor, Candidate, CandidateConsent, CandidateDecline, CandidateSignal, CandidateTag,
 )
@@ -284,6 +285,7 @@ def erase_archive(session: Session, candidate: Candidate, *, now, reason: str) -
                                                    CandidateConsent.source.is_not(None))
                     .values(source=ERASED).execution_options(synchronize_session=False))
     search.drop_document(session, candidate.id)
+    forget_ranking(session, candidate.id)       # the score, its reasons and a pin (engine/ranking_models.py)
 
 
 def secure_delete_on(session: Session) -> None:

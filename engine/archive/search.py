@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..archive_models import Candidate, CandidateDecline, CandidateSearch, CandidateTag, phone_digits
 from ..models import HumanTask, ProcessInstance, TimerFiring, WaitingTimer
+from ..ranking_models import CandidateScore
 from ..readmodels import FOLLOW_UP_GRACE
 from ..status import LIVE
 from ..vocabulary import Vocabulary
@@ -332,13 +333,15 @@ def _matching(dialect: str, filters: SearchFilters, now: datetime, vocabulary: V
     return query.where(*conditions)
 
 
-CANDIDATE_SORTS = ("-listed_at", "created_at", "-created_at", "updated_at", "-updated_at")
+CANDIDATE_SORTS = ("-listed_at", "created_at", "-created_at", "updated_at", "-updated_at", "-likelihood")
 
 
 def sort_order(sort: str, after: tuple | None = None):
     """(ORDER BY columns, keyset condition or None) of a sort: its column then the id, `-` newest first;
-    `after` = (sort key, id) of the last row seen: the rows strictly after it in that order."""
-    column = getattr(Candidate, sort.lstrip("-"))
+    `after` = (sort key, id) of the last row seen: the rows strictly after it in that order.
+    `-likelihood`: the stored rank key (engine/archive/ranking.py: pins first, then the score; -1 unscored)."""
+    column = getattr(Candidate, sort.lstrip("-")) if sort != "-likelihood" else func.coalesce(
+        select(CandidateScore.rank_key).where(CandidateScore.candidate_id == Candidate.id).scalar_subquery(), -1)
     descending = sort.startswith("-")
     order = (column.desc(), Candidate.id.desc()) if descending else (column, Candidate.id)
     if after is None:
