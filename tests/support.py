@@ -293,7 +293,9 @@ def cadence() -> Cadence:
             if isinstance(el.tag, str) and el.get("id") and el.get("name"):
                 names[el.get("id")] = el.get("name")
         for date in root.iter("{*}timeDate"):
-            found = re.fullmatch(r'\s*add_duration\(decline_date, "P(\d+)D"\)\s*', date.text or "")
+            # the stage's own date; an imported decline's raised one comes first (docs/import.md)
+            found = re.fullmatch(r'\s*(?:cadence_due if cadence_entry == "\w+" else )?'
+                                 r'add_duration\(decline_date, "P(\d+)D"\)\s*', date.text or "")
             if found:
                 days[date.getparent().getparent().get("id")] = int(found[1])
         for wait in root.iter("{*}timeDuration"):

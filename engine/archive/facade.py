@@ -24,6 +24,7 @@ from .views import (
 )
 
 log = logging.getLogger("recall.archive")
+IMPORT_START_VARIABLES = ("imported", "cadence_entry", "cadence_due")
 
 
 class TalentArchive:
@@ -180,7 +181,10 @@ class TalentArchive:
         records.refresh_retention(candidate)
         variables = {"candidate_id": candidate.id, "decline_date": decline_date.isoformat(),
                      "decline_reason": row.reason, "lang": lang, "needs": needs, "open_questions": questions,
-                     **records.decline_prefill(candidate, row)}
+                     **records.decline_prefill(candidate, row),
+                     # an imported past decline's place in the cadence (engine/archive/imports.py); the API's
+                     # decline schemas do not take these keys
+                     **{k: decline[k] for k in IMPORT_START_VARIABLES if k in decline}}
         # the case first: the decline row is then written once, with its case's id
         row.instance_id = self.engine.ops.start(s, cases.RECALL_PROCESS, variables=variables, business_key=candidate.id,
                                                 actor=actor, definition_id=definition.id if definition else None
