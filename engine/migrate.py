@@ -34,6 +34,7 @@ def target_metadata() -> MetaData:
     from . import role_models  # noqa: F401 - role profiles, their versions, aliases, open positions
     from .candidate_pages import models as _link_models  # noqa: F401 - signed candidate links (issue 18)
     from . import ranking_models  # noqa: F401 - candidate scores, scorecards, trained models (issue 20)
+    from .archive import import_models  # noqa: F401 - ATS import runs, rows, saved mappings (issue 20)
     from .models import Base
     return Base.metadata
 
