@@ -228,7 +228,8 @@ class RoleFacts:
         stale = as_of is not None and (self._today - as_of).days > self._source.max_age_days
         self.log.used[fact] = {
             "fact": fact, "as_of": as_of.isoformat() if as_of else None, "stale": stale,
-            "profile": f"{profile.role_key}@v{profile.version}" if profile is not None else None}
+            "profile": (getattr(profile, "label", None) or f"{profile.role_key}@v{profile.version}")
+            if profile is not None else None}
 
     def _missing(self, fact: str) -> MissingFact:
         return MissingFact(self, fact)

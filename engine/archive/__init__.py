@@ -22,7 +22,8 @@ def install(engine) -> None:
     """Plug the archive into `engine` (once; again is harmless): a completed consent or decline task
     updates the candidate's record, and message routing finds a candidate's cases the thorough way
     (start variables, past messages) before answering that none exists. The engine core knows
-    nothing of the archive otherwise."""
+    nothing of the archive otherwise. Suggested messages get their role facts from `case_role`."""
+    from .case_role import case_role
     from .cases import instance_ids
     from .consent import record_task_answer
     from ..channels.archive_hooks import record_sends
@@ -33,6 +34,7 @@ def install(engine) -> None:
         if hook not in ops.completion_hooks:
             ops.completion_hooks.append(hook)
     ops.cases_of_candidate = partial(instance_ids, thorough=True)
+    engine.runtime.role_source = partial(case_role, max_age_days=engine.settings.role_fact_max_age_days)
 
 
 def __getattr__(name):
