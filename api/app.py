@@ -15,6 +15,7 @@ from engine.channels.builtin import load_builtin
 from .compression import compress
 from .extension import RecallAPI
 from .headers import secure
+from .public_pages import public_bp
 from .web import web_bp
 
 
@@ -28,6 +29,7 @@ def create_app(config: Mapping | None = None, *, engine=None, url_prefix: str = 
     load_builtin()                        # the channels WeCom and email (engine/channels/builtin.py)
     RecallAPI(app, url_prefix=url_prefix, engine=engine)
     app.register_blueprint(web_bp, url_prefix="/app")     # the HR web workspace (docs/web.md)
+    app.register_blueprint(public_bp)     # candidates' pages from signed links, /p/<token> (api/public_pages.py)
 
     @app.get("/")
     def root():

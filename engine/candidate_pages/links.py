@@ -51,7 +51,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..archive_models import Candidate
-from ..errors import RecallError
+from ..errors import FieldError, FormValidationError, RecallError
 from .models import CandidateLink
 
 KINDS = ("growth", "goals")
@@ -73,11 +73,11 @@ class LinkRefused(RecallError):
         self.reason = reason
 
 
-class InvalidLink(RecallError):
-    """A link cannot be issued as asked (HTTP 422); `field` names what is wrong."""
+class InvalidLink(FormValidationError):
+    """A link cannot be issued as asked (HTTP 422, one entry naming the field); `field` names what is wrong."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+        super().__init__([FieldError(field, message)])
         self.field = field
         self.message = message
 
