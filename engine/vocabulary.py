@@ -117,6 +117,10 @@ HISTORY_KINDS = {
     "role_aliases_changed": ("岗位别名已修改", "Role aliases changed"),
     "role_open_positions_changed": ("岗位空缺数已修改", "Open positions changed"),
     "role_profiles_imported": ("岗位档案已导入", "Role profiles imported"),
+    "candidate_link_issued": ("已生成候选人页面链接", "Candidate page link issued"),
+    "candidate_link_revoked": ("候选人页面链接已停用", "Candidate page link revoked"),
+    "candidate_link_viewed": ("候选人打开了页面", "Candidate opened the page"),
+    "candidate_link_replied": ("候选人在页面上表示想聊聊", "Candidate asked to talk from the page"),
 }
 GROUPS = {
     "hr": ("人力资源", "HR"), "hiring_manager": ("用人部门经理", "Hiring manager"), "hrbp": ("HRBP", "HRBP"),
