@@ -63,7 +63,7 @@ class Goal:
 class CheckIn:
     month: int
     at: datetime
-    by: str                        # display name (or user name) of who completed the check-in
+    by: str | None                 # display name of who completed it (None: the page shows no user names)
     feedback: str
     progress: tuple[dict, ...]
 
@@ -111,7 +111,7 @@ def goals_view(session: Session, instance_id: str) -> GoalsView | None:
             if row.element_id == "agree_goals":
                 goals_row, check_ins = row, []            # goals agreed again (a new onboarding): start over
             elif row.element_id == "monthly_check_in":
-                check_ins.append(CheckIn(len(check_ins) + 1, row.at, names.get(row.actor, row.actor),
+                check_ins.append(CheckIn(len(check_ins) + 1, row.at, names.get(row.actor),
                                          _text(data.get("feedback")), tuple(_progress_items(data))))
             elif row.element_id in ANSWER_TASKS:
                 answers.append((row, data))
@@ -188,7 +188,7 @@ def _feedback(session: Session, delivered, held, answers, names):
             answer_row, data = answers[index]
             items.append(Feedback(text, received, received + ANSWER_WITHIN, "answered",
                                   _text(data.get("response")), answer_row.at,
-                                  names.get(answer_row.actor, answer_row.actor)))
+                                  names.get(answer_row.actor)))
         else:
             items.append(Feedback(text, received, received + ANSWER_WITHIN, "waiting"))
     taken = {r.details.get("buffered_id") for r in delivered}
@@ -282,12 +282,13 @@ def _context(request, *, text: str = "", error: str | None = None, sent: str | N
               "note": g.latest.note if g.latest else "",
               "month": tx["month"].format(month=g.latest.month) if g.latest else ""}
              for g in (shown.goals if shown else ())]
-    check_ins = [{"month": tx["month"].format(month=c.month), "by": tx["by"].format(who=c.by, when=_when(c.at)),
+    check_ins = [{"month": tx["month"].format(month=c.month),
+                  "by": tx["by"].format(who=c.by or "HR", when=_when(c.at)),
                   "feedback": c.feedback} for c in reversed(shown.check_ins if shown else ())]
     feedback = [{"text": f.text, "sent": tx["sent_at"].format(when=_when(f.received_at)),
                  "state": f.state, "held": f.held,
                  "promise": tx["waiting"].format(due=_when(f.answer_due)),
-                 "answer": f.answer, "answered": f"{tx['answered']} · {f.answered_by} · {_when(f.answered_at)}"
+                 "answer": f.answer, "answered": f"{tx['answered']} · {f.answered_by or 'HR'} · {_when(f.answered_at)}"
                  if f.state == "answered" else ""}
                 for f in reversed(shown.feedback if shown else ())]
     messages = {"empty": tx["error_empty"], "too_long": tx["error_too_long"].format(max=FEEDBACK_MAX_CHARS),

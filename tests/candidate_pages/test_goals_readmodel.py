@@ -110,6 +110,7 @@ def test_a_second_feedback_is_held_until_the_first_is_answered_and_escalation_an
     assert [(i.text, i.state, i.answer) for i in items] == [
         ("第一件事", "answered", "抱歉回复晚了,已安排导师"), ("第二件事", "waiting", None)]
     assert items[1].held is False                  # delivered now: HR has its respond_feedback task
+    assert items[0].answered_by is None            # no display name in the directory: no user name either
     assert case.ready() == ["respond_feedback"]
     case.complete("respond_feedback", response="第二件事已处理")
     assert [i.answer for i in view(recall, case).feedback] == ["抱歉回复晚了,已安排导师", "第二件事已处理"]
