@@ -14,12 +14,22 @@ from .common import load_settings, open_engine
 @click.option("--group-by", "group_by", type=click.Choice(GROUPINGS), default=None,
               help="one breakdown (default: overall and every breakdown)")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def report(group_by: str | None, fmt: str) -> None:
+@click.option("--model", "model", is_flag=True, help="the recall likelihood instead: scorecard or model in use, "
+              "the model's held-out calibration (reliability bins, Brier) and discrimination (AUC)")
+def report(group_by: str | None, fmt: str, model: bool = False) -> None:
     """The recall funnel: declined → contacted → replied → interested → re-offered → accepted → still
     employed at 90 days; by decline reason, sender, template and follow-up stage."""
     from engine.archive.facade import TalentArchive
 
     engine = open_engine(load_settings())
+    if model:                                  # docs/ranking.md
+        from engine.archive.ranking_train import format_model_report, model_report
+        try:
+            found = model_report(engine)
+        finally:
+            engine.db.dispose()
+        click.echo(json.dumps(found, default=str, indent=2) if fmt == "json" else format_model_report(found))
+        return
     try:
         groupings = [group_by] if group_by else list(GROUPINGS)
         reports = [TalentArchive(engine).funnel(group_by=g) for g in groupings]

@@ -230,14 +230,20 @@ NEGATIVE_ENDS = ("ended:end_not_interested", "ended:end_no_response", "ended:end
 
 
 def label_of(facts: Facts) -> tuple[int, datetime, int] | None:
-    """The outcome a model learns from (docs/ranking.md): 1 at the first `interested` or accepted offer;
-    0 at a `not_interested` or a case that ended not interested, without response or declined again
-    before any of those; None while the candidate's cases have no outcome yet."""
-    for at, seq, what in facts.events:
-        if what in POSITIVE:
-            return 1, at, seq
-        if what == "not_interested" or what in NEGATIVE_ENDS:
-            return 0, at, seq
+    """The outcome a model learns from (docs/ranking.md): (label, when, audit id). 1 at the first `interested`
+    or accepted offer; 0 at a `not_interested` or a case that ended not interested, without response or
+    declined again before any of those; None while the candidate's cases have no outcome yet. When is the
+    reply the outcome answers, if any (so that reply is not a feature of its own outcome)."""
+    for i, (at, seq, what) in enumerate(facts.events):
+        if what in POSITIVE or what == "not_interested" or what in NEGATIVE_ENDS:
+            # the reply this outcome answers is part of it: the features stop before that reply
+            for when, earlier, kind in reversed(facts.events[:i]):
+                if kind in ("interested", "not_now", "not_interested", "accepted"):
+                    break
+                if kind == "replied":
+                    at, seq = when, earlier
+                    break
+            return (1 if what in POSITIVE else 0), at, seq
     return None
 
 

@@ -36,6 +36,7 @@ REGULARISATION_C = 1.0
 class Example:
     features: dict
     label: int
+    candidate_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,25 +53,22 @@ class NotEnoughOutcomes(Exception):
         self.labelled, self.positives, self.negatives = labelled, positives, negatives
 
 
-def examples_from_archive(session, vocabulary, *, role_key_of, open_role_keys: set[str]) -> list[Example]:
-    """One example per candidate whose cases have an outcome, features as of that outcome."""
+def examples_from_archive(session, vocabulary, *, role_key_of, open_role_keys: set[str], now) -> list[Example]:
+    """One example per candidate whose cases have an outcome, features as of that outcome (the consent scope
+    and open roles: as they are `now`, the archive keeps no history of them that a feature could use)."""
     from ..archive_models import Candidate
     ids = list(session.scalars(select(Candidate.id).where(Candidate.anonymised_at.is_(None))))
     out = []
-    for facts in read_facts(session, ids, vocabulary, now=_far_future()).values():
+    facts_by_id = read_facts(session, ids, vocabulary, now)
+    for facts in (facts_by_id[cid] for cid in sorted(facts_by_id)):      # one order on every database
         label = label_of(facts)
         if label is None:
             continue
         y, at, seq = label
         features = features_of(facts, at=at, open_role_keys=open_role_keys, base_rates={}, role_key_of=role_key_of,
                                until_seq=seq)
-        out.append(Example({k: v for k, v in features.items() if k not in EXCLUDED}, y))
+        out.append(Example({k: v for k, v in features.items() if k not in EXCLUDED}, y, facts.candidate_id))
     return out
-
-
-def _far_future():
-    from datetime import datetime, timezone
-    return datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 
 def reliability(probabilities, labels, bins: int = BINS) -> list[dict]:
@@ -124,7 +122,8 @@ def train_model(engine, *, actor: str = ranking.WORKER_ACTOR, seed: int = 0) -> 
     with engine.db.read_transaction() as s:
         vocabulary = known(s)
         key_of, open_keys = ranking.role_helpers(s)
-        examples = examples_from_archive(s, vocabulary, role_key_of=key_of, open_role_keys=open_keys)
+        examples = examples_from_archive(s, vocabulary, role_key_of=key_of, open_role_keys=open_keys,
+                                         now=engine.clock.now())
     try:
         result = fit(examples, seed=seed)
     except NotEnoughOutcomes as exc:
@@ -175,3 +174,31 @@ def run_ranking_job(engine):
     except Exception as exc:  # noqa: BLE001 - timers must go on; the next round retries
         log.error(json.dumps({"event": "ranking_job_failed", "error": f"{type(exc).__name__}: {exc}"}), exc_info=True)
         return None
+
+
+def format_model_report(report: dict) -> str:
+    """`recall report --model`: what is in use, and the newest model's held-out calibration and discrimination."""
+    lines = [f"recall likelihood in use: {report['in_use']} "
+             f"({'a trained model' if report['in_use'].startswith('model') else 'the scorecard'})"]
+    if not report["models"]:
+        lines.append(f"no model trained yet: a model needs {MIN_LABELLED} labelled candidates with at least "
+                     f"{MIN_EACH} of each outcome (docs/ranking.md)")
+        return "\n".join(lines)
+    for m in report["models"][:1]:
+        x = m["metrics"]
+        lines.append(f"model v{m['version']} trained {m['trained_at']:%Y-%m-%d %H:%M} by {m['trained_by']}"
+                     f"{' (active)' if m['active'] else f' (not used: held-out AUC below {MIN_AUC})'}")
+        lines.append(f"held out {x['n_test']} of {x['n_train'] + x['n_test']} labelled "
+                     f"({x['positives']} positive, {x['negatives']} negative)")
+        lines.append(f"discrimination: AUC {x['auc']:.3f}    calibration: Brier {x['brier']:.4f} "
+                     f"(base rate {x['base_rate_test']:.3f})")
+        lines.append(f"{'bin':<10}{'n':>6}{'predicted':>11}{'observed':>10}")
+        for b in x["bins"]:
+            lines.append(f"{b['from']:.1f}-{b['to']:.1f}{'':<3}{b['n']:>6}{b['predicted']:>11.3f}{b['observed']:>10.3f}")
+        lines.append("coefficients (log-odds):")
+        for name, value in sorted(m["coefficients"].items(), key=lambda kv: -abs(kv[1])):
+            lines.append(f"  {name:<30}{value:>8.3f}")
+    if len(report["models"]) > 1:
+        lines.append("earlier: " + ", ".join(f"v{m['version']} AUC {m['metrics']['auc']:.3f}"
+                                             + (" (active)" if m["active"] else "") for m in report["models"][1:]))
+    return "\n".join(lines)
