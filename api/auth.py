@@ -34,7 +34,7 @@ from .state import state
 log = logging.getLogger("recall.api")
 
 JSON_TYPES = ("application/json",)
-MULTIPART_ENDPOINTS = frozenset({"POST /process-definitions"})
+MULTIPART_ENDPOINTS = frozenset({"POST /process-definitions", "POST /roles/import"})
 # bodies that are not JSON, by endpoint: the media types each takes (WeCom posts its events as XML)
 OTHER_BODIES = {"POST /channels/wecom/callback": frozenset({"text/xml", "application/xml"}),
                 "POST /channels/email/inbound": frozenset({"message/rfc822"})}    # a pushed mail

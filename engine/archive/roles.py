@@ -9,8 +9,8 @@ Session-level functions (the caller's unit of work, like the rest of the archive
     save_version(session, "backend_engineer", {"zh": "后端工程师"}, facts, effective_from=..., actor=..., note=...)
     open_roles(session), aliases_of(session, key), role_key_of("Backend Engineer") == "backend_engineer"
 
-`RoleProfiles(engine)` is the front door the API and the command line use: each public method one unit of
-work. The profile in force at a date is the version with the latest `effective_from` on or before it (the
+`RoleProfiles(engine)` (engine/archive/role_book.py) is the front door the API and the command line use:
+each public method one unit of work. The profile in force at a date is the version with the latest `effective_from` on or before it (the
 higher version on a tie): a correction written today for last month wins from last month on; a change
 announced for next quarter waits for its date.
 """
@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from ..errors import ConcurrentChange, FieldError, NotFound, StaleVersion
+from ..errors import FieldError, NotFound, StaleVersion
 from ..models import AuditEvent
 from ..role_models import OpenPositions, RoleAlias, RoleProfileRow, RoleProfileVersion
 from .role_document import RoleFactsInvalid, validate_facts, validate_title
@@ -343,67 +342,3 @@ def set_aliases(session: Session, role_key: str, aliases, *, actor: str, now: da
 
 def role_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(RoleProfileRow)) or 0
-
-
-# ---------------------------------------------------------------- the front door
-def _guarded(unit):
-    """A racing writer of the same scope (a broken unique key, a PostgreSQL serialization failure) is a
-    ConcurrentChange: `again_on_conflict` runs the unit again and it finds the other's row."""
-    try:
-        return unit()
-    except IntegrityError as exc:
-        raise ConcurrentChange(f"another request saved the same role profile first: {exc.orig}") from exc
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) in ("40001", "40P01"):
-            raise ConcurrentChange(f"a concurrent transaction: {exc.orig}") from exc
-        raise
-
-
-class RoleProfiles:
-    """Role profiles for the API and the command line: every public method is one unit of work."""
-
-    def __init__(self, engine):
-        self.engine = engine
-        self.db = engine.db
-        self.clock = engine.clock
-
-    def _write(self, unit):
-        from ..runtime import again_on_conflict
-        return again_on_conflict(lambda: _guarded(unit), pinned=False)
-
-    def today(self) -> date:
-        return self.clock.now().date()
-
-    def save(self, role_key: str, title, facts, *, effective_from: date, actor: str, note: str = "",
-             team: str | None = None, location: str | None = None,
-             expected_version: int | None = None) -> RoleProfile:
-        def once():
-            with self.db.write_transaction() as s:
-                return save_version(s, role_key, title, facts, effective_from=effective_from, actor=actor,
-                                    note=note, team=team, location=location, now=self.clock.now(),
-                                    ops=self.engine.ops, expected_version=expected_version)
-        return self._write(once)
-
-    def set_open_positions(self, role_key: str, count: int, *, actor: str) -> int:
-        def once():
-            with self.db.write_transaction() as s:
-                if not scopes(s, role_key):
-                    raise NotFound(f"no role profile {role_key!r}")
-                return set_open_positions(s, role_key, count, actor=actor, now=self.clock.now(), ops=self.engine.ops)
-        return self._write(once)
-
-    def set_aliases(self, role_key: str, aliases: list, *, actor: str) -> list[str]:
-        def once():
-            with self.db.write_transaction() as s:
-                if not scopes(s, role_key):
-                    raise NotFound(f"no role profile {role_key!r}")
-                return set_aliases(s, role_key, aliases, actor=actor, now=self.clock.now(), ops=self.engine.ops)
-        return self._write(once)
-
-    def profile_for(self, role_key: str, *, team=None, location=None, at: date | None = None) -> RoleProfile | None:
-        with self.db.read_transaction() as s:
-            return profile_for(s, role_key, team=team, location=location, at=at or self.today())
-
-    def open_roles(self) -> list[tuple[str, int]]:
-        with self.db.read_transaction() as s:
-            return open_roles(s)

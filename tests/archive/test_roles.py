@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.archive import roles
+from engine.archive.role_book import RoleProfiles
 from engine.archive.role_document import RoleFactsInvalid
 from engine.errors import StaleVersion
 from engine.models import AuditEvent
@@ -233,7 +234,7 @@ def test_an_expected_version_that_moved_on_is_stale(db):
 
 
 def test_the_front_door_saves_in_one_unit_of_work_and_audits(engine):
-    book = roles.RoleProfiles(engine)
+    book = RoleProfiles(engine)
     saved = book.save("backend_engineer", TITLE, FACTS, effective_from=date(2026, 1, 1), actor="hr.li", note="first")
     assert saved.version == 1 and book.profile_for("backend_engineer", at=date(2026, 1, 1)).version == 1
     assert book.set_open_positions("backend_engineer", 2, actor="hr.li") == 2

@@ -89,6 +89,12 @@ EXPECTED = {
     "GET /channels/wecom/contacts": ("/channels/wecom/contacts", {A, HR}),
     "POST /channels/wecom/contacts/{contact_id}/link": ("/channels/wecom/contacts/0/link", {A, HR}),
     "POST /channels/wecom/states": ("/channels/wecom/states", {A, HR}),
+    "GET /roles": ("/roles", {A, PO, HR, M, INT}),
+    "GET /roles/{role_key}": ("/roles/nope", {A, PO, HR, M, INT}),
+    "PUT /roles/{role_key}": ("/roles/nope", {A, PO, HR, INT}),
+    "PATCH /roles/{role_key}": ("/roles/nope", {A, PO, HR, INT}),
+    "GET /roles/{role_key}/versions": ("/roles/nope/versions", {A, PO, HR, M, INT}),
+    "POST /roles/import": ("/roles/import", {A, PO, HR, INT}),
 }
 PUBLIC = {
     "GET /health": "/health",
