@@ -2,7 +2,7 @@
 import { ApiError, get, post, request } from "../api.js";
 import { append, clear, h, time } from "../dom.js";
 import { SchemaForm } from "../form.js";
-import { label, pick, REASONS, STAGE_TASKS, STATUSES, t } from "../i18n.js";
+import { label, lang, pick, REASONS, STAGE_TASKS, STATUSES, t } from "../i18n.js";
 import { discardDraft, loadDraft, saveDraft, setDirty } from "../keep.js";
 import { alertBox, announce, errorMessage, go, heading, href, render, state, toast } from "../ui.js";
 import {
@@ -191,6 +191,7 @@ async function taskContext(aside, task, form, candidateDd) {
       block.append(h("p", { class: "hint" }, t("suggestion_hint")), text, h("div", { class: "actions" }, copy, use));
     }
     if (data.suggestion_error) block.append(alertBox(t("suggestion_error", { error: data.suggestion_error })));
+    if (data.suggested_message) block.append(...suggestionFacts(data));
     aside.append(block);
   }
   // beside the copy button: send through a configured channel after confirming (pages/send.js)
@@ -223,4 +224,30 @@ async function taskContext(aside, task, form, candidateDd) {
   if (c && data.candidate_id && state.me.role !== "manager") {
     aside.append(h("p", {}, h("a", { href: href(`candidates/${encodeURIComponent(data.candidate_id)}`) }, t("open_candidate"))));
   }
+}
+
+// The role facts a suggestion used, each with the date of its figures (flagged when stale), and the
+// missing ones as links to the role's profile page, where HR adds them (docs/role-profiles.md).
+function suggestionFacts(data) {
+  const named = (f) => (f.label && typeof f.label === "object" ? f.label[lang()] || f.label.zh || f.label.en : null) || f.fact;
+  const used = Array.isArray(data.suggestion_facts) ? data.suggestion_facts : [];
+  const missing = Array.isArray(data.suggestion_missing_facts) ? data.suggestion_missing_facts : [];
+  const out = [];
+  if (used.length) {
+    out.push(h("div", { class: "suggestion-facts", id: "suggestion-facts" },
+      h("h4", {}, t("suggestion_facts")),
+      h("ul", {}, used.map((f) => h("li", { "data-fact": f.fact, class: f.stale ? "stale" : null },
+        h("span", { class: "fact-label" }, named(f)), " · ",
+        h("span", { class: "fact-date" }, f.as_of ? t("fact_as_of", { date: f.as_of }) : t("fact_no_date")),
+        f.stale ? h("strong", { class: "fact-stale" }, " · ", t("fact_stale")) : null,
+        f.profile ? h("span", { class: "hint" }, " · ", f.profile) : null)))));
+  }
+  if (missing.length) {
+    out.push(h("div", { class: "suggestion-missing", id: "suggestion-missing", role: "note" },
+      h("h4", {}, t("suggestion_missing")),
+      h("ul", {}, missing.map((f) => h("li", { "data-fact": f.fact },
+        h("a", { href: String(f.add_url || "/app/roles").startsWith("/app/") ? f.add_url : "/app/roles" },
+          t("add_fact", { fact: named(f) })))))));
+  }
+  return out;
 }
