@@ -27,6 +27,7 @@ from ..etags import conditional
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ..pagination import decode_cursor, deprecated_offset, keyset_page, offset_paging, page
 from ..problems import handle_exception, problem
+from .ranking import LIKELIHOOD, ReasonSchema, attach_scores, decode_likelihood_cursor, likelihood_page
 from ..schemas import Day, DayOrMoment, PageQuerySchema, PageSchema, ProblemSchema, Strict
 from ..state import current_user, engine, state
 
@@ -155,7 +156,7 @@ class SearchQuerySchema(PageQuerySchema):
         "description": "RFC 3339 with an offset: only candidates changed after this moment"})
     sort = fields.String(load_default="-listed_at", validate=validate.OneOf(CANDIDATE_SORTS), metadata={
         "description": "-listed_at (default: newest decline first), created_at, updated_at ('-': newest "
-                       "first), then by id. A walk that must see every candidate once: created_at; a sync "
+                       "first), -likelihood (who to call first: pinned, then the recall likelihood), then by id. A walk that must see every candidate once: created_at; a sync "
                        "of changes: updated_at (a candidate changed during the walk comes again later)"})
     after = fields.String(validate=validate.Length(min=1, max=1000), metadata={
         "description": "the cursor of the previous page (its `next` link carries it): starts right after "
@@ -266,6 +267,11 @@ class CandidateSummarySchema(Strict):
     listed_at = fields.DateTime()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+    likelihood = fields.Float(allow_none=True, metadata={"description": "the recall likelihood (0-1; in lists; null "
+                              "until scored): docs/ranking.md"})
+    likelihood_reasons = fields.List(fields.Nested(ReasonSchema), metadata={"description": "its top reasons"})
+    likelihood_source = fields.String(allow_none=True, metadata={"description": "scorecard:N or model:N"})
+    pinned = fields.Boolean(metadata={"description": "a person pinned them: call first"})
 
     @ma.post_dump(pass_original=True)
     def _hide_contact(self, data, original, **_kwargs):
@@ -369,10 +375,14 @@ class Candidates(MethodView):
             declined_from=declined_from, declined_to=declined_to, due_within_days=query.get("due_within_days"),
             updated_after=query.get("updated_after"), contact=current_user().role in CONTACT_ROLES)
         limit, offset, sort = query["limit"], query["offset"], query["sort"]
-        after = decode_cursor(query["after"], sort) if query.get("after") is not None else None
+        decode = decode_likelihood_cursor if sort == LIKELIHOOD else (lambda cursor: decode_cursor(cursor, sort))
+        after = decode(query["after"]) if query.get("after") is not None else None
         found = archive().search(filters, limit=limit + 1, offset=offset, count=query["count"], sort=sort,
                                  after=after)
-        if by_offset:
+        attach_scores(found.items)
+        if sort == LIKELIHOOD and not by_offset:
+            body = likelihood_page(found.items, limit=limit)
+        elif by_offset:
             body = {**page(found.items, limit=limit, offset=offset), "next_cursor": None}
         else:
             field = sort.lstrip("-")

@@ -414,6 +414,7 @@ class RankedCandidate:
     source: str
     pinned: bool
     computed_at: datetime
+    rank_key: int = -1
 
 
 class Ranking:
@@ -569,7 +570,7 @@ class Ranking:
 
 def _ranked(row: CandidateScore) -> RankedCandidate:
     return RankedCandidate(row.candidate_id, row.score, list(row.reasons or []), row.source,
-                           row.pinned_at is not None, row.computed_at)
+                           row.pinned_at is not None, row.computed_at, row.rank_key)
 
 
 def scores_of(session: Session, candidate_ids: list[str]) -> dict[str, RankedCandidate]:
