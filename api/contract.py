@@ -124,6 +124,9 @@ OPERATION_IDS: dict[str, str] = {
     "PATCH /roles/{role_key}": "updateRoleOpenings",
     "GET /roles/{role_key}/versions": "listRoleProfileVersions",
     "POST /roles/import": "importRoleProfiles",
+    "GET /candidates/{candidate_id}/links": "listCandidateLinks",
+    "POST /candidates/{candidate_id}/links": "issueCandidateLink",
+    "POST /links/{link_id}/revoke": "revokeCandidateLink",
 }
 
 # Request body examples of the main operations ("METHOD /path" -> body). tests/http/test_openapi_compat.py

@@ -42,6 +42,7 @@ from .resources import events, webhooks
 from .resources import channels, sends
 from .resources import mail_inbound
 from .resources import wecom_callback
+from .resources import links
 from .schemas import ProblemSchema
 from .state import EXTENSION_KEY, RecallState
 
@@ -75,6 +76,7 @@ TAGS.append({"name": "channels", "description": "Channel settings (admin): WeCom
 RESOURCES += (channels, sends)
 RESOURCES += (mail_inbound,)
 RESOURCES += (wecom_callback,)
+RESOURCES += (links,)
 
 
 class _Spec(Api):

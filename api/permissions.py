@@ -120,6 +120,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "PATCH /roles/{role_key}": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
     "GET /roles/{role_key}/versions": frozenset({ADMIN, PROCESS_OWNER, HR, MANAGER, INTEGRATOR}),
     "POST /roles/import": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
+    # signed links to a candidate's growth or goals page (issue 18, api/resources/links.py): HR's; the pages
+    # themselves are public at /p/<token> (api/public_pages.py), outside this API
+    "GET /candidates/{candidate_id}/links": frozenset({ADMIN, HR}),
+    "POST /candidates/{candidate_id}/links": frozenset({ADMIN, HR}),
+    "POST /links/{link_id}/revoke": frozenset({ADMIN, HR}),
 }
 
 # Roles that see every task (admin may also act on any; process owners only read).

@@ -95,6 +95,9 @@ EXPECTED = {
     "PATCH /roles/{role_key}": ("/roles/nope", {A, PO, HR, INT}),
     "GET /roles/{role_key}/versions": ("/roles/nope/versions", {A, PO, HR, M, INT}),
     "POST /roles/import": ("/roles/import", {A, PO, HR, INT}),
+    "GET /candidates/{candidate_id}/links": ("/candidates/nope/links", {A, HR}),
+    "POST /candidates/{candidate_id}/links": ("/candidates/nope/links", {A, HR}),
+    "POST /links/{link_id}/revoke": ("/links/nope/revoke", {A, HR}),
 }
 PUBLIC = {
     "GET /health": "/health",

@@ -6,6 +6,7 @@ import { go, heading, href, state, toast } from "../ui.js";
 import { candidateName, list, messageList, personName, processNames, statusBadge } from "../views.js";
 import { profileSections } from "./profile.js";
 import { recordSection, signalKindLabel } from "./record.js";
+import { candidateLinksCard } from "./growth_link.js";
 
 export async function candidatePage(body, ctx, id) {
   let c;
@@ -64,6 +65,8 @@ export async function candidatePage(body, ctx, id) {
   const record = recordSection(c, { preset: ctx.query.get("record") });
   if (record) grid.append(record);
   grid.append(...profileSections(c));
+  const links = candidateLinksCard(id);         // growth and goals page links, status, revoke (pages/growth_link.js)
+  if (links) grid.append(links);
   grid.append(h("section", { class: "card wide", "aria-labelledby": "messages-title" }, h("h2", { id: "messages-title" }, t("messages")), messageList(c.messages || [])));
 
   const timeline = c.timeline || [];

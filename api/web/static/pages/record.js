@@ -56,8 +56,15 @@ const ACTIONS = {
   },
 };
 
+// signals the product records itself (not offered in the form above)
+const RECORDED_SIGNALS = {
+  growth_page_viewed: ["查看了岗位成长页", "Viewed the growth page"],
+  page_talk_requested: ["在页面上表示想聊聊", "Asked to talk from a page"],
+};
+
 export function signalKindLabel(kind) {
-  return SIGNAL_KINDS[kind] ? pick(SIGNAL_KINDS[kind].join(" / ")) : kind;
+  const known = SIGNAL_KINDS[kind] || RECORDED_SIGNALS[kind];
+  return known ? pick(known.join(" / ")) : kind;
 }
 
 function newKey() {

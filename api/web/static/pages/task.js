@@ -11,6 +11,7 @@ import {
 import { handoverControls } from "./handover.js";
 import { recordSection } from "./record.js";
 import { sendSection } from "./send.js";
+import { attachGrowthLink } from "./growth_link.js";
 
 export async function taskPage(body, ctx, taskId) {
   const { data: task, etag } = await request("GET", `/tasks/${encodeURIComponent(taskId)}`);
@@ -200,6 +201,8 @@ async function taskContext(aside, task, form, candidateDd) {
     (aside.querySelector(".suggestion") || aside).append(slot);
     sendSection(task, form, data.suggested_message).then((section) => slot.replaceWith(section)).catch(() => slot.remove());
   }
+  const growthLink = attachGrowthLink(task, form);      // a signed link to the role's growth page (pages/growth_link.js)
+  if (growthLink) aside.append(growthLink);
 
   const latest = c && Array.isArray(c.declines) && c.declines.length ? c.declines[c.declines.length - 1] : {};
   const reason = data.decline_reason || latest.reason;
