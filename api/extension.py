@@ -43,6 +43,7 @@ from .resources import channels, sends
 from .resources import mail_inbound
 from .resources import wecom_callback
 from .resources import links
+from .resources import roles
 from .schemas import ProblemSchema
 from .state import EXTENSION_KEY, RecallState
 
@@ -77,6 +78,8 @@ RESOURCES += (channels, sends)
 RESOURCES += (mail_inbound,)
 RESOURCES += (wecom_callback,)
 RESOURCES += (links,)
+TAGS.append({"name": "roles", "description": "Role profiles: the facts behind the messages, versioned (issue 18)"})
+RESOURCES += (roles,)
 
 
 class _Spec(Api):

@@ -74,7 +74,8 @@ export async function request(method, path, { body, headers = {}, token = getTok
   const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin", cache: "no-store" };
   if (token) init.headers.Authorization = `Bearer ${token}`;
   else if (csrfToken && UNSAFE.has(method)) init.headers["X-CSRF-Token"] = csrfToken;
-  if (body !== undefined) {
+  if (body instanceof FormData) init.body = body;     // a file upload: the browser sets the multipart type
+  else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }

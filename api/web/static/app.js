@@ -31,6 +31,8 @@ const ROUTES = [
   [/^channels$/, lazy(() => import("./pages/channels.js"), "channelsPage")],
   [/^tokens$/, lazy(() => import("./pages/tokens.js"), "tokensPage")],
   [/^mail$/, lazy(() => import("./pages/mail.js"), "mailPage")],
+  [/^roles$/, lazy(() => import("./pages/roles.js"), "rolesPage")],
+  [/^roles\/([^/]+)$/, lazy(() => import("./pages/roles.js"), "rolePage")],
 ];
 
 document.addEventListener("click", (event) => {
