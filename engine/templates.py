@@ -6,6 +6,8 @@ started with. The engine renders the one a task names in `suggestion_template_id
 when the task becomes ready, with the task's data (the candidate's recorded needs,
 open questions, decline reason) as context; HR edits and sends it themselves.
 Messages are plain text and rendered without escaping (nothing here renders HTML).
+A suggestion also sees `role`, the case's role profile facts (engine/role_facts.py): `prefill` stores
+the facts it read, with their dates, and the ones it missed (`suggestion_facts`, `suggestion_missing_facts`).
 
 Bounded: a template is a process owner's file and may be wrong or hostile. Rendering stops with
 a `TemplateProblem` naming the template once the text would pass `MAX_RENDERED_CHARS`, without
