@@ -252,6 +252,7 @@ class DefinitionVersionSchema(Strict):
     content_hash = fields.String(required=True)
     deployed_at = fields.DateTime(required=True)
     deployed_by = fields.String(required=True)
+    note = fields.String(allow_none=True, metadata={"description": "the change note of a deploy from the studio"})
 
 
 class DefinitionSummarySchema(Strict):

@@ -78,7 +78,7 @@ def _referenced_forms(specs) -> set[str]:
 
 
 def deploy_bundle(session: Session, bundle, serializer: StateSerializer, *, actor: str,
-                  now: datetime) -> list[DeployedProcess]:
+                  now: datetime, note: str | None = None) -> list[DeployedProcess]:
     """Store a new version of every process whose content changed. Raises BundleInvalid."""
     if not bundle.ok:
         raise BundleInvalid(bundle.diagnostics)
@@ -111,7 +111,7 @@ def deploy_bundle(session: Session, bundle, serializer: StateSerializer, *, acto
             process_key=key, version=(latest.version + 1) if latest else 1, content_hash=digest,
             spec_json=spec_json, forms_json=forms_json, templates_json=templates_json, files_json=files_json,
             vocabulary_json=vocabulary_json,
-            serializer_version=SERIALIZER_VERSION, deployed_at=now, deployed_by=actor,
+            serializer_version=SERIALIZER_VERSION, deployed_at=now, deployed_by=actor, note=note,
         )
         session.add(row)
         session.flush()
@@ -135,7 +135,8 @@ def latest_definition_id(session: Session, process_key: str, version: int | None
 
 
 DEFINITION_COLUMNS = (ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
-                      ProcessDefinition.content_hash, ProcessDefinition.deployed_at, ProcessDefinition.deployed_by)
+                      ProcessDefinition.content_hash, ProcessDefinition.deployed_at, ProcessDefinition.deployed_by,
+                      ProcessDefinition.note)
 
 
 def definition_versions(session: Session, *, process_key: str | None = None, latest_only: bool = False,

@@ -35,6 +35,7 @@ def target_metadata() -> MetaData:
     from .candidate_pages import models as _link_models  # noqa: F401 - signed candidate links (issue 18)
     from . import ranking_models  # noqa: F401 - candidate scores, scorecards, trained models (issue 20)
     from .archive import import_models  # noqa: F401 - ATS import runs, rows, saved mappings (issue 20)
+    from .studio import models as _studio_models  # noqa: F401 - drafts, migration runs (issue 19)
     from .models import Base
     return Base.metadata
 

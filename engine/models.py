@@ -64,6 +64,7 @@ class ProcessDefinition(Base):
     serializer_version: Mapped[str] = mapped_column(String(16))
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     deployed_by: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str | None] = mapped_column(Text)      # the change note of a studio deploy (issue 19)
 
 
 class ProcessInstance(Base):

@@ -102,17 +102,23 @@ class RecallEngine:
     def validate(self, paths: Sequence[str | Path], *, forms_dir=None):
         return load_bundle(paths, forms_dir=forms_dir, http_allow=self.settings.http_connector_allow)
 
-    def deploy(self, paths: Sequence[str | Path], *, forms_dir=None, actor: str = "system"
-               ) -> list[DeployedProcess]:
+    def deploy(self, paths: Sequence[str | Path], *, forms_dir=None, actor: str = "system",
+               note: str | None = None) -> list[DeployedProcess]:
         """Validate and store a new version of each changed process; raises BundleInvalid."""
         bundle = load_bundle(paths, forms_dir=forms_dir, http_allow=self.settings.http_connector_allow)
         with self.db.write_transaction() as s:
-            results = deploy_bundle(s, bundle, self.serializer, actor=actor, now=self.clock.now())
-            for r in results:
-                if r.created:
-                    self.ops.audit(s, None, "definition_deployed", actor, r.process_key, None,
-                                       {"version": r.version, "content_hash": r.content_hash})
-            return results
+            return self.store_bundle(s, bundle, actor=actor, note=note)
+
+    def store_bundle(self, s, bundle, *, actor: str, note: str | None = None) -> list[DeployedProcess]:
+        """Deploy a loaded bundle in the caller's unit of work (the studio's deploy composes it with its draft);
+        `note`: the change note, on each new version and in its `definition_deployed` audit row."""
+        results = deploy_bundle(s, bundle, self.serializer, actor=actor, now=self.clock.now(), note=note)
+        for r in results:
+            if r.created:
+                self.ops.audit(s, None, "definition_deployed", actor, r.process_key, None,
+                               {"version": r.version, "content_hash": r.content_hash,
+                                **({"note": note} if note else {})})
+        return results
 
     def list_definitions(self, *, process_key: str | None = None, latest_only: bool = False,
                          limit: int | None = 50, offset: int = 0) -> list[DefinitionView]:

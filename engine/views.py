@@ -14,6 +14,7 @@ class DefinitionView:
     content_hash: str
     deployed_at: datetime
     deployed_by: str
+    note: str | None = None     # the change note of a deploy from the studio (docs/studio.md)
 
 
 @dataclass

@@ -38,7 +38,8 @@ def test_the_detail_lists_every_version_and_the_latest_files(as_user):
                            "forms"}
     assert (detail["process_key"], detail["latest_version"], detail["deployed_by"]) == ("scripted", 2, "owner")
     assert [v["version"] for v in detail["versions"]] == [2, 1]
-    assert all(set(v) == {"version", "content_hash", "deployed_at", "deployed_by"} for v in detail["versions"])
+    assert all(set(v) == {"version", "content_hash", "deployed_at", "deployed_by", "note"} for v in detail["versions"])
+    assert [v["note"] for v in detail["versions"]] == [None, None]      # notes come from studio deploys
     assert detail["versions"][0]["content_hash"] != detail["versions"][1]["content_hash"]
     assert detail["deployed_at"] == detail["versions"][0]["deployed_at"]
     assert (detail["files"], detail["forms"]) == (["workflows/scripted.bpmn"], ["check.schema.json"])
