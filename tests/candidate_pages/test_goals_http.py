@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 from engine.candidate_pages import goals as goals_page
 from engine.candidate_pages.service import CandidateLinks
 from tests.servers import http
-from tests.support import HR
+from tests.support import HR, race
 from tests.workflows.lifecycle import Case
 from tests.workflows.test_onboarding_paths import interested
 
@@ -117,3 +117,29 @@ def test_an_expired_link_is_refused_and_delivers_nothing(onboarding):
     status, _, _ = send(base, token, nonce, "还在吗")
     assert status == 410
     assert "new_hire_feedback" not in [d[0] for d in case.messages_delivered()]
+
+
+def test_the_same_form_sent_four_times_at_once_is_one_feedback(onboarding):
+    base, engine, case, token = onboarding
+    nonce = nonce_of(page(base, token)[2])
+    answers = race(4, lambda: send(base, token, nonce, "同一条反馈,手抖点了好几下"))
+    assert [status for status, _, _ in answers] == [200] * 4
+    assert [d for d in case.messages_delivered() if d[0] == "new_hire_feedback"] == [
+        ("new_hire_feedback", goals_page.ACTOR)]
+    assert len(engine.list_tasks(instance_id=case.id, element_id="respond_feedback")) == 1
+
+
+def test_strange_input_changes_nothing_it_should_not(onboarding):
+    base, engine, case, token = onboarding
+    nonce = nonce_of(page(base, token)[2])
+    # extra fields are ignored (only the text is delivered), a huge nonce is refused before anything runs
+    status, _, _ = http("POST", f"{base}/p/{token}", headers={**BROWSER, "Content-Type": "application/x-www-form-urlencoded"},
+                        raw=urllib.parse.urlencode({"nonce": "1" * 5000, "text": "x"}).encode())
+    assert status == 400 and "respond_feedback" not in case.ready()
+    status, _, html = http("POST", f"{base}/p/{token}", headers={**BROWSER, "Content-Type": "application/x-www-form-urlencoded"},
+                           raw=urllib.parse.urlencode({"nonce": nonce, "text": "<script>alert(1)</script>",
+                                                       "channel": "api", "candidate_id": "someone-else"}).encode())
+    assert status == 200 and "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    task = case.task("respond_feedback")
+    assert task.data["feedback_message"] == {"text": "<script>alert(1)</script>", "channel": "goals_page",
+                                             "candidate_id": case.candidate_id}
