@@ -27,7 +27,7 @@ import threading
 import traceback
 import warnings
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Sequence
@@ -42,6 +42,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser  # VAL
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
 from .forms import SEPARATE_FROM, start_schema_name
+from .lint import StudioChecks
 from . import message_rules, vocabulary as vocabulary_rules
 from .timer_values import TIME_KINDS, iso_problems
 from .scripting import compile_check
@@ -112,10 +113,20 @@ class Diagnostic:
     element_id: str | None
     message: str
     internal: bool = False      # the checker failed (not the bundle): `recall validate` exits 2
+    severity: str = "error"     # "error" blocks a deploy, "warning" does not
+    code: str = "invalid"       # a stable slug per kind of problem ("gateway-no-default", "dmn-feel"...)
+    engine_error: str | None = None  # SpiffWorkflow's own error on the same element, when it had one
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.element_id or '-'}: {self.message}"
+        prefix = "warning: " if self.severity == "warning" else ""
+        engine = f" (SpiffWorkflow: {self.engine_error})" if self.engine_error else ""
+        return f"{prefix}{where}: {self.element_id or '-'}: {self.message}{engine}"
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "line": self.line, "element_id": self.element_id, "severity": self.severity,
+                "code": self.code, "message": self.message + (f" (SpiffWorkflow: {self.engine_error})"
+                                                              if self.engine_error else "")}
 
 
 @dataclass
@@ -127,11 +138,17 @@ class Bundle:
     vocabulary: vocabulary_rules.Vocabulary | None = None    # workflows/vocabulary.json; None: no file
     parser: SpiffBpmnParser | None = None
     process_ids: list[str] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)   # errors: any of them refuses the bundle
+    warnings: list[Diagnostic] = field(default_factory=list)      # shown, never blocking
 
     @property
     def ok(self) -> bool:
         return not self.diagnostics
+
+    @property
+    def all_diagnostics(self) -> list[Diagnostic]:
+        """Errors and warnings, by file and line (what `recall validate` and POST /studio/check show)."""
+        return sorted(self.diagnostics + self.warnings, key=lambda d: (d.file, d.line or 0))
 
     @property
     def internal_failure(self) -> bool:
@@ -154,6 +171,19 @@ def load_bundle(paths: Sequence[str | Path], *, forms_dir: str | Path | None = N
     loader = _Loader(paths, forms_dir)
     loader.http_allow = http_allow
     return loader.run()
+
+
+def _kind(path: Path) -> str | None:
+    """"bpmn" for .bpmn and Camunda/Activiti's .bpmn20.xml, "dmn" for .dmn, else None."""
+    name = path.name.lower()
+    if name.endswith((".bpmn", ".bpmn20.xml")):
+        return "bpmn"
+    return "dmn" if name.endswith(".dmn") else None
+
+
+def _stem(name: str) -> str:
+    base = Path(name).name
+    return base[:-len(".bpmn20.xml")] if base.lower().endswith(".bpmn20.xml") else Path(base).stem
 
 
 def _local(el) -> str:
@@ -224,7 +254,7 @@ def _failure_element(error: BaseException):
     return found
 
 
-class _Loader:
+class _Loader(StudioChecks):
     def __init__(self, paths, forms_dir):
         self.paths = [Path(p) for p in paths]
         self.bundle = Bundle()
@@ -244,15 +274,21 @@ class _Loader:
         found += [p for p in self.paths if p.name == vocabulary_rules.FILE_NAME and p.is_file()]
         self.vocabulary_path = next((p for p in found if p.is_file()), None)
         self.http_allow: str | None = None
+        self.check_code = "invalid"
 
     # -- reporting ---------------------------------------------------------
     def report(self, file: str, el, message: str, line: int | None = None, element_id: str | None = None,
-               *, internal: bool = False):
+               *, internal: bool = False, code: str | None = None, severity: str = "error"):
         if el is not None:
             line = line or el.sourceline
             element_id = element_id or _owner(el)
+        code = "internal" if internal else code or self.check_code
+        diagnostic = Diagnostic(file, line, element_id, message, internal, severity, code)
+        if severity == "warning":
+            self.bundle.warnings.append(diagnostic)
+            return
         self.reported.add((file, element_id))
-        self.bundle.diagnostics.append(Diagnostic(file, line, element_id, message, internal))
+        self.bundle.diagnostics.append(diagnostic)
 
     def run(self) -> Bundle:
         for path in self._guarded(None, self._collect) or []:
@@ -261,21 +297,26 @@ class _Loader:
         for doc in self._ok("bpmn"):
             for check in (self.check_schema, self.check_process_names, self.check_elements, self.check_refs,
                           self.check_calls, self.check_gateways, self.check_expressions, self.check_timers,
-                          self.check_forms, self.check_service_tasks):
+                          self.check_forms, self.check_service_tasks, self.check_gateway_coverage,
+                          self.check_unquoted_names, self.check_lanes, self.check_form_fields, self.check_foreign):
                 self._guarded(doc, check, doc)
         for doc in self._ok("dmn"):
             self._guarded(doc, self.check_dmn, doc)
+            self._guarded(doc, self.check_dmn_cells, doc)
         self._guarded(None, self.check_call_cycles)
         self._guarded(None, self.check_with_spiff)
         self._guarded(self.messages_path, self.check_messages)
         self._guarded(None, self.read_templates)
         self._guarded(self.vocabulary_path, self.check_vocabulary)
+        self._guarded(None, self.check_template_refs)
         self.bundle.process_ids = sorted({p.get("id") for d in self._ok("bpmn") for p in self._processes(d)})
         self.bundle.diagnostics.sort(key=lambda d: (d.file, d.line or 0))
+        self.bundle.warnings.sort(key=lambda d: (d.file, d.line or 0))
         return self.bundle
 
     def _guarded(self, subject, check, *args):
         """Run one check; if it fails, report that as an internal diagnostic and go on."""
+        self.check_code = getattr(check, "__name__", "check").removeprefix("check_").replace("_", "-")
         try:
             return check(*args)
         except Exception as error:  # noqa: BLE001 - a broken check must not hide the other files' problems
@@ -382,13 +423,13 @@ class _Loader:
         for path in self.paths:
             if path.is_dir():
                 candidates = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
-                found.update((f.resolve(), None) for f in candidates if f.suffix.lower() in (".bpmn", ".dmn"))
-            elif path.is_file() and path.suffix.lower() in (".bpmn", ".dmn"):
+                found.update((f.resolve(), None) for f in candidates if _kind(f))
+            elif path.is_file() and _kind(path):
                 found[path.resolve()] = None
             elif path.is_file() and path.name in (message_rules.FILE_NAME, vocabulary_rules.FILE_NAME):
                 continue                                    # read by check_messages / check_vocabulary
             else:
-                why = "is not a .bpmn or .dmn file" if path.exists() else "does not exist"
+                why = "is not a .bpmn, .bpmn20.xml or .dmn file" if path.exists() else "does not exist"
                 self.report(str(path), None, f"{path} {why}")
         if not found and not self.bundle.diagnostics:
             self.report(str(self.paths[0]) if self.paths else "-", None, "no .bpmn or .dmn files found")
@@ -401,7 +442,7 @@ class _Loader:
             return str(path)
 
     def _read(self, path: Path) -> None:
-        doc = _Doc(self._display(path), path.suffix.lower()[1:])
+        doc = _Doc(self._display(path), _kind(path))
         self.docs.append(doc)
         try:
             size = path.stat().st_size
@@ -439,8 +480,8 @@ class _Loader:
     def index_definitions(self) -> None:
         """Process and decision ids -> file. A file that is not even XML counts by its stem (house
         rule), so calls into it do not cascade. SpiffWorkflow keys a DMN file by its first decision."""
-        self.processes = {Path(d.name).stem: d.name for d in self.docs if d.root is None and d.kind == "bpmn"}
-        self.decisions = {Path(d.name).stem: d.name for d in self.docs if d.root is None and d.kind == "dmn"}
+        self.processes = {_stem(d.name): d.name for d in self.docs if d.root is None and d.kind == "bpmn"}
+        self.decisions = {_stem(d.name): d.name for d in self.docs if d.root is None and d.kind == "dmn"}
         found = [(self.processes, d, p) for d in self._ok("bpmn") for p in self._processes(d)]
         found += [(self.decisions, d, d.root.find(f"{{{etree.QName(d.root).namespace}}}decision"))
                   for d in self._ok("dmn")]
@@ -472,7 +513,7 @@ class _Loader:
             self.report(doc.name, None, f"{len(errors) - MAX_SCHEMA_ERRORS} more schema errors not shown")
 
     def check_process_names(self, doc: _Doc) -> None:
-        stem, processes = Path(doc.name).stem, self._processes(doc)
+        stem, processes = _stem(doc.name), self._processes(doc)
         if not processes:
             self.report(doc.name, doc.root, "file defines no executable process")
         for process in processes:
@@ -492,7 +533,7 @@ class _Loader:
                     self.report(doc.name, el, f"bpmn:{local} is not supported by SpiffWorkflow")
                 if local == "scriptTask" and el.find("bpmn:script", NS) is None:
                     self.report(doc.name, el, "script task has no script")
-                if local == "scriptTask" and "python" not in el.get("scriptFormat", "python").lower():
+                if local == "scriptTask" and "python" not in (el.get("scriptFormat") or "python").lower():
                     self.report(doc.name, el, f"scriptFormat {el.get('scriptFormat')!r}: scripts always run as Python")
                 for definition in el if local in EVENT_DEFINITIONS else ():
                     kind = _local(definition)
@@ -724,7 +765,15 @@ class _Loader:
             text = column.find("dmn:inputExpression/dmn:text", ns)
             inputs.append(text.text or "" if text is not None else "")
             if not inputs[-1].strip():
-                self.report(doc.name, column, "decision table input has no input expression")
+                if column.get("label"):          # SpiffWorkflow then reads the variable named by the label
+                    self.report(doc.name, column, f"decision table input has no input expression: SpiffWorkflow "
+                                f"reads the variable named by its label {column.get('label')!r} (the case stops "
+                                "with an error if it has none); write the expression", code="dmn-input-by-label",
+                                severity="warning")
+                    inputs[-1] = column.get("label")
+                else:
+                    self.report(doc.name, column, "decision table input has neither an input expression nor a "
+                                "label: SpiffWorkflow cannot evaluate it", code="dmn-input-missing")
                 continue
             for line, message in _errors(text.text, "eval", text.sourceline):
                 self.report(doc.name, column, f"input expression does not compile: {message}", line=line)
@@ -806,18 +855,25 @@ class _Loader:
         file = error.file_name or file
         el = self._find(file, error.id) if error.id else None
         sources = {error.id or None, el.get("sourceRef") if el is not None else None}
+        message = _readable(error.args[0] if error.args else str(error))
         if any((file, s) in self.reported for s in sources if s):
-            return  # one of our checks already explains this element
+            return self._attach_engine_error(file, sources, message)  # ours explains it; keep the engine's words
         if el is not None and _local(el) == "businessRuleTask":
             dmn = self.decisions.get((_extensions(el) or {}).get("calledDecisionId"))
             if any(d.file == dmn for d in self.bundle.diagnostics):
                 return  # the DMN file's own problem, already reported there
-        message = _readable(error.args[0] if error.args else str(error))
         wrapped = re.fullmatch(r"(\w+(Error|Exception))\((.*)\)", message, re.S)
         if wrapped:
             message = f"SpiffWorkflow failed on this element: {wrapped[1]}: {wrapped[3]}"
         line = error.line_number if isinstance(error.line_number, int) else None
-        self.report(file, el, message, line=line, element_id=error.id or None)
+        self.report(file, el, message, line=line, element_id=error.id or None, code="engine-error")
+
+    def _attach_engine_error(self, file: str, sources: set, message: str) -> None:
+        """A diagnostic of ours on the element SpiffWorkflow also refused gets the engine's own message too."""
+        for i, d in enumerate(self.bundle.diagnostics):
+            if d.file == file and d.element_id in sources and d.element_id and not d.engine_error:
+                self.bundle.diagnostics[i] = replace(d, engine_error=message)
+                return
 
     def _find(self, file: str, element_id: str):
         for doc in self.docs:
@@ -868,3 +924,58 @@ def _dmn_entry_errors(input_expr: str, text) -> list[tuple[int | None, str]]:
         return [(text.sourceline, f"input entry: SpiffWorkflow glues it to the input expression "
                  f"({(input_expr.strip() + entry)[:40]!r}); write it with '?', e.g. '? {entry.strip()}'")]
     return []
+
+
+# -- in-memory bundles (the studio's live check) ----------------------------
+_TEMPLATE_PATH = re.compile(r"templates/[a-z]{2}/[A-Za-z0-9_.-]+\.j2")
+
+
+def check_files(files: dict[str, bytes | str], *, forms: dict[str, bytes | str] | None = None,
+                http_allow: str | None = None) -> Bundle:
+    """Validate a bundle held in memory exactly as `recall validate` validates a folder: the files are
+    written to a private temporary `workflows/` (paths as in the folder: "offer_recall.bpmn",
+    "templates/zh/day_30_greeting.j2", "messages.json") and `forms/` (plain file names), and the
+    diagnostics name the paths as given. A path that could not be in such a folder is a diagnostic."""
+    import tempfile
+    refused: list[Diagnostic] = []
+    with tempfile.TemporaryDirectory(prefix="recall-check-") as tmp:
+        workflows, forms_dir = Path(tmp) / "workflows", Path(tmp) / "forms"
+        workflows.mkdir()
+        forms_dir.mkdir()
+        for given, target_dir, allowed in ((files or {}, workflows, _bundle_path),
+                                           (forms or {}, forms_dir, _form_name)):
+            for name, content in given.items():
+                problem = allowed(name) if isinstance(name, str) else "a file name must be a text"
+                if problem is None and not isinstance(content, (str, bytes)):
+                    problem = "the file's content must be a text"
+                if problem:
+                    refused.append(Diagnostic(str(name), None, None, problem, code="file-path"))
+                    continue
+                target = target_dir / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        bundle = load_bundle([workflows], forms_dir=forms_dir, http_allow=http_allow)
+    prefix = "workflows/"
+    bundle.diagnostics = refused + [replace(d, file=d.file[len(prefix):]) if d.file.startswith(prefix) else d
+                                    for d in bundle.diagnostics]
+    bundle.warnings = [replace(d, file=d.file[len(prefix):]) if d.file.startswith(prefix) else d
+                       for d in bundle.warnings]
+    return bundle
+
+
+def _bundle_path(name: str) -> str | None:
+    parts = name.split("/")
+    if not name or name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
+        return "a file path must be relative, with no '..', '.' or empty parts"
+    if len(parts) == 1 and (_kind(Path(name)) or name in (message_rules.FILE_NAME, vocabulary_rules.FILE_NAME)):
+        return None
+    if _TEMPLATE_PATH.fullmatch(name):
+        return None
+    return (f"{name!r} is not a bundle file: .bpmn, .bpmn20.xml, .dmn, {message_rules.FILE_NAME}, "
+            f"{vocabulary_rules.FILE_NAME} or templates/<lang>/<id>.j2")
+
+
+def _form_name(name: str) -> str | None:
+    if not name or "/" in name or "\\" in name or name in (".", "..") or not name.endswith(".json"):
+        return "a form is named by a plain file name ending in .json"
+    return None
