@@ -42,6 +42,14 @@ RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset
 # "METHOD /path" (as in api/permissions.py) -> operationId. A contract: never rename one
 # (tests/http/test_openapi_compat.py fails on a renamed operationId).
 OPERATION_IDS: dict[str, str] = {
+    "GET /ranking/scorecard": "getRankingScorecard",
+    "PUT /ranking/scorecard": "saveRankingScorecard",
+    "POST /ranking/refresh": "refreshRanking",
+    "GET /ranking/model": "getRankingModelReport",
+    "POST /ranking/model/train": "trainRankingModel",
+    "GET /ranking/scores": "listRankingScores",
+    "PUT /candidates/{candidate_id}/pin": "pinCandidate",
+    "GET /recall-list": "getRecallList",
     "GET /health": "getHealth",
     "GET /metrics": "getMetrics",
     "GET /process-definitions": "listProcessDefinitions",
@@ -132,6 +140,9 @@ OPERATION_IDS: dict[str, str] = {
 # Request body examples of the main operations ("METHOD /path" -> body). tests/http/test_openapi_compat.py
 # checks each against its schema, and sends the decline example to a real app.
 EXAMPLES: dict[str, dict] = {
+    "PUT /ranking/scorecard": {"intercept": -1.5, "weights": {"signal_open_to_work": 1.0, "tone_interested": 1.5},
+                               "note": "open to work counts more"},
+    "PUT /candidates/{candidate_id}/pin": {"pinned": True},
     "POST /process-instances": {
         "process_key": "offer_recall", "business_key": "cand-42",
         "variables": {"candidate_id": "c-42", "decline_date": "2026-02-05T09:00:00+08:00"}},

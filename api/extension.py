@@ -44,6 +44,7 @@ from .resources import mail_inbound
 from .resources import wecom_callback
 from .resources import links
 from .resources import roles
+from .resources import ranking
 from .schemas import ProblemSchema
 from .state import EXTENSION_KEY, RecallState
 
@@ -81,6 +82,8 @@ RESOURCES += (links,)
 TAGS.append({"name": "roles", "description": "Role profiles: the facts behind the messages, versioned (issue 18)"})
 RESOURCES += (roles,)
 
+TAGS.append({"name": "ranking", "description": "Who to call first: the recall likelihood, its reasons, pins, the recall list"})
+RESOURCES += (ranking,)
 
 class _Spec(Api):
     """flask-smorest's Api, reduced to building the OpenAPI document.

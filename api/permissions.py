@@ -125,6 +125,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "GET /candidates/{candidate_id}/links": frozenset({ADMIN, HR}),
     "POST /candidates/{candidate_id}/links": frozenset({ADMIN, HR}),
     "POST /links/{link_id}/revoke": frozenset({ADMIN, HR}),
+    # who to call first (issue 20, api/resources/ranking.py): scores ride on candidate lists (HR, admin); the
+    # process owner owns the scorecard and reads the model's report; a manager sees no list and no score
+    "GET /ranking/scorecard": frozenset({ADMIN, PROCESS_OWNER, HR}),
+    "PUT /ranking/scorecard": frozenset({ADMIN, PROCESS_OWNER}),
+    "POST /ranking/refresh": frozenset({ADMIN, PROCESS_OWNER, HR}),
+    "GET /ranking/model": frozenset({ADMIN, PROCESS_OWNER, HR}),
+    "POST /ranking/model/train": frozenset({ADMIN, PROCESS_OWNER}),
+    "GET /ranking/scores": frozenset({ADMIN, HR}),
+    "PUT /candidates/{candidate_id}/pin": frozenset({ADMIN, HR}),
+    "GET /recall-list": frozenset({ADMIN, HR}),
 }
 
 # Roles that see every task (admin may also act on any; process owners only read).

@@ -190,6 +190,27 @@ class Pin(MethodView):
         return _score_body(_ranking().pin(candidate_id, pinned=body["pinned"], actor=current_user().name))
 
 
+class ScoresQuerySchema(Strict):
+    candidate_id = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
+                               validate=validate.Length(min=1, max=200),
+                               metadata={"description": "candidate ids (repeat the parameter), at most 200"})
+
+
+class ScoresSchema(Strict):
+    items = fields.List(fields.Nested(ScoreSchema), required=True)
+
+
+@blp.route("/ranking/scores", tags=TAGS)
+class Scores(MethodView):
+    @blp.arguments(ScoresQuerySchema, location="query", unknown="raise")
+    @blp.response(200, ScoresSchema)
+    def get(self, query):
+        """The likelihood and reasons of these candidates (the inbox shows them beside each follow-up);
+        a candidate not scored yet is left out."""
+        found = _ranking().scores_of(list(dict.fromkeys(query["candidate_id"])))
+        return {"items": [_score_body(r) for r in found.values()]}
+
+
 @blp.route("/recall-list", tags=TAGS)
 class RecallList(MethodView):
     @blp.arguments(RecallListQuerySchema, location="query", unknown="raise")

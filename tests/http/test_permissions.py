@@ -98,6 +98,14 @@ EXPECTED = {
     "GET /candidates/{candidate_id}/links": ("/candidates/nope/links", {A, HR}),
     "POST /candidates/{candidate_id}/links": ("/candidates/nope/links", {A, HR}),
     "POST /links/{link_id}/revoke": ("/links/nope/revoke", {A, HR}),
+    "GET /ranking/scorecard": ("/ranking/scorecard", {A, PO, HR}),
+    "PUT /ranking/scorecard": ("/ranking/scorecard", {A, PO}),
+    "POST /ranking/refresh": ("/ranking/refresh", {A, PO, HR}),
+    "GET /ranking/model": ("/ranking/model", {A, PO, HR}),
+    "POST /ranking/model/train": ("/ranking/model/train", {A, PO}),
+    "GET /ranking/scores": ("/ranking/scores?candidate_id=x", {A, HR}),
+    "PUT /candidates/{candidate_id}/pin": ("/candidates/nope/pin", {A, HR}),
+    "GET /recall-list": ("/recall-list?role_key=x", {A, HR}),
 }
 PUBLIC = {
     "GET /health": "/health",

@@ -33,6 +33,7 @@ const ROUTES = [
   [/^mail$/, lazy(() => import("./pages/mail.js"), "mailPage")],
   [/^roles$/, lazy(() => import("./pages/roles.js"), "rolesPage")],
   [/^roles\/([^/]+)$/, lazy(() => import("./pages/roles.js"), "rolePage")],
+  [/^recall-list$/, lazy(() => import("./pages/recall_list.js"), "recallListPage")],
 ];
 
 document.addEventListener("click", (event) => {

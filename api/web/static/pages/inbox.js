@@ -4,6 +4,7 @@ import { formatDuration, h, time } from "../dom.js";
 import { pick, t } from "../i18n.js";
 import { alertBox, heading, href, state, updateClock } from "../ui.js";
 import { candidateLink, queueLabel } from "../views.js";
+import { addInboxScores } from "./recall_list.js";
 
 const SORTS = ["due", "waited", "candidate", "step"];
 const COLUMNS = { col_step: "step", col_candidate: "candidate", col_waited: "waited", col_due: "due" };
@@ -52,9 +53,10 @@ export async function inboxPage(body, ctx) {
   }
   const rows = items.map((task) => {
     const who = task.candidate_name ? { name: task.candidate_name } : null;
-    const candidateCell = h("td", { "data-label": t("col_candidate") }, candidateLink(task.candidate_id, who));
+    const candidateCell = h("td", { "data-label": t("col_candidate"), "data-candidate-cell": "" }, candidateLink(task.candidate_id, who));
     const due = task.effective_due_at;
-    const row = h("tr", { class: task.overdue ? "overdue" : null, "data-task-id": task.id, "data-element-id": task.element_id },
+    const row = h("tr", { class: task.overdue ? "overdue" : null, "data-task-id": task.id, "data-element-id": task.element_id,
+      "data-candidate-id": task.candidate_id || null },
       h("th", { scope: "row", "data-label": t("col_step") }, h("a", { href: href(`tasks/${task.id}`) }, pick(task.title || task.element_id))),
       candidateCell,
       h("td", { "data-label": t("col_waited") }, formatDuration(task.waited_seconds)),
@@ -67,4 +69,5 @@ export async function inboxPage(body, ctx) {
     h("caption", { class: "visually-hidden" }, `${t("inbox_title")}: ${queueLabel(selected, people)}`),
     h("thead", {}, h("tr", {}, ["col_step", "col_candidate", "col_waited", "col_due", "col_queue"].map(header))),
     h("tbody", {}, rows)));
+  await addInboxScores(rows);      // the recall likelihood beside each candidate (docs/ranking.md)
 }

@@ -1,0 +1,117 @@
+// Who to call first (issue 20, docs/ranking.md): the recall list of a newly opened role, and the likelihood
+// badge with its reasons that the candidate list and the inbox show. The texts of this page live here, in
+// Chinese and English (STRINGS below), beside the page that uses them.
+import { get, request } from "../api.js";
+import { h, uid } from "../dom.js";
+import { lang } from "../i18n.js";
+import { alertBox, go, heading, href, state } from "../ui.js";
+import { candidateName } from "../views.js";
+
+const STRINGS = {
+  recall_list_title: ["召回名单", "Recall list"],
+  recall_list_intro: ["岗位重新开放时,先联系谁:按召回可能性排序(置顶的在最前),每人附主要原因。数字是排序的参考,不是结论。",
+    "When a role opens again, whom to call first: ordered by recall likelihood (pinned first), each with the main reasons. The number helps to order, it does not decide."],
+  role_key_label: ["岗位(岗位档案的标识)", "Role (the role profile's key)"],
+  role_key_hint: ["例如 backend_engineer;岗位档案的别名也可以。", "e.g. backend_engineer; a role profile's alias works too."],
+  show: ["查看", "Show"],
+  col_rank: ["序", "#"],
+  col_name: ["候选人", "Candidate"],
+  col_role: ["应聘岗位", "Role"],
+  col_likelihood: ["召回可能性", "Recall likelihood"],
+  col_reasons: ["主要原因", "Main reasons"],
+  col_order: ["顺序", "Order"],
+  pin: ["置顶", "Call first"],
+  unpin: ["取消置顶", "Unpin"],
+  pinned: ["已置顶", "Pinned"],
+  not_scored: ["尚未评分", "Not scored yet"],
+  empty: ["没有申请过或拒绝过这个岗位、且授权仍有效的候选人。", "No candidate who applied for or declined this role with consent in force."],
+  source_model: ["模型", "model"],
+  source_scorecard: ["评分卡", "scorecard"],
+  score_now: ["重新评分", "Score again now"],
+  likelihood_sort: ["按召回可能性排序", "Sort by recall likelihood"],
+};
+
+export function tr(key) {
+  const entry = STRINGS[key];
+  return entry ? entry[lang() === "en" ? 1 : 0] : key;
+}
+
+function percent(score) { return `${Math.round(score * 100)}%`; }
+
+function signed(value) { return `${value > 0 ? "+" : ""}${value.toFixed(1)}`; }
+
+// The score and its top reasons, e.g. "62%  正在看机会 +1.0 · 最近的回复:有兴趣 +1.5".
+export function likelihoodCell(item) {
+  if (item.likelihood === null || item.likelihood === undefined) return h("span", { class: "muted" }, tr("not_scored"));
+  const reasons = item.likelihood_reasons || [];
+  const source = (item.likelihood_source || "").startsWith("model") ? tr("source_model") : tr("source_scorecard");
+  return h("span", { class: "likelihood", "data-likelihood": String(item.likelihood) },
+    item.pinned ? [h("span", { class: "badge ok" }, tr("pinned")), " "] : null,
+    h("strong", { class: "badge", title: source }, percent(item.likelihood)),
+    reasons.length ? h("ul", { class: "reasons", style: "margin:.2rem 0 0;padding-left:1.1rem;font-size:.85rem" }, reasons.map((r) =>
+      h("li", { "data-feature": r.feature }, lang() === "en" ? r.en : r.zh, " ",
+        h("span", { class: r.contribution > 0 ? "up" : "down", style: r.contribution > 0 ? "color:#1a7f37" : "color:#b42318" }, signed(r.contribution))))) : null);
+}
+
+// The inbox: each follow-up's candidate gets their likelihood (HR and admins; a manager's inbox shows none).
+export async function addInboxScores(rows) {
+  if (!state.me || !["hr", "admin"].includes(state.me.role)) return;
+  const ids = [...new Set(rows.map((r) => r.dataset.candidateId).filter(Boolean))].slice(0, 200);
+  if (!ids.length) return;
+  const params = new URLSearchParams();
+  ids.forEach((id) => params.append("candidate_id", id));
+  let found;
+  try { found = await get(`/ranking/scores?${params}`); } catch { return; }
+  const byId = Object.fromEntries(found.items.map((x) => [x.candidate_id, x]));
+  for (const row of rows) {
+    const score = byId[row.dataset.candidateId];
+    const cell = row.querySelector("[data-candidate-cell]");
+    if (score && cell) cell.append(" ", likelihoodCell(score));
+  }
+}
+
+export async function pinCandidate(id, pinned) {
+  return (await request("PUT", `/candidates/${encodeURIComponent(id)}/pin`, { body: { pinned } })).data;
+}
+
+export async function recallListPage(body, ctx) {
+  body.append(heading(tr("recall_list_title")), h("p", { class: "muted" }, tr("recall_list_intro")));
+  const role = (ctx.query.get("role") || "").trim();
+  const inputId = uid("role");
+  const input = h("input", { id: inputId, name: "role", type: "search", value: role, "aria-describedby": `${inputId}-help` });
+  const form = h("form", { class: "search", role: "search" },
+    h("div", { class: "field" }, h("label", { for: inputId }, tr("role_key_label")),
+      h("p", { class: "hint", id: `${inputId}-help` }, tr("role_key_hint")), input),
+    h("button", { type: "submit", class: "primary" }, tr("show")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    go(`recall-list?role=${encodeURIComponent(input.value.trim())}`);
+  });
+  body.append(form);
+  if (!role) return;
+  const found = await get(`/recall-list?${new URLSearchParams({ role_key: role, limit: "50" })}`);
+  if (!found.items.length) { body.append(h("p", { class: "empty" }, tr("empty"))); return; }
+  body.append(h("table", { class: "recall-list" },
+    h("caption", { class: "visually-hidden" }, `${tr("recall_list_title")}: ${role}`),
+    h("thead", {}, h("tr", {}, ["col_rank", "col_name", "col_role", "col_likelihood", "col_order"].map((k) => h("th", { scope: "col" }, tr(k))))),
+    h("tbody", {}, found.items.map((item, i) => {
+      const button = h("button", { type: "button", class: "secondary", "data-pin": item.candidate_id }, item.pinned ? tr("unpin") : tr("pin"));
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        try {
+          await pinCandidate(item.candidate_id, !item.pinned);
+          go(`recall-list?role=${encodeURIComponent(role)}`, { replace: true });
+        } catch (err) {
+          button.disabled = false;
+          body.prepend(alertBox(String(err && err.message || err)));
+        }
+      });
+      return h("tr", { "data-candidate-id": item.candidate_id },
+        h("td", { "data-label": tr("col_rank") }, String(i + 1)),
+        h("th", { scope: "row", "data-label": tr("col_name") },
+          h("a", { href: href(`candidates/${encodeURIComponent(item.candidate_id)}`) }, candidateName(item, item.candidate_id))),
+        h("td", { "data-label": tr("col_role") }, item.role_applied || "—"),
+        h("td", { "data-label": tr("col_likelihood") }, likelihoodCell(item)),
+        h("td", { "data-label": tr("col_order") }, button));
+    }))));
+}
