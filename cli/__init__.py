@@ -12,8 +12,10 @@ from .bundle import deploy, validate
 from .common import load_settings
 from .db import db
 from .demo import demo
+from .import_cmd import import_group
 from .instances import start, status
 from .report import report
+from .roles import roles
 from .serve import serve
 from .secrets import secrets
 from .users import users
@@ -32,5 +34,6 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-for _command in (db, validate, deploy, worker, start, status, demo, report, serve, users, secrets):
+for _command in (db, validate, deploy, worker, start, status, demo, report, serve, users, secrets,
+                 import_group, roles):
     main.add_command(_command)

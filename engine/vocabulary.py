@@ -76,6 +76,8 @@ HISTORY_KINDS = {
     "candidate_created": ("建立候选人档案", "Candidate created"),
     "candidate_changed": ("修改候选人档案", "Candidate changed"),
     "candidate_merged": ("合并候选人档案", "Records merged"),
+    "import_checked": ("检查导入文件", "Import checked"), "import_confirmed": ("确认导入", "Import confirmed"),
+    "import_finished": ("导入完成", "Import finished"), "import_discarded": ("放弃导入", "Import discarded"),
     "ranking_pinned": ("置顶优先联系", "Pinned: call first"), "ranking_unpinned": ("取消置顶", "Unpinned"),
     "ranking_scorecard_changed": ("修改召回评分卡", "Recall scorecard changed"),
     "ranking_model_trained": ("训练召回模型", "Recall model trained"),

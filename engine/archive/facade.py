@@ -17,6 +17,7 @@ from ..candidate_pages import archive_hooks as link_data
 from ..channels import archive_hooks as channel_data
 from ..runtime import again_on_conflict
 from . import access, analytics, cases, consent, history, merge, privacy, records, search, sync
+from . import import_models as import_rows
 from .access import Viewer
 from .search import SearchFilters
 from .views import (
@@ -289,6 +290,7 @@ class TalentArchive:
         link_data.forget(s, candidate.id)      # their growth and goals page links
         privacy.erase_archive(s, candidate, now=now, reason=reason)
         sync.forget(s, candidate.id)        # the source systems' ids would point at the person
+        import_rows.forget(s, candidate.id)     # and the import rows they came from (imports.py)
         kind = "candidate_erased" if reason == "erasure" else "candidate_anonymised"
         self.engine.ops.audit(s, None, kind, actor, None, None,
                                   {"candidate_id": candidate.id, "reason": reason, "cases": scrubbed,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..models import Base, UTCDateTime
@@ -69,3 +69,10 @@ class ImportRow(Base):
     result: Mapped[str | None] = mapped_column(String(16))   # created / updated / unchanged
     candidate_id: Mapped[str | None] = mapped_column(String(36))
     message: Mapped[str | None] = mapped_column(Text)
+
+
+def forget(session, candidate_id: str) -> None:
+    """Erasure: the import rows that became the person keep nothing of them but their row number."""
+    session.execute(update(ImportRow).where(ImportRow.candidate_id == candidate_id)
+                    .values(candidate_id=None, external_id=None, data=None, message=None)
+                    .execution_options(synchronize_session=False))
