@@ -119,9 +119,9 @@ class Diagnostic:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        prefix = "warning: " if self.severity == "warning" else ""
+        prefix = "warning: " if self.severity == "warning" else ""      # compiler style: file:line: warning: ...
         engine = f" (SpiffWorkflow: {self.engine_error})" if self.engine_error else ""
-        return f"{prefix}{where}: {self.element_id or '-'}: {self.message}{engine}"
+        return f"{where}: {self.element_id or '-'}: {prefix}{self.message}{engine}"
 
     def as_dict(self) -> dict:
         return {"file": self.file, "line": self.line, "element_id": self.element_id, "severity": self.severity,
