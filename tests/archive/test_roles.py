@@ -242,3 +242,20 @@ def test_the_front_door_saves_in_one_unit_of_work_and_audits(engine):
     with engine.db.read_transaction() as s:
         kinds = list(s.scalars(select(AuditEvent.kind).where(AuditEvent.kind.like("role_%")).order_by(AuditEvent.id)))
     assert kinds == ["role_profile_saved", "role_open_positions_changed"]
+
+
+def test_racing_saves_of_a_new_scope_make_one_profile_with_consecutive_versions(engine):
+    from tests.support import race
+    book = RoleProfiles(engine)
+    bodies = []
+    for pct in range(4):
+        facts = copy.deepcopy(FACTS)
+        facts["salary"]["change_pct"] = pct
+        bodies.append(facts)
+    counter = iter(range(4))
+    saved = race(4, lambda: book.save("backend_engineer", TITLE, bodies[next(counter)],
+                                      effective_from=date(2026, 1, 1), actor="hr.li", note="race"))
+    assert sorted(v.latest_version for v in saved) == [1, 2, 3, 4]
+    with engine.db.read_transaction() as s:
+        assert [p.version for p, _ in roles.versions(s, "backend_engineer")] == [4, 3, 2, 1]
+        assert len(roles.scopes(s, "backend_engineer")) == 1

@@ -82,8 +82,10 @@ def test_hr_imports_an_xlsx_with_a_bad_row_then_edits_a_profile(server, browser,
     page.get_by_role("link", name="后端工程师").click()
     page.wait_for_selector("main[data-ready='roles/backend_engineer']")
     form = page.locator("#role-form")
-    form.get_by_role("button", name="添加阶段").click()
+    form.get_by_role("button", name="添加阶段").focus()              # by keyboard: the new stage's first field
+    page.keyboard.press("Enter")
     stage = form.locator("[data-items='path.stages'] > fieldset").nth(3)
+    expect(stage.get_by_label("编码")).to_be_focused()
     stage.get_by_label("编码").fill("manager")
     stage.locator("[data-field='path.stages.3.name']").get_by_label("中文").fill("经理")
     stage.get_by_label("通常月数").fill("-1")
@@ -122,9 +124,34 @@ def test_hr_imports_an_xlsx_with_a_bad_row_then_edits_a_profile(server, browser,
     form = page.locator("#role-form")
     form.get_by_role("button", name="删除阶段 2").click()
     expect(form.locator("[data-items='path.stages'] > fieldset")).to_have_count(3)
+    expect(form.get_by_role("button", name="添加阶段")).to_be_focused()   # focus is not lost with the stage
+    expect(form.get_by_role("button", name="删除阶段 3")).to_be_visible()  # renumbered
     form.get_by_label("修改说明").fill("中级并入初级")
     form.get_by_role("button", name="保存新版本").click()
     expect(page.locator("#toast")).to_have_text("已保存 v3")
     stages = server.ok("GET", "/roles/backend_engineer", user=HR)["facts"]["path"]["stages"]
     assert [s["key"] for s in stages] == ["初级工程师", "主管", "manager"]
+    page.context.close()
+
+
+def test_the_roles_page_in_english_for_a_process_owner(server, browser):
+    from tests.archive.test_roles import FACTS, TITLE
+    from tests.support import OWNER
+    server.ok("PUT", "/roles/qa_engineer", {"title": TITLE, "facts": FACTS, "effective_from": "2026-01-01",
+                                            "note": "seeded"}, user=OWNER)
+    page = browser.page(server.base, lang="en")
+    page.goto("/app/signin")
+    page.wait_for_selector("main[data-ready=signin]")
+    page.evaluate("token => sessionStorage.setItem('recall.token', token)", server.tokens[OWNER])
+    page.goto("/app/")
+    page.wait_for_selector("main[data-ready]")
+    page.locator("#nav").get_by_role("link", name="Roles", exact=True).click()
+    page.wait_for_selector("main[data-ready=roles]")
+    expect(page.get_by_role("heading", name="Role profiles", exact=True)).to_be_visible()
+    expect(page.locator("tr[data-role=qa_engineer]")).to_contain_text("Up to date")
+    page.locator("tr[data-role=qa_engineer]").get_by_role("link").click()
+    page.wait_for_selector("main[data-ready='roles/qa_engineer']")
+    expect(page.locator("[data-group=salary] legend").first).to_contain_text("Salary")
+    expect(page.locator("#role-history tr[data-version='1']")).to_contain_text("seeded")
+    assert not [v for v in violations(page) if v["impact"] in ("serious", "critical")]
     page.context.close()
