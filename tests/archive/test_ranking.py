@@ -182,3 +182,21 @@ def test_labels_come_from_the_audit_trail_and_features_only_from_before_them(arc
     assert result["trained"] is False and "needs 200" in result["reason"]
     assert Ranking(recall).refresh(full=True).source.startswith("scorecard")
 
+
+
+def test_an_open_role_counts_and_its_alias_finds_the_recall_list(archive, recall):
+    from datetime import date
+
+    from engine.archive.role_book import RoleProfiles
+    warm, cold, quiet = _history(archive, recall)        # warm and cold applied as "Backend Engineer"
+    Ranking(recall).refresh(full=True)
+    before = Ranking(recall).scores_of([warm.id])[warm.id].score
+    RoleProfiles(recall).save("backend_dev", {"zh": "后端开发", "en": "Backend developer"}, {},
+                              effective_from=date(2026, 1, 1), actor="process.owner",
+                              aliases=["Backend Engineer"], open_positions=2)
+    Ranking(recall).refresh(full=True)
+    with recall.db.read_transaction() as s:
+        assert s.get(CandidateScore, warm.id).features["role_open"] == 1.0
+        assert "role_open" not in s.get(CandidateScore, quiet.id).features          # a designer
+    assert Ranking(recall).scores_of([warm.id])[warm.id].score > before
+    assert [c.id for _, c in Ranking(recall).recall_list("backend_dev")] == [warm.id, cold.id]
