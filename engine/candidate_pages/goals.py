@@ -38,6 +38,9 @@ ACTOR = "candidate:page"                   # the audit trail's "who": the link's
 ANSWER_WITHIN = timedelta(hours=24)        # the promise the page shows; the diagram's feedback_overdue timer
 ANSWER_TASKS = ("respond_feedback", "escalate_feedback")
 FEEDBACK_MAX_CHARS = 2000                  # the page's limit (messages.json allows 10,000 over the API)
+# A feedback sent while the previous one is unanswered waits (buffered) until the case listens again:
+# kept two weeks, not messages.json's two days, since an escalated answer may take longer than that.
+HELD_FOR = timedelta(days=14)
 NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _KINDS = ("task_completed", "message_delivered", "message_buffered")
 
@@ -73,7 +76,7 @@ class Feedback:
     text: str
     received_at: datetime
     answer_due: datetime           # received + 24 hours
-    state: str                     # waiting / answered
+    state: str                     # waiting / answered / expired (held too long: it never reached HR)
     answer: str | None = None
     answered_at: datetime | None = None
     answered_by: str | None = None
@@ -132,7 +135,7 @@ def send_feedback(engine, *, candidate_id: str, instance_id: str, link_id: str, 
     The message id is the link's and the form's nonce: the same form sent twice is one delivery."""
     return engine.deliver_message(
         FEEDBACK_MESSAGE, {"candidate_id": candidate_id}, {"text": text, "channel": CHANNEL},
-        actor=ACTOR, instance_id=instance_id, message_id=f"goals:{link_id}:{nonce}")
+        actor=ACTOR, instance_id=instance_id, message_id=f"goals:{link_id}:{nonce}", ttl=HELD_FOR)
 
 
 def check_feedback_text(text) -> tuple[str | None, str | None]:
@@ -194,10 +197,11 @@ def _feedback(session: Session, delivered, held, answers, names):
     taken = {r.details.get("buffered_id") for r in delivered}
     for row in held:
         message = buffered.get(row.details.get("buffered_id"))
-        if row.details.get("buffered_id") in taken or message is None or message.status != "buffered":
+        if row.details.get("buffered_id") in taken or message is None or message.status == "delivered":
             continue
         items.append(Feedback(_text((message.payload or {}).get("text")), message.received_at,
-                              message.received_at + ANSWER_WITHIN, "waiting", held=True))
+                              message.received_at + ANSWER_WITHIN,
+                              "waiting" if message.status == "buffered" else "expired", held=True))
     return sorted(items, key=lambda item: item.received_at)
 
 
@@ -230,6 +234,8 @@ TEXTS = {
     "feedback": ("我的反馈", "My feedback"),
     "waiting": ("我们会在 24 小时内回复(最晚 {due})", "We will answer within 24 hours (by {due})"),
     "held": ("上一条反馈回复后,这条会马上转给 HR", "HR receives this one as soon as the previous one is answered"),
+    "expired": ("这条反馈等待太久,没有转到 HR;请重新发送或直接联系 HR。",
+                "This feedback waited too long and did not reach HR; please send it again or contact HR directly."),
     "answered": ("已回复", "Answered"),
     "sent_at": ("{when} 发出", "Sent {when}"),
     "form_title": ("有些地方不太顺", "Something is not working"),

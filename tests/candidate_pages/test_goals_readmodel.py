@@ -130,3 +130,18 @@ def test_no_goals_yet_and_unknown_case(recall):
     ("字" * 2001, (None, "too_long"))])
 def test_feedback_text_limits(text, expected):
     assert goals_page.check_feedback_text(text) == expected
+
+
+def test_a_held_feedback_waits_two_weeks_then_shows_it_never_reached_hr(recall):
+    case = onboarding(recall, "cand-g05")
+    for nonce, text in (("c" * 20, "第一件事"), ("d" * 20, "第二件事")):
+        goals_page.send_feedback(recall, candidate_id=case.candidate_id, instance_id=case.id, link_id="L5",
+                                 nonce=nonce, text=text)
+    case.wait(days=3)                              # past messages.json's two days: still held
+    recall.expire_messages()
+    assert [(i.text, i.state, i.held) for i in view(recall, case).feedback] == [
+        ("第一件事", "waiting", False), ("第二件事", "waiting", True)]
+    case.wait(days=12)                             # the escalated first one still unanswered after 14 days
+    recall.expire_messages()
+    assert [(i.text, i.state, i.held) for i in view(recall, case).feedback] == [
+        ("第一件事", "waiting", False), ("第二件事", "expired", True)]
