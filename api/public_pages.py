@@ -21,7 +21,8 @@ scripts do not. A preview that imitates a browser is counted: the hourly limit k
 
 Every answer: `Cache-Control: private, no-store`, `Referrer-Policy: no-referrer`, `X-Robots-Tag: noindex,
 nofollow`, a CSP that allows inline styles and the one inline beacon script (by its hash). Rate limit per
-client address (PAGE_RATE). Nothing is logged with the token; refusals log the reason only.
+client address (PAGE_RATE); a POST body of at most MAX_BODY bytes, with its length (413 otherwise). Nothing
+is logged with the token; refusals log the reason only.
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 public_bp = Blueprint("recall_pages", __name__, template_folder="web/templates")
 
 PAGE_RATE = "120/minute"            # per client address, all /p/ requests together
+MAX_BODY = 64 * 1024                # a page's form (2,000 CJK characters url-encoded fit) or a beacon
 _LIMITER_KEY = "recall_pages.limiter"
 _limiter_lock = threading.Lock()
 BEACON = ("(function(){var m=document.querySelector('meta[name=recall-seen]');if(!m||!navigator.sendBeacon)return;"
@@ -77,6 +79,8 @@ def _limiter() -> RateLimiter | None:
 
 @public_bp.before_request
 def _rate_limit():
+    if request.method == "POST" and (request.content_length is None or request.content_length > MAX_BODY):
+        return _answer(render_template("recall_pages/refused.html", reason="stale_form"), 413)
     counter = _limiter()
     if counter is None:
         return None

@@ -200,3 +200,34 @@ def test_refusals_are_one_friendly_bilingual_page(site, reason, status, words):
     assert got == status and words in html and headers["Cache-Control"] == "private, no-store"
     assert "<script" not in html and "后端工程师" not in html
     assert _signals(archive, candidate.id) == []
+
+
+def test_views_racing_record_one_signal(site):
+    from tests.support import race
+    engine, _caller, base = site
+    archive, candidate = _candidate(engine)
+    issued = CandidateLinks(engine).issue(candidate.id, kind="growth", actor=HR)
+    statuses = race(6, lambda: _get(base + issued.url_path)[0])
+    assert statuses == [200] * 6
+    assert len(_signals(archive, candidate.id)) == 1
+    assert CandidateLinks(engine).list(candidate.id)[0].view_count == 6
+
+
+def test_strange_requests_change_nothing(site):
+    engine, _caller, base = site
+    archive, candidate = _candidate(engine)
+    issued = CandidateLinks(engine).issue(candidate.id, kind="growth", actor=HR)
+    url = base + issued.url_path
+    html = _get(url + "?lang=fr&lang=xx")[2]
+    assert '<html lang="zh-CN">' in html                    # an unknown language: the link's
+    nonce = re.search(r'name="nonce" value="([^"]+)"', html).group(1)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert http("POST", url, raw=b"action=talk", headers=form)[0] == 400                       # no nonce
+    assert http("POST", url, raw=f"nonce={nonce}&action=dance".encode(), headers=form)[0] == 400
+    assert http("POST", url, raw=f"nonce={nonce}&action=talk&x={'y' * 200_000}".encode(), headers=form)[0] == 413
+    assert http("POST", url, body={"nonce": nonce, "action": "talk"})[0] == 400               # JSON, not a form
+    assert http("POST", base + "/p/" + "x" * 5000, raw=b"action=talk", headers=form)[0] == 404
+    assert _get(base + "/p/" + "%00" * 43)[0] == 404
+    assert _get(base + "/p/")[0] == 404
+    assert CandidateLinks(engine).list(candidate.id)[0].replied_at is None
+    assert len(_signals(archive, candidate.id)) == 1         # the one GET, nothing from the POSTs
