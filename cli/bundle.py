@@ -14,7 +14,7 @@ from .common import exit_on_diagnostics, internal_failure, load_settings, open_e
 def validate(paths: tuple[Path, ...], forms_dir: Path | None) -> None:
     """Check BPMN/DMN files and their forms; print file:line: element: message for each problem.
 
-    Warnings are printed with a "warning:" prefix and do not change the exit status.
+    Warnings go to stderr (file:line: element: warning: message) and do not change the exit status.
     Exit status: 0 valid (perhaps with warnings), 1 refused (problems listed), 2 the checker itself failed (listed too)."""
     from engine.bundle import load_bundle
     settings = load_settings()
@@ -23,8 +23,8 @@ def validate(paths: tuple[Path, ...], forms_dir: Path | None) -> None:
                              http_allow=settings.http_connector_allow)
     except Exception as exc:  # noqa: BLE001 - load_bundle reports per check; this is the last resort
         internal_failure("validate", exc)
-    for warning in bundle.warnings:        # "warning: file:line: element: message"; never blocking
-        click.echo(str(warning))
+    for warning in bundle.warnings:        # "file:line: element: warning: message" on stderr; never blocking
+        click.echo(str(warning), err=True)
     exit_on_diagnostics(bundle.diagnostics, "nothing would be deployed")
     counted = f", {len(bundle.warnings)} warning(s)" if bundle.warnings else ""
     click.echo(f"ok: {len(bundle.files)} file(s), processes: {', '.join(bundle.process_ids)}{counted}")

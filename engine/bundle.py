@@ -853,9 +853,10 @@ class _Loader(StudioChecks):
             return self.report(file, el, f"SpiffWorkflow's parser failed on this element: {type(error).__name__}: "
                                f"{error}", line=None if el is not None else 1)
         file = error.file_name or file
-        el = self._find(file, error.id) if error.id else None
-        sources = {error.id or None, el.get("sourceRef") if el is not None else None}
         message = _readable(error.args[0] if error.args else str(error))
+        el = self._find(file, error.id) if error.id else self._named_in(file, message)
+        sources = {error.id or (el.get("id") if el is not None else None),
+                   el.get("sourceRef") if el is not None else None}
         if any((file, s) in self.reported for s in sources if s):
             return self._attach_engine_error(file, sources, message)  # ours explains it; keep the engine's words
         if el is not None and _local(el) == "businessRuleTask":
@@ -874,6 +875,16 @@ class _Loader(StudioChecks):
             if d.file == file and d.element_id in sources and d.element_id and not d.engine_error:
                 self.bundle.diagnostics[i] = replace(d, engine_error=message)
                 return
+
+    def _named_in(self, file: str, message: str):
+        """The element an id-less engine error is about, by the name or id it quotes (a data store's name)."""
+        for doc in self.docs:
+            if doc.name == file and doc.root is not None:
+                for el in doc.root.iter(etree.Element):
+                    label = el.get("name") or el.get("id")
+                    if el.get("id") and label and re.search(rf"\b{re.escape(label)}\b", message):
+                        return el
+        return None
 
     def _find(self, file: str, element_id: str):
         for doc in self.docs:

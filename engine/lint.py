@@ -316,7 +316,7 @@ class StudioChecks:
                         continue
                     when = " and ".join(f"{labels[i]} is {v!r}" for i, v in enumerate(example)
                                         if i < len(labels) and v is not _ANY) or "always"
-                    if _covers(rb, ra):         # a later, more general rule: an "otherwise" that relies on order
+                    if _covers(rb, ra) and not _covers(ra, rb):   # a later, broader rule: an "otherwise"
                         self.report(doc.name, b, f"rules {a.get('id')} and {b.get('id')} both match when {when}; "
                                     f"{b.get('id')} works as a fallback only because SpiffWorkflow takes the first "
                                     "match; say so with the FIRST hit policy", code="dmn-unique-overlap",
