@@ -385,16 +385,17 @@ def name_actors(engine, entries: list[AuditEntry]) -> list[AuditEntry]:
 # ---------------------------------------------------------------- personal suggestions
 def greet_by_name(engine, task: TaskView) -> TaskView:
     """`task` (with its prefill data) with the suggestion rendered again, greeting the candidate by the
-    archive's name (when there is one), with the role facts in force now; for a viewer allowed to see
-    names (the caller decides). Only for display: the name never enters workflow state or task data,
-    which keep the nameless greeting and the facts as of the task's creation. The facts shown
-    (`suggestion_facts`, `suggestion_missing_facts`, each with its date) are those of this rendering,
-    so a fact HR added after the task was created appears at once, and every figure shown is dated.
+    archive's name (when there is one), with the role facts in force now (for a task no longer ready:
+    those in force when it was created); for a viewer allowed to see names (the caller decides). Only
+    for display: the name never enters workflow state or task data, which keep the nameless greeting
+    and the facts as of the task's creation. The facts shown (`suggestion_facts`,
+    `suggestion_missing_facts`, each with its date) are those of this rendering, so a fact HR added
+    after the task was created appears at once, and every figure shown is dated.
     `message_sent` follows when it is still the untouched suggestion. Unchanged when there is no
     template or the template fails (the stored suggestion or its error stay)."""
     data = task.data if isinstance(task.data, dict) else {}
     template_id, candidate_id = data.get(message_templates.TEMPLATE_VAR), data.get("candidate_id")
-    if not template_id or candidate_id is None or task.status != "ready":
+    if not template_id or candidate_id is None:
         return task
     source = engine.runtime.role_source
     with engine.db.read_transaction() as s:
@@ -405,7 +406,7 @@ def greet_by_name(engine, task: TaskView) -> TaskView:
         if row is None or not row.name and source is None:
             return task
         templates = engine.specs.get(s, row.definition_id).templates
-        now = engine.clock.now()
+        now = engine.clock.now() if task.status == "ready" else task.created_at
         try:
             text, log = message_templates.render_suggestion(
                 templates, template_id, data, today=now.date(),

@@ -15,9 +15,9 @@ reads the profile's `facts` document.
 Every fact a rendering reads is recorded with the date its group's figures are from (`as_of`) and
 whether that date is older than the allowed age (`stale`); a fact the profile lacks renders a visible
 marker naming it and where to add it (【缺少岗位信息:薪资调整幅度 — 请在「岗位档案」中补充】) and is
-recorded as missing. `prefill` stores both lists in the task data (`suggestion_facts`,
-`suggestion_missing_facts`) so the task page shows HR the date of every figure they would send and a
-link to add what is missing. Stories and testimonials without `consented: true` do not exist here.
+recorded as missing. `prefill` stores both lists in the task data (`suggestion_facts`: fact, label
+{zh, en}, as_of, stale, profile; `suggestion_missing_facts`: fact, label, role_key, add_url) so the
+task page shows HR the date of every figure they would send and a link to add what is missing. Stories and testimonials without `consented: true` do not exist here.
 
 Bounded like the rest of the renderer: at most `MAX_RECORDED` facts of each kind are recorded
 (a loop over many facts records the first ones), and every value passes the renderer's output limits.
@@ -227,7 +227,8 @@ class RoleFacts:
             as_of = getattr(profile, "effective_from", None)
         stale = as_of is not None and (self._today - as_of).days > self._source.max_age_days
         self.log.used[fact] = {
-            "fact": fact, "as_of": as_of.isoformat() if as_of else None, "stale": stale,
+            "fact": fact, "label": {"zh": fact_label(fact, "zh"), "en": fact_label(fact, "en")},
+            "as_of": as_of.isoformat() if as_of else None, "stale": stale,
             "profile": (getattr(profile, "label", None) or f"{profile.role_key}@v{profile.version}")
             if profile is not None else None}
 
@@ -238,7 +239,8 @@ class RoleFacts:
         if fact in self.log.missing or len(self.log.missing) >= MAX_RECORDED:
             return
         key = self._source.role_key
-        self.log.missing[fact] = {"fact": fact, "role_key": key,
+        self.log.missing[fact] = {"fact": fact, "label": {"zh": fact_label(fact, "zh"), "en": fact_label(fact, "en")},
+                                  "role_key": key,
                                   "add_url": f"/app/roles/{key}" if key else "/app/roles"}
 
     def _text(self, value: dict) -> str:

@@ -31,6 +31,11 @@ FACTS = {
 }
 
 
+def unlabelled(entries: list[dict]) -> list[dict]:
+    """The recorded facts without their display labels (checked once, in the unit tests)."""
+    return [{k: v for k, v in e.items() if k != "label"} for e in entries]
+
+
 def save_profile(recall, facts, *, key="backend_engineer", aliases=("后端工程师",)):
     with recall.db.write_transaction() as s:
         profile = roles.save_version(s, key, TITLE, facts, effective_from=recall.clock.now().date(), actor=HR,
@@ -66,7 +71,7 @@ def test_a_career_path_decline_reaches_day_180_with_the_real_path_and_a_consente
     assert "2022 年入职,18 个月后晋升主管,薪资增长 30%" in text
     assert "不愿公开的故事" not in text                                        # not consented: never shown
     assert "【" not in text and "请补充" not in text, text
-    facts = {f["fact"]: f for f in follow_up.data["suggestion_facts"]}
+    facts = {f["fact"]: f for f in unlabelled(follow_up.data["suggestion_facts"])}
     assert facts["path"] == {"fact": "path", "as_of": "2026-01-01", "stale": False, "profile": "backend_engineer@v1"}
     assert facts["stories[0]"]["as_of"] == "2026-01-01"
     assert "suggestion_missing_facts" not in follow_up.data
@@ -74,6 +79,15 @@ def test_a_career_path_decline_reaches_day_180_with_the_real_path_and_a_consente
     assert shown.data["suggested_message"].startswith("林一 你好") and "初级工程师 → 主管" in shown.data["suggested_message"]
     assert shown.data["suggestion_facts"] == follow_up.data["suggestion_facts"]
     send_follow_up(recall, case, "follow_up_day_180")
+
+    # a later version does not rewrite what a completed task showed: its facts are those of its creation
+    renamed = copy.deepcopy(FACTS)
+    renamed["path"]["stages"][1]["name"] = {"zh": "技术主管", "en": "Tech lead"}
+    wait(recall, days=2)
+    save_profile(recall, renamed)
+    done = readmodels.greet_by_name(recall, recall.get_task(follow_up.id))
+    assert "初级工程师 → 主管" in done.data["suggested_message"] and "技术主管" not in done.data["suggested_message"]
+    assert {f["profile"] for f in done.data["suggestion_facts"]} == {"backend_engineer@v1"}
 
 
 def test_a_role_without_a_salary_fact_names_what_is_missing_and_where_to_add_it(archive, recall):
@@ -87,7 +101,7 @@ def test_a_role_without_a_salary_fact_names_what_is_missing_and_where_to_add_it(
     follow_up = task(recall, case, "follow_up_day_90")
     text = follow_up.data["suggested_message"]
     assert '[Missing role fact: salary change (percent) — please add it under "Role profiles"]' in text, text
-    assert follow_up.data["suggestion_missing_facts"] == [
+    assert unlabelled(follow_up.data["suggestion_missing_facts"]) == [
         {"fact": "salary.change_pct", "role_key": "backend_engineer", "add_url": "/app/roles/backend_engineer"}]
 
     # HR adds the fact (a new version in force today): the task page shows it at once, dated;
@@ -97,7 +111,7 @@ def test_a_role_without_a_salary_fact_names_what_is_missing_and_where_to_add_it(
     assert "pay for this role has gone up by 8%" in shown.data["suggested_message"]
     assert "Missing" not in shown.data["suggested_message"] and "suggestion_missing_facts" not in shown.data
     assert {"fact": "salary.change_pct", "as_of": "2026-01-01", "stale": False,
-            "profile": "backend_engineer@v2"} in shown.data["suggestion_facts"]
+            "profile": "backend_engineer@v2"} in unlabelled(shown.data["suggestion_facts"])
     assert "suggestion_facts" not in task(recall, case, "follow_up_day_90").data
 
 
@@ -120,4 +134,4 @@ def test_old_figures_are_marked_stale_and_a_case_without_a_role_links_to_the_pro
     wait(recall, days=61)
     data = task(recall, other, "follow_up_day_90").data
     assert "【缺少岗位信息:薪资调整幅度 — 请在「岗位档案」中补充】" in data["suggested_message"]
-    assert data["suggestion_missing_facts"][0] == {"fact": "salary.change_pct", "role_key": None, "add_url": "/app/roles"}
+    assert unlabelled(data["suggestion_missing_facts"])[0] == {"fact": "salary.change_pct", "role_key": None, "add_url": "/app/roles"}

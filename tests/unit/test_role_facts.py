@@ -33,6 +33,11 @@ FACTS = {
 }
 
 
+def unlabelled(entries: list[dict]) -> list[dict]:
+    """The recorded facts without their display labels (checked once, in the unit tests)."""
+    return [{k: v for k, v in e.items() if k != "label"} for e in entries]
+
+
 class Profile:          # the shape of engine/archive/roles.py:RoleProfile the core reads (duck-typed)
     def __init__(self, facts=None, *, version=3):
         self.role_key, self.version, self.label = "backend_engineer", version, f"backend_engineer@v{version}"
@@ -53,7 +58,7 @@ def test_facts_by_name_in_the_templates_language_with_their_dates():
     assert zh["suggested_message"] == "后端工程师:8% 自 2026-07-01;初级工程师 → 主管;带领3人团队"
     en = rendered(source, lang="en")
     assert en["suggested_message"] == "Backend engineer:8% 自 2026-07-01;Junior engineer → Team lead;Leads a team of 3"
-    assert zh["suggestion_facts"] == [
+    assert unlabelled(zh["suggestion_facts"]) == [
         {"fact": "title", "as_of": "2026-07-01", "stale": False, "profile": "backend_engineer@v3"},
         {"fact": "salary.change_pct", "as_of": "2026-07-01", "stale": False, "profile": "backend_engineer@v3"},
         {"fact": "salary.change_effective", "as_of": "2026-07-01", "stale": False, "profile": "backend_engineer@v3"},
@@ -61,6 +66,7 @@ def test_facts_by_name_in_the_templates_language_with_their_dates():
         {"fact": "path.stages[1].requirements", "as_of": "2026-06-01", "stale": False,
          "profile": "backend_engineer@v3"}]
     assert "suggestion_missing_facts" not in zh and zh["message_sent"] == zh["suggested_message"]
+    assert zh["suggestion_facts"][1]["label"] == {"zh": "薪资调整幅度", "en": "salary change (percent)"}
 
 
 def test_a_figure_older_than_the_allowed_age_is_stale():
@@ -76,7 +82,7 @@ def test_only_consented_stories_exist_and_a_name_only_with_consent():
     assert "未同意" not in out["suggested_message"] and "未说明" not in out["suggested_message"]
     second = rendered("{{ role.stories[1] }}")
     assert second["suggested_message"] == missing_marker("stories[1]", "zh")
-    assert second["suggestion_missing_facts"] == [
+    assert unlabelled(second["suggestion_missing_facts"]) == [
         {"fact": "stories[1]", "role_key": "backend_engineer", "add_url": "/app/roles/backend_engineer"}]
 
 
@@ -88,6 +94,7 @@ def test_a_missing_fact_renders_a_marker_naming_it_and_is_recorded_once():
                                         "再一次 【缺少岗位信息:薪资调整幅度 — 请在「岗位档案」中补充】;"
                                         "【缺少岗位信息:导师与团队介绍 — 请在「岗位档案」中补充】")
     assert [m["fact"] for m in out["suggestion_missing_facts"]] == ["salary.change_pct", "mentors.text"]
+    assert out["suggestion_missing_facts"][1]["label"] == {"zh": "导师与团队介绍", "en": "mentors and team description"}
     en = rendered("{{ role.salary.change_pct }}", facts=facts, lang="en")
     assert en["suggested_message"] == '[Missing role fact: salary change (percent) — please add it under "Role profiles"]'
 
@@ -103,7 +110,7 @@ def test_has_tests_without_recording_and_a_missing_fact_is_false():
 
 def test_no_profile_every_fact_is_missing_and_no_role_links_to_the_list():
     out = rendered("{{ role.path }}", facts=None)
-    assert out["suggestion_missing_facts"] == [
+    assert unlabelled(out["suggestion_missing_facts"]) == [
         {"fact": "path", "role_key": "backend_engineer", "add_url": "/app/roles/backend_engineer"}]
     out = rendered("{{ role.path }} {{ role.key }}", facts=None, role_key=None)
     assert out["suggestion_missing_facts"][0]["add_url"] == "/app/roles"
