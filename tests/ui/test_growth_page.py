@@ -1,6 +1,6 @@
 """Issue 18, the candidate's growth page, in Chromium against a real `recall serve` (simulated clock):
-HR holds a day-30 follow-up, presses "附上成长页链接 / Attach growth page link" and the full link lands in
-the message; the candidate opens it on a phone (390x844, a WeChat user agent): the role's path, the figures
+HR holds a day-30 follow-up, presses "附上成长页链接 / Attach growth page link", the full link lands in
+the message and HR sends it (completes the task); the candidate opens the link of the sent message on a phone (390x844, a WeChat user agent): the role's path, the figures
 with their headcount, their own questions answered; the view arrives as a signal on the candidate's
 timeline, and the candidate page lists the link with its views; HR revokes it there; an expired and a
 revoked link show the friendly page. SQLite and PostgreSQL."""
@@ -83,7 +83,14 @@ def test_hr_attaches_the_link_and_the_candidate_opens_it_on_a_phone(server, brow
     hr.get_by_role("button", name="附上成长页链接").click()
     expect(message).to_have_value(re.compile(r"成长路径:\nhttp://127\.0\.0\.1:\d+/p/[A-Za-z0-9_-]{43}$"))
     expect(hr.locator("#growth-link-note")).to_contain_text("链接已加入消息")
-    link = message.input_value().splitlines()[-1]
+    hr.locator("[name=channel]").select_option(label="企业微信")
+    hr.locator("fieldset[data-path='outcome']").get_by_label("已发送", exact=True).check()
+    hr.locator("#complete").click()
+    hr.wait_for_selector(f"main[data-ready]:not([data-ready='tasks/{task_id}'])")
+    sent = [m for m in server.ok("GET", f"/candidates/{candidate_id}", user=HR)["messages"]
+            if m["direction"] == "sent"][-1]["text"]                                  # the message as sent
+    assert sent.startswith("您好,给您看看这个岗位的成长路径:\n")
+    link = sent.splitlines()[-1]
 
     phone = browser.browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai",
                                         device_scale_factor=2, user_agent=WECHAT, is_mobile=True, has_touch=True)
