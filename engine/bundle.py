@@ -28,7 +28,7 @@ import traceback
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -238,6 +238,17 @@ def _dmn12_schema() -> etree.XMLSchema:
                                  minOccurs=ref.get("minOccurs", "0"), maxOccurs=ref.get("maxOccurs", "1"))
         ref.getparent().replace(ref, wildcard)
     return etree.XMLSchema(tree)
+
+
+@lru_cache(maxsize=256)
+def _schema_problem(text: str) -> str | None:
+    """'<where>: <why>' when the JSON Schema in `text` is not a valid 2020-12 schema (cached by content:
+    the live check asks again on every edit)."""
+    try:
+        Draft202012Validator.check_schema(json.loads(text))
+    except SchemaError as e:
+        return f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+    return None
 
 
 def _failure_element(error: BaseException):
@@ -718,7 +729,8 @@ class _Loader(StudioChecks):
         if path.stat().st_size > MAX_FILE_BYTES:
             return [f"form file {name} is above the {MAX_FILE_BYTES} byte limit"]
         try:
-            value = json.loads(path.read_bytes().decode("utf-8"))
+            raw_text = path.read_bytes().decode("utf-8")
+            value = json.loads(raw_text)
         except UnicodeDecodeError:
             return [f"form file {name} is not UTF-8 encoded"]
         except json.JSONDecodeError as e:
@@ -726,11 +738,9 @@ class _Loader(StudioChecks):
         if not isinstance(value, dict):
             return [f"form file {name} must contain a JSON object"]
         if is_schema:
-            try:
-                Draft202012Validator.check_schema(value)
-            except SchemaError as e:
-                at = "/".join(str(p) for p in e.absolute_path) or "(root)"
-                return [f"form schema {name} is not a valid JSON Schema 2020-12 at {at}: {e.message}"]
+            problem = _schema_problem(raw_text)
+            if problem:
+                return [f"form schema {name} is not a valid JSON Schema 2020-12 at {problem}"]
             if value.get("type") != "object":
                 return [f'form schema {name} must have "type": "object"']
             if value.get("$schema", SCHEMA_2020_12).rstrip("#") != SCHEMA_2020_12:

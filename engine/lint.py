@@ -12,10 +12,11 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import functools
 import itertools
 import json
 
-from jinja2 import meta
+from jinja2 import nodes
 from lxml import etree
 
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -361,7 +362,7 @@ class StudioChecks:
         env = _environment({}, autoescape=False)
         for key, source in sorted(templates.items()):
             try:
-                names = meta.find_undeclared_variables(env.parse(source))
+                names = _template_names(env, source)
             except Exception:  # noqa: BLE001 - a syntax error is reported by read_templates
                 continue
             for name in sorted(names - known):
@@ -377,6 +378,23 @@ class StudioChecks:
 
 # -- helpers -------------------------------------------------------------------
 _ANY = object()
+
+
+@functools.lru_cache(maxsize=512)
+def _template_names_cached(source: str) -> frozenset[str]:
+    from .templates import _environment
+    tree = _environment({}, autoescape=False).parse(source)
+    loaded, stored = set(), set()
+    for node in tree.find_all(nodes.Name):
+        (loaded if node.ctx == "load" else stored).add(node.name)
+    for node in tree.find_all(nodes.Macro):
+        stored.add(node.name)
+    return frozenset(loaded - stored)
+
+
+def _template_names(env, source: str) -> set[str]:
+    """Variables a template reads and never sets itself (without compiling it: jinja2.meta compiles)."""
+    return set(_template_names_cached(source))
 
 
 def _assigned(source: str) -> set[str]:

@@ -76,14 +76,24 @@ def read_templates(workflow_dirs: list[Path]) -> tuple[dict[str, str], list[tupl
             except UnicodeDecodeError:
                 problems.append((label, None, "template is not UTF-8"))
                 continue
-            try:
-                parsed = _environment({}, autoescape=False).parse(source)
-            except TemplateSyntaxError as exc:
-                problems.append((label, exc.lineno, f"template syntax: {exc.message}"))
+            syntax, facts = _checked(source)
+            if syntax is not None:
+                problems.append((label, *syntax))
                 continue
-            problems.extend((label, line, message) for line, message in unknown_facts(parsed))
+            problems.extend((label, line, message) for line, message in facts)
             templates[f"{rel.parts[0]}/{path.name[:-len(SUFFIX)]}"] = source
     return templates, problems
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked(source: str) -> tuple[tuple[int | None, str] | None, tuple]:
+    """(syntax problem or None, unknown-fact problems) of a template's text; cached by text, since the
+    studio's live check reads the same templates on every edit (parsing is most of a check's time)."""
+    try:
+        parsed = _environment({}, autoescape=False).parse(source)
+    except TemplateSyntaxError as exc:
+        return (exc.lineno, f"template syntax: {exc.message}"), ()
+    return None, tuple(unknown_facts(parsed))
 
 
 _SIZED = (str, bytes, list, tuple)
