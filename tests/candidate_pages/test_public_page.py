@@ -231,3 +231,13 @@ def test_strange_requests_change_nothing(site):
     assert _get(base + "/p/")[0] == 404
     assert CandidateLinks(engine).list(candidate.id)[0].replied_at is None
     assert len(_signals(archive, candidate.id)) == 1         # the one GET, nothing from the POSTs
+
+
+def test_one_address_is_rate_limited(site):
+    from api.public_pages import PAGE_RATE
+    _engine, _caller, base = site
+    limit = int(PAGE_RATE.split("/")[0])
+    unknown = f"{base}/p/{'A' * 43}"
+    assert {_get(unknown, method="HEAD")[0] for _ in range(limit)} == {404}
+    status, headers, html = _get(unknown)
+    assert status == 429 and int(headers["Retry-After"]) >= 1 and "请稍后再试" in html
