@@ -241,3 +241,21 @@ def test_one_address_is_rate_limited(site):
     assert {_get(unknown, method="HEAD")[0] for _ in range(limit)} == {404}
     status, headers, html = _get(unknown)
     assert status == 429 and int(headers["Retry-After"]) >= 1 and "请稍后再试" in html
+
+
+def test_two_talk_presses_racing_deliver_once(site):
+    from tests.support import race
+    engine, _caller, base = site
+    archive, candidate = _candidate(engine)
+    case = archive.record_decline(candidate.id, {"reason": "career_path"}, actor=ATS).instance_id
+    archive_decline(engine, case, reason="career_path")
+    issued = CandidateLinks(engine).issue(candidate.id, kind="growth", actor=HR, instance_id=case)
+    url = base + issued.url_path
+    nonce = re.search(r'name="nonce" value="([^"]+)"', _get(url)[2]).group(1)
+    form = (f"nonce={nonce}&action=talk".encode(), {"Content-Type": "application/x-www-form-urlencoded"})
+    answers = race(4, lambda: http("POST", url, raw=form[0], headers=form[1]))
+    assert [a[0] for a in answers] == [200] * 4
+    assert sum("我们已收到您的沟通意向" in a[2] for a in answers) == 1
+    kept = [h for h in engine.history(case) if h.kind in ("message_delivered", "message_buffered")
+            and h.details.get("name") == "candidate_replied"]
+    assert len(kept) == 1
