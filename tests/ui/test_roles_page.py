@@ -155,3 +155,31 @@ def test_the_roles_page_in_english_for_a_process_owner(server, browser):
     expect(page.locator("#role-history tr[data-version='1']")).to_contain_text("seeded")
     assert not [v for v in violations(page) if v["impact"] in ("serious", "critical")]
     page.context.close()
+
+
+def test_a_new_profile_is_made_on_the_page(server, browser):
+    page = _signed_in(browser, server, HR)
+    page.goto("/app/roles")
+    page.wait_for_selector("main[data-ready=roles]")
+    page.get_by_label("岗位编码").fill("Ops Engineer")
+    page.get_by_role("button", name="新建", exact=True).click()
+    expect(page.get_by_text("岗位编码格式不正确")).to_be_visible()
+    expect(page.get_by_label("岗位编码")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("岗位编码").fill("ops_engineer")
+    page.get_by_role("button", name="新建", exact=True).click()
+    page.wait_for_selector("main[data-ready='roles/ops_engineer']")
+    form = page.locator("#role-form")
+    form.get_by_label("中文名称").fill("运维工程师")
+    salary = form.locator("[data-group=salary]")
+    salary.get_by_label("调薪幅度(%)").fill("6.5")
+    form.get_by_role("button", name="保存新版本").click()               # the figures' date is missing
+    expect(salary.locator("[data-field='salary.as_of'] .field-error")).to_have_text("is required")
+    salary.get_by_label("数据日期").fill("2026-01-05")
+    form.get_by_role("button", name="保存新版本").click()
+    expect(page.locator("#toast")).to_have_text("已保存 v1")
+    page.wait_for_selector("#role-history tr[data-version='1']")
+    made = server.ok("GET", "/roles/ops_engineer", user=HR)
+    assert made["title"] == {"zh": "运维工程师"} and made["version"] == 1
+    assert made["facts"] == {"salary": {"as_of": "2026-01-05", "change_pct": 6.5}}
+    assert not [v for v in violations(page) if v["impact"] in ("serious", "critical")]
+    page.context.close()
