@@ -44,6 +44,7 @@ from .resources import mail_inbound
 from .resources import wecom_callback
 from .resources import links
 from .resources import roles
+from .resources import studio
 from .resources import ranking
 from .schemas import ProblemSchema
 from .state import EXTENSION_KEY, RecallState
@@ -81,6 +82,8 @@ RESOURCES += (wecom_callback,)
 RESOURCES += (links,)
 TAGS.append({"name": "roles", "description": "Role profiles: the facts behind the messages, versioned (issue 18)"})
 RESOURCES += (roles,)
+TAGS.append({"name": "studio", "description": "The process owner's studio: drafts, diff, deploy with a note (issue 19)"})
+RESOURCES += (studio,)
 
 TAGS.append({"name": "ranking", "description": "Who to call first: the recall likelihood, its reasons, pins, the recall list"})
 RESOURCES += (ranking,)

@@ -108,6 +108,7 @@ class WaitingCounts:
     now: datetime
     active_instances: int
     elements: list[ElementCount] = field(default_factory=list)
+    version: int | None = None      # counted for the cases on this definition version only (None: all)
 
 
 @dataclass(frozen=True)
@@ -470,12 +471,13 @@ def _utc(value):
     return value
 
 
-def waiting_counts(engine, process_key: str) -> WaitingCounts:
+def waiting_counts(engine, process_key: str, version: int | None = None) -> WaitingCounts:
     """How many active cases wait at each element of `process_key` (all versions), as the inbox sees them.
 
     A process called by others (department_handoff) counts what waits inside it in every case that
     called it, at its own elements; the caller counts the same case at its call activity. A ready
-    task is overdue once its due time (the inbox's `due_at`) has passed, a timer once it is past due."""
+    task is overdue once its due time (the inbox's `due_at`) has passed, a timer once it is past due.
+    `version`: only the cases of `process_key` running on that version (NotFound when it is not deployed)."""
     now = engine.clock.now()
     counts: dict[str, ElementCount] = {}
 
@@ -495,6 +497,13 @@ def waiting_counts(engine, process_key: str) -> WaitingCounts:
         called = set().union(*inside_calls.values()) if inside_calls else set()
         scope = ProcessInstance.status.in_(ACTIVE) & (
             (ProcessInstance.process_key == process_key) | _element_in(own | called))
+        if version is not None:         # the studio's per-version counts (issue 19)
+            scope = ProcessInstance.status.in_(ACTIVE) & (ProcessInstance.definition_id == s.scalar(
+                select(ProcessDefinition.id).where(ProcessDefinition.process_key == process_key,
+                                                   ProcessDefinition.version == version)))
+            if not s.scalar(select(func.count()).select_from(ProcessDefinition).where(
+                    ProcessDefinition.process_key == process_key, ProcessDefinition.version == version)):
+                raise NotFound(f"no deployed process definition {process_key} version {version}")
         seen: set[str] = set()
 
         def place(instance_id, instance_key, element_id):
@@ -530,10 +539,12 @@ def waiting_counts(engine, process_key: str) -> WaitingCounts:
             for at in place(instance_id, key, element_id):
                 entry(at).messages += 1
         instances = s.scalar(select(func.count()).select_from(ProcessInstance).where(
-            ProcessInstance.status.in_(ACTIVE), ProcessInstance.process_key == process_key))
-    if not instances:
+            ProcessInstance.status.in_(ACTIVE), ProcessInstance.process_key == process_key,
+            *([scope] if version is not None else [])))
+    if not instances and version is None:
         instances = len(seen)       # a called process: the cases waiting somewhere inside it
-    return WaitingCounts(process_key, now, instances, sorted(counts.values(), key=lambda e: e.element_id))
+    return WaitingCounts(process_key, now, instances, sorted(counts.values(), key=lambda e: e.element_id),
+                         version)
 
 
 def _element_in(elements: set[str]):

@@ -150,7 +150,7 @@ class RecallEngine:
             return self._read_instance(s, instance_id)
 
     def list_instances(self, *, process_key=None, status=None, business_key=None, updated_after=None,
-                       sort: str = "created_at", after: tuple | None = None,
+                       version: int | None = None, sort: str = "created_at", after: tuple | None = None,
                        limit: int = 50, offset: int = 0) -> list[InstanceView]:
         """Instances in `sort` order (`created_at`, `updated_at`, `-` for newest first; then by id).
 
@@ -163,7 +163,7 @@ class RecallEngine:
         with self.db.read_statements() as s:
             q = _where_equal(select(ProcessInstance, ProcessDefinition.version).join(ProcessDefinition),
                              {ProcessInstance.process_key: process_key,
-                              ProcessInstance.business_key: business_key})
+                              ProcessInstance.business_key: business_key, ProcessDefinition.version: version})
             if statuses:
                 q = q.where(ProcessInstance.status.in_(statuses))
             if updated_after is not None:

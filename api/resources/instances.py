@@ -57,6 +57,8 @@ class InstanceListQuerySchema(PageQuerySchema):
     status = CommaList(INSTANCE_STATUSES, metadata={
         "description": "one or more statuses, a comma list: status=running,error"})
     business_key = fields.String()
+    version = fields.Integer(validate=validate.Range(min=1, max=2_147_483_647), metadata={
+        "description": "only cases on this definition version (with process_key: that process's version N)"})
     updated_after = fields.AwareDateTime(format="iso", metadata={
         "description": "RFC 3339 with an offset: only instances changed after this moment"})
     sort = fields.String(load_default="created_at", validate=validate.OneOf(INSTANCE_SORTS), metadata={

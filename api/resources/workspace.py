@@ -131,6 +131,12 @@ class WaitingSchema(Strict):
     now = fields.DateTime(required=True)
     active_instances = fields.Integer(required=True)
     elements = fields.List(fields.Nested(ElementCountSchema), required=True)
+    version = fields.Integer(allow_none=True, metadata={"description": "the version counted (absent or null: all)"})
+
+
+class WaitingQuerySchema(Strict):
+    version = fields.Integer(validate=validate.Range(min=1, max=2_147_483_647),
+                             metadata={"description": "count the cases on this definition version only"})
 
 
 class TermSchema(Strict):
@@ -209,11 +215,12 @@ class Diagram(MethodView):
 
 @blp.route("/workspace/diagrams/<process_key>/waiting", tags=TAGS)
 class Waiting(MethodView):
+    @blp.arguments(WaitingQuerySchema, location="query", unknown="raise")
     @blp.response(200, WaitingSchema)
-    def get(self, process_key):
+    def get(self, query, process_key):
         """How many active cases wait at each element of this process (all versions): a called process counts
         what waits inside it in the cases that called it, the caller counts those cases at its call activity."""
-        return asdict(readmodels.waiting_counts(engine(), process_key))
+        return asdict(readmodels.waiting_counts(engine(), process_key, query.get("version")))
 
 
 @blp.route("/vocabulary", tags=["vocabulary"])
