@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import bindparam, cast, delete, insert, literal_column, null, select, union_all, update
 from sqlalchemy.orm import Session
@@ -174,6 +174,7 @@ def derive(wf: BpmnWorkflow) -> Derived:
                 data=task.data,
                 due_at=boundary_due.get(task.parent.id) if task.parent is not None else None,
             ))
+    out.ready_tasks.sort(key=_diagram_position(wf))   # parallel ready tasks in diagram order, not by task uuid
     if out.errored_tasks:
         out.status = "error"
     elif wf.completed:
@@ -182,6 +183,23 @@ def derive(wf: BpmnWorkflow) -> Derived:
     elif out.ready_tasks:
         out.status = "running"
     return out
+
+
+def _diagram_position(wf: BpmnWorkflow):
+    """Sort key of a ReadyTask: its element's place in the diagram, breadth first from the start along the
+    outgoing flows in file order (a stored spec's task_specs come back in name order, its outputs lists
+    keep the file's order), the top-level process before called ones; stable."""
+    order: dict[str, int] = {}
+    for spec in (wf.spec, *(sub.spec for sub in wf.subprocesses.values())):
+        queue, seen = [spec.start] if getattr(spec, "start", None) is not None else [], set()
+        while queue:
+            task_spec = queue.pop(0)
+            if task_spec.name in seen:
+                continue
+            seen.add(task_spec.name)
+            order.setdefault(getattr(task_spec, "bpmn_id", None) or task_spec.name, len(order))
+            queue.extend(task_spec.outputs)
+    return lambda ready: order.get(ready.element_id, len(order))
 
 
 def reached_end_event(wf: BpmnWorkflow) -> str | None:
@@ -257,7 +275,9 @@ def write(session: Session, instance, derived: Derived, *, now: datetime, actor:
             row = dict(
                 id=t.id, element_id=t.element_id, title=t.title, instance_id=instance_id,
                 process_key=instance.process_key, status="ready", assignee=t.assignee,
-                candidate_group=t.candidate_group, lane=t.lane, created_at=now, due_at=t.due_at,
+                candidate_group=t.candidate_group, lane=t.lane, due_at=t.due_at,
+                # tasks made ready together keep the diagram's order in every list (ordered by created_at, id)
+                created_at=now + timedelta(microseconds=len(new_rows)),
                 completed_at=None, completed_by=None)
             new_rows.append(dict(row, form_schema=t.form_schema, form_ui_schema=t.form_ui_schema,
                                  data=prefill(t.data)))

@@ -259,3 +259,40 @@ def test_check_files_refuses_paths_outside_a_bundle_folder():
     assert check_files({}, forms={}).diagnostics       # nothing at all: said, not a crash
     weird = check_files({"x.bpmn": 12}, forms=None)    # wrong type of content
     assert coded(weird, "file-path")
+
+
+PARALLEL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d_fan" targetNamespace="t">
+  <bpmn:process id="fan" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="fork"/>
+    <bpmn:parallelGateway id="fork"><bpmn:incoming>f0</bpmn:incoming>{outgoing}</bpmn:parallelGateway>
+    {tasks}
+    <bpmn:parallelGateway id="join">{incoming}<bpmn:outgoing>f9</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:sequenceFlow id="f9" sourceRef="join" targetRef="end"/>
+    <bpmn:endEvent id="end"><bpmn:incoming>f9</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>"""
+TASK = """<bpmn:userTask id="{id}"><bpmn:extensionElements><spiffworkflow:properties>
+      <spiffworkflow:property name="formJsonSchemaFilename" value="check.schema.json"/>
+    </spiffworkflow:properties></bpmn:extensionElements>
+    <bpmn:incoming>to_{id}</bpmn:incoming><bpmn:outgoing>from_{id}</bpmn:outgoing></bpmn:userTask>
+    <bpmn:sequenceFlow id="to_{id}" sourceRef="fork" targetRef="{id}"/>
+    <bpmn:sequenceFlow id="from_{id}" sourceRef="{id}" targetRef="join"/>"""
+
+
+def test_parallel_ready_tasks_come_out_in_diagram_order(engine, tmp_path):
+    """Six tasks made ready together, named against the alphabet and uuid order: every list shows them
+    in the diagram's order (the fork's outgoing flows), case after case."""
+    from tests.support import write_bundle
+    ids = ["zeta", "alpha", "mu", "beta", "omega", "kappa"]
+    xml = PARALLEL.format(outgoing="".join(f"<bpmn:outgoing>to_{i}</bpmn:outgoing>" for i in ids),
+                          incoming="".join(f"<bpmn:incoming>from_{i}</bpmn:incoming>" for i in ids),
+                          tasks="\n    ".join(TASK.format(id=i) for i in ids))
+    engine.deploy([write_bundle(tmp_path, {"fan": xml})])
+    for _ in range(3):
+        started = engine.start_instance("fan")
+        assert [t.element_id for t in started.ready_tasks] == ids
+        assert [t.element_id for t in engine.get_instance(started.id).ready_tasks] == ids
+        assert [t.element_id for t in engine.ready_tasks_of([started.id])[started.id]] == ids
