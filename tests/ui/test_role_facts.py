@@ -77,6 +77,22 @@ def save_profiles(server, today: date) -> None:
         engine.db.dispose()
 
 
+def save_salary(server, today: date) -> None:
+    """data_analyst's second version, now with the salary group."""
+    from engine.archive import roles
+    from engine.db import Database
+    from engine.service import RecallEngine
+
+    engine = RecallEngine(Database(server.url_db))
+    try:
+        with engine.db.write_transaction() as s:
+            roles.save_version(s, "data_analyst", {"zh": "数据分析师", "en": "Data analyst"}, facts(today),
+                               effective_from=date(2020, 1, 1), actor=HR, note="pay figures added",
+                               now=engine.clock.now(), ops=engine.ops)
+    finally:
+        engine.db.dispose()
+
+
 def complete(server, instance_id: str, element_id: str, form) -> dict:
     tasks = server.ok("GET", f"/tasks?instance_id={instance_id}&element_id={element_id}", user=HR)["items"]
     assert len(tasks) == 1, (element_id, tasks)
@@ -155,3 +171,16 @@ def test_the_task_page_shows_the_real_path_a_story_their_dates_and_a_missing_fac
     expect(link).to_have_attribute("href", "/app/roles/data_analyst")
     if server.database == "sqlite":
         shot(page, "suggestion-missing-fact.png", element=".suggestion")
+    link.click()                                    # the role's page (pages/roles.js), where HR adds it
+    page.wait_for_selector("main[data-ready='roles/data_analyst']")
+    expect(page.locator("main")).to_contain_text("数据分析师")
+
+    # HR adds the salary figures (a new version); back on the task the suggestion carries them, dated
+    save_salary(server, today)
+    page.goto(f"/app/tasks/{day_90['id']}")
+    page.wait_for_selector(f"main[data-ready='tasks/{day_90['id']}'] #suggestion-facts")
+    expect(page.locator("#suggested-message")).to_contain_text("pay for this role has gone up by 8%")
+    expect(page.locator("#suggestion-missing")).to_have_count(0)
+    expect(page.locator("#suggestion-facts li[data-fact='salary.change_pct']")).to_contain_text(
+        f"数据截至 {today.isoformat()}")
+    expect(page.locator("#suggestion-facts li[data-fact='salary.change_pct']")).to_contain_text("data_analyst@v2")
