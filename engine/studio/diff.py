@@ -109,7 +109,7 @@ def bpmn_elements(text: str) -> dict[str, dict[str, dict]]:
 def _all_processes(files: dict[str, str]) -> dict[str, dict[str, dict]]:
     found: dict[str, dict[str, dict]] = {}
     for path, text in sorted(files.items()):
-        if path.lower().endswith(".bpmn"):
+        if path.lower().endswith((".bpmn", ".bpmn20.xml")):
             found.update(bpmn_elements(text))
     return found
 

@@ -1,13 +1,11 @@
 """A draft's content: the whole bundle as text — `files` {path under workflows/: text} and `forms`
 {form file name: text} — made from the deployed versions or from a workflows/ folder, checked for shape
-and size, and written to a temporary tree when it is validated or deployed (engine/bundle.py reads folders)."""
+and size; engine/bundle.py:check_files validates it as `recall validate` would a folder."""
 from __future__ import annotations
 
 import json
 import re
-from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-import tempfile
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -37,7 +35,8 @@ def file_problem(path: str) -> str | None:
     if not path or p.is_absolute() or "\\" in path or not all(_SEGMENT.match(part) for part in p.parts):
         return "a relative path of letters, digits, '.', '_' or '-' (no '..'), like offer_recall.bpmn"
     suffix = p.suffix.lower()
-    if len(p.parts) == 1 and (suffix in (".bpmn", ".dmn") or p.name in BUNDLE_JSON):
+    if len(p.parts) == 1 and (suffix in (".bpmn", ".dmn") or p.name in BUNDLE_JSON
+                              or p.name.lower().endswith(".bpmn20.xml")):
         return None
     if len(p.parts) == 3 and p.parts[0] == "templates" and p.parts[1] in LANGUAGES and suffix == ".j2":
         return None
@@ -121,21 +120,3 @@ def from_folder(workflows: Path, forms_dir: Path) -> tuple[dict, dict]:
             files[rel] = path.read_text(encoding="utf-8")
     forms = {p.name: p.read_text(encoding="utf-8") for p in sorted(forms_dir.glob("*.json")) if p.is_file()}
     return files, forms
-
-
-@contextmanager
-def written(files: dict[str, str], forms: dict[str, str]):
-    """The draft as a temporary workflows/ + forms/ tree: yields (workflows_dir, forms_dir)."""
-    check_content(files, forms)
-    with tempfile.TemporaryDirectory(prefix="recall-draft-") as tmp:
-        root = Path(tmp)
-        workflows, forms_dir = root / "workflows", root / "forms"
-        workflows.mkdir()
-        forms_dir.mkdir()
-        for name, text in files.items():
-            target = workflows / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        for name, text in forms.items():
-            (forms_dir / name).write_text(text, encoding="utf-8")
-        yield workflows, forms_dir

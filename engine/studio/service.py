@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 
-from ..bundle import load_bundle
+from ..bundle import check_files
 from ..errors import BundleInvalid, NotFound, StaleVersion
 from ..models import ProcessDefinition
 from ..runtime import again_on_conflict
@@ -150,10 +150,9 @@ class Studio:
                 "stale": {k: v for k, v in deployed.items() if draft.based_on.get(k) not in (None, v)}, **result}
 
     def check(self, files: dict, forms: dict):
-        """The draft's bundle validated as `recall validate` would (engine/bundle.py)."""
-        with content.written(files, forms) as (workflows, forms_dir):
-            return load_bundle([workflows], forms_dir=forms_dir,
-                               http_allow=self.engine.settings.http_connector_allow)
+        """The draft's bundle validated as `recall validate` would (engine/bundle.py:check_files)."""
+        content.check_content(files, forms)
+        return check_files(files, forms=forms, http_allow=self.engine.settings.http_connector_allow)
 
     def deploy(self, draft_id: str, viewer: Viewer, *, note: str | None) -> list:
         """Deploy the draft with a change note (required): the checks must pass (BundleInvalid otherwise)."""

@@ -4,7 +4,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -13,7 +13,7 @@ from engine.studio.drafts import DraftContentError
 from engine.studio.migrate import Plan
 from engine.studio.service import NoteRequired, Viewer
 from tests.archive.archive_helpers import archive_decline, send_follow_up, task, wait
-from tests.support import ADMIN, ATS, HR, OWNER
+from tests.support import ADMIN, ATS, HR, OWNER, race
 
 ME, OTHER, ROOT = Viewer(OWNER), Viewer("someone.else"), Viewer(ADMIN, admin=True)
 DAY_90 = 'add_duration(decline_date, "P90D")'
@@ -265,3 +265,57 @@ def test_a_bad_plan_is_refused(studio, recall):
         studio.migrate(Plan("offer_recall", 1, 9), actor=OWNER)
     with pytest.raises(ValueError):
         studio.migrate(Plan("offer_recall", 1, 1, timers="sometimes"), actor=OWNER)
+
+
+def test_a_recomputed_duration_counts_from_when_the_timer_started_waiting(studio, recall, archive):
+    case = _case(archive, recall)
+    wait(recall, days=31)
+    send_follow_up(recall, case, "follow_up_day_30")
+    wait(recall, days=60)
+    send_follow_up(recall, case, "follow_up_day_90")
+    wait(recall, days=90)
+    send_follow_up(recall, case, "follow_up_day_180")        # waits "P30D" for a reply from now
+    timer = [t for t in recall.get_instance(case).waiting_timers if t.element_id == "wait_reply_after_day_180"]
+    started = recall.clock.now()
+    assert timer[0].due_at == started + timedelta(days=30)
+    wait(recall, days=5)
+
+    draft = studio.create_draft(ME, title="reply window 20 days")
+    old = '<bpmn:timerEventDefinition id="wait_reply_after_day_180_timer">\n          ' \
+          '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P30D"'
+    bpmn = draft["files"]["offer_recall.bpmn"]
+    assert bpmn.count(old) == 1
+    studio.save_draft(draft["id"], ME, expected_version=1, files={
+        **draft["files"], "offer_recall.bpmn": bpmn.replace(old, old.replace("P30D", "P20D"))})
+    studio.deploy(draft["id"], ME, note="a 20-day reply window")
+    moved = studio.migrate(Plan("offer_recall", 1, 2, timers="recompute"), actor=OWNER, dry_run=False)
+    assert moved["cases"][0]["outcome"] == "moved"
+    view = recall.get_instance(case)
+    assert [t.due_at for t in view.waiting_timers if t.element_id == "wait_reply_after_day_180"] == [
+        started + timedelta(days=20)]                    # not 20 days from the move
+
+
+def test_a_move_racing_a_task_completion_ends_the_same_either_way(studio, recall, archive):
+    """The case's day-30 task is completed while the move runs: whichever commits first, the other sees
+    it (version check, re-checked move), and the case ends up on version 2 waiting at day 60."""
+    case = _case(archive, recall)
+    wait(recall, days=31)
+    studio.deploy(_day_60(studio)["id"], ME, note="day 60")
+    plan = Plan("offer_recall", 1, 2, timers="recompute")
+
+    def racer(index=[0]):                                  # noqa: B006 - one counter for both threads
+        index[0] += 1
+        if index[0] == 1:
+            return studio.migrate(plan, actor=OWNER, dry_run=False, instance_ids=[case])
+        return send_follow_up(recall, case, "follow_up_day_30")
+
+    results = race(2, racer)
+    moved = next(r for r in results if isinstance(r, dict))
+    assert moved["cases"][0]["outcome"] == "moved"
+    view = recall.get_instance(case)
+    assert view.version == 2 and view.status == "waiting"
+    assert [(t.element_id, t.due_at) for t in view.waiting_timers] == [
+        ("wait_day_90", datetime(2026, 3, 6, 9, tzinfo=timezone.utc))]
+    history = recall.history(case)
+    assert [h.kind for h in history].count("instance_migrated") == 1
+    assert [(h.kind, h.element_id) for h in history].count(("task_completed", "follow_up_day_30")) == 1
