@@ -406,8 +406,9 @@ class MissingFact:
         return missing_marker(self._fact, self._role._lang)
 
 
-def _chain(node) -> list | None:
-    """["salary", "change_pct"] for the expression `role.salary.change_pct`, None if not rooted at `role`."""
+def _chain(node, aliases: dict | None = None) -> list | None:
+    """["salary", "change_pct"] for the expression `role.salary.change_pct`, None if not rooted at `role`
+    (or at a name `aliases` maps to a role expression: a loop variable, a `set`)."""
     from jinja2 import nodes
     parts: list = []
     while isinstance(node, (nodes.Getattr, nodes.Getitem)):
@@ -419,13 +420,33 @@ def _chain(node) -> list | None:
         node = node.node
     if isinstance(node, nodes.Name) and node.name == "role" and parts:
         return parts[::-1]
+    if isinstance(node, nodes.Name) and aliases and node.name in aliases and parts:
+        return aliases[node.name] + parts[::-1]
     return None
+
+
+def _aliases(template_ast) -> dict[str, list]:
+    """Names bound once to a role expression: `{% for s in role.path.stages %}` (s is an item: [..., 0]),
+    `{% set pay = role.salary %}`. A name bound more than once is left alone (no false alarms)."""
+    from jinja2 import nodes
+    found: dict[str, list | None] = {}
+    for node in template_ast.find_all((nodes.For, nodes.Assign)):
+        target = node.target
+        if not isinstance(target, nodes.Name):
+            continue
+        source = node.iter if isinstance(node, nodes.For) else node.node
+        chain = _chain(source, {k: v for k, v in found.items() if v is not None})
+        if chain is not None and isinstance(node, nodes.For):
+            chain = chain + [0]
+        found[target.name] = None if target.name in found else chain
+    return {name: chain for name, chain in found.items() if chain is not None}
 
 
 def unknown_facts(template_ast) -> list[tuple[int, str]]:
     """(line, problem) for each `role.…` expression or `role.has("…")` naming a fact no role profile can
-    hold (a misspelt `role.salary.chnage_pct`), for `recall validate`."""
+    hold (a misspelt `role.salary.chnage_pct`, also through a loop variable or a `set`), for `recall validate`."""
     from jinja2 import nodes
+    aliases = _aliases(template_ast)
     problems: dict[tuple[int, str], str] = {}
     for node in template_ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Call)):
         if isinstance(node, nodes.Call):
@@ -436,7 +457,7 @@ def unknown_facts(template_ast) -> list[tuple[int, str]]:
                     problems.setdefault((node.lineno, fact), f"role.has({fact!r}): no role profile defines "
                                         f"{part!r} (the facts are listed in docs/role-profiles.md)")
             continue
-        chain = _chain(node)
+        chain = _chain(node, aliases)
         if chain is None or chain[0] == "has":
             continue
         part = unknown_part(chain)

@@ -156,6 +156,16 @@ def test_unknown_facts_are_named_with_their_line():
     assert "'texts'" in problems[2][1]
 
 
+def test_unknown_facts_through_a_loop_variable_or_a_set():
+    env = T._environment({}, autoescape=False)
+    problems = unknown_facts(env.parse("{% for s in role.path.stages %}{{ s.name }}{{ s.nme }}{% endfor %}\n"
+                                       "{% set pay = role.salary %}{{ pay.change_pct }}{{ pay.chnage_pct }}\n"
+                                       "{% for x in needs %}{{ x.anything }}{% endfor %}"
+                                       "{% for st in role.stories %}{{ st.raise_pct }}{% endfor %}"))
+    assert [(line, m.split(":")[0]) for line, m in problems] == [(1, "role.path.stages[0].nme"),
+                                                                (2, "role.salary.chnage_pct")]
+
+
 def test_every_field_of_the_document_is_a_known_fact():
     env = T._environment({}, autoescape=False)
     uses = []
