@@ -61,6 +61,7 @@ OPERATION_IDS: dict[str, str] = {
     "DELETE /studio/drafts/{draft_id}": "deleteStudioDraft",
     "GET /studio/drafts/{draft_id}/diff": "diffStudioDraft",
     "POST /studio/drafts/{draft_id}/deploy": "deployStudioDraft",
+    "POST /studio/check": "checkStudioBundle",
     "POST /process-definitions": "deployProcessDefinitions",
     "GET /process-definitions/{process_key}": "getProcessDefinition",
     "POST /process-instances": "startProcessInstance",

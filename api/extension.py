@@ -45,6 +45,7 @@ from .resources import wecom_callback
 from .resources import links
 from .resources import roles
 from .resources import studio
+from .resources import studio_check
 from .resources import ranking
 from .schemas import ProblemSchema
 from .state import EXTENSION_KEY, RecallState
@@ -84,6 +85,7 @@ TAGS.append({"name": "roles", "description": "Role profiles: the facts behind th
 RESOURCES += (roles,)
 TAGS.append({"name": "studio", "description": "The process owner's studio: drafts, diff, deploy with a note (issue 19)"})
 RESOURCES += (studio,)
+RESOURCES += (studio_check,)
 
 TAGS.append({"name": "ranking", "description": "Who to call first: the recall likelihood, its reasons, pins, the recall list"})
 RESOURCES += (ranking,)

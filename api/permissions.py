@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "DELETE /studio/drafts/{draft_id}": frozenset({ADMIN, PROCESS_OWNER}),
     "GET /studio/drafts/{draft_id}/diff": frozenset({ADMIN, PROCESS_OWNER}),
     "POST /studio/drafts/{draft_id}/deploy": frozenset({ADMIN, PROCESS_OWNER}),
+    "POST /studio/check": frozenset({ADMIN, PROCESS_OWNER}),   # the live check (api/resources/studio_check.py)
     "POST /process-instances": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
     "GET /process-instances": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
     "GET /process-instances/{instance_id}": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
