@@ -195,3 +195,16 @@ def test_the_shipped_templates_use_only_known_facts(lang):
     bundle = load_bundle([ROOT / "workflows"], forms_dir=ROOT / "forms")
     assert bundle.diagnostics == []
     assert not any("请补充" in s or "fill in" in s for key, s in bundle.templates.items() if key.startswith(lang))
+
+
+def test_the_templates_facts_are_the_fields_the_profiles_validator_accepts():
+    """engine/role_facts.py (what templates may name) and engine/archive/role_document.py (what a profile
+    may hold) list the same document: a field added to one and not the other fails here."""
+    from engine.archive import role_document
+    items = {"path": role_document.STAGE, "stories": role_document.STORY, "testimonials": role_document.TESTIMONIAL}
+    for group, fields in role_document.GROUPS.items():
+        assert set(FACT_FIELDS[group]) == set(fields), group
+        if group in items:
+            listed = next(v for v in FACT_FIELDS[group].values() if isinstance(v, dict))
+            assert set(listed) == set(items[group]) - {"consented"}, group
+    assert set(FACT_FIELDS) == set(role_document.GROUPS)
