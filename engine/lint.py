@@ -198,7 +198,7 @@ class StudioChecks:
                                     f"or script sets: did you mean '{node.id}' (a text, in quotes)? As written the "
                                     "case stops with an error when it gets here", line=line, code="unquoted-string")
                     else:
-                        hint = f" (did you mean {guess[0]}?)" if guess else f" (or did you mean '{node.id}', in quotes?)"
+                        hint = f" (did you mean {guess[0]}?)" if guess else ""
                         self.report(doc.name, el, f"{what} uses {node.id}, which no form, start variable, script "
                                     f"or decision sets{hint}: the case stops with an error here if it is "
                                     "still unset", line=line, code="unknown-variable", severity="warning")
@@ -311,13 +311,15 @@ class StudioChecks:
                          for r in rules]
                 labels = [i.get("label") or i.findtext("dmn:inputExpression/dmn:text", "", ns) or i.get("id")
                           for i in inputs]
+                fallbacks = set()               # one warning per fallback rule, not one per rule before it
                 for (a, ra), (b, rb) in itertools.combinations(list(zip(rules, cells)), 2):
                     example = _overlap(ra, rb)
-                    if example is None:
+                    if example is None or (b.get("id") in fallbacks and _covers(rb, ra)):
                         continue
                     when = " and ".join(f"{labels[i]} is {v!r}" for i, v in enumerate(example)
                                         if i < len(labels) and v is not _ANY) or "always"
                     if _covers(rb, ra) and not _covers(ra, rb):   # a later, broader rule: an "otherwise"
+                        fallbacks.add(b.get("id"))
                         self.report(doc.name, b, f"rules {a.get('id')} and {b.get('id')} both match when {when}; "
                                     f"{b.get('id')} works as a fallback only because SpiffWorkflow takes the first "
                                     "match; say so with the FIRST hit policy", code="dmn-unique-overlap",
