@@ -393,7 +393,9 @@ def case_outcomes(session: Session, vocabulary: Vocabulary) -> list[tuple[str | 
 
 
 # ---------------------------------------------------------------- the service
-CURSOR = "ranking_scores"
+CURSOR = "ranking_scores"            # archive_cursors: updated_at = the last full refresh
+SEEN = "ranking_seen"                # ... = the last run of the job (full or not)
+CHANGE_MARGIN = timedelta(minutes=5)
 FULL_REFRESH_EVERY = timedelta(days=1)
 WORKER_ACTOR = "worker:ranking"
 
@@ -429,6 +431,9 @@ class Ranking:
     def refresh(self, *, full: bool | None = None, candidate_ids: list[str] | None = None) -> RefreshReport:
         """Score again who changed since the last run (or `candidate_ids`, or everyone when `full`, when
         the scorer changed, or once a day). Pins are kept."""
+        return _again_on_insert_race(lambda: self._refresh_once(full=full, candidate_ids=candidate_ids))
+
+    def _refresh_once(self, *, full: bool | None, candidate_ids: list[str] | None) -> RefreshReport:
         with self.db.write_transaction() as s:
             return self._refresh(s, full=full, candidate_ids=candidate_ids)
 
@@ -436,7 +441,6 @@ class Ranking:
         now = self.clock.now()
         scorer = current_scorer(s)
         cursor = s.get(ArchiveCursor, CURSOR)
-        last_event = s.scalar(select(func.max(AuditEvent.id))) or 0
         if full is None and candidate_ids is None:
             other_source = s.scalar(select(CandidateScore.candidate_id).where(CandidateScore.source != scorer.source)
                                     .limit(1))
@@ -446,14 +450,16 @@ class Ranking:
         elif candidate_ids is not None:
             ids = list(candidate_ids)
         else:
-            ids = self._changed_since(s, cursor)
+            ids = self._changed_since(s, s.get(ArchiveCursor, SEEN))
         vocabulary = vocabularies.known(s)
         base_rates = reason_base_rates(case_outcomes(s, vocabulary))
         key_of, open_keys = role_helpers(s)
         facts = read_facts(s, ids, vocabulary, now)
         current = {row.candidate_id: row for row in s.scalars(
-            select(CandidateScore).where(CandidateScore.candidate_id.in_(ids)))} if len(ids) <= CHUNK else \
-            {row.candidate_id: row for row in s.scalars(select(CandidateScore))}
+            select(CandidateScore).where(CandidateScore.candidate_id.in_(ids)).with_for_update())} if len(ids) <= CHUNK \
+            else {row.candidate_id: row for row in s.scalars(select(CandidateScore).with_for_update())}
+        # (locked: a pin made meanwhile waits for this refresh, then sees its rows; and this one sees a pin
+        # committed before it, so a row's rank key always agrees with its pin)
         for cid, f in facts.items():
             features = features_of(f, at=now, open_role_keys=open_keys, base_rates=base_rates, role_key_of=key_of)
             score, reasons = scorer.score(features, vocabulary)
@@ -473,21 +479,24 @@ class Ranking:
             removed = s.execute(delete(CandidateScore).where(CandidateScore.candidate_id.in_(sorted(set(gone))))
                                 .execution_options(synchronize_session=False)).rowcount or 0
         if candidate_ids is None:
-            if cursor is None:
-                cursor = ArchiveCursor(name=CURSOR, last_event_id=last_event, updated_at=now)
-                s.add(cursor)
-            cursor.last_event_id = last_event
-            if full:
-                cursor.updated_at = now
+            for name, moved in ((SEEN, True), (CURSOR, bool(full))):
+                row = s.get(ArchiveCursor, name)
+                if row is None:
+                    s.add(ArchiveCursor(name=name, last_event_id=0, updated_at=now))
+                elif moved:
+                    row.updated_at = now
         return RefreshReport(len(facts), removed, bool(full), scorer.source)
 
-    def _changed_since(self, s: Session, cursor: ArchiveCursor | None) -> list[str]:
-        since_event = cursor.last_event_id if cursor else 0
-        ids = set(s.scalars(select(CandidateDecline.candidate_id).join(
-            AuditEvent, AuditEvent.instance_id == CandidateDecline.instance_id).where(AuditEvent.id > since_event)))
-        last_scored = s.scalar(select(func.max(CandidateScore.computed_at)))
-        if last_scored is not None:
-            ids |= set(s.scalars(select(Candidate.id).where(Candidate.updated_at >= last_scored)))
+    def _changed_since(self, s: Session, seen: ArchiveCursor | None) -> list[str]:
+        """Candidates changed (their record, or an event of their cases) since the last run, less CHANGE_MARGIN
+        (a change committed while that run read is caught by this one; scoring twice is harmless), and the
+        candidates without a score."""
+        ids: set[str] = set()
+        if seen is not None:
+            since = seen.updated_at - CHANGE_MARGIN
+            ids |= set(s.scalars(select(CandidateDecline.candidate_id).join(
+                AuditEvent, AuditEvent.instance_id == CandidateDecline.instance_id).where(AuditEvent.at > since)))
+            ids |= set(s.scalars(select(Candidate.id).where(Candidate.updated_at > since)))
         ids |= set(s.scalars(select(Candidate.id).where(
             Candidate.anonymised_at.is_(None),
             ~select(CandidateScore.candidate_id).where(CandidateScore.candidate_id == Candidate.id).exists())))
@@ -499,12 +508,15 @@ class Ranking:
 
     def pin(self, candidate_id: str, *, pinned: bool, actor: str) -> RankedCandidate:
         """Move a candidate to the top ("call first", the earlier pin first) or back to their score."""
+        return _again_on_insert_race(lambda: self._pin_once(candidate_id, pinned=pinned, actor=actor))
+
+    def _pin_once(self, candidate_id: str, *, pinned: bool, actor: str) -> RankedCandidate:
         from ..errors import NotFound
         with self.db.write_transaction() as s:
             candidate = s.get(Candidate, candidate_id)
             if candidate is None or candidate.anonymised_at is not None:
                 raise NotFound(f"candidate {candidate_id} not found")
-            row = s.get(CandidateScore, candidate_id)
+            row = s.get(CandidateScore, candidate_id, with_for_update=True)
             if row is None:
                 self._refresh(s, full=False, candidate_ids=[candidate_id])
                 s.flush()
@@ -566,6 +578,18 @@ class Ranking:
             for _score, candidate in rows:
                 s.expunge(candidate)
             return [(_ranked(score), candidate) for score, candidate in rows]
+
+
+def _again_on_insert_race(unit, tries: int = 3):
+    """Run a unit of work again when a concurrent one inserted the same candidate's score row first (the
+    primary key refused the second insert; the next run finds the row and updates it)."""
+    from sqlalchemy.exc import IntegrityError
+    for attempt in range(tries):
+        try:
+            return unit()
+        except IntegrityError:
+            if attempt == tries - 1:
+                raise
 
 
 def _ranked(row: CandidateScore) -> RankedCandidate:

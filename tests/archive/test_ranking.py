@@ -2,6 +2,8 @@
 from the audit trail, and what is never an input (docs/ranking.md). SQLite and PostgreSQL."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from engine.archive.ranking import (
@@ -200,3 +202,43 @@ def test_an_open_role_counts_and_its_alias_finds_the_recall_list(archive, recall
         assert "role_open" not in s.get(CandidateScore, quiet.id).features          # a designer
     assert Ranking(recall).scores_of([warm.id])[warm.id].score > before
     assert [c.id for _, c in Ranking(recall).recall_list("backend_dev")] == [warm.id, cold.id]
+
+
+def test_the_job_scores_only_who_changed_until_the_daily_full_run(archive, recall):
+    from engine.archive.ranking_train import run_ranking_job
+    warm, cold, quiet = _history(archive, recall)
+    first = run_ranking_job(recall)
+    assert first.full and first.scored == 3
+    recall.clock.advance(timedelta(hours=1))                    # (no timer runs: nothing changes)
+    run_ranking_job(recall)         # changes of the last CHANGE_MARGIN before a run are scored once more
+    recall.clock.advance(timedelta(hours=1))
+    assert run_ranking_job(recall).scored == 0                  # nothing changed
+    archive.record_signal(quiet.id, {"kind": "growth_page_viewed", "text": "2 分钟"}, actor=BOT)
+    newcomer = archive.create_candidate({"name": "新人", "consent": CONSENT}, actor=HR)
+    again = run_ranking_job(recall)
+    assert not again.full and again.scored == 2
+    scores = Ranking(recall).scores_of([quiet.id, newcomer.id])
+    assert scores[quiet.id].reasons[0]["feature"] == "signal_growth_page_viewed" and newcomer.id in scores
+    recall.clock.advance(timedelta(hours=1))
+    run_ranking_job(recall)         # changes of the last CHANGE_MARGIN before a run are scored once more
+    recall.clock.advance(timedelta(hours=1))
+    assert run_ranking_job(recall).scored == 0
+    wait(recall, days=1)                                         # a day later: everyone again
+    assert run_ranking_job(recall).full
+
+
+def test_refreshes_and_pins_at_the_same_time_agree(archive, recall):
+    from concurrent.futures import ThreadPoolExecutor
+    made = [archive.create_candidate({"name": f"并发{i}", "consent": CONSENT}, actor=HR) for i in range(6)]
+    ranking = Ranking(recall)
+    with ThreadPoolExecutor(4) as pool:
+        jobs = [pool.submit(ranking.refresh, full=True) for _ in range(3)]
+        jobs += [pool.submit(ranking.pin, c.id, pinned=True, actor=HR) for c in made[:3]]
+        for job in jobs:
+            job.result()
+    with recall.db.read_transaction() as s:
+        rows = {r.candidate_id: r for r in s.query(CandidateScore)}
+    assert len(rows) == 6
+    for cid, row in rows.items():
+        assert (row.pinned_at is not None) == (cid in {c.id for c in made[:3]})
+        assert (row.rank_key >= 10**12) == (row.pinned_at is not None)     # the rank key agrees with the pin
