@@ -106,6 +106,17 @@ DMNDI12 = "http://www.omg.org/spec/DMN/20180521/DMNDI/"
 SPIFF_DMN_SCHEMAS = {ns: path for ns, path in DMN_SCHEMAS.items() if ns != DMN12}
 
 
+# The stable `code` of the diagnostics each check reports when it names none itself.
+CHECK_CODES = {
+    "collect": "file", "read": "file", "index-definitions": "duplicate-id", "schema": "schema",
+    "process-names": "process-name", "elements": "element-unsupported", "refs": "ref-unknown",
+    "calls": "call-unknown", "gateways": "gateway-flows", "expressions": "expression-invalid",
+    "timers": "timer-invalid", "forms": "form-invalid", "service-tasks": "service-task", "dmn": "dmn-invalid",
+    "call-cycles": "call-cycle", "with-spiff": "engine-error", "messages": "message-declaration",
+    "read-templates": "template-invalid", "vocabulary": "vocabulary",
+}
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     file: str
@@ -327,7 +338,8 @@ class _Loader(StudioChecks):
 
     def _guarded(self, subject, check, *args):
         """Run one check; if it fails, report that as an internal diagnostic and go on."""
-        self.check_code = getattr(check, "__name__", "check").removeprefix("check_").replace("_", "-")
+        name = getattr(check, "__name__", "check").removeprefix("check_").replace("_", "-")
+        self.check_code = CHECK_CODES.get(name, name)
         try:
             return check(*args)
         except Exception as error:  # noqa: BLE001 - a broken check must not hide the other files' problems
@@ -688,7 +700,7 @@ class _Loader(StudioChecks):
                             f"(found {len(parts)})")
             for part in parts:
                 for message in timer_problems(_local(part), part.text):
-                    self.report(doc.name, part, message)
+                    self.report(doc.name, part, message, code="timer-unquoted" if "unquoted" in message else None)
 
     def check_forms(self, doc: _Doc) -> None:
         user_tasks = {t.get("id") for t in doc.root.iterfind(".//bpmn:userTask", NS)}

@@ -46,6 +46,7 @@ def test_an_unquoted_timer_and_a_camunda_attribute_are_pinned_to_their_elements(
     assert answer.json["ok"] is False
     timer = [d for d in answer.json["diagnostics"] if "P60D" in d["message"]]
     assert timer and timer[0]["file"] == "offer_recall.bpmn" and timer[0]["severity"] == "error"
+    assert timer[0]["code"] == "timer-unquoted"
     assert timer[0]["line"] and timer[0]["element_id"]
     assert ("camunda-attribute-ignored", "warning") in found, found
     camunda = next(d for d in answer.json["diagnostics"] if d["code"] == "camunda-attribute-ignored")

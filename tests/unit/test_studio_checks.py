@@ -296,3 +296,12 @@ def test_parallel_ready_tasks_come_out_in_diagram_order(engine, tmp_path):
         assert [t.element_id for t in started.ready_tasks] == ids
         assert [t.element_id for t in engine.get_instance(started.id).ready_tasks] == ids
         assert [t.element_id for t in engine.ready_tasks_of([started.id])[started.id]] == ids
+
+
+def test_every_diagnostic_has_a_stable_code():
+    bundle = changed("recall_case.bpmn", '"P30D"', "P30D")
+    [d] = bundle.diagnostics
+    assert (d.code, d.severity, d.element_id) == ("timer-unquoted", "error", "wait_day_30")
+    broken = changed("recall_case.bpmn", 'calledElement="handoff"', 'calledElement="nowhere"')
+    assert [d.code for d in broken.diagnostics] == ["call-unknown"]
+    assert all(d.code and d.code != "invalid" for d in load_bundle([STUDIO]).all_diagnostics)
