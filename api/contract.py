@@ -144,6 +144,13 @@ OPERATION_IDS: dict[str, str] = {
     "GET /candidates/{candidate_id}/links": "listCandidateLinks",
     "POST /candidates/{candidate_id}/links": "issueCandidateLink",
     "POST /links/{link_id}/revoke": "revokeCandidateLink",
+    "POST /imports/preview": "previewImport",
+    "GET /imports": "listImports",
+    "POST /imports": "checkImport",
+    "GET /imports/{run_id}": "getImport",
+    "POST /imports/{run_id}/confirm": "confirmImport",
+    "POST /imports/{run_id}/resume": "resumeImport",
+    "POST /imports/{run_id}/discard": "discardImport",
 }
 
 # Request body examples of the main operations ("METHOD /path" -> body). tests/http/test_openapi_compat.py

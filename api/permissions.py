@@ -145,6 +145,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "GET /ranking/scores": frozenset({ADMIN, HR}),
     "PUT /candidates/{candidate_id}/pin": frozenset({ADMIN, HR}),
     "GET /recall-list": frozenset({ADMIN, HR}),
+    # the ATS import (issue 20, api/resources/imports.py): personal data in bulk, HR's
+    "POST /imports/preview": frozenset({ADMIN, HR}),
+    "GET /imports": frozenset({ADMIN, HR}),
+    "POST /imports": frozenset({ADMIN, HR}),
+    "GET /imports/{run_id}": frozenset({ADMIN, HR}),
+    "POST /imports/{run_id}/confirm": frozenset({ADMIN, HR}),
+    "POST /imports/{run_id}/resume": frozenset({ADMIN, HR}),
+    "POST /imports/{run_id}/discard": frozenset({ADMIN, HR}),
 }
 
 # Roles that see every task (admin may also act on any; process owners only read).

@@ -115,6 +115,13 @@ EXPECTED = {
     "GET /ranking/scores": ("/ranking/scores?candidate_id=x", {A, HR}),
     "PUT /candidates/{candidate_id}/pin": ("/candidates/nope/pin", {A, HR}),
     "GET /recall-list": ("/recall-list?role_key=x", {A, HR}),
+    "POST /imports/preview": ("/imports/preview", {A, HR}),
+    "GET /imports": ("/imports", {A, HR}),
+    "POST /imports": ("/imports", {A, HR}),
+    "GET /imports/{run_id}": ("/imports/nope", {A, HR}),
+    "POST /imports/{run_id}/confirm": ("/imports/nope/confirm", {A, HR}),
+    "POST /imports/{run_id}/resume": ("/imports/nope/resume", {A, HR}),
+    "POST /imports/{run_id}/discard": ("/imports/nope/discard", {A, HR}),
 }
 PUBLIC = {
     "GET /health": "/health",
