@@ -83,6 +83,12 @@ def test_the_ranked_list_with_reasons_the_inbox_and_the_recall_list_of_a_role(se
     page.locator(f"button[data-pin='{ids['plain']}']").click()
     expect(page.locator("table.recall-list tbody tr").nth(0)).to_have_attribute("data-candidate-id", ids["open"])
 
+    # a newcomer is scored when HR asks (the worker would at its next round)
+    newcomer = _candidate(server, "孙五", "后端工程师")
+    page.get_by_role("button", name="重新评分").click()
+    expect(page.locator("table.recall-list tbody tr")).to_have_count(4)
+    expect(page.locator(f"tr[data-candidate-id='{newcomer}'] .likelihood")).to_contain_text("%")
+
     # in English
     page.evaluate("localStorage.setItem('recall.lang', 'en')")
     page.reload()

@@ -584,6 +584,29 @@ const STRINGS = {
   err_maximum: ["数值太大", "Too large"],
   err_min_items: ["至少需要一项", "Add at least one"],
   err_pattern: ["格式不正确", "Wrong format"],
+
+  // who to call first (pages/recall_list.js, docs/ranking.md)
+  rank_recall_list_title: ["召回名单", "Recall list"],
+  rank_recall_list_intro: ["岗位重新开放时,先联系谁:按召回可能性排序(置顶的在最前),每人附主要原因。数字是排序的参考,不是结论。",
+    "When a role opens again, whom to call first: ordered by recall likelihood (pinned first), each with the main reasons. The number helps to order, it does not decide."],
+  rank_role_key_label: ["岗位(岗位档案的标识)", "Role (the role profile's key)"],
+  rank_role_key_hint: ["例如 backend_engineer;岗位档案的别名也可以。", "e.g. backend_engineer; a role profile's alias works too."],
+  rank_show: ["查看", "Show"],
+  rank_col_rank: ["序", "#"],
+  rank_col_name: ["候选人", "Candidate"],
+  rank_col_role: ["应聘岗位", "Role"],
+  rank_col_likelihood: ["召回可能性", "Recall likelihood"],
+  rank_col_reasons: ["主要原因", "Main reasons"],
+  rank_col_order: ["顺序", "Order"],
+  rank_pin: ["置顶", "Call first"],
+  rank_unpin: ["取消置顶", "Unpin"],
+  rank_pinned: ["已置顶", "Pinned"],
+  rank_not_scored: ["尚未评分", "Not scored yet"],
+  rank_empty: ["没有申请过或拒绝过这个岗位、且授权仍有效的候选人。", "No candidate who applied for or declined this role with consent in force."],
+  rank_source_model: ["模型", "model"],
+  rank_source_scorecard: ["评分卡", "scorecard"],
+  rank_score_now: ["重新评分", "Score again now"],
+  rank_likelihood_sort: ["按召回可能性排序", "Sort by recall likelihood"],
 };
 
 // Decline reasons and follow-up stages are the deployed bundle's (GET /vocabulary, declared in

@@ -1,40 +1,12 @@
 // Who to call first (issue 20, docs/ranking.md): the recall list of a newly opened role, and the likelihood
-// badge with its reasons that the candidate list and the inbox show. The texts of this page live here, in
-// Chinese and English (STRINGS below), beside the page that uses them.
-import { get, request } from "../api.js";
+// badge with its reasons that the candidate list and the inbox show.
+import { get, post, request } from "../api.js";
 import { h, uid } from "../dom.js";
-import { lang } from "../i18n.js";
+import { lang, t } from "../i18n.js";
 import { alertBox, go, heading, href, state } from "../ui.js";
 import { candidateName } from "../views.js";
 
-const STRINGS = {
-  recall_list_title: ["召回名单", "Recall list"],
-  recall_list_intro: ["岗位重新开放时,先联系谁:按召回可能性排序(置顶的在最前),每人附主要原因。数字是排序的参考,不是结论。",
-    "When a role opens again, whom to call first: ordered by recall likelihood (pinned first), each with the main reasons. The number helps to order, it does not decide."],
-  role_key_label: ["岗位(岗位档案的标识)", "Role (the role profile's key)"],
-  role_key_hint: ["例如 backend_engineer;岗位档案的别名也可以。", "e.g. backend_engineer; a role profile's alias works too."],
-  show: ["查看", "Show"],
-  col_rank: ["序", "#"],
-  col_name: ["候选人", "Candidate"],
-  col_role: ["应聘岗位", "Role"],
-  col_likelihood: ["召回可能性", "Recall likelihood"],
-  col_reasons: ["主要原因", "Main reasons"],
-  col_order: ["顺序", "Order"],
-  pin: ["置顶", "Call first"],
-  unpin: ["取消置顶", "Unpin"],
-  pinned: ["已置顶", "Pinned"],
-  not_scored: ["尚未评分", "Not scored yet"],
-  empty: ["没有申请过或拒绝过这个岗位、且授权仍有效的候选人。", "No candidate who applied for or declined this role with consent in force."],
-  source_model: ["模型", "model"],
-  source_scorecard: ["评分卡", "scorecard"],
-  score_now: ["重新评分", "Score again now"],
-  likelihood_sort: ["按召回可能性排序", "Sort by recall likelihood"],
-};
-
-export function tr(key) {
-  const entry = STRINGS[key];
-  return entry ? entry[lang() === "en" ? 1 : 0] : key;
-}
+export function tr(key) { return t(`rank_${key}`); }      // this page's texts: rank_* in i18n.js
 
 function percent(score) { return `${Math.round(score * 100)}%`; }
 
@@ -87,7 +59,13 @@ export async function recallListPage(body, ctx) {
     event.preventDefault();
     go(`recall-list?role=${encodeURIComponent(input.value.trim())}`);
   });
-  body.append(form);
+  const again = h("button", { type: "button", class: "secondary", id: "score-now" }, tr("score_now"));
+  again.addEventListener("click", async () => {      // the worker does it every round; this is at once
+    again.disabled = true;
+    try { await post("/ranking/refresh"); go(`recall-list${role ? `?role=${encodeURIComponent(role)}` : ""}`, { replace: true }); }
+    catch (err) { again.disabled = false; body.prepend(alertBox(String(err && err.message || err))); }
+  });
+  body.append(form, h("p", {}, again));
   if (!role) return;
   const found = await get(`/recall-list?${new URLSearchParams({ role_key: role, limit: "50" })}`);
   if (!found.items.length) { body.append(h("p", { class: "empty" }, tr("empty"))); return; }
