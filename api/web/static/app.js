@@ -31,6 +31,7 @@ const ROUTES = [
   [/^channels$/, lazy(() => import("./pages/channels.js"), "channelsPage")],
   [/^tokens$/, lazy(() => import("./pages/tokens.js"), "tokensPage")],
   [/^mail$/, lazy(() => import("./pages/mail.js"), "mailPage")],
+  [/^import$/, lazy(() => import("./pages/import.js"), "importPage")],
   [/^roles$/, lazy(() => import("./pages/roles.js"), "rolesPage")],
   [/^roles\/([^/]+)$/, lazy(() => import("./pages/roles.js"), "rolePage")],
   [/^recall-list$/, lazy(() => import("./pages/recall_list.js"), "recallListPage")],

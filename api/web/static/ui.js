@@ -58,6 +58,7 @@ export function renderChrome() {
   if (role === "admin") links.push(["channels", t("nav_channels")]);
   if (role === "admin") links.push(["tokens", t("nav_tokens")]);
   if (role === "hr" || role === "admin") links.push(["mail", t("nav_mail")]);
+  if (role === "hr" || role === "admin") links.push(["import", lang() === "en" ? "Import" : "导入"]);
   if (role === "hr" || role === "process_owner" || role === "admin") links.push(["roles", t("nav_roles")]);
   const here = appPath();
   const list = h("ul", {});
