@@ -116,7 +116,16 @@ def test_diff_deploy_with_a_note_and_move_the_running_cases(studio_api):
     assert caller(HR).post("/process-definitions/offer_recall/migrations", json=plan).status_code == 403
     assert owner.post("/process-definitions/offer_recall/migrations",
                       json={**plan, "timers": "later"}).status_code == 422
-    dry = owner.post("/process-definitions/offer_recall/migrations", json=plan)
+    migrations = "/process-definitions/offer_recall/migrations"
+    for bad, field in (({**plan, "colour": "red"}, "colour"), ({**plan, "from_version": "one"}, "from_version"),
+                       ({**plan, "instance_ids": ["x"] * 1001}, "instance_ids"),
+                       ({**plan, "mapping": {"a": 5}}, "mapping.a.value"), ({"to_version": 2}, "from_version")):
+        refused = owner.post(migrations, json=bad)
+        assert refused.status_code == 422 and field in _fields(refused), (bad.keys(), refused.json)
+    assert owner.post(migrations, json={**plan, "to_version": 1}).status_code == 409       # the same version
+    assert owner.post(migrations, json={**plan, "to_version": 7}).status_code == 404
+    assert owner.post("/process-definitions/nope/migrations", json=plan).status_code == 404
+    dry = owner.post(migrations, json=plan)
     assert dry.status_code == 200 and dry.json["dry_run"] is True
     by_id = {c["instance_id"]: c for c in dry.json["cases"]}
     assert by_id[waiting]["movable"] and by_id[waiting]["timers"][0]["new_due_at"] == "2026-03-06T09:00:00+00:00"
