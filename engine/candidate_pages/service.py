@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from ..archive import TalentArchive
+from ..archive import TalentArchive, cases
 from ..archive_models import Candidate, CandidateSignal
 from ..messages import MessageNotAwaited, MessageRejected
 from . import links
@@ -128,8 +128,9 @@ class CandidateLinks:
 
     def talk(self, token: str) -> tuple[links.Link, bool]:
         """"I'd like to talk": `candidate_replied` (channel growth_page) to the candidate's case, once per
-        link (a second press delivers nothing: (link, False)). With no case that can take it, the wish is
-        recorded as a signal instead, so HR still sees it."""
+        link (a second press delivers nothing: (link, False)). With no live case of theirs (a buffered reply
+        would wait for a case that never comes) or none that may take it, the wish is also recorded as the
+        signal `page_talk_requested`, so HR sees it."""
         with self.db.write_transaction() as s:
             now = self.clock.now()
             link = links.resolve(s, token, kind=None, now=now, for_update=True)
@@ -144,6 +145,8 @@ class CandidateLinks:
                 delivery = self.engine.ops.receive_message(s, TALK_MESSAGE, {"candidate_id": row.candidate_id},
                                                            payload, actor=ACTOR, message_id=f"candidate_link:{row.id}")
                 delivered = list(delivery.delivered_to or [])
+                if not delivered and not cases.live_cases(s, cases.instance_ids(s, row.candidate_id, thorough=True)):
+                    delivered = None        # kept for a case that will never come: HR learns it from a signal
             except (MessageRejected, MessageNotAwaited) as exc:
                 log.info("link %s: the talk request is no reply to a case (%s); recorded as a signal", row.id,
                          type(exc).__name__)

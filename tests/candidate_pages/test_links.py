@@ -151,3 +151,14 @@ def test_nonces_are_bound_to_the_token_and_age(recall, links, consenting):
 def test_pages_register_by_kind():
     with pytest.raises(ValueError):
         L.register_page("salary", lambda request: L.Page("x.html"))
+
+
+def test_talk_without_a_case_is_kept_as_a_signal(recall, archive, links, consenting):
+    from engine.archive import Viewer
+    issued = links.issue(consenting.id, kind="growth", actor=HR)
+    link, delivered = links.talk(issued.token)
+    assert delivered and link.replied_at is not None
+    assert links.talk(issued.token)[1] is False                          # a second press: nothing more
+    signals = archive.get_candidate(consenting.id, viewer=Viewer(HR, "hr")).signals
+    assert [(s.kind, s.source) for s in signals] == [("page_talk_requested", "growth_page")]
+    assert _audits(recall, "candidate_link_replied")[0]["delivered_to"] == []
