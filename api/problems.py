@@ -110,7 +110,8 @@ def from_engine_error(exc: RecallError) -> Response:
 def _diagnostic(d) -> dict:
     return {"file": getattr(d, "file", None), "line": getattr(d, "line", None),
             "element_id": getattr(d, "element_id", None), "message": getattr(d, "message", str(d)),
-            "text": str(d), "internal": bool(getattr(d, "internal", False))}
+            "text": str(d), "internal": bool(getattr(d, "internal", False)),
+            "severity": getattr(d, "severity", "error"), "code": getattr(d, "code", "invalid")}
 
 
 def _location(d) -> str:

@@ -79,6 +79,8 @@ class DiagnosticSchema(Strict):
     text = fields.String(metadata={"description": "file:line: element: message"})
     internal = fields.Boolean(metadata={"description": "true: a check itself failed on this file (report it); "
                                         "the bundle is refused and the other checks still ran"})
+    severity = fields.String(metadata={"description": "error (refuses the bundle) or warning"})
+    code = fields.String(metadata={"description": "stable slug of the kind of problem, e.g. timer-unquoted"})
 
 
 class ProblemSchema(Strict):
