@@ -244,6 +244,20 @@ class Mover:
             raise InvalidState("from_version and to_version are the same version")
         return old, new
 
+    def mapping_problems(self, session, old_row, new_row) -> dict[str, list[str]]:
+        """{mapping.<old id>: [why]} for a mapping that names elements the versions do not have."""
+        old_known = _known_specs(self.runtime.specs.get(session, old_row.id))
+        new_known = _known_specs(self.runtime.specs.get(session, new_row.id))
+        problems: dict[str, list[str]] = {}
+        for old, new in self.plan.mapping.items():
+            if old not in old_known:
+                problems.setdefault(f"mapping.{old}", []).append(
+                    f"version {self.plan.from_version} has no element {old}")
+            if new not in new_known:
+                problems.setdefault(f"mapping.{old}", []).append(
+                    f"version {self.plan.to_version} has no element {new}")
+        return problems
+
     def candidates(self, session, old_row, instance_ids: list[str] | None) -> list[str]:
         query = select(ProcessInstance.id).where(ProcessInstance.definition_id == old_row.id,
                                                  ProcessInstance.status.in_(LIVE))

@@ -183,6 +183,9 @@ class Studio:
         mover = Mover(self.engine.runtime, plan, actor=actor)
         with self.db.read_transaction() as s:
             old_row, new_row = mover.definitions(s)
+            problems = mover.mapping_problems(s, old_row, new_row)
+            if problems:
+                raise DraftContentError(problems)
             ids = mover.candidates(s, old_row, instance_ids)
             if len(ids) > MAX_CASES:
                 raise DraftContentError({"instance_ids": [f"{len(ids)} cases: at most {MAX_CASES} per call; "

@@ -263,6 +263,12 @@ def test_a_case_that_changed_after_the_dry_run_is_checked_again(studio, recall, 
 def test_a_bad_plan_is_refused(studio, recall):
     with pytest.raises(NotFound):
         studio.migrate(Plan("offer_recall", 1, 9), actor=OWNER)
+    studio.deploy(_day_60(studio)["id"], ME, note="day 60")
+    with pytest.raises(DraftContentError) as bad:
+        studio.migrate(Plan("offer_recall", 1, 2, mapping={"wait_day_90": "wait_day_45", "nowhere": "wait_day_90"}),
+                       actor=OWNER)
+    assert bad.value.errors == {"mapping.wait_day_90": ["version 2 has no element wait_day_45"],
+                                "mapping.nowhere": ["version 1 has no element nowhere"]}
     with pytest.raises(ValueError):
         studio.migrate(Plan("offer_recall", 1, 1, timers="sometimes"), actor=OWNER)
 
