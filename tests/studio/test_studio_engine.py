@@ -325,3 +325,13 @@ def test_a_move_racing_a_task_completion_ends_the_same_either_way(studio, recall
     history = recall.history(case)
     assert [h.kind for h in history].count("instance_migrated") == 1
     assert [(h.kind, h.element_id) for h in history].count(("task_completed", "follow_up_day_30")) == 1
+
+
+def test_a_draft_from_the_workflows_folder_is_what_was_deployed(studio):
+    from_folder = studio.create_draft(ME, title="from workflows/", source="workflows")
+    deployed = studio.create_draft(ME, title="deployed")
+    assert from_folder["source"] == "workflows" and from_folder["based_on"] == deployed["based_on"]
+    assert from_folder["files"]["offer_recall.bpmn"] == deployed["files"]["offer_recall.bpmn"]
+    assert set(deployed["forms"]) <= set(from_folder["forms"])
+    diff = studio.diff(from_folder["id"], ME)
+    assert diff["processes"] == {} and diff["decisions"] == {} and diff["templates"]["changed"] == []
