@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import ATS, HR
+from tests.support import ATS, HR, OWNER
 from tests.ui.test_accessibility import violations
 from tests.ui.ui_harness import shot
 
@@ -95,3 +95,23 @@ def test_the_ranked_list_with_reasons_the_inbox_and_the_recall_list_of_a_role(se
     page.wait_for_selector("table.recall-list")
     expect(page.locator("table.recall-list tbody tr").nth(0).locator(".likelihood")).to_contain_text("Open to work")
     page.evaluate("localStorage.setItem('recall.lang', 'zh')")
+
+
+def test_a_process_owner_changes_the_scorecard_in_the_browser(server, browser):
+    viewed = _candidate(server, "周六", "数据分析师", "growth_page_viewed")
+    opened = _candidate(server, "吴七", "数据分析师", "open_to_work")
+    page = _signed_in(browser, server, OWNER)
+    page.goto("/app/scorecard")
+    page.wait_for_selector("main[data-ready=scorecard] #scorecard-form")
+    expect(page.locator("#scorecard-in-use")).to_contain_text("评分卡 v0")
+    expect(page.locator("tr[data-feature='reason:family']")).to_have_count(0)        # never an input
+    page.get_by_label("看过成长路径页").fill("3")
+    page.get_by_label("修改说明").fill("成长页更能说明意向")
+    assert not [v for v in violations(page) if v["impact"] in ("serious", "critical")]
+    shot(page, "ranking-scorecard.png")
+    page.get_by_role("button", name="保存并重新评分").click()
+    expect(page.locator("#scorecard-in-use")).to_contain_text("评分卡 v1")
+    card = server.ok("GET", "/ranking/scorecard", user=OWNER)
+    assert card["weights"]["signal_growth_page_viewed"] == 3 and card["note"] == "成长页更能说明意向"
+    listed = server.ok("GET", f"/recall-list?role_key={quote('数据分析师')}", user=HR)["items"]
+    assert [i["candidate_id"] for i in listed] == [viewed, opened]

@@ -35,6 +35,7 @@ const ROUTES = [
   [/^roles$/, lazy(() => import("./pages/roles.js"), "rolesPage")],
   [/^roles\/([^/]+)$/, lazy(() => import("./pages/roles.js"), "rolePage")],
   [/^recall-list$/, lazy(() => import("./pages/recall_list.js"), "recallListPage")],
+  [/^scorecard$/, lazy(() => import("./pages/recall_list.js"), "scorecardPage")],
 ];
 
 document.addEventListener("click", (event) => {

@@ -607,6 +607,16 @@ const STRINGS = {
   rank_source_scorecard: ["评分卡", "scorecard"],
   rank_score_now: ["重新评分", "Score again now"],
   rank_likelihood_sort: ["按召回可能性排序", "Sort by recall likelihood"],
+  rank_scorecard_title: ["召回评分卡", "Recall scorecard"],
+  rank_scorecard_intro: ["每项的权重(对数几率点数,+1 约使可能性的赔率乘以 2.7)。有足够的结果后,训练出的模型会代替评分卡;“家庭原因”和受保护的个人属性不作为输入。",
+    "One weight per input, in log-odds points (+1 roughly multiplies the odds by 2.7). Once there are enough outcomes a trained model takes over; the family reason and protected attributes are never inputs."],
+  rank_scorecard_in_use: ["当前使用:", "In use:"],
+  rank_col_feature: ["输入", "Input"],
+  rank_col_weight: ["权重", "Weight"],
+  rank_intercept: ["基础分(截距)", "Base (intercept)"],
+  rank_scorecard_note: ["修改说明", "Why this change"],
+  rank_scorecard_save: ["保存并重新评分", "Save and score again"],
+  rank_scorecard_saved: ["评分卡 v{v} 已保存,已重新评分。", "Scorecard v{v} saved; everyone scored again."],
 };
 
 // Decline reasons and follow-up stages are the deployed bundle's (GET /vocabulary, declared in

@@ -3,7 +3,7 @@
 import { get, post, request } from "../api.js";
 import { h, uid } from "../dom.js";
 import { lang, t } from "../i18n.js";
-import { alertBox, go, heading, href, state } from "../ui.js";
+import { alertBox, go, heading, href, state, toast } from "../ui.js";
 import { candidateName } from "../views.js";
 
 export function tr(key) { return t(`rank_${key}`); }      // this page's texts: rank_* in i18n.js
@@ -47,7 +47,8 @@ export async function pinCandidate(id, pinned) {
 }
 
 export async function recallListPage(body, ctx) {
-  body.append(heading(tr("recall_list_title")), h("p", { class: "muted" }, tr("recall_list_intro")));
+  body.append(heading(tr("recall_list_title")), h("p", { class: "muted" }, tr("recall_list_intro"), " ",
+    h("a", { href: href("scorecard") }, tr("scorecard_title"))));
   const role = (ctx.query.get("role") || "").trim();
   const inputId = uid("role");
   const input = h("input", { id: inputId, name: "role", type: "search", value: role, "aria-describedby": `${inputId}-help` });
@@ -92,4 +93,45 @@ export async function recallListPage(body, ctx) {
         h("td", { "data-label": tr("col_likelihood") }, likelihoodCell(item)),
         h("td", { "data-label": tr("col_order") }, button));
     }))));
+}
+
+// The scorecard (process owner, admin; HR reads it): one weight per feature, in log-odds points.
+export async function scorecardPage(body) {
+  body.append(heading(tr("scorecard_title")), h("p", { class: "muted" }, tr("scorecard_intro")));
+  const card = await get("/ranking/scorecard");
+  const mayChange = state.me && ["process_owner", "admin"].includes(state.me.role);
+  body.append(h("p", { id: "scorecard-in-use" }, tr("scorecard_in_use"), " ",
+    h("strong", {}, card.in_use.startsWith("model") ? `${tr("source_model")} ${card.in_use.slice(6)}` : `${tr("source_scorecard")} v${card.version}`)));
+  const inputs = {};
+  const number = (name, value, labelText) => {
+    const id = uid("w");
+    const input = h("input", { id, name, type: "number", step: "any", min: "-10", max: "10", value: String(value ?? 0), disabled: !mayChange });
+    inputs[name] = input;
+    return h("tr", { "data-feature": name }, h("th", { scope: "row" }, h("label", { for: id }, labelText), name === "__intercept" ? null : h("div", { class: "muted" }, h("code", {}, name))), h("td", {}, input));
+  };
+  const noteId = uid("note");
+  const note = h("input", { id: noteId, name: "note", type: "text", maxlength: "2000", value: "", disabled: !mayChange });
+  const form = h("form", { id: "scorecard-form" },
+    h("table", { class: "scorecard" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, tr("col_feature")), h("th", { scope: "col" }, tr("col_weight")))),
+      h("tbody", {}, number("__intercept", card.intercept, tr("intercept")),
+        card.features.map((f) => number(f.feature, card.weights[f.feature], lang() === "en" ? f.en : f.zh)))),
+    h("div", { class: "field" }, h("label", { for: noteId }, tr("scorecard_note")), note),
+    mayChange ? h("button", { type: "submit", class: "primary" }, tr("scorecard_save")) : null);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const weights = {};
+    for (const [name, input] of Object.entries(inputs)) {
+      if (name !== "__intercept" && input.value !== "" && Number(input.value) !== 0) weights[name] = Number(input.value);
+    }
+    try {
+      const saved = (await request("PUT", "/ranking/scorecard", { body: { intercept: Number(inputs.__intercept.value || 0), weights, note: note.value || null } })).data;
+      await post("/ranking/refresh");
+      toast(tr("scorecard_saved").replace("{v}", saved.version));
+      go("scorecard", { replace: true });
+    } catch (err) {
+      body.prepend(alertBox(String(err && err.message || err)));
+    }
+  });
+  body.append(form);
 }
