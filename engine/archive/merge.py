@@ -38,6 +38,7 @@ from ..channels import archive_hooks as channel_data
 from ..errors import ConflictError, NotFound
 from ..instances import Change, UnloadableInstance
 from ..models import AuditEvent, BufferedMessage, HumanTask, MessageSubscription, ProcessInstance
+from ..ranking_models import forget as forget_ranking
 from ..sidetables import all_tasks, correlation_key
 from ..status import LIVE
 from . import cases, privacy, records, search
@@ -263,6 +264,7 @@ def merge(engine, session: Session, survivor_id: str, absorbed_id: str, *, actor
     survivor.updated_at = now
     records.refresh_retention(survivor)
     search.drop_document(session, absorbed.id)
+    forget_ranking(session, absorbed.id)       # its score and pin (the survivor is scored again: it changed)
     session.delete(absorbed)
     session.flush()
     records.reindex(session, survivor)

@@ -242,3 +242,18 @@ def test_refreshes_and_pins_at_the_same_time_agree(archive, recall):
     for cid, row in rows.items():
         assert (row.pinned_at is not None) == (cid in {c.id for c in made[:3]})
         assert (row.rank_key >= 10**12) == (row.pinned_at is not None)     # the rank key agrees with the pin
+
+
+def test_a_merge_drops_the_absorbed_record_s_score_and_scores_the_survivor_again(archive, recall):
+    from engine.archive.ranking_train import run_ranking_job
+    keep = archive.create_candidate({"name": "同一人", "phone": "13700001111", "consent": CONSENT}, actor=HR)
+    gone = archive.create_candidate({"name": "同一人", "email": "same@example.com", "consent": CONSENT}, actor=HR,
+                                    check_duplicates=False)
+    run_ranking_job(recall)
+    Ranking(recall).pin(gone.id, pinned=True, actor=HR)
+    recall.clock.advance(timedelta(hours=1))
+    archive.merge(keep.id, gone.id, actor=HR)
+    with recall.db.read_transaction() as s:
+        assert s.get(CandidateScore, gone.id) is None
+    assert keep.id in Ranking(recall).scores_of([keep.id])
+    assert [c.id for c in archive.search(_filters(), sort="-likelihood").items] == [keep.id]
