@@ -320,7 +320,8 @@ class _Loader(StudioChecks):
             for check in (self.check_schema, self.check_process_names, self.check_elements, self.check_refs,
                           self.check_calls, self.check_gateways, self.check_expressions, self.check_timers,
                           self.check_forms, self.check_service_tasks, self.check_gateway_coverage,
-                          self.check_unquoted_names, self.check_lanes, self.check_form_fields, self.check_foreign):
+                          self.check_unquoted_names, self.check_lanes, self.check_form_fields, self.check_foreign,
+                          self.check_dead_ends):
                 self._guarded(doc, check, doc)
         for doc in self._ok("dmn"):
             self._guarded(doc, self.check_dmn, doc)
@@ -331,6 +332,7 @@ class _Loader(StudioChecks):
         self._guarded(None, self.read_templates)
         self._guarded(self.vocabulary_path, self.check_vocabulary)
         self._guarded(None, self.check_template_refs)
+        self._guarded(None, self.check_message_senders)
         self.bundle.process_ids = sorted({p.get("id") for d in self._ok("bpmn") for p in self._processes(d)})
         self.bundle.diagnostics.sort(key=lambda d: (d.file, d.line or 0))
         self.bundle.warnings.sort(key=lambda d: (d.file, d.line or 0))

@@ -72,6 +72,9 @@ ENGINE_CONTEXT = frozenset({
     "lane_owners", "today", "now", "signal", "reply", "message_sent", "suggested_message",
 })
 COMPARE_VALUE = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
+_FLOW_NODES = set("""boundaryEvent businessRuleTask callActivity complexGateway endEvent eventBasedGateway
+    exclusiveGateway inclusiveGateway intermediateCatchEvent intermediateThrowEvent manualTask parallelGateway
+    receiveTask scriptTask sendTask serviceTask startEvent subProcess task transaction userTask""".split())
 
 
 def _local(el) -> str:
@@ -202,6 +205,71 @@ class StudioChecks:
                         self.report(doc.name, el, f"{what} uses {node.id}, which no form, start variable, script "
                                     f"or decision sets{hint}: the case stops with an error here if it is "
                                     "still unset", line=line, code="unknown-variable", severity="warning")
+
+    # -- messages nobody sends, loops nobody leaves ---------------------------
+    def check_message_senders(self) -> None:
+        """Without workflows/messages.json, a message a process waits for that no process of the bundle
+        sends can only come through the API: say so (with the file, the existing check already refuses
+        a caught message that is not declared)."""
+        if self.messages_path is not None:
+            return
+        thrown = set()
+        throwers = ("intermediateThrowEvent", "endEvent", "sendTask")
+        for doc in self._ok("bpmn"):
+            names = {m.get("id"): m.get("name") or m.get("id") for m in doc.root.iterfind("bpmn:message", NS)}
+            for definition in doc.root.iterfind(".//bpmn:messageEventDefinition", NS):
+                if _local(definition.getparent()) in throwers:
+                    thrown.add(names.get(definition.get("messageRef")))
+            for task in doc.root.iterfind(".//bpmn:sendTask", NS):
+                thrown.add(names.get(task.get("messageRef")))
+        for doc in self._ok("bpmn"):
+            for message in doc.root.iterfind("bpmn:message", NS):
+                name = message.get("name") or message.get("id")
+                if name not in thrown and self._caught(doc, message.get("id")):
+                    self.report(doc.name, message, f"message {name!r} is waited for, but no process in this bundle "
+                                "sends it: only a delivery through the API (POST /messages) can move these cases "
+                                f"on; declare it in {self.bundle_messages_label()} to say who sends it",
+                                code="message-never-sent", severity="warning")
+
+    def bundle_messages_label(self) -> str:
+        base = next((p for p in self.paths if p.is_dir()), None)
+        return f"{base.name}/messages.json" if base is not None else "messages.json"
+
+    def check_dead_ends(self, doc) -> None:
+        """An element from which no path reaches an end (a loop without a way out): a case that gets there
+        never finishes. Containers left by other means (boundary events on them, event sub-processes,
+        terminate ends) are not judged."""
+        for container in doc.root.iter(*(f"{{{BPMN}}}{c}" for c in ("process", "subProcess", "transaction"))):
+            if container.get("triggeredByEvent") == "true":
+                continue
+            if container.xpath("bpmn:subProcess[@triggeredByEvent='true'] | .//bpmn:terminateEventDefinition",
+                               namespaces=NS):
+                continue
+            cid = container.get("id")
+            if cid and doc.root.xpath("//bpmn:boundaryEvent[@attachedToRef=$id]", namespaces=NS, id=cid):
+                continue
+            nodes = {el.get("id"): el for el in container if el.get("id") and _local(el) in _FLOW_NODES}
+            edges: dict[str, set] = {n: set() for n in nodes}
+            for flow in container.iterfind("bpmn:sequenceFlow", NS):
+                if flow.get("sourceRef") in edges:
+                    edges[flow.get("sourceRef")].add(flow.get("targetRef"))
+            for boundary in container.iterfind("bpmn:boundaryEvent", NS):
+                if boundary.get("attachedToRef") in edges:
+                    edges[boundary.get("attachedToRef")].add(boundary.get("id"))
+            reaches = {n for n, out in edges.items() if not out or _local(nodes[n]) == "endEvent"}
+            changed = True
+            while changed:
+                changed = False
+                for n, out in edges.items():
+                    if n not in reaches and out & reaches:
+                        reaches.add(n)
+                        changed = True
+            for n in nodes:
+                if n not in reaches and _local(nodes[n]) != "boundaryEvent":
+                    self.report(doc.name, nodes[n], "no path reaches an end from here: a case that gets here goes "
+                                "round without a way out and never finishes; add a way out of the loop (a "
+                                "condition, a timer or an end event)", code="no-path-to-end", severity="warning")
+                    break                               # one per loop is enough
 
     # -- lanes -------------------------------------------------------------
     def check_lanes(self, doc) -> None:

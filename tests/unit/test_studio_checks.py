@@ -305,3 +305,25 @@ def test_every_diagnostic_has_a_stable_code():
     broken = changed("recall_case.bpmn", 'calledElement="handoff"', 'calledElement="nowhere"')
     assert [d.code for d in broken.diagnostics] == ["call-unknown"]
     assert all(d.code and d.code != "invalid" for d in load_bundle([STUDIO]).all_diagnostics)
+
+
+def test_a_message_nobody_sends_and_a_loop_nobody_leaves_are_warnings():
+    files, forms = valid_files()
+    bundle = check_files(files, forms=forms)          # no messages.json: candidate_replied comes from nowhere
+    [d] = coded(bundle, "message-never-sent")
+    assert d.element_id == "candidate_replied" and "POST /messages" in d.message and bundle.ok
+    declared = check_files({**files, "messages.json": '{"messages": {"candidate_replied": '
+                            '{"correlation": ["candidate_id"], "buffer": false}}}'}, forms=forms)
+    assert not coded(declared, "message-never-sent"), [str(x) for x in declared.all_diagnostics]
+    # the day-30 wait loops back to the hand-off's start: from the loop no end can be reached
+    loop = changed("recall_case.bpmn",
+                   '<bpmn:sequenceFlow id="flow_handed_off" sourceRef="call_handoff" targetRef="end_done"/>',
+                   '<bpmn:sequenceFlow id="flow_handed_off" sourceRef="call_handoff" targetRef="wait_day_30"/>')
+    loop = changed("recall_case.bpmn", "", "", files={"recall_case.bpmn": loop.files[
+        "workflows/recall_case.bpmn"].decode().replace("<bpmn:incoming>flow_consent</bpmn:incoming>",
+                                                      "<bpmn:incoming>flow_consent</bpmn:incoming>"
+                                                      "<bpmn:incoming>flow_handed_off</bpmn:incoming>")})
+    found = coded(loop, "no-path-to-end")
+    assert [(d.severity, d.file) for d in found] == [("warning", "recall_case.bpmn")], [str(x) for x in loop.all_diagnostics]
+    assert "never finishes" in found[0].message
+    assert not coded(check_files(files, forms=forms), "no-path-to-end")
