@@ -327,3 +327,20 @@ def test_a_message_nobody_sends_and_a_loop_nobody_leaves_are_warnings():
     assert [(d.severity, d.file) for d in found] == [("warning", "recall_case.bpmn")], [str(x) for x in loop.all_diagnostics]
     assert "never finishes" in found[0].message
     assert not coded(check_files(files, forms=forms), "no-path-to-end")
+
+
+def test_recall_validate_prints_warnings_and_exits_by_errors_only():
+    import subprocess
+    import sys
+
+    def validate(path):
+        return subprocess.run([sys.executable, "-m", "cli", "validate", str(path)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+    warned = validate(STUDIO / "camunda_modeler.bpmn20.xml")
+    assert warned.returncode == 0, warned.stderr
+    assert warned.stdout.startswith("ok: 1 file(s), processes: camunda_modeler, 3 warning(s)")
+    lines = warned.stderr.splitlines()
+    assert len(lines) == 3 and all(": warning: camunda:" in line for line in lines), lines
+    assert lines[0].startswith("studio/camunda_modeler.bpmn20.xml:6: camunda_modeler: warning: ")
+    refused = validate(STUDIO / "two_pools.bpmn")
+    assert refused.returncode == 1 and "2 executable processes" in refused.stdout
