@@ -430,15 +430,43 @@ class Ranking:
     # ------------------------------------------------------------ scores
     def refresh(self, *, full: bool | None = None, candidate_ids: list[str] | None = None) -> RefreshReport:
         """Score again who changed since the last run (or `candidate_ids`, or everyone when `full`, when
-        the scorer changed, or once a day). Pins are kept."""
-        return _again_on_insert_race(lambda: self._refresh_once(full=full, candidate_ids=candidate_ids))
+        the scorer changed, or once a day). Pins are kept.
 
-    def _refresh_once(self, *, full: bool | None, candidate_ids: list[str] | None) -> RefreshReport:
-        with self.db.write_transaction() as s:
-            return self._refresh(s, full=full, candidate_ids=candidate_ids)
-
-    def _refresh(self, s: Session, *, full: bool | None, candidate_ids: list[str] | None) -> RefreshReport:
+        The scores are computed in one read snapshot, then written in batches of CHUNK candidates, each its
+        own short unit of work: on SQLite the write lock is held per batch, never for the whole pool, so
+        timers and requests go on during a full refresh of 100,000 candidates. A candidate erased or merged
+        away meanwhile is skipped (its row is not made again)."""
         now = self.clock.now()
+        with self.db.read_transaction() as s:
+            plan = self._plan(s, now, full=full, candidate_ids=candidate_ids)
+        ids = sorted(plan.computed)
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            _again_on_insert_race(lambda: self._write_batch(chunk, plan, now))
+        removed = _again_on_insert_race(lambda: self._finish(plan, now, cursors=candidate_ids is None))
+        return RefreshReport(len(plan.computed), removed, plan.full, plan.source)
+
+    def _finish(self, plan: "_Plan", now: datetime, *, cursors: bool) -> int:
+        """The rows of who is gone, and the job's cursors (a concurrent first run may insert them too)."""
+        with self.db.write_transaction() as s:
+            removed = 0
+            if plan.gone:
+                removed = s.execute(delete(CandidateScore).where(CandidateScore.candidate_id.in_(sorted(plan.gone)))
+                                    .execution_options(synchronize_session=False)).rowcount or 0
+            if cursors:
+                for name, moved in ((SEEN, True), (CURSOR, plan.full)):
+                    row = s.get(ArchiveCursor, name, with_for_update=True)
+                    if row is None:
+                        s.add(ArchiveCursor(name=name, last_event_id=0, updated_at=now))
+                    elif moved:
+                        row.updated_at = max(row.updated_at, now)
+            return removed
+
+    def _write_batch(self, chunk: list[str], plan: "_Plan", now: datetime) -> None:
+        with self.db.write_transaction() as s:
+            _write_scores(s, chunk, plan, now)
+
+    def _plan(self, s: Session, now: datetime, *, full: bool | None, candidate_ids: list[str] | None) -> "_Plan":
         scorer = current_scorer(s)
         cursor = s.get(ArchiveCursor, CURSOR)
         if full is None and candidate_ids is None:
@@ -455,37 +483,15 @@ class Ranking:
         base_rates = reason_base_rates(case_outcomes(s, vocabulary))
         key_of, open_keys = role_helpers(s)
         facts = read_facts(s, ids, vocabulary, now)
-        current = {row.candidate_id: row for row in s.scalars(
-            select(CandidateScore).where(CandidateScore.candidate_id.in_(ids)).with_for_update())} if len(ids) <= CHUNK \
-            else {row.candidate_id: row for row in s.scalars(select(CandidateScore).with_for_update())}
-        # (locked: a pin made meanwhile waits for this refresh, then sees its rows; and this one sees a pin
-        # committed before it, so a row's rank key always agrees with its pin)
+        computed = {}
         for cid, f in facts.items():
             features = features_of(f, at=now, open_role_keys=open_keys, base_rates=base_rates, role_key_of=key_of)
             score, reasons = scorer.score(features, vocabulary)
-            row = current.get(cid)
-            if row is None:
-                row = CandidateScore(candidate_id=cid, pinned_at=None, pinned_by=None)
-                s.add(row)
-            row.score, row.reasons, row.features, row.source = round(score, 4), reasons, features, scorer.source
-            row.role_keys = [key_of(f.role_text)] if f.role_text else []
-            row.computed_at = now
-            row.rank_key = rank_key(row.score, row.pinned_at)
-        gone = [cid for cid in ids if cid not in facts]
+            computed[cid] = (round(score, 4), reasons, features, [key_of(f.role_text)] if f.role_text else [])
+        gone = {cid for cid in ids if cid not in facts}
         if full:
-            gone += [cid for cid in current if cid not in facts]
-        removed = 0
-        if gone:
-            removed = s.execute(delete(CandidateScore).where(CandidateScore.candidate_id.in_(sorted(set(gone))))
-                                .execution_options(synchronize_session=False)).rowcount or 0
-        if candidate_ids is None:
-            for name, moved in ((SEEN, True), (CURSOR, bool(full))):
-                row = s.get(ArchiveCursor, name)
-                if row is None:
-                    s.add(ArchiveCursor(name=name, last_event_id=0, updated_at=now))
-                elif moved:
-                    row.updated_at = now
-        return RefreshReport(len(facts), removed, bool(full), scorer.source)
+            gone |= set(s.scalars(select(CandidateScore.candidate_id))) - set(facts)
+        return _Plan(bool(full), scorer.source, computed, gone)
 
     def _changed_since(self, s: Session, seen: ArchiveCursor | None) -> list[str]:
         """Candidates changed (their record, or an event of their cases) since the last run, less CHANGE_MARGIN
@@ -517,8 +523,9 @@ class Ranking:
             if candidate is None or candidate.anonymised_at is not None:
                 raise NotFound(f"candidate {candidate_id} not found")
             row = s.get(CandidateScore, candidate_id, with_for_update=True)
-            if row is None:
-                self._refresh(s, full=False, candidate_ids=[candidate_id])
+            if row is None:          # not scored yet: scored now, in this unit of work
+                now = self.clock.now()
+                _write_scores(s, [candidate_id], self._plan(s, now, full=False, candidate_ids=[candidate_id]), now)
                 s.flush()
                 row = s.get(CandidateScore, candidate_id)
             now = self.clock.now()
@@ -578,6 +585,33 @@ class Ranking:
             for _score, candidate in rows:
                 s.expunge(candidate)
             return [(_ranked(score), candidate) for score, candidate in rows]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    full: bool
+    source: str
+    computed: dict                  # candidate id -> (score, reasons, features, role keys)
+    gone: set                       # candidate ids whose score rows go (erased, merged away, no longer there)
+
+
+def _write_scores(s: Session, chunk: list[str], plan: _Plan, now: datetime) -> None:
+    """Write the planned scores of `chunk`: only candidates still there and not erased (read FOR SHARE so an
+    erasure or merge waits for this batch, or this batch sees it), their rows locked (a pin made meanwhile
+    waits, or is seen: the rank key always agrees with the pin)."""
+    live = set(s.scalars(select(Candidate.id).where(Candidate.id.in_(chunk), Candidate.anonymised_at.is_(None))
+                         .with_for_update(read=True)))
+    current = {row.candidate_id: row for row in s.scalars(
+        select(CandidateScore).where(CandidateScore.candidate_id.in_(sorted(live))).with_for_update())}
+    for cid in sorted(live):
+        score, reasons, features, role_keys = plan.computed[cid]
+        row = current.get(cid)
+        if row is None:
+            row = CandidateScore(candidate_id=cid, pinned_at=None, pinned_by=None)
+            s.add(row)
+        row.score, row.reasons, row.features, row.source = score, reasons, features, plan.source
+        row.role_keys, row.computed_at = role_keys, now
+        row.rank_key = rank_key(row.score, row.pinned_at)
 
 
 def _again_on_insert_race(unit, tries: int = 3):

@@ -257,3 +257,15 @@ def test_a_merge_drops_the_absorbed_record_s_score_and_scores_the_survivor_again
         assert s.get(CandidateScore, gone.id) is None
     assert keep.id in Ranking(recall).scores_of([keep.id])
     assert [c.id for c in archive.search(_filters(), sort="-likelihood").items] == [keep.id]
+
+
+def test_a_candidate_erased_while_scores_are_computed_gets_no_score_back(archive, recall):
+    erased = archive.create_candidate({"name": "要删除", "consent": CONSENT}, actor=HR)
+    kept = archive.create_candidate({"name": "保留", "consent": CONSENT}, actor=HR)
+    ranking, now = Ranking(recall), recall.clock.now()
+    with recall.db.read_transaction() as s:
+        plan = ranking._plan(s, now, full=True, candidate_ids=None)        # the read snapshot of a refresh
+    archive.erase(erased.id, actor=HR)                                      # ... erased before its batch writes
+    ranking._write_batch(sorted(plan.computed), plan, now)
+    with recall.db.read_transaction() as s:
+        assert s.get(CandidateScore, erased.id) is None and s.get(CandidateScore, kept.id) is not None
