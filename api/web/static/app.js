@@ -36,6 +36,7 @@ const ROUTES = [
   [/^roles\/([^/]+)$/, lazy(() => import("./pages/roles.js"), "rolePage")],
   [/^recall-list$/, lazy(() => import("./pages/recall_list.js"), "recallListPage")],
   [/^scorecard$/, lazy(() => import("./pages/recall_list.js"), "scorecardPage")],
+  [/^studio$/, lazy(() => import("./pages/studio.js"), "studioPage")],
 ];
 
 document.addEventListener("click", (event) => {

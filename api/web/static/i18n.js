@@ -11,6 +11,7 @@ const STRINGS = {
   nav_candidates: ["候选人", "Candidates"],
   nav_processes: ["流程", "Processes"],
   nav_roles: ["岗位档案", "Roles"],
+  nav_studio: ["流程工作室", "Studio"],
   switch_lang: ["English", "中文"],
   switch_lang_label: ["Switch to English", "切换到中文"],
   sign_out: ["退出", "Sign out"],

@@ -60,6 +60,7 @@ export function renderChrome() {
   if (role === "hr" || role === "admin") links.push(["mail", t("nav_mail")]);
   if (role === "hr" || role === "admin") links.push(["import", lang() === "en" ? "Import" : "导入"]);
   if (role === "hr" || role === "process_owner" || role === "admin") links.push(["roles", t("nav_roles")]);
+  if (role === "process_owner" || role === "admin") links.push(["studio", t("nav_studio")]);
   const here = appPath();
   const list = h("ul", {});
   for (const [path, text] of links) {

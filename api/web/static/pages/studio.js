@@ -1,0 +1,570 @@
+// The process owner's studio (issue 19, docs/studio.md): my drafts of the bundle, and a draft's editor —
+// the bpmn-js MODELER (vendor/bpmn-js-modeler) with our own properties panel for what the engine reads,
+// live checks (POST /studio/check, debounced) pinned to their elements, a DMN tab (dmn-js modeler),
+// forms (JSON + a live preview with the workspace's own renderer), templates, the diff on the diagram,
+// deploy with a note and the migration of running cases (dry run, choose, move). Nothing here runs a
+// case: a draft is only text until it is deployed.
+import { ApiError, get, post, request } from "../api.js";
+import { h, uid } from "../dom.js";
+import { SchemaForm } from "../form.js";
+import { lang } from "../i18n.js";
+import { setDirty } from "../keep.js";
+import { alertBox, errorMessage, go, heading, href, toast } from "../ui.js";
+
+const STATIC = `${document.documentElement.dataset.base || "/app/"}static/`;
+const W = {
+  title: ["流程工作室", "Process studio"],
+  intro: ["在草稿里修改流程、表单、决策表和模板。草稿只是文本：在部署之前，什么都不会运行。",
+    "Change the processes, forms, decision tables and templates in a draft. A draft is only text: nothing runs until it is deployed."],
+  my_drafts: ["我的草稿", "My drafts"],
+  none: ["还没有草稿。", "No drafts yet."],
+  new_draft: ["从已部署版本新建草稿", "New draft from the deployed version"],
+  draft_title: ["草稿标题", "Draft title"],
+  open: ["打开", "Open"],
+  updated: ["更新于", "Updated"],
+  based_on: ["基于", "Based on"],
+  tab_bpmn: ["流程图", "Diagram"], tab_dmn: ["决策表", "Decision tables"], tab_forms: ["表单", "Forms"],
+  tab_templates: ["模板", "Templates"], tab_rollout: ["发布", "Roll out"],
+  save: ["保存草稿", "Save draft"], saved: ["草稿已保存", "Draft saved"], unsaved: ["有未保存的修改", "Unsaved changes"],
+  conflict: ["草稿已在别处修改，请重新打开。", "The draft was changed elsewhere; open it again."],
+  checks: ["实时检查", "Live checks"], checks_ok: ["没有发现问题。", "No problems found."],
+  checking: ["检查中…", "Checking…"],
+  props: ["属性", "Properties"], pick_element: ["在图上选择一个元素。", "Select an element on the diagram."],
+  name: ["名称", "Name"], id: ["编号", "Id"], type: ["类型", "Type"], lane: ["泳道", "Lane"],
+  timer: ["定时表达式", "Timer expression"], timer_kind: ["定时类型", "Timer kind"],
+  reading: ["含义", "Reading"],
+  form: ["表单文件", "Form file"], message: ["消息名", "Message name"], called: ["调用的流程", "Called process"],
+  decision: ["决策表", "Decision table"], script: ["脚本", "Script"], condition: ["条件", "Condition"],
+  script_note: ["受限的 Python：只能用表达式和简单赋值，不能 import，文本要加引号（\"P60D\"）。",
+    "Restricted Python: expressions and simple assignments only, no imports; text needs quotes (\"P60D\")."],
+  dmn_file: ["决策表文件", "Decision file"], form_file: ["表单", "Form"], preview: ["预览", "Preview"],
+  json_bad: ["JSON 无效", "Invalid JSON"], template_file: ["模板", "Template"],
+  template_note: ["模板的服务器端预览尚未提供；保存后由实时检查校验语法。",
+    "A server-side template preview is not there yet; the live check validates the syntax."],
+  diff: ["与已部署版本比较", "Compare with the deployed version"], diff_none: ["没有改动。", "No changes."],
+  added: ["新增", "added"], removed: ["删除", "removed"], changed: ["修改", "changed"],
+  deploy: ["部署", "Deploy"], note: ["变更说明（必填）", "Change note (required)"],
+  deployed: ["已部署", "Deployed"], note_needed: ["请填写变更说明。", "Write a change note."],
+  migrate: ["迁移运行中的案例", "Migrate running cases"], process_key: ["流程", "Process"],
+  from_v: ["从版本", "From version"], to_v: ["到版本", "To version"],
+  timers: ["定时器", "Timers"], keep: ["保持原到期时间", "keep their due time"],
+  recompute: ["按新表达式重新计算", "recompute from the new expression"],
+  dry_run: ["试运行", "Dry run"], move: ["迁移所选案例", "Move the chosen cases"],
+  case: ["案例", "Case"], waits: ["等待于", "Waits at"], movable: ["可迁移", "Movable"],
+  why: ["原因", "Reason"], outcome: ["结果", "Outcome"], yes: ["是", "yes"], no: ["否", "no"],
+};
+const w = (key) => W[key][lang() === "en" ? 1 : 0];
+
+// ---------------------------------------------------------------- vendored libraries
+const loaded = new Map();
+function loadScript(src, global, css) {
+  if (!loaded.has(src)) {
+    loaded.set(src, new Promise((resolve, reject) => {
+      for (const c of css) {
+        if (!document.querySelector(`link[href="${STATIC}${c}"]`)) {
+          document.head.append(h("link", { rel: "stylesheet", href: STATIC + c }));
+        }
+      }
+      const script = h("script", { src: STATIC + src });
+      script.addEventListener("load", () => resolve(window[global]));
+      script.addEventListener("error", () => reject(new Error(src)));
+      document.head.append(script);
+    }));
+  }
+  return loaded.get(src);
+}
+const loadModeler = () => loadScript("vendor/bpmn-js-modeler/bpmn-modeler.production.min.js", "BpmnJS",
+  ["vendor/bpmn-js-modeler/diagram-js.css", "vendor/bpmn-js-modeler/bpmn-js.css",
+    "vendor/bpmn-js-modeler/bpmn-font/css/bpmn.css"]);
+const loadDmn = () => loadScript("vendor/dmn-js/dmn-modeler.production.min.js", "DmnJS",
+  ["vendor/dmn-js/diagram-js.css", "vendor/dmn-js/dmn-js-shared.css", "vendor/dmn-js/dmn-js-drd.css",
+    "vendor/dmn-js/dmn-js-decision-table.css", "vendor/dmn-js/dmn-js-decision-table-controls.css",
+    "vendor/dmn-js/dmn-js-literal-expression.css", "vendor/dmn-js/dmn-font/css/dmn.css"]);
+
+// ---------------------------------------------------------------- timer words
+const UNITS = { Y: ["年", "years"], M: ["个月", "months"], W: ["周", "weeks"], D: ["天", "days"],
+  H: ["小时", "hours"], MIN: ["分钟", "minutes"], S: ["秒", "seconds"] };
+export function durationWords(iso) {
+  const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(iso);
+  if (!m || iso === "P" || iso.endsWith("T")) return null;
+  const keys = ["Y", "M", "W", "D", "H", "MIN", "S"];
+  const en = lang() === "en";
+  const parts = keys.map((k, i) => (m[i + 1] ? (en ? `${+m[i + 1]} ${UNITS[k][1]}` : `${+m[i + 1]} ${UNITS[k][0]}`) : null))
+    .filter(Boolean);
+  return parts.join(en ? " " : "");
+}
+// "P90D" → "90 天后 / 90 days after"; add_duration(decline_date, "P90D") → its words; else null
+export function timerReading(expr, kind) {
+  const text = (expr || "").trim();
+  const en = lang() === "en";
+  const quoted = /^"(P[^"]+)"$/.exec(text);
+  if (quoted && durationWords(quoted[1])) {
+    const d = durationWords(quoted[1]);
+    return kind === "timeCycle" ? (en ? `every ${d}` : `每 ${d}`) : (en ? `${d} after it starts waiting` : `开始等待 ${d}后`);
+  }
+  if (/^P[0-9]/.test(text)) return en ? "Not quoted: write \"" + text + "\"" : `没有引号：请写成 "${text}"`;
+  const adds = [...text.matchAll(/add_duration\(\s*([a-z_]+)\s*,\s*"(P[^"]+)"\s*\)/g)];
+  if (adds.length) {
+    return adds.map(([, base, iso]) => (en ? `${durationWords(iso) || iso} after ${base}` : `${base} 之后 ${durationWords(iso) || iso}`))
+      .join(en ? "; otherwise " : "；否则 ") + (text.includes(" if ") ? (en ? " (unless the case sets its own date)" : "（除非案例自带日期）") : "");
+  }
+  const date = /^"(\d{4}-\d\d-\d\d)(T[^"]*)?"$/.exec(text);
+  if (date) return en ? `on ${date[1]}` : `在 ${date[1]}`;
+  return null;
+}
+
+// ---------------------------------------------------------------- the list
+async function draftList(body) {
+  const drafts = (await get("/studio/drafts")).items;
+  const id = uid("drafts");
+  const list = drafts.length ? h("table", { class: "table", id: "studio-drafts" },
+    h("thead", {}, h("tr", {}, h("th", {}, w("draft_title")), h("th", {}, w("based_on")), h("th", {}, w("updated")))),
+    h("tbody", {}, ...drafts.map((d) => h("tr", {},
+      h("td", {}, h("a", { href: href(`studio?draft=${encodeURIComponent(d.id)}`) }, d.title)),
+      h("td", {}, Object.entries(d.based_on).map(([k, v]) => `${k} v${v}`).join(", ")),
+      h("td", {}, new Date(d.updated_at).toLocaleString()))))) : h("p", {}, w("none"));
+  const titleInput = h("input", { id: `${id}-title`, name: "title", required: true, maxlength: "200",
+    value: `${w("title")} ${new Date().toISOString().slice(0, 10)}` });
+  const form = h("form", { class: "card", id: "new-draft" },
+    h("div", { class: "field" }, h("label", { for: titleInput.id }, w("draft_title")), titleInput),
+    h("button", { type: "submit", class: "primary" }, w("new_draft")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const draft = await post("/studio/drafts", { title: titleInput.value.trim(), source: "deployed" });
+      go(`studio?draft=${encodeURIComponent(draft.id)}`);
+    } catch (err) { form.append(alertBox(errorMessage(err))); }
+  });
+  body.append(h("section", { class: "card" }, h("h2", {}, w("my_drafts")), list), form);
+}
+
+// ---------------------------------------------------------------- the editor
+class Editor {
+  constructor(body, draft, etag) {
+    this.body = body;
+    this.draft = draft;
+    this.etag = etag;
+    this.files = { ...draft.files };
+    this.forms = { ...draft.forms };
+    this.changed = false;
+    this.bpmnPaths = Object.keys(this.files).filter((p) => p.endsWith(".bpmn")).sort();
+    this.bpmnPath = this.bpmnPaths.includes("offer_recall.bpmn") ? "offer_recall.bpmn" : this.bpmnPaths[0];
+    this.diagnostics = [];
+    this.overlayIds = [];
+    this.markers = [];
+    this.checkSeq = 0;
+  }
+
+  async draw() {
+    const b = this.body;
+    this.status = h("p", { id: "studio-status", class: "hint", "aria-live": "polite" });
+    const save = h("button", { type: "button", class: "primary", id: "studio-save" }, w("save"));
+    save.addEventListener("click", () => this.save());
+    b.append(h("div", { class: "actions" }, save, this.status));
+    const tabs = ["bpmn", "dmn", "forms", "templates", "rollout"];
+    this.panes = {};
+    const bar = h("div", { role: "tablist", class: "tabs", id: "studio-tabs" });
+    for (const key of tabs) {
+      const button = h("button", { type: "button", role: "tab", id: `tab-${key}`, "aria-selected": key === "bpmn" ? "true" : "false" }, w(`tab_${key}`));
+      button.addEventListener("click", () => this.showTab(key));
+      bar.append(button);
+      this.panes[key] = h("section", { role: "tabpanel", id: `pane-${key}`, "aria-labelledby": `tab-${key}`, hidden: key !== "bpmn" });
+    }
+    b.append(bar, ...tabs.map((k) => this.panes[k]));
+    await this.drawBpmn();
+    this.drawForms();
+    this.drawTemplates();
+    this.drawRollout();
+    this.timer = setInterval(() => { if (!document.body.contains(b)) clearInterval(this.timer); else if (this.changed) this.save(); }, 30000);
+    this.scheduleCheck(0);
+  }
+
+  showTab(key) {
+    for (const [k, pane] of Object.entries(this.panes)) {
+      pane.hidden = k !== key;
+      document.getElementById(`tab-${k}`).setAttribute("aria-selected", String(k === key));
+    }
+    if (key === "dmn" && !this.dmnDrawn) this.drawDmn();
+  }
+
+  markChanged() {
+    this.changed = true;
+    setDirty(true);
+    this.status.textContent = w("unsaved");
+    this.scheduleCheck();
+  }
+
+  // ------------------------------------------------ BPMN
+  async drawBpmn() {
+    const pane = this.panes.bpmn;
+    const pickFile = h("select", { id: "studio-bpmn-file", "aria-label": w("tab_bpmn") },
+      ...this.bpmnPaths.map((p) => h("option", { value: p, selected: p === this.bpmnPath ? true : null }, p)));
+    pickFile.addEventListener("change", async () => { await this.syncXml(); this.bpmnPath = pickFile.value; await this.importBpmn(); });
+    this.canvasHost = h("div", { id: "studio-canvas", class: "studio-canvas", style: "height:560px;border:1px solid #ccc;background:#fff" });
+    this.propsEl = h("aside", { id: "studio-props", class: "card", "aria-label": w("props") });
+    this.diagList = h("section", { id: "studio-checks", class: "card", "aria-live": "polite" });
+    pane.append(h("p", { class: "hint" }, w("intro")), pickFile,
+      h("div", { style: "display:grid;grid-template-columns:minmax(0,1fr) 22rem;gap:1rem" }, this.canvasHost, this.propsEl),
+      this.diagList);
+    const BpmnJS = await loadModeler();
+    this.modeler = new BpmnJS({ container: this.canvasHost });
+    this.modeler.on("commandStack.changed", () => { if (!this.importing) this.markChanged(); });
+    this.modeler.on("selection.changed", ({ newSelection }) => this.drawProps(newSelection[0]));
+    this.modeler.on("element.changed", ({ element }) => { if (this.selected && element.id === this.selected.id) this.drawProps(element, true); });
+    await this.importBpmn();
+  }
+
+  async importBpmn() {
+    this.importing = true;
+    try { await this.modeler.importXML(this.files[this.bpmnPath]); } finally { this.importing = false; }
+    this.modeler.get("canvas").zoom("fit-viewport");
+    this.drawProps(null);
+    this.pinDiagnostics();
+  }
+
+  async syncXml() {
+    if (!this.modeler || !this.changed) return;
+    const { xml } = await this.modeler.saveXML({ format: true });
+    this.files[this.bpmnPath] = xml;
+    if (this.dmnModeler && this.dmnPath) this.files[this.dmnPath] = (await this.dmnModeler.saveXML({ format: true })).xml;
+  }
+
+  laneOf(bo) {
+    for (const el of this.modeler.get("elementRegistry").filter((e) => e.type === "bpmn:Lane")) {
+      if ((el.businessObject.flowNodeRef || []).includes(bo)) return el.businessObject.name || el.id;
+    }
+    return null;
+  }
+
+  field(label, control, extra) {
+    const id = uid("prop");
+    control.id = id;
+    return h("div", { class: "field" }, h("label", { for: id }, label), control, extra || "");
+  }
+
+  textProp(label, value, onChange, { multiline = false, name } = {}) {
+    const control = multiline ? h("textarea", { rows: "4", name }, value || "") : h("input", { value: value || "", name });
+    if (multiline) control.value = value || "";
+    control.addEventListener("input", () => onChange(control.value));
+    return this.field(label, control);
+  }
+
+  drawProps(element, keepFocus = false) {
+    if (keepFocus && this.propsEl.contains(document.activeElement)) return;   // typing: do not redraw under the caret
+    this.selected = element && element.type !== "bpmn:Process" ? element : null;
+    const p = this.propsEl;
+    p.replaceChildren(h("h2", {}, w("props")));
+    if (!this.selected) { p.append(h("p", { class: "hint" }, w("pick_element"))); return; }
+    const modeling = this.modeler.get("modeling");
+    const el = this.selected;
+    const bo = el.businessObject;
+    p.append(h("dl", {}, h("dt", {}, w("id")), h("dd", { id: "prop-id" }, el.id), h("dt", {}, w("type")), h("dd", {}, el.type.replace("bpmn:", ""))));
+    p.append(this.textProp(w("name"), bo.name, (v) => modeling.updateProperties(el, { name: v }), { name: "name" }));
+    const lane = this.laneOf(bo);
+    if (lane) p.append(h("p", {}, `${w("lane")}: `, h("strong", { id: "prop-lane" }, lane)));
+    const ext = (bo.extensionElements && bo.extensionElements.values) || [];
+    const props = ext.flatMap((v) => (v.$children || v.values || []));
+    const formFile = props.find((c) => c.name === "formJsonSchemaFilename");
+    if (formFile) p.append(h("p", {}, `${w("form")}: `, h("code", { id: "prop-form" }, formFile.value)));
+    const decision = ext.find((v) => /calledDecisionId$/.test(v.$type || ""));
+    if (decision) p.append(h("p", {}, `${w("decision")}: `, h("code", { id: "prop-decision" }, decision.$body || "")));
+    for (const def of bo.eventDefinitions || []) {
+      if (def.$type === "bpmn:TimerEventDefinition") {
+        const kind = ["timeDate", "timeDuration", "timeCycle"].find((k) => def[k]) || "timeDuration";
+        const expr = def[kind];
+        const reading = h("p", { id: "prop-timer-reading", class: "hint", "aria-live": "polite" }, timerReading(expr && expr.body, kind) || "");
+        p.append(h("p", {}, `${w("timer_kind")}: ${kind}`));
+        p.append(this.textProp(w("timer"), expr && expr.body, (v) => {
+          reading.textContent = timerReading(v, kind) || "";
+          if (expr) modeling.updateModdleProperties(el, expr, { body: v });
+          else {
+            const made = this.modeler.get("moddle").create("bpmn:FormalExpression", { body: v });
+            modeling.updateModdleProperties(el, def, { [kind]: made });
+          }
+        }, { name: "timer", multiline: true }), reading);
+      }
+      if (def.messageRef !== undefined && def.$type === "bpmn:MessageEventDefinition") {
+        const msg = def.messageRef;
+        p.append(this.textProp(w("message"), msg && msg.name, (v) => { if (msg) modeling.updateModdleProperties(el, msg, { name: v }); }, { name: "message" }));
+      }
+    }
+    if (el.type === "bpmn:CallActivity") {
+      p.append(this.textProp(w("called"), bo.calledElement, (v) => modeling.updateProperties(el, { calledElement: v }), { name: "calledElement" }));
+    }
+    if (el.type === "bpmn:ScriptTask") {
+      p.append(this.textProp(w("script"), bo.script, (v) => modeling.updateProperties(el, { script: v }), { multiline: true, name: "script" }),
+        h("p", { class: "hint" }, w("script_note")));
+    }
+    if (el.type === "bpmn:SequenceFlow") {
+      const cond = bo.conditionExpression;
+      p.append(this.textProp(w("condition"), cond && cond.body, (v) => {
+        if (cond) modeling.updateModdleProperties(el, cond, { body: v });
+        else modeling.updateProperties(el, { conditionExpression: this.modeler.get("moddle").create("bpmn:FormalExpression", { body: v }) });
+      }, { multiline: true, name: "condition" }), h("p", { class: "hint" }, w("script_note")));
+    }
+    const mine = this.diagnostics.filter((d) => d.element_id === el.id);
+    for (const d of mine) p.append(h("p", { class: `notice ${d.severity === "error" ? "error" : "warning"}` }, d.message));
+  }
+
+  // ------------------------------------------------ live checks
+  scheduleCheck(delay = 600) {
+    clearTimeout(this.checkTimer);
+    this.checkTimer = setTimeout(() => this.check(), delay);
+  }
+
+  async check() {
+    const seq = ++this.checkSeq;
+    this.diagList.replaceChildren(h("h2", {}, w("checks")), h("p", { class: "hint" }, w("checking")));
+    try {
+      await this.syncXml();
+      const result = await post("/studio/check", { files: this.files, forms: this.forms });
+      if (seq !== this.checkSeq) return;
+      this.diagnostics = result.diagnostics;
+    } catch (err) {
+      if (seq !== this.checkSeq) return;
+      this.diagList.replaceChildren(h("h2", {}, w("checks")), alertBox(errorMessage(err)));
+      return;
+    }
+    this.pinDiagnostics();
+    this.drawDiagList();
+  }
+
+  pinDiagnostics() {
+    if (!this.modeler) return;
+    const canvas = this.modeler.get("canvas");
+    const overlays = this.modeler.get("overlays");
+    const registry = this.modeler.get("elementRegistry");
+    for (const [id, cls] of this.markers) if (registry.get(id)) canvas.removeMarker(id, cls);
+    for (const o of this.overlayIds) overlays.remove(o);
+    this.markers = [];
+    this.overlayIds = [];
+    for (const d of this.diagnostics) {
+      if (d.file !== this.bpmnPath || !d.element_id || !registry.get(d.element_id)) continue;
+      const cls = d.severity === "error" ? "studio-error" : "studio-warning";
+      canvas.addMarker(d.element_id, cls);
+      this.markers.push([d.element_id, cls]);
+      this.overlayIds.push(overlays.add(d.element_id, "studio-diagnostic", {
+        position: { bottom: -4, left: 0 },
+        html: h("div", { class: `studio-pin ${cls}`, "data-element": d.element_id, title: d.message,
+          style: `max-width:14rem;font-size:11px;padding:2px 4px;border-radius:3px;color:#fff;background:${d.severity === "error" ? "#b00020" : "#a35a00"}` },
+        d.message.length > 80 ? `${d.message.slice(0, 77)}…` : d.message),
+      }));
+    }
+  }
+
+  drawDiagList() {
+    const items = this.diagnostics;
+    const list = h("ul", { id: "studio-diagnostics" }, ...items.map((d) => {
+      const a = h("a", { href: "#", "data-element": d.element_id || "", "data-code": d.code, "data-severity": d.severity },
+        `${d.severity === "error" ? "✖" : "⚠"} ${d.file}${d.line ? `:${d.line}` : ""}${d.element_id ? ` [${d.element_id}]` : ""} — ${d.message}`);
+      a.addEventListener("click", async (event) => {
+        event.preventDefault();
+        if (!d.element_id) return;
+        if (d.file.endsWith(".bpmn") && d.file !== this.bpmnPath && this.files[d.file]) {
+          await this.syncXml();
+          this.bpmnPath = d.file;
+          document.getElementById("studio-bpmn-file").value = d.file;
+          await this.importBpmn();
+        }
+        const el = this.modeler.get("elementRegistry").get(d.element_id);
+        if (el) { this.modeler.get("selection").select(el); this.modeler.get("canvas").scrollToElement(el); }
+      });
+      return h("li", {}, a);
+    }));
+    this.diagList.replaceChildren(h("h2", {}, w("checks")), items.length ? list : h("p", { id: "studio-checks-ok" }, w("checks_ok")));
+    if (this.selected) this.drawProps(this.selected, true);
+  }
+
+  // ------------------------------------------------ save
+  async save() {
+    try {
+      await this.syncXml();
+      const answer = await request("PUT", `/studio/drafts/${encodeURIComponent(this.draft.id)}`,
+        { body: { files: this.files, forms: this.forms }, headers: { "If-Match": this.etag } });
+      this.etag = answer.etag;
+      this.draft = answer.data;
+      this.changed = false;
+      setDirty(false);
+      this.status.textContent = w("saved");
+      toast(w("saved"));
+    } catch (err) {
+      this.status.textContent = err instanceof ApiError && err.status === 412 ? w("conflict") : errorMessage(err);
+    }
+  }
+
+  // ------------------------------------------------ DMN
+  async drawDmn() {
+    this.dmnDrawn = true;
+    const pane = this.panes.dmn;
+    const paths = Object.keys(this.files).filter((p) => p.endsWith(".dmn")).sort();
+    this.dmnPath = paths[0];
+    const pick = h("select", { id: "studio-dmn-file", "aria-label": w("dmn_file") }, ...paths.map((p) => h("option", { value: p }, p)));
+    const host = h("div", { id: "studio-dmn", style: "min-height:360px;background:#fff" });
+    pane.append(pick, host);
+    const DmnJS = await loadDmn();
+    this.dmnModeler = new DmnJS({ container: host });
+    const open = async () => {
+      await this.dmnModeler.importXML(this.files[this.dmnPath]);
+      const views = this.dmnModeler.getViews();
+      const table = views.find((v) => v.type === "decisionTable");
+      if (table) await this.dmnModeler.open(table);
+      const viewer = this.dmnModeler.getActiveViewer();
+      if (viewer) viewer.on("elements.changed", () => this.markChanged());
+    };
+    pick.addEventListener("change", async () => {
+      this.files[this.dmnPath] = (await this.dmnModeler.saveXML({ format: true })).xml;
+      this.dmnPath = pick.value;
+      await open();
+    });
+    if (this.dmnPath) await open();
+  }
+
+  // ------------------------------------------------ forms
+  drawForms() {
+    const pane = this.panes.forms;
+    const names = Object.keys(this.forms).filter((n) => n.endsWith(".schema.json")).sort();
+    const pick = h("select", { id: "studio-form-file", "aria-label": w("form_file") }, ...names.map((n) => h("option", { value: n }, n)));
+    const text = h("textarea", { id: "studio-form-json", rows: "20", style: "width:100%;font-family:monospace", "aria-label": w("form_file") });
+    const preview = h("div", { id: "studio-form-preview", class: "card" });
+    const show = () => {
+      preview.replaceChildren(h("h3", {}, w("preview")));
+      try {
+        const schema = JSON.parse(text.value);
+        const uiName = pick.value.replace(/\.schema\.json$/, ".uischema.json");
+        const ui = this.forms[uiName] ? JSON.parse(this.forms[uiName]) : {};
+        preview.append(new SchemaForm(schema, ui, {}, { idPrefix: "preview" }).element);
+      } catch (err) { preview.append(alertBox(`${w("json_bad")}: ${err.message}`)); }
+    };
+    const open = () => { text.value = this.forms[pick.value] || ""; show(); };
+    pick.addEventListener("change", open);
+    text.addEventListener("input", () => { this.forms[pick.value] = text.value; show(); this.markChanged(); });
+    pane.append(pick, h("div", { style: "display:grid;grid-template-columns:1fr 1fr;gap:1rem" }, text, preview));
+    if (names.length) open();
+  }
+
+  // ------------------------------------------------ templates
+  drawTemplates() {
+    const pane = this.panes.templates;
+    const names = Object.keys(this.files).filter((p) => p.startsWith("templates/")).sort();
+    const pick = h("select", { id: "studio-template-file", "aria-label": w("template_file") }, ...names.map((n) => h("option", { value: n }, n)));
+    const text = h("textarea", { id: "studio-template-text", rows: "16", style: "width:100%;font-family:monospace", "aria-label": w("template_file") });
+    const open = () => { text.value = this.files[pick.value] || ""; };
+    pick.addEventListener("change", open);
+    text.addEventListener("input", () => { this.files[pick.value] = text.value; this.markChanged(); });
+    pane.append(h("p", { class: "hint" }, w("template_note")), pick, text);
+    if (names.length) open();
+  }
+
+  // ------------------------------------------------ roll out
+  drawRollout() {
+    const pane = this.panes.rollout;
+    const diffOut = h("div", { id: "studio-diff" });
+    const diffButton = h("button", { type: "button", class: "secondary", id: "studio-diff-button" }, w("diff"));
+    diffButton.addEventListener("click", () => this.showDiff(diffOut));
+    const note = h("textarea", { id: "studio-note", rows: "3", required: true, maxlength: "2000" });
+    const deployOut = h("div", { id: "studio-deploy-result", "aria-live": "polite" });
+    const deploy = h("form", { id: "studio-deploy", class: "card" },
+      h("h2", {}, w("deploy")), this.field(w("note"), note), h("button", { type: "submit", class: "primary" }, w("deploy")), deployOut);
+    deploy.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!note.value.trim()) { deployOut.replaceChildren(alertBox(w("note_needed"))); return; }
+      try {
+        if (this.changed) await this.save();
+        const result = await post(`/studio/drafts/${encodeURIComponent(this.draft.id)}/deploy`, { note: note.value.trim() });
+        deployOut.replaceChildren(h("p", { class: "notice info" }, `${w("deployed")}: `,
+          ...result.versions.map((v) => h("span", { class: "deployed-version" }, `${v.process_key || v.key} v${v.version} `))));
+      } catch (err) {
+        const diags = err instanceof ApiError && err.problem && err.problem.diagnostics;
+        deployOut.replaceChildren(alertBox(errorMessage(err)), ...(diags ? [h("ul", {}, ...diags.map((d) => h("li", {}, `${d.element_id || d.file}: ${d.message}`)))] : []));
+      }
+    });
+    pane.append(h("section", { class: "card" }, diffButton, diffOut), deploy, this.migrationForm());
+  }
+
+  async showDiff(out) {
+    try {
+      await this.syncXml();
+      if (this.changed) await this.save();
+      const diff = await get(`/studio/drafts/${encodeURIComponent(this.draft.id)}/diff`);
+      const canvas = this.modeler.get("canvas");
+      const registry = this.modeler.get("elementRegistry");
+      for (const [id, cls] of this.diffMarkers || []) if (registry.get(id)) canvas.removeMarker(id, cls);
+      this.diffMarkers = [];
+      const rows = [];
+      for (const [proc, d] of Object.entries(diff.processes)) {
+        for (const [kind, cls] of [["added", "studio-added"], ["removed", "studio-removed"], ["changed", "studio-changed"]]) {
+          for (const item of d[kind] || []) {
+            const id = typeof item === "string" ? item : item.id;
+            if (registry.get(id)) { canvas.addMarker(id, cls); this.diffMarkers.push([id, cls]); }
+            const changes = item.changes ? Object.entries(item.changes).map(([f, c]) => `${f}: ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`).join("; ") : "";
+            rows.push(h("li", { "data-kind": kind, "data-element": id }, `${proc} · ${w(kind)} · ${id}${changes ? ` — ${changes}` : ""}`));
+          }
+        }
+      }
+      for (const kind of ["added", "removed", "changed"]) {
+        for (const f of diff.forms[kind] || []) rows.push(h("li", { "data-kind": kind }, `${w("tab_forms")} · ${w(kind)} · ${f.name || f}`));
+        for (const tpl of diff.templates[kind] || []) rows.push(h("li", { "data-kind": kind }, `${w("tab_templates")} · ${w(kind)} · ${tpl.lang || ""}/${tpl.id || tpl}`));
+      }
+      for (const [dec, d] of Object.entries(diff.decisions)) {
+        for (const kind of ["added", "removed", "changed"]) {
+          for (const r of d[kind] || []) rows.push(h("li", { "data-kind": kind }, `${w("tab_dmn")} ${dec} · ${w(kind)} · ${r.rule_id || r}`));
+        }
+      }
+      out.replaceChildren(rows.length ? h("ul", { id: "studio-diff-list" }, ...rows) : h("p", {}, w("diff_none")));
+    } catch (err) { out.replaceChildren(alertBox(errorMessage(err))); }
+  }
+
+  migrationForm() {
+    const keys = Object.keys(this.draft.based_on).sort();
+    const key = h("select", { name: "process_key" }, ...keys.map((k) => h("option", { value: k, selected: k === "offer_recall" ? true : null }, k)));
+    const from = h("input", { type: "number", min: "1", name: "from_version", value: String(this.draft.based_on.offer_recall || 1) });
+    const to = h("input", { type: "number", min: "1", name: "to_version", value: String((this.draft.based_on.offer_recall || 1) + 1) });
+    const timers = h("select", { name: "timers" }, h("option", { value: "keep" }, w("keep")), h("option", { value: "recompute" }, w("recompute")));
+    const out = h("div", { id: "studio-migration" });
+    const form = h("form", { class: "card", id: "studio-migrate" }, h("h2", {}, w("migrate")),
+      this.field(w("process_key"), key), this.field(w("from_v"), from), this.field(w("to_v"), to), this.field(w("timers"), timers),
+      h("button", { type: "submit", class: "secondary", id: "studio-dry-run" }, w("dry_run")), out);
+    const plan = (extra) => ({ from_version: Number(from.value), to_version: Number(to.value), timers: timers.value, ...extra });
+    const table = (result, chooser) => h("table", { class: "table", id: "studio-migration-table" },
+      h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", {}, w("case")), h("th", {}, w("waits")), h("th", {}, w("movable")),
+        h("th", {}, w("why")), h("th", {}, w("outcome")))),
+      h("tbody", {}, ...result.cases.map((c) => {
+        const box = h("input", { type: "checkbox", value: c.instance_id, checked: c.movable ? true : null, disabled: c.movable ? null : true,
+          "aria-label": c.business_key || c.instance_id });
+        if (chooser) chooser.push(box);
+        return h("tr", { "data-instance": c.instance_id, "data-movable": String(c.movable) }, h("td", {}, chooser ? box : ""),
+          h("td", {}, c.business_key || c.instance_id), h("td", {}, c.waiting_at.join(", ")), h("td", {}, c.movable ? w("yes") : w("no")),
+          h("td", { class: "reasons" }, c.reasons.join("; ")), h("td", { class: "outcome" }, c.outcome || ""));
+      })));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const dry = await post(`/process-definitions/${encodeURIComponent(key.value)}/migrations`, plan({ dry_run: true }));
+        const boxes = [];
+        const move = h("button", { type: "button", class: "primary", id: "studio-move" }, w("move"));
+        move.addEventListener("click", async () => {
+          const ids = boxes.filter((b) => b.checked).map((b) => b.value);
+          if (!ids.length) return;
+          try {
+            const done = await post(`/process-definitions/${encodeURIComponent(key.value)}/migrations`, plan({ dry_run: false, instance_ids: ids }));
+            out.replaceChildren(h("p", { id: "studio-moved" }, `${done.moved} / ${ids.length}`), table(done, null));
+          } catch (err) { out.append(alertBox(errorMessage(err))); }
+        });
+        out.replaceChildren(h("p", {}, `${w("movable")}: ${dry.movable} · ${w("why")}: ${dry.refused}`), table(dry, boxes), move);
+      } catch (err) { out.replaceChildren(alertBox(errorMessage(err))); }
+    });
+    return form;
+  }
+}
+
+export async function studioPage(body, ctx) {
+  body.append(heading(w("title")));
+  body.append(h("p", { class: "notice info", id: "studio-nothing-runs" }, w("intro")));
+  const draftId = ctx.query.get("draft");
+  if (!draftId) { await draftList(body); return; }
+  const answer = await request("GET", `/studio/drafts/${encodeURIComponent(draftId)}`);
+  body.append(h("h2", {}, answer.data.title));
+  const editor = new Editor(body, answer.data, answer.etag);
+  // the modeler needs its container in the document to measure it: draw once the page is in place
+  document.addEventListener("recall:rendered", () => editor.draw().catch((err) => body.append(alertBox(errorMessage(err)))), { once: true });
+}
