@@ -237,8 +237,8 @@ class Editor {
   }
 
   field(label, control, extra) {
-    const id = uid("prop");
-    control.id = id;
+    if (!control.id) control.id = uid("prop");
+    const { id } = control;
     return h("div", { class: "field" }, h("label", { for: id }, label), control, extra || "");
   }
 
