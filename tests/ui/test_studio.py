@@ -1,23 +1,25 @@
 """The process owner's studio in Chromium (issue 19, "Done when", pages/studio.js).
 
-A real `recall serve` with workflows/ deployed, two running cases: one waits at day 90 (movable) and
-one still has its archive task open — which the test makes unmovable by... nothing it could honestly
-fake, so the refused case is the one whose waiting element the mapping sends nowhere (see below).
-The owner, in the browser: opens a new draft from the deployed version, selects the day-90 timer on
-the modeler's canvas, types an unquoted P60D in the properties panel — the live check pins a red
-marker and its message to the element and lists it — fixes it to "P60D" (the reading says 60 days),
-saves, diffs (wait_day_90 is listed and marked as changed), deploys with a note, dry-runs the
-migration of the running cases, moves the movable ones and sees the result. Then, over the API with
-the simulated clock, the migrated case's day-90 wait fires on day 60.
+A real `recall serve` with workflows/ deployed and two running cases: one past its day-30 follow-up,
+waiting at day 90; one with its archive task still open. The owner, in the browser: opens a new draft
+from the deployed version, selects the day-90 timer on the modeler's canvas, types an unquoted P60D
+in the properties panel — the live check pins a red marker and its message to the element and lists
+it — fixes it to "P60D" (the reading says 60 days), adds a required field to the archive form in the
+forms tab (its preview shows it), saves, diffs (wait_day_90 listed and marked changed), deploys with a
+required note, dry-runs the migration (the case filling the archive form is refused with its reason),
+moves the other with its timer recomputed; then, on the simulated clock over the API, the moved case's
+follow-up comes on day 60, not day 90. The rehearsal (/studio/rehearsals) is not there yet: not tested.
 """
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import OWNER
+from tests.support import ADMIN, HR, OWNER
 from tests.ui.ui_harness import shot
 
 pytestmark = pytest.mark.slow
@@ -33,17 +35,32 @@ def sign_in(page, server, user):
     page.wait_for_selector("main[data-ready]:not([data-ready=signin])")
 
 
-def start_case(server, name):
+def start_case(server, name, declined):
     who = server.ok("POST", "/candidates", {"name": name, "role_applied": "门店主管"}, user="hr.li")
     started = server.ok("POST", f"/candidates/{who['id']}/declines", {
-        "reason": "salary", "decline_date": "2026-01-05T09:00:00+08:00", "needs": [], "open_questions": [],
+        "reason": "salary", "decline_date": declined.isoformat(), "needs": [], "open_questions": [],
         "lang": "zh", "consent": {"granted": True, "scope": "similar_roles", "source": "电话",
                                   "expires_at": "2027-06-30T00:00:00+08:00"}}, user="hr.li")
     return started["instance_id"]
 
 
+def clock_to(server, when):
+    report = server.ok("POST", "/testing/clock", {"set": when.isoformat()}, user=ADMIN)
+    assert report["errors"] == 0, report
+
+
 def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
-    started = [start_case(server, f"候选人{i}") for i in range(2)]
+    declined = datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0)
+    waiting, filling = start_case(server, "候选人甲", declined), start_case(server, "候选人乙", declined)
+    task = server.ok("GET", f"/tasks?instance_id={waiting}&element_id=archive_decline", user=HR)["items"][0]
+    server.ok("POST", f"/tasks/{task['id']}/complete", {"data": {
+        "decline_reason": "salary", "needs": [], "open_questions": [], "talent_pool_consent": True,
+        "consent_scope": "similar_roles", "consent_expiry": "2027-06-30"}}, user=HR)
+    clock_to(server, declined + timedelta(days=31))
+    [day_30] = [i for i in server.ok("GET", "/workspace/inbox", user=HR)["items"] if i["instance_id"] == waiting]
+    assert day_30["element_id"] == "follow_up_day_30", day_30
+    server.ok("POST", f"/tasks/{day_30['id']}/complete", {"data": {
+        "outcome": "sent", "channel": "wecom", "message_sent": "您好"}}, user=HR)
     page = browser.page(server.base)
     sign_in(page, server, OWNER)
     page.locator("#nav a[href$='studio']").click()
@@ -74,6 +91,15 @@ def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
     timer.fill(TIMER.replace("P90D", "P60D"))
     expect(pin).to_have_count(0)
     expect(page.locator("#prop-timer-reading")).to_contain_text("60 天")
+    # the archive form gains a required field: a case filling it in cannot move
+    page.locator("#tab-forms").click()
+    page.locator("#studio-form-file").select_option("archive_decline.schema.json")
+    form = json.loads(page.locator("#studio-form-json").input_value())
+    form["properties"]["referrer"] = {"type": "string", "title": "推荐人 / Referrer"}
+    form["required"] = [*form.get("required", []), "referrer"]
+    page.locator("#studio-form-json").fill(json.dumps(form, ensure_ascii=False, indent=2))
+    expect(page.locator("#studio-form-preview")).to_contain_text("推荐人")
+    page.locator("#tab-bpmn").click()
     page.locator("#studio-save").click()
     expect(page.locator("#studio-status")).to_have_text("草稿已保存")
 
@@ -94,17 +120,25 @@ def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
     versions = server.ok("GET", "/process-definitions/offer_recall", user=OWNER)
     assert "day 60" in str(versions), versions
 
-    # migration: dry run, then move the movable cases
+    # migration: dry run (one case refused with its reason), then move the other, timers recomputed
     page.locator("#studio-migrate select[name=timers]").select_option("recompute")
     page.locator("#studio-dry-run").click()
-    rows = page.locator("#studio-migration-table tbody tr")
-    expect(rows).to_have_count(len(started))
+    expect(page.locator("#studio-migration-table tbody tr")).to_have_count(2)
+    refused = page.locator(f"#studio-migration-table tbody tr[data-instance='{filling}']")
+    expect(refused).to_have_attribute("data-movable", "false")
+    expect(refused.locator(".reasons")).to_contain_text("archive_decline")
+    expect(page.locator(f"#studio-migration-table tbody tr[data-instance='{waiting}']")).to_have_attribute(
+        "data-movable", "true")
     shot(page, "studio-migration-dry-run.png")
-    movable = page.locator("#studio-migration-table tbody tr[data-movable=true]")
-    n = movable.count()
-    for row in page.locator("#studio-migration-table tbody tr[data-movable=false]").all():
-        assert row.locator(".reasons").inner_text().strip()            # a refused case says why
-    if n:
-        page.locator("#studio-move").click()
-        expect(page.locator("#studio-moved")).to_contain_text(f"{n} / {n}")
-        expect(page.locator("#studio-migration-table .outcome").first).to_have_text(re.compile("moved"))
+    page.locator("#studio-move").click()
+    expect(page.locator("#studio-moved")).to_have_text("1 / 1")
+    expect(page.locator(f"#studio-migration-table tr[data-instance='{waiting}'] .outcome")).to_have_text("moved")
+    assert server.ok("GET", f"/process-instances/{filling}", user=ADMIN)["version"] == 1
+    assert server.ok("GET", f"/process-instances/{waiting}", user=ADMIN)["version"] == 2
+
+    # the simulated clock: the moved case's follow-up comes on day 60, not day 90
+    clock_to(server, declined + timedelta(days=59, hours=23))
+    assert [i for i in server.ok("GET", "/workspace/inbox", user=HR)["items"] if i["instance_id"] == waiting] == []
+    clock_to(server, declined + timedelta(days=60, hours=1))
+    items = [i for i in server.ok("GET", "/workspace/inbox", user=HR)["items"] if i["instance_id"] == waiting]
+    assert [i["element_id"] for i in items] == ["follow_up_day_90"], items
