@@ -203,7 +203,7 @@ class Editor {
     this.canvasHost = h("div", { id: "studio-canvas", class: "studio-canvas", style: "height:560px;border:1px solid #ccc;background:#fff" });
     this.propsEl = h("aside", { id: "studio-props", class: "card", "aria-label": w("props") });
     this.diagList = h("section", { id: "studio-checks", class: "card", "aria-live": "polite" });
-    pane.append(h("p", { class: "hint" }, w("intro")), pickFile,
+    pane.append(pickFile,
       h("div", { style: "display:grid;grid-template-columns:minmax(0,1fr) 22rem;gap:1rem" }, this.canvasHost, this.propsEl),
       this.diagList);
     const BpmnJS = await loadModeler();
@@ -346,7 +346,7 @@ class Editor {
       this.overlayIds.push(overlays.add(d.element_id, "studio-diagnostic", {
         position: { bottom: -4, left: 0 },
         html: h("div", { class: `studio-pin ${cls}`, "data-element": d.element_id, title: d.message,
-          style: `max-width:14rem;font-size:11px;padding:2px 4px;border-radius:3px;color:#fff;background:${d.severity === "error" ? "#b00020" : "#a35a00"}` },
+          style: `width:13rem;font-size:11px;padding:2px 4px;border-radius:3px;color:#fff;background:${d.severity === "error" ? "#b00020" : "#a35a00"}` },
         d.message.length > 80 ? `${d.message.slice(0, 77)}…` : d.message),
       }));
     }
@@ -367,7 +367,12 @@ class Editor {
           await this.importBpmn();
         }
         const el = this.modeler.get("elementRegistry").get(d.element_id);
-        if (el) { this.modeler.get("selection").select(el); this.modeler.get("canvas").scrollToElement(el); }
+        if (el) {
+          const canvas = this.modeler.get("canvas");
+          canvas.zoom(1);
+          canvas.scrollToElement(el, { top: 200, bottom: 200, left: 300, right: 300 });
+          this.modeler.get("selection").select(el);
+        }
       });
       return h("li", {}, a);
     }));
