@@ -62,6 +62,7 @@ OPERATION_IDS: dict[str, str] = {
     "GET /studio/drafts/{draft_id}/diff": "diffStudioDraft",
     "POST /studio/drafts/{draft_id}/deploy": "deployStudioDraft",
     "POST /studio/check": "checkStudioBundle",
+    "POST /studio/preview-template": "previewStudioTemplate",
     "POST /process-definitions": "deployProcessDefinitions",
     "GET /process-definitions/{process_key}": "getProcessDefinition",
     "POST /process-instances": "startProcessInstance",

@@ -46,6 +46,7 @@ from .resources import links
 from .resources import roles
 from .resources import studio
 from .resources import studio_check
+from .resources import studio_preview
 from .resources import ranking
 from .schemas import ProblemSchema
 from .state import EXTENSION_KEY, RecallState
@@ -89,6 +90,7 @@ RESOURCES += (imports,)
 TAGS.append({"name": "studio", "description": "The process owner's studio: drafts, diff, deploy with a note (issue 19)"})
 RESOURCES += (studio,)
 RESOURCES += (studio_check,)
+RESOURCES += (studio_preview,)
 
 TAGS.append({"name": "ranking", "description": "Who to call first: the recall likelihood, its reasons, pins, the recall list"})
 RESOURCES += (ranking,)

@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "GET /studio/drafts/{draft_id}/diff": frozenset({ADMIN, PROCESS_OWNER}),
     "POST /studio/drafts/{draft_id}/deploy": frozenset({ADMIN, PROCESS_OWNER}),
     "POST /studio/check": frozenset({ADMIN, PROCESS_OWNER}),   # the live check (api/resources/studio_check.py)
+    "POST /studio/preview-template": frozenset({ADMIN, PROCESS_OWNER}),   # api/resources/studio_preview.py
     "POST /process-instances": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
     "GET /process-instances": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
     "GET /process-instances/{instance_id}": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),

@@ -30,6 +30,7 @@ EXPECTED = {
     "GET /studio/drafts/{draft_id}/diff": ("/studio/drafts/nope/diff", {A, PO}),
     "POST /studio/drafts/{draft_id}/deploy": ("/studio/drafts/nope/deploy", {A, PO}),
     "POST /studio/check": ("/studio/check", {A, PO}),
+    "POST /studio/preview-template": ("/studio/preview-template", {A, PO}),
     "POST /process-instances": ("/process-instances", {A, PO, HR, INT}),
     "GET /process-instances": ("/process-instances", {A, PO, HR, INT}),
     "GET /process-instances/{instance_id}": ("/process-instances/nope", {A, PO, HR, INT}),
