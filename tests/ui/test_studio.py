@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import ADMIN, HR, OWNER
+from tests.support import ADMIN, HR, OWNER, ROOT
 from tests.ui.ui_harness import shot
 
 pytestmark = pytest.mark.slow
@@ -99,6 +99,7 @@ def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
     expect(page.locator("#studio-dmn .tjs-table")).to_be_visible()
     expect(page.locator("#studio-dmn")).to_contain_text("day_90")
     # the archive form gains a required field: a case filling it in cannot move
+    template = (ROOT / "workflows" / "templates" / "zh" / "day_90_commute.j2").read_text(encoding="utf-8")
     page.locator("#tab-forms").click()
     page.locator("#studio-form-file").select_option("archive_decline.schema.json")
     form = json.loads(page.locator("#studio-form-json").input_value())
@@ -106,6 +107,15 @@ def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
     form["required"] = [*form.get("required", []), "referrer"]
     page.locator("#studio-form-json").fill(json.dumps(form, ensure_ascii=False, indent=2))
     expect(page.locator("#studio-form-preview")).to_contain_text("推荐人")
+    # a template edited in the templates tab: the server renders it for the sample candidate
+    page.locator("#tab-templates").click()
+    page.locator("#studio-template-file").select_option("templates/zh/day_90_commute.j2")
+    expect(page.locator("#studio-template-preview")).to_contain_text("张伟")
+    page.locator("#studio-template-text").fill("{{ candidate_name }}，第 60 天问候")
+    expect(page.locator("#studio-template-preview")).to_have_text("张伟，第 60 天问候")
+    page.locator("#studio-template-text").fill("{% if %}")
+    expect(page.locator("#studio-template-preview [role=alert]")).to_contain_text("does not render")
+    page.locator("#studio-template-text").fill(template)
     page.locator("#tab-bpmn").click()
     page.locator("#studio-save").click()
     expect(page.locator("#studio-status")).to_have_text("草稿已保存")

@@ -39,8 +39,8 @@ const W = {
     "Restricted Python: expressions and simple assignments only, no imports; text needs quotes (\"P60D\")."],
   dmn_file: ["决策表文件", "Decision file"], form_file: ["表单", "Form"], preview: ["预览", "Preview"],
   json_bad: ["JSON 无效", "Invalid JSON"], template_file: ["模板", "Template"],
-  template_note: ["模板的服务器端预览尚未提供；保存后由实时检查校验语法。",
-    "A server-side template preview is not there yet; the live check validates the syntax."],
+  template_note: ["预览在服务器端用示例候选人渲染（岗位档案信息在预览中显示为缺失）。",
+    "The preview is rendered on the server for a sample candidate (role facts show as missing in a preview)."],
   diff: ["与已部署版本比较", "Compare with the deployed version"], diff_none: ["没有改动。", "No changes."],
   added: ["新增", "added"], removed: ["删除", "removed"], changed: ["修改", "changed"],
   deploy: ["部署", "Deploy"], note: ["变更说明（必填）", "Change note (required)"],
@@ -453,10 +453,29 @@ class Editor {
     const names = Object.keys(this.files).filter((p) => p.startsWith("templates/")).sort();
     const pick = h("select", { id: "studio-template-file", "aria-label": w("template_file") }, ...names.map((n) => h("option", { value: n }, n)));
     const text = h("textarea", { id: "studio-template-text", rows: "16", style: "width:100%;font-family:monospace", "aria-label": w("template_file") });
-    const open = () => { text.value = this.files[pick.value] || ""; };
+    const preview = h("pre", { id: "studio-template-preview", class: "card", style: "white-space:pre-wrap" });
+    let seq = 0;
+    let waiting = null;
+    const show = async () => {
+      const mine = ++seq;
+      const tplLang = (pick.value.split("/")[1] || "zh");
+      try {
+        const answer = await post("/studio/preview-template", { source: text.value, lang: tplLang === "en" ? "en" : "zh" });
+        if (mine === seq) preview.replaceChildren(answer.text);
+      } catch (err) {
+        if (mine === seq) preview.replaceChildren(alertBox(errorMessage(err)));
+      }
+    };
+    const open = () => { text.value = this.files[pick.value] || ""; show(); };
     pick.addEventListener("change", open);
-    text.addEventListener("input", () => { this.files[pick.value] = text.value; this.markChanged(); });
-    pane.append(h("p", { class: "hint" }, w("template_note")), pick, text);
+    text.addEventListener("input", () => {
+      this.files[pick.value] = text.value;
+      this.markChanged();
+      clearTimeout(waiting);
+      waiting = setTimeout(show, 400);
+    });
+    pane.append(h("p", { class: "hint" }, w("template_note")), pick,
+      h("div", { style: "display:grid;grid-template-columns:1fr 1fr;gap:1rem" }, text, h("div", {}, h("h3", {}, w("preview")), preview)));
     if (names.length) open();
   }
 
