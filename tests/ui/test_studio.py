@@ -166,3 +166,27 @@ def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
     inferno = [e for e in browser.errors if "infernojs.org" in e]
     assert len(inferno) <= 1, inferno
     browser.errors[:] = [e for e in browser.errors if "infernojs.org" not in e]
+
+
+def test_the_studio_in_english_and_not_for_hr(server, browser):
+    page = browser.page(server.base, lang="en")
+    page.goto("/app/")
+    page.wait_for_url(re.compile(r"/app/signin"))
+    page.get_by_label("API token").fill(server.tokens[OWNER])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("main[data-ready]:not([data-ready=signin])")
+    page.locator("#nav a[href$='studio']").click()
+    page.wait_for_selector("main[data-ready=studio] #new-draft")
+    expect(page.locator("h1")).to_have_text("Process studio")
+    expect(page.locator("#studio-nothing-runs")).to_contain_text("nothing runs until it is deployed")
+    expect(page.locator("#studio-drafts tbody tr")).to_have_count(1)       # the first test's draft
+    page.locator("#studio-drafts a").first.click()
+    page.wait_for_selector("#studio-canvas .djs-element[data-element-id=wait_day_90]")
+    page.locator("#studio-canvas .djs-element[data-element-id=wait_day_90] .djs-hit").first.click()
+    expect(page.locator("#prop-timer-reading")).to_contain_text("60 days after decline_date")
+    expect(page.locator("#tab-rollout")).to_have_text("Roll out")
+    # HR has no studio link, and the API refuses HR the drafts
+    hr = browser.page(server.base)
+    sign_in(hr, server, HR)
+    expect(hr.locator("#nav a[href$='studio']")).to_have_count(0)
+    assert server.api("GET", "/studio/drafts", user=HR)[0] == 403

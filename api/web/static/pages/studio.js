@@ -51,7 +51,7 @@ const W = {
   recompute: ["按新表达式重新计算", "recompute from the new expression"],
   dry_run: ["试运行", "Dry run"], move: ["迁移所选案例", "Move the chosen cases"],
   case: ["案例", "Case"], waits: ["等待于", "Waits at"], movable: ["可迁移", "Movable"],
-  why: ["原因", "Reason"], outcome: ["结果", "Outcome"], yes: ["是", "yes"], no: ["否", "no"],
+  why: ["原因", "Reason"], refused: ["不可迁移", "Cannot move"], outcome: ["结果", "Outcome"], yes: ["是", "yes"], no: ["否", "no"],
 };
 const w = (key) => W[key][lang() === "en" ? 1 : 0];
 
@@ -574,7 +574,7 @@ class Editor {
             out.replaceChildren(h("p", { id: "studio-moved" }, `${done.moved} / ${ids.length}`), table(done, null));
           } catch (err) { out.append(alertBox(errorMessage(err))); }
         });
-        out.replaceChildren(h("p", {}, `${w("movable")}: ${dry.movable} · ${w("why")}: ${dry.refused}`), table(dry, boxes), move);
+        out.replaceChildren(h("p", {}, `${w("movable")}: ${dry.movable} · ${w("refused")}: ${dry.refused}`), table(dry, boxes), move);
       } catch (err) { out.replaceChildren(alertBox(errorMessage(err))); }
     });
     return form;
