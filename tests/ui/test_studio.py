@@ -185,6 +185,17 @@ def test_the_studio_in_english_and_not_for_hr(server, browser):
     page.locator("#studio-canvas .djs-element[data-element-id=wait_day_90] .djs-hit").first.click()
     expect(page.locator("#prop-timer-reading")).to_contain_text("60 days after decline_date")
     expect(page.locator("#tab-rollout")).to_have_text("Roll out")
+    # a user task's form is picked in the panel and written into the XML (the diff names it)
+    page.locator("#studio-canvas .djs-element[data-element-id=follow_up_day_90] .djs-hit").first.click()
+    form = page.locator("#studio-props select[name=form]")
+    expect(form).to_have_value("follow_up_day_90.schema.json")
+    form.select_option("follow_up_day_30.schema.json")
+    page.locator("#studio-save").click()
+    expect(page.locator("#studio-status")).to_have_text("Draft saved")
+    page.locator("#tab-rollout").click()
+    page.locator("#studio-diff-button").click()
+    expect(page.locator("#studio-diff-list li[data-element=follow_up_day_90]")).to_contain_text(
+        "follow_up_day_30.schema.json")
     # HR has no studio link, and the API refuses HR the drafts
     hr = browser.page(server.base)
     sign_in(hr, server, HR)

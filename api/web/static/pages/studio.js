@@ -265,7 +265,16 @@ class Editor {
     const ext = (bo.extensionElements && bo.extensionElements.values) || [];
     const props = ext.flatMap((v) => (v.$children || v.values || []));
     const formFile = props.find((c) => c.name === "formJsonSchemaFilename");
-    if (formFile) p.append(h("p", {}, `${w("form")}: `, h("code", { id: "prop-form" }, formFile.value)));
+    if (formFile) {
+      const uiFile = props.find((c) => c.name === "formUiSchemaFilename");
+      const formNames = Object.keys(this.forms).filter((n) => n.endsWith(".schema.json")).sort();
+      const select = h("select", { name: "form" }, ...formNames.map((n) => h("option", { value: n, selected: n === formFile.value ? true : null }, n)));
+      select.addEventListener("change", () => {
+        modeling.updateModdleProperties(el, formFile, { value: select.value });
+        if (uiFile) modeling.updateModdleProperties(el, uiFile, { value: select.value.replace(/\.schema\.json$/, ".uischema.json") });
+      });
+      p.append(this.field(w("form"), select));
+    }
     const decision = ext.find((v) => /calledDecisionId$/.test(v.$type || ""));
     if (decision) p.append(h("p", {}, `${w("decision")}: `, h("code", { id: "prop-decision" }, decision.$body || "")));
     for (const def of bo.eventDefinitions || []) {
