@@ -34,7 +34,7 @@ _WRITING: set[str] = set()          # runs a thread of this process is writing
 _LOCK = threading.Lock()
 
 
-class FileSchema(Strict):
+class AtsImportFileSchema(Strict):
     filename = fields.String(required=True, validate=validate.Length(min=1, max=255),
                              metadata={"example": "moka-2022.csv"})
     content_base64 = fields.String(required=True, metadata={"description": "the file, base64-encoded"})
@@ -43,7 +43,7 @@ class FileSchema(Strict):
                           metadata={"description": "an XLSX sheet (default: the first)"})
 
 
-class CheckSchema(FileSchema):
+class AtsImportCheckSchema(AtsImportFileSchema):
     mapping = fields.Dict(keys=fields.String(validate=validate.OneOf(FIELDS)), values=fields.String(allow_none=True),
                           allow_none=True, metadata={"description": "our field -> the file's column; absent: "
                                                                     "the source's saved mapping, else the suggestion"})
@@ -52,7 +52,7 @@ class CheckSchema(FileSchema):
                        "consent_scope, consent_days, lang"})
 
 
-class PreviewSchema(Strict):
+class AtsImportPreviewSchema(Strict):
     headers = fields.List(fields.String(), required=True)
     suggested = fields.Dict(required=True, metadata={"description": "our field -> column"})
     saved = fields.Boolean(required=True, metadata={"description": "the mapping saved for this source was used"})
@@ -66,7 +66,7 @@ class PreviewSchema(Strict):
     fields_ = fields.List(fields.String(), required=True, data_key="fields")
 
 
-class RowSchema(Strict):
+class AtsImportRowSchema(Strict):
     row = fields.Integer(required=True, metadata={"description": "the line in the sheet (the header is 1)"})
     status = fields.String(required=True, metadata={"description": "error, pending, written or failed"})
     external_id = fields.String(allow_none=True, required=True)
@@ -77,7 +77,7 @@ class RowSchema(Strict):
     message = fields.String(allow_none=True, required=True)
 
 
-class RunSchema(Strict):
+class AtsImportRunSchema(Strict):
     id = fields.String(required=True)
     source = fields.String(required=True)
     filename = fields.String(required=True)
@@ -90,15 +90,15 @@ class RunSchema(Strict):
     options = fields.Dict(required=True)
     headers = fields.List(fields.String(), required=True)
     suggested = fields.Dict(required=True)
-    rows = fields.List(fields.Nested(RowSchema), required=True)
+    rows = fields.List(fields.Nested(AtsImportRowSchema), required=True)
     writing = fields.Boolean(required=True, metadata={"description": "a thread of this server writes it now"})
 
 
-class RunListSchema(Strict):
-    items = fields.List(fields.Nested(RunSchema), required=True)
+class AtsImportRunListSchema(Strict):
+    items = fields.List(fields.Nested(AtsImportRunSchema), required=True)
 
 
-class RunQuerySchema(Strict):
+class AtsImportRunQuerySchema(Strict):
     limit = fields.Integer(load_default=1000, validate=validate.Range(0, 5000),
                            metadata={"description": "rows in error or with notes to answer"})
 
@@ -128,8 +128,8 @@ def _out(run) -> dict:
 
 @blp.route("/imports/preview", tags=TAGS)
 class Preview(MethodView):
-    @blp.arguments(FileSchema)
-    @blp.response(200, PreviewSchema)
+    @blp.arguments(AtsImportFileSchema)
+    @blp.response(200, AtsImportPreviewSchema)
     @blp.alt_response(413, schema=ProblemSchema, content_type=PROBLEM, description="the file is too large")
     @blp.alt_response(422, schema=ProblemSchema, content_type=PROBLEM, description="the file cannot be read")
     def post(self, body):
@@ -145,13 +145,13 @@ class Preview(MethodView):
 
 @blp.route("/imports", tags=TAGS)
 class Runs(MethodView):
-    @blp.response(200, RunListSchema)
+    @blp.response(200, AtsImportRunListSchema)
     def get(self):
         """The latest import runs, newest first, with their progress."""
         return {"items": [_out(r) for r in _importer().runs()]}
 
-    @blp.arguments(CheckSchema)
-    @blp.response(201, RunSchema)
+    @blp.arguments(AtsImportCheckSchema)
+    @blp.response(201, AtsImportRunSchema)
     @blp.alt_response(413, schema=ProblemSchema, content_type=PROBLEM, description="the file is too large")
     @blp.alt_response(422, schema=ProblemSchema, content_type=PROBLEM,
                       description="the file, the mapping or a choice cannot be used (naming it)")
@@ -168,8 +168,8 @@ class Runs(MethodView):
 
 @blp.route("/imports/<run_id>", tags=TAGS)
 class Run(MethodView):
-    @blp.arguments(RunQuerySchema, location="query", unknown="raise")
-    @blp.response(200, RunSchema)
+    @blp.arguments(AtsImportRunQuerySchema, location="query", unknown="raise")
+    @blp.response(200, AtsImportRunSchema)
     @blp.alt_response(404, schema=ProblemSchema, content_type=PROBLEM, description="no such run")
     def get(self, query, run_id):
         """One run: its status, progress (rows_done of valid_rows), counts and rows in error."""
@@ -200,7 +200,7 @@ def _start(run_id: str, actor: str) -> dict:
 
 @blp.route("/imports/<run_id>/confirm", tags=TAGS)
 class Confirm(MethodView):
-    @blp.response(202, RunSchema)
+    @blp.response(202, AtsImportRunSchema)
     @blp.alt_response(404, schema=ProblemSchema, content_type=PROBLEM, description="no such run")
     @blp.alt_response(409, schema=ProblemSchema, content_type=PROBLEM, description="the run is done or discarded")
     def post(self, run_id):
@@ -211,7 +211,7 @@ class Confirm(MethodView):
 
 @blp.route("/imports/<run_id>/resume", tags=TAGS)
 class Resume(MethodView):
-    @blp.response(202, RunSchema)
+    @blp.response(202, AtsImportRunSchema)
     @blp.alt_response(404, schema=ProblemSchema, content_type=PROBLEM, description="no such run")
     @blp.alt_response(409, schema=ProblemSchema, content_type=PROBLEM, description="the run is done or discarded")
     def post(self, run_id):
@@ -222,7 +222,7 @@ class Resume(MethodView):
 
 @blp.route("/imports/<run_id>/discard", tags=TAGS)
 class Discard(MethodView):
-    @blp.response(200, RunSchema)
+    @blp.response(200, AtsImportRunSchema)
     @blp.alt_response(404, schema=ProblemSchema, content_type=PROBLEM, description="no such run")
     @blp.alt_response(409, schema=ProblemSchema, content_type=PROBLEM, description="the run is not a dry run")
     def post(self, run_id):
