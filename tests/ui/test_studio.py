@@ -20,9 +20,20 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support import ADMIN, HR, OWNER, ROOT
-from tests.ui.ui_harness import shot
+from tests.ui.ui_harness import Server, chromium_or_skip, shot
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory):
+    """`recall serve` on SQLite, then on PostgreSQL (skipped when it is unreachable): deploy and
+    migration write through both."""
+    chromium_or_skip()
+    srv = Server(tmp_path_factory.mktemp(f"ui-studio-{request.param}"), database=request.param)
+    yield srv
+    output = srv.stop()
+    assert "Traceback" not in output, output
 
 TIMER = 'cadence_due if cadence_entry == "day_90" else add_duration(decline_date, "P90D")'
 
