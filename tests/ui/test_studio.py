@@ -109,6 +109,9 @@ def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
     page.locator("#studio-dmn-file").select_option("follow_up_template.dmn")
     expect(page.locator("#studio-dmn .tjs-table")).to_be_visible()
     expect(page.locator("#studio-dmn")).to_contain_text("day_90")
+    note_cell = page.locator("#studio-dmn td.annotation").first                # a rule's annotation, edited
+    note_cell.click()
+    page.keyboard.type("注 60")
     # the archive form gains a required field: a case filling it in cannot move
     template = (ROOT / "workflows" / "templates" / "zh" / "day_90_commute.j2").read_text(encoding="utf-8")
     page.locator("#tab-forms").click()
@@ -130,6 +133,8 @@ def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
     page.locator("#tab-bpmn").click()
     page.locator("#studio-save").click()
     expect(page.locator("#studio-status")).to_have_text("草稿已保存")
+    saved = server.ok("GET", f"/studio/drafts/{page.url.rsplit('=', 1)[1]}", user=OWNER)
+    assert "注 60" in saved["files"]["follow_up_template.dmn"]                  # the DMN edit is in the draft
 
     # diff: the timer is changed, marked on the canvas
     page.locator("#tab-rollout").click()
