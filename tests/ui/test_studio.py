@@ -150,7 +150,7 @@ def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
     expect(page.locator("#studio-deploy-result")).to_be_empty()
     page.locator("#studio-note").fill("第 90 天跟进提前到第 60 天 / day-90 follow-up moves to day 60")
     page.locator("#studio-deploy button[type=submit]").click()
-    expect(page.locator("#studio-deploy-result")).to_contain_text("offer_recall v2")
+    expect(page.locator("#studio-deploy-result [data-created=true]")).to_have_text("offer_recall v2 (新版本)")
     versions = server.ok("GET", "/process-definitions/offer_recall", user=OWNER)
     assert "day 60" in str(versions), versions
 

@@ -44,7 +44,7 @@ const W = {
   diff: ["与已部署版本比较", "Compare with the deployed version"], diff_none: ["没有改动。", "No changes."],
   added: ["新增", "added"], removed: ["删除", "removed"], changed: ["修改", "changed"],
   deploy: ["部署", "Deploy"], note: ["变更说明（必填）", "Change note (required)"],
-  deployed: ["已部署", "Deployed"], note_needed: ["请填写变更说明。", "Write a change note."],
+  deployed: ["已部署", "Deployed"], new_version: ["新版本", "new version"], note_needed: ["请填写变更说明。", "Write a change note."],
   migrate: ["迁移运行中的案例", "Migrate running cases"], process_key: ["流程", "Process"],
   from_v: ["从版本", "From version"], to_v: ["到版本", "To version"],
   timers: ["定时器", "Timers"], keep: ["保持原到期时间", "keep their due time"],
@@ -505,7 +505,8 @@ class Editor {
         if (this.changed) await this.save();
         const result = await post(`/studio/drafts/${encodeURIComponent(this.draft.id)}/deploy`, { note: note.value.trim() });
         deployOut.replaceChildren(h("p", { class: "notice info" }, `${w("deployed")}: `,
-          ...result.versions.map((v) => h("span", { class: "deployed-version" }, `${v.process_key || v.key} v${v.version} `))));
+          ...result.versions.map((v) => h("span", { class: "deployed-version", "data-created": String(v.created) },
+            `${v.process_key} v${v.version}${v.created ? ` (${w("new_version")})` : ""}  `))));
       } catch (err) {
         const diags = err instanceof ApiError && err.problem && err.problem.diagnostics;
         deployOut.replaceChildren(alertBox(errorMessage(err)), ...(diags ? [h("ul", {}, ...diags.map((d) => h("li", {}, `${d.element_id || d.file}: ${d.message}`)))] : []));
