@@ -212,6 +212,18 @@ def test_the_studio_in_english_and_not_for_hr(server, browser):
     page.locator("#studio-diff-button").click()
     expect(page.locator("#studio-diff-list li[data-element=follow_up_day_90]")).to_contain_text(
         "follow_up_day_30.schema.json")
+    # someone saves the same draft elsewhere: this page's next save is refused and says why
+    draft_id = page.url.rsplit("=", 1)[1]
+    seen = server.ok("GET", f"/studio/drafts/{draft_id}", user=OWNER)
+    status, _ = server.api("PUT", f"/studio/drafts/{draft_id}", {"title": "elsewhere"}, user=OWNER,
+                           headers={"If-Match": f'"v{seen["version"]}"'})
+    assert status == 200
+    page.locator("#tab-bpmn").click()
+    page.locator("#studio-canvas .djs-element[data-element-id=wait_day_90] .djs-hit").first.click()
+    page.locator("#studio-props input[name=name]").fill("Day 60")
+    page.locator("#studio-save").click()
+    expect(page.locator("#studio-status")).to_have_text("The draft was changed elsewhere; open it again.")
+    assert server.ok("GET", f"/studio/drafts/{draft_id}", user=OWNER)["title"] == "elsewhere"
     # HR has no studio link, and the API refuses HR the drafts
     hr = browser.page(server.base)
     sign_in(hr, server, HR)
