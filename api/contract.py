@@ -63,6 +63,8 @@ OPERATION_IDS: dict[str, str] = {
     "POST /studio/drafts/{draft_id}/deploy": "deployStudioDraft",
     "POST /studio/check": "checkStudioBundle",
     "POST /studio/preview-template": "previewStudioTemplate",
+    "POST /studio/rehearsals": "rehearseStudioDraft",
+    "GET /studio/rehearsals/{rehearsal_id}": "getStudioRehearsal",
     "POST /process-definitions": "deployProcessDefinitions",
     "GET /process-definitions/{process_key}": "getProcessDefinition",
     "POST /process-instances": "startProcessInstance",

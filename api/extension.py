@@ -47,6 +47,7 @@ from .resources import roles
 from .resources import studio
 from .resources import studio_check
 from .resources import studio_preview
+from .resources import studio_rehearsal
 from .resources import ranking
 from .schemas import ProblemSchema
 from .state import EXTENSION_KEY, RecallState
@@ -91,6 +92,7 @@ TAGS.append({"name": "studio", "description": "The process owner's studio: draft
 RESOURCES += (studio,)
 RESOURCES += (studio_check,)
 RESOURCES += (studio_preview,)
+RESOURCES += (studio_rehearsal,)
 
 TAGS.append({"name": "ranking", "description": "Who to call first: the recall likelihood, its reasons, pins, the recall list"})
 RESOURCES += (ranking,)

@@ -37,6 +37,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "POST /studio/drafts/{draft_id}/deploy": frozenset({ADMIN, PROCESS_OWNER}),
     "POST /studio/check": frozenset({ADMIN, PROCESS_OWNER}),   # the live check (api/resources/studio_check.py)
     "POST /studio/preview-template": frozenset({ADMIN, PROCESS_OWNER}),   # api/resources/studio_preview.py
+    "POST /studio/rehearsals": frozenset({ADMIN, PROCESS_OWNER}),   # api/resources/studio_rehearsal.py
+    "GET /studio/rehearsals/{rehearsal_id}": frozenset({ADMIN, PROCESS_OWNER}),
     "POST /process-instances": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
     "GET /process-instances": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
     "GET /process-instances/{instance_id}": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),

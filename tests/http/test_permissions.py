@@ -31,6 +31,8 @@ EXPECTED = {
     "POST /studio/drafts/{draft_id}/deploy": ("/studio/drafts/nope/deploy", {A, PO}),
     "POST /studio/check": ("/studio/check", {A, PO}),
     "POST /studio/preview-template": ("/studio/preview-template", {A, PO}),
+    "POST /studio/rehearsals": ("/studio/rehearsals", {A, PO}),
+    "GET /studio/rehearsals/{rehearsal_id}": ("/studio/rehearsals/nope", {A, PO}),
     "POST /process-instances": ("/process-instances", {A, PO, HR, INT}),
     "GET /process-instances": ("/process-instances", {A, PO, HR, INT}),
     "GET /process-instances/{instance_id}": ("/process-instances/nope", {A, PO, HR, INT}),
