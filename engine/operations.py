@@ -152,6 +152,8 @@ class Operations:
         variables = dict(variables or {})
         definition = self.runtime.specs.get(session, definition_id or latest_definition_id(session, process_key, version))
         check_start_variables(definition, variables)
+        # a start variable marked x-recall-user (onboarding_goals' manager_username) names a known user
+        check_users(session, definition.forms.get(start_schema_name(process_key)), variables, prefix="variables.")
         check_data_size(variables, self.max_task_data_bytes, what="the start variables", prefix="variables.")
         wf = self.runtime.new_workflow(definition, dict(variables))
         loaded = Loaded(InstanceRecord.new(str(uuid.uuid4()), process_key, business_key), definition, wf)

@@ -4,8 +4,10 @@ Everything comes from the case's audit trail, which already holds each completed
 each delivered message's payload, so the page needs no table of its own and never loads the workflow:
 
 - the goals agreed at `agree_goals` (title, measure, target, due day), each with its latest progress
-  from the `monthly_check_in` tasks (status, optional done percent, note);
-- the monthly check-ins: who recorded them, when, and the feedback written to the new hire;
+  from the check-ins, HR's `monthly_check_in` or the hiring manager's `manager_check_in` (whichever was
+  recorded last; status, optional done percent, note);
+- the monthly check-ins of both: who recorded them (display name), when, and the feedback written to
+  the new hire; each side's months are counted on their own (a manager's check-in may lapse);
 - the new hire's feedback (`new_hire_feedback`, from this page or any other channel): when it was
   received, the promised answer time (received + 24 hours) and, once `respond_feedback` (or the
   HRBP's `escalate_feedback`) is completed, the answer. The diagram answers one feedback at a time
@@ -18,7 +20,7 @@ nonce, so a second click or a refreshed POST replays the first delivery instead 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -43,6 +45,10 @@ FEEDBACK_MAX_CHARS = 2000                  # the page's limit (messages.json all
 HELD_FOR = timedelta(days=14)
 NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _KINDS = ("task_completed", "message_delivered", "message_buffered")
+# The check-in tasks and where their answers are: HR's form and the manager's (its own field names, so
+# the two parallel branches of a month never overwrite each other's data in the case).
+CHECK_IN_TASKS = {"monthly_check_in": ("hr", "progress", "feedback"),
+                  "manager_check_in": ("manager", "manager_progress", "manager_feedback")}
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ class Progress:
     status: str                    # on_track / at_risk / off_track / done
     percent: int | None
     note: str
+    # who recorded it (display name) and their side (hr / manager): shown, not part of the progress itself
+    by: str | None = field(default=None, compare=False)
+    role: str = field(default="hr", compare=False)
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ class CheckIn:
     by: str | None                 # display name of who completed it (None: the page shows no user names)
     feedback: str
     progress: tuple[dict, ...]
+    role: str = "hr"               # hr (monthly_check_in) / manager (manager_check_in)
 
 
 @dataclass(frozen=True)
@@ -113,9 +123,11 @@ def goals_view(session: Session, instance_id: str) -> GoalsView | None:
             data = details.get("data") or {}
             if row.element_id == "agree_goals":
                 goals_row, check_ins = row, []            # goals agreed again (a new onboarding): start over
-            elif row.element_id == "monthly_check_in":
-                check_ins.append(CheckIn(len(check_ins) + 1, row.at, names.get(row.actor),
-                                         _text(data.get("feedback")), tuple(_progress_items(data))))
+            elif row.element_id in CHECK_IN_TASKS:
+                role, progress_field, feedback_field = CHECK_IN_TASKS[row.element_id]
+                month = sum(1 for c in check_ins if c.role == role) + 1
+                check_ins.append(CheckIn(month, row.at, names.get(row.actor), _text(data.get(feedback_field)),
+                                         tuple(_progress_items(data.get(progress_field))), role))
             elif row.element_id in ANSWER_TASKS:
                 answers.append((row, data))
         elif details.get("name") == FEEDBACK_MESSAGE:
@@ -152,8 +164,8 @@ def _text(value) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _progress_items(data: dict):
-    for item in data.get("progress") or []:
+def _progress_items(items):
+    for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and isinstance(item.get("goal_title"), str):
             yield item
 
@@ -168,7 +180,7 @@ def _goals(goals_row, check_ins: list[CheckIn]):
             latest[item["goal_title"]] = Progress(
                 check_in.month, _text(item.get("status")) or "on_track",
                 percent if isinstance(percent, int) and not isinstance(percent, bool) else None,
-                _text(item.get("note")))
+                _text(item.get("note")), check_in.by, check_in.role)
     for goal in (goals_row.details or {}).get("data", {}).get("goals") or []:
         if not isinstance(goal, dict):
             continue
@@ -231,6 +243,8 @@ TEXTS = {
     "check_ins": ("每月反馈", "Monthly feedback"),
     "no_check_ins": ("第一次月度回顾在入职约 30 天后。", "The first monthly check-in is about 30 days after your start."),
     "by": ("{who} · {when}", "{who} · {when}"),
+    "role_hr": ("HR", "HR"), "role_manager": ("经理", "Manager"),
+    "recorded_by": ("{who}({role})记录", "recorded by {who} ({role})"),
     "feedback": ("我的反馈", "My feedback"),
     "waiting": ("我们会在 24 小时内回复(最晚 {due})", "We will answer within 24 hours (by {due})"),
     "held": ("上一条反馈回复后,这条会马上转给 HR", "HR receives this one as soon as the previous one is answered"),
@@ -286,10 +300,13 @@ def _context(request, *, text: str = "", error: str | None = None, sent: str | N
               "status_text": STATUS_TEXT.get(g.latest.status, (g.latest.status,) * 2)[index] if g.latest else "",
               "percent": g.latest.percent if g.latest else None,
               "note": g.latest.note if g.latest else "",
-              "month": tx["month"].format(month=g.latest.month) if g.latest else ""}
+              "month": tx["month"].format(month=g.latest.month) if g.latest else "",
+              "recorded_by": tx["recorded_by"].format(who=g.latest.by or tx[f"role_{g.latest.role}"],
+                                                      role=tx[f"role_{g.latest.role}"]) if g.latest else ""}
              for g in (shown.goals if shown else ())]
     check_ins = [{"month": tx["month"].format(month=c.month),
-                  "by": tx["by"].format(who=c.by or "HR", when=_when(c.at)),
+                  "by": tx["by"].format(who=c.by or tx[f"role_{c.role}"], when=_when(c.at)),
+                  "role": c.role, "role_text": tx[f"role_{c.role}"],
                   "feedback": c.feedback} for c in reversed(shown.check_ins if shown else ())]
     feedback = [{"text": f.text, "sent": tx["sent_at"].format(when=_when(f.received_at)),
                  "state": f.state, "held": f.held,

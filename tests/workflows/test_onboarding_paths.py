@@ -122,7 +122,7 @@ def test_employee_left_during_onboarding(new_case):
     case.accept_and_start()
     case.check_ins(1)
     case.send("new_hire_feedback", text="家里又有情况了")
-    assert case.ready() == ["respond_feedback"]
+    assert case.ready() == ["manager_check_in", "respond_feedback"]   # the hand-off's manager checks in too
 
     case.send("employee_left", by=HRIS, reason="家庭原因离职")
     case.assert_ended("end_left_early")
