@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from api.resources.studio_rehearsal import prepare  # noqa: E402
 from engine.studio import rehearsal as R  # noqa: E402
 from engine.studio.drafts import from_folder  # noqa: E402
 
@@ -26,7 +27,8 @@ def main() -> None:
     print(f"{'candidates':>10} {'days':>5} {'seconds':>8} {'ms/candidate':>13} {'HR tasks':>9} {'ended':>6}")
     for n in args.candidates:
         began = time.perf_counter()
-        report = R.simulate(files, forms, candidates=n, days=args.days, seed=1, mix={}, reply=R.DEFAULT_REPLY)
+        report = R.simulate(files, forms, candidates=n, days=args.days, seed=1, mix={}, reply=R.DEFAULT_REPLY,
+                            prepare=prepare)
         seconds = time.perf_counter() - began
         tasks = sum(w["tasks"] for w in report["calendar"])
         print(f"{n:>10} {args.days:>5} {seconds:>8.1f} {1000 * seconds / n:>13.0f} {tasks:>9} "

@@ -62,10 +62,19 @@ def _public(run: dict) -> dict:
     return {k: run.get(k) for k in ("id", "status", "draft_id", "owner", "report", "error")}
 
 
+def prepare(scratch) -> None:
+    """The scratch engine as the live one is set up: the archive installed, the built-in channels loaded."""
+    from engine.archive import install
+    from engine.channels.builtin import load_builtin
+    install(scratch)
+    load_builtin()
+
+
 def _run(run: dict, live, files, forms, options: dict) -> None:
+    from engine.archive.analytics import funnel
     run["status"] = "running"
     try:
-        run["report"] = R.rehearse(live, files=files, forms=forms, **options)
+        run["report"] = R.rehearse(live, files=files, forms=forms, prepare=prepare, funnel=funnel, **options)
         run["status"] = "done"
     except R.RehearsalError as exc:
         run["status"], run["error"] = "failed", exc.errors

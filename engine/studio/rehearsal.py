@@ -133,12 +133,14 @@ def reason_mix(live_db) -> dict[str, int]:
     return {reason: n for reason, n in rows if reason in REASONS and n}
 
 
-def measured_reply_probabilities(live_engine) -> dict[str, float]:
-    """Reply rates per follow-up stage as the funnel measured them (engine/archive/analytics.py); the
-    documented defaults for a stage nothing was measured for."""
+def measured_reply_probabilities(live_engine, funnel=None) -> dict[str, float]:
+    """Reply rates per follow-up stage as the funnel measured them (engine/archive/analytics.py's `funnel`,
+    passed in: the engine core does not import the archive); the documented defaults for a stage nothing
+    was measured for."""
     result = dict(DEFAULT_REPLY)
+    if funnel is None:
+        return result
     try:
-        from ..archive.analytics import funnel
         with live_engine.db.read_transaction() as s:
             report = funnel(s, now=live_engine.clock.now(), group_by="stage")
     except Exception:  # noqa: BLE001 - an archive the funnel cannot read leaves the defaults
@@ -190,9 +192,7 @@ def past_timers(live_engine, timers: dict[str, str]) -> list[dict]:
 
 
 # ---------------------------------------------------------------- the simulation
-def _scratch_engine(directory: Path):
-    from ..archive import install
-    from ..channels.builtin import load_builtin
+def _scratch_engine(directory: Path, prepare):
     from ..clock import SimulatedClock
     from ..db import Database
     from ..migrate import target_metadata
@@ -200,14 +200,14 @@ def _scratch_engine(directory: Path):
     db = Database(f"sqlite:///{directory / 'rehearsal.sqlite'}")
     target_metadata().create_all(db.engine)
     engine = RecallEngine(db, clock=SimulatedClock(START), script_timeout=0.5)
-    install(engine)
-    load_builtin()
+    if prepare is not None:
+        prepare(engine)          # the caller installs the archive and channels (api/resources/studio_rehearsal.py)
     return engine
 
 
 def simulate(files: dict, forms: dict, *, candidates: int, days: int, seed: int, mix: dict[str, int],
              reply: dict[str, float], assess: dict[str, float] | None = None,
-             consent: float = DEFAULT_CONSENT) -> dict:
+             consent: float = DEFAULT_CONSENT, prepare=None) -> dict:
     """Run the bundle on a scratch database; the rehearsal report of this one bundle."""
     from ..bundle import check_files
     bundle = check_files(files, forms=forms)
@@ -223,7 +223,7 @@ def simulate(files: dict, forms: dict, *, candidates: int, days: int, seed: int,
     end = START + timedelta(days=days)
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="recall-rehearsal-") as tmp:
-        engine = _scratch_engine(Path(tmp))
+        engine = _scratch_engine(Path(tmp), prepare)
         try:
             with engine.db.write_transaction() as s:
                 engine.store_bundle(s, bundle, actor="rehearsal")
@@ -347,7 +347,7 @@ def _work_tasks(engine, rng, reply, assess, consent, calendar, by_element, templ
 
 def rehearse(live_engine, *, files: dict | None = None, forms: dict | None = None, candidates: int = DEFAULT_CANDIDATES,
              days: int = DEFAULT_DAYS, seed: int = 0, reply_probabilities: dict | None = None,
-             reasons: list[str] | None = None, compare: bool = True) -> dict:
+             reasons: list[str] | None = None, compare: bool = True, prepare=None, funnel=None) -> dict:
     """The rehearsal of `files`/`forms` (None: the deployed version) and, with `compare`, of the deployed
     version side by side. Reads the live DB only."""
     from .drafts import from_deployed
@@ -357,18 +357,18 @@ def rehearse(live_engine, *, files: dict | None = None, forms: dict | None = Non
     if not deployed_files and files is None:
         raise RehearsalError({"draft_id": ["nothing is deployed to rehearse"]})
     mix = {r: 1 for r in reasons} if reasons else reason_mix(live_engine.db)
-    reply = {**measured_reply_probabilities(live_engine), **(reply_probabilities or {})}
+    reply = {**measured_reply_probabilities(live_engine, funnel), **(reply_probabilities or {})}
     options = {"candidates": candidates, "days": days, "seed": seed, "reason_mix": mix or {r: 1 for r in REASONS},
                "reply_probabilities": reply, "assess": DEFAULT_ASSESS, "consent": DEFAULT_CONSENT,
                "start": START.isoformat()}
     subject_files, subject_forms = (files, forms or {}) if files is not None else (deployed_files, deployed_forms)
     report = {"options": options,
               "rehearsal": simulate(subject_files, subject_forms, candidates=candidates, days=days, seed=seed,
-                                    mix=mix, reply=reply)}
+                                    mix=mix, reply=reply, prepare=prepare)}
     report["rehearsal"]["past_timers"] = past_timers(live_engine, bundle_elements(subject_files)[1])
     if compare and files is not None and deployed_files:
         report["deployed"] = simulate(deployed_files, deployed_forms, candidates=candidates, days=days, seed=seed,
-                                      mix=mix, reply=reply)
+                                      mix=mix, reply=reply, prepare=prepare)
         report["deployed"]["based_on"] = based_on
         report["difference"] = difference(report["deployed"], report["rehearsal"])
     return report

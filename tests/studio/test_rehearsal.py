@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from api.resources.studio_rehearsal import prepare
+from engine.archive.analytics import funnel
 from engine.studio import rehearsal as R
 from engine.studio.drafts import from_folder
 from tests.archive.archive_helpers import archive_decline, send_follow_up, wait
@@ -30,7 +32,7 @@ def _first_week(report, element):
 
 
 def _run(files, forms, **kw):
-    options = {"candidates": 6, "days": 130, "seed": 7, "mix": {"salary": 1, "team": 1}, "reply": {}} | kw
+    options = {"candidates": 6, "days": 130, "seed": 7, "mix": {"salary": 1, "team": 1}, "reply": {}, "prepare": prepare} | kw
     return R.simulate(files, forms, **options)
 
 
@@ -94,7 +96,8 @@ def test_a_running_case_whose_timer_would_be_past_is_listed(recall):
     send_follow_up(recall, late, "follow_up_day_30")
     wait(recall, days=44)                                      # day 75 of the case
     files, forms = _bundle(day_60=True)
-    report = R.rehearse(recall, files=files, forms=forms, candidates=3, days=35, seed=1)
+    report = R.rehearse(recall, files=files, forms=forms, candidates=3, days=35, seed=1,
+                         prepare=prepare, funnel=funnel)
     listed = report["rehearsal"]["past_timers"]
     assert [(p["instance_id"], p["element_id"]) for p in listed] == [(late, "wait_day_90")]
     assert listed[0]["overdue_days"] == pytest.approx(15, abs=1)
@@ -102,5 +105,5 @@ def test_a_running_case_whose_timer_would_be_past_is_listed(recall):
     assert report["deployed"]["based_on"]["offer_recall"] == 1
     assert set(report["difference"]) == {"calendar", "end_events", "never_reached_added"}
     # the deployed version itself makes nothing overdue, and the live DB got no rehearsal cases
-    assert R.rehearse(recall, candidates=2, days=10, seed=1, compare=False)["rehearsal"]["past_timers"] == []
+    assert R.rehearse(recall, candidates=2, days=10, seed=1, compare=False, prepare=prepare)["rehearsal"]["past_timers"] == []
     assert all(not (i.business_key or "").startswith("rehearsal-") for i in recall.list_instances(limit=500))
