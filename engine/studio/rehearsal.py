@@ -145,9 +145,9 @@ def measured_reply_probabilities(live_engine, funnel=None) -> dict[str, float]:
             report = funnel(s, now=live_engine.clock.now(), group_by="stage")
     except Exception:  # noqa: BLE001 - an archive the funnel cannot read leaves the defaults
         return result
-    for row in report.get("messages", report.get("rows", [])) if isinstance(report, dict) else []:
+    for row in report.get("groups", []):
         key, rate = row.get("key"), row.get("reply_rate")
-        if key and isinstance(rate, (int, float)) and row.get("sent"):
+        if key and isinstance(rate, (int, float)) and row.get("contacted"):
             result[f"follow_up_{key}" if not str(key).startswith("follow_up_") else key] = float(rate)
     return result
 

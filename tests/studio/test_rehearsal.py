@@ -102,6 +102,9 @@ def test_a_running_case_whose_timer_would_be_past_is_listed(recall):
     assert [(p["instance_id"], p["element_id"]) for p in listed] == [(late, "wait_day_90")]
     assert listed[0]["overdue_days"] == pytest.approx(15, abs=1)
     assert report["options"]["reason_mix"] == {"team": 1}      # the archive's mix
+    # the funnel measured day 30: one sent, no reply; the other stages keep the documented defaults
+    assert report["options"]["reply_probabilities"]["follow_up_day_30"] == 0.0
+    assert report["options"]["reply_probabilities"]["follow_up_day_180"] == R.DEFAULT_REPLY["follow_up_day_180"]
     assert report["deployed"]["based_on"]["offer_recall"] == 1
     assert set(report["difference"]) == {"calendar", "end_events", "never_reached_added"}
     # the deployed version itself makes nothing overdue, and the live DB got no rehearsal cases
