@@ -3,7 +3,7 @@
 A rehearsal runs N simulated candidates through the real engine (RecallEngine, the archive installed) on a
 SCRATCH SQLite database in a temporary directory, on a simulated clock, with a seeded random generator:
 
-- each candidate declines on a day spread over the first 28 days, with a reason drawn from the live archive's
+- each candidate declines at 09:00 on a day drawn from the first 28 days, with a reason drawn from the live archive's
   mix (counts per reason in `candidate_declines`; a uniform mix when the archive is empty, or the reasons given);
 - HR completes `archive_decline` (consent with probability `consent`), then each follow-up task as it becomes
   ready (outcome "sent", the suggested message); after each follow-up the candidate replies with that stage's
@@ -218,7 +218,9 @@ def simulate(files: dict, forms: dict, *, candidates: int, days: int, seed: int,
     assess = assess or DEFAULT_ASSESS
     reasons = sorted(mix) or list(REASONS)
     weights = [mix.get(r, 1) for r in reasons]
-    starts = sorted((START + timedelta(days=rng.uniform(0, min(SPREAD_DAYS, days))), rng.choices(reasons, weights)[0],
+    # declines land at 09:00 of a day in the first four weeks: cases declined the same day share their
+    # timers' due times, so the clock stops once for all of them
+    starts = sorted((START + timedelta(days=rng.randrange(min(SPREAD_DAYS, days))), rng.choices(reasons, weights)[0],
                      f"rehearsal-{i:05d}") for i in range(candidates))
     end = START + timedelta(days=days)
     began = time.monotonic()
