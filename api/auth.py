@@ -47,6 +47,11 @@ _LIMITER_KEY = "recall_rate_limiter"
 _limiter_lock = threading.Lock()
 
 
+# The operations that take a whole file (an ATS export, a role profiles sheet): bounded by
+# RECALL_MAX_UPLOAD_BYTES instead of RECALL_MAX_BODY_BYTES (each also checks the file's own limit).
+UPLOADS = frozenset({"POST /imports/preview", "POST /imports", "POST /roles/import"})
+
+
 def endpoint_key(rule: str, method: str, prefix: str) -> str:
     """'/api/v1/tasks/<task_id>/complete', 'POST' -> 'POST /tasks/{task_id}/complete'."""
     path = rule[len(prefix):] if prefix and rule.startswith(prefix) else rule
@@ -65,11 +70,12 @@ def guard():
     if request.method == "OPTIONS" or request.url_rule is None:
         return None
     st = state()
-    request.max_content_length = st.settings.max_body_bytes
-    if (request.content_length or 0) > st.settings.max_body_bytes:
-        return problem(413, f"the request body is larger than the {st.settings.max_body_bytes} byte limit "
-                            "(RECALL_MAX_BODY_BYTES)")
     key = endpoint_key(request.url_rule.rule, request.method, st.url_prefix)
+    limit, setting = ((st.settings.max_upload_bytes, "RECALL_MAX_UPLOAD_BYTES") if key in UPLOADS
+                      else (st.settings.max_body_bytes, "RECALL_MAX_BODY_BYTES"))
+    request.max_content_length = limit
+    if (request.content_length or 0) > limit:
+        return problem(413, f"the request body is larger than the {limit} byte limit ({setting})")
     verdict = allowed(key, None)
     if verdict is None:
         log.error("no permission entry for %s: refused", key)

@@ -54,9 +54,10 @@ def _log(event: str, level: int = logging.INFO, **fields) -> None:
 
 def _waitress(app, settings: Settings, **where):
     # X-Forwarded-* reach the app only when RECALL_TRUSTED_PROXIES says a proxy sets them (ProxyFix, api/extension.py)
-    server = create_server(app, threads=settings.serve_threads, max_request_body_size=settings.max_body_bytes + 64 * 1024,
+    largest = max(settings.max_body_bytes, settings.max_upload_bytes)    # the guard answers each route's own 413
+    server = create_server(app, threads=settings.serve_threads, max_request_body_size=largest + 64 * 1024,
                            ident="offer-recall", clear_untrusted_proxy_headers=not settings.trusted_proxies, **where)
-    channel = _draining_channel(settings.max_body_bytes)
+    channel = _draining_channel(largest)
     servers = [server] if isinstance(server, BaseWSGIServer) else [
         s for s in getattr(server, "map", {}).values() if isinstance(s, BaseWSGIServer)]
     for one in servers:

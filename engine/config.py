@@ -188,6 +188,7 @@ class Settings:
     serve_processes: int = _setting(1, _integer(1))
     embedded_worker: bool = _setting(True, FLAG)
     max_body_bytes: int = _setting(1024 * 1024, _integer(1024))
+    max_upload_bytes: int = _setting(32 * 1024 * 1024, _integer(1024))   # the file imports (api/auth.py UPLOADS)
     idempotency_ttl_seconds: int = _setting(24 * 3600, _integer(0))
     idempotency_stale_seconds: int = _setting(300, _integer(0))
     token_cache_seconds: float = _setting(10.0, _number(0))    # 0: a token revoked elsewhere fails at once

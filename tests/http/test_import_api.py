@@ -95,11 +95,22 @@ def test_bad_input_names_the_field(api):
 
 
 def test_a_file_over_the_body_limit_is_413(api):
+    """A file import is bounded by RECALL_MAX_UPLOAD_BYTES (32 MiB), not the 1 MiB of every other body: an
+    ATS export of a few MB goes through the web; above the upload limit, 413 naming that setting."""
     app, _, caller = api
-    limit = app.extensions["recall"].settings.max_body_bytes
-    big = _file(b"x" * (limit + 10))
+    settings = app.extensions["recall"].settings
+    rows = "".join(f"P-{n},大文件{n},1380000{n % 10000:04d},店长,薪资,2022/3/5,是\n" for n in range(20_000))
+    data = ("候选人ID,姓名,手机号,应聘岗位,拒绝原因,拒绝日期,同意\n" + rows).encode("gbk")
+    assert len(base64.b64encode(data)) > settings.max_body_bytes        # over the ordinary limit
+    preview = caller(HR).post("/imports/preview", json=_file(data))
+    assert preview.status_code == 200, preview.json
+    assert "姓名" in preview.json["headers"] and preview.json["rows"] == 20_000
+    ordinary = caller(HR).post("/candidates", json={"name": "x", "notes": "x" * (settings.max_body_bytes + 10)})
+    assert ordinary.status_code == 413 and "RECALL_MAX_BODY_BYTES" in ordinary.json["detail"]
+    big = _file(b"x" * (settings.max_upload_bytes + 10))
     answer = caller(HR).post("/imports", json=big)
     assert answer.status_code == 413 and answer.mimetype == "application/problem+json"
+    assert "RECALL_MAX_UPLOAD_BYTES" in answer.json["detail"]
 
 
 def test_a_run_that_stopped_with_the_server_is_resumed(api):
