@@ -154,6 +154,7 @@ class Settings:
     retention_days: int = _setting(180, _integer(0))
     consent_renewal_days: int = _setting(30, _integer(0))
     privacy_job_seconds: float = _setting(60.0, _number(0))
+    import_checked_days: int = _setting(7, _integer(1))      # an unconfirmed import dry run's rows are kept this long
     # ---- the event feed and webhooks (engine/events.py, engine/webhooks.py)
     event_retention_days: int = _setting(30, _integer(1))
     webhook_timeout_seconds: float = _setting(5.0, _number(0, above=True))

@@ -919,6 +919,28 @@ class Importer:
             self.engine.ops.audit(s, None, "import_discarded", actor, None, None, {"run_id": run.id})
         return self.report(run_id)
 
+    def expire_checked(self, *, days: int, limit: int = 100) -> list[str]:
+        """Dry runs nobody confirmed or discarded within `days` (RECALL_IMPORT_CHECKED_DAYS) are discarded:
+        their rows' data — the file's personal data, read for the check — go, as by `discard` (audited with
+        actor `system` and reason `expired`). Run by the archive's privacy job; returns the run ids."""
+        cutoff = self.clock.now() - timedelta(days=days)
+        with self.db.read_transaction() as s:
+            stale = list(s.scalars(select(ImportRun.id).where(ImportRun.status == "checked",
+                                                              ImportRun.created_at < cutoff)
+                                   .order_by(ImportRun.created_at).limit(limit)))
+        expired = []
+        for run_id in stale:
+            with self.db.write_transaction() as s:
+                run = s.get(ImportRun, run_id, with_for_update=True)
+                if run is None or run.status != "checked":      # confirmed or discarded meanwhile
+                    continue
+                run.status, run.updated_at = "discarded", self.clock.now()
+                s.execute(update(ImportRow).where(ImportRow.run_id == run_id).values(data=None))
+                self.engine.ops.audit(s, None, "import_discarded", "system", None, None,
+                                      {"run_id": run.id, "reason": "expired", "days": days})
+                expired.append(run_id)
+        return expired
+
     # reading runs
     def report(self, run_id: str, *, limit: int = 1000) -> RunReport:
         """The run with its progress and its rows in error, refused or with notes (the first `limit`)."""

@@ -52,6 +52,14 @@ def run_privacy_jobs(engine):
         return None
     if report:
         log.info(json.dumps({"event": "privacy_jobs", **vars(report)}))
+    try:        # dry runs of imports nobody confirmed: the file's personal data go (docs/import.md)
+        from .imports import Importer
+        expired = Importer(TalentArchive(engine)).expire_checked(days=engine.settings.import_checked_days)
+        if expired:
+            log.info(json.dumps({"event": "import_dry_runs_expired", "runs": expired}))
+    except Exception as exc:  # noqa: BLE001 - the other jobs' report stands; the next round retries
+        log.error(json.dumps({"event": "import_expiry_failed", "error": f"{type(exc).__name__}: {exc}"}),
+                  exc_info=True)
     return report
 
 

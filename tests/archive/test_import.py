@@ -20,7 +20,7 @@ from engine.archive.imports import (
 )
 from engine.archive_models import Candidate, CandidateDecline
 from engine.faults import InjectedFault
-from engine.models import ProcessInstance
+from engine.models import AuditEvent, ProcessInstance
 from tests.support import HR
 
 HEADER = "候选人ID,姓名,手机号,邮箱,应聘岗位,拒绝原因,拒绝日期,是否同意进入人才库,备注"
@@ -330,3 +330,30 @@ def test_erasure_leaves_nothing_of_the_person_in_the_import_rows(archive, recall
     row = _rows(recall, run.id)[0]
     assert (row.candidate_id, row.external_id, row.data, row.message) == (None, None, None, None)
     assert row.status == "written"
+
+
+def test_a_dry_run_nobody_confirms_is_discarded_by_the_privacy_job_after_its_days(archive, recall):
+    """RECALL_IMPORT_CHECKED_DAYS (7): the rows of an unconfirmed dry run hold the file's personal data;
+    the privacy job discards such a run once it is older, and leaves a younger one and a confirmed one."""
+    from engine.archive.jobs import run_privacy_jobs
+
+    importer = Importer(archive)
+    old = importer.check(_gbk_csv(recall), "moka.csv", source="moka", actor=HR)
+    recall.clock.advance(timedelta(days=recall.settings.import_checked_days - 2))
+    young = importer.check(_gbk_csv(recall), "moka-2.csv", source="moka", actor=HR)
+    recall.clock.advance(timedelta(days=3))                       # old: 8 days, young: 3 days
+    run_privacy_jobs(recall)
+    assert importer.report(old.id).status == "discarded"
+    assert importer.report(young.id).status == "checked"
+    with recall.db.read_transaction() as s:
+        kept: dict[str, int] = {}
+        for row in s.scalars(select(ImportRow)):                   # JSON null: the data are gone
+            kept[row.run_id] = kept.get(row.run_id, 0) + (row.data is not None)
+        audit = s.execute(select(AuditEvent.actor, AuditEvent.details)
+                          .where(AuditEvent.kind == "import_discarded")).all()
+    assert kept[old.id] == 0 and kept[young.id] > 0
+    assert [(a.actor, a.details["run_id"], a.details["reason"]) for a in audit] == [("system", old.id, "expired")]
+    with pytest.raises(RunNotOpen):                                # it can no longer be confirmed
+        importer.confirm(old.id, actor=HR)
+    run_privacy_jobs(recall)                                       # a second round changes nothing
+    assert importer.report(young.id).status == "checked"
