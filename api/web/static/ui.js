@@ -58,8 +58,10 @@ export function renderChrome() {
   if (role === "admin") links.push(["channels", t("nav_channels")]);
   if (role === "admin") links.push(["tokens", t("nav_tokens")]);
   if (role === "hr" || role === "admin") links.push(["mail", t("nav_mail")]);
-  if (role === "hr" || role === "admin") links.push(["import", lang() === "en" ? "Import" : "导入"]);
+  if (role === "hr" || role === "admin") links.push(["import", t("nav_import")]);
+  if (role === "hr" || role === "admin") links.push(["recall-list", t("nav_recall_list")]);
   if (role === "hr" || role === "process_owner" || role === "admin") links.push(["roles", t("nav_roles")]);
+  if (role === "process_owner" || role === "admin") links.push(["scorecard", t("nav_scorecard")]);
   if (role === "process_owner" || role === "admin") links.push(["studio", t("nav_studio")]);
   const here = appPath();
   const list = h("ul", {});
