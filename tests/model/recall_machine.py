@@ -136,6 +136,11 @@ class RecallMachine(RuleBasedStateMachine):
             cand.consent = {"granted": True, "scope": consent["scope"],
                             "day": consent["expires_at"][:10] if "T" in consent["expires_at"] else consent["expires_at"]}
             cand.withdrawn = False
+            for case in (self.w.cases[i] for i in cand.cases if i in self.w.cases):
+                if case.live and case.lapse is True:
+                    # given again before the privacy job acted on the end: it may have cancelled the case
+                    # already, or finds nothing to end now — both are right
+                    case.lapse = "maybe"
         else:
             was = cand.consent is not None and cand.consent.get("granted")
             cand.consent = {"granted": False}
@@ -259,6 +264,8 @@ class RecallMachine(RuleBasedStateMachine):
             return {"snooze_for": lambda r: r.choice(SNOOZE_LENGTHS)}     # "until" a date: tests/workflows
         if element == "request_manager_contact":
             return {"manager_username": MANAGER}
+        if element == "agree_goals":
+            return {"manager_username": MANAGER}      # the optional field names a manager the directory knows
         if element == "prepare_reoffer":
             # a start date already due (issue 13.6) is left out while 13.6 is listed in KNOWN_DEFECTS
             first = 1 if known("13.6") else -3
@@ -803,6 +810,11 @@ class RecallMachine(RuleBasedStateMachine):
 
     def check_case(self, case: CaseModel, *, settle: bool = False) -> None:
         """Structure (nothing stuck, no error, end event when completed) and what the model expects."""
+        cand = self.w.candidates.get(case.candidate)
+        consent = (cand.consent if cand is not None else None) or {}
+        if case.live and consent.get("granted") and consent.get("day") \
+                and end_of_beijing_day(consent["day"]) <= self.now:
+            case.lapse = True       # expired, however its day was passed (advance_clock marks it too)
         deadline = time.monotonic() + SETTLE_SECONDS
         while True:
             view, _ = self.case_view(case.id)
@@ -845,7 +857,7 @@ class RecallMachine(RuleBasedStateMachine):
             return f"{status} with ready tasks"
         if case.lapse and status == "cancelled":
             return None
-        if case.lapse and settle and status in ("running", "waiting"):
+        if case.lapse is True and settle and status in ("running", "waiting"):
             return "consent withdrawn or expired, the case still runs"
         e = expect(case, self.now)
         if e is None:
