@@ -46,6 +46,8 @@ RESTART_BURST = 5
 RESTART_BACKOFF_S = 10.0    # ... and the next restart waits this long
 STOP_TIMEOUT_S = 30.0       # children still running this long after SIGTERM get SIGKILL
 DRAIN_BYTES = 64 * 1024 * 1024      # an oversized body up to this size is read and discarded (see _Draining)
+# the paths of the file imports (api/auth.py UPLOADS), whose bodies may reach RECALL_MAX_UPLOAD_BYTES
+UPLOAD_PATHS = ("/imports/preview", "/imports", "/roles/import")
 
 
 def _log(event: str, level: int = logging.INFO, **fields) -> None:
@@ -57,7 +59,7 @@ def _waitress(app, settings: Settings, **where):
     largest = max(settings.max_body_bytes, settings.max_upload_bytes)    # the guard answers each route's own 413
     server = create_server(app, threads=settings.serve_threads, max_request_body_size=largest + 64 * 1024,
                            ident="offer-recall", clear_untrusted_proxy_headers=not settings.trusted_proxies, **where)
-    channel = _draining_channel(largest)
+    channel = _draining_channel(settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
     servers = [server] if isinstance(server, BaseWSGIServer) else [
         s for s in getattr(server, "map", {}).values() if isinstance(s, BaseWSGIServer)]
     for one in servers:
@@ -65,7 +67,7 @@ def _waitress(app, settings: Settings, **where):
     return server
 
 
-def _draining_channel(limit: int) -> type[HTTPChannel]:
+def _draining_channel(limit: int, *, upload_limit: int | None = None) -> type[HTTPChannel]:
     """A waitress channel whose requests announcing a body over `limit` bytes get their 413 delivered.
 
     Waitress answers a Content-Length over its limit at once and closes the connection while
@@ -86,6 +88,13 @@ def _draining_channel(limit: int) -> type[HTTPChannel]:
         _decided = False
         _dropping = False
 
+        def _limit(self) -> int:
+            """This request's limit: the file imports' (api/auth.py UPLOADS) for their paths, else `limit`."""
+            path = (getattr(self, "path", "") or "").rstrip("/")
+            if upload_limit is not None and getattr(self, "command", "") == "POST" and path.endswith(UPLOAD_PATHS):
+                return upload_limit
+            return limit
+
         def received(self, data):
             if self._discard:
                 consumed = min(len(data), self._discard)
@@ -96,7 +105,7 @@ def _draining_channel(limit: int) -> type[HTTPChannel]:
             if self._dropping:
                 return self._drop_chunked(data)
             if (self.chunked and self.body_rcv is not None and not self.completed and self.error is None
-                    and self.body_bytes_received + len(data) > limit):
+                    and self.body_bytes_received + len(data) > self._limit()):
                 self._dropping = True
                 kept = self.body_rcv.buf
                 self.body_rcv.buf = _Discarded(len(kept))
@@ -106,7 +115,7 @@ def _draining_channel(limit: int) -> type[HTTPChannel]:
             consumed = super().received(data)
             if self.headers_finished and not self._decided:
                 self._decided = True
-                if not self.chunked and self.content_length > limit and (
+                if not self.chunked and self.content_length > self._limit() and (
                         self.error is None or isinstance(self.error, RequestEntityTooLarge)):
                     self.error = None
                     self.headers["CONNECTION"] = "close"
@@ -126,7 +135,7 @@ def _draining_channel(limit: int) -> type[HTTPChannel]:
                 self.error, self.completed = receiver.error, True
             elif receiver.completed or self.body_bytes_received > DRAIN_BYTES:
                 self.completed = True
-                self.headers["CONTENT_LENGTH"] = str(max(len(receiver.buf), limit + 1))
+                self.headers["CONTENT_LENGTH"] = str(max(len(receiver.buf), self._limit() + 1))
             return consumed
 
     class _Channel(HTTPChannel):

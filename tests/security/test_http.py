@@ -433,6 +433,24 @@ def test_a_client_that_expects_100_continue_gets_the_413_without_sending_the_bod
     assert b"RECALL_MAX_BODY_BYTES" in answer
 
 
+def test_a_file_import_may_be_larger_than_the_body_limit_but_not_than_the_upload_limit(served):
+    """The file imports (api/auth.py UPLOADS) are bounded by RECALL_MAX_UPLOAD_BYTES, not RECALL_MAX_BODY_BYTES:
+    over a real server an export ten times the body limit is read; an ordinary route keeps its 413 at once."""
+    import base64
+
+    server, token = served
+    auth = {"Authorization": f"Bearer {token}"}
+    rows = "".join(f"U-{n},上传{n},店长,薪资,2022/3/5,是\n" for n in range(6_000))
+    data = ("候选人ID,姓名,应聘岗位,拒绝原因,拒绝日期,同意\n" + rows).encode("utf-8")
+    body = {"filename": "big.csv", "source": "moka", "content_base64": base64.b64encode(data).decode()}
+    assert len(json.dumps(body)) > 10 * LIMIT
+    status, _, preview = http("POST", f"{server.base}/imports/preview", body, auth)
+    assert status == 200 and preview["rows"] == 6_000, (status, preview)
+    head = (f"POST /api/v1/candidates HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {10 * LIMIT}\r\nExpect: 100-continue\r\n\r\n").encode()
+    assert _raw_exchange(server.port, head, b"").startswith(b"HTTP/1.1 413")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("size", [200 * 1024, 8 * 1024 * 1024])
 def test_an_oversized_body_gets_its_413_with_urllib(served, size):
