@@ -37,6 +37,7 @@ from waitress.utilities import RequestEntityTooLarge
 from engine.config import Settings
 
 from .app import create_app
+from .auth import UPLOADS
 from .state import EXTENSION_KEY
 
 log = logging.getLogger("recall.serve")
@@ -46,8 +47,8 @@ RESTART_BURST = 5
 RESTART_BACKOFF_S = 10.0    # ... and the next restart waits this long
 STOP_TIMEOUT_S = 30.0       # children still running this long after SIGTERM get SIGKILL
 DRAIN_BYTES = 64 * 1024 * 1024      # an oversized body up to this size is read and discarded (see _Draining)
-# the paths of the file imports (api/auth.py UPLOADS), whose bodies may reach RECALL_MAX_UPLOAD_BYTES
-UPLOAD_PATHS = ("/imports/preview", "/imports", "/roles/import")
+# the paths of the file imports, whose bodies may reach RECALL_MAX_UPLOAD_BYTES: api/auth.py's UPLOADS, one list
+UPLOAD_PATHS = tuple(sorted({key.split(" ", 1)[1] for key in UPLOADS}))
 
 
 def _log(event: str, level: int = logging.INFO, **fields) -> None:

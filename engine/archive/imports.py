@@ -914,10 +914,14 @@ class Importer:
                 raise NotFound(f"no import run {run_id}")
             if run.status != "checked":
                 raise RunNotOpen(f"import run {run_id} is {run.status}; only a checked run is discarded")
-            run.status, run.updated_at = "discarded", self.clock.now()
-            s.execute(update(ImportRow).where(ImportRow.run_id == run_id).values(data=None))
-            self.engine.ops.audit(s, None, "import_discarded", actor, None, None, {"run_id": run.id})
+            self._discard(s, run, actor=actor)
         return self.report(run_id)
+
+    def _discard(self, s, run: ImportRun, *, actor: str, **details) -> None:
+        """A checked run dropped: its rows' data (the file's personal data) go, the error report stays."""
+        run.status, run.updated_at = "discarded", self.clock.now()
+        s.execute(update(ImportRow).where(ImportRow.run_id == run.id).values(data=None))
+        self.engine.ops.audit(s, None, "import_discarded", actor, None, None, {"run_id": run.id, **details})
 
     def expire_checked(self, *, days: int, limit: int = 100) -> list[str]:
         """Dry runs nobody confirmed or discarded within `days` (RECALL_IMPORT_CHECKED_DAYS) are discarded:
@@ -934,10 +938,7 @@ class Importer:
                 run = s.get(ImportRun, run_id, with_for_update=True)
                 if run is None or run.status != "checked":      # confirmed or discarded meanwhile
                     continue
-                run.status, run.updated_at = "discarded", self.clock.now()
-                s.execute(update(ImportRow).where(ImportRow.run_id == run_id).values(data=None))
-                self.engine.ops.audit(s, None, "import_discarded", "system", None, None,
-                                      {"run_id": run.id, "reason": "expired", "days": days})
+                self._discard(s, run, actor="system", reason="expired", days=days)
                 expired.append(run_id)
         return expired
 
