@@ -20,6 +20,19 @@ def server(request, tmp_path_factory):
     assert "Traceback" not in output, output
 
 
+@pytest.fixture(autouse=True)
+def _pages_closed_after_each_test(request):
+    """A test's pages end with it: left open, a page (the studio's autosave, a list's refresh) would
+    call a server a later fixture has stopped, and its console error would fail another test."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    browser = request.getfixturevalue("browser")
+    opened = len(browser.contexts)
+    yield
+    browser.close_since(opened)
+
+
 @pytest.fixture(scope="module")
 def browser():
     b = Browser(chromium_or_skip())

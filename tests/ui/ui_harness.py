@@ -147,6 +147,7 @@ class Browser:
         self.browser = self.playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
                                                       headless=True)
         self.errors: list[str] = []
+        self.contexts: list = []          # every page's context, in the order they were opened
 
     def page(self, base: str, *, width: int = 1280, height: int = 900, lang: str | None = None):
         context = self.browser.new_context(
@@ -156,12 +157,20 @@ class Browser:
         if lang:
             context.add_init_script(f"localStorage.setItem('recall.lang', {json.dumps(lang)})")
         context.set_default_timeout(15_000)
+        self.contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
         page.on("console", lambda message: message.type == "error" and "favicon" not in message.text
                 and "the server responded with a status of" not in message.text
                 and self.errors.append(f"{page.url}: console: {message.text}"))
         return page
+
+    def close_since(self, count: int) -> None:
+        """Close the pages opened after the first `count`: a page left open would go on polling or
+        saving (the studio saves a changed draft every 30 s) against a server the next test stopped."""
+        for context in self.contexts[count:]:
+            context.close()
+        del self.contexts[count:]
 
     def close(self) -> None:
         self.browser.close()

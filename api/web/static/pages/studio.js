@@ -9,6 +9,8 @@ import { h, uid } from "../dom.js";
 import { SchemaForm } from "../form.js";
 import { lang } from "../i18n.js";
 import { setDirty } from "../keep.js";
+import { migrationForm } from "./studio_migrate.js";
+import { drawRehearse } from "./studio_rehearse.js";
 import { alertBox, errorMessage, go, heading, href, toast } from "../ui.js";
 
 const STATIC = `${document.documentElement.dataset.base || "/app/"}static/`;
@@ -24,7 +26,7 @@ const W = {
   updated: ["更新于", "Updated"],
   based_on: ["基于", "Based on"],
   tab_bpmn: ["流程图", "Diagram"], tab_dmn: ["决策表", "Decision tables"], tab_forms: ["表单", "Forms"],
-  tab_templates: ["模板", "Templates"], tab_rollout: ["发布", "Roll out"],
+  tab_templates: ["模板", "Templates"], tab_rehearse: ["预演", "Rehearse"], tab_rollout: ["发布", "Roll out"],
   save: ["保存草稿", "Save draft"], saved: ["草稿已保存", "Draft saved"], unsaved: ["有未保存的修改", "Unsaved changes"],
   conflict: ["草稿已在别处修改，请重新打开。", "The draft was changed elsewhere; open it again."],
   checks: ["实时检查", "Live checks"], checks_ok: ["没有发现问题。", "No problems found."],
@@ -45,13 +47,6 @@ const W = {
   added: ["新增", "added"], removed: ["删除", "removed"], changed: ["修改", "changed"],
   deploy: ["部署", "Deploy"], note: ["变更说明（必填）", "Change note (required)"],
   deployed: ["已部署", "Deployed"], new_version: ["新版本", "new version"], note_needed: ["请填写变更说明。", "Write a change note."],
-  migrate: ["迁移运行中的案例", "Migrate running cases"], process_key: ["流程", "Process"],
-  from_v: ["从版本", "From version"], to_v: ["到版本", "To version"],
-  timers: ["定时器", "Timers"], keep: ["保持原到期时间", "keep their due time"],
-  recompute: ["按新表达式重新计算", "recompute from the new expression"],
-  dry_run: ["试运行", "Dry run"], move: ["迁移所选案例", "Move the chosen cases"],
-  case: ["案例", "Case"], waits: ["等待于", "Waits at"], movable: ["可迁移", "Movable"],
-  why: ["原因", "Reason"], refused: ["不可迁移", "Cannot move"], outcome: ["结果", "Outcome"], yes: ["是", "yes"], no: ["否", "no"],
 };
 const w = (key) => W[key][lang() === "en" ? 1 : 0];
 
@@ -161,7 +156,7 @@ class Editor {
     const save = h("button", { type: "button", class: "primary", id: "studio-save" }, w("save"));
     save.addEventListener("click", () => this.save());
     b.append(h("div", { class: "actions" }, save, this.status));
-    const tabs = ["bpmn", "dmn", "forms", "templates", "rollout"];
+    const tabs = ["bpmn", "dmn", "forms", "templates", "rehearse", "rollout"];
     this.panes = {};
     const bar = h("div", { role: "tablist", class: "tabs", id: "studio-tabs" });
     for (const key of tabs) {
@@ -174,8 +169,9 @@ class Editor {
     await this.drawBpmn();
     this.drawForms();
     this.drawTemplates();
+    drawRehearse(this, this.panes.rehearse);
     this.drawRollout();
-    this.timer = setInterval(() => { if (!document.body.contains(b)) clearInterval(this.timer); else if (this.changed) this.save(); }, 30000);
+    this.timer = setInterval(() => { if (!document.body.contains(b)) clearInterval(this.timer); else if (this.changed && !this.conflicted) this.save(); }, 30000);
     this.scheduleCheck(0);
   }
 
@@ -402,7 +398,8 @@ class Editor {
       this.status.textContent = w("saved");
       toast(w("saved"));
     } catch (err) {
-      this.status.textContent = err instanceof ApiError && err.status === 412 ? w("conflict") : errorMessage(err);
+      if (err instanceof ApiError && err.status === 412) this.conflicted = true;   // no autosave into someone else's change
+      this.status.textContent = this.conflicted ? w("conflict") : errorMessage(err);
     }
   }
 
@@ -512,7 +509,7 @@ class Editor {
         deployOut.replaceChildren(alertBox(errorMessage(err)), ...(diags ? [h("ul", {}, ...diags.map((d) => h("li", {}, `${d.element_id || d.file}: ${d.message}`)))] : []));
       }
     });
-    pane.append(h("section", { class: "card" }, diffButton, diffOut), deploy, this.migrationForm());
+    pane.append(h("section", { class: "card" }, diffButton, diffOut), deploy, migrationForm(this));
   }
 
   async showDiff(out) {
@@ -546,48 +543,6 @@ class Editor {
       }
       out.replaceChildren(rows.length ? h("ul", { id: "studio-diff-list" }, ...rows) : h("p", {}, w("diff_none")));
     } catch (err) { out.replaceChildren(alertBox(errorMessage(err))); }
-  }
-
-  migrationForm() {
-    const keys = Object.keys(this.draft.based_on).sort();
-    const key = h("select", { name: "process_key" }, ...keys.map((k) => h("option", { value: k, selected: k === "offer_recall" ? true : null }, k)));
-    const from = h("input", { type: "number", min: "1", name: "from_version", value: String(this.draft.based_on.offer_recall || 1) });
-    const to = h("input", { type: "number", min: "1", name: "to_version", value: String((this.draft.based_on.offer_recall || 1) + 1) });
-    const timers = h("select", { name: "timers" }, h("option", { value: "keep" }, w("keep")), h("option", { value: "recompute" }, w("recompute")));
-    const out = h("div", { id: "studio-migration" });
-    const form = h("form", { class: "card", id: "studio-migrate" }, h("h2", {}, w("migrate")),
-      this.field(w("process_key"), key), this.field(w("from_v"), from), this.field(w("to_v"), to), this.field(w("timers"), timers),
-      h("button", { type: "submit", class: "secondary", id: "studio-dry-run" }, w("dry_run")), out);
-    const plan = (extra) => ({ from_version: Number(from.value), to_version: Number(to.value), timers: timers.value, ...extra });
-    const table = (result, chooser) => h("table", { class: "table", id: "studio-migration-table" },
-      h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", {}, w("case")), h("th", {}, w("waits")), h("th", {}, w("movable")),
-        h("th", {}, w("why")), h("th", {}, w("outcome")))),
-      h("tbody", {}, ...result.cases.map((c) => {
-        const box = h("input", { type: "checkbox", value: c.instance_id, checked: c.movable ? true : null, disabled: c.movable ? null : true,
-          "aria-label": c.business_key || c.instance_id });
-        if (chooser) chooser.push(box);
-        return h("tr", { "data-instance": c.instance_id, "data-movable": String(c.movable) }, h("td", {}, chooser ? box : ""),
-          h("td", {}, c.business_key || c.instance_id), h("td", {}, c.waiting_at.join(", ")), h("td", {}, c.movable ? w("yes") : w("no")),
-          h("td", { class: "reasons" }, c.reasons.join("; ")), h("td", { class: "outcome" }, c.outcome || ""));
-      })));
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      try {
-        const dry = await post(`/process-definitions/${encodeURIComponent(key.value)}/migrations`, plan({ dry_run: true }));
-        const boxes = [];
-        const move = h("button", { type: "button", class: "primary", id: "studio-move" }, w("move"));
-        move.addEventListener("click", async () => {
-          const ids = boxes.filter((b) => b.checked).map((b) => b.value);
-          if (!ids.length) return;
-          try {
-            const done = await post(`/process-definitions/${encodeURIComponent(key.value)}/migrations`, plan({ dry_run: false, instance_ids: ids }));
-            out.replaceChildren(h("p", { id: "studio-moved" }, `${done.moved} / ${ids.length}`), table(done, null));
-          } catch (err) { out.append(alertBox(errorMessage(err))); }
-        });
-        out.replaceChildren(h("p", {}, `${w("movable")}: ${dry.movable} · ${w("refused")}: ${dry.refused}`), table(dry, boxes), move);
-      } catch (err) { out.replaceChildren(alertBox(errorMessage(err))); }
-    });
-    return form;
   }
 }
 
