@@ -11,7 +11,8 @@ top of it:
   new spec predicts afresh when the waiting element completes;
 - a case is refused, in words, when it waits at an element the new version removed, has passed one (its
   history cannot be kept), has an open user task whose form changed incompatibly (a new required field, a
-  changed type, enum values gone), or waits inside a called process that changed;
+  changed type, enum values gone); a case waiting inside a called process moves with it (the called
+  process's tasks re-attach by name like the caller's; its forms and timers are judged the same way);
 - timers: `keep` leaves each waiting timer's due time (internal_data['event_value']) as it is;
   `recompute` evaluates the new version's expression with the case's data: a date expression as is
   (`add_duration(decline_date, "P60D")`), a duration from the moment the timer started waiting (the old
@@ -185,9 +186,8 @@ def plan_timers(wf, old_definition, mode: str, clock) -> tuple[list[dict], list[
     """The waiting timers of `wf` (already on the new spec): [{element_id, due_at, new_due_at}], problems,
     and {task: new event_value} to apply. `keep`: nothing changes."""
     report, problems, apply = [], [], {}
-    old_specs = {**old_definition.spec.task_specs}
-    for sub in old_definition.subprocess_specs.values():
-        old_specs.update(sub.task_specs)
+    old_specs = {old_definition.spec.name: old_definition.spec.task_specs,     # per process: ids may repeat
+                 **{name: sub.task_specs for name, sub in old_definition.subprocess_specs.items()}}
     with clock_mod.bound(clock):
         for task in sidetables.all_tasks(wf):
             definition = getattr(task.task_spec, "event_definition", None)
@@ -203,7 +203,7 @@ def plan_timers(wf, old_definition, mode: str, clock) -> tuple[list[dict], list[
             if isinstance(definition, CycleTimerEventDefinition):
                 entry["note"] = "cycle timers are kept"
                 continue
-            old = getattr(old_specs.get(task.task_spec.name), "event_definition", None)
+            old = getattr(old_specs.get(task.workflow.spec.name, {}).get(task.task_spec.name), "event_definition", None)
             old_expression = getattr(old, "expression", None)
             if old_expression == definition.expression and type(old) is type(definition):
                 continue
@@ -316,19 +316,6 @@ class Mover:
                 result.reasons.append(f"it has passed {element}, which version {self.plan.to_version} removed: "
                                       f"its history cannot be kept on the new version")
         result.reasons = list(dict.fromkeys(result.reasons))
-        old_subs, new_subs = (json.loads(old_row.spec_json)["subprocess_specs"],
-                              json.loads(new_row.spec_json)["subprocess_specs"])
-        for sub_id, sub in current.subprocesses.items():
-            # an embedded sub-process is part of this diagram: its tasks re-attach by name like the
-            # process's own; a call activity runs another process, moved only when that one is unchanged
-            caller = current.get_task_from_id(sub_id)
-            name = sub.spec.name
-            if caller is None or type(caller.task_spec).__name__ != "CallActivity":
-                continue
-            if any(t.has_state(OPEN) for t in sub.tasks.values()) and old_subs.get(name) != new_subs.get(name):
-                result.reasons.append(f"it waits in the called process {name}, which version "
-                                      f"{self.plan.to_version} changed (a case inside a called process moves "
-                                      f"only when that process is unchanged)")
         for task in open_tasks:
             if not task.task_spec.manual or task.state != TaskState.READY:
                 continue

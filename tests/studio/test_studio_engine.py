@@ -13,7 +13,7 @@ from engine.studio.drafts import DraftContentError
 from engine.studio.migrate import Plan
 from engine.studio.service import NoteRequired, Viewer
 from tests.archive.archive_helpers import archive_decline, send_follow_up, task, wait
-from tests.support import ADMIN, ATS, HR, OWNER, race
+from tests.support import ADMIN, ATS, HR, MANAGER, OWNER, race
 
 ME, OTHER, ROOT = Viewer(OWNER), Viewer("someone.else"), Viewer(ADMIN, admin=True)
 DAY_90 = 'add_duration(decline_date, "P90D")'
@@ -239,6 +239,49 @@ def test_a_case_at_a_removed_element_is_refused_unless_mapped(studio, recall, ar
     assert [t.element_id for t in view.waiting_timers] == ["wait_day_60"]
     wait(recall, days=60)
     assert task(recall, case, "follow_up_day_90")
+
+
+def test_a_case_inside_a_called_process_moves_with_it_and_its_timer_is_recomputed(studio, recall, archive):
+    """The owner shortens the manager's 5 days to 3 in department_handoff (a called process): a case whose
+    manager is on it moves onto the new version, its boundary timer counted from when it started waiting."""
+    from tests.archive.archive_helpers import complete, reply
+    candidate = archive.create_candidate({"name": "赵四"}, actor=HR)
+    case = archive.record_decline(candidate.id, {"reason": "family"}, actor=ATS).instance_id
+    archive_decline(recall, case, reason="family")
+    reply(recall, candidate.id)
+    complete(recall, case, "assess_reply", outcome="interested", involve_manager=True)
+    complete(recall, case, "request_manager_contact", manager_username=MANAGER, talking_points="团队新增导师")
+    started = recall.clock.now()
+    wait(recall, days=1)
+    due = {t.element_id: t.due_at for t in recall.get_instance(case).waiting_timers}
+    assert due["manager_contact_overdue"] - started >= timedelta(days=5) - timedelta(seconds=1)
+
+    draft = studio.create_draft(ME, title="3 days")
+    handoff = draft["files"]["department_handoff.bpmn"]
+    assert handoff.count('"P5D"') == 1
+    studio.save_draft(draft["id"], ME, expected_version=1,
+                      files={**draft["files"], "department_handoff.bpmn": handoff.replace('"P5D"', '"P3D"')})
+    deployed = {r.process_key: r for r in studio.deploy(draft["id"], ME, note="the manager has 3 days")}
+    assert deployed["offer_recall"].created and deployed["offer_recall"].version == 2   # its called process changed
+
+    dry = studio.migrate(Plan("offer_recall", 1, 2, timers="recompute"), actor=OWNER, dry_run=True)
+    (only,) = dry["cases"]
+    assert only["movable"], only["reasons"]
+    assert "manager_contact_candidate" in only["waiting_at"]
+    timers = {t["element_id"]: t for t in only["timers"]}
+    new_due = datetime.fromisoformat(timers["manager_contact_overdue"]["new_due_at"])
+    assert new_due == due["manager_contact_overdue"] - timedelta(days=2)
+    assert timers["manager_reminder_due"]["new_due_at"] == timers["manager_reminder_due"]["due_at"]   # unchanged
+
+    moved = studio.migrate(Plan("offer_recall", 1, 2, timers="recompute"), actor=OWNER, dry_run=False)
+    assert moved["cases"][0]["outcome"] == "moved"
+    assert recall.get_instance(case).version == 2
+    recall.clock.set(new_due - timedelta(minutes=1))
+    recall.run_until_idle()
+    assert recall.list_tasks(instance_id=case, element_id="take_back_contact") == []
+    recall.clock.set(new_due)
+    recall.run_until_idle()
+    assert task(recall, case, "take_back_contact")                # two days before the old version would
 
 
 def test_a_case_that_changed_after_the_dry_run_is_checked_again(studio, recall, archive):
