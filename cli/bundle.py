@@ -35,13 +35,16 @@ def validate(paths: tuple[Path, ...], forms_dir: Path | None) -> None:
 @click.option("--forms-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--actor", default="cli", show_default=True)
 def deploy(paths: tuple[Path, ...], forms_dir: Path | None, actor: str) -> None:
-    """Validate and store a new version of every changed process."""
-    from engine.errors import BundleInvalid
+    """Validate and store a new version of every changed process.
+
+    Warnings go to stderr as `recall validate` prints them and do not stop the deploy."""
     settings = load_settings()
     engine = open_engine(settings)
-    try:
-        results = engine.deploy(list(paths) or [settings.workflows_dir], forms_dir=forms_dir, actor=actor)
-    except BundleInvalid as exc:
-        exit_on_diagnostics(exc.diagnostics, "nothing deployed")
+    bundle = engine.validate(list(paths) or [settings.workflows_dir], forms_dir=forms_dir)
+    for warning in bundle.warnings:
+        click.echo(str(warning), err=True)
+    exit_on_diagnostics(bundle.diagnostics, "nothing deployed")
+    with engine.db.write_transaction() as s:   # the engine's deploy, with the bundle already loaded
+        results = engine.store_bundle(s, bundle, actor=actor)
     for r in results:
         click.echo(f"{r.process_key}: version {r.version} ({'new' if r.created else 'unchanged'})")

@@ -17,6 +17,7 @@ from ..etags import IF_MATCH_PARAMETER, etag, expected_version
 from ..schemas import DeployResultSchema, ProblemSchema, Strict
 from ..state import current_user, engine
 from .precondition import stale_is_412
+from .studio_check import StudioDiagnosticSchema
 
 blp = Blueprint("studio", __name__, description="The process owner's studio: drafts, diff, deploy, migrations")
 TAGS = ["studio"]
@@ -99,6 +100,12 @@ class DeployDraftSchema(Strict):
     note = fields.String(required=True, validate=validate.Length(min=1, max=MAX_NOTE), metadata={
         "description": "the change note: what changes and why (in the audit and on the process's versions)",
         "example": "第 90 天跟进提前到第 60 天 / day-90 follow-up moves to day 60"})
+
+
+class DraftDeployResultSchema(DeployResultSchema):
+    warnings = fields.List(fields.Nested(StudioDiagnosticSchema), required=True, metadata={
+        "description": "the bundle's warnings, as POST /studio/check and `recall validate` give them: shown, "
+                       "never blocking"})
 
 
 class MigrationInSchema(Strict):
@@ -227,14 +234,15 @@ class DraftDiff(MethodView):
 @blp.route("/studio/drafts/<draft_id>/deploy", tags=TAGS)
 class DraftDeploy(MethodView):
     @blp.arguments(DeployDraftSchema)
-    @blp.response(201, DeployResultSchema, description="at least one new version was stored")
-    @blp.alt_response(200, schema=DeployResultSchema, description="nothing changed: no new version", success=True)
+    @blp.response(201, DraftDeployResultSchema, description="at least one new version was stored")
+    @blp.alt_response(200, schema=DraftDeployResultSchema, description="nothing changed: no new version", success=True)
     @blp.alt_response(422, schema=ProblemSchema, content_type=PROBLEM,
                       description="no note, or the draft does not validate (`diagnostics`)")
     def post(self, body, draft_id):
         """Deploy the draft with a change note; the checks of `recall validate` must pass."""
-        results = _content(lambda: _studio().deploy(draft_id, _viewer(), note=body["note"]))
-        return {"versions": results}, (201 if any(r.created for r in results) else 200)
+        results, warnings = _content(lambda: _studio().deploy_checked(draft_id, _viewer(), note=body["note"]))
+        return ({"versions": results, "warnings": [w.as_dict() for w in warnings]},
+                (201 if any(r.created for r in results) else 200))
 
 
 @blp.route("/process-definitions/<process_key>/migrations", tags=["process-definitions"])

@@ -156,6 +156,10 @@ class Studio:
 
     def deploy(self, draft_id: str, viewer: Viewer, *, note: str | None) -> list:
         """Deploy the draft with a change note (required): the checks must pass (BundleInvalid otherwise)."""
+        return self.deploy_checked(draft_id, viewer, note=note)[0]
+
+    def deploy_checked(self, draft_id: str, viewer: Viewer, *, note: str | None) -> tuple[list, list]:
+        """`deploy`, and the bundle's warnings (shown, never blocking: what `recall validate` prints)."""
         if note is None or not str(note).strip():
             raise NoteRequired({"note": ["a change note is required: say what changes and why"]})
         if len(note) > MAX_NOTE:
@@ -173,7 +177,7 @@ class Studio:
             results = self.engine.store_bundle(s, bundle, actor=viewer.name, note=note.strip())
             draft.deployed_at = self.engine.clock.now()
             draft.deployed_versions = {r.process_key: r.version for r in results}
-            return results
+            return results, list(bundle.warnings)
 
     # ---------------------------------------------------------------- moving running cases
     def migrate(self, plan: Plan, *, actor: str, dry_run: bool = True,
