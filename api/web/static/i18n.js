@@ -484,7 +484,7 @@ const STRINGS = {
   col_status: ["状态", "Status"],
   col_updated: ["最近变动", "Last change"],
   more_cases: ["更多案件", "More cases"],
-  no_cases: ["没有进行中的案件。", "No active cases."],
+  no_active_cases: ["没有进行中的案件。", "No active cases."],
 
   yes: ["是", "Yes"],
   no: ["否", "No"],
