@@ -1,9 +1,11 @@
 // The migration of running cases, the studio's roll-out step (docs/studio.md "Moving running cases"): a plan
 // from version N to N+1, a dry run listing each running case as movable or not and why, then the move of
-// the chosen ones. The editor (pages/studio.js) gives the draft and its field layout.
-import { post } from "../api.js";
+// the chosen ones. The editor (pages/studio.js) gives the draft and its field layout. The mapping editor lists
+// the elements of the old version that the new one lacks (read from both versions' diagrams) and maps each to
+// an element of the new version, same type first, or leaves it unmapped (cases waiting there are refused).
+import { get, post } from "../api.js";
 import { h } from "../dom.js";
-import { lang } from "../i18n.js";
+import { lang, pick } from "../i18n.js";
 import { alertBox, errorMessage } from "../ui.js";
 
 const W = {
@@ -14,8 +16,49 @@ const W = {
   dry_run: ["试运行", "Dry run"], move: ["迁移所选案例", "Move the chosen cases"],
   case: ["案例", "Case"], waits: ["等待于", "Waits at"], movable: ["可迁移", "Movable"],
   why: ["原因", "Reason"], refused: ["不可迁移", "Cannot move"], outcome: ["结果", "Outcome"], yes: ["是", "yes"], no: ["否", "no"],
+  mapping: ["环节对应", "Element mapping"],
+  mapping_lead: ["旧版本中有、新版本中没有的环节:在这些环节等待的案例只有映射到新版本的某个环节后才能迁移。",
+    "Elements of the old version the new one lacks: a case waiting at one moves only when it is mapped to an element of the new version."],
+  mapping_none: ["新版本保留了旧版本的所有环节:按相同 id 对应。", "The new version keeps every element of the old one: matched by equal id."],
+  not_mapped: ["不映射", "not mapped"], same_type: ["同类环节", "Same type"], other_type: ["其他环节", "Other elements"],
+  map_to: ["映射到", "maps to"], versions_same: ["请选择两个不同的版本。", "Choose two different versions."],
 };
 const w = (key) => W[key][lang() === "en" ? 1 : 0];
+
+// Flow nodes (where a case can wait or has been) of a version's BPMN files: id -> {type, name}.
+const FLOW_NODE = /^(task|userTask|manualTask|scriptTask|serviceTask|sendTask|receiveTask|businessRuleTask|callActivity|subProcess|transaction|startEvent|endEvent|intermediateCatchEvent|intermediateThrowEvent|boundaryEvent|exclusiveGateway|inclusiveGateway|parallelGateway|eventBasedGateway|complexGateway)$/;
+
+export function flowNodes(files) {
+  const nodes = new Map();
+  for (const file of files) {
+    const doc = new DOMParser().parseFromString(file.xml, "application/xml");
+    for (const el of doc.getElementsByTagName("*")) {
+      const id = el.getAttribute("id");
+      if (id && FLOW_NODE.test(el.localName) && !nodes.has(id)) nodes.set(id, { type: el.localName, name: pick(el.getAttribute("name") || "") });
+    }
+  }
+  return nodes;
+}
+
+const nodeLabel = (id, node) => (node.name ? `${node.name} (${id})` : id);
+
+// One row per element the new version lacks: a select of the new version's elements, same type first.
+function mappingRows(oldNodes, newNodes) {
+  const missing = [...oldNodes].filter(([id]) => !newNodes.has(id));
+  const added = new Set([...newNodes.keys()].filter((id) => !oldNodes.has(id)));
+  return missing.map(([id, node]) => {
+    // same type first (the new elements before the kept ones), then the rest
+    const rank = ([other, n]) => (n.type === node.type ? 0 : 2) + (added.has(other) ? 0 : 1);
+    const ordered = [...newNodes].sort((a, b) => rank(a) - rank(b) || a[0].localeCompare(b[0]));
+    const option = ([other, n]) => h("option", { value: other }, nodeLabel(other, n));
+    const select = h("select", { name: `map-${id}`, "data-old": id, "aria-label": `${nodeLabel(id, node)} ${w("map_to")}` },
+      h("option", { value: "" }, w("not_mapped")),
+      h("optgroup", { label: w("same_type") }, ...ordered.filter(([, n]) => n.type === node.type).map(option)),
+      h("optgroup", { label: w("other_type") }, ...ordered.filter(([, n]) => n.type !== node.type).map(option)));
+    return h("tr", { "data-old": id }, h("th", { scope: "row" }, nodeLabel(id, node), h("span", { class: "muted" }, ` · ${node.type}`)),
+      h("td", {}, select));
+  });
+}
 
 export function migrationForm(editor) {
   const keys = Object.keys(editor.draft.based_on).sort();
@@ -24,10 +67,36 @@ export function migrationForm(editor) {
   const to = h("input", { type: "number", min: "1", name: "to_version", value: String((editor.draft.based_on.offer_recall || 1) + 1) });
   const timers = h("select", { name: "timers" }, h("option", { value: "keep" }, w("keep")), h("option", { value: "recompute" }, w("recompute")));
   const out = h("div", { id: "studio-migration" });
+  const mapping = h("div", { id: "studio-mapping", "aria-live": "polite" });
   const form = h("form", { class: "card", id: "studio-migrate" }, h("h2", {}, w("migrate")),
     editor.field(w("process_key"), key), editor.field(w("from_v"), from), editor.field(w("to_v"), to), editor.field(w("timers"), timers),
-    h("button", { type: "submit", class: "secondary", id: "studio-dry-run" }, w("dry_run")), out);
-  const plan = (extra) => ({ from_version: Number(from.value), to_version: Number(to.value), timers: timers.value, ...extra });
+    mapping, h("button", { type: "submit", class: "secondary", id: "studio-dry-run" }, w("dry_run")), out);
+  let asked = 0;
+  const showMapping = async () => {
+    const seq = ++asked;
+    const [a, b] = [Number(from.value), Number(to.value)];
+    if (!(a >= 1 && b >= 1)) { mapping.replaceChildren(); return; }
+    if (a === b) { mapping.replaceChildren(h("p", { class: "muted" }, w("versions_same"))); return; }
+    const diagram = (v) => get(`/workspace/diagrams/${encodeURIComponent(key.value)}?version=${v}`);
+    try {
+      const [older, newer] = await Promise.all([diagram(a), diagram(b)]);
+      if (seq !== asked) return;
+      const rows = mappingRows(flowNodes(older.files), flowNodes(newer.files));
+      mapping.replaceChildren(h("h3", {}, w("mapping")), ...(rows.length
+        ? [h("p", { class: "muted" }, w("mapping_lead")), h("table", { class: "table", id: "studio-mapping-table" }, h("tbody", {}, ...rows))]
+        : [h("p", { class: "muted", id: "studio-mapping-none" }, w("mapping_none"))]));
+    } catch (err) { if (seq === asked) mapping.replaceChildren(alertBox(errorMessage(err))); }
+  };
+  let typing = null;
+  for (const control of [key, from, to]) {
+    control.addEventListener("change", () => { clearTimeout(typing); showMapping(); });
+    control.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(showMapping, 300); });
+  }
+  queueMicrotask(showMapping);
+  const chosenMapping = () => Object.fromEntries([...mapping.querySelectorAll("select[data-old]")]
+    .filter((s) => s.value).map((s) => [s.dataset.old, s.value]));
+  const plan = (extra) => ({ from_version: Number(from.value), to_version: Number(to.value), timers: timers.value,
+    mapping: chosenMapping(), ...extra });
   const table = (result, chooser) => h("table", { class: "table", id: "studio-migration-table" },
     h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", {}, w("case")), h("th", {}, w("waits")), h("th", {}, w("movable")),
       h("th", {}, w("why")), h("th", {}, w("outcome")))),
@@ -42,18 +111,22 @@ export function migrationForm(editor) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      const dry = await post(`/process-definitions/${encodeURIComponent(key.value)}/migrations`, plan({ dry_run: true }));
+      const planned = plan({});         // the move uses the plan the dry run showed, whatever is changed since
+      const path = `/process-definitions/${encodeURIComponent(key.value)}/migrations`;
+      const dry = await post(path, { ...planned, dry_run: true });
       const boxes = [];
       const move = h("button", { type: "button", class: "primary", id: "studio-move" }, w("move"));
       move.addEventListener("click", async () => {
         const ids = boxes.filter((b) => b.checked).map((b) => b.value);
         if (!ids.length) return;
         try {
-          const done = await post(`/process-definitions/${encodeURIComponent(key.value)}/migrations`, plan({ dry_run: false, instance_ids: ids }));
+          const done = await post(path, { ...planned, dry_run: false, instance_ids: ids });
           out.replaceChildren(h("p", { id: "studio-moved" }, `${done.moved} / ${ids.length}`), table(done, null));
         } catch (err) { out.append(alertBox(errorMessage(err))); }
       });
-      out.replaceChildren(h("p", {}, `${w("movable")}: ${dry.movable} · ${w("refused")}: ${dry.refused}`), table(dry, boxes), move);
+      const mapped = Object.entries(dry.mapping).map(([a, b]) => `${a} → ${b}`).join(", ");
+      out.replaceChildren(h("p", {}, `${w("movable")}: ${dry.movable} · ${w("refused")}: ${dry.refused}`),
+        mapped ? h("p", { class: "muted", id: "studio-mapping-used" }, `${w("mapping")}: ${mapped}`) : "", table(dry, boxes), move);
     } catch (err) { out.replaceChildren(alertBox(errorMessage(err))); }
   });
   return form;
