@@ -4,10 +4,10 @@ A real `recall serve` (SQLite) with workflows/ deployed as version 1 and a case 
 timer; version 2, deployed from a studio draft with a change note, renames that timer wait_day_90 ->
 wait_day_60; a second case starts on version 2. The process owner, in Chromium: the process page lists both
 versions with who deployed them and the note, and the version selector narrows the counts per element and
-the case list to one version's cases (each row links to its case page); a hiring manager's process page
-shows no case list. In the studio's roll-out, migrating 1 -> 2 lists wait_day_90 as an element version 2
-lacks; the dry run refuses the case waiting there, mapping it to wait_day_60 makes it movable, and the move
-succeeds: the case is on version 2, waiting at wait_day_60.
+the case list to one version's cases (each row links to its case page; 25 a page, "more" for the rest);
+a hiring manager's process page shows no case list. In the studio's roll-out, migrating 1 -> 2 lists
+wait_day_90 as an element version 2 lacks; the dry run refuses the case waiting there, mapping it to
+wait_day_60 makes it movable, and the move succeeds: the case is on version 2, waiting at wait_day_60.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support import ADMIN, HR, MANAGER, OWNER
-from tests.ui.ui_harness import Server, chromium_or_skip
+from tests.ui.ui_harness import Server, chromium_or_skip, shot
 
 pytestmark = pytest.mark.slow
 NOTE = "第 90 天的等待改名为第 60 天 / the day-90 wait is renamed wait_day_60"
@@ -105,11 +105,13 @@ def test_versions_on_the_process_page_and_the_mapping_editor(server, browser):
     expect(page.locator("h1")).to_contain_text("v1")
     expect(rows(page, "#process-cases")).to_have_count(1)
     expect(page.locator(f"#process-cases tr[data-instance-id='{old}']")).to_have_count(1)
+    expect(page.locator("#process-cases-more")).to_be_hidden()                           # one page only
     expect(page.locator("#process-active")).to_contain_text("1")
     day_90 = page.locator("table.counts tr[data-element-id=wait_day_90]")
     expect(day_90.locator("td").nth(1)).to_have_text("1")                                  # one timer
     expect(page.locator("table.counts tr[data-element-id=archive_decline]")).to_have_count(0)
     expect(page.locator(".djs-element[data-element-id=wait_day_90]").first).to_be_attached()
+    shot(page, "process-versions.png")
 
     # version 2 (from the history's link): the new case, at its archive task; no day-90 timer there
     page.locator("#process-versions a[href$='version=2']").click()
@@ -130,6 +132,16 @@ def test_versions_on_the_process_page_and_the_mapping_editor(server, browser):
     manager.goto("/app/processes/offer_recall?version=1")
     manager.wait_for_selector("main[data-ready] #process-versions")
     expect(manager.locator("#process-cases, #cases-title, table.counts")).to_have_count(0)
+
+    # the case list is paged (25 a page): 26 cases on version 2, the rest come with "more"
+    for n in range(25):
+        start_case(server, f"候选人{n}", declined + timedelta(days=31))
+    page.goto("/app/processes/offer_recall?version=2")
+    expect(rows(page, "#process-cases")).to_have_count(25)
+    page.locator("#process-cases-more").click()
+    expect(rows(page, "#process-cases")).to_have_count(26)
+    expect(page.locator("#process-cases-more")).to_be_hidden()
+    expect(page.locator(f"#process-cases tr[data-instance-id='{old}']")).to_have_count(0)
 
     # the studio's roll-out: version 2 lacks wait_day_90; unmapped, the case waiting there is refused
     page.goto("/app/studio")
@@ -154,6 +166,7 @@ def test_versions_on_the_process_page_and_the_mapping_editor(server, browser):
     page.locator("#studio-dry-run").click()
     expect(page.locator("#studio-mapping-used")).to_contain_text("wait_day_90 → wait_day_60")
     expect(case_row).to_have_attribute("data-movable", "true")
+    shot(page, "studio-migration-mapping.png", element="#studio-migrate")
     page.locator("#studio-move").click()
     expect(page.locator("#studio-moved")).to_have_text("1 / 1")
     expect(page.locator(f"#studio-migration-table tr[data-instance='{old}'] .outcome")).to_have_text("moved")

@@ -129,7 +129,7 @@ async function caseList(key, version) {
       h("td", { "data-label": t("col_status") }, statusBadge(c.status)),
       h("td", { "data-label": t("col_updated") }, time(c.updated_at)))));
     const after = page.next ? new URL(page.next, location.origin).searchParams.get("after") : null;
-    more.hidden = !after;
+    more.style.display = after ? "" : "none";      // (a .secondary button's display would override `hidden`)
     more.dataset.after = after || "";
   };
   more.addEventListener("click", async () => {
