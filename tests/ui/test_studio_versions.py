@@ -111,7 +111,6 @@ def test_versions_on_the_process_page_and_the_mapping_editor(server, browser):
     expect(day_90.locator("td").nth(1)).to_have_text("1")                                  # one timer
     expect(page.locator("table.counts tr[data-element-id=archive_decline]")).to_have_count(0)
     expect(page.locator(".djs-element[data-element-id=wait_day_90]").first).to_be_attached()
-    shot(page, "process-versions.png")
 
     # version 2 (from the history's link): the new case, at its archive task; no day-90 timer there
     page.locator("#process-versions a[href$='version=2']").click()
