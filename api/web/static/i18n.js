@@ -485,6 +485,7 @@ const STRINGS = {
   col_updated: ["最近变动", "Last change"],
   more_cases: ["更多案件", "More cases"],
   no_active_cases: ["没有进行中的案件。", "No active cases."],
+  case_started: ["{when} 开始的案件", "Case started {when}"],
 
   yes: ["是", "Yes"],
   no: ["否", "No"],
