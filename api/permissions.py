@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "POST /studio/preview-template": frozenset({ADMIN, PROCESS_OWNER}),   # api/resources/studio_preview.py
     "POST /studio/rehearsals": frozenset({ADMIN, PROCESS_OWNER}),   # api/resources/studio_rehearsal.py
     "GET /studio/rehearsals/{rehearsal_id}": frozenset({ADMIN, PROCESS_OWNER}),
+    "GET /studio/rehearsals/defaults": frozenset({ADMIN, PROCESS_OWNER}),
     "POST /process-instances": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
     "GET /process-instances": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),
     "GET /process-instances/{instance_id}": frozenset({ADMIN, PROCESS_OWNER, HR, INTEGRATOR}),

@@ -1,6 +1,9 @@
 """Rehearsals (issue 19): `POST /studio/rehearsals` runs a draft (or the deployed version) on a scratch
 database in a background thread (engine/studio/rehearsal.py) and answers 202 with the rehearsal's id;
-`GET /studio/rehearsals/{rehearsal_id}` gives its status and, when done, the report.
+`GET /studio/rehearsals/{rehearsal_id}` gives its status and, when done, the report;
+`GET /studio/rehearsals/defaults` what a rehearsal assumes when it is not told (the studio page's form
+is prefilled with it): the reply probability per follow-up stage as the funnel measured it, the archive's mix
+of decline reasons, the limits.
 
 Rehearsals live in this process's memory (the newest MAX_KEPT; a restart forgets them) and run one at a time
 (the machine has 2 CPUs): a second one waits its turn with status "queued". A person sees their own
@@ -58,6 +61,20 @@ class RehearsalSchema(Strict):
     error = fields.Dict(allow_none=True)
 
 
+class RehearsalDefaultsSchema(Strict):
+    candidates = fields.Integer(required=True)
+    max_candidates = fields.Integer(required=True)
+    days = fields.Integer(required=True)
+    max_days = fields.Integer(required=True)
+    reasons = fields.List(fields.String(), required=True, metadata={"description": "the reasons one may choose"})
+    reason_mix = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True, metadata={
+        "description": "declines per reason in the archive (empty: a rehearsal draws uniformly)"})
+    reply_probabilities = fields.Dict(keys=fields.String(), values=fields.Float(), required=True, metadata={
+        "description": "per follow-up task id: the funnel's measured reply rate, else the documented default"})
+    measured = fields.List(fields.String(), required=True, metadata={
+        "description": "the task ids whose probability the funnel measured (the others are defaults)"})
+
+
 def _public(run: dict) -> dict:
     return {k: run.get(k) for k in ("id", "status", "draft_id", "owner", "report", "error")}
 
@@ -107,6 +124,19 @@ class Rehearsals(MethodView):
         options = {k: body[k] for k in ("candidates", "days", "seed", "reply_probabilities", "reasons")}
         _POOL.submit(_run, run, engine(), files, forms, options)
         return _public(run)
+
+
+@blp.route("/studio/rehearsals/defaults", tags=TAGS)
+class RehearsalDefaults(MethodView):
+    @blp.response(200, RehearsalDefaultsSchema)
+    def get(self):
+        """What a rehearsal assumes when not told: the funnel's reply rates, the archive's reason mix, the limits."""
+        from engine.archive.analytics import funnel
+        live = engine()
+        measured = R.measured_reply_rates(live, funnel)
+        return {"candidates": R.DEFAULT_CANDIDATES, "max_candidates": R.MAX_CANDIDATES, "days": R.DEFAULT_DAYS,
+                "max_days": R.MAX_DAYS, "reasons": list(R.REASONS), "reason_mix": R.reason_mix(live.db),
+                "reply_probabilities": {**R.DEFAULT_REPLY, **measured}, "measured": sorted(measured)}
 
 
 @blp.route("/studio/rehearsals/<string:rehearsal_id>", tags=TAGS)

@@ -137,7 +137,12 @@ def measured_reply_probabilities(live_engine, funnel=None) -> dict[str, float]:
     """Reply rates per follow-up stage as the funnel measured them (engine/archive/analytics.py's `funnel`,
     passed in: the engine core does not import the archive); the documented defaults for a stage nothing
     was measured for."""
-    result = dict(DEFAULT_REPLY)
+    return {**DEFAULT_REPLY, **measured_reply_rates(live_engine, funnel)}
+
+
+def measured_reply_rates(live_engine, funnel=None) -> dict[str, float]:
+    """Only the stages the funnel measured (someone was contacted): follow-up task id -> reply rate."""
+    result: dict[str, float] = {}
     if funnel is None:
         return result
     try:

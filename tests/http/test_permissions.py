@@ -33,6 +33,7 @@ EXPECTED = {
     "POST /studio/preview-template": ("/studio/preview-template", {A, PO}),
     "POST /studio/rehearsals": ("/studio/rehearsals", {A, PO}),
     "GET /studio/rehearsals/{rehearsal_id}": ("/studio/rehearsals/nope", {A, PO}),
+    "GET /studio/rehearsals/defaults": ("/studio/rehearsals/defaults", {A, PO}),
     "POST /process-instances": ("/process-instances", {A, PO, HR, INT}),
     "GET /process-instances": ("/process-instances", {A, PO, HR, INT}),
     "GET /process-instances/{instance_id}": ("/process-instances/nope", {A, PO, HR, INT}),
