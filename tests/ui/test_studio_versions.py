@@ -97,6 +97,8 @@ def test_versions_on_the_process_page_and_the_mapping_editor(server, browser):
     # all versions: both cases
     expect(page.locator("#process-version")).to_have_value("")
     expect(rows(page, "#process-cases")).to_have_count(2)
+    listed = page.inner_text("#process-cases")           # no ids: the owner sees no names, so when each began
+    assert "开始的案件" in listed and not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", listed), listed
     expect(page.locator("#process-active")).to_contain_text("2")
 
     # version 1: its diagram, its one case, waiting at the day-90 timer

@@ -1,7 +1,7 @@
 // The processes and, per process, its versions, the diagrams with how many cases wait at each element, and its cases.
 import { ApiError, get } from "../api.js";
 import { drawDiagram, elementNames, nameOf } from "../diagram.js";
-import { h, time } from "../dom.js";
+import { formatDateTime, h, time } from "../dom.js";
 import { t } from "../i18n.js";
 import { alertBox, errorMessage, go, heading, href } from "../ui.js";
 import { drawAll, personName, processLabel, statusBadge } from "../views.js";
@@ -25,7 +25,7 @@ export async function processesPage(body) {
 // version, paged. Each read keeps its own permission: a role that may not list cases or counts sees neither.
 export async function processPage(body, ctx, key) {
   const path = encodeURIComponent(key);
-  const asked = /^[1-9][0-9]{0,9}$/.test(ctx.query.get("version") || "") ? Number(ctx.query.get("version")) : null;
+  const asked = /^[1-9][0-9]{0,8}$/.test(ctx.query.get("version") || "") ? Number(ctx.query.get("version")) : null;
   const [diagram, detail] = await Promise.all([
     get(`/workspace/diagrams/${path}${asked ? `?version=${asked}` : ""}`),
     get(`/process-definitions/${path}`)]);
@@ -124,7 +124,8 @@ async function caseList(key, version) {
   const add = (page) => {
     rows.append(...page.items.map((c) => h("tr", { "data-instance-id": c.id, "data-version": String(c.version) },
       h("th", { scope: "row", "data-label": t("col_case") }, h("a", { href: href(`cases/${encodeURIComponent(c.id)}`) },
-        (c.candidate && c.candidate.name) || c.business_key || c.id)),
+        // the candidate's name for who may see it; else when the case began (never an id: it names nothing)
+        (c.candidate && c.candidate.name) || t("case_started", { when: formatDateTime(c.created_at) }))),
       h("td", { "data-label": t("version") }, `v${c.version}`),
       h("td", { "data-label": t("col_status") }, statusBadge(c.status)),
       h("td", { "data-label": t("col_updated") }, time(c.updated_at)))));
