@@ -8,7 +8,11 @@ it — fixes it to "P60D" (the reading says 60 days), adds a required field to t
 forms tab (its preview shows it), saves, diffs (wait_day_90 listed and marked changed), deploys with a
 required note, dry-runs the migration (the case filling the archive form is refused with its reason),
 moves the other with its timer recomputed; then, on the simulated clock over the API, the moved case's
-follow-up comes on day 60, not day 90. The rehearsal (/studio/rehearsals) is not there yet: not tested.
+follow-up comes on day 60, not day 90. Between the live check and the diff the owner REHEARSES the draft
+(the Rehearse tab, POST /studio/rehearsals): 30 simulated candidates over 200 days beside the deployed
+version with the same seed, and the page's follow-up calendar shows the day-90 tasks about 30 days
+(4.3 weeks) earlier in the draft, as many of them; an element no case reached is selected on the diagram
+from the report.
 """
 from __future__ import annotations
 
@@ -60,6 +64,61 @@ def clock_to(server, when):
     assert report["errors"] == 0, report
 
 
+def _week_index(week: str) -> int:
+    year, number = week.split("-W")
+    return datetime.fromisocalendar(int(year), int(number), 1).toordinal() // 7
+
+
+def _day_90_weeks(page, side: str) -> list[int]:
+    """The weeks (as indexes) of each follow_up_day_90 task the calendar table lists for one side."""
+    weeks = []
+    for row in page.locator("#studio-rehearse-calendar-table tr[data-task=follow_up_day_90]").all():
+        n = int(row.locator(f"td[data-side={side}]").text_content())
+        weeks += [_week_index(row.get_attribute("data-week"))] * n
+    return weeks
+
+
+def rehearse(page):
+    """The rehearsal step: the form is prefilled with the funnel's defaults; 30 candidates declining for
+    'salary' over 200 days, nobody replying (so every case reaches day 90 on both sides); the draft's
+    day-90 follow-ups come about 30 days earlier than the deployed version's, as many of them."""
+    page.locator("#tab-rehearse").click()
+    form = page.locator("#studio-rehearse-form")
+    expect(form.locator("input[name=candidates]")).to_have_value("200")
+    expect(form.locator("input[name=days]")).to_have_value("400")
+    # the live funnel has one day-30 follow-up sent and no reply: measured 0 %; day 90 keeps its default
+    expect(form.locator("input[data-task=follow_up_day_30]")).to_have_value("0")
+    expect(form.locator("input[data-task=follow_up_day_90]")).to_have_value("12")
+    form.locator("input[name=candidates]").fill("30")
+    form.locator("input[name=days]").fill("200")
+    form.locator("input[name=seed]").fill("7")
+    form.locator("input[name=reasons][value=salary]").check()
+    for stage in form.locator("input[data-task]").all():
+        stage.fill("0")
+    page.locator("#studio-rehearse-run").click()
+    expect(page.locator("#studio-status")).to_have_text("草稿已保存")      # unsaved edits saved first
+    expect(page.locator("#studio-rehearse-report[data-status=done]")).to_have_count(1, timeout=90_000)
+    draft, deployed = _day_90_weeks(page, "draft"), _day_90_weeks(page, "deployed")
+    assert len(draft) == len(deployed) > 0, (draft, deployed)
+    shift = sum(deployed) / len(deployed) - sum(draft) / len(draft)
+    assert 3.5 <= shift <= 5.0, (shift, draft, deployed)         # 30 days = 4.3 weeks earlier
+    assert max(draft) < max(deployed) and min(draft) < min(deployed)
+    # the chart draws the same numbers: a draft bar segment for day 90 in the draft's first day-90 week
+    first = page.locator("#studio-rehearse-calendar-table tr[data-task=follow_up_day_90]").first.get_attribute("data-week")
+    expect(page.locator(f"#studio-rehearse-chart [data-side=draft][data-task=follow_up_day_90][data-week='{first}']")).to_have_count(1)
+    # the live case at day 31 is not overdue under day 60; only 'salary' got templates
+    expect(page.locator("#studio-rehearse-past-none")).to_be_visible()
+    reasons = {r.get_attribute("data-reason") for r in page.locator("#studio-rehearse-templates tbody tr").all()}
+    assert reasons == {"salary"}, reasons
+    expect(page.locator("#studio-rehearse-ends tbody tr").first).to_be_visible()
+    shot(page, "studio-rehearsal.png", element="#pane-rehearse")
+    # nobody replied: the assessment was never reached; a click selects it on the diagram
+    never = page.locator("#studio-rehearse-never button[data-element=assess_reply]")
+    never.click()
+    expect(page.locator("#pane-bpmn")).to_be_visible()
+    expect(page.locator("#prop-id")).to_have_text("assess_reply")
+
+
 def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
     declined = datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0)
     waiting, filling = start_case(server, "候选人甲", declined), start_case(server, "候选人乙", declined)
@@ -104,6 +163,7 @@ def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
     timer.fill(TIMER.replace("P90D", "P60D"))
     expect(pin).to_have_count(0)
     expect(page.locator("#prop-timer-reading")).to_contain_text("60 天")
+    rehearse(page)
     # the DMN tab draws the follow-up template's decision table with dmn-js
     page.locator("#tab-dmn").click()
     page.locator("#studio-dmn-file").select_option("follow_up_template.dmn")
