@@ -106,6 +106,7 @@ function fillForm(editor, form, out, defaults) {
     event.preventDefault();
     for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
     out.replaceChildren();
+    delete out.dataset.status;
     const body = {
       draft_id: editor.draft.id, candidates: Number(candidates.value), days: Number(days.value), seed: Number(seed.value),
       reply_probabilities: Object.fromEntries([...form.querySelectorAll("input[data-task]")]
@@ -120,10 +121,11 @@ function fillForm(editor, form, out, defaults) {
       if (editor.changed) { out.append(alertBox(w("not_saved"))); return; }
       const run = await post("/studio/rehearsals", body);
       const estimate = Math.max(1, Math.round(body.candidates * body.days * SECONDS_PER_CANDIDATE_DAY * 2));
-      const finished = await poll(run.id, (status, seconds) => {
+      const finished = await poll(run.id, () => document.body.contains(out), (status, seconds) => {
         progress.textContent = `${status === "queued" ? w("queued") : w("running")} ${w("elapsed", { s: seconds, e: estimate })}`;
       });
       progress.textContent = "";
+      if (!finished) return;                      // the page was left: nobody to show it to
       out.dataset.status = finished.status;
       if (finished.status === "failed") { out.append(failure(finished.error)); return; }
       drawReport(editor, out, finished.report);
@@ -135,14 +137,15 @@ function fillForm(editor, form, out, defaults) {
   });
 }
 
-async function poll(id, onProgress) {
+async function poll(id, alive, onProgress) {
   const began = Date.now();
-  for (;;) {
+  while (alive()) {
     const run = await get(`/studio/rehearsals/${encodeURIComponent(id)}`);
     if (run.status === "done" || run.status === "failed") return run;
     onProgress(run.status, Math.round((Date.now() - began) / 1000));
     await new Promise((resolve) => { setTimeout(resolve, 700); });
   }
+  return null;
 }
 
 // A failed run: {field: [messages]} (a draft that does not pass the checks names its files).
