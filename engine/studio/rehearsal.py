@@ -256,6 +256,8 @@ def _drive(engine, starts, end, rng, reply, assess, consent, files, began) -> di
     templates: dict[str, Counter] = defaultdict(Counter)
     reason_of: dict[str, str] = {}
     stopped: Counter = Counter()
+    schemas: dict[str, dict | None] = {}
+    form_problems: dict[str, str] = {}
     pending = list(starts)
     handled: set[str] = set()
     while True:
@@ -271,7 +273,7 @@ def _drive(engine, starts, end, rng, reply, assess, consent, files, began) -> di
             reason_of[view.id] = reason
         engine.run_until_idle(worker="rehearsal")
         _work_tasks(engine, rng, reply, assess, consent, calendar, by_element, templates, reason_of, handled,
-                    stopped)
+                    stopped, schemas, form_problems)
     with engine.db.read_transaction() as s:
         ends = Counter(e for (e,) in s.execute(select(ProcessInstance.end_event)
                                                .where(ProcessInstance.end_event.is_not(None))))
@@ -292,6 +294,7 @@ def _drive(engine, starts, end, rng, reply, assess, consent, files, began) -> di
         "never_reached_ends": [e for e in never if elements.get(e) == "endEvent"],
         "templates": {r: dict(sorted(c.items())) for r, c in sorted(templates.items())},
         "stopped_at": dict(sorted(stopped.items())),
+        "form_problems": dict(sorted(form_problems.items())),
         "seconds": round(time.monotonic() - began, 2),
     }
 
@@ -312,7 +315,62 @@ def _pick(rng, weights: dict[str, float]) -> str:
     return rng.choices(keys, [weights[k] for k in keys])[0]
 
 
-def _work_tasks(engine, rng, reply, assess, consent, calendar, by_element, templates, reason_of, handled, stopped):
+_FILLERS = {"boolean": False, "integer": 0, "number": 0, "array": [], "object": {}}
+_FORMATS = {"date": "2030-01-07", "date-time": "2030-01-07T09:00:00+00:00", "email": "rehearsal@example.com",
+            "uri": "https://example.com/rehearsal"}
+
+
+def fill_required(schema: dict | None, form: dict) -> dict:
+    """`form` with a plausible value for each required field it lacks, so a draft whose form gained a
+    required field (a manager note, a referrer) can still be rehearsed: the default, the first enum value,
+    a formatted or padded text, the minimum of a number."""
+    if not isinstance(schema, dict):
+        return form
+    props = schema.get("properties") or {}
+    filled = dict(form)
+    for name in schema.get("required") or ():
+        if name in filled or not isinstance(props.get(name), dict):
+            continue
+        spec = props[name]
+        kind = spec.get("type")
+        kind = next((k for k in kind if k != "null"), "string") if isinstance(kind, list) else kind or "string"
+        if "default" in spec:
+            value = spec["default"]
+        elif spec.get("enum"):
+            value = spec["enum"][0]
+        elif "const" in spec:
+            value = spec["const"]
+        elif kind in ("integer", "number"):
+            value = spec.get("minimum", spec.get("exclusiveMinimum", -1) + 1 if "exclusiveMinimum" in spec else 0)
+        elif kind == "object":
+            value = fill_required(spec, {})
+        elif kind in _FILLERS:
+            value = _FILLERS[kind]
+        else:
+            value = _FORMATS.get(spec.get("format"), "rehearsal")
+            value = value.ljust(int(spec.get("minLength") or 0), "x")
+        filled[name] = value
+    return filled
+
+
+def _complete(engine, listed, form, schemas, form_problems, stopped) -> bool:
+    """Complete a task as the simulated HR, filling required fields the rehearsal does not know; a form that
+    still refuses is reported (`form_problems`) and the case counted as stopping there, not the run failed."""
+    from ..errors import FormValidationError
+    element = listed.element_id
+    if element not in schemas:
+        schemas[element] = (engine.get_task(listed.id).form or {}).get("schema")
+    try:
+        engine.complete_task(listed.id, fill_required(schemas[element], form), actor=HR)
+        return True
+    except FormValidationError as exc:
+        form_problems.setdefault(element, str(exc))
+        stopped[element] += 1
+        return False
+
+
+def _work_tasks(engine, rng, reply, assess, consent, calendar, by_element, templates, reason_of, handled, stopped,
+                schemas, form_problems):
     while True:
         tasks = [t for t in engine.list_tasks(status="ready", limit=100000) if t.id not in handled]
         if not tasks:
@@ -330,14 +388,15 @@ def _work_tasks(engine, rng, reply, assess, consent, calendar, by_element, templ
                 if agrees:
                     form.update(consent_scope="similar_roles",
                                 consent_expiry=(engine.clock.now() + timedelta(days=730)).date().isoformat())
-                engine.complete_task(listed.id, form, actor=HR)
+                _complete(engine, listed, form, schemas, form_problems, stopped)
             elif element.startswith("follow_up_"):
                 task = engine.get_task(listed.id)
+                schemas.setdefault(element, (task.form or {}).get("schema"))
                 templates[reason_of.get(listed.instance_id, "?")][f"{element}:{task.data.get('suggestion_template_id')}"] += 1
-                engine.complete_task(listed.id, {"outcome": "sent", "channel": "wecom",
-                                                 "message_sent": task.data.get("suggested_message") or "rehearsal"},
-                                     actor=HR)
-                if rng.random() < reply.get(element, 0.0):
+                sent = _complete(engine, listed, {"outcome": "sent", "channel": "wecom",
+                                                  "message_sent": task.data.get("suggested_message") or "rehearsal"},
+                                 schemas, form_problems, stopped)
+                if sent and rng.random() < reply.get(element, 0.0):
                     key = engine.get_instance(listed.instance_id).business_key
                     engine.deliver_message("candidate_replied", {"candidate_id": key}, {"text": "rehearsal reply"},
                                            actor="bot")
@@ -346,7 +405,7 @@ def _work_tasks(engine, rng, reply, assess, consent, calendar, by_element, templ
                 form = {"outcome": outcome, "involve_manager": False}
                 if outcome == "not_now":
                     form["snooze_for"] = "P1M"
-                engine.complete_task(listed.id, form, actor=HR)
+                _complete(engine, listed, form, schemas, form_problems, stopped)
             else:
                 stopped[element] += 1
         # tasks created by these completions (assess_reply after a reply) are worked in the next pass

@@ -68,6 +68,37 @@ def test_reply_probability_one_ends_cases_through_assessment():
     assert "end_not_interested" not in report["never_reached_ends"]
 
 
+def test_a_form_that_gained_required_fields_is_still_rehearsed_and_what_cannot_be_filled_is_said():
+    """A draft adds a required referrer (text, minLength 3) and a required source (enum) to the day-30 form:
+    the simulated HR fills them (the cases go on to day 90); a required field no value can satisfy (a
+    pattern the filler does not know) stops those cases at that task with the form's own message."""
+    import json
+    files, forms = _bundle()
+    form = json.loads(forms["follow_up_day_30.schema.json"])
+    form["required"] = [*form["required"], "referrer", "source"]
+    form["properties"]["referrer"] = {"type": "string", "minLength": 3, "title": "推荐人 / Referrer"}
+    form["properties"]["source"] = {"type": "string", "enum": ["wecom", "phone"], "title": "来源 / Source"}
+    filled = _run(files, {**forms, "follow_up_day_30.schema.json": json.dumps(form)}, days=110)
+    assert filled["form_problems"] == {} and "follow_up_day_30" not in filled["stopped_at"]
+    assert any("follow_up_day_90" in w["by_element"] for w in filled["calendar"])
+    form["properties"]["code"] = {"type": "string", "pattern": "^[A-Z]{2}-[0-9]{4}$"}
+    form["required"].append("code")
+    refused = _run(files, {**forms, "follow_up_day_30.schema.json": json.dumps(form)}, days=110)
+    assert refused["stopped_at"]["follow_up_day_30"] == 6
+    assert "code" in refused["form_problems"]["follow_up_day_30"]
+    assert not any("follow_up_day_90" in w["by_element"] for w in refused["calendar"])
+
+
+def test_fill_required_reads_the_schema():
+    schema = {"required": ["n", "d", "b", "o", "k", "x"], "properties": {
+        "n": {"type": "integer", "minimum": 2}, "d": {"type": "string", "format": "date"},
+        "b": {"type": ["boolean", "null"]}, "o": {"type": "object", "required": ["e"], "properties": {"e": {"enum": [3]}}},
+        "k": {"type": "string", "default": "kept"}, "x": {"type": "string"}}}
+    assert R.fill_required(schema, {"x": "given"}) == {
+        "x": "given", "n": 2, "d": "2030-01-07", "b": False, "o": {"e": 3}, "k": "kept"}
+    assert R.fill_required(None, {"a": 1}) == {"a": 1}
+
+
 def test_limits_name_the_field():
     with pytest.raises(R.RehearsalError) as e:
         R.validate_options(R.MAX_CANDIDATES + 1, 400, 0, None, None)

@@ -44,6 +44,7 @@ const W = {
   would_be: ["按草稿到期", "Due under the draft"], overdue: ["过期天数", "Days overdue"],
   templates: ["各原因得到的模板", "Templates per reason"], reason: ["原因", "Reason"], template: ["模板", "Template"],
   stopped: ["停在（预演不处理的任务）", "Stopped at (tasks the rehearsal does not work)"],
+  form_problems: ["预演无法提交的表单（案例停在此处）", "Forms the rehearsal could not submit (the cases stop there)"],
   seconds: ["用时（秒）", "Seconds"], none: ["无", "none"],
   start: ["模拟时钟从 {d} 开始", "The simulated clock starts on {d}"],
 };
@@ -320,5 +321,8 @@ function stoppedAt(sides) {
   const keys = [...new Set(sides.flatMap(([, r]) => Object.keys(r.stopped_at)))].sort();
   const table = keys.length ? sideTable("studio-rehearse-stopped", [w("task"), ...sides.map(([s]) => w(s))], keys, (key) => h("tr", { "data-task": key },
     h("th", { scope: "row" }, taskName(key)), ...sides.map(([side, r]) => h("td", { "data-side": side }, String(r.stopped_at[key] || 0))))) : h("p", {}, w("none"));
-  return h("section", { class: "card" }, h("h3", {}, w("stopped")), table);
+  const problems = sides.flatMap(([side, r]) => Object.entries(r.form_problems || {}).map(([element, message]) =>
+    h("li", { "data-side": side, "data-task": element }, `${w(side)} · ${taskName(element)}: ${message}`)));
+  return h("section", { class: "card" }, h("h3", {}, w("stopped")), table,
+    ...(problems.length ? [h("h4", {}, w("form_problems")), h("ul", { id: "studio-rehearse-form-problems", class: "notice warning" }, ...problems)] : []));
 }
