@@ -41,8 +41,18 @@ const W = {
     "Restricted Python: expressions and simple assignments only, no imports; text needs quotes (\"P60D\")."],
   dmn_file: ["决策表文件", "Decision file"], form_file: ["表单", "Form"], preview: ["预览", "Preview"],
   json_bad: ["JSON 无效", "Invalid JSON"], template_file: ["模板", "Template"],
-  template_note: ["预览在服务器端用示例候选人渲染（岗位档案信息在预览中显示为缺失）。",
-    "The preview is rendered on the server for a sample candidate (role facts show as missing in a preview)."],
+  template_note: ["预览在服务器端用示例候选人和所选的岗位档案渲染（默认用示例岗位档案）。",
+    "The preview is rendered on the server for a sample candidate and the chosen role profile (the sample profile by default)."],
+  lane_group: ["对应用户组", "Group"], lane_no_group: ["没有用户组对应这个泳道：它的任务不会出现在任何人的待办里。",
+    "No group maps to this lane: its tasks reach nobody's queue."],
+  lane_move: ["移到泳道", "Move to lane"],
+  decision_unknown: ["（草稿的决策表里没有）", "(not in the draft's decision tables)"],
+  called_unknown: ["（草稿里没有这个流程）", "(no such process in the draft)"],
+  correlation: ["关联", "Correlation"], buffer: ["提前到达时保留", "Kept if early"], never: ["不保留", "never"],
+  message_unknown: ["messages.json 里没有这个消息：引擎不会接受它。", "messages.json does not define this message: the engine will not accept it."],
+  role_profile: ["岗位档案", "Role profile"], sample_profile: ["示例岗位档案", "sample role profile"],
+  profile_used: ["使用的档案", "Profile used"], facts_used: ["用到的岗位信息", "Role facts used"],
+  facts_missing: ["缺少的岗位信息", "Role facts missing"], sample_for: ["（该岗位暂无生效的档案，用示例）", "(no profile in force for this role: the sample)"],
   diff: ["与已部署版本比较", "Compare with the deployed version"], diff_none: ["没有改动。", "No changes."],
   added: ["新增", "added"], removed: ["删除", "removed"], changed: ["修改", "changed"],
   deploy: ["部署", "Deploy"], note: ["变更说明（必填）", "Change note (required)"],
@@ -106,6 +116,18 @@ export function timerReading(expr, kind) {
   const date = /^"(\d{4}-\d\d-\d\d)(T[^"]*)?"$/.exec(text);
   if (date) return en ? `on ${date[1]}` : `在 ${date[1]}`;
   return null;
+}
+
+// ---------------------------------------------------------------- what the draft defines
+const BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL";
+const SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core";
+// "Hiring Manager" → "hiring_manager": the group a lane's tasks go to (engine/sidetables.py lane_group)
+export function laneGroup(name) {
+  return (name || "").trim().toLowerCase().replace(/[^0-9a-z]+/g, "_").replace(/^_+|_+$/g, "") || null;
+}
+function parseXml(text) {
+  const doc = new DOMParser().parseFromString(text || "", "application/xml");
+  return doc.getElementsByTagName("parsererror").length ? null : doc;
 }
 
 // ---------------------------------------------------------------- the list
@@ -225,6 +247,95 @@ class Editor {
     if (this.dmnModeler && this.dmnPath) this.files[this.dmnPath] = (await this.dmnModeler.saveXML({ format: true })).xml;
   }
 
+  // The panel's choices: decision ids (the draft's .dmn files), process ids and message names (its diagrams —
+  // the one on the canvas as edited — and messages.json, whose entries say how each message is correlated).
+  draftIndex() {
+    const decisions = new Map();
+    const processes = new Map();
+    const messages = new Set();
+    for (const [path, text] of Object.entries(this.files)) {
+      const dmn = path.endsWith(".dmn");
+      if ((!dmn && !path.endsWith(".bpmn")) || path === this.bpmnPath) continue;
+      const doc = parseXml(text);
+      if (!doc) continue;
+      if (dmn) {
+        for (const d of doc.getElementsByTagNameNS("*", "decision")) {
+          const id = d.getAttribute("id");
+          if (id) decisions.set(id, `${d.getAttribute("name") || id} · ${id} (${path})`);
+        }
+        continue;
+      }
+      for (const pr of doc.getElementsByTagNameNS(BPMN_NS, "process")) {
+        const id = pr.getAttribute("id");
+        if (id) processes.set(id, `${pr.getAttribute("name") || id} · ${id} (${path})`);
+      }
+      for (const m of doc.getElementsByTagNameNS(BPMN_NS, "message")) if (m.getAttribute("name")) messages.add(m.getAttribute("name"));
+    }
+    for (const root of this.modeler.getDefinitions().rootElements || []) {
+      if (root.$type === "bpmn:Process") processes.set(root.id, `${root.name || root.id} · ${root.id} (${this.bpmnPath})`);
+      if (root.$type === "bpmn:Message" && root.name) messages.add(root.name);
+    }
+    let catalog = {};
+    try { catalog = JSON.parse(this.files["messages.json"] || "{}").messages || {}; } catch { catalog = {}; }
+    for (const name of Object.keys(catalog)) messages.add(name);
+    return { decisions, processes, messages: [...messages].sort(), catalog };
+  }
+
+  leafLanes() {
+    return this.modeler.get("elementRegistry").filter((e) => e.type === "bpmn:Lane"
+      && !((e.businessObject.childLaneSet && e.businessObject.childLaneSet.lanes) || []).length);
+  }
+
+  // the group a lane maps to, and a warning when none does (the live check's lane-no-group, else no name)
+  groupHint(lane, own = false) {
+    const group = laneGroup(lane.businessObject.name);
+    const flagged = this.diagnostics.find((d) => d.code === "lane-no-group" && d.element_id === lane.id && d.file === this.bpmnPath);
+    const out = h("div", { id: "prop-lane-group", "data-group": group || "" }, h("p", {}, `${w("lane_group")}: `, h("code", {}, group || "—")));
+    if (flagged && !own) out.append(h("p", { class: "notice warning", "data-code": "lane-no-group" }, flagged.message));
+    else if (!group) out.append(h("p", { class: "notice warning", "data-code": "lane-no-group" }, w("lane_no_group")));
+    return out;
+  }
+
+  // lane membership follows geometry in bpmn-js: move the shape (and what is attached to it) into the lane's
+  // band; its flowNodeRef moves with it
+  moveToLane(el, lane) {
+    if (!lane) return;
+    const y = Math.round(lane.y + lane.height / 2 - el.height / 2);
+    const left = lane.x + 40;
+    const x = el.x < left ? left : Math.min(el.x, lane.x + lane.width - el.width - 10);
+    this.modeler.get("modeling").moveElements([el], { x: x - el.x, y: y - el.y });
+    this.drawProps(el);
+  }
+
+  // point the event at the message named `name`: the diagram's bpmn:message of that name, else a new one
+  setMessage(el, def, name) {
+    if (!name || (def.messageRef && def.messageRef.name === name)) return;
+    const modeling = this.modeler.get("modeling");
+    const defs = this.modeler.getDefinitions();
+    const roots = defs.rootElements || [];
+    let target = roots.find((r) => r.$type === "bpmn:Message" && r.name === name);
+    if (!target) {
+      let id = `Message_${name.replace(/[^\w.-]/g, "_")}`;
+      while (roots.some((r) => r.id === id) || this.modeler.get("elementRegistry").get(id)) id += "_";
+      target = this.modeler.get("moddle").create("bpmn:Message", { id, name });
+      target.$parent = defs;
+      modeling.updateModdleProperties(el, defs, { rootElements: [...roots, target] });
+    }
+    modeling.updateModdleProperties(el, def, { messageRef: target });
+  }
+
+  // what messages.json says of a message: its correlation and how long an early one is kept
+  messageAbout(name, catalog) {
+    const out = h("div", { id: "prop-message-about" });
+    const entry = name && Object.prototype.hasOwnProperty.call(catalog, name) ? catalog[name] : null;
+    if (!name) return out;
+    if (!entry) { out.append(h("p", { class: "notice warning" }, w("message_unknown"))); return out; }
+    out.append(h("p", {}, `${w("correlation")}: `, h("code", { id: "prop-message-correlation" }, (entry.correlation || []).join(", ") || "—"),
+      ` · ${w("buffer")}: ${entry.buffer ? `${durationWords(entry.buffer) || entry.buffer}` : w("never")}`));
+    if (entry.description) out.append(h("p", { class: "hint" }, entry.description));
+    return out;
+  }
+
   laneOf(bo) {
     for (const el of this.modeler.get("elementRegistry").filter((e) => e.type === "bpmn:Lane")) {
       if ((el.businessObject.flowNodeRef || []).includes(bo)) return el.businessObject.name || el.id;
@@ -255,9 +366,26 @@ class Editor {
     const el = this.selected;
     const bo = el.businessObject;
     p.append(h("dl", {}, h("dt", {}, w("id")), h("dd", { id: "prop-id" }, el.id), h("dt", {}, w("type")), h("dd", {}, el.type.replace("bpmn:", ""))));
-    p.append(this.textProp(w("name"), bo.name, (v) => modeling.updateProperties(el, { name: v }), { name: "name" }));
-    const lane = this.laneOf(bo);
-    if (lane) p.append(h("p", {}, `${w("lane")}: `, h("strong", { id: "prop-lane" }, lane)));
+    let laneHint = null;
+    p.append(this.textProp(w("name"), bo.name, (v) => {
+      modeling.updateProperties(el, { name: v });
+      if (laneHint) { const next = this.groupHint(el, true); laneHint.replaceWith(next); laneHint = next; }
+    }, { name: "name" }));
+    const index = this.draftIndex();
+    const lanes = this.leafLanes();
+    if (el.type === "bpmn:Lane") {
+      laneHint = this.groupHint(el, true);
+      p.append(laneHint);
+    } else if (lanes.length && !el.waypoints && el.type !== "bpmn:BoundaryEvent" && el.parent && el.parent.type === "bpmn:Participant") {
+      const current = lanes.find((l) => (l.businessObject.flowNodeRef || []).includes(bo));
+      const select = h("select", { name: "lane" }, ...(current ? [] : [h("option", { value: "" }, "—")]),
+        ...lanes.map((l) => h("option", { value: l.id, selected: l === current ? true : null }, l.businessObject.name || l.id)));
+      select.addEventListener("change", () => this.moveToLane(el, this.modeler.get("elementRegistry").get(select.value)));
+      p.append(this.field(w("lane"), select), current ? this.groupHint(current) : "");
+    } else {
+      const lane = this.laneOf(bo);
+      if (lane) p.append(h("p", {}, `${w("lane")}: `, h("strong", { id: "prop-lane" }, lane)));
+    }
     const ext = (bo.extensionElements && bo.extensionElements.values) || [];
     const props = ext.flatMap((v) => (v.$children || v.values || []));
     const formFile = props.find((c) => c.name === "formJsonSchemaFilename");
@@ -272,7 +400,20 @@ class Editor {
       p.append(this.field(w("form"), select));
     }
     const decision = ext.find((v) => /calledDecisionId$/.test(v.$type || ""));
-    if (decision) p.append(h("p", {}, `${w("decision")}: `, h("code", { id: "prop-decision" }, decision.$body || "")));
+    if (decision) {
+      const current = (decision.$body || "").trim();
+      const select = h("select", { name: "decision" },
+        ...(index.decisions.has(current) ? [] : [h("option", { value: current, selected: true }, `${current || "—"} ${w("decision_unknown")}`)]),
+        ...[...index.decisions].map(([id, label]) => h("option", { value: id, selected: id === current ? true : null }, label)));
+      select.addEventListener("change", () => {
+        // a new extension element with the chosen id as its body replaces the old one (bpmn-js writes its body back)
+        const made = this.modeler.get("moddle").createAny(decision.$type, SPIFF_NS, { $body: select.value });
+        made.$parent = bo.extensionElements;
+        modeling.updateModdleProperties(el, bo.extensionElements, { values: ext.map((v) => (v === decision ? made : v)) });
+        this.drawProps(el);
+      });
+      p.append(this.field(w("decision"), select));
+    }
     for (const def of bo.eventDefinitions || []) {
       if (def.$type === "bpmn:TimerEventDefinition") {
         const kind = ["timeDate", "timeDuration", "timeCycle"].find((k) => def[k]) || "timeDuration";
@@ -288,13 +429,22 @@ class Editor {
           }
         }, { name: "timer", multiline: true }), reading);
       }
-      if (def.messageRef !== undefined && def.$type === "bpmn:MessageEventDefinition") {
-        const msg = def.messageRef;
-        p.append(this.textProp(w("message"), msg && msg.name, (v) => { if (msg) modeling.updateModdleProperties(el, msg, { name: v }); }, { name: "message" }));
+      if (def.$type === "bpmn:MessageEventDefinition") {
+        const listId = uid("messages");
+        const input = h("input", { name: "message", list: listId, value: (def.messageRef && def.messageRef.name) || "", autocomplete: "off" });
+        let about = this.messageAbout(input.value, index.catalog);
+        input.addEventListener("input", () => { const next = this.messageAbout(input.value.trim(), index.catalog); about.replaceWith(next); about = next; });
+        input.addEventListener("change", () => { this.setMessage(el, def, input.value.trim()); this.drawProps(el); });
+        p.append(this.field(w("message"), input, h("datalist", { id: listId }, ...index.messages.map((n) => h("option", { value: n })))), about);
       }
     }
     if (el.type === "bpmn:CallActivity") {
-      p.append(this.textProp(w("called"), bo.calledElement, (v) => modeling.updateProperties(el, { calledElement: v }), { name: "calledElement" }));
+      const current = bo.calledElement || "";
+      const select = h("select", { name: "calledElement" },
+        ...(index.processes.has(current) ? [] : [h("option", { value: current, selected: true }, `${current || "—"} ${w("called_unknown")}`)]),
+        ...[...index.processes].map(([id, label]) => h("option", { value: id, selected: id === current ? true : null }, label)));
+      select.addEventListener("change", () => { modeling.updateProperties(el, { calledElement: select.value }); this.drawProps(el); });
+      p.append(this.field(w("called"), select));
     }
     if (el.type === "bpmn:ScriptTask") {
       p.append(this.textProp(w("script"), bo.script, (v) => modeling.updateProperties(el, { script: v }), { multiline: true, name: "script" }),
@@ -460,28 +610,51 @@ class Editor {
     const pick = h("select", { id: "studio-template-file", "aria-label": w("template_file") }, ...names.map((n) => h("option", { value: n }, n)));
     const text = h("textarea", { id: "studio-template-text", rows: "16", style: "width:100%;font-family:monospace", "aria-label": w("template_file") });
     const preview = h("pre", { id: "studio-template-preview", class: "card", style: "white-space:pre-wrap" });
+    const facts = h("div", { id: "studio-template-facts" });
+    // the role profile the preview fills role.… from: the built-in sample, or an archive role's profile in force
+    const rolePick = h("select", { id: "studio-template-role", "aria-label": w("role_profile") }, h("option", { value: "" }, w("sample_profile")));
+    get("/roles").then((answer) => {
+      const seen = new Set();
+      for (const r of answer.items) {
+        if (seen.has(r.role_key)) continue;
+        seen.add(r.role_key);
+        const title = (r.title && (r.title[lang() === "en" ? "en" : "zh"] || r.title.zh || r.title.en)) || r.role_key;
+        rolePick.append(h("option", { value: r.role_key }, `${title} (${r.role_key})`));
+      }
+    }).catch((err) => rolePick.after(alertBox(errorMessage(err))));
+    const factList = (title, items, kind) => (items.length ? [h("h4", {}, title), h("ul", { class: `facts-${kind}` },
+      ...items.map((f) => h("li", { "data-fact": f.fact }, `${f.label[lang() === "en" ? "en" : "zh"]} (${f.fact})`,
+        f.as_of ? ` · ${f.as_of}` : "", f.stale ? " ⚠" : "")))] : []);
     let seq = 0;
     let waiting = null;
     const show = async () => {
       const mine = ++seq;
       const tplLang = (pick.value.split("/")[1] || "zh");
       try {
-        const answer = await post("/studio/preview-template", { source: text.value, lang: tplLang === "en" ? "en" : "zh" });
-        if (mine === seq) preview.replaceChildren(answer.text);
+        const answer = await post("/studio/preview-template", { source: text.value, lang: tplLang === "en" ? "en" : "zh", role: rolePick.value || null });
+        if (mine !== seq) return;
+        preview.replaceChildren(answer.text);
+        const used = answer.profile;
+        facts.replaceChildren(h("p", { id: "studio-template-profile", "data-source": used.source }, `${w("profile_used")}: `,
+          used.source === "sample" ? `${w("sample_profile")}${used.role_key ? ` ${w("sample_for")}` : ""}` : used.label),
+        ...factList(w("facts_used"), answer.facts_used, "used"), ...factList(w("facts_missing"), answer.facts_missing, "missing"));
       } catch (err) {
-        if (mine === seq) preview.replaceChildren(alertBox(errorMessage(err)));
+        if (mine !== seq) return;
+        preview.replaceChildren(alertBox(errorMessage(err)));
+        facts.replaceChildren();
       }
     };
     const open = () => { text.value = this.files[pick.value] || ""; show(); };
     pick.addEventListener("change", open);
+    rolePick.addEventListener("change", show);
     text.addEventListener("input", () => {
       this.files[pick.value] = text.value;
       this.markChanged();
       clearTimeout(waiting);
       waiting = setTimeout(show, 400);
     });
-    pane.append(h("p", { class: "hint" }, w("template_note")), pick,
-      h("div", { style: "display:grid;grid-template-columns:1fr 1fr;gap:1rem" }, text, h("div", {}, h("h3", {}, w("preview")), preview)));
+    pane.append(h("p", { class: "hint" }, w("template_note")), h("div", { class: "actions" }, pick, rolePick),
+      h("div", { style: "display:grid;grid-template-columns:1fr 1fr;gap:1rem" }, text, h("div", {}, h("h3", {}, w("preview")), preview, facts)));
     if (names.length) open();
   }
 
