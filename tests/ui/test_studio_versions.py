@@ -173,3 +173,30 @@ def test_versions_on_the_process_page_and_the_mapping_editor(server, browser):
     expect(page.locator(f"#studio-migration-table tr[data-instance='{old}'] .outcome")).to_have_text("moved")
     moved = server.ok("GET", f"/process-instances/{old}", user=ADMIN)
     assert moved["version"] == 2 and [t["element_id"] for t in moved["waiting_timers"]] == ["wait_day_60"]
+
+
+def test_a_deploy_with_warnings_deploys_and_lists_them(server, browser):
+    """A draft carrying a Camunda attribute nothing reads is deployed from the roll-out tab (not refused), and
+    the page lists the warning with its element — the owner learns it is ignored instead of trusting it."""
+    draft = server.ok("POST", "/studio/drafts", {"title": "camunda"}, user=OWNER)
+    bpmn = draft["files"]["offer_recall.bpmn"]
+    tag = '<bpmn:userTask id="follow_up_day_30" '
+    assert bpmn.count(tag) == 1
+    bpmn = bpmn.replace(tag, '<bpmn:userTask camunda:candidateGroups="hr" id="follow_up_day_30" ').replace(
+        'xmlns:bpmn="', 'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:bpmn="', 1)
+    status, _ = server.api("PUT", f"/studio/drafts/{draft['id']}", {"files": {**draft["files"], "offer_recall.bpmn": bpmn}},
+                           user=OWNER, headers={"If-Match": '"v1"'})
+    assert status == 200
+    page = browser.page(server.base)
+    sign_in(page, server, OWNER)
+    page.goto(f"/app/studio?draft={draft['id']}")
+    page.wait_for_selector("#studio-canvas .djs-element[data-element-id=follow_up_day_30]")
+    page.locator("#tab-rollout").click()
+    page.locator("#studio-note").fill("Camunda 的分组属性 / a Camunda group attribute")
+    page.locator("#studio-deploy button[type=submit]").click()
+    # the attribute is not part of what runs: the deploy answers, and makes no new version for it
+    expect(page.locator("#studio-deploy-result .deployed-version[data-created=false]").filter(
+        has_text="offer_recall v2")).to_have_count(1)
+    warning = page.locator("#studio-deploy-warnings li[data-element=follow_up_day_30]")
+    expect(warning).to_have_count(1)
+    expect(warning).to_contain_text("candidateGroups")

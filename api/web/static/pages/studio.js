@@ -56,7 +56,7 @@ const W = {
   diff: ["与已部署版本比较", "Compare with the deployed version"], diff_none: ["没有改动。", "No changes."],
   added: ["新增", "added"], removed: ["删除", "removed"], changed: ["修改", "changed"],
   deploy: ["部署", "Deploy"], note: ["变更说明（必填）", "Change note (required)"],
-  deployed: ["已部署", "Deployed"], new_version: ["新版本", "new version"], note_needed: ["请填写变更说明。", "Write a change note."],
+  deployed: ["已部署", "Deployed"], deploy_warnings: ["已部署，但请留意这些提醒：", "Deployed; mind these warnings:"], new_version: ["新版本", "new version"], note_needed: ["请填写变更说明。", "Write a change note."],
 };
 const w = (key) => W[key][lang() === "en" ? 1 : 0];
 
@@ -676,7 +676,9 @@ class Editor {
         const result = await post(`/studio/drafts/${encodeURIComponent(this.draft.id)}/deploy`, { note: note.value.trim() });
         deployOut.replaceChildren(h("p", { class: "notice info" }, `${w("deployed")}: `,
           ...result.versions.map((v) => h("span", { class: "deployed-version", "data-created": String(v.created) },
-            `${v.process_key} v${v.version}${v.created ? ` (${w("new_version")})` : ""}  `))));
+            `${v.process_key} v${v.version}${v.created ? ` (${w("new_version")})` : ""}  `))),
+          ...((result.warnings || []).length ? [h("p", {}, w("deploy_warnings")), h("ul", { id: "studio-deploy-warnings", class: "notice warning" },
+            ...result.warnings.map((d) => h("li", { "data-element": d.element_id || "" }, `${d.element_id || d.file}: ${d.message}`)))] : []));
       } catch (err) {
         const diags = err instanceof ApiError && err.problem && err.problem.diagnostics;
         deployOut.replaceChildren(alertBox(errorMessage(err)), ...(diags ? [h("ul", {}, ...diags.map((d) => h("li", {}, `${d.element_id || d.file}: ${d.message}`)))] : []));
