@@ -21,6 +21,8 @@ Nothing here writes to the live database.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import random
 import re
 import tempfile
@@ -31,6 +33,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import func, select
+
+log = logging.getLogger("recall.rehearsal")
 
 MAX_CANDIDATES = 2000
 MAX_DAYS = 1000
@@ -60,6 +64,9 @@ class RehearsalError(ValueError):
     def __init__(self, errors: dict[str, list[str]]):
         super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
         self.errors = errors
+
+    def __reduce__(self):        # raised in the compared side's process, it crosses back whole
+        return type(self), (self.errors,)
 
 
 def validate_options(candidates, days, seed, reply_probabilities, reasons) -> None:
@@ -428,16 +435,61 @@ def rehearse(live_engine, *, files: dict | None = None, forms: dict | None = Non
                "reply_probabilities": reply, "assess": DEFAULT_ASSESS, "consent": DEFAULT_CONSENT,
                "start": START.isoformat()}
     subject_files, subject_forms = (files, forms or {}) if files is not None else (deployed_files, deployed_forms)
-    report = {"options": options,
-              "rehearsal": simulate(subject_files, subject_forms, candidates=candidates, days=days, seed=seed,
-                                    mix=mix, reply=reply, prepare=prepare)}
-    report["rehearsal"]["past_timers"] = past_timers(live_engine, bundle_elements(subject_files)[1])
+    run = {"candidates": candidates, "days": days, "seed": seed, "mix": mix, "reply": reply, "prepare": prepare}
+    beside = None
     if compare and files is not None and deployed_files:
-        report["deployed"] = simulate(deployed_files, deployed_forms, candidates=candidates, days=days, seed=seed,
-                                      mix=mix, reply=reply, prepare=prepare)
-        report["deployed"]["based_on"] = based_on
-        report["difference"] = difference(report["deployed"], report["rehearsal"])
+        beside = _Beside(deployed_files, deployed_forms, run)       # the deployed side, in parallel when it can
+    try:
+        report = {"options": options, "rehearsal": simulate(subject_files, subject_forms, **run)}
+        report["rehearsal"]["past_timers"] = past_timers(live_engine, bundle_elements(subject_files)[1])
+        if beside is not None:
+            report["deployed"] = beside.result()
+            report["deployed"]["based_on"] = based_on
+            report["difference"] = difference(report["deployed"], report["rehearsal"])
+    finally:
+        if beside is not None:
+            beside.close()
     return report
+
+
+class _Beside:
+    """The deployed version's side of a compared rehearsal, run in a child process while the draft's side runs
+    here: the two are independent (each its own scratch database, the same seed), so on a machine with two
+    cores the comparison costs about one side's time, not two. The child is spawned (not forked: the serving
+    process has threads); if it cannot start or dies, the side is run here, after the draft's."""
+
+    def __init__(self, files: dict, forms: dict, run: dict):
+        self.args = (files, forms, run)
+        self.pool = self.future = None
+        if os.environ.get("RECALL_REHEARSAL_PARALLEL", "1") == "0":
+            return
+        try:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self.future = self.pool.submit(_simulate_side, files, forms, run)
+        except (OSError, RuntimeError, ValueError):       # no processes here (a sandbox, a limit): run it here
+            self.close()
+
+    def result(self) -> dict:
+        if self.future is not None:
+            try:
+                return self.future.result()
+            except RehearsalError:
+                raise
+            except Exception:  # noqa: BLE001 - a broken child (killed, out of memory): the side is run here
+                log.warning("rehearsal: the deployed side's process failed; running it in this one", exc_info=True)
+        files, forms, run = self.args
+        return simulate(files, forms, **run)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+def _simulate_side(files: dict, forms: dict, run: dict) -> dict:
+    return simulate(files, forms, **run)
 
 
 def difference(deployed: dict, draft: dict) -> dict:

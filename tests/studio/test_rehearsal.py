@@ -99,6 +99,41 @@ def test_fill_required_reads_the_schema():
     assert R.fill_required(None, {"a": 1}) == {"a": 1}
 
 
+def test_the_deployed_side_runs_in_a_child_process_and_gives_what_it_gives_here(recall, monkeypatch):
+    """The comparison's deployed side runs in a spawned process beside the draft's: the same report as when
+    both run here one after the other (RECALL_REHEARSAL_PARALLEL=0), and a child that cannot finish (its
+    bundle refused there) is run here instead."""
+    files, forms = _bundle(day_60=True)
+    options = {"files": files, "forms": forms, "candidates": 8, "days": 120, "seed": 3, "prepare": prepare,
+               "reasons": ["salary", "team"]}
+    started = []
+    real = R._Beside.__init__
+
+    def spy(self, *args):
+        real(self, *args)
+        started.append(self.future is not None)
+
+    monkeypatch.setattr(R._Beside, "__init__", spy)
+    parallel = R.rehearse(recall, **options)
+    monkeypatch.setenv("RECALL_REHEARSAL_PARALLEL", "0")
+    serial = R.rehearse(recall, **options)
+    assert started == [True, False]
+    for report in (parallel, serial):
+        for side in ("rehearsal", "deployed"):
+            report[side].pop("seconds")
+    assert parallel == serial
+    assert parallel["deployed"]["calendar"] != parallel["rehearsal"]["calendar"]     # day 60 against day 90
+
+    monkeypatch.delenv("RECALL_REHEARSAL_PARALLEL")
+    beside = R._Beside(files, forms, {"candidates": 2, "days": 10, "seed": 1, "mix": {}, "reply": {},
+                                      "prepare": lambda engine: None})          # a lambda cannot be sent to a child
+    try:
+        assert beside.future is not None
+        assert beside.result()["status"]                                         # run here instead
+    finally:
+        beside.close()
+
+
 def test_limits_name_the_field():
     with pytest.raises(R.RehearsalError) as e:
         R.validate_options(R.MAX_CANDIDATES + 1, 400, 0, None, None)
