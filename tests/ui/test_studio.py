@@ -24,7 +24,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support import ADMIN, HR, OWNER, ROOT
-from tests.ui.ui_harness import Server, chromium_or_skip, shot
+from tests.ui.ui_harness import Server, chromium_or_skip, shot, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -40,14 +40,6 @@ def server(request, tmp_path_factory):
     assert "Traceback" not in output, output
 
 TIMER = 'cadence_due if cadence_entry == "day_90" else add_duration(decline_date, "P90D")'
-
-
-def sign_in(page, server, user):
-    page.goto("/app/")
-    page.wait_for_url(re.compile(r"/app/signin"))
-    page.get_by_label("API 令牌").fill(server.tokens[user])
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_selector("main[data-ready]:not([data-ready=signin])")
 
 
 def start_case(server, name, declined):

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from tests.archive.test_roles import FACTS, TITLE
 from tests.support import HR, OWNER
-from tests.ui.test_studio import sign_in
+from tests.ui.ui_harness import sign_in
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
       "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}

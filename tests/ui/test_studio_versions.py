@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support import ADMIN, HR, MANAGER, OWNER
-from tests.ui.ui_harness import Server, chromium_or_skip, shot
+from tests.ui.ui_harness import Server, chromium_or_skip, shot, sign_in
 
 pytestmark = pytest.mark.slow
 NOTE = "第 90 天的等待改名为第 60 天 / the day-90 wait is renamed wait_day_60"
@@ -31,14 +31,6 @@ def server(tmp_path_factory):
     yield srv
     output = srv.stop()
     assert "Traceback" not in output, output
-
-
-def sign_in(page, server, user):
-    page.goto("/app/")
-    page.wait_for_url(re.compile(r"/app/signin"))
-    page.get_by_label("API 令牌").fill(server.tokens[user])
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_selector("main[data-ready]:not([data-ready=signin])")
 
 
 def start_case(server, name, declined):

@@ -10,8 +10,7 @@ from playwright.sync_api import expect
 
 from tests.support import ADMIN, ATS, HR, MANAGER
 from tests.ui.test_accessibility import violations
-from tests.ui.test_workspace import sign_in
-from tests.ui.ui_harness import shot
+from tests.ui.ui_harness import shot, sign_in
 
 pytestmark = pytest.mark.slow
 

@@ -15,17 +15,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support import MANAGER, OTHER_MANAGER
-from tests.ui.ui_harness import shot
+from tests.ui.ui_harness import shot, sign_in
 
 pytestmark = pytest.mark.slow
-
-
-def sign_in(page, server, user):
-    page.goto("/app/")
-    page.wait_for_url(re.compile(r"/app/signin"))
-    page.get_by_label("API 令牌").fill(server.tokens[user])
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_selector("main[data-ready]:not([data-ready=signin])")
 
 
 def seed_case(server, *, name, reason, decline_date, needs=(), questions=(), archive_it=True):

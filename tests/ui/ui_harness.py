@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -47,6 +48,15 @@ def shot(page, name: str, *, full_page: bool = True, element: str | None = None)
         options["full_page"] = full_page
     target.screenshot(**options)
     return SHOTS_TO / name
+
+
+def sign_in(page, server, user: str) -> None:
+    """Sign `user` in on the workspace's sign-in page (zh) with their API token, and wait for the landing."""
+    page.goto("/app/")
+    page.wait_for_url(re.compile(r"/app/signin"))
+    page.get_by_label("API 令牌").fill(server.tokens[user])
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_selector("main[data-ready]:not([data-ready=signin])")
 
 
 def chromium_or_skip() -> str:
