@@ -148,6 +148,8 @@ def test_versions_on_the_process_page_and_the_mapping_editor(server, browser):
     mapped = page.locator("#studio-mapping-table select[data-old=wait_day_90]")
     expect(mapped).to_have_value("")
     expect(page.locator("#studio-mapping-table tbody tr")).to_have_count(1)          # only the renamed timer
+    expect(page.locator("#studio-mapping-table tr[data-old=wait_day_90] [data-type]")).to_have_text(
+        " · 等待事件（定时/消息）")                                                   # the step's kind in words
     # the same type first: the first element offered is the new timer
     expect(mapped.locator("option").nth(1)).to_have_attribute("value", "wait_day_60")
     page.locator("#studio-dry-run").click()

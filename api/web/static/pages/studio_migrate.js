@@ -25,6 +25,21 @@ const W = {
 };
 const w = (key) => W[key][lang() === "en" ? 1 : 0];
 
+// What a step is, in words (the BPMN element's local name; an unknown one is shown as it is).
+const TYPES = {
+  task: ["任务", "task"], userTask: ["人工任务", "user task"], manualTask: ["手工任务", "manual task"],
+  scriptTask: ["脚本", "script"], serviceTask: ["服务任务", "service task"], sendTask: ["发送任务", "send task"],
+  receiveTask: ["接收任务", "receive task"], businessRuleTask: ["决策表任务", "decision task"],
+  callActivity: ["调用流程", "called process"], subProcess: ["子流程", "sub-process"], transaction: ["事务", "transaction"],
+  startEvent: ["开始事件", "start event"], endEvent: ["结束事件", "end event"],
+  intermediateCatchEvent: ["等待事件（定时/消息）", "waiting event (timer/message)"],
+  intermediateThrowEvent: ["抛出事件", "throw event"], boundaryEvent: ["边界事件", "boundary event"],
+  exclusiveGateway: ["排他网关", "exclusive gateway"], inclusiveGateway: ["包容网关", "inclusive gateway"],
+  parallelGateway: ["并行网关", "parallel gateway"], eventBasedGateway: ["事件网关", "event gateway"],
+  complexGateway: ["复杂网关", "complex gateway"],
+};
+const typeName = (type) => (TYPES[type] ? TYPES[type][lang() === "en" ? 1 : 0] : type);
+
 // Flow nodes (where a case can wait or has been) of a version's BPMN files: id -> {type, name}.
 const FLOW_NODE = /^(task|userTask|manualTask|scriptTask|serviceTask|sendTask|receiveTask|businessRuleTask|callActivity|subProcess|transaction|startEvent|endEvent|intermediateCatchEvent|intermediateThrowEvent|boundaryEvent|exclusiveGateway|inclusiveGateway|parallelGateway|eventBasedGateway|complexGateway)$/;
 
@@ -55,7 +70,7 @@ function mappingRows(oldNodes, newNodes) {
       h("option", { value: "" }, w("not_mapped")),
       h("optgroup", { label: w("same_type") }, ...ordered.filter(([, n]) => n.type === node.type).map(option)),
       h("optgroup", { label: w("other_type") }, ...ordered.filter(([, n]) => n.type !== node.type).map(option)));
-    return h("tr", { "data-old": id }, h("th", { scope: "row" }, nodeLabel(id, node), h("span", { class: "muted" }, ` · ${node.type}`)),
+    return h("tr", { "data-old": id }, h("th", { scope: "row" }, nodeLabel(id, node), h("span", { class: "muted", "data-type": node.type }, ` · ${typeName(node.type)}`)),
       h("td", {}, select));
   });
 }
