@@ -99,6 +99,7 @@ def test_versions_on_the_process_page_and_the_mapping_editor(server, browser):
     expect(page.locator("h1")).to_contain_text("v1")
     expect(rows(page, "#process-cases")).to_have_count(1)
     expect(page.locator(f"#process-cases tr[data-instance-id='{old}']")).to_have_count(1)
+    expect(page.locator(f"#process-cases tr[data-instance-id='{old}'] .now-at")).to_have_text("等待定时器或消息")
     expect(page.locator("#process-cases-more")).to_be_hidden()                           # one page only
     expect(page.locator("#process-active")).to_contain_text("1")
     day_90 = page.locator("table.counts tr[data-element-id=wait_day_90]")
@@ -112,6 +113,7 @@ def test_versions_on_the_process_page_and_the_mapping_editor(server, browser):
     expect(page.locator("#process-version")).to_have_value("2")
     expect(rows(page, "#process-cases")).to_have_count(1)
     expect(page.locator(f"#process-cases tr[data-instance-id='{new}']")).to_have_count(1)
+    expect(page.locator(f"#process-cases tr[data-instance-id='{new}'] .now-at")).to_contain_text("记录")  # its archive task
     expect(page.locator("table.counts tr[data-element-id=archive_decline] td").first).to_have_text("1")
     expect(page.locator("table.counts tr[data-element-id=wait_day_90]")).to_have_count(0)
     expect(page.locator(".djs-element[data-element-id=wait_day_60]").first).to_be_attached()

@@ -486,6 +486,8 @@ const STRINGS = {
   more_cases: ["更多案件", "More cases"],
   no_active_cases: ["没有进行中的案件。", "No active cases."],
   case_started: ["{when} 开始的案件", "Case started {when}"],
+  col_now_at: ["当前环节", "Now at"],
+  now_waiting: ["等待定时器或消息", "waiting for a timer or a message"],
 
   yes: ["是", "Yes"],
   no: ["否", "No"],

@@ -115,7 +115,7 @@ const CASE_PAGE = 25;
 // The active cases of the process (on the chosen version), newest change first, CASE_PAGE at a time.
 async function caseList(key, version) {
   const query = new URLSearchParams({ process_key: key, status: "running,waiting,error", sort: "-updated_at",
-    limit: String(CASE_PAGE), expand: "candidate" });
+    limit: String(CASE_PAGE), expand: "candidate,ready_tasks" });
   if (version) query.set("version", String(version));
   const first = await get(`/process-instances?${query}`);
   const rows = h("tbody", {});
@@ -127,6 +127,9 @@ async function caseList(key, version) {
         // the candidate's name for who may see it; else when the case began (never an id: it names nothing)
         (c.candidate && c.candidate.name) || t("case_started", { when: formatDateTime(c.created_at) }))),
       h("td", { "data-label": t("version") }, `v${c.version}`),
+      // where it stands: its ready tasks (three cases begun the same hour are told apart), else what it waits for
+      h("td", { "data-label": t("col_now_at"), class: "now-at" }, (c.ready_tasks || []).length
+        ? c.ready_tasks.map((task) => task.title || task.element_id).join(", ") : c.status === "waiting" ? t("now_waiting") : "—"),
       h("td", { "data-label": t("col_status") }, statusBadge(c.status)),
       h("td", { "data-label": t("col_updated") }, time(c.updated_at)))));
     const after = page.next ? new URL(page.next, location.origin).searchParams.get("after") : null;
@@ -146,7 +149,7 @@ async function caseList(key, version) {
     return section;
   }
   section.append(h("table", { class: "table", id: "process-cases" },
-    h("thead", {}, h("tr", {}, [t("col_case"), t("version"), t("col_status"), t("col_updated")].map((x) => h("th", { scope: "col" }, x)))),
+    h("thead", {}, h("tr", {}, [t("col_case"), t("version"), t("col_now_at"), t("col_status"), t("col_updated")].map((x) => h("th", { scope: "col" }, x)))),
     rows), more);
   return section;
 }
