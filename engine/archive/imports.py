@@ -129,6 +129,29 @@ SCOPES = {"same_role": ("same_role", "同岗位", "相同岗位", "same role"),
           "any_role": ("any_role", "任何岗位", "所有岗位", "全部岗位", "any role", "any")}
 DUPLICATE_CHOICES = ("report", "merge")
 UNMAPPED_CHOICES = ("error", "other")
+DATE_FORMATS = ("2022-03-05", "2022/3/5", "2022年3月5日", "3/5/2022")
+
+# Every code a row's error or note can carry, with the names of its `params`: the values its English
+# `message` is made of, for a page to word it in another language (docs/import.md, "Codes and params").
+ROW_CODES: dict[str, tuple[str, ...]] = {
+    "formula": (),                              # an XLSX formula cell without a saved value
+    "too_long": ("length", "max"),              # characters in the cell, MAX_CELL_CHARS
+    "required": (),
+    "phone": ("value",),
+    "email": ("value",),
+    "reason": ("value", "reasons"),             # the text; our reason keys
+    "reason_other": ("value",),                 # a note: recorded as other
+    "date": ("value", "formats"),               # the text; DATE_FORMATS (and Excel dates)
+    "future": ("date",),
+    "consent": ("value",),
+    "consent_scope": ("value", "scopes"),
+    "expired": ("date",),
+    "repeated": ("row",),                       # the earlier row with the same id
+    "same_person": ("kind", "row"),             # phone or email; the earlier row
+    "update": (),                               # a note: imported before
+    "merge": ("on", "candidate"),               # a note: [phone, email, name_and_role]; the candidate's id
+    "duplicate": ("on", "candidates", "count"),  # the first 3 ids; how many candidates match
+}
 
 
 class ImportProblem(RecallError):
@@ -137,6 +160,15 @@ class ImportProblem(RecallError):
     def __init__(self, field: str, message: str):
         self.field, self.message = field, message
         super().__init__(f"{field}: {message}")
+
+
+class BadValue(ValueError):
+    """A cell that does not hold what its column should: the English message and the values it is made
+    of (`params`, as ROW_CODES names them)."""
+
+    def __init__(self, message: str, **params):
+        super().__init__(message)
+        self.params = params
 
 
 class ImportTooLarge(ImportProblem):
@@ -254,7 +286,7 @@ def _read_xlsx(data: bytes, sheet: str | None) -> Sheet:
             for c, (value, text) in enumerate(zip(cells, source)):
                 if value is None and isinstance(text, str) and text.startswith("="):
                     out.problems.setdefault(n, []).append(
-                        {"column_index": c, "code": "formula",
+                        {"column_index": c, "code": "formula", "params": {},
                          "message": "a formula without a saved value (open the file in Excel and save it)"})
             if n == 1:
                 out.headers = ["" if v is None else str(v) for v in cells]
@@ -330,7 +362,7 @@ def parse_date(value) -> datetime:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if 20_000 <= value <= 80_000:         # an Excel serial day (1954-2119), 1900 date system
             return days.start_of_day(date(1899, 12, 30) + timedelta(days=int(value)))
-        raise ValueError(f"{value} is not a date")
+        raise BadValue(f"{value} is not a date", value=str(value), formats=list(DATE_FORMATS))
     text = cell_text(value)
     if re.fullmatch(r"\d{5}(\.\d+)?", text):
         return parse_date(float(text))
@@ -348,7 +380,8 @@ def parse_date(value) -> datetime:
     found = _US_DATE.match(text)
     if found:
         return _local(text, int(found[3]), int(found[1]), int(found[2]), found[4], found[5], found[6])
-    raise ValueError(f"{text[:40]!r} is not a date (2022-03-05, 2022/3/5, 2022年3月5日, 3/5/2022 or an Excel date)")
+    raise BadValue(f"{text[:40]!r} is not a date ({', '.join(DATE_FORMATS)} or an Excel date)",
+                   value=text[:40], formats=list(DATE_FORMATS))
 
 
 def _local(text: str, y, m, d, hh, mm, ss) -> datetime:
@@ -358,7 +391,7 @@ def _local(text: str, y, m, d, hh, mm, ss) -> datetime:
             return days.start_of_day(day)
         return datetime.combine(day, time(int(hh), int(mm), int(ss or 0)), tzinfo=days.zone())
     except ValueError as exc:           # 2022-02-30, 25:00
-        raise ValueError(f"{text[:40]!r} is not a date: {exc}") from None
+        raise BadValue(f"{text[:40]!r} is not a date: {exc}", value=text[:40], formats=list(DATE_FORMATS)) from None
 
 
 def normalise_phone(value) -> str:
@@ -369,7 +402,7 @@ def normalise_phone(value) -> str:
     if digits.startswith("00"):
         digits = "+" + digits[2:]
     if not re.fullmatch(r"\+?\d+", digits):
-        raise ValueError(f"{text[:30]!r} is not a phone number")
+        raise BadValue(f"{text[:30]!r} is not a phone number", value=text[:30])
     if digits.startswith("+86"):
         digits = digits[3:]
     elif digits.startswith("86") and len(digits) == 13:
@@ -377,12 +410,13 @@ def normalise_phone(value) -> str:
     elif digits.startswith("+"):
         if 8 <= len(digits) - 1 <= 15:
             return digits
-        raise ValueError(f"{text[:30]!r} is not a phone number")
+        raise BadValue(f"{text[:30]!r} is not a phone number", value=text[:30])
     if re.fullmatch(r"1[3-9]\d{9}", digits):
         return "+86" + digits
     if re.fullmatch(r"0\d{9,11}", digits):          # a landline with its area code
         return "+86" + digits[1:]
-    raise ValueError(f"{text[:30]!r} is not a mainland mobile (11 digits) nor a number with its country code")
+    raise BadValue(f"{text[:30]!r} is not a mainland mobile (11 digits) nor a number with its country code",
+                   value=text[:30])
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -398,7 +432,7 @@ def parse_consent(value) -> bool | None:
         return True
     if text in CONSENT_NO:
         return False
-    raise ValueError(f"{text[:30]!r} is not yes or no (是/否, 同意/不同意, yes/no, 1/0)")
+    raise BadValue(f"{text[:30]!r} is not yes or no (是/否, 同意/不同意, yes/no, 1/0)", value=text[:30])
 
 
 def parse_scope(value) -> str | None:
@@ -408,7 +442,7 @@ def parse_scope(value) -> str | None:
     for key, words in SCOPES.items():
         if text in words:
             return key
-    raise ValueError(f"{text[:30]!r} is not a consent scope (same_role, similar_roles, any_role)")
+    raise BadValue(f"{text[:30]!r} is not a consent scope ({', '.join(SCOPES)})", value=text[:30], scopes=list(SCOPES))
 
 
 def map_reason(text: str, keys: Iterable[str], reason_map: dict[str, str]) -> str | None:
@@ -617,7 +651,8 @@ class Importer:
             column = sheet_.headers[at] if at < len(sheet_.headers) else f"#{at + 1}"
             name = next((f for f, h in mapping.items() if h == column), None)
             if name:
-                errors.append({"column": column, "field": name, "code": problem["code"], "message": problem["message"]})
+                errors.append({"column": column, "field": name, "code": problem["code"], "message": problem["message"],
+                               "params": dict(problem.get("params") or {})})
         bad = {e["field"] for e in errors}
         raw: dict[str, object] = {}
         for name, header in mapping.items():
@@ -625,14 +660,16 @@ class Importer:
             value = cells[at] if at < len(cells) else None
             if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
                 errors.append({"column": header, "field": name, "code": "too_long",
-                               "message": f"{len(value):,} characters; at most {MAX_CELL_CHARS:,}"})
+                               "message": f"{len(value):,} characters; at most {MAX_CELL_CHARS:,}",
+                               "params": {"length": len(value), "max": MAX_CELL_CHARS}})
                 bad.add(name)
                 continue
             if name not in bad:
                 raw[name] = value
 
-        def fail(name: str, code: str, message: str) -> None:
-            errors.append({"column": mapping.get(name), "field": name, "code": code, "message": message})
+        def fail(name: str, code: str, message: str, **params) -> None:
+            errors.append({"column": mapping.get(name), "field": name, "code": code, "message": message,
+                           "params": params})
 
         def text(name: str) -> str:
             return cell_text(raw.get(name))
@@ -649,12 +686,12 @@ class Importer:
             try:
                 item["phone"] = normalise_phone(raw["phone"])
             except ValueError as exc:
-                fail("phone", "phone", str(exc))
+                fail("phone", "phone", str(exc), **getattr(exc, "params", {}))
         if text("email"):
             if _EMAIL.match(text("email")) and len(text("email")) <= 255:
                 item["email"] = text("email")
             else:
-                fail("email", "email", f"{text('email')[:40]!r} is not an email address")
+                fail("email", "email", f"{text('email')[:40]!r} is not an email address", value=text("email")[:40])
         if text("role"):
             item["role_applied"] = text("role")[:255]
             decline["role"] = item["role_applied"]
@@ -665,10 +702,12 @@ class Importer:
             if key is None and options["unmapped_reason"] == "other" and "other" in reason_keys:
                 key = "other"
                 notes.append({"field": "reason", "code": "reason_other",
-                              "message": f"{text('reason')[:60]!r} is not one of our reasons: recorded as other"})
+                              "message": f"{text('reason')[:60]!r} is not one of our reasons: recorded as other",
+                              "params": {"value": text("reason")[:60]}})
             if key is None:
                 fail("reason", "reason", f"{text('reason')[:60]!r} maps to none of our reasons "
-                                         f"({', '.join(reason_keys)}): map it, or choose other for unmapped reasons")
+                                         f"({', '.join(reason_keys)}): map it, or choose other for unmapped reasons",
+                     value=text("reason")[:60], reasons=list(reason_keys))
             else:
                 decline["reason"] = key
                 if key != text("reason").lower():
@@ -679,32 +718,33 @@ class Importer:
             try:
                 when = parse_date(raw["decline_date"])
                 if when > now:
-                    fail("decline_date", "future", f"{when.date().isoformat()} is in the future")
+                    day = days.local_day(when)      # the day as the file gave it, not its UTC instant's
+                    fail("decline_date", "future", f"{day} is in the future", date=day)
                 else:
                     decline["decline_date"] = when.isoformat()
             except ValueError as exc:
-                fail("decline_date", "date", str(exc))
+                fail("decline_date", "date", str(exc), **getattr(exc, "params", {}))
         consent = None
         if "consent" in raw:
             try:
                 consent = parse_consent(raw["consent"])
             except ValueError as exc:
-                fail("consent", "consent", str(exc))
+                fail("consent", "consent", str(exc), **getattr(exc, "params", {}))
         scope = options["consent_scope"]
         if text("consent_scope"):
             try:
                 scope = parse_scope(raw["consent_scope"])
             except ValueError as exc:
-                fail("consent_scope", "consent_scope", str(exc))
+                fail("consent_scope", "consent_scope", str(exc), **getattr(exc, "params", {}))
         expires = days.local_day(now + timedelta(days=options["consent_days"]))
         if text("consent_expires"):
             try:
                 expires_at = parse_date(raw["consent_expires"])
-                expires = expires_at.date().isoformat()
+                expires = days.local_day(expires_at)
                 if consent and expires_at <= now:
-                    fail("consent_expires", "expired", f"the consent ran out on {expires}")
+                    fail("consent_expires", "expired", f"the consent ran out on {expires}", date=expires)
             except ValueError as exc:
-                fail("consent_expires", "date", str(exc))
+                fail("consent_expires", "date", str(exc), **getattr(exc, "params", {}))
         if consent is True:
             item["consent"] = {"granted": True, "scope": scope, "expires_at": expires, "source": "import"}
         item["consent_given"] = consent         # None: not in the file (a new candidate: no consent)
@@ -729,7 +769,7 @@ class Importer:
             if ext in by_id:
                 r["status"], r["data"] = "error", None
                 r["errors"].append({"column": None, "field": "external_id", "code": "repeated",
-                                    "message": f"the same id as row {by_id[ext]}"})
+                                    "message": f"the same id as row {by_id[ext]}", "params": {"row": by_id[ext]}})
                 continue
             by_id[ext] = r["row_no"]
             for kind, key in (("phone", phone_digits(item.get("phone"))), ("email", email_key(item.get("email")))):
@@ -739,7 +779,8 @@ class Importer:
                 if first and first[1] != ext:
                     r["status"], r["data"] = "error", None
                     r["errors"].append({"column": None, "field": kind, "code": "same_person",
-                                        "message": f"the same {kind} as row {first[0]}, under another id"})
+                                        "message": f"the same {kind} as row {first[0]}, under another id",
+                                        "params": {"kind": kind, "row": first[0]}})
                     break
                 by_person.setdefault((kind, key), (r["row_no"], ext))
 
@@ -758,7 +799,7 @@ class Importer:
                 if r["external_id"] in linked:
                     r["candidate_id"] = linked[r["external_id"]]
                     r["notes"].append({"field": "external_id", "code": "update",
-                                       "message": "imported before: the record is updated"})
+                                       "message": "imported before: the record is updated", "params": {}})
             phones = {phone_digits(r["data"].get("phone")) for r in fresh} - {""}
             phones = {p for p in phones if len(p) >= records.MIN_DUPLICATE_PHONE_DIGITS}
             emails = {email_key(r["data"].get("email")) for r in fresh} - {""}
@@ -787,13 +828,15 @@ class Importer:
                     item["merge_into"] = ids[0]
                     r["candidate_id"] = ids[0]
                     r["notes"].append({"field": on[0], "code": "merge",
-                                       "message": f"the same {' and '.join(on)} as candidate {ids[0]}: merged into it"})
+                                       "message": f"the same {' and '.join(on)} as candidate {ids[0]}: merged into it",
+                                       "params": {"on": on, "candidate": ids[0]}})
                 else:
                     r["status"], r["data"] = "error", None
                     why = "reported (choose merge to merge it)" if len(ids) == 1 else "more than one: merge them first"
                     r["errors"].append({"column": None, "field": on[0], "code": "duplicate",
                                         "message": f"the same {' and '.join(on)} as candidate(s) "
-                                                   f"{', '.join(ids[:3])}: {why}"})
+                                                   f"{', '.join(ids[:3])}: {why}",
+                                        "params": {"on": on, "candidates": ids[:3], "count": len(ids)}})
 
     # writing
     def confirm(self, run_id: str, *, actor: str, progress: Callable[[int, int], None] | None = None,
@@ -983,5 +1026,5 @@ def check_source(source: str) -> str:
     return source
 
 
-__all__ = ["Importer", "ImportProblem", "ImportTooLarge", "RunNotOpen", "read_file", "suggest_mapping",
+__all__ = ["Importer", "ImportProblem", "BadValue", "ROW_CODES", "DATE_FORMATS", "ImportTooLarge", "RunNotOpen", "read_file", "suggest_mapping",
            "parse_date", "normalise_phone", "place_in_cadence"]

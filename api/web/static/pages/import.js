@@ -43,6 +43,60 @@ const WORDS = {
     consent_expires: ["同意有效期", "Consent expires"], notes: ["备注", "Notes"],
   },
 };
+// A row's error or note, worded from its code and params (engine/archive/imports.py ROW_CODES names each
+// code's params; tests/archive/test_import_codes.py holds this table to it). A code not here, or a row
+// without params (a run checked before they existed), shows the server's English message.
+const ROW_TEXTS = {
+  formula: ["公式没有保存的计算结果(请用 Excel 打开文件并保存)", "a formula without a saved value (open the file in Excel and save it)"],
+  too_long: ["{length} 个字符,最多 {max} 个", "{length} characters; at most {max}"],
+  required: ["为空:此列必填", "empty; this column is required"],
+  phone: ["“{value}”不是大陆手机号(11 位),也不是带国家代码的号码", "'{value}' is not a mainland mobile (11 digits) nor a number with its country code"],
+  email: ["“{value}”不是有效的邮箱地址", "'{value}' is not an email address"],
+  reason: ["“{value}”对应不到我们的任何原因({reasons}):请在“原因对应”中选择,或把无法对应的原因记为“其他”",
+    "'{value}' maps to none of our reasons ({reasons}): map it, or choose other for unmapped reasons"],
+  reason_other: ["“{value}”不是我们的原因之一:记为“其他”", "'{value}' is not one of our reasons: recorded as other"],
+  date: ["“{value}”不是有效日期(可用 {formats} 或 Excel 日期)", "'{value}' is not a date ({formats} or an Excel date)"],
+  future: ["{date} 是将来的日期", "{date} is in the future"],
+  consent: ["“{value}”不是“是”或“否”(是/否、同意/不同意、yes/no、1/0)", "'{value}' is not yes or no (是/否, 同意/不同意, yes/no, 1/0)"],
+  consent_scope: ["“{value}”不是同意范围({scopes})", "'{value}' is not a consent scope ({scopes})"],
+  expired: ["同意已于 {date} 到期", "the consent ran out on {date}"],
+  repeated: ["与第 {row} 行的 ID 相同", "the same id as row {row}"],
+  same_person: ["与第 {row} 行的{kind}相同,但 ID 不同", "the same {kind} as row {row}, under another id"],
+  update: ["以前导入过:将更新该档案", "imported before: the record is updated"],
+  merge: ["与候选人 {candidate} 的{on}相同:将合并到该档案", "the same {on} as candidate {candidate}: merged into it"],
+  duplicate: ["与候选人 {candidates} 的{on}相同:已报告(要合并,请在选项中选“合并到已有档案”)",
+    "the same {on} as candidate(s) {candidates}: reported (choose merge to merge it)"],
+  duplicate_many: ["与 {count} 位候选人({candidates})的{on}相同:请先合并这些档案",
+    "the same {on} as candidate(s) {candidates}: more than one: merge them first"],
+};
+const MATCHED_ON = { phone: ["手机号", "phone"], email: ["邮箱", "email"], name_and_role: ["姓名和岗位", "name_and_role"] };
+const SCOPE_NAMES = { same_role: ["同岗位", "same_role"], similar_roles: ["相似岗位", "similar_roles"],
+  any_role: ["任何岗位", "any_role"] };
+
+function rowText(item) {
+  const en = lang() === "en";
+  const params = item.params;
+  const key = item.code === "duplicate" && params && params.count > 1 ? "duplicate_many" : item.code;
+  const pair = ROW_TEXTS[key];
+  if (!pair || !params || typeof params !== "object") return item.message;
+  const pick = (table, v) => (table[v] ? table[v][en ? 1 : 0] : String(v));
+  const show = (name, value) => {
+    if (name === "reasons") return value.map((k) => (en ? k : reasonName(k))).join(en ? ", " : "、");
+    if (name === "scopes") return value.map((k) => pick(SCOPE_NAMES, k)).join(en ? ", " : "、");
+    if (name === "kind") return pick(MATCHED_ON, value);
+    if (name === "on") return value.map((k) => pick(MATCHED_ON, k)).join(en ? " and " : "和");
+    if (Array.isArray(value)) return value.join(en ? ", " : "、");
+    if (typeof value === "number") return value.toLocaleString("en-US");
+    return String(value);
+  };
+  let complete = true;
+  const text = pair[en ? 1 : 0].replace(/\{(\w+)\}/g, (_, name) => {
+    if (params[name] === undefined || params[name] === null) { complete = false; return ""; }
+    return show(name, params[name]);
+  });
+  return complete ? text : item.message;
+}
+
 const REQUIRED = ["external_id", "name", "reason", "decline_date"];
 const REASON_KEYS = ["salary", "counter_offer", "team", "career_path", "role_clarity", "commute", "family", "location", "other"];
 
@@ -51,7 +105,7 @@ function w(key, vars = {}) {
   const text = pair[lang() === "en" ? 1 : 0];
   return text.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
 }
-const fieldName = (f) => WORDS.fields[f][lang() === "en" ? 1 : 0];
+const fieldName = (f) => (WORDS.fields[f] || MATCHED_ON[f] || [f, f])[lang() === "en" ? 1 : 0];   // name_and_role: a duplicate's
 const reasonName = (k) => (REASONS[k] ? REASONS[k][lang() === "en" ? 1 : 0] : k);
 
 function readBase64(file) {
@@ -166,8 +220,8 @@ function mappingCard(preview, upload, step3) {
 
 function reportCard(run) {
   const bad = run.total_rows - run.valid_rows;
-  const errors = run.rows.flatMap((r) => r.errors.map((e) => [r.row, e.column || fieldName(e.field), e.message]));
-  const notes = run.rows.flatMap((r) => r.notes.filter((n) => n.code !== "update").map((n) => [r.row, fieldName(n.field), n.message]));
+  const errors = run.rows.flatMap((r) => r.errors.map((e) => [r.row, e.column || fieldName(e.field), rowText(e)]));
+  const notes = run.rows.flatMap((r) => r.notes.filter((n) => n.code !== "update").map((n) => [r.row, fieldName(n.field), rowText(n)]));
   const table = (items, id) => h("table", { class: "data", id },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, w("row")), h("th", { scope: "col" }, w("column")),
       h("th", { scope: "col" }, w("problem")))),
