@@ -70,8 +70,10 @@ class AtsImportRowSchema(Strict):
     row = fields.Integer(required=True, metadata={"description": "the line in the sheet (the header is 1)"})
     status = fields.String(required=True, metadata={"description": "error, pending, written or failed"})
     external_id = fields.String(allow_none=True, required=True)
-    errors = fields.List(fields.Dict(), required=True, metadata={"description": "{column, field, code, message}"})
-    notes = fields.List(fields.Dict(), required=True)
+    errors = fields.List(fields.Dict(), required=True, metadata={"description": (
+        "{column, field, code, message, params}: `message` in English; `params` (optional: not in runs checked "
+        "before it existed) the values the message is made of, named per code (docs/import.md, 'Codes and params')")})
+    notes = fields.List(fields.Dict(), required=True, metadata={"description": "{field, code, message, params}, as errors"})
     result = fields.String(allow_none=True, required=True)
     candidate_id = fields.String(allow_none=True, required=True)
     message = fields.String(allow_none=True, required=True)

@@ -47,6 +47,10 @@ def test_preview_dry_run_confirm_and_progress(api):
     run = checked.json
     assert (run["status"], run["total_rows"], run["valid_rows"]) == ("checked", 3, 2)
     assert [(r["row"], r["errors"][0]["column"]) for r in run["rows"] if r["errors"]] == [(4, "手机号")]
+    [phone] = [e for r in run["rows"] for e in r["errors"]]
+    assert (phone["code"], phone["params"]) == ("phone", {"value": "12"})      # the values its message is made of
+    assert phone["message"].startswith("'12' is not a mainland mobile")         # the English message kept
+    assert hr.get(f"/imports/{run['id']}").json["rows"][0]["errors"] == [phone]
     assert _candidates(engine) == 0
 
     confirmed = hr.post(f"/imports/{run['id']}/confirm")
