@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 CSV = ("候选人ID,姓名,手机号,邮箱,应聘岗位,拒绝原因,拒绝日期,是否同意进入人才库\n"
        "P-1,页面甲,13800138051,jia@example.com,店长,薪资不满意,2022/3/5,是\n"
        "P-2,页面乙,13800138052,,区域经理,钱给少了,2022/4/8,是\n"
-       "P-3,页面丙,138001,,店员,通勤太远,2022/5/9,否\n").encode("gbk")
+       "P-3,页面丙,138001,,店员,通勤太远,2022-13-01,否\n").encode("gbk")      # a bad phone and date
 
 
 def test_upload_map_dry_run_confirm_and_see_the_candidates(server, browser, tmp_path):
@@ -45,7 +45,11 @@ def test_upload_map_dry_run_confirm_and_see_the_candidates(server, browser, tmp_
 
     page.get_by_role("button", name="检查(不写入)").click()
     expect(page.locator("#import-summary")).to_have_text("共 3 行:2 行可以导入,1 行有错误。")
-    expect(page.locator("#import-errors tr[data-row='4']")).to_contain_text("手机号")
+    expect(page.locator("#import-errors tr[data-row='4']")).to_contain_text(["手机号", "拒绝日期"])
+    bad_date = page.locator("#import-errors tr[data-row='4']", has_text="拒绝日期")   # worded from code and params
+    expect(bad_date).to_contain_text("“2022-13-01”不是有效日期(可用 2022-03-05、2022/3/5、2022年3月5日、3/5/2022 或 Excel 日期)")
+    expect(page.locator("#import-errors tr[data-row='4']", has_text="手机号")).to_contain_text("“138001”不是大陆手机号")
+    assert "is not a" not in page.locator("#import-errors").inner_text()            # no English left
     shot(page, "import-dry-run.png")
     assert server.ok("GET", f"/candidates?q={quote('页面')}", user=HR)["items"] == []     # nothing written yet
 
