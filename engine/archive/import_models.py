@@ -64,8 +64,8 @@ class ImportRow(Base):
     external_id: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16))
     data: Mapped[dict | None] = mapped_column(JSON)
-    errors: Mapped[list] = mapped_column(JSON)          # [{column, field, code, message}]
-    notes: Mapped[list] = mapped_column(JSON)           # [{field, code, message}]: mapped "other", duplicate...
+    errors: Mapped[list] = mapped_column(JSON)          # [{column, field, code, message, params}]
+    notes: Mapped[list] = mapped_column(JSON)           # [{field, code, message, params}]: mapped "other", merge...
     result: Mapped[str | None] = mapped_column(String(16))   # created / updated / unchanged
     candidate_id: Mapped[str | None] = mapped_column(String(36))
     message: Mapped[str | None] = mapped_column(Text)

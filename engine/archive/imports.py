@@ -522,7 +522,7 @@ class RowReport:
     row: int
     status: str                     # error / pending / written / failed
     external_id: str | None
-    errors: list[dict]              # {column, field, code, message}
+    errors: list[dict]              # {column, field, code, message, params} (imports.ROW_CODES)
     notes: list[dict]
     result: str | None = None
     candidate_id: str | None = None
