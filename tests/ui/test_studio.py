@@ -98,6 +98,9 @@ def rehearse(page):
     # the chart draws the same numbers: a draft bar segment for day 90 in the draft's first day-90 week
     first = page.locator("#studio-rehearse-calendar-table tr[data-task=follow_up_day_90]").first.get_attribute("data-week")
     expect(page.locator(f"#studio-rehearse-chart [data-side=draft][data-task=follow_up_day_90][data-week='{first}']")).to_have_count(1)
+    # a task the vocabulary does not name is shown by its diagram name (in the page's language), not its id only
+    expect(page.locator("#studio-rehearse-calendar-table tr[data-task=archive_decline]").first).to_contain_text(
+        "记录未到岗原因 (archive_decline)")
     # the live case at day 31 is not overdue under day 60; only 'salary' got templates
     expect(page.locator("#studio-rehearse-past-none")).to_be_visible()
     reasons = {r.get_attribute("data-reason") for r in page.locator("#studio-rehearse-templates tbody tr").all()}

@@ -7,7 +7,7 @@
 // (the funnel's measured reply rates, the archive's reason mix, the limits).
 import { ApiError, get, post } from "../api.js";
 import { h, uid } from "../dom.js";
-import { label, lang, REASONS, STAGES, STAGE_TASKS, STATUSES } from "../i18n.js";
+import { label, lang, pick, REASONS, STAGES, STAGE_TASKS, STATUSES } from "../i18n.js";
 import { alertBox, errorMessage, href } from "../ui.js";
 
 const W = {
@@ -57,9 +57,26 @@ const COLORS = ["#0b5cad", "#1e7b34", "#a35a00", "#6a3ea1", "#b3261e", "#00838f"
 // Measured (docs/benchmarks.md §12): about 50 s for 1,000 candidates over 400 days, per side.
 const SECONDS_PER_CANDIDATE_DAY = 50.5 / 400000;
 
-const taskName = (id) => (STAGE_TASKS[id] && STAGES[STAGE_TASKS[id]] ? `${label(STAGES, STAGE_TASKS[id])} (${id})` : id);
+// Element names of the draft's diagrams ("中文 / English"), so a task the vocabulary does not name
+// (archive_decline, assess_reply, prepare_reoffer) is shown by its diagram name, not only its id.
+const elementNames = new Map();
+function readNames(files) {
+  elementNames.clear();
+  for (const [path, xml] of Object.entries(files || {})) {
+    if (!path.endsWith(".bpmn")) continue;
+    const doc = new DOMParser().parseFromString(xml, "application/xml");
+    for (const el of doc.getElementsByTagName("*")) {
+      const id = el.getAttribute("id");
+      const name = el.getAttribute("name");
+      if (id && name && !elementNames.has(id)) elementNames.set(id, name);
+    }
+  }
+}
+const taskName = (id) => (STAGE_TASKS[id] && STAGES[STAGE_TASKS[id]] ? `${label(STAGES, STAGE_TASKS[id])} (${id})`
+  : elementNames.has(id) ? `${pick(elementNames.get(id))} (${id})` : id);
 
 export function drawRehearse(editor, pane) {
+  readNames(editor.files);
   const out = h("div", { id: "studio-rehearse-report", "aria-live": "polite" });
   const form = h("form", { class: "card", id: "studio-rehearse-form", novalidate: true },
     h("p", { class: "hint", id: "studio-rehearse" }, w("lead")));
@@ -119,6 +136,7 @@ function fillForm(editor, form, out, defaults) {
     try {
       await editor.syncXml();
       if (editor.changed) await editor.save();
+      readNames(editor.files);            // names as the diagram has them now
       if (editor.changed) { out.append(alertBox(w("not_saved"))); return; }
       const run = await post("/studio/rehearsals", body);
       const estimate = Math.max(1, Math.round(body.candidates * body.days * SECONDS_PER_CANDIDATE_DAY * 2));
