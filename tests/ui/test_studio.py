@@ -195,7 +195,9 @@ def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
     page.locator("#tab-rollout").click()
     page.locator("#studio-diff-button").click()
     changed = page.locator("#studio-diff-list li[data-element=wait_day_90]")
-    expect(changed).to_contain_text("P60D")
+    expect(changed).to_contain_text('add_duration(decline_date, "P60D")»')     # the text as written, not JSON-escaped
+    # the migration form knows version 2 is not there yet and says so
+    expect(page.locator("#studio-mapping-not-deployed")).to_contain_text("第 2 版尚未部署")
     expect(page.locator("#studio-canvas .djs-element[data-element-id=wait_day_90].studio-changed")).to_have_count(1)
     shot(page, "studio-diff.png")
 
@@ -206,6 +208,8 @@ def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
     page.locator("#studio-note").fill("第 90 天跟进提前到第 60 天 / day-90 follow-up moves to day 60")
     page.locator("#studio-deploy button[type=submit]").click()
     expect(page.locator("#studio-deploy-result [data-created=true]")).to_have_text("offer_recall v2 (新版本)")
+    expect(page.locator("#studio-mapping-not-deployed")).to_have_count(0)       # the deploy made it: read again
+    expect(page.locator("#studio-mapping-none")).to_have_count(1)               # nothing removed: nothing to map
     versions = server.ok("GET", "/process-definitions/offer_recall", user=OWNER)
     assert "day 60" in str(versions), versions
 

@@ -59,6 +59,8 @@ const W = {
   deployed: ["已部署", "Deployed"], deploy_warnings: ["已部署，但请留意这些提醒：", "Deployed; mind these warnings:"], new_version: ["新版本", "new version"], note_needed: ["请填写变更说明。", "Write a change note."],
 };
 const w = (key) => W[key][lang() === "en" ? 1 : 0];
+// a changed value in the diff: text as it is, in quotes (not JSON-escaped), anything else as JSON; none as —
+const shown = (v) => (v === null || v === undefined ? "—" : typeof v === "string" ? `«${v}»` : JSON.stringify(v));
 
 // ---------------------------------------------------------------- vendored libraries
 const loaded = new Map();
@@ -674,6 +676,7 @@ class Editor {
       try {
         if (this.changed) await this.save();
         const result = await post(`/studio/drafts/${encodeURIComponent(this.draft.id)}/deploy`, { note: note.value.trim() });
+        document.dispatchEvent(new CustomEvent("studio:deployed", { detail: result }));
         deployOut.replaceChildren(h("p", { class: "notice info" }, `${w("deployed")}: `,
           ...result.versions.map((v) => h("span", { class: "deployed-version", "data-created": String(v.created) },
             `${v.process_key} v${v.version}${v.created ? ` (${w("new_version")})` : ""}  `))),
@@ -702,7 +705,7 @@ class Editor {
           for (const item of d[kind] || []) {
             const id = typeof item === "string" ? item : item.id;
             if (registry.get(id)) { canvas.addMarker(id, cls); this.diffMarkers.push([id, cls]); }
-            const changes = item.changes ? Object.entries(item.changes).map(([f, c]) => `${f}: ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`).join("; ") : "";
+            const changes = item.changes ? Object.entries(item.changes).map(([f, c]) => `${f}: ${shown(c.from)} → ${shown(c.to)}`).join("; ") : "";
             rows.push(h("li", { "data-kind": kind, "data-element": id }, `${proc} · ${w(kind)} · ${id}${changes ? ` — ${changes}` : ""}`));
           }
         }

@@ -3,7 +3,7 @@
 // the chosen ones. The editor (pages/studio.js) gives the draft and its field layout. The mapping editor lists
 // the elements of the old version that the new one lacks (read from both versions' diagrams) and maps each to
 // an element of the new version, same type first, or leaves it unmapped (cases waiting there are refused).
-import { get, post } from "../api.js";
+import { ApiError, get, post } from "../api.js";
 import { h } from "../dom.js";
 import { lang, pick } from "../i18n.js";
 import { alertBox, errorMessage } from "../ui.js";
@@ -22,6 +22,7 @@ const W = {
   mapping_none: ["新版本保留了旧版本的所有环节:按相同 id 对应。", "The new version keeps every element of the old one: matched by equal id."],
   not_mapped: ["不映射", "not mapped"], same_type: ["同类环节", "Same type"], other_type: ["其他环节", "Other elements"],
   map_to: ["映射到", "maps to"], versions_same: ["请选择两个不同的版本。", "Choose two different versions."],
+  not_deployed: ["第 {v} 版尚未部署：先在上面部署草稿，再迁移案例。", "Version {v} is not deployed yet: deploy the draft above first, then move the cases."],
 };
 const w = (key) => W[key][lang() === "en" ? 1 : 0];
 
@@ -100,8 +101,25 @@ export function migrationForm(editor) {
       mapping.replaceChildren(h("h3", {}, w("mapping")), ...(rows.length
         ? [h("p", { class: "muted" }, w("mapping_lead")), h("table", { class: "table", id: "studio-mapping-table" }, h("tbody", {}, ...rows))]
         : [h("p", { class: "muted", id: "studio-mapping-none" }, w("mapping_none"))]));
-    } catch (err) { if (seq === asked) mapping.replaceChildren(alertBox(errorMessage(err))); }
+    } catch (err) {
+      if (seq !== asked) return;
+      if (err instanceof ApiError && err.status === 404) {       // a version not deployed (yet): say so, not "not found"
+        const known = await get(`/process-definitions/${encodeURIComponent(key.value)}`).catch(() => null);
+        const have = new Set(((known && known.versions) || []).map((v) => v.version));
+        const missing = [a, b].find((v) => !have.has(v)) || b;
+        if (seq === asked) mapping.replaceChildren(h("p", { class: "notice info", id: "studio-mapping-not-deployed" }, w("not_deployed").replace("{v}", String(missing))));
+        return;
+      }
+      mapping.replaceChildren(alertBox(errorMessage(err)));
+    }
   };
+  // a deploy from this page makes the new version: offer it as the target and read its elements
+  document.addEventListener("studio:deployed", (event) => {
+    if (!document.body.contains(form)) return;
+    const made = (event.detail.versions || []).find((v) => v.process_key === key.value && v.created);
+    if (made) to.value = String(made.version);
+    showMapping();
+  });
   let typing = null;
   for (const control of [key, from, to]) {
     control.addEventListener("change", () => { clearTimeout(typing); showMapping(); });
