@@ -216,6 +216,10 @@ def dmn_rules(text: str) -> dict[str, dict]:
                                for e in child if _local(e) == "inputEntry"],
                     "outputs": [_text(next((t for t in e if _local(t) == "text"), None))
                                 for e in child if _local(e) == "outputEntry"],
+                    # the rule's annotation: what the owner wrote about why (dmn-js keeps it in <description>)
+                    "annotation": " ".join(filter(None, [_text(e) for e in child if _local(e) == "description"] + [
+                        _text(next((t for t in e if _local(t) == "text"), None))
+                        for e in child if _local(e) == "annotationEntry"])) or None,
                     "order": len(rules)}
         decisions[decision.get("id")] = {"inputs": inputs, "outputs": outputs,
                                          "hit_policy": table.get("hitPolicy", "UNIQUE"), "rules": rules}
@@ -250,6 +254,8 @@ def diff_decisions(old: dict[str, str], new: dict[str, str]) -> dict:
                         cells[labels[index] if index < len(labels) else str(index)] = {"from": va, "to": vb}
                 if cells:
                     change[side] = cells
+            if ra.get("annotation") != rb.get("annotation"):
+                change["annotation"] = {"from": ra.get("annotation"), "to": rb.get("annotation")}
             if ra["order"] != rb["order"]:
                 change["order"] = {"from": ra["order"], "to": rb["order"]}
             if len(change) > 1:

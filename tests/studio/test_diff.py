@@ -3,8 +3,11 @@ flow's condition, a lane change, DMN rules added/removed/reordered, a form field
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from engine.studio.diff import diff_bundles, json_changes
+
+ROOT = Path(__file__).resolve().parents[2]
 
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/'
         '20100524/MODEL" id="d" targetNamespace="t"><bpmn:process id="p" isExecutable="true">')
@@ -59,6 +62,20 @@ def test_dmn_rules_by_rule_id():
     assert diff["changed"] == [
         {"rule_id": "r1", "outputs": {"template_id": {"from": '"a"', "to": '"a2"'}}, "order": {"from": 0, "to": 1}},
         {"rule_id": "r2", "order": {"from": 1, "to": 0}}]
+
+
+def test_a_rule_annotation_edited_in_dmn_js_is_a_change():
+    """dmn-js keeps a rule's annotation in <description>: the owner's note on why is part of the diff."""
+    old = (ROOT / "workflows" / "follow_up_template.dmn").read_text(encoding="utf-8")
+    before = "<description>第 30 天:只关心近况的问候,不提岗位(所有原因通用)"
+    assert old.count(before) == 1
+    new = old.replace(before, "<description>注 60 第 30 天:只关心近况的问候,不提岗位(所有原因通用)")
+    diff = diff_bundles({"follow_up_template.dmn": old}, {}, {"follow_up_template.dmn": new}, {})["decisions"]
+    [(decision, entry)] = diff.items()
+    [change] = entry["changed"]
+    assert set(change) == {"rule_id", "annotation"}
+    assert change["annotation"]["to"].startswith("注 60 第 30 天") and change["annotation"]["from"].startswith("第 30 天")
+    assert diff_bundles({"follow_up_template.dmn": old}, {}, {"follow_up_template.dmn": old}, {})["decisions"] == {}
 
 
 def test_forms_and_json_files_by_json_pointer():

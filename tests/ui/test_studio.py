@@ -196,6 +196,7 @@ def test_owner_changes_day_90_to_day_60_deploys_and_migrates(server, browser):
     page.locator("#studio-diff-button").click()
     changed = page.locator("#studio-diff-list li[data-element=wait_day_90]")
     expect(changed).to_contain_text('add_duration(decline_date, "P60D")»')     # the text as written, not JSON-escaped
+    expect(page.locator("#studio-diff-list li[data-rule]")).to_contain_text("注 60")   # the DMN rule's annotation
     # the migration form knows version 2 is not there yet and says so
     expect(page.locator("#studio-mapping-not-deployed")).to_contain_text("第 2 版尚未部署")
     expect(page.locator("#studio-canvas .djs-element[data-element-id=wait_day_90].studio-changed")).to_have_count(1)

@@ -54,6 +54,7 @@ const W = {
   profile_used: ["使用的档案", "Profile used"], facts_used: ["用到的岗位信息", "Role facts used"],
   facts_missing: ["缺少的岗位信息", "Role facts missing"], sample_for: ["（该岗位暂无生效的档案，用示例）", "(no profile in force for this role: the sample)"],
   diff: ["与已部署版本比较", "Compare with the deployed version"], diff_none: ["没有改动。", "No changes."],
+  annotation: ["注释", "annotation"], order: ["顺序", "order"],
   added: ["新增", "added"], removed: ["删除", "removed"], changed: ["修改", "changed"],
   deploy: ["部署", "Deploy"], note: ["变更说明（必填）", "Change note (required)"],
   deployed: ["已部署", "Deployed"], deploy_warnings: ["已部署，但请留意这些提醒：", "Deployed; mind these warnings:"], new_version: ["新版本", "new version"], note_needed: ["请填写变更说明。", "Write a change note."],
@@ -716,7 +717,13 @@ class Editor {
       }
       for (const [dec, d] of Object.entries(diff.decisions)) {
         for (const kind of ["added", "removed", "changed"]) {
-          for (const r of d[kind] || []) rows.push(h("li", { "data-kind": kind }, `${w("tab_dmn")} ${dec} · ${w(kind)} · ${r.rule_id || r}`));
+          for (const r of d[kind] || []) {
+            // a changed rule says what changed: its cells by column, its annotation, its place in the table
+            const cells = ["inputs", "outputs"].flatMap((side) => Object.entries(r[side] || {}).map(([col, c]) => `${col}: ${shown(c.from)} → ${shown(c.to)}`));
+            if (r.annotation) cells.push(`${w("annotation")}: ${shown(r.annotation.from)} → ${shown(r.annotation.to)}`);
+            if (r.order) cells.push(`${w("order")}: ${r.order.from + 1} → ${r.order.to + 1}`);
+            rows.push(h("li", { "data-kind": kind, "data-rule": r.rule_id || r }, `${w("tab_dmn")} ${dec} · ${w(kind)} · ${r.rule_id || r}${cells.length ? ` — ${cells.join("; ")}` : ""}`));
+          }
         }
       }
       out.replaceChildren(rows.length ? h("ul", { id: "studio-diff-list" }, ...rows) : h("p", {}, w("diff_none")));
