@@ -7,12 +7,11 @@ N candidates over D days, seed 1; prints a table (wall time, per candidate, HR t
 --compare times what the studio page runs: a draft (workflows/ with the day-90 timer at day 60) beside the
 deployed version, through `rehearse()` against a live SQLite database with workflows/ deployed — once with
 the deployed side in a child process (the default) and once both sides one after the other
-(RECALL_REHEARSAL_PARALLEL=0), and prints the ratio.
+(parallel=False, as RECALL_REHEARSAL_PARALLEL=0 does), and prints the ratio.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -63,10 +62,10 @@ def compare(files: dict, forms: dict, sizes: list[int], days: int) -> None:
         print(f"{'candidates':>10} {'days':>5} {'parallel s':>11} {'one after the other s':>22} {'ratio':>6}")
         for n in sizes:
             times = []
-            for parallel in ("1", "0"):
-                os.environ["RECALL_REHEARSAL_PARALLEL"] = parallel
+            for parallel in (True, False):
                 began = time.perf_counter()
-                R.rehearse(live, files=draft, forms=forms, candidates=n, days=days, seed=1, prepare=prepare)
+                R.rehearse(live, files=draft, forms=forms, candidates=n, days=days, seed=1, prepare=prepare,
+                           parallel=parallel)
                 times.append(time.perf_counter() - began)
             print(f"{n:>10} {days:>5} {times[0]:>11.1f} {times[1]:>22.1f} {times[1] / times[0]:>6.2f}", flush=True)
         db.dispose()

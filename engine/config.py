@@ -177,6 +177,7 @@ class Settings:
     public_url: str | None = _setting(None, PUBLIC_URL)     # links in notifications; unset: http://host:port
     candidate_link_days: int = _setting(30, _integer(1, 365))   # a candidate page link's default lifetime
     role_fact_max_age_days: int = _setting(365, _integer(1, 36500))   # a role fact older than this is stale
+    rehearsal_parallel: bool = _setting(True, FLAG)     # a compared rehearsal's deployed side in a child process
     notify_digest_hour: int = _setting(9, _integer(0, 23))  # a digest's hour when the person chose none
     notify_job_seconds: float = _setting(30.0, _number(0))
     http_connector_allow: str = _setting("", TEXT)          # hosts a diagram's `http` service task may call

@@ -23,7 +23,7 @@ from engine.errors import NotFound
 from engine.studio import rehearsal as R
 
 from ..blueprint import Blueprint
-from ..state import current_user, engine
+from ..state import current_user, engine, state
 from ..schemas import Strict
 from .studio import _studio, _viewer
 
@@ -122,6 +122,7 @@ class Rehearsals(MethodView):
             while len(_RUNS) > MAX_KEPT:
                 _RUNS.popitem(last=False)
         options = {k: body[k] for k in ("candidates", "days", "seed", "reply_probabilities", "reasons")}
+        options["parallel"] = state().settings.rehearsal_parallel       # RECALL_REHEARSAL_PARALLEL
         _POOL.submit(_run, run, engine(), files, forms, options)
         return _public(run)
 

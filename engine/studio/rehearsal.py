@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import re
 import tempfile
@@ -420,7 +419,8 @@ def _work_tasks(engine, rng, reply, assess, consent, calendar, by_element, templ
 
 def rehearse(live_engine, *, files: dict | None = None, forms: dict | None = None, candidates: int = DEFAULT_CANDIDATES,
              days: int = DEFAULT_DAYS, seed: int = 0, reply_probabilities: dict | None = None,
-             reasons: list[str] | None = None, compare: bool = True, prepare=None, funnel=None) -> dict:
+             reasons: list[str] | None = None, compare: bool = True, prepare=None, funnel=None,
+             parallel: bool = True) -> dict:
     """The rehearsal of `files`/`forms` (None: the deployed version) and, with `compare`, of the deployed
     version side by side. Reads the live DB only."""
     from .drafts import from_deployed
@@ -438,7 +438,7 @@ def rehearse(live_engine, *, files: dict | None = None, forms: dict | None = Non
     run = {"candidates": candidates, "days": days, "seed": seed, "mix": mix, "reply": reply, "prepare": prepare}
     beside = None
     if compare and files is not None and deployed_files:
-        beside = _Beside(deployed_files, deployed_forms, run)       # the deployed side, in parallel when it can
+        beside = _Beside(deployed_files, deployed_forms, run, parallel=parallel)   # the deployed side, beside when it can
     try:
         report = {"options": options, "rehearsal": simulate(subject_files, subject_forms, **run)}
         report["rehearsal"]["past_timers"] = past_timers(live_engine, bundle_elements(subject_files)[1])
@@ -456,12 +456,13 @@ class _Beside:
     """The deployed version's side of a compared rehearsal, run in a child process while the draft's side runs
     here: the two are independent (each its own scratch database, the same seed), so on a machine with two
     cores the comparison costs about one side's time, not two. The child is spawned (not forked: the serving
-    process has threads); if it cannot start or dies, the side is run here, after the draft's."""
+    process has threads); if it cannot start or dies, the side is run here, after the draft's. `parallel`
+    False (RECALL_REHEARSAL_PARALLEL=0): run here, after the draft's."""
 
-    def __init__(self, files: dict, forms: dict, run: dict):
+    def __init__(self, files: dict, forms: dict, run: dict, *, parallel: bool = True):
         self.args = (files, forms, run)
         self.pool = self.future = None
-        if os.environ.get("RECALL_REHEARSAL_PARALLEL", "1") == "0":
+        if not parallel:
             return
         try:
             import multiprocessing

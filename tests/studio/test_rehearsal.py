@@ -101,22 +101,21 @@ def test_fill_required_reads_the_schema():
 
 def test_the_deployed_side_runs_in_a_child_process_and_gives_what_it_gives_here(recall, monkeypatch):
     """The comparison's deployed side runs in a spawned process beside the draft's: the same report as when
-    both run here one after the other (RECALL_REHEARSAL_PARALLEL=0), and a child that cannot finish (its
-    bundle refused there) is run here instead."""
+    both run here one after the other (parallel=False: RECALL_REHEARSAL_PARALLEL=0), and a child that cannot
+    start its work (an unpicklable prepare) is run here instead."""
     files, forms = _bundle(day_60=True)
     options = {"files": files, "forms": forms, "candidates": 8, "days": 120, "seed": 3, "prepare": prepare,
                "reasons": ["salary", "team"]}
     started = []
     real = R._Beside.__init__
 
-    def spy(self, *args):
-        real(self, *args)
+    def spy(self, *args, **kwargs):
+        real(self, *args, **kwargs)
         started.append(self.future is not None)
 
     monkeypatch.setattr(R._Beside, "__init__", spy)
     parallel = R.rehearse(recall, **options)
-    monkeypatch.setenv("RECALL_REHEARSAL_PARALLEL", "0")
-    serial = R.rehearse(recall, **options)
+    serial = R.rehearse(recall, **options, parallel=False)
     assert started == [True, False]
     for report in (parallel, serial):
         for side in ("rehearsal", "deployed"):
@@ -124,7 +123,6 @@ def test_the_deployed_side_runs_in_a_child_process_and_gives_what_it_gives_here(
     assert parallel == serial
     assert parallel["deployed"]["calendar"] != parallel["rehearsal"]["calendar"]     # day 60 against day 90
 
-    monkeypatch.delenv("RECALL_REHEARSAL_PARALLEL")
     beside = R._Beside(files, forms, {"candidates": 2, "days": 10, "seed": 1, "mix": {}, "reply": {},
                                       "prepare": lambda engine: None})          # a lambda cannot be sent to a child
     try:
