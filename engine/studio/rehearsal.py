@@ -216,15 +216,22 @@ def _scratch_engine(directory: Path, prepare):
     return engine
 
 
-def simulate(files: dict, forms: dict, *, candidates: int, days: int, seed: int, mix: dict[str, int],
-             reply: dict[str, float], assess: dict[str, float] | None = None,
-             consent: float = DEFAULT_CONSENT, prepare=None) -> dict:
-    """Run the bundle on a scratch database; the rehearsal report of this one bundle."""
+def checked_bundle(files: dict, forms: dict):
+    """The bundle of `files`/`forms` as `recall validate` checks it; RehearsalError naming its errors."""
     from ..bundle import check_files
     bundle = check_files(files, forms=forms)
     if not bundle.ok:
         raise RehearsalError({"files": [f"{d.file}:{d.line} {d.element_id or ''} {d.message}".strip()
                                         for d in bundle.diagnostics if getattr(d, "severity", "error") == "error"]})
+    return bundle
+
+
+def simulate(files: dict, forms: dict, *, candidates: int, days: int, seed: int, mix: dict[str, int],
+             reply: dict[str, float], assess: dict[str, float] | None = None,
+             consent: float = DEFAULT_CONSENT, prepare=None, bundle=None) -> dict:
+    """Run the bundle on a scratch database; the rehearsal report of this one bundle (`bundle`: the files
+    already checked by `checked_bundle`)."""
+    bundle = bundle if bundle is not None else checked_bundle(files, forms)
     rng = random.Random(seed)
     assess = assess or DEFAULT_ASSESS
     reasons = sorted(mix) or list(REASONS)
@@ -436,11 +443,12 @@ def rehearse(live_engine, *, files: dict | None = None, forms: dict | None = Non
                "start": START.isoformat()}
     subject_files, subject_forms = (files, forms or {}) if files is not None else (deployed_files, deployed_forms)
     run = {"candidates": candidates, "days": days, "seed": seed, "mix": mix, "reply": reply, "prepare": prepare}
+    bundle = checked_bundle(subject_files, subject_forms)   # a draft the checks refuse starts no deployed side
     beside = None
     if compare and files is not None and deployed_files:
         beside = _Beside(deployed_files, deployed_forms, run, parallel=parallel)   # the deployed side, beside when it can
     try:
-        report = {"options": options, "rehearsal": simulate(subject_files, subject_forms, **run)}
+        report = {"options": options, "rehearsal": simulate(subject_files, subject_forms, **run, bundle=bundle)}
         report["rehearsal"]["past_timers"] = past_timers(live_engine, bundle_elements(subject_files)[1])
         if beside is not None:
             report["deployed"] = beside.result()
