@@ -29,14 +29,7 @@ def recall(engine):
 def handed_to_manager(engine, candidate_id="cand-m01") -> Case:
     """A case whose candidate was contacted by MANAGER (the department hand-off), re-offered, accepted, started."""
     case = Case(engine, candidate_id=candidate_id, reason="team")
-    case.archive()
-    case.on_day(31)
-    case.reply()
-    case.complete("assess_reply", outcome="interested", involve_manager=True)
-    case.complete("request_manager_contact", manager_username=MANAGER, talking_points="每周可远程一天")
-    case.complete("manager_contact_candidate", by=MANAGER, contact_outcome="ready_for_offer")
-    case.reoffer()
-    case.accept_and_start()
+    case.rehired_through_the_manager()
     return case
 
 

@@ -216,6 +216,18 @@ class Case:
         self.clock.set(start + timedelta(minutes=30))
         self.engine.run_until_idle()
 
+    def rehired_through_the_manager(self, talking_points="每周可远程一天"):
+        """Archived, a reply on day 31 HR finds interesting, the hiring MANAGER contacts the candidate (the
+        department hand-off), the re-offer is accepted and the new hire starts."""
+        self.archive()
+        self.on_day(31)
+        self.reply()
+        self.complete("assess_reply", outcome="interested", involve_manager=True)
+        self.complete("request_manager_contact", manager_username=MANAGER, talking_points=talking_points)
+        self.complete("manager_contact_candidate", by=MANAGER, contact_outcome="ready_for_offer")
+        self.reoffer()
+        self.accept_and_start()
+
     # ------------------------------------------------------------------ outcome
     def assert_ended(self, end_event: str) -> None:
         view = self.view

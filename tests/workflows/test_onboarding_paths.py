@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .lifecycle import BOT, HR, HRBP, HRIS, MANAGER, cadence
+from .lifecycle import BOT, HR, HRBP, HRIS, cadence
 
 CADENCE = cadence()                          # the bundle's stages, due days and templates (lifecycle.py)
 FIRST, SECOND = CADENCE.dated[:2]            # the day-30 greeting and the day-90 follow-up as shipped
@@ -112,14 +112,7 @@ def test_new_hire_feedback_escalated_to_hrbp_after_24_hours(new_case):
 
 def test_employee_left_during_onboarding(new_case):
     case = new_case(reason="family")
-    case.archive()
-    case.on_day(31)
-    case.reply()
-    case.complete("assess_reply", outcome="interested", involve_manager=True)
-    case.complete("request_manager_contact", manager_username=MANAGER, talking_points="每周可远程一天")
-    case.complete("manager_contact_candidate", by=MANAGER, contact_outcome="ready_for_offer")
-    case.reoffer()
-    case.accept_and_start()
+    case.rehired_through_the_manager()
     case.check_ins(1)
     case.send("new_hire_feedback", text="家里又有情况了")
     assert case.ready() == ["manager_check_in", "respond_feedback"]   # the hand-off's manager checks in too
